@@ -1,0 +1,402 @@
+"""The TF2 capture engine shared by the Keras 3 and tf_keras backends.
+
+How a training step is recorded:
+
+* Layer calls are observed (a class-level ``__call__`` wrapper installed by the
+  backend). The outermost call starts a *forward pass*; the outputs of the layers
+  nested in it are kept, per graph, until the optimizer update that follows.
+* The optimizer's update (``apply`` / ``apply_gradients``) is observed. Before the
+  update runs, :meth:`Engine.record_update` adds to the *same* graph: one ``tf.cond``
+  on ``(iterations - base) % every == 0`` whose true branch computes the histogram rows
+  of the weights (as this step reads them), of the gradients being applied and of the
+  pending activations, and writes them into a device-side ring buffer
+  (``tf.Variable``, ``[R, T, bins + 10]``) at slot ``(step // every) % R``.
+* The host reads the ring buffers on a throttle (every ``R/2`` sampled steps, or about
+  once a second while a live view is shown), driven by a wrapper around
+  ``tf.function`` calls that costs one counter increment per call. No batch-level
+  callback, so Keras keeps its async dispatch.
+* Eagerly executed updates (``run_eagerly=True``, custom eager loops) compute the rows
+  eagerly and hand them straight to the Recording.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.eager.polymorphic_function import polymorphic_function as _pf
+
+from ..recording import KINDS, Recording
+from ._ops import compute_dtype, snapshot_rows
+from ._patch import Patches
+
+__all__ = ["Engine", "active_engine"]
+
+_ACTIVE: "Engine | None" = None
+#: Device memory budget for one group's ring buffer.
+_RING_BYTES = 32 * 2**20
+_MAX_ROOTS = 8
+
+
+def active_engine() -> "Engine | None":
+    return _ACTIVE
+
+
+def _graph_key():
+    return None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
+
+
+class _Forward:
+    """One outermost layer call and the outputs of the layers nested in it."""
+
+    __slots__ = ("root", "acts", "seen")
+
+    def __init__(self, root):
+        self.root = root
+        self.acts: list[tuple[object, int, tf.Tensor]] = []  # (layer, output index, tensor)
+        self.seen: set[int] = set()
+
+
+class _Group:
+    """Device buffers for one optimizer's updates as one trace built them."""
+
+    def __init__(self, kinds_names: dict, bins: int, every: int):
+        self.names = kinds_names  # kind -> [names]
+        self.dtypes = {}
+        total = sum(len(v) for v in kinds_names.values())
+        row_bytes = max(1, total) * (bins + 10) * 8
+        self.ring = int(np.clip(_RING_BYTES // row_bytes, 16, 256))
+        self.every = every
+        with tf.init_scope():
+            self.steps = tf.Variable(tf.fill([self.ring], tf.constant(-1, tf.int64)), trainable=False, name="tfhist_steps")
+            self.bufs = {
+                kind: tf.Variable(tf.zeros([self.ring, len(names), bins + 10], tf.float64), trainable=False, name=f"tfhist_{kind}")
+                for kind, names in kinds_names.items()
+                if names
+            }
+        self.last = -1
+        self.lost = 0
+
+    def write(self, step, rows: dict):
+        slot = tf.cast((step // self.every) % self.ring, tf.int32)
+        ops = [self.bufs[k][slot].assign(r) for k, r in rows.items()]
+        with tf.control_dependencies(ops):
+            return self.steps[slot].assign(step)
+
+    def read(self):
+        """New (steps, {kind: rows}) since the last read, in step order."""
+        steps = self.steps.numpy()
+        new = steps > self.last
+        if not new.any():
+            return None
+        order = np.argsort(steps[new])
+        idx = np.flatnonzero(new)[order]
+        got = steps[idx]
+        if idx.size == self.ring and got[0] > self.last + self.every:
+            self.lost += int((got[0] - max(self.last, -self.every) - self.every) // self.every)
+        data = {k: v.numpy()[idx] for k, v in self.bufs.items()}
+        self.last = int(got[-1])
+        return got, data
+
+
+class _OptState:
+    def __init__(self, opt, base: int):
+        self.opt = weakref.ref(opt)
+        self.base = base
+        self.vars: list = []  # the variables of the latest update seen
+        self.names: list[str] = []
+        self.models: set[str] = set()
+        self.flushed_iterations = base
+
+
+class Engine:
+    """Records one watch. Backends install the patches that call into it.
+
+    Args:
+        recording: where snapshots go.
+        every: record every ``every``-th optimizer step (step 0 always).
+        kinds: the kinds to record.
+        targets: models to restrict to (their variables); None records every model.
+        iterations: ``fn(optimizer) -> variable`` giving the update counter.
+        var_name: ``fn(variable) -> str``.
+        layer_name: ``fn(layer) -> str``.
+        is_model: ``fn(layer) -> bool`` (a model's own output is not an activation).
+    """
+
+    def __init__(self, recording: Recording, *, every: int, kinds, targets=None, iterations, var_name, layer_name, is_model, model_vars):
+        self.rec = recording
+        self.bins = recording.bins
+        self.every = int(every)
+        self.kinds = tuple(k for k in KINDS if k in kinds)
+        self.targets = list(targets) if targets else None
+        self._target_var_ids = None
+        self._iterations = iterations
+        self._var_name = var_name
+        self._layer_name = layer_name
+        self._is_model = is_model
+        self._model_vars = model_vars
+        self.patches = Patches()
+        self._local = threading.local()
+        self._pending: dict = {}
+        self._opts: dict[int, _OptState] = {}
+        self._groups: list[_Group] = []
+        self._names: dict[int, str] = {}
+        self._taken: dict[str, int] = {}
+        self._calls = 0
+        self._flush_at = 1
+        self._last_flush = time.monotonic()
+        self._steps_per_call = 1.0
+        self.live_interval: float | None = None  # seconds between flushes while shown live
+        self.trained_var_ids: set[int] = set()
+        self.closed = False
+        self.on_close: list = []  # callables run once the patches are undone
+
+    # -- install / uninstall -----------------------------------------------------------
+    def __enter__(self):
+        global _ACTIVE
+        if _ACTIVE is not None:
+            raise RuntimeError("A tfhist watch is already active; watches cannot be nested.")
+        if self.targets is not None:
+            self._target_var_ids = {id(v) for m in self.targets for v in self._model_vars(m)}
+        engine = self
+        orig_call = _pf.Function.__call__
+
+        def __call__(fn, *args, **kwargs):
+            out = orig_call(fn, *args, **kwargs)
+            if engine._groups and tf.executing_eagerly():
+                engine.tick()
+            return out
+
+        self.patches.set(_pf.Function, "__call__", __call__)
+        _ACTIVE = self
+        return self
+
+    def close(self) -> None:
+        """Read what is left on the device, take the final weights, undo every patch."""
+        global _ACTIVE
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            try:
+                self.flush()
+            finally:
+                self._final_weights()
+        finally:
+            _ACTIVE = None
+            try:
+                self.patches.undo()
+            finally:
+                self._pending.clear()
+                for fn in self.on_close:
+                    fn()
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # -- names -----------------------------------------------------------------------
+    def _unique(self, key: int, base: str, owner: str | None) -> str:
+        name = self._names.get(key)
+        if name is not None:
+            return name
+        name = base
+        if name in self._taken and owner:
+            name = f"{owner}/{base}"
+        n = 2
+        while name in self._taken:
+            name = f"{base}#{n}"
+            n += 1
+        self._taken[name] = key
+        self._names[key] = name
+        return name
+
+    # -- forward passes --------------------------------------------------------------
+    def layer_call(self, layer, call, args, kwargs):
+        """Run ``call(*args, **kwargs)`` for ``layer``, noting its output if nested."""
+        depth = getattr(self._local, "depth", 0)
+        key = _graph_key()
+        if depth == 0:
+            fw = _Forward(layer)
+            roots = self._pending.setdefault(key, [])
+            roots.append(fw)
+            del roots[:-_MAX_ROOTS]
+        self._local.depth = depth + 1
+        try:
+            out = call(*args, **kwargs)
+        finally:
+            self._local.depth = depth
+        if depth > 0 and "activations" in self.kinds:
+            roots = self._pending.get(key)
+            if roots:
+                fw = roots[-1]
+                if id(layer) not in fw.seen and not self._is_model(layer):
+                    fw.seen.add(id(layer))
+                    flat = [t for t in tf.nest.flatten(out) if isinstance(t, tf.Tensor) and (t.dtype.is_floating or t.dtype.is_integer)]
+                    for i, t in enumerate(flat):
+                        if key is not None and getattr(t, "graph", None) is not key:
+                            continue
+                        fw.acts.append((layer, i if len(flat) > 1 else -1, t))
+        return out
+
+    # -- optimizer updates -------------------------------------------------------------
+    def _opt_state(self, opt) -> _OptState:
+        st = self._opts.get(id(opt))
+        if st is None or st.opt() is not opt:
+            with tf.init_scope():
+                base = int(self._iterations(opt).numpy())
+            st = self._opts[id(opt)] = _OptState(opt, base)
+        return st
+
+    def step_of(self, opt) -> int:
+        """The current step (updates done inside this watch) of ``opt``, read on the host."""
+        st = self._opt_state(opt)
+        return int(self._iterations(opt).numpy()) - st.base
+
+    def record_update(self, opt, grads, variables, scale=None) -> None:
+        """Add the recording of one update (weights, grads, activations) before it runs."""
+        key = _graph_key()
+        roots = self._pending.pop(key, [])
+        variables = list(variables)
+        grads = list(grads)
+        if self._target_var_ids is not None and not any(id(v) in self._target_var_ids for v in variables):
+            return
+        st = self._opt_state(opt)
+        var_ids = {id(v) for v in variables}
+        mine = [fw for fw in roots if any(id(v) in var_ids for v in self._model_vars(fw.root))]
+        owners = [getattr(fw.root, "name", None) for fw in mine]
+        owner = owners[0] if owners else None
+        vnames = [self._unique(id(v), self._var_name(v), owner) for v in variables]
+        st.vars, st.names = variables, vnames
+        self.trained_var_ids.update(var_ids)
+
+        tensors: dict[str, list] = {}
+        names: dict[str, list[str]] = {}
+        if "activations" in self.kinds:
+            seen = set()
+            acts = []
+            for fw in mine:
+                for layer, i, t in fw.acts:
+                    if (id(layer), i) in seen:
+                        continue
+                    seen.add((id(layer), i))
+                    base = self._layer_name(layer) + ("" if i < 0 else f":{i}")
+                    acts.append((self._unique(hash((id(layer), i)), base, getattr(fw.root, "name", None)), t))
+            names["activations"] = [n for n, _ in acts]
+            tensors["activations"] = [t for _, t in acts]
+        if "weights" in self.kinds:
+            names["weights"] = list(vnames)
+            tensors["weights"] = [v.value if hasattr(v, "value") and not callable(v.value) else v for v in variables]
+        if "grads" in self.kinds:
+            pairs = [(n, g) for n, g in zip(vnames, grads) if g is not None]
+            names["grads"] = [n for n, _ in pairs]
+            tensors["grads"] = [self._dense(g, scale) for _, g in pairs]
+        for m in mine:
+            self.rec.add_model(m.root.name, [n for k in names for n in names[k]])
+        names = {k: v for k, v in names.items() if v}
+        tensors = {k: tensors[k] for k in names}
+        if not names:
+            return
+        dtypes = {k: [compute_dtype(tf.convert_to_tensor(t).dtype if not isinstance(t, tf.Tensor) else t.dtype).name for t in tensors[k]] for k in names}
+
+        step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
+        if key is None:  # eager: straight to the Recording
+            k = int(step.numpy())
+            if k % self.every == 0:
+                for kind in names:
+                    rows = snapshot_rows(tensors[kind], self.bins).numpy()
+                    self.rec.add_rows(kind, names[kind], [k], rows[None], dtypes=dtypes[kind])
+                self.rec.changed()
+            return
+        group = self._group(opt, names, dtypes)
+
+        def _write():
+            rows = {kind: snapshot_rows(tensors[kind], self.bins) for kind in names}
+            return group.write(step, rows)
+
+        def _skip():
+            return tf.constant(0, tf.int64)
+
+        tf.cond(tf.equal(step % self.every, 0), _write, _skip)
+
+    @staticmethod
+    def _dense(g, scale):
+        if isinstance(g, tf.IndexedSlices):
+            g = tf.convert_to_tensor(g)
+        if scale is not None:
+            g = g / scale
+        return g
+
+    def _group(self, opt, names, dtypes) -> _Group:
+        sig = (id(opt), tuple((k, tuple(v)) for k, v in names.items()))
+        for g in self._groups:
+            if g.sig == sig:
+                return g
+        g = _Group(names, self.bins, self.every)
+        g.sig = sig
+        g.dtypes = dtypes
+        g.opt = weakref.ref(opt)
+        self._groups.append(g)
+        self._flush_at = min(self._flush_at, self._calls + 1)
+        return g
+
+    # -- host reads ----------------------------------------------------------------------
+    def tick(self) -> None:
+        """Called after every top-level tf.function call: flush on a throttle."""
+        self._calls += 1
+        if self._calls >= self._flush_at:
+            self.flush()
+        elif self.live_interval is not None and time.monotonic() - self._last_flush > self.live_interval:
+            self.flush()
+
+    def flush(self) -> None:
+        """Read every group's new rows into the Recording."""
+        got_any = False
+        calls_since = max(1, self._calls - getattr(self, "_calls_at_flush", 0))
+        advanced = 0
+        for g in self._groups:
+            res = g.read()
+            if g.lost:
+                self.rec.note(
+                    f"{g.lost} sampled steps were overwritten on the device before the host read them "
+                    f"(ring of {g.ring} slots, every={self.every}); raise --every to keep up."
+                )
+            if res is None:
+                continue
+            steps, data = res
+            for kind, rows in data.items():
+                self.rec.add_rows(kind, g.names[kind], steps, rows, dtypes=g.dtypes[kind])
+            got_any = True
+        for st in self._opts.values():
+            opt = st.opt()
+            if opt is not None and self._groups:
+                now = int(self._iterations(opt).numpy())
+                advanced = max(advanced, now - st.flushed_iterations)
+                st.flushed_iterations = now
+        if advanced:
+            self._steps_per_call = max(1.0, advanced / calls_since)
+        ring = min((g.ring for g in self._groups), default=16)
+        self._calls_at_flush = self._calls
+        self._flush_at = self._calls + max(1, int((ring // 2) * self.every / self._steps_per_call))
+        self._last_flush = time.monotonic()
+        if got_any:
+            self.rec.changed()
+
+    def _final_weights(self) -> None:
+        """Weights after the last update, at step = number of updates done."""
+        if "weights" not in self.kinds:
+            return
+        for st in self._opts.values():
+            opt = st.opt()
+            if opt is None or not st.vars:
+                continue
+            k = int(self._iterations(opt).numpy()) - st.base
+            if st.names[0] in self.rec.names("weights") and self.rec.series("weights", st.names[0]).steps[-1] >= k:
+                continue
+            rows = snapshot_rows([tf.convert_to_tensor(v) for v in st.vars], self.bins).numpy()
+            dtypes = [compute_dtype(tf.convert_to_tensor(v).dtype).name for v in st.vars]
+            self.rec.add_rows("weights", st.names, [k], rows[None], dtypes=dtypes)
+        self.rec.changed()

@@ -1,0 +1,332 @@
+"""Recording: everything one watch captured, in bounded memory.
+
+Knows nothing about TensorFlow or widgets. A Recording holds one :class:`Series` per
+``(kind, name)``; a Series is one tensor's snapshots over steps. Each snapshot is one
+row of ``bins + 10`` numbers (see :mod:`tfhist_magic.histogram`).
+
+Bounded storage: each Series keeps at most ``max_snapshots`` snapshots. When it is
+full, every other kept snapshot is dropped and the sampling stride doubles, so what is
+kept stays evenly spaced over the whole run; the first snapshot and the latest one are
+always kept. The rows kept are never altered.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import histogram as H
+
+__all__ = ["KINDS", "Recording", "Series"]
+
+#: The kinds, in display order.
+KINDS = ("activations", "weights", "grads")
+
+
+class _Store:
+    """One tensor's kept rows: evenly thinned, first and latest always kept."""
+
+    __slots__ = ("rows", "steps", "walls", "n", "stride", "seen", "latest")
+
+    def __init__(self, width: int, capacity: int):
+        self.rows = np.empty((capacity, width), dtype=np.float64)
+        self.steps = np.empty(capacity, dtype=np.int64)
+        self.walls = np.empty(capacity, dtype=np.float64)
+        self.n = 0
+        self.stride = 1
+        self.seen = 0
+        self.latest = None  # (step, wall, row) of the newest snapshot if not kept
+
+    def add(self, step: int, wall: float, row: np.ndarray) -> None:
+        if self.seen % self.stride == 0:
+            if self.n == self.rows.shape[0]:
+                keep = slice(0, self.n, 2)
+                k = len(range(0, self.n, 2))
+                self.rows[:k] = self.rows[keep]
+                self.steps[:k] = self.steps[keep]
+                self.walls[:k] = self.walls[keep]
+                self.n = k
+                self.stride *= 2
+        if self.seen % self.stride == 0:
+            self.rows[self.n] = row
+            self.steps[self.n] = step
+            self.walls[self.n] = wall
+            self.n += 1
+            self.latest = None
+        else:
+            self.latest = (step, wall, np.array(row, dtype=np.float64))
+        self.seen += 1
+
+    def arrays(self):
+        rows, steps, walls = self.rows[: self.n], self.steps[: self.n], self.walls[: self.n]
+        if self.latest is not None:
+            step, wall, row = self.latest
+            rows = np.concatenate([rows, row[None]])
+            steps = np.concatenate([steps, [step]])
+            walls = np.concatenate([walls, [wall]])
+        return rows, steps, walls
+
+    @property
+    def nbytes(self) -> int:
+        return self.rows.nbytes + self.steps.nbytes + self.walls.nbytes + (0 if self.latest is None else self.latest[2].nbytes)
+
+
+@dataclass
+class Series:
+    """One tensor's snapshots over steps (``S`` snapshots, ``B`` bins).
+
+    Attributes:
+        kind, name: which tensor.
+        dtype: the compute dtype the device binned in (``"float32"`` or ``"float64"``).
+        steps: int64[S], the step of each snapshot.
+        epochs: int64[S], the Keras epoch of each step (-1 where unknown).
+        wall: float64[S], host time (seconds since the epoch) the snapshot reached it.
+        counts: int64[S, B], exact bin counts of the finite values.
+        nan, posinf, neginf, zeros, size: int64[S].
+        min, max, mean, std, norm: float64[S], over the finite values (NaN if none).
+        scale: float64[S], the device's bin-index multiplier (see ``histogram``).
+    """
+
+    kind: str
+    name: str
+    dtype: str
+    steps: np.ndarray
+    epochs: np.ndarray
+    wall: np.ndarray
+    rows: np.ndarray = field(repr=False)
+
+    @property
+    def bins(self) -> int:
+        return self.rows.shape[1] - H.EXTRA
+
+    def _x(self, k: int) -> np.ndarray:
+        return self.rows[:, self.bins + k]
+
+    @property
+    def counts(self) -> np.ndarray:
+        return self.rows[:, : self.bins].astype(np.int64)
+
+    nan = property(lambda self: self._x(H.NAN).astype(np.int64))
+    posinf = property(lambda self: self._x(H.POSINF).astype(np.int64))
+    neginf = property(lambda self: self._x(H.NEGINF).astype(np.int64))
+    zeros = property(lambda self: self._x(H.ZEROS).astype(np.int64))
+    scale = property(lambda self: self._x(H.SCALE))
+
+    @property
+    def finite(self) -> np.ndarray:
+        """int64[S]: how many finite values each snapshot had."""
+        return self.counts.sum(axis=1)
+
+    @property
+    def size(self) -> np.ndarray:
+        return self.finite + self.nan + self.posinf + self.neginf
+
+    def _stat(self, k: int) -> np.ndarray:
+        return np.where(self.finite > 0, self._x(k), np.nan)
+
+    min = property(lambda self: self._stat(H.MIN))
+    max = property(lambda self: self._stat(H.MAX))
+    mean = property(lambda self: self._stat(H.MEAN))
+    std = property(lambda self: self._stat(H.STD))
+    norm = property(lambda self: self._stat(H.NORM))
+
+    @property
+    def edges(self) -> np.ndarray:
+        """float64[S, B+1]: the exact edges of each snapshot's bins."""
+        return H.bin_edges(self._x(H.MIN), self._x(H.MAX), self.scale, self.bins, np.dtype(self.dtype))
+
+    def __len__(self) -> int:
+        return self.steps.size
+
+    def snapshot(self, i: int) -> dict:
+        """Snapshot ``i`` (negative counts from the end) as a dict of plain values."""
+        i = range(len(self))[i]
+        return {
+            "step": int(self.steps[i]),
+            "epoch": int(self.epochs[i]),
+            "edges": self.edges[i],
+            "counts": self.counts[i],
+            **{k: int(getattr(self, k)[i]) for k in ("nan", "posinf", "neginf", "zeros", "size")},
+            **{k: float(getattr(self, k)[i]) for k in ("min", "max", "mean", "std", "norm")},
+        }
+
+
+class Recording:
+    """All that one watch captured: kinds -> tensor names -> :class:`Series`.
+
+    Args:
+        bins: bins per histogram.
+        max_snapshots: the most snapshots kept per Series (the first and the latest
+            are always kept; the rest are thinned evenly).
+    """
+
+    def __init__(self, bins: int = 64, max_snapshots: int = 256):
+        if bins < 1:
+            raise ValueError(f"Received: bins={bins} (expected >= 1)")
+        if max_snapshots < 2:
+            raise ValueError(f"Received: max_snapshots={max_snapshots} (expected >= 2)")
+        self.bins = int(bins)
+        self.max_snapshots = int(max_snapshots)
+        self._stores: dict[str, dict[str, _Store]] = {k: {} for k in KINDS}
+        self._dtypes: dict[tuple[str, str], str] = {}
+        self._epochs: list[tuple[int, int]] = []  # (first step, epoch), sorted by step
+        self.models: dict[str, list[str]] = {}  # model name -> tensor names, in model order
+        self.notes: list[str] = []  # things the user should know (lost snapshots, ...)
+        self._listeners: list = []
+
+    # -- writing ---------------------------------------------------------------------
+    def add(self, kind: str, name: str, step: int, row, *, wall: float | None = None, dtype: str = "float32") -> None:
+        """Add one snapshot (steps must not decrease within a Series)."""
+        self.add_rows(kind, [name], [step], np.asarray(row, dtype=np.float64)[None, None, :], walls=None if wall is None else [wall], dtypes=[dtype])
+
+    def add_rows(self, kind: str, names, steps, rows, *, walls=None, dtypes=None) -> None:
+        """Add ``S`` steps of ``T`` tensors at once: ``rows`` has shape ``[S, T, B+10]``."""
+        if kind not in self._stores:
+            raise ValueError(f"Received: kind={kind!r} (expected one of {', '.join(KINDS)})")
+        rows = np.asarray(rows, dtype=np.float64)
+        if rows.ndim != 3 or rows.shape[2] != self.bins + H.EXTRA or rows.shape[1] != len(names):
+            raise ValueError(f"Received rows of shape {rows.shape} (expected [S, {len(names)}, {self.bins + H.EXTRA}])")
+        now = time.time()
+        walls = np.full(len(steps), now) if walls is None else np.asarray(walls, dtype=np.float64)
+        stores = self._stores[kind]
+        for t, name in enumerate(names):
+            st = stores.get(name)
+            if st is None:
+                st = stores[name] = _Store(self.bins + H.EXTRA, self.max_snapshots)
+                self._dtypes[(kind, name)] = (dtypes[t] if dtypes is not None else "float32")
+            for s, step in enumerate(steps):
+                st.add(int(step), float(walls[s]), rows[s, t])
+
+    def mark_epoch(self, step: int, epoch: int) -> None:
+        """Say that ``epoch`` (Keras' 0-based epoch) starts at ``step``."""
+        self._epochs = [e for e in self._epochs if e[0] < step] + [(int(step), int(epoch))]
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def add_model(self, model: str, names) -> None:
+        lst = self.models.setdefault(model, [])
+        lst.extend(n for n in names if n not in lst)
+
+    # -- reading ---------------------------------------------------------------------
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds that hold at least one Series, in display order."""
+        return tuple(k for k in KINDS if self._stores[k])
+
+    def names(self, kind: str) -> list[str]:
+        """Tensor names of ``kind``, in the order they were first recorded (model order)."""
+        if kind not in self._stores:
+            raise KeyError(f"Received: kind={kind!r} (expected one of {', '.join(KINDS)})")
+        return list(self._stores[kind])
+
+    def series(self, kind: str, name: str) -> Series:
+        """One tensor's snapshots over steps."""
+        try:
+            st = self._stores[kind][name]
+        except KeyError:
+            known = ", ".join(self.names(kind)) if kind in self._stores else ""
+            raise KeyError(f"Received: ({kind!r}, {name!r}); this Recording has {kind}: {known or 'none'}") from None
+        rows, steps, walls = st.arrays()
+        return Series(kind, name, self._dtypes[(kind, name)], steps.copy(), self._epoch_of(steps), walls.copy(), rows.copy())
+
+    def _epoch_of(self, steps: np.ndarray) -> np.ndarray:
+        if not self._epochs:
+            return np.full(steps.shape, -1, dtype=np.int64)
+        starts = np.array([s for s, _ in self._epochs])
+        eps = np.array([e for _, e in self._epochs])
+        i = np.searchsorted(starts, steps, side="right") - 1
+        return np.where(i >= 0, eps[np.clip(i, 0, None)], -1).astype(np.int64)
+
+    @property
+    def steps(self) -> np.ndarray:
+        """All steps that have a snapshot of any tensor, sorted."""
+        parts = [st.arrays()[1] for k in KINDS for st in self._stores[k].values()]
+        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the stored snapshots."""
+        return sum(st.nbytes for k in KINDS for st in self._stores[k].values())
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._stores.values())
+
+    def __bool__(self) -> bool:
+        return True
+
+    # -- live updates ----------------------------------------------------------------
+    def subscribe(self, fn) -> None:
+        self._listeners.append(fn)
+
+    def unsubscribe(self, fn) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def changed(self) -> None:
+        """Tell the views that new snapshots arrived."""
+        for fn in list(self._listeners):
+            fn(self)
+
+    # -- save / load -----------------------------------------------------------------
+    def save(self, path) -> None:
+        """Save to a ``.npz`` file (the kept snapshots, exactly)."""
+        arrays = {"meta/bins": np.array(self.bins), "meta/max": np.array(self.max_snapshots)}
+        index = []
+        for kind in KINDS:
+            for i, name in enumerate(self._stores[kind]):
+                s = self.series(kind, name)
+                key = f"{kind}/{i}"
+                index.append((kind, name, s.dtype, key))
+                arrays[key + "/rows"] = s.rows
+                arrays[key + "/steps"] = s.steps
+                arrays[key + "/wall"] = s.wall
+        arrays["meta/index"] = np.array(index, dtype=object).reshape(-1, 4).astype(str)
+        arrays["meta/epochs"] = np.array(self._epochs, dtype=np.int64).reshape(-1, 2)
+        arrays["meta/models"] = np.array([(m, n) for m, ns in self.models.items() for n in ns], dtype=str).reshape(-1, 2)
+        arrays["meta/notes"] = np.array(self.notes, dtype=str)
+        np.savez_compressed(path, **arrays)
+
+    @classmethod
+    def load(cls, path) -> "Recording":
+        """Load what :meth:`save` wrote."""
+        with np.load(path, allow_pickle=False) as z:
+            rec = cls(bins=int(z["meta/bins"]), max_snapshots=int(z["meta/max"]))
+            for kind, name, dtype, key in z["meta/index"]:
+                rec.add_rows(kind, [name], z[key + "/steps"], z[key + "/rows"][:, None, :], walls=z[key + "/wall"], dtypes=[dtype])
+            for step, epoch in z["meta/epochs"]:
+                rec.mark_epoch(int(step), int(epoch))
+            for m, n in z["meta/models"]:
+                rec.add_model(str(m), [str(n)])
+            rec.notes = [str(n) for n in z["meta/notes"]]
+        return rec
+
+    # -- display ---------------------------------------------------------------------
+    def summary(self) -> str:
+        """A plain-text summary (what a terminal shows)."""
+        from .view.text import summary
+
+        return summary(self)
+
+    def show(self, **kwargs):
+        """Display the tabbed widget (with a picture and text beside it)."""
+        from .view import show
+
+        return show(self, **kwargs)
+
+    def figure(self, **kwargs):
+        """A matplotlib Figure of the latest snapshots (Agg canvas, no pyplot)."""
+        from .view.figure import overview_figure
+
+        return overview_figure(self, **kwargs)
+
+    def __repr__(self) -> str:
+        return self.summary()
+
+    def _repr_png_(self):
+        from .view.figure import overview_png
+
+        return overview_png(self) if len(self) else None
