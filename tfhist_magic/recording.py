@@ -258,6 +258,20 @@ class Recording:
     def __bool__(self) -> bool:
         return True
 
+    def subset(self, kinds=None, names=None) -> "Recording":
+        """A Recording that shares this one's snapshots, limited to ``kinds``/``names``."""
+        out = Recording(bins=self.bins, max_snapshots=self.max_snapshots)
+        keep = None if names is None else set(names)
+        for kind in kinds or KINDS:
+            for name, st in self._stores[kind].items():
+                if keep is None or name in keep:
+                    out._stores[kind][name] = st
+                    out._dtypes[(kind, name)] = self._dtypes[(kind, name)]
+        out._epochs = list(self._epochs)
+        out.notes = list(self.notes)
+        out.models = {m: [n for n in ns if keep is None or n in keep] for m, ns in self.models.items()}
+        return out
+
     # -- live updates ----------------------------------------------------------------
     def subscribe(self, fn) -> None:
         self._listeners.append(fn)

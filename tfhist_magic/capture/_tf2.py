@@ -233,7 +233,7 @@ class Engine:
             roots = self._pending.get(key)
             if roots:
                 fw = roots[-1]
-                if id(layer) not in fw.seen and not self._is_model(layer):
+                if id(layer) not in fw.seen:
                     fw.seen.add(id(layer))
                     flat = [t for t in tf.nest.flatten(out) if isinstance(t, tf.Tensor) and (t.dtype.is_floating or t.dtype.is_integer)]
                     for i, t in enumerate(flat):

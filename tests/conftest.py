@@ -1,0 +1,43 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def ip():
+    """A real InteractiveShell with the extension loaded (text display)."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "tfhist_magic")
+    shell.run_line_magic("config", "TfHistMagics.display = 'text'")
+    yield shell
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 8)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    return x, y
+
+
+def make_mlp(seed=0, hidden=16, name=None):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    m = keras.Sequential(
+        [keras.Input((8,)), keras.layers.Dense(hidden, activation="relu", name="hidden"), keras.layers.Dense(1, name="out")],
+        name=name,
+    )
+    m.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    return m
+
+
+def row_edges(series, i):
+    return series.edges[i]

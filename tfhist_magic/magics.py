@@ -1,0 +1,181 @@
+"""``%%tfhist_watch`` and ``%tfhist``: thin. Parse, resolve names, call the library, display."""
+
+from __future__ import annotations
+
+import ast
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import CaselessStrEnum, Integer
+
+from . import targets as T
+
+__all__ = ["TfHistMagics"]
+
+
+_WORDS = {"activations": "activations", "grads": "gradients", "weights": "weights"}
+
+
+def _usage(fn, *args, **kwargs):
+    """Call ``fn``; a ValueError about the user's input becomes a plain UsageError."""
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _positive(flag: str, value):
+    if value is not None and value < 1:
+        raise UsageError(f"Received: {flag} {value} (expected an integer >= 1).")
+    return value
+
+
+@magics_class
+class TfHistMagics(Magics):
+    """Histograms of activations, weights and gradients of TensorFlow models, inline."""
+
+    bins = Integer(64, help="Bins per histogram.").tag(config=True)
+    every = Integer(0, help="Record every N-th optimizer step; 0 means the package default.").tag(config=True)
+    max_snapshots = Integer(256, help="Snapshots kept per tensor (first and latest always kept).").tag(config=True)
+    display = CaselessStrEnum(
+        ["auto", "widget", "text", "none"], default_value="auto", help="How to show a Recording: auto picks widget in Jupyter, text in a terminal."
+    ).tag(config=True)
+    live_interval = Integer(1, help="Seconds between live widget updates while a watched cell runs.").tag(config=True)
+
+    def __init__(self, shell=None, **kwargs):
+        super().__init__(shell=shell, **kwargs)
+        self.last_recording = None
+        self.last_watch = None
+
+    # -- %%tfhist_watch --------------------------------------------------------------
+    @magic_arguments()
+    @argument("targets", nargs="*", help="Models to record (names or expressions); default: every model that trains in the cell.")
+    @argument("--every", type=int, default=None, help="Record every N-th optimizer step (step 0 always).")
+    @argument("--kind", action="append", default=None, help="activations, weights, grads or all; repeat for several (default all).")
+    @argument("--bins", type=int, default=None, help="Bins per histogram (default 64).")
+    @argument("-o", "--output", default=None, metavar="VAR", help="Also store the Recording in VAR (it is always in _tfhist).")
+    @no_var_expand
+    @cell_magic
+    def tfhist_watch(self, line, cell):
+        """Run the cell and record histograms of every TensorFlow model that trains in it."""
+        __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
+        from .view import LiveView
+        from .watcher import DEFAULT_EVERY, watch
+
+        args = parse_argstring(self.tfhist_watch, line)
+        every = _positive("--every", args.every) or (self.every if self.every > 0 else DEFAULT_EVERY)
+        bins = _positive("--bins", args.bins) or self.bins
+        from .watcher import parse_kinds
+
+        kinds = _usage(parse_kinds, args.kind)
+        if args.output is not None and not args.output.isidentifier():
+            raise UsageError(f"Received: -o {args.output!r} (expected a Python variable name).")
+        models = [T.resolve_model(self.shell, t) for t in args.targets]
+        w = _usage(watch, *models, every=every, kinds=kinds, bins=bins, max_snapshots=self.max_snapshots)
+        rec = w.recording
+        view = LiveView(rec, mode=self.display)
+        self.last_recording, self.last_watch = rec, w
+        error = None
+        w.__enter__()
+        try:
+            view.start()
+            w.set_live(self.live_interval if view.live else None)
+            self._run_body(cell)
+        except BaseException as e:  # noqa: BLE001 - re-raised below, after cleanup
+            error = e
+        finally:
+            try:
+                w.__exit__(None, None, None)
+            finally:
+                self.shell.user_ns["_tfhist"] = rec
+                if args.output:
+                    self.shell.user_ns[args.output] = rec
+                try:
+                    view.finish()
+                except Exception as e:  # a display failure must not hide the user's error
+                    if error is None:
+                        raise
+                    rec.note(f"display failed: {e}")
+        if error is not None:
+            raise error
+        untrained = w.untrained_targets()
+        if untrained:
+            names = [t for t, m in zip(args.targets, models) if any(m is u for u in untrained)]
+            raise UsageError(
+                f"Target {names[0]!r} never trained in this cell: name a model whose fit, train_on_batch or optimizer update runs in the cell."
+            )
+
+    def _run_body(self, cell: str) -> None:
+        """Run ``cell`` as IPython would (magics, ``!``, AST transformers, last-expression
+        display), but let its exception propagate so the cell ends as failed and the
+        error is reported once, by IPython, with the user's own frames."""
+        __tracebackhide__ = True  # noqa: F841
+        shell = self.shell
+        code = shell.transform_cell(cell)
+        filename = shell.compile.cache(code, shell.execution_count, raw_code=cell)
+        tree = shell.compile.ast_parse(code, filename=filename)
+        tree = shell.transform_ast(tree)
+        if tree is None:
+            return
+        body = list(tree.body)
+        last = body.pop() if body and isinstance(body[-1], ast.Expr) else None
+        ns_g, ns_l = shell.user_global_ns, shell.user_ns
+        if body:
+            exec(shell.compile(ast.Module(body=body, type_ignores=[]), filename, "exec"), ns_g, ns_l)
+        if last is not None:
+            exec(shell.compile(ast.Interactive(body=[last]), filename, "single"), ns_g, ns_l)
+
+    # -- %tfhist ------------------------------------------------------------------------
+    @magic_arguments()
+    @argument("target", nargs="?", default=None, help="A model (name or expression); default: the only model in the namespace.")
+    @argument("--kind", action="append", default=None, help="weights, grads, activations or all (default all).")
+    @argument("--data", nargs="+", default=None, metavar="X", help="Expressions for a batch X [Y]: activations need X, gradients X and Y.")
+    @argument("--bins", type=int, default=None, help="Bins per histogram for a fresh snapshot.")
+    @no_var_expand
+    @line_magic
+    def tfhist(self, line):
+        """Show one model's histograms: what the last watch recorded, or a fresh snapshot."""
+        from .view import show
+        from .watcher import parse_kinds, snapshot
+
+        args = parse_argstring(self.tfhist, line)
+        kinds = _usage(parse_kinds, args.kind)
+        bins = _positive("--bins", args.bins) or self.bins
+        if args.data is not None and len(args.data) > 2:
+            raise UsageError(f"Received: --data {' '.join(args.data)} (expected one or two expressions: X [Y]).")
+        if args.target is None:
+            label, model = T.default_model(self.shell)
+        else:
+            label, model = args.target, T.resolve_model(self.shell, args.target)
+
+        rec = self.last_recording
+        if args.data is None and rec is not None and model.name in rec.models:
+            names = rec.models[model.name]
+            sub = rec.subset(kinds=kinds, names=names)
+            show(sub, mode=self.display)
+            return None
+
+        needs = [k for k in kinds if k in ("activations", "grads")]
+        explicit = args.kind is not None and "all" not in args.kind
+        if needs and args.data is None and explicit:
+            raise UsageError(
+                f"{' and '.join(_WORDS[k] for k in needs).capitalize()} of {label!r} need a batch: pass --data X Y, or watch a training cell first with %%tfhist_watch."
+            )
+        x = y = None
+        if args.data is not None:
+            x = T.evaluate(self.shell, args.data[0], "an input batch")
+            y = T.evaluate(self.shell, args.data[1], "a target batch") if len(args.data) > 1 else None
+            if "grads" in kinds and y is None and explicit:
+                raise UsageError(f"Gradients of {label!r} need targets: pass --data X Y.")
+        use = tuple(k for k in kinds if k == "weights" or (k == "activations" and x is not None) or (k == "grads" and y is not None))
+        try:
+            fresh = snapshot(model, kinds=use, x=x, y=y, bins=bins)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        missing = [k for k in kinds if k not in use]
+        if missing:
+            fresh.note(f"{', '.join(missing)} need a batch: pass --data X Y, or watch a training cell with %%tfhist_watch.")
+        show(fresh, mode=self.display)
+        return None
+

@@ -1,0 +1,32 @@
+"""The plain-text face of a Recording: what a terminal (or ``text/plain``) shows."""
+
+from __future__ import annotations
+
+from .figure import TITLES
+
+__all__ = ["summary"]
+
+
+def summary(rec, *, per_kind: int = 12) -> str:
+    """One line per tensor: snapshots kept, step span, and the latest statistics."""
+    steps = rec.steps
+    if not len(rec):
+        return "tfhist Recording: empty (no optimizer step was recorded)"
+    lines = [f"tfhist Recording: {len(rec)} series, {len(steps)} steps recorded ({steps[0]}–{steps[-1]}), {rec.bins} bins"]
+    for kind in rec.kinds:
+        names = rec.names(kind)
+        lines.append(f"{TITLES[kind]} ({len(names)}):")
+        width = min(40, max(len(n) for n in names))
+        for name in names[:per_kind]:
+            s = rec.series(kind, name)
+            i = -1
+            bad = int(s.nan[i] + s.posinf[i] + s.neginf[i])
+            flag = f"  NON-FINITE {bad}" if bad else ""
+            lines.append(
+                f"  {name:<{width}}  {len(s):>4} snaps  step {s.steps[i]:>6}  "
+                f"mean {s.mean[i]: .3e}  std {s.std[i]: .3e}  min {s.min[i]: .3e}  max {s.max[i]: .3e}{flag}"
+            )
+        if len(names) > per_kind:
+            lines.append(f"  ... and {len(names) - per_kind} more")
+    lines += [f"note: {n}" for n in rec.notes]
+    return "\n".join(lines)
