@@ -14,6 +14,7 @@ def ip():
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
+    shell.run_line_magic("colors", "nocolor")
     shell.run_line_magic("load_ext", "tfhist_magic")
     shell.run_line_magic("config", "TfHistMagics.display = 'text'")
     yield shell

@@ -150,7 +150,7 @@ class TfHistMagics(Magics):
             label, model = args.target, T.resolve_model(self.shell, args.target)
 
         rec = self.last_recording
-        if args.data is None and rec is not None and model.name in rec.models:
+        if args.data is None and rec is not None and self.last_watch.recorded(model) and model.name in rec.models:
             names = rec.models[model.name]
             sub = rec.subset(kinds=kinds, names=names)
             show(sub, mode=self.display)

@@ -119,6 +119,11 @@ class Watch:
                 out.append(t)
         return out
 
+    def recorded(self, model) -> bool:
+        """True if ``model``'s updates were recorded by this watch."""
+        ref = self._engine.seen_models.get(id(model)) if self._engine else None
+        return ref is not None and ref() is model
+
     def set_live(self, seconds: float | None) -> None:
         """Read the device buffers at least every ``seconds`` while the block runs."""
         if self._engine is not None:

@@ -151,6 +151,7 @@ class Engine:
         self._steps_per_call = 1.0
         self.live_interval: float | None = None  # seconds between flushes while shown live
         self.trained_var_ids: set[int] = set()
+        self.seen_models: dict = {}  # id -> weakref of models whose updates were recorded
         self.closed = False
         self.on_close: list = []  # callables run once the patches are undone
 
@@ -296,6 +297,7 @@ class Engine:
             tensors["grads"] = [self._dense(g, scale) for _, g in pairs]
         for m in mine:
             self.rec.add_model(m.root.name, [n for k in names for n in names[k]])
+            self.seen_models[id(m.root)] = weakref.ref(m.root)
         names = {k: v for k, v in names.items() if v}
         tensors = {k: tensors[k] for k in names}
         if not names:

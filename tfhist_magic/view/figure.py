@@ -93,9 +93,15 @@ def overview_figure(rec, *, per_kind: int = 4, width: float = 3.0, height: float
                 ax.set_axis_off()
                 continue
             s = rec.series(kind, names[c])
-            if len(s) > 1:
-                _draw_snapshot(ax, s, 0, "0.6", alpha=0.5, label=f"step {s.steps[0]}")
+            if len(s) > 1:  # the first snapshot as an outline, for drift
+                ax.stairs(s.counts[0], s.edges[0], color="0.45", lw=0.8, label=f"step {s.steps[0]}")
             _draw_snapshot(ax, s, -1, COLORS[kind], alpha=0.8, label=f"step {s.steps[-1]}")
+            # Frame the latest snapshot: a zero-initialised bias or a large first
+            # gradient would otherwise squash it into one pixel.
+            e = s.edges[-1]
+            pad = 0.05 * (e[-1] - e[0])
+            ax.set_xlim(e[0] - pad, e[-1] + pad)
+            ax.set_ylim(0, max(1, s.counts[-1].max()) * 1.25)
             more = f"  (+{len(names) - ncols} more)" if c == ncols - 1 and len(names) > ncols else ""
             ax.set_title(f"{TITLES[kind]}: {names[c]}{more}", fontsize=8)
             ax.tick_params(labelsize=7)
