@@ -71,24 +71,27 @@ class _Group:
         self.ring = int(np.clip(_RING_BYTES // row_bytes, 16, 256))
         self.every = every
         with tf.init_scope():
-            self.steps = tf.Variable(tf.fill([self.ring], tf.constant(-1, tf.int64)), trainable=False, name="tfhist_steps")
+            # One spare slot at the end takes the writes of steps that are not sampled.
+            self.steps = tf.Variable(tf.fill([self.ring + 1], tf.constant(-1, tf.int64)), trainable=False, name="tfhist_steps")
             self.bufs = {
-                kind: tf.Variable(tf.zeros([self.ring, len(names), bins + 10], tf.float64), trainable=False, name=f"tfhist_{kind}")
+                kind: tf.Variable(tf.zeros([self.ring + 1, len(names), bins + 10], tf.float64), trainable=False, name=f"tfhist_{kind}")
                 for kind, names in kinds_names.items()
                 if names
             }
         self.last = -1
         self.lost = 0
 
-    def write(self, step, rows: dict):
-        slot = tf.cast((step // self.every) % self.ring, tf.int32)
-        ops = [self.bufs[k][slot].assign(r) for k, r in rows.items()]
-        with tf.control_dependencies(ops):
-            return self.steps[slot].assign(step)
+    def write(self, step, take, rows: dict):
+        """Write this step's rows to its ring slot, or to the spare slot when not sampled
+        (so the training graph needs no branch around the writes)."""
+        slot = tf.where(take, tf.cast((step // self.every) % self.ring, tf.int32), self.ring)
+        for k, r in rows.items():
+            self.bufs[k][slot].assign(r)
+        self.steps[slot].assign(tf.where(take, step, tf.constant(-1, tf.int64)))
 
     def read(self):
         """New (steps, {kind: rows}) since the last read, in step order."""
-        steps = self.steps.numpy()
+        steps = self.steps.numpy()[: self.ring]
         new = steps > self.last
         if not new.any():
             return None
@@ -314,15 +317,9 @@ class Engine:
                 self.rec.changed()
             return
         group = self._group(opt, names, dtypes)
-
-        def _write():
-            rows = {kind: snapshot_rows(tensors[kind], self.bins) for kind in names}
-            return group.write(step, rows)
-
-        def _skip():
-            return tf.constant(0, tf.int64)
-
-        tf.cond(tf.equal(step % self.every, 0), _write, _skip)
+        take = tf.equal(step % self.every, 0)
+        rows = {kind: snapshot_rows(tensors[kind], self.bins, take=take) for kind in names}
+        group.write(step, take, rows)
 
     @staticmethod
     def _dense(g, scale):

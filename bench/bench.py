@@ -1,0 +1,251 @@
+"""Watched vs plain training, side by side in one process.
+
+    python bench/bench.py                      # everything (several minutes)
+    python bench/bench.py --rounds 7 --workloads mlp --arms plain,default,every1
+
+Method: every round builds a fresh, identically seeded model per arm (so each arm pays
+its own trace), the arms run one after the other in a fixed rotation, and the figure
+reported is the median over rounds of the per-round ratio arm / plain. Process CPU
+seconds (user + sys) are the main figure, wall time is beside it. Also printed: the
+Recording's size, the host's peak RSS, a 1,000-tensor x 100,000-step storage check,
+and `%load_ext` time with TensorFlow already imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+# -- workloads ------------------------------------------------------------------------
+def _data(kind: str, n: int):
+    rng = np.random.default_rng(0)
+    if kind == "cnn":
+        x = rng.random((n, 28, 28, 1), dtype=np.float32)
+    else:
+        x = rng.random((n, 784), dtype=np.float32)
+    y = rng.integers(0, 10, n)
+    return x, y
+
+
+def _model(kind: str):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    if kind == "cnn":
+        layers = [
+            keras.Input((28, 28, 1)),
+            L.Conv2D(16, 3, activation="relu"),
+            L.MaxPooling2D(),
+            L.Conv2D(32, 3, activation="relu"),
+            L.MaxPooling2D(),
+            L.Flatten(),
+            L.Dense(64, activation="relu"),
+            L.Dense(10),
+        ]
+    else:
+        layers = [keras.Input((784,)), L.Dense(512, activation="relu"), L.Dense(256, activation="relu"), L.Dense(10)]
+    m = keras.Sequential(layers)
+    m.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return m
+
+
+WORKLOADS = {
+    "mlp": dict(kind="mlp", n=20_000, batch=128, epochs=2),
+    "cnn": dict(kind="cnn", n=6_000, batch=128, epochs=2),
+}
+
+
+# -- arms -----------------------------------------------------------------------------
+class _NumpyWeights:
+    """Peer: copy every weight to NumPy every 10 batches and np.histogram it."""
+
+    def __new__(cls, every=10):
+        import keras
+
+        class CB(keras.callbacks.Callback):
+            def on_train_batch_end(self, batch, logs=None):
+                if batch % every == 0:
+                    for w in self.model.trainable_weights:
+                        np.histogram(w.numpy(), bins=64)
+
+        return CB()
+
+
+class _Recipe:
+    """Peer: every 10 batches a GradientTape pass and an activation sub-model on a fixed
+    probe batch, then np.histogram of weights, gradients and activations."""
+
+    def __new__(cls, probe_x, probe_y, every=10):
+        import keras
+        import tensorflow as tf
+
+        class CB(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                m = self.model
+                self.sub = keras.Model(m.inputs, [layer.output for layer in m.layers])
+                self.loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+            def on_train_batch_end(self, batch, logs=None):
+                if batch % every:
+                    return
+                m = self.model
+                with tf.GradientTape() as tape:
+                    loss = self.loss(probe_y, m(probe_x, training=True))
+                grads = tape.gradient(loss, m.trainable_weights)
+                for t in list(self.sub(probe_x)) + grads + [w.value for w in m.trainable_weights]:
+                    np.histogram(np.asarray(t), bins=64)
+
+        return CB()
+
+
+def _run_arm(arm: str, wl: dict, x, y, out: dict):
+    import keras
+
+    import tfhist_magic
+    from tfhist_magic.watcher import DEFAULT_EVERY
+
+    m = _model(wl["kind"])
+    kw = dict(batch_size=wl["batch"], epochs=wl["epochs"], verbose=0, shuffle=False)
+    watch_args = {
+        "default": dict(),
+        "every1": dict(every=1),
+        "weights": dict(kinds="weights"),
+        "grads": dict(kinds="grads"),
+        "activations": dict(kinds="activations"),
+    }
+    cbs = []
+    tmp = None
+    if arm == "tensorboard":
+        tmp = tempfile.TemporaryDirectory()
+        cbs = [keras.callbacks.TensorBoard(log_dir=tmp.name, histogram_freq=1)]
+    elif arm == "numpy10":
+        cbs = [_NumpyWeights()]
+    elif arm == "recipe10":
+        cbs = [_Recipe(x[:128], y[:128])]
+    c0, t0 = time.process_time(), time.perf_counter()
+    if arm in watch_args:
+        with tfhist_magic.watch(**watch_args[arm]) as rec:
+            m.fit(x, y, callbacks=cbs, **kw)
+        out.setdefault("rec_bytes", {})[arm] = rec.nbytes
+        out.setdefault("series", {})[arm] = len(rec)
+    else:
+        m.fit(x, y, callbacks=cbs, **kw)
+    c1, t1 = time.process_time(), time.perf_counter()
+    if tmp is not None:
+        tmp.cleanup()
+    out["default_every"] = DEFAULT_EVERY
+    return c1 - c0, t1 - t0
+
+
+ALL_ARMS = ["plain", "default", "every1", "weights", "grads", "activations", "tensorboard", "numpy10", "recipe10"]
+LABELS = {
+    "plain": "plain fit",
+    "default": "tfhist, all kinds, every={every}",
+    "every1": "tfhist, all kinds, every=1",
+    "weights": "tfhist, weights only, every={every}",
+    "grads": "tfhist, grads only, every={every}",
+    "activations": "tfhist, activations only, every={every}",
+    "tensorboard": "TensorBoard(histogram_freq=1): weights, per epoch",
+    "numpy10": "weights to NumPy + np.histogram, every 10",
+    "recipe10": "probe-batch recipe (tape + sub-model), every 10",
+}
+
+
+def bench_workload(name: str, arms, rounds: int):
+    import gc
+
+    wl = WORKLOADS[name]
+    x, y = _data(wl["kind"], wl["n"])
+    cpu = {a: [] for a in arms}
+    wall = {a: [] for a in arms}
+    info: dict = {}
+    _run_arm("plain", wl, x[:512], y[:512], info)  # warm up TF once, not counted
+    for r in range(rounds):
+        order = arms[r % len(arms) :] + arms[: r % len(arms)]  # rotate who goes first
+        for arm in order:
+            gc.collect()
+            c, w = _run_arm(arm, wl, x, y, info)
+            cpu[arm].append(c)
+            wall[arm].append(w)
+        print(f"  round {r + 1}/{rounds} done", file=sys.stderr, flush=True)
+    rows = []
+    for arm in arms:
+        rc = [c / p for c, p in zip(cpu[arm], cpu["plain"])]
+        rw = [c / p for c, p in zip(wall[arm], wall["plain"])]
+        rows.append((arm, statistics.median(rc), statistics.median(rw), statistics.median(cpu[arm]), statistics.median(wall[arm])))
+    return rows, info
+
+
+def storage_check(tensors=1000, steps=100_000, block=1000, bins=64):
+    from tfhist_magic.recording import Recording
+
+    rec = Recording(bins=bins)
+    rows = np.zeros((block, tensors, bins + 10))
+    names = [f"t{i}" for i in range(tensors)]
+    t0 = time.perf_counter()
+    for b in range(0, steps, block):
+        rec.add_rows("weights", names, np.arange(b, b + block), rows)
+    s = rec.series("weights", "t0")
+    return rec.nbytes, time.perf_counter() - t0, len(s), int(s.steps[0]), int(s.steps[-1])
+
+
+def load_ext_time(reps=5):
+    import tensorflow  # noqa: F401  (already imported, as the target says)
+    from IPython.core.interactiveshell import InteractiveShell
+
+    ip = InteractiveShell.instance()
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        ip.run_line_magic("reload_ext", "tfhist_magic")
+        ts.append(time.perf_counter() - t0)
+    return statistics.median(ts)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="watched vs plain training, side by side")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--workloads", default="mlp,cnn")
+    ap.add_argument("--arms", default=",".join(ALL_ARMS))
+    ap.add_argument("--no-extras", action="store_true", help="skip the storage and %%load_ext checks")
+    args = ap.parse_args(argv)
+    arms = args.arms.split(",")
+    if "plain" not in arms:
+        arms = ["plain"] + arms
+    import tensorflow as tf
+
+    print(f"tfhist_magic bench: TF {tf.__version__}, {os.cpu_count()} CPUs, {args.rounds} rounds, median of per-round ratios")
+    for name in args.workloads.split(","):
+        wl = WORKLOADS[name]
+        print(f"\n## {name}: {wl['n']} examples, batch {wl['batch']}, {wl['epochs']} epochs, Keras 3 fit")
+        rows, info = bench_workload(name, arms, args.rounds)
+        every = info["default_every"]
+        print(f"| arm | CPU ratio | wall ratio | CPU s | wall s |\n|---|---|---|---|---|")
+        for arm, rc, rw, c, w in rows:
+            print(f"| {LABELS[arm].format(every=every)} | {rc:.3f} | {rw:.3f} | {c:.2f} | {w:.2f} |")
+        rb = info.get("rec_bytes", {})
+        if rb:
+            print("Recording size: " + ", ".join(f"{a} {b / 2**20:.2f} MiB ({info['series'][a]} series)" for a, b in rb.items()))
+    if not args.no_extras:
+        nbytes, secs, kept, first, last = storage_check()
+        print(f"\nStorage: 1,000 tensors x 100,000 steps -> {nbytes / 2**20:.1f} MiB, {kept} snapshots kept per tensor (steps {first}..{last}), filled in {secs:.1f}s")
+        print(f"%load_ext tfhist_magic with TensorFlow imported: {load_ext_time() * 1000:.1f} ms")
+    print(f"Host peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
