@@ -24,6 +24,7 @@ test: $(STAMP)
 
 ## The benchmark: watched vs plain training, side by side (minutes).
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[bench]"
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python bench/bench.py
 
 clean:

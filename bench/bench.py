@@ -121,6 +121,8 @@ def _run_arm(arm: str, wl: dict, x, y, out: dict):
     kw = dict(batch_size=wl["batch"], epochs=wl["epochs"], verbose=0, shuffle=False)
     watch_args = {
         "default": dict(),
+        "every10": dict(every=10),
+        "every50": dict(every=50),
         "every1": dict(every=1),
         "weights": dict(kinds="weights"),
         "grads": dict(kinds="grads"),
@@ -155,6 +157,8 @@ LABELS = {
     "plain": "plain fit",
     "default": "tfhist, all kinds, every={every}",
     "every1": "tfhist, all kinds, every=1",
+    "every10": "tfhist, all kinds, every=10",
+    "every50": "tfhist, all kinds, every=50",
     "weights": "tfhist, weights only, every={every}",
     "grads": "tfhist, grads only, every={every}",
     "activations": "tfhist, activations only, every={every}",

@@ -9,8 +9,8 @@ from tfhist_magic.recording import Recording
 B = 64
 
 
-def _check_contract(values, bins=B):
-    row = H.reference_row(values, bins)
+def _check_contract(values, bins=B, rule="scale"):
+    row = H.reference_row(values, bins, rule=rule)
     dt = H.compute_dtype(np.asarray(values).dtype)
     edges = H.bin_edges(row[bins + H.MIN], row[bins + H.MAX], row[bins + H.SCALE], bins, dt)
     v = np.asarray(values, dtype=np.float64).ravel()
@@ -21,6 +21,17 @@ def _check_contract(values, bins=B):
     # Every finite value is inside [edges[0], edges[-1]]; nothing is dropped.
     assert row[:bins].sum() == fin.size
     return row, edges
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_edges_reproduce_histogram_fixed_width_rule(seed):
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_cauchy(5000) * 10 ** rng.uniform(-6, 6)).astype(np.float32)
+    row, edges = _check_contract(x, rule="step")
+    lo = edges[0].astype(np.float32)
+    step = -row[B + H.SCALE]
+    idx = np.minimum(np.trunc((x - lo).astype(np.float64) / step), B - 1).astype(int)
+    np.testing.assert_array_equal(np.bincount(idx, minlength=B), row[:B])
 
 
 @pytest.mark.parametrize("seed", range(5))

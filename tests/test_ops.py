@@ -25,8 +25,11 @@ CASES = {
 }
 
 
-def _check(row, values):
-    ref = H.reference_row(values, B)
+def _check(row, values, rule=None):
+    got_rule = "step" if row[B + H.SCALE] < 0 else "scale"
+    if rule is not None:
+        assert got_rule == rule
+    ref = H.reference_row(values, B, rule=got_rule)
     np.testing.assert_array_equal(row[:B], ref[:B])  # exact counts
     np.testing.assert_array_equal(row[B : B + 4], ref[B : B + 4])  # nan, +inf, -inf, zeros
     np.testing.assert_array_equal(row[B + H.MIN], ref[B + H.MIN])
@@ -65,3 +68,21 @@ def test_bfloat16():
     t = tf.cast(tf.constant(x), tf.bfloat16)
     row = snapshot_rows([t], B).numpy()[0]
     _check(row, tf.cast(t, tf.float32).numpy())
+
+
+def test_cpu_uses_histogram_fixed_width_rule():
+    row = snapshot_rows([tf.constant(CASES["normal32"])], B).numpy()[0]
+    _check(row, CASES["normal32"], rule="step")
+
+
+@pytest.mark.parametrize("name", ["normal32", "wide32", "grid", "constant", "nonfinite", "float64", "empty"])
+def test_portable_rule_under_xla_matches_numpy(name):
+    """Inside jit_compile (as Keras does on GPU) the XLA-compatible rule is used."""
+    values = CASES[name]
+
+    @tf.function(jit_compile=True)
+    def f(x):
+        return snapshot_rows([x], B)
+
+    row = f(tf.constant(values)).numpy()[0]
+    _check(row, values, rule="scale")

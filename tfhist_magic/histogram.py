@@ -11,9 +11,12 @@ A snapshot of one tensor is stored as one row of ``bins + 10`` float64 numbers::
   that :func:`bin_edges` returns for the row.
 * ``min``/``max`` are over the finite values (``+inf``/``-inf`` when there are none);
   ``mean``, ``std`` (population) and ``norm`` (L2) are over the finite values too.
-* ``scale`` is the bin-index multiplier the device used: a finite value ``x`` falls in
-  bin ``min(floor((x - lo) * scale), B - 1)``, computed in the tensor's compute dtype
-  (float32, or float64 for float64 tensors). :func:`bin_edges` finds, for each bin, the
+* ``scale`` says how the device mapped values to bins. Positive: a finite value ``x``
+  falls in bin ``min(floor((x - lo) * scale), B - 1)``, computed in the tensor's compute
+  dtype (float32, or float64 for float64 tensors); this is the portable rule (GPU, XLA).
+  Negative: TensorFlow's HistogramFixedWidth CPU kernel rule, bin
+  ``min(float64(x - lo) / step, B - 1)`` truncated, ``step = -scale =
+  float64(hi - lo) / B``. :func:`bin_edges` finds, for each bin, the
   smallest representable value that lands in it, so the edges it returns reproduce the
   device's counts exactly under ``numpy.histogram``'s rule (``edges[i] <= x <
   edges[i+1]``, last bin closed). The edges are equal-width up to one unit in the last
@@ -77,10 +80,20 @@ def binning_range(mn, mx, dtype=np.float32):
 
 
 def _index(x, lo, scale, bins, dt):
-    """The device's bin index of ``x`` (same dtype arithmetic, same order of operations)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        v = np.floor((x - lo).astype(dt) * scale).astype(dt)
-    return np.minimum(v, dt.type(bins - 1))
+    """The device's bin index of ``x`` (same arithmetic, same order of operations).
+
+    ``scale > 0``: ``min(floor((x - lo) * scale), B - 1)`` in ``dt`` (the portable rule).
+    ``scale < 0``: ``min(float64(x - lo) / step, B - 1)`` truncated, ``step = -scale``
+    (TensorFlow's HistogramFixedWidth CPU kernel, used on CPU-only hosts).
+    """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        d = (x - lo).astype(dt)
+        v = np.where(
+            scale > 0,
+            np.floor(d * scale.astype(dt)).astype(np.float64),
+            np.trunc(d.astype(np.float64) / np.where(scale < 0, -scale.astype(np.float64), 1.0)),
+        )
+    return np.minimum(v, bins - 1)
 
 
 def _to_key(x, dt):
@@ -113,13 +126,13 @@ def bin_edges(mn, mx, scale, bins: int, dtype=np.float32) -> np.ndarray:
     """
     dt = compute_dtype(dtype)
     lo, hi = binning_range(mn, mx, dt)
-    scale = np.asarray(scale, dtype=np.float64).astype(dt)
+    scale = np.asarray(scale, dtype=np.float64)
     lo, hi, scale = np.broadcast_arrays(lo, hi, scale)
     shape = lo.shape
     lo = lo.reshape(-1, 1)
     hi = hi.reshape(-1, 1)
     scale = scale.reshape(-1, 1)
-    i = np.arange(1, bins, dtype=np.int64)[None, :].astype(dt)
+    i = np.arange(1, bins, dtype=np.int64)[None, :].astype(np.float64)
     # Bisection over the ordered representable values in [lo, hi]:
     # invariant index(a) < i <= index(b), unless no value reaches bin i (then b = hi).
     a = np.broadcast_to(_to_key(lo, dt), (lo.shape[0], bins - 1)).copy()
@@ -138,12 +151,13 @@ def bin_edges(mn, mx, scale, bins: int, dtype=np.float32) -> np.ndarray:
     return edges.reshape(shape + (bins + 1,))
 
 
-def reference_row(values, bins: int = 64) -> np.ndarray:
+def reference_row(values, bins: int = 64, rule: str = "scale") -> np.ndarray:
     """The row the device computes for ``values``, computed with NumPy.
 
-    ``scale`` is computed as ``min(B / (hi - lo), max_float)`` in the compute dtype, the
-    counts with ``numpy.histogram`` on :func:`bin_edges`, and the statistics over the
-    finite values in float64.
+    ``rule="scale"``: ``scale = min(B / (hi - lo), max_float)`` in the compute dtype;
+    ``rule="step"``: ``scale = -float64(hi - lo) / B``. The counts are
+    ``numpy.histogram`` on :func:`bin_edges`; the statistics are over the finite values,
+    in float64.
     """
     arr = np.asarray(values)
     dt = compute_dtype(arr.dtype)
@@ -154,7 +168,10 @@ def reference_row(values, bins: int = 64) -> np.ndarray:
     mx = xf.max() if xf.size else dt.type(-np.inf)
     lo, hi = binning_range(mn, mx, dt)
     with np.errstate(over="ignore", divide="ignore"):
-        scale = np.minimum(dt.type(bins) / (hi - lo), np.finfo(dt).max).astype(dt)
+        if rule == "step":
+            scale = -(np.float64((hi - lo).astype(dt)) / bins)
+        else:
+            scale = np.minimum(dt.type(bins) / (hi - lo), np.finfo(dt).max).astype(dt)
     edges = bin_edges(mn, mx, scale, bins, dt)
     counts, _ = np.histogram(xf.astype(np.float64), bins=edges)
     x64 = xf.astype(np.float64)

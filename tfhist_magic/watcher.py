@@ -111,7 +111,7 @@ class Watch:
 
         out = []
         for t in self.targets:
-            ids = {id(v) for v in keras3._model_vars(t)}
+            ids = {id(v) for v in keras3.model_vars(t)}
             names = set()
             for kind in self.recording.kinds:
                 names.update(self.recording.names(kind))

@@ -61,37 +61,30 @@ class _Forward:
 
 
 class _Group:
-    """Device buffers for one optimizer's updates as one trace built them."""
+    """Device buffers for one optimizer's updates as one trace built them: one ring of
+    ``[R, T, bins + 10]`` for all the tensors of all kinds, and the step of each slot."""
 
     def __init__(self, kinds_names: dict, bins: int, every: int):
-        self.names = kinds_names  # kind -> [names]
+        self.names = kinds_names  # kind -> [names], in row order
         self.dtypes = {}
         total = sum(len(v) for v in kinds_names.values())
         row_bytes = max(1, total) * (bins + 10) * 8
         self.ring = int(np.clip(_RING_BYTES // row_bytes, 16, 256))
         self.every = every
         with tf.init_scope():
-            # One spare slot at the end takes the writes of steps that are not sampled.
-            self.steps = tf.Variable(tf.fill([self.ring + 1], tf.constant(-1, tf.int64)), trainable=False, name="tfhist_steps")
-            self.bufs = {
-                kind: tf.Variable(tf.zeros([self.ring + 1, len(names), bins + 10], tf.float64), trainable=False, name=f"tfhist_{kind}")
-                for kind, names in kinds_names.items()
-                if names
-            }
+            self.steps = tf.Variable(tf.fill([self.ring], tf.constant(-1, tf.int64)), trainable=False, name="tfhist_steps")
+            self.buf = tf.Variable(tf.zeros([self.ring, total, bins + 10], tf.float64), trainable=False, name="tfhist_rows")
         self.last = -1
         self.lost = 0
 
-    def write(self, step, take, rows: dict):
-        """Write this step's rows to its ring slot, or to the spare slot when not sampled
-        (so the training graph needs no branch around the writes)."""
-        slot = tf.where(take, tf.cast((step // self.every) % self.ring, tf.int32), self.ring)
-        for k, r in rows.items():
-            self.bufs[k][slot].assign(r)
-        self.steps[slot].assign(tf.where(take, step, tf.constant(-1, tf.int64)))
+    def write(self, step, rows):
+        slot = tf.cast((step // self.every) % self.ring, tf.int32)
+        self.buf[slot].assign(rows)
+        self.steps[slot].assign(step)
 
     def read(self):
         """New (steps, {kind: rows}) since the last read, in step order."""
-        steps = self.steps.numpy()[: self.ring]
+        steps = self.steps.numpy()
         new = steps > self.last
         if not new.any():
             return None
@@ -100,9 +93,13 @@ class _Group:
         got = steps[idx]
         if idx.size == self.ring and got[0] > self.last + self.every:
             self.lost += int((got[0] - max(self.last, -self.every) - self.every) // self.every)
-        data = {k: v.numpy()[idx] for k, v in self.bufs.items()}
+        data = self.buf.numpy()[idx]
+        out, start = {}, 0
+        for kind, names in self.names.items():
+            out[kind] = data[:, start : start + len(names)]
+            start += len(names)
         self.last = int(got[-1])
-        return got, data
+        return got, out
 
 
 class _OptState:
@@ -305,7 +302,7 @@ class Engine:
         tensors = {k: tensors[k] for k in names}
         if not names:
             return
-        dtypes = {k: [compute_dtype(tf.convert_to_tensor(t).dtype if not isinstance(t, tf.Tensor) else t.dtype).name for t in tensors[k]] for k in names}
+        dtypes = {k: [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors[k]] for k in names}
 
         step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
         if key is None:  # eager: straight to the Recording
@@ -317,9 +314,13 @@ class Engine:
                 self.rec.changed()
             return
         group = self._group(opt, names, dtypes)
-        take = tf.equal(step % self.every, 0)
-        rows = {kind: snapshot_rows(tensors[kind], self.bins, take=take) for kind in names}
-        group.write(step, take, rows)
+        flat = [t for kind in names for t in tensors[kind]]
+
+        def _write():
+            group.write(step, snapshot_rows(flat, self.bins))
+            return tf.constant(True)
+
+        tf.cond(tf.equal(step % self.every, 0), _write, lambda: tf.constant(False))
 
     @staticmethod
     def _dense(g, scale):

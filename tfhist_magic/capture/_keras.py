@@ -1,0 +1,221 @@
+"""What Keras 3 and tf_keras (Keras 2) share: the patches that feed the TF2 engine.
+
+A :class:`Flavor` names the classes and conventions of one Keras; :func:`attach`
+installs, on an entered :class:`~._tf2.Engine` (all undone by ``engine.close()``):
+
+* ``Layer.__call__``: forward passes and nested layer outputs (activations);
+* the optimizer update method(s): every update, from ``fit``, ``train_on_batch`` or a
+  custom loop, in or out of ``tf.function``;
+* ``Model.fit`` / ``Model.train_on_batch``: the first time a model trains in the
+  watch, its compiled train function is set aside so the next call traces one with the
+  recording ops; the original is put back on exit, so the model is as fast afterwards
+  as before. ``fit`` also gets an epoch-marker callback (epoch hooks only, so Keras
+  keeps its async dispatch);
+* ``Model.compile``: a model recompiled inside the watch keeps its new state.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from dataclasses import dataclass, field
+from typing import Callable
+
+import tensorflow as tf
+
+from ..recording import Recording
+from ._ops import compute_dtype, snapshot_rows
+from ._tf2 import Engine
+
+__all__ = ["Flavor", "attach", "make_engine", "snapshot"]
+
+
+@dataclass
+class Flavor:
+    """One Keras: its classes and naming conventions.
+
+    ``updates`` lists ``(class, method name, unpack)``; ``unpack(opt, *args, **kwargs)``
+    returns ``(grads, variables, loss_scale)`` of the update about to run, or None.
+    """
+
+    name: str
+    Layer: type
+    Model: type
+    Callback: type
+    updates: list = field(default_factory=list)
+    var_name: Callable = None
+    layer_name: Callable = None
+
+    def model_vars(self, model):
+        try:
+            return list(model.trainable_variables)
+        except Exception:  # a model that is not built yet
+            return []
+
+    def is_model(self, obj) -> bool:
+        return isinstance(obj, self.Model)
+
+
+def make_engine(flavor: Flavor, recording: Recording, *, every: int, kinds, targets=None) -> Engine:
+    return Engine(
+        recording,
+        every=every,
+        kinds=kinds,
+        targets=targets,
+        iterations=lambda opt: opt.iterations,
+        var_name=flavor.var_name,
+        layer_name=flavor.layer_name,
+        is_model=flavor.is_model,
+        model_vars=flavor.model_vars,
+    )
+
+
+def _epoch_marker(flavor: Flavor, engine: Engine, model):
+    class _EpochMarker(flavor.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            opt = getattr(model, "optimizer", None)
+            if opt is not None:
+                engine.rec.mark_epoch(engine.step_of(opt), epoch)
+
+    return _EpochMarker()
+
+
+def _no_autograph(fn):
+    return tf.autograph.experimental.do_not_convert(fn)
+
+
+def attach(engine: Engine, flavor: Flavor) -> None:
+    """Install ``flavor``'s patches on an entered engine (undone by ``engine.close()``)."""
+    p = engine.patches
+    claimed: dict[int, tuple] = {}
+    recompiled: set[int] = set()
+
+    orig_call = flavor.Layer.__call__
+
+    @functools.wraps(orig_call)
+    @_no_autograph
+    def __call__(layer, *args, **kwargs):
+        return engine.layer_call(layer, functools.partial(orig_call, layer), args, kwargs)
+
+    p.set(flavor.Layer, "__call__", __call__)
+
+    for cls, meth, unpack in flavor.updates:
+        orig = cls.__dict__.get(meth) or getattr(cls, meth)
+
+        def make(orig=orig, unpack=unpack):
+            @functools.wraps(orig)
+            @_no_autograph
+            def update(opt, *args, **kwargs):
+                local = engine._local
+                if getattr(local, "in_update", False):
+                    return orig(opt, *args, **kwargs)
+                local.in_update = True
+                try:
+                    got = unpack(opt, *args, **kwargs)
+                    if got is not None:
+                        grads, variables, scale, args, kwargs = got
+                        if grads and len(grads) == len(variables):
+                            engine.record_update(opt, grads, variables, scale=scale)
+                    return orig(opt, *args, **kwargs)
+                finally:
+                    local.in_update = False
+
+            return update
+
+        p.set(cls, meth, make())
+
+    def claim(model):
+        if id(model) in claimed:
+            return
+        if engine.targets is not None and not any(model is t for t in engine.targets):
+            return
+        claimed[id(model)] = (model, model.train_function)
+        model.train_function = None
+
+    def wrap_train(name):
+        orig = getattr(flavor.Model, name)
+        sig = inspect.signature(orig)
+
+        @functools.wraps(orig)
+        def method(model, *args, **kwargs):
+            claim(model)
+            if name == "fit":
+                ba = sig.bind(model, *args, **kwargs)
+                cbs = ba.arguments.get("callbacks")
+                ba.arguments["callbacks"] = list(cbs or []) + [_epoch_marker(flavor, engine, model)]
+                args, kwargs = ba.args[1:], ba.kwargs
+            try:
+                return orig(model, *args, **kwargs)
+            finally:
+                if engine._groups:
+                    engine.flush()
+
+        p.set(flavor.Model, name, method)
+
+    wrap_train("fit")
+    wrap_train("train_on_batch")
+
+    orig_compile = flavor.Model.compile
+
+    @functools.wraps(orig_compile)
+    def compile(model, *args, **kwargs):
+        recompiled.add(id(model))
+        return orig_compile(model, *args, **kwargs)
+
+    p.set(flavor.Model, "compile", compile)
+
+    def restore():
+        for mid, (model, fn) in claimed.items():
+            model.train_function = None if mid in recompiled else fn
+        claimed.clear()
+
+    engine.on_close.append(restore)
+
+
+def snapshot(flavor: Flavor, model, recording: Recording, *, kinds, x=None, y=None, loss=None) -> Recording:
+    """A fresh snapshot of ``model`` at step 0: weights now; activations and gradients
+    of one inference-mode forward pass on ``x`` (and ``y`` for the loss).
+
+    Nothing about the model changes: no update, no state (``training=False``).
+    ``loss(x, y, y_pred)`` computes the loss (the flavor's compiled loss by default).
+    """
+    bins = recording.bins
+    variables = flavor.model_vars(model)
+    vnames = [flavor.var_name(v) for v in variables]
+    names = list(vnames)
+    if "weights" in kinds and variables:
+        rows = snapshot_rows([tf.convert_to_tensor(v) for v in variables], bins).numpy()
+        recording.add_rows("weights", vnames, [0], rows[None], dtypes=[compute_dtype(tf.as_dtype(v.dtype)).name for v in variables])
+    if x is None or not ({"activations", "grads"} & set(kinds)):
+        recording.add_model(model.name, names)
+        return recording
+    engine = make_engine(flavor, recording, every=1, kinds=("activations",))
+    orig_call = flavor.Layer.__call__
+    with engine:
+
+        def __call__(layer, *args, **kwargs):
+            return engine.layer_call(layer, functools.partial(orig_call, layer), args, kwargs)
+
+        engine.patches.set(flavor.Layer, "__call__", __call__)
+        with tf.GradientTape() as tape:
+            y_pred = model(x, training=False)
+            value = loss(x, y, y_pred) if ("grads" in kinds and y is not None) else None
+        roots = engine._pending.pop(None, [])
+    if "activations" in kinds:
+        acts = [
+            (engine._unique(hash((id(layer), i)), flavor.layer_name(layer) + ("" if i < 0 else f":{i}"), model.name), t)
+            for fw in roots[-1:]
+            for layer, i, t in fw.acts
+        ]
+        if acts:
+            rows = snapshot_rows([t for _, t in acts], bins).numpy()
+            recording.add_rows("activations", [n for n, _ in acts], [0], rows[None], dtypes=[compute_dtype(t.dtype).name for _, t in acts])
+            names += [n for n, _ in acts]
+    if value is not None:
+        grads = tape.gradient(value, variables)
+        pairs = [(n, g) for n, g in zip(vnames, grads) if g is not None]
+        if pairs:
+            rows = snapshot_rows([tf.convert_to_tensor(g) for _, g in pairs], bins).numpy()
+            recording.add_rows("grads", [n for n, _ in pairs], [0], rows[None], dtypes=[compute_dtype(g.dtype).name for _, g in pairs])
+    recording.add_model(model.name, names)
+    return recording
