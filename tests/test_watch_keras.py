@@ -219,7 +219,7 @@ def test_bad_arguments():
         tfhist_magic.watch(every=0)
     with pytest.raises(ValueError, match="'bogus'"):
         tfhist_magic.watch(kinds="bogus")
-    with pytest.raises(ValueError, match="expected a Keras 3 model"):
+    with pytest.raises(ValueError, match="expected a Keras model or a tf.compat.v1 Session"):
         tfhist_magic.watch(object())
 
 

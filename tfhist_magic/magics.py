@@ -58,7 +58,8 @@ class TfHistMagics(Magics):
     @no_var_expand
     @cell_magic
     def tfhist_watch(self, line, cell):
-        """Run the cell and record histograms of every TensorFlow model that trains in it."""
+        """Run the cell and record histograms of every TensorFlow model (Keras 3, tf_keras,
+        tf.compat.v1 Session graph) that trains in it."""
         __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
         from .view import LiveView
         from .watcher import DEFAULT_EVERY, watch
@@ -71,7 +72,7 @@ class TfHistMagics(Magics):
         kinds = _usage(parse_kinds, args.kind)
         if args.output is not None and not args.output.isidentifier():
             raise UsageError(f"Received: -o {args.output!r} (expected a Python variable name).")
-        models = [T.resolve_model(self.shell, t) for t in args.targets]
+        models = [T.resolve_target(self.shell, t) for t in args.targets]
         w = _usage(watch, *models, every=every, kinds=kinds, bins=bins, max_snapshots=self.max_snapshots)
         rec = w.recording
         view = LiveView(rec, mode=self.display)
@@ -103,7 +104,7 @@ class TfHistMagics(Magics):
         if untrained:
             names = [t for t, m in zip(args.targets, models) if any(m is u for u in untrained)]
             raise UsageError(
-                f"Target {names[0]!r} never trained in this cell: name a model whose fit, train_on_batch or optimizer update runs in the cell."
+                f"Target {names[0]!r} never trained in this cell: name a model (or Session) whose fit, train_on_batch, optimizer update or training run happens in the cell."
             )
 
     def _run_body(self, cell: str) -> None:
@@ -128,16 +129,17 @@ class TfHistMagics(Magics):
 
     # -- %tfhist ------------------------------------------------------------------------
     @magic_arguments()
-    @argument("target", nargs="?", default=None, help="A model (name or expression); default: the only model in the namespace.")
+    @argument("target", nargs="?", default=None, help="A model or Session (name or expression); default: the only one in the namespace.")
     @argument("--kind", action="append", default=None, help="weights, grads, activations or all (default all).")
-    @argument("--data", nargs="+", default=None, metavar="X", help="Expressions for a batch X [Y]: activations need X, gradients X and Y.")
+    @argument("--data", nargs="+", default=None, metavar="X", help="For a model, expressions for a batch X [Y]: activations need X, gradients X and Y.")
+    @argument("--feed", default=None, metavar="EXPR", help="For a Session, a feed_dict expression (default: the feed of its last watched run).")
     @argument("--bins", type=int, default=None, help="Bins per histogram for a fresh snapshot.")
     @no_var_expand
     @line_magic
     def tfhist(self, line):
-        """Show one model's histograms: what the last watch recorded, or a fresh snapshot."""
+        """Show one model's (or Session graph's) histograms: what the last watch recorded, or a fresh snapshot."""
         from .view import show
-        from .watcher import parse_kinds, snapshot
+        from .watcher import is_session, parse_kinds
 
         args = parse_argstring(self.tfhist, line)
         kinds = _usage(parse_kinds, args.kind)
@@ -145,37 +147,67 @@ class TfHistMagics(Magics):
         if args.data is not None and len(args.data) > 2:
             raise UsageError(f"Received: --data {' '.join(args.data)} (expected one or two expressions: X [Y]).")
         if args.target is None:
-            label, model = T.default_model(self.shell)
+            label, target = T.default_target(self.shell)
         else:
-            label, model = args.target, T.resolve_model(self.shell, args.target)
+            label, target = args.target, T.resolve_target(self.shell, args.target)
+        session = is_session(target)
+        if session and args.data is not None:
+            raise UsageError(f"{label!r} is a Session: pass its batch as --feed EXPR (a feed_dict), not --data.")
+        if not session and args.feed is not None:
+            raise UsageError(f"{label!r} is a model: pass its batch as --data X Y, not --feed.")
 
-        rec = self.last_recording
-        if args.data is None and rec is not None and self.last_watch.recorded(model) and model.name in rec.models:
-            names = rec.models[model.name]
-            sub = rec.subset(kinds=kinds, names=names)
-            show(sub, mode=self.display)
+        w = self.last_watch
+        names = w.recorded_names(target) if w is not None else None
+        if names and args.data is None and args.feed is None:
+            show(self.last_recording.subset(kinds=kinds, names=names), mode=self.display)
             return None
 
-        needs = [k for k in kinds if k in ("activations", "grads")]
         explicit = args.kind is not None and "all" not in args.kind
-        if needs and args.data is None and explicit:
+        needs = [k for k in kinds if k in ("activations", "grads")]
+        if session:
+            fresh = self._session_snapshot(label, target, kinds, needs, explicit, args.feed, bins)
+        else:
+            fresh = self._model_snapshot(label, target, kinds, needs, explicit, args.data, bins)
+        show(fresh, mode=self.display)
+        return None
+
+    def _model_snapshot(self, label, model, kinds, needs, explicit, data, bins):
+        from .watcher import snapshot
+
+        if needs and data is None and explicit:
             raise UsageError(
                 f"{' and '.join(_WORDS[k] for k in needs).capitalize()} of {label!r} need a batch: pass --data X Y, or watch a training cell first with %%tfhist_watch."
             )
         x = y = None
-        if args.data is not None:
-            x = T.evaluate(self.shell, args.data[0], "an input batch")
-            y = T.evaluate(self.shell, args.data[1], "a target batch") if len(args.data) > 1 else None
+        if data is not None:
+            x = T.evaluate(self.shell, data[0], "an input batch")
+            y = T.evaluate(self.shell, data[1], "a target batch") if len(data) > 1 else None
             if "grads" in kinds and y is None and explicit:
                 raise UsageError(f"Gradients of {label!r} need targets: pass --data X Y.")
         use = tuple(k for k in kinds if k == "weights" or (k == "activations" and x is not None) or (k == "grads" and y is not None))
-        try:
-            fresh = snapshot(model, kinds=use, x=x, y=y, bins=bins)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
+        fresh = _usage(snapshot, model, kinds=use, x=x, y=y, bins=bins)
         missing = [k for k in kinds if k not in use]
         if missing:
-            fresh.note(f"{', '.join(missing)} need a batch: pass --data X Y, or watch a training cell with %%tfhist_watch.")
-        show(fresh, mode=self.display)
-        return None
+            fresh.note(f"{', '.join(_WORDS[k] for k in missing)} need a batch: pass --data X Y, or watch a training cell with %%tfhist_watch.")
+        return fresh
 
+    def _session_snapshot(self, label, sess, kinds, needs, explicit, feed_expr, bins):
+        from .watcher import snapshot
+
+        feed = None
+        if feed_expr is not None:
+            feed = T.evaluate(self.shell, feed_expr, "a feed_dict")
+            if not isinstance(feed, dict):
+                raise UsageError(f"Received: --feed {feed_expr} is a {type(feed).__name__} (expected a dict mapping placeholders to values).")
+        elif self.last_watch is not None:
+            feed = self.last_watch.last_feed(sess)
+        if needs and feed is None and explicit:
+            raise UsageError(
+                f"{' and '.join(_WORDS[k] for k in needs).capitalize()} of {label!r} need a feed: pass --feed EXPR (a feed_dict), or watch a cell that runs it first."
+            )
+        use = tuple(k for k in kinds if k == "weights" or feed is not None)
+        fresh = _usage(snapshot, sess, kinds=use, feed=feed, bins=bins)
+        missing = [k for k in kinds if k not in use]
+        if missing:
+            fresh.note(f"{', '.join(_WORDS[k] for k in missing)} need a feed: pass --feed EXPR, or watch a cell that runs the session.")
+        return fresh

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from IPython.core.error import UsageError
 
-__all__ = ["evaluate", "resolve_model", "models_in", "default_model"]
+__all__ = ["evaluate", "resolve_target", "models_in", "default_target"]
 
 _MISSING = object()
 
 
-def evaluate(shell, expr: str, what: str = "a Keras model"):
+def evaluate(shell, expr: str, what: str = "a Keras model or a tf.compat.v1 Session"):
     """Evaluate ``expr`` in the user's namespace; an unknown name is a UsageError."""
     try:
         return shell.ev(expr)
@@ -22,21 +22,21 @@ def evaluate(shell, expr: str, what: str = "a Keras model"):
 
 
 def _is_target(obj) -> bool:
-    from .watcher import is_model
+    from .watcher import is_model, is_session
 
-    return is_model(obj)
+    return is_model(obj) or is_session(obj)
 
 
-def resolve_model(shell, expr: str):
-    """``expr`` evaluated and checked to be a model this package can watch."""
-    obj = evaluate(shell, expr)
+def resolve_target(shell, expr: str):
+    """``expr`` evaluated and checked to be a model or a Session this package can watch."""
+    obj = evaluate(shell, expr, "a Keras model or a tf.compat.v1 Session")
     if not _is_target(obj):
-        raise UsageError(f"{expr!r} is a {type(obj).__name__}, not a model: pass a Keras 3 model (keras.Model).")
+        raise UsageError(f"{expr!r} is a {type(obj).__name__}, not a model or Session: pass a Keras model or a tf.compat.v1 Session.")
     return obj
 
 
 def models_in(ns: dict) -> dict:
-    """Public names in ``ns`` bound to models, in namespace order (one name per model)."""
+    """Public names in ``ns`` bound to models or Sessions, in namespace order (one name each)."""
     out: dict = {}
     seen: set[int] = set()
     for name, obj in list(ns.items()):
@@ -52,11 +52,11 @@ def models_in(ns: dict) -> dict:
     return out
 
 
-def default_model(shell):
-    """The only model in the namespace: none or several is a UsageError."""
+def default_target(shell):
+    """The only model (or Session) in the namespace: none or several is a UsageError."""
     found = models_in(shell.user_ns)
     if len(found) == 1:
         return next(iter(found.items()))
     if not found:
-        raise UsageError("No Keras model found in the namespace: pass one, as in %tfhist model.")
+        raise UsageError("No Keras model or Session found in the namespace: pass one, as in %tfhist model.")
     raise UsageError(f"Several models in the namespace ({', '.join(found)}): pass one, as in %tfhist {next(iter(found))}.")

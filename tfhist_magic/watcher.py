@@ -45,23 +45,49 @@ def _check_int(name: str, value, low: int = 1) -> int:
     return value
 
 
-def is_model(obj) -> bool:
-    """True for a model this package can watch (Keras 3 on TensorFlow)."""
+def _flavors() -> list:
+    """The Keras capture modules that apply now: Keras 3 (TensorFlow backend) once
+    ``keras`` is imported, tf_keras once imported or asked for (TF_USE_LEGACY_KERAS)."""
+    import os
     import sys
 
-    if "keras" not in sys.modules:
-        return False
-    from .capture import keras3
-
-    return keras3.is_model(obj)
-
-
-def _keras_ready() -> bool:
-    try:
+    out = []
+    if "keras" in sys.modules:
         import keras
-    except ImportError:  # pragma: no cover - keras comes with tensorflow
+
+        if keras.backend.backend() == "tensorflow":
+            from .capture import keras3
+
+            out.append(keras3)
+    legacy = os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes")
+    if "tf_keras" in sys.modules or legacy:
+        try:
+            from .capture import tf_keras
+        except ImportError:
+            if legacy:
+                raise RuntimeError("TF_USE_LEGACY_KERAS is set but tf_keras is not installed: pip install tfhist-magic[legacy].") from None
+        else:
+            out.append(tf_keras)
+    return out
+
+
+def is_model(obj) -> bool:
+    """True for a model this package can watch (Keras 3 on TensorFlow, or tf_keras)."""
+    return any(f.is_model(obj) for f in _flavors())
+
+
+def is_session(obj) -> bool:
+    """True for a ``tf.compat.v1`` Session (of any kind)."""
+    import sys
+
+    if "tensorflow" not in sys.modules:
         return False
-    return keras.backend.backend() == "tensorflow"
+    from .capture.session import is_session as _is
+
+    return _is(obj)
+
+
+_ACTIVE: list = []
 
 
 class Watch:
@@ -73,68 +99,96 @@ class Watch:
         self.kinds = parse_kinds(kinds)
         self.targets = list(targets)
         for t in self.targets:
-            if not is_model(t):
-                raise ValueError(f"Received: {type(t).__name__} object (expected a Keras 3 model to watch).")
+            if not (is_model(t) or is_session(t)):
+                raise ValueError(f"Received: {type(t).__name__} object (expected a Keras model or a tf.compat.v1 Session to watch).")
         self.recording = Recording(bins=self.bins, max_snapshots=max_snapshots)
-        self._engine = None
+        self._engines: list = []  # (flavor module, engine)
+        self._sessions = None
 
     def __enter__(self) -> Recording:
-        if not _keras_ready():
-            import keras
+        if _ACTIVE:
+            raise RuntimeError("A tfhist watch is already active; watches cannot be nested.")
+        import keras  # noqa: F401  (Keras 3 comes with TensorFlow: watch what the cell may create)
 
-            raise RuntimeError(f"tfhist_magic records Keras 3 models on the TensorFlow backend; this Keras runs on {keras.backend.backend()!r}.")
-        from .capture import keras3
+        from .capture.session import SessionCapture
 
-        engine = keras3.make_engine(self.recording, every=self.every, kinds=self.kinds, targets=self.targets or None)
-        engine.__enter__()
+        _ACTIVE.append(self)
         try:
-            keras3.attach(engine)
+            for flavor in _flavors():
+                mine = [t for t in self.targets if flavor.is_model(t)]
+                engine = flavor.make_engine(self.recording, every=self.every, kinds=self.kinds, targets=mine if self.targets else None)
+                engine.__enter__()
+                self._engines.append((flavor, engine))
+                flavor.attach(engine)
+            sessions = [t for t in self.targets if is_session(t)]
+            if sessions or not self.targets:
+                self._sessions = SessionCapture(self.recording, every=self.every, kinds=self.kinds, targets=sessions or None)
+                self._sessions.__enter__()
         except BaseException:
-            engine.close()
+            self._close()
             raise
-        self._engine = engine
         return self.recording
 
+    def _close(self) -> None:
+        try:
+            for _, engine in reversed(self._engines):
+                engine.close()
+            if self._sessions is not None:
+                self._sessions.close()
+        finally:
+            if self in _ACTIVE:
+                _ACTIVE.remove(self)
+
     def __exit__(self, *exc) -> bool:
-        if self._engine is not None:
-            self._engine.close()
+        self._close()
         return False
 
-    @property
-    def engine(self):
-        return self._engine
+    def _engine_for(self, model):
+        for flavor, engine in self._engines:
+            if flavor.is_model(model):
+                return flavor, engine
+        return None, None
 
     def untrained_targets(self) -> list:
-        """The targets none of whose variables were updated inside the watch."""
-        trained = self._engine.trained_var_ids if self._engine else set()
-        from .capture import keras3
-
+        """The targets that were not trained (no update recorded) inside the watch."""
         out = []
         for t in self.targets:
-            ids = {id(v) for v in keras3.model_vars(t)}
-            names = set()
-            for kind in self.recording.kinds:
-                names.update(self.recording.names(kind))
-            if not (ids & trained) or not len(self.recording):
+            if is_session(t):
+                if self._sessions is None or not self._sessions.trained(t):
+                    out.append(t)
+                continue
+            flavor, engine = self._engine_for(t)
+            ids = {id(v) for v in flavor.model_vars(t)} if flavor else set()
+            if engine is None or not (ids & engine.trained_var_ids) or not len(self.recording):
                 out.append(t)
         return out
 
-    def recorded(self, model) -> bool:
-        """True if ``model``'s updates were recorded by this watch."""
-        ref = self._engine.seen_models.get(id(model)) if self._engine else None
-        return ref is not None and ref() is model
+    def recorded_names(self, target) -> list | None:
+        """The tensor names this watch recorded for ``target`` (a model or a Session)."""
+        if is_session(target):
+            return self._sessions.recorded_names(target) if self._sessions else None
+        _, engine = self._engine_for(target)
+        ref = engine.seen_models.get(id(target)) if engine else None
+        if ref is None or ref() is not target:
+            return None
+        return self.recording.models.get(target.name)
+
+    def last_feed(self, sess):
+        """The feed_dict of ``sess``'s last watched run (None if none)."""
+        return self._sessions.last_feed.get(id(sess)) if self._sessions else None
 
     def set_live(self, seconds: float | None) -> None:
         """Read the device buffers at least every ``seconds`` while the block runs."""
-        if self._engine is not None:
-            self._engine.live_interval = seconds
+        for _, engine in self._engines:
+            engine.live_interval = seconds
 
 
 def watch(*targets, every: int | None = None, kinds=None, bins: int = 64, max_snapshots: int = 256) -> Watch:
     """Record histograms of every model that trains inside the ``with`` block.
 
     Args:
-        *targets: models to restrict the recording to; none records every model.
+        *targets: models or tf.compat.v1 Sessions to restrict the recording to; none
+            records every model and session that trains in the block.
         every: record every ``every``-th optimizer step (step 0 always); default
             :data:`DEFAULT_EVERY`.
         kinds: ``"activations"``, ``"weights"``, ``"grads"``, several, or ``"all"``.
@@ -150,12 +204,20 @@ def watch(*targets, every: int | None = None, kinds=None, bins: int = 64, max_sn
     return Watch(*targets, every=every, kinds=kinds, bins=bins, max_snapshots=max_snapshots)
 
 
-def snapshot(model, *, kinds=None, x=None, y=None, bins: int = 64) -> Recording:
-    """A fresh Recording of ``model`` at step 0 (weights now; activations and gradients
-    of an inference-mode pass on ``x``/``y`` when given). Changes nothing in the model."""
-    if not is_model(model):
-        raise ValueError(f"Received: {type(model).__name__} object (expected a Keras 3 model).")
-    from .capture import keras3
+def snapshot(target, *, kinds=None, x=None, y=None, feed=None, bins: int = 64) -> Recording:
+    """A fresh Recording of ``target`` at step 0. Changes nothing in it.
 
+    For a Keras model: weights now; activations and gradients of an inference-mode pass
+    on ``x``/``y`` when given. For a ``tf.compat.v1`` Session: its graph's trainable
+    variables now; activations and gradients with ``feed`` (a feed_dict) when given.
+    """
     rec = Recording(bins=_check_int("bins", bins))
-    return keras3.snapshot(model, rec, kinds=parse_kinds(kinds), x=x, y=y)
+    kinds = parse_kinds(kinds)
+    if is_session(target):
+        from .capture.session import snapshot as session_snapshot
+
+        return session_snapshot(target, rec, kinds=kinds, feed=feed)
+    for flavor in _flavors():
+        if flavor.is_model(target):
+            return flavor.snapshot(target, rec, kinds=kinds, x=x, y=y)
+    raise ValueError(f"Received: {type(target).__name__} object (expected a Keras model or a tf.compat.v1 Session).")

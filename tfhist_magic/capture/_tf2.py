@@ -33,16 +33,11 @@ from ..recording import KINDS, Recording
 from ._ops import compute_dtype, snapshot_rows
 from ._patch import Patches
 
-__all__ = ["Engine", "active_engine"]
+__all__ = ["Engine"]
 
-_ACTIVE: "Engine | None" = None
 #: Device memory budget for one group's ring buffer.
 _RING_BYTES = 32 * 2**20
 _MAX_ROOTS = 8
-
-
-def active_engine() -> "Engine | None":
-    return _ACTIVE
 
 
 def _graph_key():
@@ -131,7 +126,7 @@ class Engine:
         self.bins = recording.bins
         self.every = int(every)
         self.kinds = tuple(k for k in KINDS if k in kinds)
-        self.targets = list(targets) if targets else None
+        self.targets = list(targets) if targets is not None else None
         self._target_var_ids = None
         self._iterations = iterations
         self._var_name = var_name
@@ -157,9 +152,6 @@ class Engine:
 
     # -- install / uninstall -----------------------------------------------------------
     def __enter__(self):
-        global _ACTIVE
-        if _ACTIVE is not None:
-            raise RuntimeError("A tfhist watch is already active; watches cannot be nested.")
         if self.targets is not None:
             self._target_var_ids = {id(v) for m in self.targets for v in self._model_vars(m)}
         engine = self
@@ -172,12 +164,10 @@ class Engine:
             return out
 
         self.patches.set(_pf.Function, "__call__", __call__)
-        _ACTIVE = self
         return self
 
     def close(self) -> None:
         """Read what is left on the device, take the final weights, undo every patch."""
-        global _ACTIVE
         if self.closed:
             return
         self.closed = True
@@ -187,7 +177,6 @@ class Engine:
             finally:
                 self._final_weights()
         finally:
-            _ACTIVE = None
             try:
                 self.patches.undo()
             finally:

@@ -1,0 +1,416 @@
+"""``tf.compat.v1`` Session graphs: record what each watched ``Session.run`` computes.
+
+``BaseSession.run`` (so ``Session``, ``InteractiveSession`` and the sessions inside a
+``MonitoredSession``) and ``BaseSession.close`` are patched while the watch is open.
+
+For each ``run``, the ops it executes are found from its fetches (backwards through
+inputs and control inputs, stopping at fed tensors; cached per fetch/feed signature):
+
+* it *trains* if it executes an optimizer apply op (``ApplyGradientDescent``,
+  ``ResourceApplyAdam``, ``ResourceSparseApplyAdagrad``, ... any op with a ``grad`` or
+  ``delta`` input that updates a variable): every ``tf.compat.v1.train`` optimizer;
+* gradients are the exact ``grad`` inputs of those apply ops, named after their
+  variables;
+* weights are the reads of the trainable variables that the run's forward pass uses;
+* activations are the outputs of activation ops (Relu, Sigmoid, Tanh, Softmax, ...) and
+  of dense/conv layers (BiasAdd, or MatMul/Conv without one), outside the gradients.
+
+The histogram rows of all of them are one extra fetch added to the user's own ``run``
+call: no second forward or backward pass, and the user's results come back unchanged.
+A finalized graph (``MonitoredTrainingSession``) cannot take new ops: its tensors are
+fetched in the same call and binned on the host instead, and a note says so.
+
+Steps: the k-th training ``run`` of a graph inside the watch is step k. A graph that
+never trains in the watch records the activations of its runs, step = run index.
+Each session's trainable variables are recorded once more when it closes or the
+watch ends, whichever comes first, at step = training runs done.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.client import session as _session
+
+from .. import histogram as H
+from ..recording import KINDS, Recording
+from ._ops import compute_dtype, snapshot_rows
+from ._patch import Patches
+
+__all__ = ["SessionCapture", "is_session", "ACTIVATION_OPS"]
+
+#: Op types whose outputs are activations.
+ACTIVATION_OPS = frozenset(
+    ["Relu", "Relu6", "Elu", "Selu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softplus", "Softsign", "Gelu"]
+)
+_LINEAR_OPS = frozenset(["MatMul", "BatchMatMulV2", "Conv1D", "Conv2D", "Conv3D", "DepthwiseConv2dNative"])
+_APPLY_PREFIXES = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")
+
+
+def is_session(obj) -> bool:
+    return isinstance(obj, _session.BaseSession)
+
+
+def _apply_grad_index(op):
+    if not op.type.startswith(_APPLY_PREFIXES):
+        return None
+    names = [a.name for a in op.op_def.input_arg]
+    for key in ("grad", "delta"):
+        if key in names:
+            return names.index(key)
+    return None
+
+
+def _var_name(t) -> str:
+    return t.op.name
+
+
+def _in_backward(op) -> bool:
+    name = op.name
+    return name.startswith("gradients") or "/gradients/" in name
+
+
+class _Plan:
+    """What one fetch/feed signature of one graph records."""
+
+    __slots__ = ("training", "names", "tensors", "rows", "host", "dtypes")
+
+    def __init__(self, training, names, tensors, rows, host, dtypes):
+        self.training = training
+        self.names = names  # kind -> [names]
+        self.tensors = tensors  # flat list, kinds in order (host mode fetches these)
+        self.rows = rows  # the in-graph rows tensor (None in host mode)
+        self.host = host
+        self.dtypes = dtypes  # kind -> [dtype names]
+
+
+class _GraphState:
+    def __init__(self, graph):
+        self.graph = weakref.ref(graph)
+        self.train_runs = 0
+        self.other_runs = 0
+        self.plans: dict = {}
+        self.version = -1
+        self.applies: list = []  # (apply op, grad tensor, var tensor)
+        self.label = f"graph@{id(graph):x}"
+        self.final_rows = None
+        self.names: set = set()
+
+
+class SessionCapture:
+    """Records tf.compat.v1 Session runs into ``recording``; a context manager."""
+
+    def __init__(self, recording: Recording, *, every: int, kinds, targets=None):
+        self.rec = recording
+        self.bins = recording.bins
+        self.every = int(every)
+        self.kinds = tuple(k for k in KINDS if k in kinds)
+        self.targets = list(targets) if targets else None
+        self.patches = Patches()
+        self._graphs: dict[int, _GraphState] = {}
+        self._sessions: dict[int, weakref.ref] = {}
+        self._finished: set[int] = set()
+        self._local = threading.local()
+        self.last_feed: dict[int, object] = {}
+
+    # -- install -----------------------------------------------------------------------
+    def __enter__(self):
+        cap = self
+        orig_run = _session.BaseSession.run
+        orig_close = _session.BaseSession.close
+
+        def run(sess, fetches, feed_dict=None, options=None, run_metadata=None):
+            return cap._run(sess, orig_run, fetches, feed_dict, options, run_metadata)
+
+        def close(sess):
+            try:
+                cap._final(sess, orig_run)
+            finally:
+                return orig_close(sess)
+
+        self._orig_run = orig_run
+        self.patches.set(_session.BaseSession, "run", run)
+        self.patches.set(_session.BaseSession, "close", close)
+        return self
+
+    def close(self) -> None:
+        try:
+            for sid, ref in list(self._sessions.items()):
+                sess = ref()
+                if sess is not None and not getattr(sess, "_closed", False):
+                    self._final(sess, self._orig_run)
+        finally:
+            self.patches.undo()
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # -- what a run executes -----------------------------------------------------------
+    def _state(self, graph) -> _GraphState:
+        st = self._graphs.get(id(graph))
+        if st is None or st.graph() is not graph:
+            st = self._graphs[id(graph)] = _GraphState(graph)
+        version = graph.version
+        if version != st.version:
+            st.version = version
+            st.plans.clear()
+            st.applies = []
+            for op in graph.get_operations():
+                i = _apply_grad_index(op)
+                if i is not None:
+                    st.applies.append((op, op.inputs[i], op.inputs[0]))
+        return st
+
+    def _closure(self, graph, fetches, feed_dict):
+        with graph.as_default():
+            mapper = _session._FetchMapper.for_fetch(fetches)
+        roots = []
+        for f in mapper.unique_fetches():
+            el = graph.as_graph_element(f, allow_tensor=True, allow_operation=True)
+            roots.append(el if isinstance(el, tf.Operation) else el.op)
+        fed = set()
+        for k in (feed_dict or {}):
+            try:
+                el = graph.as_graph_element(k, allow_tensor=True, allow_operation=False)
+                fed.add(el.name)
+            except Exception:  # SparseTensor feeds and the like: traversal just goes on
+                continue
+        seen: set = set()
+        stack = list(roots)
+        while stack:
+            op = stack.pop()
+            if op in seen:
+                continue
+            seen.add(op)
+            for t in op.inputs:
+                if t.name not in fed:
+                    stack.append(t.op)
+            stack.extend(op.control_inputs)
+        return seen, fed
+
+    def _plan(self, sess, st: _GraphState, fetches, feed_dict):
+        graph = sess.graph
+        key = (_fetch_key(fetches), tuple(sorted(str(getattr(k, "name", k)) for k in (feed_dict or {}))))
+        if key in st.plans:
+            return st.plans[key]
+        closure, fed = self._closure(graph, fetches, feed_dict)
+        applies = [(op, g, v) for op, g, v in st.applies if op in closure]
+        training = bool(applies)
+        names: dict[str, list] = {}
+        tensors: dict[str, list] = {}
+        if training and "weights" in self.kinds:
+            reads = []
+            for v in graph.get_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES):
+                r = _forward_read(v, closure)
+                if r is not None:
+                    reads.append((v.op.name, r))
+            names["weights"] = [n for n, _ in reads]
+            tensors["weights"] = [r for _, r in reads]
+        if training and "grads" in self.kinds:
+            names["grads"] = [_var_name(var) for _, _, var in applies]
+            tensors["grads"] = [g for _, g, _ in applies]
+        if "activations" in self.kinds and (training or st.train_runs == 0):
+            acts = [op.outputs[0] for op in _activation_ops(closure) if op.outputs[0].name not in fed]
+            acts.sort(key=lambda t: t.op._id)  # graph order: model order
+            names["activations"] = [t.op.name for t in acts]
+            tensors["activations"] = acts
+        names = {k: v for k, v in names.items() if v}
+        flat = [t for k in KINDS if k in names for t in tensors[k]]
+        dtypes = {k: [compute_dtype(t.dtype.base_dtype).name for t in tensors[k]] for k in names}
+        names = {k: names[k] for k in KINDS if k in names}
+        if not flat:
+            plan = None
+        elif graph.finalized:
+            self.rec.note(
+                f"{st.label} is finalized (MonitoredTrainingSession?): its tensors are fetched in the same run and binned on the host, which is slower."
+            )
+            plan = _Plan(training, names, flat, None, True, dtypes)
+        else:
+            with graph.as_default(), tf.name_scope("tfhist"):
+                rows = snapshot_rows(flat, self.bins)
+            plan = _Plan(training, names, flat, rows, False, dtypes)
+        st.plans[key] = plan
+        return plan
+
+    # -- the patched run -------------------------------------------------------------
+    def _run(self, sess, orig, fetches, feed_dict, options, run_metadata):
+        local = self._local
+        if getattr(local, "busy", False) or (self.targets is not None and not any(sess is t for t in self.targets)):
+            return orig(sess, fetches, feed_dict, options, run_metadata)
+        local.busy = True
+        try:
+            try:
+                st = self._state(sess.graph)
+                plan = self._plan(sess, st, fetches, feed_dict)
+            except Exception as e:  # never break the user's run
+                self.rec.note(f"could not instrument a Session.run ({type(e).__name__}: {e}); it ran unwatched.")
+                plan = None
+            self._sessions[id(sess)] = weakref.ref(sess)
+            if plan is None:
+                return orig(sess, fetches, feed_dict, options, run_metadata)
+            if plan.training:
+                step = st.train_runs
+                st.train_runs += 1
+            elif st.train_runs == 0:
+                step = st.other_runs
+                st.other_runs += 1
+            else:
+                return orig(sess, fetches, feed_dict, options, run_metadata)
+            self.last_feed[id(sess)] = feed_dict
+            if step % self.every:
+                return orig(sess, fetches, feed_dict, options, run_metadata)
+            extra = plan.tensors if plan.host else plan.rows
+            result, got = orig(sess, [fetches, extra], feed_dict, options, run_metadata)
+            rows = np.stack([H.reference_row(a, self.bins) for a in got]) if plan.host else got
+            self._add(st, plan.names, plan.dtypes, step, rows)
+            return result
+        finally:
+            local.busy = False
+
+    def _add(self, st: _GraphState, names: dict, dtypes: dict, step: int, rows: np.ndarray) -> None:
+        start = 0
+        for kind, ns in names.items():
+            self.rec.add_rows(kind, ns, [step], rows[None, start : start + len(ns)], dtypes=dtypes[kind])
+            start += len(ns)
+            st.names.update(ns)
+        self.rec.add_model(st.label, [n for ns in names.values() for n in ns])
+        self.rec.changed()
+
+    # -- final weights ---------------------------------------------------------------
+    def _final(self, sess, orig_run) -> None:
+        """The trainable variables once more, at step = training runs done."""
+        if id(sess) in self._finished or id(sess) not in self._sessions or "weights" not in self.kinds:
+            return
+        self._finished.add(id(sess))
+        graph = sess.graph
+        st = self._state(graph)
+        variables = graph.get_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)
+        if not variables:
+            return
+        names = [v.op.name for v in variables]
+        step = st.train_runs
+        if names[0] in self.rec.names("weights") and self.rec.series("weights", names[0]).steps[-1] >= step:
+            return
+        local = self._local
+        local.busy = True
+        try:
+            if graph.finalized:
+                values = orig_run(sess, list(variables))
+                rows = np.stack([H.reference_row(a, self.bins) for a in values])
+            else:
+                if st.final_rows is None:
+                    with graph.as_default(), tf.name_scope("tfhist"):
+                        st.final_rows = snapshot_rows([v.read_value() if hasattr(v, "read_value") else v for v in variables], self.bins)
+                rows = orig_run(sess, st.final_rows)
+        except tf.errors.FailedPreconditionError:
+            self.rec.note(f"{st.label}: the variables were not initialized when its session closed; no final weights.")
+            return
+        finally:
+            local.busy = False
+        dtypes = [compute_dtype(v.dtype.base_dtype).name for v in variables]
+        self._add(st, {"weights": names}, {"weights": dtypes}, step, rows)
+
+    # -- queries ---------------------------------------------------------------------
+    def recorded_names(self, sess) -> list | None:
+        if id(sess) not in self._sessions or self._sessions[id(sess)]() is not sess:
+            return None
+        st = self._graphs.get(id(sess.graph))
+        return sorted(st.names) if st and st.names else None
+
+    def trained(self, sess) -> bool:
+        st = self._graphs.get(id(sess.graph))
+        return id(sess) in self._sessions and st is not None and (st.train_runs > 0 or bool(st.names))
+
+
+def _fetch_key(fetches):
+    """A hashable key for a fetch structure (names of its elements, in order)."""
+    out = []
+    for f in tf.nest.flatten(fetches, expand_composites=False):
+        out.append(getattr(f, "name", None) or str(f))
+    return tuple(out)
+
+
+def _forward_read(v, closure):
+    """The tensor holding ``v``'s value as the run's forward pass reads it."""
+    handle = getattr(v, "handle", None)
+    if handle is not None and handle.dtype == tf.resource:
+        reads = [op for op in handle.consumers() if op.type == "ReadVariableOp" and op in closure and not _in_backward(op)]
+        if reads:
+            reads.sort(key=lambda op: op._id)
+            return reads[0].outputs[0]
+        return None
+    # A reference variable: its "read" identity.
+    ref = v._ref() if hasattr(v, "_ref") else v
+    for op in ref.consumers():
+        if op.type == "Identity" and op in closure:
+            return op.outputs[0]
+    return None
+
+
+def _activation_ops(closure):
+    for op in closure:
+        if _in_backward(op) or op.name.startswith("tfhist"):
+            continue
+        if op.type in ACTIVATION_OPS or op.type == "BiasAdd":
+            yield op
+        elif op.type in _LINEAR_OPS:
+            if not any(c.type == "BiasAdd" for c in op.outputs[0].consumers()):
+                yield op
+
+
+
+def snapshot(sess, recording: Recording, *, kinds, feed=None) -> Recording:
+    """A fresh snapshot of ``sess``'s graph at step 0: trainable variables now;
+    activations (and gradients, when the graph has optimizer apply ops) computed with
+    ``feed``. Runs no training op and changes no variable.
+
+    Raises:
+        ValueError: when the graph needs values the feed does not give.
+    """
+    graph = sess.graph
+    label = f"graph@{id(graph):x}"
+    parts: dict[str, list] = {}
+    if "weights" in kinds:
+        variables = graph.get_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)
+        parts["weights"] = [(v.op.name, v) for v in variables]
+    if feed is not None and "activations" in kinds:
+        acts = sorted((op for op in graph.get_operations() if op in set(_activation_ops(graph.get_operations()))), key=lambda op: op._id)
+        parts["activations"] = [(op.name, op.outputs[0]) for op in acts]
+    if feed is not None and "grads" in kinds:
+        grads = []
+        for op in graph.get_operations():
+            i = _apply_grad_index(op)
+            if i is not None:
+                grads.append((_var_name(op.inputs[0]), op.inputs[i]))
+        parts["grads"] = grads
+    parts = {k: v for k, v in parts.items() if v}
+    if not parts:
+        return recording
+    flat = [t for k in KINDS if k in parts for _, t in parts[k]]
+    cap_run = _session.BaseSession.run
+    try:
+        if graph.finalized:
+            values = cap_run(sess, flat, feed_dict=feed)
+            rows = np.stack([H.reference_row(a, recording.bins) for a in values])
+        else:
+            with graph.as_default(), tf.name_scope("tfhist"):
+                rows_t = snapshot_rows([v.read_value() if hasattr(v, "read_value") else v for v in flat], recording.bins)
+            rows = cap_run(sess, rows_t, feed_dict=feed)
+    except tf.errors.InvalidArgumentError as e:
+        raise ValueError(f"The graph needs more than the feed gives ({e.message.splitlines()[0]}): pass --feed with every placeholder it uses.") from None
+    except tf.errors.FailedPreconditionError:
+        raise ValueError("The session's variables are not initialized yet: run the initializer first.") from None
+    start = 0
+    for kind in KINDS:
+        if kind not in parts:
+            continue
+        ns = [n for n, _ in parts[kind]]
+        dts = [compute_dtype(t.dtype.base_dtype).name for _, t in parts[kind]]
+        recording.add_rows(kind, ns, [0], rows[None, start : start + len(ns)], dtypes=dts)
+        start += len(ns)
+        recording.add_model(label, ns)
+    return recording

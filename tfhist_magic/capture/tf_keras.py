@@ -1,0 +1,68 @@
+"""tf_keras (Keras 2, ``pip install tfhist-magic[legacy]``): the flavor for the shared
+Keras patches. With ``TF_USE_LEGACY_KERAS=1`` this is what ``tf.keras`` is.
+
+Updates are observed at ``apply_gradients`` of both optimizer families (the current
+``tf_keras.optimizers.Optimizer`` and ``tf_keras.optimizers.legacy``), which ``fit``,
+``train_on_batch``, ``minimize`` and custom loops go through.
+"""
+
+from __future__ import annotations
+
+import tf_keras
+from tf_keras.src.optimizers import optimizer as _optimizer
+from tf_keras.src.optimizers.legacy import optimizer_v2 as _optimizer_v2
+
+from ..recording import Recording
+from . import _keras
+
+__all__ = ["FLAVOR", "is_model", "attach", "make_engine", "snapshot", "model_vars"]
+
+
+def _unpack_apply_gradients(opt, grads_and_vars, *args, **kwargs):
+    pairs = list(grads_and_vars)
+    if not pairs:
+        return None
+    grads = [g for g, _ in pairs]
+    variables = [v for _, v in pairs]
+    return grads, variables, None, (pairs,) + args, kwargs
+
+
+FLAVOR = _keras.Flavor(
+    name="tf_keras",
+    Layer=tf_keras.layers.Layer,
+    Model=tf_keras.Model,
+    Callback=tf_keras.callbacks.Callback,
+    updates=[
+        (_optimizer.Optimizer, "apply_gradients", _unpack_apply_gradients),
+        (_optimizer_v2.OptimizerV2, "apply_gradients", _unpack_apply_gradients),
+    ],
+    var_name=lambda v: v.name.split(":")[0],
+    layer_name=lambda layer: layer.name,
+)
+
+
+def is_model(obj) -> bool:
+    return isinstance(obj, tf_keras.Model)
+
+
+def model_vars(model):
+    return FLAVOR.model_vars(model)
+
+
+def make_engine(recording: Recording, *, every: int, kinds, targets=None):
+    return _keras.make_engine(FLAVOR, recording, every=every, kinds=kinds, targets=targets)
+
+
+def attach(engine) -> None:
+    _keras.attach(engine, FLAVOR)
+
+
+def _loss(model):
+    def loss(x, y, y_pred):
+        return model.compute_loss(x=x, y=y, y_pred=y_pred)
+
+    return loss
+
+
+def snapshot(model, recording: Recording, *, kinds, x=None, y=None) -> Recording:
+    return _keras.snapshot(FLAVOR, model, recording, kinds=kinds, x=x, y=y, loss=_loss(model))
