@@ -132,7 +132,7 @@ class TfHistMagics(Magics):
     @argument("target", nargs="?", default=None, help="A model or Session (name or expression); default: the only one in the namespace.")
     @argument("--kind", action="append", default=None, help="weights, grads, activations or all (default all).")
     @argument("--data", nargs="+", default=None, metavar="X", help="For a model, expressions for a batch X [Y]: activations need X, gradients X and Y.")
-    @argument("--feed", default=None, metavar="EXPR", help="For a Session, a feed_dict expression (default: the feed of its last watched run).")
+    @argument("--feed", nargs="+", default=None, metavar="EXPR", help="For a Session, a feed_dict expression (default: the feed of its last watched run).")
     @argument("--bins", type=int, default=None, help="Bins per histogram for a fresh snapshot.")
     @no_var_expand
     @line_magic
@@ -196,6 +196,7 @@ class TfHistMagics(Magics):
 
         feed = None
         if feed_expr is not None:
+            feed_expr = " ".join(feed_expr)
             feed = T.evaluate(self.shell, feed_expr, "a feed_dict")
             if not isinstance(feed, dict):
                 raise UsageError(f"Received: --feed {feed_expr} is a {type(feed).__name__} (expected a dict mapping placeholders to values).")

@@ -20,8 +20,9 @@ call: no second forward or backward pass, and the user's results come back uncha
 A finalized graph (``MonitoredTrainingSession``) cannot take new ops: its tensors are
 fetched in the same call and binned on the host instead, and a note says so.
 
-Steps: the k-th training ``run`` of a graph inside the watch is step k. A graph that
-never trains in the watch records the activations of its runs, step = run index.
+Steps: the k-th training ``run`` of a graph inside the watch is step k. A graph with no
+optimizer at all (inference only) records the activations of its runs, step = run
+index; in a graph that has one, only training runs are recorded.
 Each session's trainable variables are recorded once more when it closes or the
 watch ends, whichever comes first, at step = training runs done.
 """
@@ -213,7 +214,7 @@ class SessionCapture:
         if training and "grads" in self.kinds:
             names["grads"] = [_var_name(var) for _, _, var in applies]
             tensors["grads"] = [g for _, g, _ in applies]
-        if "activations" in self.kinds and (training or st.train_runs == 0):
+        if "activations" in self.kinds and (training or not st.applies):
             acts = [op.outputs[0] for op in _activation_ops(closure) if op.outputs[0].name not in fed]
             acts.sort(key=lambda t: t.op._id)  # graph order: model order
             names["activations"] = [t.op.name for t in acts]
@@ -255,7 +256,7 @@ class SessionCapture:
             if plan.training:
                 step = st.train_runs
                 st.train_runs += 1
-            elif st.train_runs == 0:
+            elif not st.applies:  # a graph with no optimizer: its runs are the steps
                 step = st.other_runs
                 st.other_runs += 1
             else:

@@ -1,0 +1,247 @@
+"""tf.compat.v1 Session graphs: recorded values equal sess.run of the same tensors."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.python.client import session as _session
+
+import tfhist_magic
+
+v1 = tf.compat.v1
+
+
+def _hist(values, series, i):
+    v = np.asarray(values, dtype=np.float64).ravel()
+    return np.histogram(v[np.isfinite(v)], bins=series.edges[i])[0]
+
+
+def _mlp_graph(opt_name="sgd", seed=0):
+    """A 10-16-1 MLP with a relu hidden layer, built with raw v1 ops (no Keras)."""
+    g = tf.Graph()
+    with g.as_default():
+        v1.set_random_seed(seed)
+        x = v1.placeholder(tf.float32, [None, 10], name="x")
+        y = v1.placeholder(tf.float32, [None, 1], name="y")
+        with v1.variable_scope("hidden"):
+            w1 = v1.get_variable("kernel", [10, 16], initializer=v1.glorot_uniform_initializer())
+            b1 = v1.get_variable("bias", [16], initializer=v1.zeros_initializer())
+            h = tf.nn.relu(tf.nn.bias_add(tf.matmul(x, w1), b1))
+        with v1.variable_scope("out"):
+            w2 = v1.get_variable("kernel", [16, 1], initializer=v1.glorot_uniform_initializer())
+            b2 = v1.get_variable("bias", [1], initializer=v1.zeros_initializer())
+            out = tf.nn.bias_add(tf.matmul(h, w2), b2)
+        loss = tf.reduce_mean(tf.square(out - y))
+        opt = {
+            "sgd": lambda: v1.train.GradientDescentOptimizer(0.1),
+            "momentum": lambda: v1.train.MomentumOptimizer(0.1, 0.9),
+            "adam": lambda: v1.train.AdamOptimizer(0.01),
+            "rmsprop": lambda: v1.train.RMSPropOptimizer(0.01),
+            "adagrad": lambda: v1.train.AdagradOptimizer(0.1),
+        }[opt_name]()
+        gv = opt.compute_gradients(loss)
+        train = opt.apply_gradients(gv)
+        init = v1.global_variables_initializer()
+    return dict(graph=g, x=x, y=y, h=h, out=out, loss=loss, train=train, init=init, grads=[g_ for g_, _ in gv], vars=[w1, b1, w2, b2])
+
+
+@pytest.fixture
+def batch():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(32, 10)).astype(np.float32), rng.normal(size=(32, 1)).astype(np.float32)
+
+
+@pytest.mark.parametrize("opt_name", ["sgd", "momentum", "adam", "rmsprop", "adagrad"])
+def test_training_runs_record_grads_weights_activations(opt_name, batch):
+    xb, yb = batch
+    m = _mlp_graph(opt_name)
+    feed = {m["x"]: xb, m["y"]: yb}
+    with v1.Session(graph=m["graph"]) as sess:
+        sess.run(m["init"])
+        with tfhist_magic.watch(every=2) as rec:
+            fetched = []
+            for _ in range(5):
+                w_before = sess.run(m["vars"])
+                # What this step's gradients and activations are, from the graph itself:
+                expect_grads, expect_h = sess.run([m["grads"], m["h"]], feed)
+                _, got = sess.run([m["train"], m["grads"]], feed)
+                fetched.append((w_before, expect_grads, expect_h, got))
+    s = rec.series("grads", "hidden/kernel")
+    assert s.steps.tolist() == [0, 2, 4]
+    for i, k in enumerate([0, 2, 4]):
+        w_before, expect_grads, expect_h, got = fetched[k]
+        np.testing.assert_array_equal(got[0], expect_grads[0])  # the user's fetch is unchanged
+        np.testing.assert_array_equal(s.counts[i], _hist(expect_grads[0], s, i))
+        sw = rec.series("weights", "hidden/kernel")
+        np.testing.assert_array_equal(sw.counts[i], _hist(w_before[0], sw, i))
+        sa = rec.series("activations", m["h"].op.name)
+        np.testing.assert_array_equal(sa.counts[i], _hist(expect_h, sa, i))
+    # Final weights when the session closed, after 5 updates.
+    sw = rec.series("weights", "out/bias")
+    assert sw.steps[-1] == 5
+
+
+def test_gradients_equal_tf_gradients_on_the_same_feed(batch):
+    xb, yb = batch
+    m = _mlp_graph("sgd")
+    feed = {m["x"]: xb, m["y"]: yb}
+    with m["graph"].as_default():
+        tape_grads = v1.gradients(m["loss"], m["vars"])
+    with v1.Session(graph=m["graph"]) as sess:
+        sess.run(m["init"])
+        expect = sess.run(tape_grads, feed)
+        with tfhist_magic.watch(every=1, kinds="grads") as rec:
+            sess.run(m["train"], feed)
+    for v, g in zip(m["vars"], expect):
+        s = rec.series("grads", v.op.name)
+        np.testing.assert_array_equal(s.counts[0], _hist(g, s, 0))
+        assert s.min[0] == g.min() and s.max[0] == g.max()
+
+
+def test_user_fetches_are_unchanged_by_watching(batch):
+    xb, yb = batch
+
+    def train(watched):
+        m = _mlp_graph("adam", seed=3)
+        feed = {m["x"]: xb, m["y"]: yb}
+        outs = []
+        with v1.Session(graph=m["graph"]) as sess:
+            sess.run(m["init"])
+            ctx = tfhist_magic.watch(every=1) if watched else _Null()
+            with ctx:
+                for _ in range(3):
+                    # (A variable fetched in the same run as its update is a race in
+                    # TF1 with or without watching, so weights are fetched apart.)
+                    outs.append(sess.run({"loss": m["loss"], "step": m["train"], "grads": m["grads"]}, feed_dict=feed))
+                    outs.append(sess.run([m["out"], m["vars"][0]], feed))
+            final = sess.run(m["vars"])
+        return outs, final
+
+    plain, plain_final = train(False)
+    watched, watched_final = train(True)
+    for a, b in zip(plain, watched):
+        if isinstance(a, dict):
+            assert set(a) == set(b) and a["step"] is None and b["step"] is None
+            np.testing.assert_array_equal(a["loss"], b["loss"])
+            for ga, gb in zip(a["grads"], b["grads"]):
+                np.testing.assert_array_equal(ga, gb)
+        else:
+            for xa, xb_ in zip(a, b):
+                np.testing.assert_array_equal(xa, xb_)
+    for a, b in zip(plain_final, watched_final):
+        np.testing.assert_array_equal(a, b)
+
+
+class _Null:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *a):
+        return False
+
+
+def test_inference_only_run_records_activations_and_close_records_weights(batch):
+    """The seed's first and second examples: a graph with no optimizer."""
+    xb, _ = batch
+    g = tf.Graph()
+    with g.as_default():
+        x = v1.placeholder(tf.float32, [None, 10])
+        with v1.variable_scope("hidden"):
+            kernel = v1.get_variable("kernel", [10, 16])
+            hidden = tf.nn.relu(tf.matmul(x, kernel))
+        init = v1.global_variables_initializer()
+    with tfhist_magic.watch(every=1) as rec:
+        with v1.Session(graph=g) as sess:  # created inside the watch
+            sess.run(init)
+            h = sess.run(hidden, {x: xb})
+            w = sess.run(kernel)
+    assert rec.names("activations") == ["hidden/MatMul", "hidden/Relu"]
+    sa = rec.series("activations", hidden.op.name)
+    np.testing.assert_array_equal(sa.counts[0], _hist(h, sa, 0))
+    assert "grads" not in rec.kinds
+    sw = rec.series("weights", "hidden/kernel")
+    assert sw.steps.tolist() == [0]
+    np.testing.assert_array_equal(sw.counts[0], _hist(w, sw, 0))
+
+
+def test_exception_keeps_recording_and_undoes_patches(batch):
+    xb, yb = batch
+    m = _mlp_graph()
+    run, close = _session.BaseSession.__dict__["run"], _session.BaseSession.__dict__["close"]
+    sess = v1.Session(graph=m["graph"])
+    sess.run(m["init"])
+    with pytest.raises(RuntimeError, match="boom"):
+        with tfhist_magic.watch(every=1) as rec:
+            sess.run(m["train"], {m["x"]: xb, m["y"]: yb})
+            raise RuntimeError("boom")
+    assert _session.BaseSession.__dict__["run"] is run and _session.BaseSession.__dict__["close"] is close
+    assert rec.series("grads", "hidden/kernel").steps.tolist() == [0]
+    assert rec.series("weights", "hidden/kernel").steps.tolist() == [0, 1]  # the watch's end took the final weights
+    sess.close()
+
+
+def test_finalized_graph_is_binned_on_the_host(batch):
+    xb, yb = batch
+    m = _mlp_graph()
+    with v1.Session(graph=m["graph"]) as sess:
+        sess.run(m["init"])
+        m["graph"].finalize()
+        with tfhist_magic.watch(every=1) as rec:
+            _, g = sess.run([m["train"], m["grads"]], {m["x"]: xb, m["y"]: yb})
+    s = rec.series("grads", "hidden/kernel")
+    np.testing.assert_array_equal(s.counts[0], _hist(g[0], s, 0))
+    assert any("finalized" in n for n in rec.notes)
+
+
+def test_session_target_and_snapshot(batch):
+    xb, yb = batch
+    m = _mlp_graph()
+    with v1.Session(graph=m["graph"]) as sess:
+        sess.run(m["init"])
+        rec = tfhist_magic.snapshot(sess, feed={m["x"]: xb, m["y"]: yb})
+        w, h, g = sess.run([m["vars"][0], m["h"], m["grads"][0]], {m["x"]: xb, m["y"]: yb})
+        s = rec.series("weights", "hidden/kernel")
+        np.testing.assert_array_equal(s.counts[0], _hist(w, s, 0))
+        s = rec.series("activations", m["h"].op.name)
+        np.testing.assert_array_equal(s.counts[0], _hist(h, s, 0))
+        s = rec.series("grads", "hidden/kernel")
+        np.testing.assert_array_equal(s.counts[0], _hist(g, s, 0))
+        np.testing.assert_array_equal(sess.run(m["vars"][0]), w)  # the snapshot trained nothing
+        with pytest.raises(ValueError, match="feed"):
+            tfhist_magic.snapshot(sess, kinds="activations", feed={})
+
+
+def test_magics_with_sessions(ip, batch, capsys):
+    from IPython.core.error import UsageError
+
+    xb, yb = batch
+    m = _mlp_graph()
+    sess = v1.Session(graph=m["graph"])
+    sess.run(m["init"])
+    ip.user_ns.update(sess=sess, m=m, xb=xb, yb=yb, notafeed=[1, 2])
+    res = ip.run_cell("%%tfhist_watch sess --every 1\nfor _ in range(3):\n    sess.run(m['train'], {m['x']: xb, m['y']: yb})")
+    assert res.success, res.error_in_exec
+    rec = ip.user_ns["_tfhist"]
+    assert rec.series("grads", "hidden/kernel").steps.tolist() == [0, 1, 2]
+    assert rec.series("weights", "hidden/kernel").steps.tolist() == [0, 1, 2, 3]  # open session: taken at cell end
+    capsys.readouterr()
+    assert ip.run_cell("%tfhist sess --kind grads").success
+    assert "Gradients (4)" in capsys.readouterr().out
+    # A fresh snapshot with an explicit feed, on another session of the same graph.
+    other = v1.Session(graph=m["graph"])
+    other.run(m["init"])
+    ip.user_ns["other"] = other
+    assert ip.run_cell("%tfhist other --kind activations --feed {m['x']: xb}").success
+    assert "Activations" in capsys.readouterr().out
+    res = ip.run_cell("%tfhist other --kind activations --feed notafeed")
+    assert type(res.error_in_exec) is UsageError and "notafeed" in str(res.error_in_exec)
+    fresh = v1.Session(graph=m["graph"])
+    fresh.run(m["init"])
+    ip.user_ns["fresh"] = fresh
+    res = ip.run_cell("%tfhist fresh --kind grads")
+    assert type(res.error_in_exec) is UsageError and "--feed" in str(res.error_in_exec)
+    res = ip.run_cell("%tfhist fresh --data xb")
+    assert type(res.error_in_exec) is UsageError and "--feed" in str(res.error_in_exec)
+    for s_ in (sess, other, fresh):
+        s_.close()
+    for k in ("sess", "other", "fresh", "m"):
+        ip.user_ns.pop(k)
