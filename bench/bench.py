@@ -31,6 +31,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 # -- workloads ------------------------------------------------------------------------
 def _data(kind: str, n: int):
     rng = np.random.default_rng(0)
+    if kind == "session":
+        return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n)
     if kind == "cnn":
         x = rng.random((n, 28, 28, 1), dtype=np.float32)
     else:
@@ -65,7 +67,49 @@ def _model(kind: str):
 WORKLOADS = {
     "mlp": dict(kind="mlp", n=20_000, batch=128, epochs=2),
     "cnn": dict(kind="cnn", n=6_000, batch=128, epochs=2),
+    "session": dict(kind="session", n=20_000, batch=128, epochs=2),
 }
+
+
+def _session_train(wl, x, y, watch_kwargs):
+    """The same 784-512-256-10 MLP as a tf.compat.v1 graph, trained by a feed_dict
+    loop over Session.run (Adam)."""
+    import tensorflow as tf
+
+    import tfhist_magic
+
+    v1 = tf.compat.v1
+    g = tf.Graph()
+    with g.as_default():
+        v1.set_random_seed(0)
+        xp = v1.placeholder(tf.float32, [None, 784])
+        yp = v1.placeholder(tf.int64, [None])
+        h = xp
+        for i, units in enumerate([512, 256]):
+            w = v1.get_variable(f"dense{i}/kernel", [h.shape[1], units], initializer=v1.glorot_uniform_initializer())
+            b = v1.get_variable(f"dense{i}/bias", [units], initializer=v1.zeros_initializer())
+            h = tf.nn.relu(tf.nn.bias_add(tf.matmul(h, w), b))
+        w = v1.get_variable("logits/kernel", [256, 10], initializer=v1.glorot_uniform_initializer())
+        b = v1.get_variable("logits/bias", [10], initializer=v1.zeros_initializer())
+        logits = tf.nn.bias_add(tf.matmul(h, w), b)
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=yp, logits=logits))
+        train = v1.train.AdamOptimizer(1e-3).minimize(loss)
+        init = v1.global_variables_initializer()
+    rec = None
+    c0, t0 = time.process_time(), time.perf_counter()
+    with v1.Session(graph=g) as sess:
+        sess.run(init)
+        ctx = tfhist_magic.watch(**watch_kwargs) if watch_kwargs is not None else None
+        if ctx is not None:
+            rec = ctx.__enter__()
+        try:
+            for _ in range(wl["epochs"]):
+                for i in range(0, len(x), wl["batch"]):
+                    sess.run(train, {xp: x[i : i + wl["batch"]], yp: y[i : i + wl["batch"]]})
+        finally:
+            if ctx is not None:
+                ctx.__exit__(None, None, None)
+    return time.process_time() - c0, time.perf_counter() - t0, rec
 
 
 # -- arms -----------------------------------------------------------------------------
@@ -117,8 +161,6 @@ def _run_arm(arm: str, wl: dict, x, y, out: dict):
     import tfhist_magic
     from tfhist_magic.watcher import DEFAULT_EVERY
 
-    m = _model(wl["kind"])
-    kw = dict(batch_size=wl["batch"], epochs=wl["epochs"], verbose=0, shuffle=False)
     watch_args = {
         "default": dict(),
         "every10": dict(every=10),
@@ -128,6 +170,17 @@ def _run_arm(arm: str, wl: dict, x, y, out: dict):
         "grads": dict(kinds="grads"),
         "activations": dict(kinds="activations"),
     }
+    if wl["kind"] == "session":
+        if arm not in watch_args and arm != "plain":
+            return None
+        c, w, rec = _session_train(wl, x, y, watch_args.get(arm))
+        if rec is not None:
+            out.setdefault("rec_bytes", {})[arm] = rec.nbytes
+            out.setdefault("series", {})[arm] = len(rec)
+        out["default_every"] = DEFAULT_EVERY
+        return c, w
+    m = _model(wl["kind"])
+    kw = dict(batch_size=wl["batch"], epochs=wl["epochs"], verbose=0, shuffle=False)
     cbs = []
     tmp = None
     if arm == "tensorboard":
@@ -152,7 +205,7 @@ def _run_arm(arm: str, wl: dict, x, y, out: dict):
     return c1 - c0, t1 - t0
 
 
-ALL_ARMS = ["plain", "default", "every1", "weights", "grads", "activations", "tensorboard", "numpy10", "recipe10"]
+ALL_ARMS = ["plain", "default", "every10", "every1", "weights", "grads", "activations", "tensorboard", "numpy10", "recipe10"]
 LABELS = {
     "plain": "plain fit",
     "default": "tfhist, all kinds, every={every}",
@@ -173,10 +226,14 @@ def bench_workload(name: str, arms, rounds: int):
 
     wl = WORKLOADS[name]
     x, y = _data(wl["kind"], wl["n"])
+    if wl["kind"] == "session":  # the Keras peers do not apply to a Session loop
+        arms = [a for a in arms if a in ("plain", "default", "every1", "every10", "every50", "weights", "grads", "activations")]
     cpu = {a: [] for a in arms}
     wall = {a: [] for a in arms}
     info: dict = {}
     _run_arm("plain", wl, x[:512], y[:512], info)  # warm up TF once, not counted
+    if "default" in arms:  # and report, apart, what the very first watch costs
+        info["cold"] = _run_arm("default", wl, x, y, info)
     for r in range(rounds):
         order = arms[r % len(arms) :] + arms[: r % len(arms)]  # rotate who goes first
         for arm in order:
@@ -222,7 +279,7 @@ def load_ext_time(reps=5):
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="watched vs plain training, side by side")
     ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--workloads", default="mlp,cnn")
+    ap.add_argument("--workloads", default="mlp,cnn,session")
     ap.add_argument("--arms", default=",".join(ALL_ARMS))
     ap.add_argument("--no-extras", action="store_true", help="skip the storage and %%load_ext checks")
     args = ap.parse_args(argv)
@@ -240,6 +297,8 @@ def main(argv=None) -> int:
         print(f"| arm | CPU ratio | wall ratio | CPU s | wall s |\n|---|---|---|---|---|")
         for arm, rc, rw, c, w in rows:
             print(f"| {LABELS[arm].format(every=every)} | {rc:.3f} | {rw:.3f} | {c:.2f} | {w:.2f} |")
+        if "cold" in info:
+            print(f"First watch in a fresh process (traces the histogram functions once): {info['cold'][0]:.2f} CPU s, {info['cold'][1]:.2f} wall s")
         rb = info.get("rec_bytes", {})
         if rb:
             print("Recording size: " + ", ".join(f"{a} {b / 2**20:.2f} MiB ({info['series'][a]} series)" for a, b in rb.items()))

@@ -161,3 +161,20 @@ def test_unknown_kind_and_name():
         rec.add("bogus", "x", 0, _row(0))
     with pytest.raises(KeyError, match="none"):
         rec.series("grads", "x")
+
+
+def test_block_adds_equal_single_adds():
+    rng = np.random.default_rng(3)
+    one, blk = Recording(bins=4, max_snapshots=8), Recording(bins=4, max_snapshots=8)
+    rows = np.stack([_row(float(v)) for v in range(300)])
+    step = 0
+    while step < 300:
+        n = int(rng.integers(1, 40))
+        for k in range(step, min(step + n, 300)):
+            one.add("grads", "g", k, rows[k], wall=float(k))
+        blk.add_rows("grads", ["g"], np.arange(step, min(step + n, 300)), rows[step : step + n, None], walls=np.arange(step, min(step + n, 300), dtype=float))
+        step += n
+        a, b = one.series("grads", "g"), blk.series("grads", "g")
+        np.testing.assert_array_equal(a.steps, b.steps)
+        np.testing.assert_array_equal(a.rows, b.rows)
+        np.testing.assert_array_equal(a.wall, b.wall)

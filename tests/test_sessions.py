@@ -245,3 +245,17 @@ def test_magics_with_sessions(ip, batch, capsys):
         s_.close()
     for k in ("sess", "other", "fresh", "m"):
         ip.user_ns.pop(k)
+
+
+def test_interactive_session_and_session_created_in_the_watch(batch):
+    xb, yb = batch
+    m = _mlp_graph("momentum")
+    with m["graph"].as_default():
+        with tfhist_magic.watch(every=1) as rec:
+            sess = v1.InteractiveSession(graph=m["graph"])
+            sess.run(m["init"])
+            _, g = sess.run([m["train"], m["grads"]], {m["x"]: xb, m["y"]: yb})
+            sess.close()
+    s = rec.series("grads", "out/kernel")
+    np.testing.assert_array_equal(s.counts[0], _hist(g[2], s, 0))
+    assert rec.series("weights", "out/kernel").steps.tolist() == [0, 1]

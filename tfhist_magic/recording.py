@@ -59,6 +59,37 @@ class _Store:
             self.latest = (step, wall, np.array(row, dtype=np.float64))
         self.seen += 1
 
+    def add_block(self, steps: np.ndarray, walls: np.ndarray, rows: np.ndarray) -> None:
+        """Add ``S`` snapshots at once: the same result as ``S`` calls of :meth:`add`."""
+        S = len(steps)
+        if S == 0:
+            return
+        g0, i, last = self.seen, 0, -1
+        cap = self.rows.shape[0]
+        while True:
+            g = g0 + i
+            j = g + (-g) % self.stride - g0  # next row kept at the current stride
+            if j >= S:
+                break
+            if self.n == cap:
+                k = len(range(0, self.n, 2))
+                self.rows[:k] = self.rows[0 : self.n : 2]
+                self.steps[:k] = self.steps[0 : self.n : 2]
+                self.walls[:k] = self.walls[0 : self.n : 2]
+                self.n = k
+                self.stride *= 2
+                continue
+            take = np.arange(j, S, self.stride)[: cap - self.n]
+            m = take.size
+            self.rows[self.n : self.n + m] = rows[take]
+            self.steps[self.n : self.n + m] = steps[take]
+            self.walls[self.n : self.n + m] = walls[take]
+            self.n += m
+            last = int(take[-1])
+            i = last + 1
+        self.seen = g0 + S
+        self.latest = None if last == S - 1 else (int(steps[-1]), float(walls[-1]), np.array(rows[-1], dtype=np.float64))
+
     def arrays(self):
         rows, steps, walls = self.rows[: self.n], self.steps[: self.n], self.walls[: self.n]
         if self.latest is not None:
@@ -196,8 +227,7 @@ class Recording:
             if st is None:
                 st = stores[name] = _Store(self.bins + H.EXTRA, self.max_snapshots)
                 self._dtypes[(kind, name)] = (dtypes[t] if dtypes is not None else "float32")
-            for s, step in enumerate(steps):
-                st.add(int(step), float(walls[s]), rows[s, t])
+            st.add_block(np.asarray(steps, dtype=np.int64), walls, rows[:, t])
 
     def mark_epoch(self, step: int, epoch: int) -> None:
         """Say that ``epoch`` (Keras' 0-based epoch) starts at ``step``."""

@@ -15,7 +15,7 @@ __all__ = ["DEFAULT_EVERY", "Watch", "watch", "snapshot", "parse_kinds", "is_mod
 
 #: Default sampling period in optimizer steps, picked from ``bench/`` so that watching
 #: all three kinds costs about as much as the cheapest peer does for weights alone.
-DEFAULT_EVERY = 10
+DEFAULT_EVERY = 50
 
 
 def parse_kinds(kinds) -> tuple[str, ...]:
@@ -58,7 +58,7 @@ def _flavors() -> list:
         if keras.backend.backend() == "tensorflow":
             from .capture import keras3
 
-            out.append(keras3)
+            out.append(keras3.FLAVOR)
     legacy = os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes")
     if "tf_keras" in sys.modules or legacy:
         try:
@@ -67,7 +67,7 @@ def _flavors() -> list:
             if legacy:
                 raise RuntimeError("TF_USE_LEGACY_KERAS is set but tf_keras is not installed: pip install tfhist-magic[legacy].") from None
         else:
-            out.append(tf_keras)
+            out.append(tf_keras.FLAVOR)
     return out
 
 

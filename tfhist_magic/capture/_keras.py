@@ -45,6 +45,7 @@ class Flavor:
     updates: list = field(default_factory=list)
     var_name: Callable = None
     layer_name: Callable = None
+    loss: Callable = None  # loss(model) -> fn(x, y, y_pred), for snapshots
 
     def model_vars(self, model):
         try:
@@ -54,6 +55,15 @@ class Flavor:
 
     def is_model(self, obj) -> bool:
         return isinstance(obj, self.Model)
+
+    def make_engine(self, recording: Recording, *, every: int, kinds, targets=None) -> Engine:
+        return make_engine(self, recording, every=every, kinds=kinds, targets=targets)
+
+    def attach(self, engine: Engine) -> None:
+        attach(engine, self)
+
+    def snapshot(self, model, recording: Recording, *, kinds, x=None, y=None) -> Recording:
+        return snapshot(self, model, recording, kinds=kinds, x=x, y=y, loss=self.loss(model))
 
 
 def make_engine(flavor: Flavor, recording: Recording, *, every: int, kinds, targets=None) -> Engine:

@@ -89,28 +89,16 @@ def _row(x, total, bins: int, masked: bool, rule: str):
         counts = counts - tf.one_hot(0, bins, dtype=tf.int32) * n_bad
     zeros = tf.reduce_sum(tf.cast(tf.equal(x, zero), tf.int32))
 
-    # Two-pass variance; the norm follows from mean and variance. Values so large that
-    # their squares overflow take a branch that scales them first.
+    # Two-pass variance on values scaled by the largest magnitude (so float32 squares
+    # of large values cannot overflow); the norm follows from mean and variance.
     denom = tf.cast(tf.maximum(n_fin, 1), cd)
     mean = total / denom
-
-    def _direct():
-        ss = tf.reduce_sum(tf.math.squared_difference(xz, mean))
-        if masked:
-            ss = tf.maximum(ss - tf.cast(n_bad, cd) * tf.square(mean), zero)  # the zeros put in
-        return one, ss, mean
-
-    def _scaled():
-        big = tf.maximum(tf.maximum(tf.abs(lo), tf.abs(hi)), one)
-        m = mean / big
-        ss = tf.reduce_sum(tf.math.squared_difference(xz / big, m))
-        if masked:
-            ss = tf.maximum(ss - tf.cast(n_bad, cd) * tf.square(m), zero)
-        return big, ss, m
-
-    big = tf.maximum(tf.abs(lo), tf.abs(hi))
-    safe = big < tf.constant(np.sqrt(np.finfo(np_cd).max) / 4, cd) / tf.sqrt(tf.maximum(denom, one))
-    k, ss, m = tf.cond(safe, _direct, _scaled)
+    k = tf.maximum(tf.maximum(tf.abs(lo), tf.abs(hi)), one)
+    inv = one / k
+    m = mean * inv
+    ss = tf.reduce_sum(tf.math.squared_difference(xz * inv, m))
+    if masked:
+        ss = tf.maximum(ss - tf.cast(n_bad, cd) * tf.square(m), zero)  # the zeros put in
     var = ss / denom
     std = k * tf.sqrt(var)
     norm = k * tf.sqrt(tf.cast(n_fin, cd) * (var + tf.square(m)))

@@ -95,6 +95,7 @@ class _GraphState:
         self.other_runs = 0
         self.plans: dict = {}
         self.version = -1
+        self.scanned = 0
         self.applies: list = []  # (apply op, grad tensor, var tensor)
         self.label = f"graph@{id(graph):x}"
         self.final_rows = None
@@ -155,15 +156,16 @@ class SessionCapture:
         st = self._graphs.get(id(graph))
         if st is None or st.graph() is not graph:
             st = self._graphs[id(graph)] = _GraphState(graph)
+        # Ops are immutable once made, so a plan (keyed by fetches and feeds) never goes
+        # stale; only the apply ops added since the last look need finding.
         version = graph.version
         if version != st.version:
-            st.version = version
-            st.plans.clear()
-            st.applies = []
-            for op in graph.get_operations():
+            for op in graph.get_operations()[st.scanned :]:
                 i = _apply_grad_index(op)
                 if i is not None:
                     st.applies.append((op, op.inputs[i], op.inputs[0]))
+            st.scanned = len(graph.get_operations())
+            st.version = version
         return st
 
     def _closure(self, graph, fetches, feed_dict):

@@ -12,10 +12,9 @@ import tf_keras
 from tf_keras.src.optimizers import optimizer as _optimizer
 from tf_keras.src.optimizers.legacy import optimizer_v2 as _optimizer_v2
 
-from ..recording import Recording
 from . import _keras
 
-__all__ = ["FLAVOR", "is_model", "attach", "make_engine", "snapshot", "model_vars"]
+__all__ = ["FLAVOR"]
 
 
 def _unpack_apply_gradients(opt, grads_and_vars, *args, **kwargs):
@@ -38,31 +37,5 @@ FLAVOR = _keras.Flavor(
     ],
     var_name=lambda v: v.name.split(":")[0],
     layer_name=lambda layer: layer.name,
+    loss=lambda model: lambda x, y, y_pred: model.compute_loss(x=x, y=y, y_pred=y_pred),
 )
-
-
-def is_model(obj) -> bool:
-    return isinstance(obj, tf_keras.Model)
-
-
-def model_vars(model):
-    return FLAVOR.model_vars(model)
-
-
-def make_engine(recording: Recording, *, every: int, kinds, targets=None):
-    return _keras.make_engine(FLAVOR, recording, every=every, kinds=kinds, targets=targets)
-
-
-def attach(engine) -> None:
-    _keras.attach(engine, FLAVOR)
-
-
-def _loss(model):
-    def loss(x, y, y_pred):
-        return model.compute_loss(x=x, y=y, y_pred=y_pred)
-
-    return loss
-
-
-def snapshot(model, recording: Recording, *, kinds, x=None, y=None) -> Recording:
-    return _keras.snapshot(FLAVOR, model, recording, kinds=kinds, x=x, y=y, loss=_loss(model))
