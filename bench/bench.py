@@ -207,7 +207,7 @@ def _run_arm(arm: str, wl: dict, x, y, out: dict):
 
 ALL_ARMS = ["plain", "default", "every10", "every1", "weights", "grads", "activations", "tensorboard", "numpy10", "recipe10"]
 LABELS = {
-    "plain": "plain fit",
+    "plain": "plain training",
     "default": "tfhist, all kinds, every={every}",
     "every1": "tfhist, all kinds, every=1",
     "every10": "tfhist, all kinds, every=10",
@@ -291,7 +291,8 @@ def main(argv=None) -> int:
     print(f"tfhist_magic bench: TF {tf.__version__}, {os.cpu_count()} CPUs, {args.rounds} rounds, median of per-round ratios")
     for name in args.workloads.split(","):
         wl = WORKLOADS[name]
-        print(f"\n## {name}: {wl['n']} examples, batch {wl['batch']}, {wl['epochs']} epochs, Keras 3 fit")
+        how = "tf.compat.v1 Session loop (Adam)" if wl["kind"] == "session" else "Keras 3 fit (Adam)"
+        print(f"\n## {name}: {wl['n']} examples, batch {wl['batch']}, {wl['epochs']} epochs, {how}")
         rows, info = bench_workload(name, arms, args.rounds)
         every = info["default_every"]
         print(f"| arm | CPU ratio | wall ratio | CPU s | wall s |\n|---|---|---|---|---|")

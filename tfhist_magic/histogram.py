@@ -41,6 +41,7 @@ __all__ = [
     "STD",
     "NORM",
     "SCALE",
+    "compute_dtype",
     "binning_range",
     "bin_edges",
     "reference_row",

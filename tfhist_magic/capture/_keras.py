@@ -75,7 +75,6 @@ def make_engine(flavor: Flavor, recording: Recording, *, every: int, kinds, targ
         iterations=lambda opt: opt.iterations,
         var_name=flavor.var_name,
         layer_name=flavor.layer_name,
-        is_model=flavor.is_model,
         model_vars=flavor.model_vars,
     )
 

@@ -118,10 +118,10 @@ class Engine:
         iterations: ``fn(optimizer) -> variable`` giving the update counter.
         var_name: ``fn(variable) -> str``.
         layer_name: ``fn(layer) -> str``.
-        is_model: ``fn(layer) -> bool`` (a model's own output is not an activation).
+        model_vars: ``fn(model) -> list`` of its trainable variables.
     """
 
-    def __init__(self, recording: Recording, *, every: int, kinds, targets=None, iterations, var_name, layer_name, is_model, model_vars):
+    def __init__(self, recording: Recording, *, every: int, kinds, targets=None, iterations, var_name, layer_name, model_vars):
         self.rec = recording
         self.bins = recording.bins
         self.every = int(every)
@@ -131,7 +131,6 @@ class Engine:
         self._iterations = iterations
         self._var_name = var_name
         self._layer_name = layer_name
-        self._is_model = is_model
         self._model_vars = model_vars
         self.patches = Patches()
         self._local = threading.local()
