@@ -103,7 +103,6 @@ class _OptState:
         self.base = base
         self.vars: list = []  # the variables of the latest update seen
         self.names: list[str] = []
-        self.models: set[str] = set()
         self.flushed_iterations = base
 
 
@@ -140,6 +139,7 @@ class Engine:
         self._names: dict[int, str] = {}
         self._taken: dict[str, int] = {}
         self._calls = 0
+        self._calls_at_flush = 0
         self._flush_at = 1
         self._last_flush = time.monotonic()
         self._steps_per_call = 1.0
@@ -326,7 +326,6 @@ class Engine:
         g = _Group(names, self.bins, self.every)
         g.sig = sig
         g.dtypes = dtypes
-        g.opt = weakref.ref(opt)
         self._groups.append(g)
         self._flush_at = min(self._flush_at, self._calls + 1)
         return g
@@ -343,7 +342,7 @@ class Engine:
     def flush(self) -> None:
         """Read every group's new rows into the Recording."""
         got_any = False
-        calls_since = max(1, self._calls - getattr(self, "_calls_at_flush", 0))
+        calls_since = max(1, self._calls - self._calls_at_flush)
         advanced = 0
         for g in self._groups:
             res = g.read()
@@ -385,6 +384,6 @@ class Engine:
             if st.names[0] in self.rec.names("weights") and self.rec.series("weights", st.names[0]).steps[-1] >= k:
                 continue
             rows = snapshot_rows([tf.convert_to_tensor(v) for v in st.vars], self.bins).numpy()
-            dtypes = [compute_dtype(tf.convert_to_tensor(v).dtype).name for v in st.vars]
+            dtypes = [compute_dtype(tf.as_dtype(v.dtype)).name for v in st.vars]
             self.rec.add_rows("weights", st.names, [k], rows[None], dtypes=dtypes)
         self.rec.changed()

@@ -381,7 +381,7 @@ def snapshot(sess, recording: Recording, *, kinds, feed=None) -> Recording:
         variables = graph.get_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)
         parts["weights"] = [(v.op.name, v) for v in variables]
     if feed is not None and "activations" in kinds:
-        acts = sorted((op for op in graph.get_operations() if op in set(_activation_ops(graph.get_operations()))), key=lambda op: op._id)
+        acts = sorted(_activation_ops(graph.get_operations()), key=lambda op: op._id)
         parts["activations"] = [(op.name, op.outputs[0]) for op in acts]
     if feed is not None and "grads" in kinds:
         grads = []
