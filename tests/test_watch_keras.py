@@ -235,3 +235,26 @@ def test_snapshot_on_demand(data):
     g = tape.gradient(loss, m.trainable_variables)
     sg = rec.series("grads", m.trainable_variables[0].path)
     np.testing.assert_array_equal(sg.counts[0], _hist(g[0].numpy(), sg, 0))
+
+
+def test_mixed_precision_loss_scale_optimizer(data):
+    """The update runs inside the LossScaleOptimizer's branch: activations still found,
+    gradients recorded unscaled (as applied)."""
+    x, y = data
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        keras.utils.set_random_seed(0)
+        m = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu", name="hidden"), keras.layers.Dense(1, dtype="float32", name="out")])
+        m.compile(keras.optimizers.SGD(0.1), "mse")
+        assert type(m.optimizer).__name__ == "LossScaleOptimizer"
+        kernel = m.get_layer("hidden").kernel
+        with tf.GradientTape() as tape:
+            loss = keras.losses.MeanSquaredError()(y, m(x, training=True))
+        expect = tape.gradient(loss, kernel).numpy()
+        with tfhist_magic.watch(every=1) as rec:
+            m.fit(x, y, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert rec.series("activations", m.get_layer("hidden").path).dtype == "float32"  # float16 binned as float32
+    s = rec.series("grads", kernel.path)
+    np.testing.assert_allclose([s.min[0], s.max[0]], [expect.min(), expect.max()], rtol=1e-2, atol=1e-3)

@@ -231,6 +231,17 @@ class Engine:
                         fw.acts.append((layer, i if len(flat) > 1 else -1, t))
         return out
 
+    def _take_pending(self, key) -> list:
+        """The forward passes pending for this graph or, when the update runs in a
+        nested graph (a LossScaleOptimizer applies inside a ``tf.cond``), the nearest
+        enclosing graph that has some; their tensors are captured from there."""
+        g = key
+        while g is not None:
+            if g in self._pending:
+                return self._pending.pop(g)
+            g = getattr(g, "outer_graph", None)
+        return self._pending.pop(key, [])
+
     # -- optimizer updates -------------------------------------------------------------
     def _opt_state(self, opt) -> _OptState:
         st = self._opts.get(id(opt))
@@ -248,7 +259,7 @@ class Engine:
     def record_update(self, opt, grads, variables, scale=None) -> None:
         """Add the recording of one update (weights, grads, activations) before it runs."""
         key = _graph_key()
-        roots = self._pending.pop(key, [])
+        roots = self._take_pending(key)
         variables = list(variables)
         grads = list(grads)
         if self._target_var_ids is not None and not any(id(v) in self._target_var_ids for v in variables):
