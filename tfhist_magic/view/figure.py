@@ -59,15 +59,19 @@ def snapshot_figure(series, i: int = -1, *, figsize=(6.4, 3.2)) -> Figure:
 
 
 def over_time_figure(series, *, bins: int | None = None, figsize=(6.4, 3.2)) -> Figure:
-    """Every kept snapshot re-binned onto one grid (mass conserved), steps across."""
+    """Every kept snapshot re-binned onto one grid (mass conserved), steps across;
+    colour is the log of each step's share of the mass."""
     fig = Figure(figsize=figsize, layout="constrained")
     ax = fig.add_subplot()
     ax.set_title(f"{TITLES.get(series.kind, series.kind)} · {series.name} over steps", fontsize=10)
     if len(series):
         edges = series.edges
-        grid = H.common_grid(edges, bins or series.bins)
+        # Frame most snapshots, not the widest one: an early burst of large gradients
+        # would squash every later step into one row. Mass outside lands in the end bins.
+        lo, hi = np.quantile(edges[:, 0], 0.1), np.quantile(edges[:, -1], 0.9)
+        grid = np.linspace(lo, hi, (bins or series.bins) + 1) if hi > lo else H.common_grid(edges, bins or series.bins)
         dens = H.rebin(edges, series.counts, grid)
-        dens = dens / np.maximum(dens.sum(axis=1, keepdims=True), 1)
+        dens = np.log1p(dens / np.maximum(dens.sum(axis=1, keepdims=True), 1) * 1000)
         steps = series.steps
         x = np.concatenate([steps, [steps[-1] + max(1, steps[-1] - steps[-2]) if len(steps) > 1 else steps[-1] + 1]])
         ax.pcolormesh(x, grid, dens.T, cmap="magma", shading="flat")
