@@ -73,8 +73,8 @@ def _row(x, total, bins: int, masked: bool, rule: str):
     # Non-finite values go to bin 0 (as lo) and are taken back out after counting.
     xb = tf.where(finite, x, lo) if masked else x
     if rule == "step":
-        # CPU: HistogramFixedWidth's own rule, one fused kernel (about 3x faster than
-        # the portable chain): bin = min(float64(x - lo) / step, B - 1), truncated,
+        # CPU: HistogramFixedWidth's own rule, one fused kernel instead of the
+        # portable chain: bin = min(float64(x - lo) / step, B - 1), truncated,
         # with step = float64(hi - lo) / B. Stored negated to mark the rule.
         step = tf.cast(hi - lo, tf.float64) / tf.constant(bins, tf.float64)
         counts = tf.histogram_fixed_width(xb, tf.stack([lo, hi]), nbins=bins, dtype=tf.int32)
