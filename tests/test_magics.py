@@ -174,3 +174,11 @@ def test_after_a_watched_cell_fit_uses_the_original_train_function(ip):
     ip.run_cell("model.fit(x, y, epochs=1, verbose=0); fn = model.train_function")
     ip.run_cell("%%tfhist_watch\nmodel.fit(x, y, epochs=1, verbose=0)")
     assert ip.user_ns["model"].train_function is ip.user_ns["fn"]
+
+
+def test_watch_inside_a_watch_is_a_usage_error(ip):
+    import tfhist_magic
+
+    with tfhist_magic.watch():
+        msg = _usage(ip, "%%tfhist_watch\npass")
+    assert "already active" in msg

@@ -78,7 +78,10 @@ class TfHistMagics(Magics):
         view = LiveView(rec, mode=self.display)
         self.last_recording, self.last_watch = rec, w
         error = None
-        w.__enter__()
+        try:
+            w.__enter__()
+        except RuntimeError as e:  # a watch already open, tf_keras asked for but missing
+            raise UsageError(str(e)) from None
         try:
             view.start()
             w.set_live(self.live_interval if view.live else None)

@@ -108,8 +108,10 @@ class Watch:
     def __enter__(self) -> Recording:
         if _ACTIVE:
             raise RuntimeError("A tfhist watch is already active; watches cannot be nested.")
-        import keras  # noqa: F401  (Keras 3 comes with TensorFlow: watch what the cell may create)
-
+        try:  # Keras 3 comes with TensorFlow: watch the models the cell may create
+            import keras  # noqa: F401
+        except Exception:  # e.g. KERAS_BACKEND names a backend that is not installed
+            pass
         from .capture.session import SessionCapture
 
         _ACTIVE.append(self)
