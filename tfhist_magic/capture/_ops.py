@@ -111,9 +111,11 @@ def _row(x, total, bins: int, masked: bool, rule: str):
 def _row_either(x, bins: int, rule: str):
     x = tf.reshape(x, [-1])
     total = tf.reduce_sum(x)
-    # A finite sum means no NaN and no Inf (an overflowing sum just takes the masked path).
+    # A finite sum means no NaN and no Inf (an overflowing sum just takes the masked
+    # path). The masked path is its own function, so that it is only instantiated in a
+    # training function the first time a non-finite value actually shows up.
     return tf.cond(
-        tf.math.is_finite(total), lambda: _row(x, total, bins, False, rule), lambda: _row(x, total, bins, True, rule)
+        tf.math.is_finite(total), lambda: _row(x, total, bins, False, rule), lambda: _masked_fn(x.dtype, bins, rule)(x)
     )
 
 
@@ -149,6 +151,17 @@ def _plain_calls():
 
 
 _ROW_FNS: dict = {}
+_MASKED_FNS: dict = {}
+
+
+def _masked_fn(cd: tf.DType, bins: int, rule: str):
+    key = (cd, bins, rule)
+    fn = _MASKED_FNS.get(key)
+    if fn is None:
+        fn = _MASKED_FNS[key] = tf.function(
+            lambda x: _row(x, None, bins, True, rule), input_signature=[tf.TensorSpec([None], cd)], autograph=False, experimental_attributes=_NOINLINE
+        )
+    return fn
 
 
 def _row_fn(cd: tf.DType, bins: int, rule: str):
