@@ -212,6 +212,9 @@ def test_nan_gradients_are_counted_not_dropped(data):
     assert s.nan[0] == 1  # the bias gradient is NaN at step 0
     s = rec.series("grads", m.trainable_variables[0].path)
     assert s.nan[-1] == s.size[-1]  # by step 1 everything is NaN
+    from tfhist_magic import health
+
+    assert any(f.startswith(f"grads {m.trainable_variables[-1].path}: non-finite values from step 0") for f in health.findings(rec))
 
 
 def test_bad_arguments():

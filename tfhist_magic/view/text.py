@@ -28,5 +28,8 @@ def summary(rec, *, per_kind: int = 12) -> str:
             )
         if len(names) > per_kind:
             lines.append(f"  ... and {len(names) - per_kind} more")
+    from ..health import findings
+
+    lines += [f"finding: {f}" for f in findings(rec)]
     lines += [f"note: {n}" for n in rec.notes]
     return "\n".join(lines)

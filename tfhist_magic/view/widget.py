@@ -107,7 +107,11 @@ class Dashboard:
         """Re-read the Recording into every tab."""
         for p in self.panels.values():
             p.refresh()
-        self.notes.value = "".join(f"<div style='color:#b00'>{n}</div>" for n in self.recording.notes)
+        from ..health import findings
+
+        self.notes.value = "".join(f"<div style='color:#a60'>&#9888; {f}</div>" for f in findings(self.recording)) + "".join(
+            f"<div style='color:#b00'>{n}</div>" for n in self.recording.notes
+        )
         self._last = time.monotonic()
 
     def on_recording_changed(self, rec) -> None:

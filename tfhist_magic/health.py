@@ -1,0 +1,89 @@
+"""Findings read off a Recording: the questions people open histograms to answer.
+
+Pure NumPy on the Recording, no TensorFlow. Each finding is one sentence naming the
+tensor and the step; the views show them beside the histograms.
+
+- non-finite values: the first step where a tensor held NaN or Inf;
+- dead units: activations that are exactly zero for most values (a dying ReLU);
+- saturation: bounded activations (tanh, sigmoid) with most of their mass in the two
+  outermost bins, at the edges of their range;
+- vanishing gradients: a gradient whose L2 norm is zero, or tiny next to its weights'.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["findings", "DEAD_FRACTION", "SATURATED_FRACTION", "VANISHING_RATIO"]
+
+#: Share of exact zeros in an activation that counts as dead.
+DEAD_FRACTION = 0.9
+#: Share of the mass in the two outermost bins that counts as saturated.
+SATURATED_FRACTION = 0.5
+#: Gradient norm / weight norm below which a gradient counts as vanishing.
+VANISHING_RATIO = 1e-7
+
+
+def _nonfinite(rec) -> list[str]:
+    out = []
+    for kind in rec.kinds:
+        for name in rec.names(kind):
+            s = rec.series(kind, name)
+            bad = (s.nan + s.posinf + s.neginf) > 0
+            if bad.any():
+                i = int(np.argmax(bad))
+                what = ", ".join(f"{int(getattr(s, k)[i])} {label}" for k, label in (("nan", "NaN"), ("posinf", "+Inf"), ("neginf", "-Inf")) if getattr(s, k)[i])
+                out.append(f"{kind} {name}: non-finite values from step {int(s.steps[i])} ({what}).")
+    return out
+
+
+def _dead(rec) -> list[str]:
+    out = []
+    if "activations" not in rec.kinds:
+        return out
+    for name in rec.names("activations"):
+        s = rec.series("activations", name)
+        if not len(s) or s.size[-1] == 0:
+            continue
+        frac = s.zeros[-1] / s.size[-1]
+        if frac >= DEAD_FRACTION and not s.min[-1] < 0:
+            out.append(f"activations {name}: {100 * frac:.0f}% of outputs are exactly zero at step {int(s.steps[-1])} (dying ReLU?).")
+    return out
+
+
+def _saturated(rec) -> list[str]:
+    out = []
+    if "activations" not in rec.kinds:
+        return out
+    for name in rec.names("activations"):
+        s = rec.series("activations", name)
+        if not len(s) or s.finite[-1] == 0:
+            continue
+        lo, hi = s.min[-1], s.max[-1]
+        bounded = (lo >= -1.0 and hi <= 1.0 and (hi >= 0.99 or lo <= -0.99)) or (lo >= 0.0 and hi <= 1.0 and hi >= 0.99)
+        counts = s.counts[-1]
+        edge = (counts[0] + counts[-1]) / max(1, counts.sum())
+        if bounded and edge >= SATURATED_FRACTION:
+            out.append(f"activations {name}: {100 * edge:.0f}% of outputs sit at the edges of [{lo:.3g}, {hi:.3g}] at step {int(s.steps[-1])} (saturated).")
+    return out
+
+
+def _vanishing(rec) -> list[str]:
+    out = []
+    if "grads" not in rec.kinds:
+        return out
+    weights = set(rec.names("weights")) if "weights" in rec.kinds else set()
+    for name in rec.names("grads"):
+        g = rec.series("grads", name)
+        if not len(g):
+            continue
+        gn = g.norm[-1]
+        wn = rec.series("weights", name).norm[-1] if name in weights else np.nan
+        if gn == 0 or (np.isfinite(wn) and wn > 0 and gn / wn < VANISHING_RATIO):
+            out.append(f"grads {name}: vanishing at step {int(g.steps[-1])} (norm {gn:.3g}{'' if not np.isfinite(wn) else f' against weights {wn:.3g}'}).")
+    return out
+
+
+def findings(rec) -> list[str]:
+    """Every finding for ``rec``, non-finite values first."""
+    return _nonfinite(rec) + _dead(rec) + _saturated(rec) + _vanishing(rec)
