@@ -62,13 +62,11 @@ class TfHistMagics(Magics):
         tf.compat.v1 Session graph) that trains in it."""
         __tracebackhide__ = True  # noqa: F841 - IPython hides this frame in tracebacks
         from .view import LiveView
-        from .watcher import DEFAULT_EVERY, watch
+        from .watcher import DEFAULT_EVERY, parse_kinds, watch
 
         args = parse_argstring(self.tfhist_watch, line)
         every = _positive("--every", args.every) or (self.every if self.every > 0 else DEFAULT_EVERY)
         bins = _positive("--bins", args.bins) or self.bins
-        from .watcher import parse_kinds
-
         kinds = _usage(parse_kinds, args.kind)
         if args.output is not None and not args.output.isidentifier():
             raise UsageError(f"Received: -o {args.output!r} (expected a Python variable name).")
