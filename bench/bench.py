@@ -295,7 +295,7 @@ def main(argv=None) -> int:
         print(f"\n## {name}: {wl['n']} examples, batch {wl['batch']}, {wl['epochs']} epochs, {how}")
         rows, info = bench_workload(name, arms, args.rounds)
         every = info["default_every"]
-        print(f"| arm | CPU ratio | wall ratio | CPU s | wall s |\n|---|---|---|---|---|")
+        print("| arm | CPU ratio | wall ratio | CPU s | wall s |\n|---|---|---|---|---|")
         for arm, rc, rw, c, w in rows:
             print(f"| {LABELS[arm].format(every=every)} | {rc:.3f} | {rw:.3f} | {c:.2f} | {w:.2f} |")
         if "cold" in info:

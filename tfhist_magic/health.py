@@ -24,11 +24,20 @@ SATURATED_FRACTION = 0.5
 VANISHING_RATIO = 1e-7
 
 
+def _latest(rec, kind):
+    """``(name, series)`` for each Series of ``kind`` that has a snapshot."""
+    if kind not in rec.kinds:
+        return
+    for name in rec.names(kind):
+        s = rec.series(kind, name)
+        if len(s):
+            yield name, s
+
+
 def _nonfinite(rec) -> list[str]:
     out = []
     for kind in rec.kinds:
-        for name in rec.names(kind):
-            s = rec.series(kind, name)
+        for name, s in _latest(rec, kind):
             bad = (s.nan + s.posinf + s.neginf) > 0
             if bad.any():
                 i = int(np.argmax(bad))
@@ -39,11 +48,8 @@ def _nonfinite(rec) -> list[str]:
 
 def _dead(rec) -> list[str]:
     out = []
-    if "activations" not in rec.kinds:
-        return out
-    for name in rec.names("activations"):
-        s = rec.series("activations", name)
-        if not len(s) or s.size[-1] == 0:
+    for name, s in _latest(rec, "activations"):
+        if s.size[-1] == 0:
             continue
         frac = s.zeros[-1] / s.size[-1]
         if frac >= DEAD_FRACTION and not s.min[-1] < 0:
@@ -53,11 +59,8 @@ def _dead(rec) -> list[str]:
 
 def _saturated(rec) -> list[str]:
     out = []
-    if "activations" not in rec.kinds:
-        return out
-    for name in rec.names("activations"):
-        s = rec.series("activations", name)
-        if not len(s) or s.finite[-1] == 0:
+    for name, s in _latest(rec, "activations"):
+        if s.finite[-1] == 0:
             continue
         lo, hi = s.min[-1], s.max[-1]
         bounded = (lo >= -1.0 and hi <= 1.0 and (hi >= 0.99 or lo <= -0.99)) or (lo >= 0.0 and hi <= 1.0 and hi >= 0.99)
@@ -70,13 +73,8 @@ def _saturated(rec) -> list[str]:
 
 def _vanishing(rec) -> list[str]:
     out = []
-    if "grads" not in rec.kinds:
-        return out
     weights = set(rec.names("weights")) if "weights" in rec.kinds else set()
-    for name in rec.names("grads"):
-        g = rec.series("grads", name)
-        if not len(g):
-            continue
+    for name, g in _latest(rec, "grads"):
         gn = g.norm[-1]
         wn = rec.series("weights", name).norm[-1] if name in weights else np.nan
         if gn == 0 or (np.isfinite(wn) and wn > 0 and gn / wn < VANISHING_RATIO):

@@ -12,6 +12,7 @@ always kept. The rows kept are never altered.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -163,9 +164,9 @@ class Series:
     std = property(lambda self: self._stat(H.STD))
     norm = property(lambda self: self._stat(H.NORM))
 
-    @property
+    @functools.cached_property
     def edges(self) -> np.ndarray:
-        """float64[S, B+1]: the exact edges of each snapshot's bins."""
+        """float64[S, B+1]: the exact edges of each snapshot's bins (computed once)."""
         return H.bin_edges(self._x(H.MIN), self._x(H.MAX), self.scale, self.bins, np.dtype(self.dtype))
 
     def __len__(self) -> int:
@@ -270,6 +271,13 @@ class Recording:
         eps = np.array([e for _, e in self._epochs])
         i = np.searchsorted(starts, steps, side="right") - 1
         return np.where(i >= 0, eps[np.clip(i, 0, None)], -1).astype(np.int64)
+
+    def last_step(self, kind: str, name: str) -> int:
+        """The step of the newest snapshot of ``(kind, name)``, or -1 if there is none."""
+        st = self._stores[kind].get(name)
+        if st is None or (st.n == 0 and st.latest is None):
+            return -1
+        return st.latest[0] if st.latest is not None else int(st.steps[st.n - 1])
 
     @property
     def steps(self) -> np.ndarray:

@@ -6,9 +6,6 @@ from IPython.core.error import UsageError
 
 __all__ = ["evaluate", "resolve_target", "models_in", "default_target"]
 
-_MISSING = object()
-
-
 def evaluate(shell, expr: str, what: str = "a Keras model or a tf.compat.v1 Session"):
     """Evaluate ``expr`` in the user's namespace; an unknown name is a UsageError."""
     try:

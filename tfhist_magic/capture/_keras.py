@@ -24,8 +24,7 @@ from typing import Callable
 import tensorflow as tf
 
 from ..recording import Recording
-from ._ops import compute_dtype, snapshot_rows
-from ._tf2 import Engine
+from ._tf2 import Engine, record_now
 
 __all__ = ["Flavor", "attach", "make_engine", "snapshot"]
 
@@ -38,7 +37,6 @@ class Flavor:
     returns ``(grads, variables, loss_scale)`` of the update about to run, or None.
     """
 
-    name: str
     Layer: type
     Model: type
     Callback: type
@@ -188,13 +186,11 @@ def snapshot(flavor: Flavor, model, recording: Recording, *, kinds, x=None, y=No
     Nothing about the model changes: no update, no state (``training=False``).
     ``loss(x, y, y_pred)`` computes the loss (the flavor's compiled loss by default).
     """
-    bins = recording.bins
     variables = flavor.model_vars(model)
     vnames = [flavor.var_name(v) for v in variables]
     names = list(vnames)
-    if "weights" in kinds and variables:
-        rows = snapshot_rows([tf.convert_to_tensor(v) for v in variables], bins).numpy()
-        recording.add_rows("weights", vnames, [0], rows[None], dtypes=[compute_dtype(tf.as_dtype(v.dtype)).name for v in variables])
+    if "weights" in kinds:
+        record_now(recording, "weights", vnames, [tf.convert_to_tensor(v) for v in variables], 0)
     if x is None or not ({"activations", "grads"} & set(kinds)):
         recording.add_model(model.name, names)
         return recording
@@ -211,20 +207,12 @@ def snapshot(flavor: Flavor, model, recording: Recording, *, kinds, x=None, y=No
             value = loss(x, y, y_pred) if ("grads" in kinds and y is not None) else None
         roots = engine._pending.pop(None, [])
     if "activations" in kinds:
-        acts = [
-            (engine._unique(hash((id(layer), i)), flavor.layer_name(layer) + ("" if i < 0 else f":{i}"), model.name), t)
-            for fw in roots[-1:]
-            for layer, i, t in fw.acts
-        ]
-        if acts:
-            rows = snapshot_rows([t for _, t in acts], bins).numpy()
-            recording.add_rows("activations", [n for n, _ in acts], [0], rows[None], dtypes=[compute_dtype(t.dtype).name for _, t in acts])
-            names += [n for n, _ in acts]
+        acts = [(engine.activation_name(layer, i, model.name), t) for fw in roots[-1:] for layer, i, t in fw.acts]
+        record_now(recording, "activations", [n for n, _ in acts], [t for _, t in acts], 0)
+        names += [n for n, _ in acts]
     if value is not None:
         grads = tape.gradient(value, variables)
-        pairs = [(n, g) for n, g in zip(vnames, grads) if g is not None]
-        if pairs:
-            rows = snapshot_rows([tf.convert_to_tensor(g) for _, g in pairs], bins).numpy()
-            recording.add_rows("grads", [n for n, _ in pairs], [0], rows[None], dtypes=[compute_dtype(g.dtype).name for _, g in pairs])
+        pairs = [(n, tf.convert_to_tensor(g)) for n, g in zip(vnames, grads) if g is not None]
+        record_now(recording, "grads", [n for n, _ in pairs], [g for _, g in pairs], 0)
     recording.add_model(model.name, names)
     return recording

@@ -33,7 +33,16 @@ from ..recording import KINDS, Recording
 from ._ops import compute_dtype, snapshot_rows
 from ._patch import Patches
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "record_now"]
+
+
+def record_now(rec: Recording, kind: str, names: list, tensors: list, step: int) -> None:
+    """Compute the rows of ``tensors`` now (eagerly) and add them to ``rec`` at ``step``."""
+    if not names:
+        return
+    rows = snapshot_rows(tensors, rec.bins).numpy()
+    dtypes = [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors]
+    rec.add_rows(kind, names, [step], rows[None], dtypes=dtypes)
 
 #: Device memory budget for one group's ring buffer.
 _RING_BYTES = 32 * 2**20
@@ -203,6 +212,10 @@ class Engine:
         self._names[key] = name
         return name
 
+    def activation_name(self, layer, i: int, owner: str | None) -> str:
+        """The name of output ``i`` of ``layer`` (-1: its only output)."""
+        return self._unique(hash((id(layer), i)), self._layer_name(layer) + ("" if i < 0 else f":{i}"), owner)
+
     # -- forward passes --------------------------------------------------------------
     def layer_call(self, layer, call, args, kwargs):
         """Run ``call(*args, **kwargs)`` for ``layer``, noting its output if nested."""
@@ -283,8 +296,7 @@ class Engine:
                     if (id(layer), i) in seen:
                         continue
                     seen.add((id(layer), i))
-                    base = self._layer_name(layer) + ("" if i < 0 else f":{i}")
-                    acts.append((self._unique(hash((id(layer), i)), base, getattr(fw.root, "name", None)), t))
+                    acts.append((self.activation_name(layer, i, getattr(fw.root, "name", None)), t))
             names["activations"] = [n for n, _ in acts]
             tensors["activations"] = [t for _, t in acts]
         if "weights" in self.kinds:
@@ -308,8 +320,7 @@ class Engine:
             k = int(step.numpy())
             if k % self.every == 0:
                 for kind in names:
-                    rows = snapshot_rows(tensors[kind], self.bins).numpy()
-                    self.rec.add_rows(kind, names[kind], [k], rows[None], dtypes=dtypes[kind])
+                    record_now(self.rec, kind, names[kind], tensors[kind], k)
                 self.rec.changed()
             return
         group = self._group(opt, names, dtypes)
@@ -392,9 +403,6 @@ class Engine:
             if opt is None or not st.vars:
                 continue
             k = int(self._iterations(opt).numpy()) - st.base
-            if st.names[0] in self.rec.names("weights") and self.rec.series("weights", st.names[0]).steps[-1] >= k:
-                continue
-            rows = snapshot_rows([tf.convert_to_tensor(v) for v in st.vars], self.bins).numpy()
-            dtypes = [compute_dtype(tf.as_dtype(v.dtype)).name for v in st.vars]
-            self.rec.add_rows("weights", st.names, [k], rows[None], dtypes=dtypes)
+            if self.rec.last_step("weights", st.names[0]) < k:
+                record_now(self.rec, "weights", st.names, [tf.convert_to_tensor(v) for v in st.vars], k)
         self.rec.changed()

@@ -26,7 +26,6 @@ def _unpack_apply(opt, grads, trainable_variables=None):
 
 
 FLAVOR = _keras.Flavor(
-    name="keras3",
     Layer=keras.Layer,
     Model=keras.Model,
     Callback=keras.callbacks.Callback,

@@ -296,7 +296,7 @@ class SessionCapture:
             return
         names = [v.op.name for v in variables]
         step = st.train_runs
-        if names[0] in self.rec.names("weights") and self.rec.series("weights", names[0]).steps[-1] >= step:
+        if self.rec.last_step("weights", names[0]) >= step:
             return
         local = self._local
         local.busy = True

@@ -27,7 +27,6 @@ def _unpack_apply_gradients(opt, grads_and_vars, *args, **kwargs):
 
 
 FLAVOR = _keras.Flavor(
-    name="tf_keras",
     Layer=tf_keras.layers.Layer,
     Model=tf_keras.Model,
     Callback=tf_keras.callbacks.Callback,
