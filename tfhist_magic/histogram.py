@@ -5,22 +5,42 @@ same *row* on the device, and the tests compare the two.
 
 A snapshot of one tensor is stored as one row of ``bins + 10`` float64 numbers::
 
-    counts[0:B]  nan  posinf  neginf  zeros  min  max  mean  std  norm  scale
+    counts[0:B]  nan  posinf  neginf  zeros  min  max  mean  std  norm  width
 
 * ``counts`` are exact integers: ``numpy.histogram`` of the finite values on the edges
   that :func:`bin_edges` returns for the row.
 * ``min``/``max`` are over the finite values (``+inf``/``-inf`` when there are none);
   ``mean``, ``std`` (population) and ``norm`` (L2) are over the finite values too.
-* ``scale`` says how the device mapped values to bins. Positive: a finite value ``x``
-  falls in bin ``min(floor((x - lo) * scale), B - 1)``, computed in the tensor's compute
-  dtype (float32, or float64 for float64 tensors); this is the portable rule (GPU, XLA).
-  Negative: TensorFlow's HistogramFixedWidth CPU kernel rule, bin
-  ``min(float64(x - lo) / step, B - 1)`` truncated, ``step = -scale =
-  float64(hi - lo) / B``. :func:`bin_edges` finds, for each bin, the
-  smallest representable value that lands in it, so the edges it returns reproduce the
-  device's counts exactly under ``numpy.histogram``'s rule (``edges[i] <= x <
-  edges[i+1]``, last bin closed). The edges are equal-width up to one unit in the last
-  place of the compute dtype.
+* ``width`` is the bin width the device used (a check: :func:`bin_width` recomputes it).
+
+How the device bins (one rule on every path: CPU, GPU, XLA). From the finite ``min``
+and ``max`` it derives ``lo``, a width ``w`` and ``B`` edges ``e[i] = lo + i * w``,
+all in the compute dtype (float64 for float64 tensors, float32 for the rest), with only
+operations whose IEEE results every device and NumPy agree on:
+
+* ``w`` is rounded up to ``p - 11`` significant bits (``p`` = 24 or 53), so ``i * w`` is
+  exact for every ``i <= MAX_BINS`` and ``e[i]`` is one correctly rounded addition (the
+  same with or without a fused multiply-add);
+* ``w`` is at least 4 units in the last place of ``max(|lo|, |hi|)`` (so the arithmetic
+  estimate of a bin is never off by more than one) and at least 4 times the smallest
+  normal number;
+* TensorFlow's kernels treat subnormal numbers as zero (flush-to-zero). So no edge lies
+  strictly between ``-tiny`` and ``tiny`` (``tiny`` = the smallest normal number): an edge
+  that would is moved to ``-tiny``, and so is a ``lo`` there (a ``hi`` there becomes
+  ``tiny``). Every subnormal then falls in the same bin as zero, whether the device saw
+  it as zero or not, and the counts stay exact.
+
+A value ``x`` goes to bin ``i`` when ``e[i] <= x < e[i+1]`` (the last bin closed): the
+device computes that by comparing ``x`` with the edges (an arithmetic estimate, then
+one exact comparison each way), so :func:`bin_edges` gives edges on which
+``numpy.histogram`` reproduces the device's counts bit for bit. All finite values lie in
+``[e[0], e[B]]``.
+
+Special ranges: a tensor whose finite values are all equal to ``v`` (a zero-initialised
+bias) gets ``[v - pad, v + pad]``, ``pad = max(0.5, |v| / 1024)``, all of its mass in one
+bin; finite values all within ``(-tiny, tiny)`` count as the constant 0; no finite value
+gives the range of the constant 0. Ranges wider than the dtype's largest value (values
+near ``-max`` and ``+max`` together) are binned in float64 arithmetic without overflow.
 
 No TensorFlow and no widgets here.
 """
@@ -31,6 +51,7 @@ import numpy as np
 
 __all__ = [
     "EXTRA",
+    "MAX_BINS",
     "NAN",
     "POSINF",
     "NEGINF",
@@ -40,9 +61,10 @@ __all__ = [
     "MEAN",
     "STD",
     "NORM",
-    "SCALE",
+    "WIDTH",
     "compute_dtype",
     "binning_range",
+    "bin_width",
     "bin_edges",
     "reference_row",
     "rebin",
@@ -52,10 +74,13 @@ __all__ = [
 #: Number of numbers stored beside the ``B`` counts in a row.
 EXTRA = 10
 # Offsets of the extra numbers, counted from the end of the counts.
-NAN, POSINF, NEGINF, ZEROS, MIN, MAX, MEAN, STD, NORM, SCALE = range(EXTRA)
+NAN, POSINF, NEGINF, ZEROS, MIN, MAX, MEAN, STD, NORM, WIDTH = range(EXTRA)
 
-#: Relative half-width given to a constant tensor's single bin range (at least 0.5).
-CONSTANT_PAD = 1e-3
+#: The most bins a histogram may have (so that ``i * w`` stays exact).
+MAX_BINS = 1024
+#: A constant tensor's range is ``v -+ max(0.5, |v| * CONSTANT_PAD)``.
+CONSTANT_PAD = 2.0**-10
+_INDEX_BITS = 11  # bits of i <= MAX_BINS
 
 
 def compute_dtype(dtype) -> np.dtype:
@@ -63,104 +88,117 @@ def compute_dtype(dtype) -> np.dtype:
     return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
 
 
+class _Consts:
+    """The constants of the binning rule for one compute dtype (shared with ``_ops``)."""
+
+    def __init__(self, dt):
+        fi = np.finfo(dt)
+        self.dtype = np.dtype(dt)
+        self.p = fi.nmant + 1  # significant bits
+        self.tiny = float(fi.tiny)
+        self.max = float(fi.max)
+        self.k = self.p - _INDEX_BITS  # significant bits kept in w
+        drop = 53 - self.k  # float64 mantissa bits dropped when rounding w
+        self.mask = (1 << drop) - 1
+        self.wmax = float((2.0 - 2.0 ** (1 - self.k)) * 2.0 ** (fi.maxexp - 1))  # largest k-bit value <= max
+        self.ulp4 = 2.0 ** (3 - self.p)  # 4 ulp(M) <= M * ulp4
+        self.big = 2.0**1000  # beyond this the range is computed from halves
+        self.huge = 2.0 ** (self.p + 40)  # a width beyond this is worked on scaled down
+        # Sums are taken of values times ``sum_scale`` when the largest magnitude is
+        # over ``sum_limit`` (powers of two: exact, and nothing overflows).
+        self.sum_limit = 2.0**40 if self.p == 24 else 2.0**500
+        self.sum_scale = 2.0**-100 if self.p == 24 else 2.0**-600
+
+
+CONSTS = {np.dtype(np.float32): _Consts(np.float32), np.dtype(np.float64): _Consts(np.float64)}
+
+
 def binning_range(mn, mx, dtype=np.float32):
     """The ``(lo, hi)`` the device bins between, from the finite ``min`` and ``max``.
 
-    No finite values gives ``(0, 1)``; a constant tensor gets ``value -+ pad`` with
-    ``pad = max(0.5, |value| * 1e-3)``, so it still has sensible, non-degenerate edges
-    and all its mass in one bin. Computed in ``dtype`` exactly as the device does.
+    Computed in the compute dtype exactly as the device does (see the module doc): the
+    zero band, the constant pad, and no ``lo``/``hi`` inside ``(-tiny, tiny)``.
     """
-    dt = np.dtype(dtype)
-    mn = np.asarray(mn, dtype=np.float64).astype(dt)
-    mx = np.asarray(mx, dtype=np.float64).astype(dt)
-    has = mn <= mx
-    lo = np.where(has, mn, dt.type(0))
-    hi = np.where(has, mx, dt.type(1))
-    pad = np.where(lo == hi, np.maximum(dt.type(0.5), np.abs(lo) * dt.type(CONSTANT_PAD)), dt.type(0))
-    return (lo - pad).astype(dt), (hi + pad).astype(dt)
+    c = CONSTS[compute_dtype(dtype)]
+    dt = c.dtype
+    with np.errstate(over="ignore", invalid="ignore"):
+        mn = np.asarray(mn, dtype=np.float64).astype(dt)
+        mx = np.asarray(mx, dtype=np.float64).astype(dt)
+        has = mn <= mx
+        lo = np.where(has, mn, dt.type(0))
+        hi = np.where(has, mx, dt.type(0))
+        zero = (np.abs(lo) < c.tiny) & (np.abs(hi) < c.tiny)
+        lo = np.where(zero, dt.type(0), lo)
+        hi = np.where(zero, dt.type(0), hi)
+        const = lo == hi
+        pad = np.maximum(dt.type(0.5), np.abs(lo) * dt.type(CONSTANT_PAD)).astype(dt)
+        lo = np.where(const, np.maximum((lo - pad).astype(dt), dt.type(-c.max)), lo).astype(dt)
+        hi = np.where(const, np.minimum((hi + pad).astype(dt), dt.type(c.max)), hi).astype(dt)
+        lo = np.where(np.abs(lo) < c.tiny, dt.type(-c.tiny), lo).astype(dt)
+        hi = np.where(np.abs(hi) < c.tiny, dt.type(c.tiny), hi).astype(dt)
+    return lo, hi
 
 
-def _index(x, lo, scale, bins, dt):
-    """The device's bin index of ``x`` (same arithmetic, same order of operations).
-
-    ``scale > 0``: ``min(floor((x - lo) * scale), B - 1)`` in ``dt`` (the portable rule).
-    ``scale < 0``: ``min(float64(x - lo) / step, B - 1)`` truncated, ``step = -scale``
-    (TensorFlow's HistogramFixedWidth CPU kernel, used on CPU-only hosts).
-    """
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        d = (x - lo).astype(dt)
-        v = np.where(
-            scale > 0,
-            np.floor(d * scale.astype(dt)).astype(np.float64),
-            np.trunc(d.astype(np.float64) / np.where(scale < 0, -scale.astype(np.float64), 1.0)),
-        )
-    return np.minimum(v, bins - 1)
+def bin_width(lo, hi, bins: int, dtype=np.float32):
+    """The bin width ``w`` for ``(lo, hi)`` (from :func:`binning_range`), in the compute dtype."""
+    c = CONSTS[compute_dtype(dtype)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        lo = np.asarray(lo, dtype=np.float64)
+        hi = np.asarray(hi, dtype=np.float64)
+        m = np.maximum(np.abs(lo), np.abs(hi))
+        r = np.where(m > c.big, (hi * 0.5 - lo * 0.5) / bins * 2.0, (hi - lo) / bins)
+        w = np.maximum(np.maximum(r, m * c.ulp4), 4.0 * c.tiny)
+        bits = (w.view(np.int64) + np.int64(c.mask)) & np.int64(~c.mask)
+        w = np.minimum(bits.view(np.float64), c.wmax)
+    return w.astype(c.dtype)
 
 
-def _to_key(x, dt):
-    """Map floats to integers that sort like the floats (-0.0 and 0.0 share a key)."""
-    ity = np.int32 if dt == np.float32 else np.int64
-    bits = np.asarray(x, dtype=dt).view(ity).astype(np.int64)
-    mag_mask = np.int64(0x7FFFFFFF) if dt == np.float32 else np.int64(0x7FFFFFFFFFFFFFFF)
-    return np.where(bits >= 0, bits, -(bits & mag_mask))
+def _edges(lo, w, hi, bins: int, dt) -> np.ndarray:
+    """All ``bins + 1`` edges in the compute dtype (``[..., bins + 1]``)."""
+    c = CONSTS[dt]
+    lo, w, hi = (np.asarray(a, dtype=dt)[..., None] for a in (lo, w, hi))
+    i = np.arange(bins + 1, dtype=dt)
+    q = dt.type(0.25)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # lo + i * w; for a huge w, computed a quarter down (the same rounding, no
+        # overflow of i * w on the way).
+        plain = (lo + (i * w).astype(dt)).astype(dt)
+        quarter = ((lo * q).astype(dt) + (i * (w * q).astype(dt)).astype(dt)).astype(dt) * dt.type(4)
+        e = np.where(w > dt.type(c.huge), quarter.astype(dt), plain)
+        e[..., 0] = lo[..., 0]
+        e = np.minimum(e, dt.type(c.max))
+        e[..., :bins] = np.where(np.abs(e[..., :bins]) < c.tiny, dt.type(-c.tiny), e[..., :bins])
+        e[..., bins] = np.maximum(e[..., bins], hi[..., 0])
+    return e.astype(dt)
 
 
-def _from_key(k, dt):
-    ity = np.int32 if dt == np.float32 else np.int64
-    sign = np.int64(-(2**31)) if dt == np.float32 else np.int64(np.iinfo(np.int64).min)
-    bits = np.where(k >= 0, k, (-k) | sign)
-    return bits.astype(ity).view(dt)
-
-
-def bin_edges(mn, mx, scale, bins: int, dtype=np.float32) -> np.ndarray:
-    """Edges (float64, shape ``[..., bins + 1]``) that reproduce the device's counts.
+def bin_edges(mn, mx, bins: int, dtype=np.float32) -> np.ndarray:
+    """Edges (float64, shape ``[..., bins + 1]``) on which ``numpy.histogram`` gives the
+    device's counts.
 
     Args:
-        mn, mx, scale: the row's ``min``, ``max`` and ``scale`` (scalars or arrays of
-            one shape; one set of edges each).
+        mn, mx: the row's ``min`` and ``max`` (scalars or arrays of one shape; one set
+            of edges each).
         bins: the number of bins ``B``.
         dtype: the compute dtype (float32 or float64).
-
-    Returns:
-        ``edges`` with ``edges[..., 0] = lo`` and ``edges[..., B] = hi``; edge ``i`` is
-        the smallest ``dtype`` value the device puts in bin ``i`` or above.
     """
     dt = compute_dtype(dtype)
     lo, hi = binning_range(mn, mx, dt)
-    scale = np.asarray(scale, dtype=np.float64)
-    lo, hi, scale = np.broadcast_arrays(lo, hi, scale)
-    shape = lo.shape
-    lo = lo.reshape(-1, 1)
-    hi = hi.reshape(-1, 1)
-    scale = scale.reshape(-1, 1)
-    i = np.arange(1, bins, dtype=np.int64)[None, :].astype(np.float64)
-    # Bisection over the ordered representable values in [lo, hi]:
-    # invariant index(a) < i <= index(b), unless no value reaches bin i (then b = hi).
-    a = np.broadcast_to(_to_key(lo, dt), (lo.shape[0], bins - 1)).copy()
-    b = np.broadcast_to(_to_key(hi, dt), (lo.shape[0], bins - 1)).copy()
-    for _ in range(70):
-        m = (a >> 1) + (b >> 1) + (a & b & 1)  # floor((a + b) / 2) without overflow
-        live = (m != a) & (m != b)
-        if not live.any():
-            break
-        mi = _index(_from_key(m, dt), lo, scale, bins, dt)
-        up = mi >= i
-        b = np.where(live & up, m, b)
-        a = np.where(live & ~up, m, a)
-    inner = _from_key(b, dt).astype(np.float64)
-    edges = np.concatenate([lo.astype(np.float64), inner, hi.astype(np.float64)], axis=1)
-    return edges.reshape(shape + (bins + 1,))
+    w = bin_width(lo, hi, bins, dt)
+    return _edges(lo, w, hi, bins, dt).astype(np.float64)
 
 
-def reference_row(values, bins: int = 64, rule: str = "scale") -> np.ndarray:
+def reference_row(values, bins: int = 64) -> np.ndarray:
     """The row the device computes for ``values``, computed with NumPy.
 
-    ``rule="scale"``: ``scale = min(B / (hi - lo), max_float)`` in the compute dtype;
-    ``rule="step"``: ``scale = -float64(hi - lo) / B``. The counts are
-    ``numpy.histogram`` on :func:`bin_edges`; the statistics are over the finite values,
-    in float64.
+    The counts are ``numpy.histogram`` on :func:`bin_edges`; the statistics are over the
+    finite values, in float64. (Subnormals are kept as they are here, where the device
+    sees zeros: the counts agree all the same, ``min``/``max``/``zeros`` may differ by
+    the subnormals.)
     """
     arr = np.asarray(values)
+    if arr.dtype.kind == "c":
+        arr = np.abs(arr)
     dt = compute_dtype(arr.dtype)
     x = arr.astype(dt).ravel()
     finite = np.isfinite(x)
@@ -168,31 +206,19 @@ def reference_row(values, bins: int = 64, rule: str = "scale") -> np.ndarray:
     mn = xf.min() if xf.size else dt.type(np.inf)
     mx = xf.max() if xf.size else dt.type(-np.inf)
     lo, hi = binning_range(mn, mx, dt)
-    with np.errstate(over="ignore", divide="ignore"):
-        if rule == "step":
-            scale = -(np.float64((hi - lo).astype(dt)) / bins)
-        else:
-            scale = np.minimum(dt.type(bins) / (hi - lo), np.finfo(dt).max).astype(dt)
-    edges = bin_edges(mn, mx, scale, bins, dt)
+    w = bin_width(lo, hi, bins, dt)
+    edges = bin_edges(mn, mx, bins, dt)
     counts, _ = np.histogram(xf.astype(np.float64), bins=edges)
     x64 = xf.astype(np.float64)
     n = max(x64.size, 1)
-    mean = x64.sum() / n
-    std = np.sqrt(((x64 - mean) ** 2).sum() / n)
-    norm = np.sqrt((x64**2).sum())
+    k = max(float(np.abs(x64).max()), 1.0) if x64.size else 1.0  # no overflow near the float64 max
+    xs = x64 / k
+    with np.errstate(over="ignore"):  # a norm past float64's max is inf
+        mean = xs.sum() / n * k
+        std = np.sqrt(((xs - mean / k) ** 2).sum() / n) * k
+        norm = np.sqrt((xs**2).sum()) * k
     extra = np.array(
-        [
-            np.isnan(x).sum(),
-            (x == np.inf).sum(),
-            (x == -np.inf).sum(),
-            (x == 0).sum(),
-            mn,
-            mx,
-            mean,
-            std,
-            norm,
-            scale,
-        ],
+        [np.isnan(x).sum(), (x == np.inf).sum(), (x == -np.inf).sum(), (x == 0).sum(), mn, mx, mean, std, norm, w],
         dtype=np.float64,
     )
     return np.concatenate([counts.astype(np.float64), extra])

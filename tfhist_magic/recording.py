@@ -29,44 +29,39 @@ KINDS = ("activations", "weights", "grads")
 class _Store:
     """One tensor's kept rows: evenly thinned, first and latest always kept."""
 
-    __slots__ = ("rows", "steps", "walls", "n", "stride", "seen", "latest")
+    __slots__ = ("capacity", "rows", "steps", "walls", "n", "stride", "seen", "latest")
 
     def __init__(self, width: int, capacity: int):
-        self.rows = np.empty((capacity, width), dtype=np.float64)
-        self.steps = np.empty(capacity, dtype=np.int64)
-        self.walls = np.empty(capacity, dtype=np.float64)
+        # Storage grows with what is kept (doubling), up to ``capacity`` rows.
+        self.capacity = capacity
+        self.rows = np.empty((0, width), dtype=np.float64)
+        self.steps = np.empty(0, dtype=np.int64)
+        self.walls = np.empty(0, dtype=np.float64)
         self.n = 0
         self.stride = 1
         self.seen = 0
         self.latest = None  # (step, wall, row) of the newest snapshot if not kept
 
-    def add(self, step: int, wall: float, row: np.ndarray) -> None:
-        if self.seen % self.stride == 0:
-            if self.n == self.rows.shape[0]:
-                keep = slice(0, self.n, 2)
-                k = len(range(0, self.n, 2))
-                self.rows[:k] = self.rows[keep]
-                self.steps[:k] = self.steps[keep]
-                self.walls[:k] = self.walls[keep]
-                self.n = k
-                self.stride *= 2
-        if self.seen % self.stride == 0:
-            self.rows[self.n] = row
-            self.steps[self.n] = step
-            self.walls[self.n] = wall
-            self.n += 1
-            self.latest = None
-        else:
-            self.latest = (step, wall, np.array(row, dtype=np.float64))
-        self.seen += 1
+    def _reserve(self, need: int) -> None:
+        size = self.rows.shape[0]
+        if need <= size:
+            return
+        new = min(self.capacity, max(need, 2 * size, 4))
+        rows = np.empty((new, self.rows.shape[1]), dtype=np.float64)
+        steps = np.empty(new, dtype=np.int64)
+        walls = np.empty(new, dtype=np.float64)
+        rows[: self.n], steps[: self.n], walls[: self.n] = self.rows[: self.n], self.steps[: self.n], self.walls[: self.n]
+        self.rows, self.steps, self.walls = rows, steps, walls
 
     def add_block(self, steps: np.ndarray, walls: np.ndarray, rows: np.ndarray) -> None:
-        """Add ``S`` snapshots at once: the same result as ``S`` calls of :meth:`add`."""
+        """Add ``S`` snapshots at once. The ``g``-th snapshot ever added is kept while
+        ``g % stride == 0``; when ``capacity`` rows are kept, every other one is dropped
+        and the stride doubles. The newest snapshot is always available (``latest``)."""
         S = len(steps)
         if S == 0:
             return
         g0, i, last = self.seen, 0, -1
-        cap = self.rows.shape[0]
+        cap = self.capacity
         while True:
             g = g0 + i
             j = g + (-g) % self.stride - g0  # next row kept at the current stride
@@ -82,6 +77,7 @@ class _Store:
                 continue
             take = np.arange(j, S, self.stride)[: cap - self.n]
             m = take.size
+            self._reserve(self.n + m)
             self.rows[self.n : self.n + m] = rows[take]
             self.steps[self.n : self.n + m] = steps[take]
             self.walls[self.n : self.n + m] = walls[take]
@@ -118,7 +114,7 @@ class Series:
         counts: int64[S, B], exact bin counts of the finite values.
         nan, posinf, neginf, zeros, size: int64[S].
         min, max, mean, std, norm: float64[S], over the finite values (NaN if none).
-        scale: float64[S], the device's bin-index multiplier (see ``histogram``).
+        width: float64[S], the bin width the device used (see ``histogram``).
     """
 
     kind: str
@@ -144,7 +140,7 @@ class Series:
     posinf = property(lambda self: self._x(H.POSINF).astype(np.int64))
     neginf = property(lambda self: self._x(H.NEGINF).astype(np.int64))
     zeros = property(lambda self: self._x(H.ZEROS).astype(np.int64))
-    scale = property(lambda self: self._x(H.SCALE))
+    width = property(lambda self: self._x(H.WIDTH))
 
     @property
     def finite(self) -> np.ndarray:
@@ -167,7 +163,7 @@ class Series:
     @functools.cached_property
     def edges(self) -> np.ndarray:
         """float64[S, B+1]: the exact edges of each snapshot's bins (computed once)."""
-        return H.bin_edges(self._x(H.MIN), self._x(H.MAX), self.scale, self.bins, np.dtype(self.dtype))
+        return H.bin_edges(self._x(H.MIN), self._x(H.MAX), self.bins, np.dtype(self.dtype))
 
     def __len__(self) -> int:
         return self.steps.size
@@ -204,6 +200,9 @@ class Recording:
         self._stores: dict[str, dict[str, _Store]] = {k: {} for k in KINDS}
         self._dtypes: dict[tuple[str, str], str] = {}
         self._epochs: list[tuple[int, int]] = []  # (first step, epoch), sorted by step
+        #: The first step whose gradients held NaN or Inf, checked in the graph at every
+        #: step (not only sampled ones); None when none did or nothing checked.
+        self.first_nonfinite: int | None = None
         self.models: dict[str, list[str]] = {}  # model name -> tensor names, in model order
         self.notes: list[str] = []  # things the user should know (lost snapshots, ...)
         self._listeners: list = []
@@ -233,6 +232,11 @@ class Recording:
     def mark_epoch(self, step: int, epoch: int) -> None:
         """Say that ``epoch`` (Keras' 0-based epoch) starts at ``step``."""
         self._epochs = [e for e in self._epochs if e[0] < step] + [(int(step), int(epoch))]
+
+    def mark_nonfinite(self, step: int) -> None:
+        """Say that the gradients of ``step`` held NaN or Inf (the earliest step is kept)."""
+        if self.first_nonfinite is None or step < self.first_nonfinite:
+            self.first_nonfinite = int(step)
 
     def note(self, text: str) -> None:
         if text not in self.notes:

@@ -2,14 +2,18 @@
 
 ``snapshot_rows(tensors, bins)`` adds, to whatever graph (or eager context) is
 current, one float64 row of ``bins + 10`` numbers per tensor, laid out as
-``tfhist_magic.histogram`` describes.
+``tfhist_magic.histogram`` describes, with the same binning rule (one rule on every
+path: edges derived with operations every device rounds alike, then each value placed
+by comparing it with the edges, so ``numpy.histogram`` on the reported edges gives
+the same counts).
 
 The work for one tensor is one ``tf.function`` (no AutoGraph) of a flat vector, traced
-once per process for each (dtype, bins): tracing a training step adds one call op per
-tensor, not a new subgraph, so watching a big model does not cost seconds of tracing.
-Inside, one ``tf.cond`` takes the masked path only when some value is non-finite (a
-finite sum proves there is none). Only element-wise ops, reductions and a bincount: no host round
-trip, no py_function.
+once per process for each (dtype, bins, XLA or not): tracing a training step adds one
+call op per tensor, not a new subgraph, so watching a big model does not cost seconds
+of tracing. Inside, one ``tf.cond`` takes the masked path only when some value is
+non-finite (a finite sum proves there is none). Only element-wise ops, reductions, a
+gather from the edges and a count: no host round trip, no py_function. Under XLA the
+count is a segment sum (XLA compiles it for any size); elsewhere a bincount.
 """
 
 from __future__ import annotations
@@ -18,10 +22,9 @@ import contextlib
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.protobuf import config_pb2
-from tensorflow.python.eager import context
 
 from .. import histogram as H
+from . import _compat
 
 __all__ = ["snapshot_rows", "compute_dtype"]
 
@@ -39,11 +42,74 @@ def _prepare(t):
     return tf.cast(t, compute_dtype(t.dtype))
 
 
-def _row(x, total, bins: int, masked: bool, rule: str):
+def _consts(cd: tf.DType) -> H._Consts:
+    return H.CONSTS[np.dtype(cd.as_numpy_dtype)]
+
+
+def binning_range(mn, mx, cd: tf.DType):
+    """``histogram.binning_range`` in TensorFlow, operation for operation."""
+    c = _consts(cd)
+    zero, tiny, big = (tf.constant(v, cd) for v in (0.0, c.tiny, c.max))
+    has = mn <= mx
+    lo = tf.where(has, mn, zero)
+    hi = tf.where(has, mx, zero)
+    band = (tf.abs(lo) < tiny) & (tf.abs(hi) < tiny)
+    lo = tf.where(band, zero, lo)
+    hi = tf.where(band, zero, hi)
+    const = tf.equal(lo, hi)
+    pad = tf.maximum(tf.constant(0.5, cd), tf.abs(lo) * tf.constant(H.CONSTANT_PAD, cd))
+    lo = tf.where(const, tf.maximum(lo - pad, -big), lo)
+    hi = tf.where(const, tf.minimum(hi + pad, big), hi)
+    lo = tf.where(tf.abs(lo) < tiny, -tiny, lo)
+    hi = tf.where(tf.abs(hi) < tiny, tiny, hi)
+    return lo, hi
+
+
+def bin_width(lo, hi, bins: int, cd: tf.DType):
+    """``histogram.bin_width`` in TensorFlow (scalar float64 work, one bit mask)."""
+    c = _consts(cd)
+    lo64 = tf.cast(lo, tf.float64)
+    hi64 = tf.cast(hi, tf.float64)
+    m = tf.maximum(tf.abs(lo64), tf.abs(hi64))
+    b = tf.constant(float(bins), tf.float64)
+    r = tf.where(m > c.big, (hi64 * 0.5 - lo64 * 0.5) / b * 2.0, (hi64 - lo64) / b)
+    w = tf.maximum(tf.maximum(r, m * c.ulp4), tf.constant(4.0 * c.tiny, tf.float64))
+    bits = tf.bitwise.bitwise_and(tf.bitcast(w, tf.int64) + c.mask, tf.constant(~c.mask, tf.int64))
+    w = tf.minimum(tf.bitcast(bits, tf.float64), c.wmax)
+    return tf.cast(w, cd)
+
+
+def _index(x, lo, w, bins: int, cd: tf.DType):
+    """Bin of each value of ``x`` (finite, in range): ``e[i] <= x < e[i+1]``."""
+    c = _consts(cd)
+    big, tiny, q = tf.constant(c.max, cd), tf.constant(c.tiny, cd), tf.constant(0.25, cd)
+    huge = w > tf.constant(c.huge, cd)
+    i = tf.constant(np.arange(1, bins), cd)
+    e = tf.where(huge, (lo * q + i * (w * q)) * tf.constant(4.0, cd), lo + i * w)
+    e = tf.concat([tf.reshape(lo, [1]), tf.minimum(e, big)], 0)
+    e = tf.where(tf.abs(e) < tiny, -tiny, e)
+    ext = tf.concat([e, tf.constant([np.inf], cd)], 0)
+    # Estimate floor((x - lo) / w) without overflow: a huge w is scaled down first,
+    # so that 1 / w stays a normal number.
+    a = tf.where(huge, tf.constant(2.0**-64, cd), tf.constant(1.0, cd))
+    s = tf.cast(1.0 / (tf.cast(w, tf.float64) * tf.cast(a, tf.float64)), cd)
+    xa = x * a
+    j = tf.clip_by_value(tf.floor(xa * s - (lo * a) * s), tf.constant(0.0, cd), tf.constant(bins - 1.0, cd))
+    j = tf.cast(j, tf.int32)
+    # The estimate is off by at most one bin: one exact comparison each way settles it.
+    return j - tf.cast(x < tf.gather(ext, j), tf.int32) + tf.cast(x >= tf.gather(ext, j + 1), tf.int32)
+
+
+def _count(j, bins: int, xla: bool):
+    if xla:
+        return tf.math.unsorted_segment_sum(tf.ones_like(j), j, bins)
+    return tf.math.bincount(j, minlength=bins, maxlength=bins, dtype=tf.int32)
+
+
+def _row(x, total, bins: int, masked: bool, xla: bool):
     """One tensor's row. ``masked`` is the path for tensors that may hold non-finite
-    values; ``rule`` is how values are mapped to bins (see ``histogram.bin_edges``)."""
+    values (or whose sum overflows)."""
     cd = x.dtype
-    np_cd = np.float64 if cd == tf.float64 else np.float32
     zero = tf.constant(0, cd)
     one = tf.constant(1, cd)
     inf = tf.constant(np.inf, cd)
@@ -56,84 +122,57 @@ def _row(x, total, bins: int, masked: bool, rule: str):
         mn = tf.reduce_min(tf.where(finite, x, inf))
         mx = tf.reduce_max(tf.where(finite, x, -inf))
         xz = tf.where(finite, x, zero)
-        total = tf.reduce_sum(xz)
     else:
         n_fin, nan, posinf = n, tf.constant(0, tf.int32), tf.constant(0, tf.int32)
         mn = tf.reduce_min(x)  # +inf / -inf for an empty tensor, as in the masked path
         mx = tf.reduce_max(x)
         xz = x
     n_bad = n - n_fin
-    has = n_fin > 0
-    lo = tf.where(has, mn, zero)
-    hi = tf.where(has, mx, one)
-    pad = tf.where(tf.equal(lo, hi), tf.maximum(tf.constant(0.5, cd), tf.abs(lo) * tf.constant(H.CONSTANT_PAD, cd)), zero)
-    lo = lo - pad
-    hi = hi + pad
+    lo, hi = binning_range(mn, mx, cd)
+    w = bin_width(lo, hi, bins, cd)
 
     # Non-finite values go to bin 0 (as lo) and are taken back out after counting.
     xb = tf.where(finite, x, lo) if masked else x
-    if rule == "step":
-        # CPU: HistogramFixedWidth's own rule, one fused kernel instead of the
-        # portable chain: bin = min(float64(x - lo) / step, B - 1), truncated,
-        # with step = float64(hi - lo) / B. Stored negated to mark the rule.
-        step = tf.cast(hi - lo, tf.float64) / tf.constant(bins, tf.float64)
-        counts = tf.histogram_fixed_width(xb, tf.stack([lo, hi]), nbins=bins, dtype=tf.int32)
-        scale = -step
-    else:
-        # Portable (GPU, XLA): bin = min(floor((x - lo) * scale), B - 1) in the compute
-        # dtype; x >= lo, so truncation is floor.
-        scale = tf.minimum(tf.constant(bins, cd) / (hi - lo), tf.constant(np.finfo(np_cd).max, cd))
-        pos = tf.minimum((xb - lo) * scale, tf.constant(bins - 1, cd))
-        counts = tf.math.bincount(tf.cast(pos, tf.int32), minlength=bins, maxlength=bins, dtype=tf.int32)
+    counts = _count(_index(xb, lo, w, bins, cd), bins, xla)
     if masked:
         counts = counts - tf.one_hot(0, bins, dtype=tf.int32) * n_bad
     zeros = tf.reduce_sum(tf.cast(tf.equal(x, zero), tf.int32))
 
-    # Two-pass variance on values scaled by the largest magnitude (so float32 squares
-    # of large values cannot overflow); the norm follows from mean and variance.
+    # Sums of values scaled down by a power of two when they are large, so nothing
+    # overflows; the scalar work after the reductions is in float64.
+    c = _consts(cd)
+    large = tf.maximum(tf.abs(lo), tf.abs(hi)) > tf.constant(c.sum_limit, cd)
+    inv = tf.where(large, tf.constant(c.sum_scale, cd), one)
+    k = tf.where(large, tf.constant(1.0 / c.sum_scale, tf.float64), tf.constant(1.0, tf.float64))
     denom = tf.cast(tf.maximum(n_fin, 1), cd)
-    mean = total / denom
-    k = tf.maximum(tf.maximum(tf.abs(lo), tf.abs(hi)), one)
-    inv = one / k
-    m = mean * inv
-    ss = tf.reduce_sum(tf.math.squared_difference(xz * inv, m))
     if masked:
-        ss = tf.maximum(ss - tf.cast(n_bad, cd) * tf.square(m), zero)  # the zeros put in
-    var = ss / denom
-    std = k * tf.sqrt(var)
-    norm = k * tf.sqrt(tf.cast(n_fin, cd) * (var + tf.square(m)))
+        mean_s = tf.reduce_sum(xz * inv) / denom  # mean / k
+    else:
+        mean_s = (total / denom) * inv
+    ss = tf.reduce_sum(tf.math.squared_difference(xz * inv, mean_s))
+    if masked:
+        ss = tf.maximum(ss - tf.cast(n_bad, cd) * tf.square(mean_s), zero)  # the zeros put in
+    k64 = k
+    m64 = tf.cast(mean_s, tf.float64)
+    var64 = tf.cast(ss, tf.float64) / tf.cast(tf.maximum(n_fin, 1), tf.float64)
+    mean = m64 * k64
+    std = k64 * tf.sqrt(var64)
+    norm = k64 * tf.sqrt(tf.cast(n_fin, tf.float64) * (var64 + tf.square(m64)))
 
     ints = tf.cast(tf.stack([nan, posinf, n_bad - nan - posinf, zeros]), tf.float64)
-    floats = tf.concat([tf.cast(tf.stack([mn, mx, mean, std, norm]), tf.float64), tf.reshape(tf.cast(scale, tf.float64), [1])], 0)
+    floats = tf.stack([tf.cast(mn, tf.float64), tf.cast(mx, tf.float64), mean, std, norm, tf.cast(w, tf.float64)])
     return tf.concat([tf.cast(counts, tf.float64), ints, floats], axis=0)
 
 
-def _row_either(x, bins: int, rule: str):
+def _row_either(x, bins: int, xla: bool):
     x = tf.reshape(x, [-1])
     total = tf.reduce_sum(x)
     # A finite sum means no NaN and no Inf (an overflowing sum just takes the masked
     # path). The masked path is its own function, so that it is only instantiated in a
     # training function the first time a non-finite value actually shows up.
     return tf.cond(
-        tf.math.is_finite(total), lambda: _row(x, total, bins, False, rule), lambda: _masked_fn(x.dtype, bins, rule)(x)
+        tf.math.is_finite(total), lambda: _row(x, total, bins, False, xla), lambda: _masked_fn(x.dtype, bins, xla)(x)
     )
-
-
-def binning_rule() -> str:
-    """``"step"`` (HistogramFixedWidth) on a CPU-only host outside XLA, else ``"scale"``."""
-    from tensorflow.python.framework import ops
-    from tensorflow.python.ops import control_flow_util
-
-    if control_flow_util.GraphOrParentsInXlaContext(ops.get_default_graph()):
-        return "scale"
-    if tf.config.list_physical_devices("GPU"):
-        return "scale"
-    return "step"
-
-
-_NOINLINE = {"_noinline": True}
-_PLAIN_CONFIG = config_pb2.ConfigProto()
-_PLAIN_CONFIG.graph_options.rewrite_options.disable_meta_optimizer = True
 
 
 @contextlib.contextmanager
@@ -141,37 +180,34 @@ def _plain_calls():
     """Call ops built here run their functions without Grappler: the histogram graph is
     plain element-wise work with nothing to gain from it, and optimizing it again for
     every new training function would cost more than it ever saves."""
-    ctx = context.context()
-    old = ctx.function_call_options
-    ctx.function_call_options = context.FunctionCallOptions(config_proto=_PLAIN_CONFIG)
-    try:
+    with _compat.function_call_config(_compat.NO_GRAPPLER):
         yield
-    finally:
-        ctx.function_call_options = old
 
 
 _ROW_FNS: dict = {}
 _MASKED_FNS: dict = {}
 
 
-def _masked_fn(cd: tf.DType, bins: int, rule: str):
-    key = (cd, bins, rule)
+def _masked_fn(cd: tf.DType, bins: int, xla: bool):
+    key = (cd, bins, xla)
     fn = _MASKED_FNS.get(key)
     if fn is None:
         fn = _MASKED_FNS[key] = tf.function(
-            lambda x: _row(x, None, bins, True, rule), input_signature=[tf.TensorSpec([None], cd)], autograph=False, experimental_attributes=_NOINLINE
+            lambda x: _row(x, None, bins, True, xla), input_signature=[tf.TensorSpec([None], cd)], autograph=False, experimental_attributes={"_noinline": True}
         )
+        _compat.OWN_FUNCTIONS.add(id(fn))
     return fn
 
 
-def _row_fn(cd: tf.DType, bins: int, rule: str):
-    """The cached one-tensor function for ``(dtype, bins, rule)``: traced once per process."""
-    key = (cd, bins, rule)
+def _row_fn(cd: tf.DType, bins: int, xla: bool):
+    """The cached one-tensor function for ``(dtype, bins, xla)``: traced once per process."""
+    key = (cd, bins, xla)
     fn = _ROW_FNS.get(key)
     if fn is None:
         fn = _ROW_FNS[key] = tf.function(
-            lambda x: _row_either(x, bins, rule), input_signature=[tf.TensorSpec(None, cd)], autograph=False, experimental_attributes=_NOINLINE
+            lambda x: _row_either(x, bins, xla), input_signature=[tf.TensorSpec(None, cd)], autograph=False, experimental_attributes={"_noinline": True}
         )
+        _compat.OWN_FUNCTIONS.add(id(fn))
     return fn
 
 
@@ -180,6 +216,6 @@ def snapshot_rows(tensors, bins: int) -> tf.Tensor:
     flat = [_prepare(t) for t in tensors]
     if not flat:
         return tf.zeros([0, bins + H.EXTRA], tf.float64)
-    rule = binning_rule()
+    xla = _compat.in_xla_context()
     with _plain_calls():
-        return tf.stack([_row_fn(x.dtype, int(bins), rule)(x) for x in flat])
+        return tf.stack([_row_fn(x.dtype, int(bins), xla)(x) for x in flat])

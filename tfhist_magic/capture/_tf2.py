@@ -27,9 +27,9 @@ import weakref
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.eager.polymorphic_function import polymorphic_function as _pf
 
 from ..recording import KINDS, Recording
+from . import _compat
 from ._ops import compute_dtype, snapshot_rows
 from ._patch import Patches
 
@@ -40,6 +40,7 @@ def record_now(rec: Recording, kind: str, names: list, tensors: list, step: int)
     """Compute the rows of ``tensors`` now (eagerly) and add them to ``rec`` at ``step``."""
     if not names:
         return
+    tensors = [tf.convert_to_tensor(t) for t in tensors]
     rows = snapshot_rows(tensors, rec.bins).numpy()
     dtypes = [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors]
     rec.add_rows(kind, names, [step], rows[None], dtypes=dtypes)
@@ -56,12 +57,13 @@ def _graph_key():
 class _Forward:
     """One outermost layer call and the outputs of the layers nested in it."""
 
-    __slots__ = ("root", "acts", "seen")
+    __slots__ = ("root", "acts", "seen", "taped")
 
-    def __init__(self, root):
+    def __init__(self, root, taped: bool):
         self.root = root
         self.acts: list[tuple[object, int, tf.Tensor]] = []  # (layer, output index, tensor)
         self.seen: set[int] = set()
+        self.taped = taped  # a GradientTape was recording: this pass can be trained on
 
 
 class _Group:
@@ -78,8 +80,14 @@ class _Group:
         with tf.init_scope():
             self.steps = tf.Variable(tf.fill([self.ring], tf.constant(-1, tf.int64)), trainable=False, name="tfhist_steps")
             self.buf = tf.Variable(tf.zeros([self.ring, total, bins + 10], tf.float64), trainable=False, name="tfhist_rows")
+            self.first_bad = tf.Variable(tf.constant(-1, tf.int64), trainable=False, name="tfhist_first_nonfinite")
         self.last = -1
         self.lost = 0
+
+    def check(self, step, probe) -> None:
+        """Every step: note the first step whose ``probe`` (a scalar sum) is not finite."""
+        new = (self.first_bad < 0) & tf.logical_not(tf.math.is_finite(probe))
+        self.first_bad.assign(tf.where(new, step, self.first_bad))
 
     def write(self, step, rows):
         slot = tf.cast((step // self.every) % self.ring, tf.int32)
@@ -157,21 +165,25 @@ class Engine:
         self.seen_models: dict = {}  # id -> weakref of models whose updates were recorded
         self.closed = False
         self.on_close: list = []  # callables run once the patches are undone
+        self.traces = _compat.TraceSwap()
+        self.model_labels: dict[int, str] = {}  # id(model) -> its name in rec.models
 
     # -- install / uninstall -----------------------------------------------------------
     def __enter__(self):
         if self.targets is not None:
             self._target_var_ids = {id(v) for m in self.targets for v in self._model_vars(m)}
         engine = self
-        orig_call = _pf.Function.__call__
+        orig_call = _compat.Function.__call__
+        enter = self.traces.enter
 
         def __call__(fn, *args, **kwargs):
+            enter(fn)
             out = orig_call(fn, *args, **kwargs)
             if engine._groups and tf.executing_eagerly():
                 engine.tick()
             return out
 
-        self.patches.set(_pf.Function, "__call__", __call__)
+        self.patches.set(_compat.Function, "__call__", __call__)
         return self
 
     def close(self) -> None:
@@ -189,6 +201,8 @@ class Engine:
                 self.patches.undo()
             finally:
                 self._pending.clear()
+                self.traces.restore()
+                self._groups.clear()  # the device buffers go with the traces that wrote them
                 for fn in self.on_close:
                     fn()
 
@@ -212,6 +226,19 @@ class Engine:
         self._names[key] = name
         return name
 
+    def model_label(self, model) -> str:
+        """``model``'s key in ``rec.models``: its name, made unique among the models seen."""
+        label = self.model_labels.get(id(model))
+        if label is None:
+            base = getattr(model, "name", None) or type(model).__name__
+            taken = set(self.model_labels.values()) | set(self.rec.models)
+            label, n = base, 2
+            while label in taken:
+                label = f"{base}#{n}"
+                n += 1
+            self.model_labels[id(model)] = label
+        return label
+
     def activation_name(self, layer, i: int, owner: str | None) -> str:
         """The name of output ``i`` of ``layer`` (-1: its only output)."""
         return self._unique(hash((id(layer), i)), self._layer_name(layer) + ("" if i < 0 else f":{i}"), owner)
@@ -222,10 +249,11 @@ class Engine:
         depth = getattr(self._local, "depth", 0)
         key = _graph_key()
         if depth == 0:
-            fw = _Forward(layer)
+            fw = _Forward(layer, _compat.tape_active())
             roots = self._pending.setdefault(key, [])
             roots.append(fw)
-            del roots[:-_MAX_ROOTS]
+            if len(roots) > _MAX_ROOTS:  # drop the oldest, one not under a tape first
+                del roots[next((i for i, r in enumerate(roots) if not r.taped), 0)]
         self._local.depth = depth + 1
         try:
             out = call(*args, **kwargs)
@@ -280,6 +308,9 @@ class Engine:
         st = self._opt_state(opt)
         var_ids = {id(v) for v in variables}
         mine = [fw for fw in roots if any(id(v) in var_ids for v in self._model_vars(fw.root))]
+        # The activations of step k are those of the pass whose gradients step k
+        # applies: the one run under a GradientTape, not a monitoring or validation call.
+        mine = [fw for fw in mine if fw.taped] or mine
         owners = [getattr(fw.root, "name", None) for fw in mine]
         owner = owners[0] if owners else None
         vnames = [self._unique(id(v), self._var_name(v), owner) for v in variables]
@@ -299,46 +330,66 @@ class Engine:
                     acts.append((self.activation_name(layer, i, getattr(fw.root, "name", None)), t))
             names["activations"] = [n for n, _ in acts]
             tensors["activations"] = [t for _, t in acts]
+        # Variables and gradients as given: read, densified and unscaled only inside
+        # the sampled branch, so unsampled steps pay nothing for them.
         if "weights" in self.kinds:
             names["weights"] = list(vnames)
-            tensors["weights"] = [v.value if hasattr(v, "value") and not callable(v.value) else v for v in variables]
+            tensors["weights"] = list(variables)
+        pairs = [(n, g) for n, g in zip(vnames, grads) if g is not None]
         if "grads" in self.kinds:
-            pairs = [(n, g) for n, g in zip(vnames, grads) if g is not None]
             names["grads"] = [n for n, _ in pairs]
-            tensors["grads"] = [self._dense(g, scale) for _, g in pairs]
+            tensors["grads"] = [g for _, g in pairs]
         for m in mine:
-            self.rec.add_model(m.root.name, [n for k in names for n in names[k]])
+            self.rec.add_model(self.model_label(m.root), [n for k in names for n in names[k]])
             self.seen_models[id(m.root)] = weakref.ref(m.root)
         names = {k: v for k, v in names.items() if v}
         tensors = {k: tensors[k] for k in names}
         if not names:
             return
         dtypes = {k: [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors[k]] for k in names}
+        probe = self._probe([g for _, g in pairs])
 
         step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
         if key is None:  # eager: straight to the Recording
             k = int(step.numpy())
+            if probe is not None and not np.isfinite(probe.numpy()):
+                self.rec.mark_nonfinite(k)
             if k % self.every == 0:
                 for kind in names:
-                    record_now(self.rec, kind, names[kind], tensors[kind], k)
+                    record_now(self.rec, kind, names[kind], [self._value(t, scale) for t in tensors[kind]], k)
                 self.rec.changed()
             return
         group = self._group(opt, names, dtypes)
+        if probe is not None:
+            group.check(step, probe)
         flat = [t for kind in names for t in tensors[kind]]
 
         def _write():
-            group.write(step, snapshot_rows(flat, self.bins))
+            group.write(step, snapshot_rows([self._value(t, scale) for t in flat], self.bins))
             return tf.constant(True)
 
         tf.cond(tf.equal(step % self.every, 0), _write, lambda: tf.constant(False))
 
     @staticmethod
-    def _dense(g, scale):
-        if isinstance(g, tf.IndexedSlices):
-            g = tf.convert_to_tensor(g)
-        if scale is not None:
-            g = g / scale
-        return g
+    def _probe(grads):
+        """A scalar that is not finite when the step's gradients are not: the sum of the
+        smallest gradient (a non-finite loss reaches every gradient). Nearly free."""
+        sizes = [(g.values if isinstance(g, tf.IndexedSlices) else g) for g in grads]
+        sizes = [t for t in sizes if t.shape.num_elements() is not None]
+        if not sizes:
+            return None
+        t = min(sizes, key=lambda t: t.shape.num_elements())
+        return tf.reduce_sum(tf.cast(t, tf.float32))
+
+    @staticmethod
+    def _value(t, scale):
+        """A variable's value, a densified IndexedSlices, a gradient without loss scale."""
+        if isinstance(t, tf.IndexedSlices):
+            t = tf.convert_to_tensor(t)
+            return t if scale is None else t / scale
+        if isinstance(t, tf.Variable) or hasattr(t, "handle") or not isinstance(t, tf.Tensor):
+            return tf.convert_to_tensor(t)
+        return t if scale is None else t / scale
 
     def _group(self, opt, names, dtypes) -> _Group:
         sig = (id(opt), tuple((k, tuple(v)) for k, v in names.items()))
@@ -373,6 +424,9 @@ class Engine:
                     f"{g.lost} sampled steps were overwritten on the device before the host read them "
                     f"(ring of {g.ring} slots, every={self.every}); raise --every to keep up."
                 )
+            bad = int(g.first_bad.numpy())
+            if bad >= 0:
+                self.rec.mark_nonfinite(bad)
             if res is None:
                 continue
             steps, data = res

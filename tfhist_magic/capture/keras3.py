@@ -8,9 +8,8 @@ inner optimizer, with unscaled gradients).
 from __future__ import annotations
 
 import keras
-from keras.src.optimizers.base_optimizer import BaseOptimizer
 
-from . import _keras
+from . import _compat, _keras
 
 __all__ = ["FLAVOR"]
 
@@ -21,7 +20,7 @@ def _unpack_apply(opt, grads, trainable_variables=None):
         return None
     if trainable_variables is not None:
         trainable_variables = list(trainable_variables)
-    variables = opt._trainable_variables if trainable_variables is None else trainable_variables
+    variables = _compat.keras3_trainable_variables(opt) if trainable_variables is None else trainable_variables
     return grads, list(variables), opt.loss_scale_factor, (grads, trainable_variables), {}
 
 
@@ -29,7 +28,7 @@ FLAVOR = _keras.Flavor(
     Layer=keras.Layer,
     Model=keras.Model,
     Callback=keras.callbacks.Callback,
-    updates=[(BaseOptimizer, "apply", _unpack_apply)],
+    updates=[(_compat.keras3_optimizer_base(), "apply", _unpack_apply)],
     var_name=lambda v: getattr(v, "path", None) or v.name,
     layer_name=lambda layer: getattr(layer, "path", None) or layer.name,
     loss=lambda model: lambda x, y, y_pred: model.compute_loss(x=x, y=y, y_pred=y_pred, training=False),

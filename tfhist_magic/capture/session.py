@@ -34,10 +34,10 @@ import weakref
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.client import session as _session
 
 from .. import histogram as H
 from ..recording import KINDS, Recording
+from . import _compat
 from ._ops import compute_dtype, snapshot_rows
 from ._patch import Patches
 
@@ -52,7 +52,7 @@ _APPLY_PREFIXES = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply
 
 
 def is_session(obj) -> bool:
-    return isinstance(obj, _session.BaseSession)
+    return isinstance(obj, _compat.BaseSession)
 
 
 def _apply_grad_index(op):
@@ -121,8 +121,8 @@ class SessionCapture:
     # -- install -----------------------------------------------------------------------
     def __enter__(self):
         cap = self
-        orig_run = _session.BaseSession.run
-        orig_close = _session.BaseSession.close
+        orig_run = _compat.BaseSession.run
+        orig_close = _compat.BaseSession.close
 
         def run(sess, fetches, feed_dict=None, options=None, run_metadata=None):
             return cap._run(sess, orig_run, fetches, feed_dict, options, run_metadata)
@@ -134,8 +134,8 @@ class SessionCapture:
                 return orig_close(sess)
 
         self._orig_run = orig_run
-        self.patches.set(_session.BaseSession, "run", run)
-        self.patches.set(_session.BaseSession, "close", close)
+        self.patches.set(_compat.BaseSession, "run", run)
+        self.patches.set(_compat.BaseSession, "close", close)
         return self
 
     def close(self) -> None:
@@ -170,7 +170,7 @@ class SessionCapture:
 
     def _closure(self, graph, fetches, feed_dict):
         with graph.as_default():
-            mapper = _session._FetchMapper.for_fetch(fetches)
+            mapper = _compat.fetch_mapper(fetches)
         roots = []
         for f in mapper.unique_fetches():
             el = graph.as_graph_element(f, allow_tensor=True, allow_operation=True)
@@ -394,7 +394,7 @@ def snapshot(sess, recording: Recording, *, kinds, feed=None) -> Recording:
     if not parts:
         return recording
     flat = [t for k in KINDS if k in parts for _, t in parts[k]]
-    cap_run = _session.BaseSession.run
+    cap_run = _compat.BaseSession.run
     try:
         if graph.finalized:
             values = cap_run(sess, flat, feed_dict=feed)

@@ -9,10 +9,10 @@ Updates are observed at ``apply_gradients`` of both optimizer families (the curr
 from __future__ import annotations
 
 import tf_keras
-from tf_keras.src.optimizers import optimizer as _optimizer
-from tf_keras.src.optimizers.legacy import optimizer_v2 as _optimizer_v2
 
-from . import _keras
+from . import _compat, _keras
+
+_OPTIMIZER, _OPTIMIZER_V2 = _compat.tf_keras_optimizer_bases()
 
 __all__ = ["FLAVOR"]
 
@@ -31,8 +31,8 @@ FLAVOR = _keras.Flavor(
     Model=tf_keras.Model,
     Callback=tf_keras.callbacks.Callback,
     updates=[
-        (_optimizer.Optimizer, "apply_gradients", _unpack_apply_gradients),
-        (_optimizer_v2.OptimizerV2, "apply_gradients", _unpack_apply_gradients),
+        (_OPTIMIZER, "apply_gradients", _unpack_apply_gradients),
+        (_OPTIMIZER_V2, "apply_gradients", _unpack_apply_gradients),
     ],
     var_name=lambda v: v.name.split(":")[0],
     layer_name=lambda layer: layer.name,

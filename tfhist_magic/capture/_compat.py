@@ -1,0 +1,141 @@
+"""Every private TensorFlow / Keras API the capture relies on, in one place.
+
+Tested with TensorFlow 2.16–2.21, Keras 3.x (3.15) and tf_keras 2.16–2.21 (the bounds
+in ``pyproject.toml``; CI installs the newest allowed). When one of these moves in a
+new release, this module is the one to change.
+
+* ``Function``: ``tensorflow.python.eager.polymorphic_function`` — the class whose
+  ``__call__`` the engine wraps, and its trace caches (``_function_cache``,
+  ``_variable_creation_config``, ``_no_variable_creation_config``), swapped for a watch.
+* ``in_xla_context``: ``control_flow_util.GraphOrParentsInXlaContext``.
+* ``function_call_config``: ``context().function_call_options``.
+* ``tape_active``: ``tensorflow.python.eager.record.could_possibly_record``.
+* ``fetch_mapper``: ``tensorflow.python.client.session._FetchMapper``.
+* ``keras3_optimizer_base`` / ``keras3_trainable_variables``:
+  ``keras.src.optimizers.base_optimizer.BaseOptimizer`` and its ``_trainable_variables``.
+* ``tf_keras_optimizer_bases``: ``tf_keras.src.optimizers`` (both optimizer families).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+
+from tensorflow.core.function.polymorphism import function_cache as _function_cache
+from tensorflow.core.protobuf import config_pb2
+from tensorflow.python.client import session as _session
+from tensorflow.python.eager import context as _context
+from tensorflow.python.eager import record as _record
+from tensorflow.python.eager.polymorphic_function import polymorphic_function as _pf
+from tensorflow.python.framework import ops as _ops
+from tensorflow.python.ops import control_flow_util as _cfu
+
+__all__ = [
+    "Function",
+    "OWN_FUNCTIONS",
+    "NO_GRAPPLER",
+    "BaseSession",
+    "fetch_mapper",
+    "in_xla_context",
+    "function_call_config",
+    "tape_active",
+    "TraceSwap",
+    "keras3_optimizer_base",
+    "keras3_trainable_variables",
+    "tf_keras_optimizer_bases",
+]
+
+#: The ``tf.function`` class (``tf.function(...)`` returns instances of it).
+Function = _pf.Function
+#: The Session base class (``Session``, ``InteractiveSession``, monitored sessions).
+BaseSession = _session.BaseSession
+#: ids of this package's own tf.functions (never re-traced for a watch).
+OWN_FUNCTIONS: set[int] = set()
+
+NO_GRAPPLER = config_pb2.ConfigProto()
+NO_GRAPPLER.graph_options.rewrite_options.disable_meta_optimizer = True
+
+
+def in_xla_context() -> bool:
+    """True while building a graph that XLA will compile (``jit_compile=True``)."""
+    return bool(_cfu.GraphOrParentsInXlaContext(_ops.get_default_graph()))
+
+
+@contextlib.contextmanager
+def function_call_config(config_proto):
+    """Function call ops built inside run with ``config_proto`` (e.g. no Grappler)."""
+    ctx = _context.context()
+    old = ctx.function_call_options
+    ctx.function_call_options = _context.FunctionCallOptions(config_proto=config_proto)
+    try:
+        yield
+    finally:
+        ctx.function_call_options = old
+
+
+def tape_active() -> bool:
+    """True when some ``tf.GradientTape`` is recording (eagerly or while tracing)."""
+    return _record.could_possibly_record()
+
+
+def fetch_mapper(fetches):
+    """The Session's own mapper of a fetch structure (``unique_fetches()``)."""
+    return _session._FetchMapper.for_fetch(fetches)
+
+
+class TraceSwap:
+    """Gives ``tf.function`` objects a fresh trace cache for the length of a watch.
+
+    A function first called inside the watch is traced with the recording hooks;
+    one that was traced before is traced again. On :meth:`restore`, every function
+    gets back the traces it had before (a function first traced inside the watch is
+    left with no traces at all), so after the watch it runs exactly as unwatched code
+    does, and a later watch traces it again.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, tuple] = {}  # id -> (fn, saved configs or None)
+
+    def enter(self, fn) -> None:
+        """Call before ``fn`` runs inside the watch (cheap after the first time)."""
+        if id(fn) in self._seen or id(fn) in OWN_FUNCTIONS:
+            return
+        saved = None
+        if fn._no_variable_creation_config is not None or fn._variable_creation_config is not None:
+            saved = (fn._function_cache, fn._variable_creation_config, fn._no_variable_creation_config)
+            cache = _function_cache.FunctionCache()
+            fn._function_cache = cache
+            if fn._variable_creation_config is not None:
+                fn._variable_creation_config = dataclasses.replace(fn._variable_creation_config, function_cache=cache)
+            if fn._no_variable_creation_config is not None:
+                fn._no_variable_creation_config = dataclasses.replace(fn._no_variable_creation_config, function_cache=cache)
+        self._seen[id(fn)] = (fn, saved)
+
+    def restore(self) -> None:
+        """Put every function's own traces back (drop those made inside the watch)."""
+        for fn, saved in self._seen.values():
+            if saved is None:
+                fn._function_cache.clear()
+            else:
+                fn._function_cache, fn._variable_creation_config, fn._no_variable_creation_config = saved
+        self._seen.clear()
+
+
+def keras3_optimizer_base():
+    from keras.src.optimizers.base_optimizer import BaseOptimizer
+
+    return BaseOptimizer
+
+
+def keras3_trainable_variables(opt) -> list:
+    """The variables a Keras 3 optimizer updates when ``apply`` gets none."""
+    return list(opt._trainable_variables)
+
+
+def tf_keras_optimizer_bases() -> tuple:
+    from tf_keras.src.optimizers import optimizer as _optimizer
+    from tf_keras.src.optimizers.legacy import optimizer_v2 as _optimizer_v2
+
+    return _optimizer.Optimizer, _optimizer_v2.OptimizerV2
+
+
