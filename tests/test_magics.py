@@ -69,11 +69,17 @@ def test_kinds_and_targets(ip):
     "cell, words",
     [
         ("%%tfhist_watch --every 0\npass", ["--every 0", ">= 1"]),
-        ("%%tfhist_watch --bins 0\npass", ["--bins 0", ">= 1"]),
+        ("%%tfhist_watch --bins 0\npass", ["--bins 0", "from 1 to 1024"]),
         ("%%tfhist_watch --kind nope\npass", ["'nope'", "activations, weights, grads"]),
         ("%%tfhist_watch nosuchname\npass", ["'nosuchname'"]),
         ("%%tfhist_watch x\npass", ["'x'", "not a model or Session"]),
         ("%%tfhist_watch -o 1bad\npass", ["'1bad'"]),
+        ("%%tfhist_watch -o class\npass", ["'class'", "variable name"]),
+        ("%%tfhist_watch --bins 100000\npass", ["--bins 100000", "from 1 to 1024"]),
+        ("%tfhist model --bins 2000 --data x", ["--bins 2000", "1024"]),
+        ("%tfhist model --data x[:, :3] y", ["--data x[:, :3] y", "failed", "8"]),
+        ("%tfhist model --data x y[:3]", ["--data x y[:3]", "failed"]),
+        ("%tfhist model --data x y )", ["--data", "expected one or two Python expressions"]),
         ("%%tfhist_watch model\nprint('no training')", ["'model'", "never trained"]),
         ("%tfhist model --kind grads", ["--data", "%%tfhist_watch"]),
         ("%tfhist x", ["'x'", "not a model or Session"]),
@@ -91,7 +97,17 @@ def test_bad_input_is_a_plain_usage_error(ip, cell, words):
     msg = _usage(ip, cell)
     for w in words:
         assert w in msg, msg
-    assert msg.count(".") <= 3 and "\n" not in msg
+    assert msg.count(". ") <= 2 and "\n" not in msg and "\x1b" not in msg
+
+
+def test_data_expressions_with_spaces_inside(ip, capsys):
+    _setup(ip)
+    ip.user_ns["wide"] = np.concatenate([ip.user_ns["x"], ip.user_ns["x"]], axis=1)
+    capsys.readouterr()
+    res = ip.run_cell("%tfhist model --data wide[:, :8] y[:, :1]")
+    assert res.success, res.error_in_exec
+    out = capsys.readouterr().out
+    assert "Activations" in out and "Gradients" in out
 
 
 def test_several_models_without_target_is_a_usage_error(ip):

@@ -241,6 +241,11 @@ def test_magics_with_sessions(ip, batch, capsys):
     assert type(res.error_in_exec) is UsageError and "--feed" in str(res.error_in_exec)
     res = ip.run_cell("%tfhist fresh --data xb")
     assert type(res.error_in_exec) is UsageError and "--feed" in str(res.error_in_exec)
+    # A feed that misses a placeholder: TensorFlow's own sentence, with its name.
+    res = ip.run_cell("%tfhist fresh --kind grads --feed {m['x']: xb}")
+    msg = str(res.error_in_exec)
+    assert type(res.error_in_exec) is UsageError and "You must feed a value for placeholder tensor 'y'" in msg, msg
+    assert "\n" not in msg
     for s_ in (sess, other, fresh):
         s_.close()
     for k in ("sess", "other", "fresh", "m"):

@@ -35,14 +35,31 @@ def _latest(rec, kind):
 
 
 def _nonfinite(rec) -> list[str]:
+    """The first step each tensor held NaN or Inf. With sampling, the step it showed up
+    in a snapshot is not when it began: the in-graph check of every step's gradients
+    (``rec.first_nonfinite``) says when, else the finding gives the interval."""
     out = []
+    first = rec.first_nonfinite
+    seen_any = False
     for kind in rec.kinds:
         for name, s in _latest(rec, kind):
             bad = (s.nan + s.posinf + s.neginf) > 0
-            if bad.any():
-                i = int(np.argmax(bad))
-                what = ", ".join(f"{int(getattr(s, k)[i])} {label}" for k, label in (("nan", "NaN"), ("posinf", "+Inf"), ("neginf", "-Inf")) if getattr(s, k)[i])
-                out.append(f"{kind} {name}: non-finite values from step {int(s.steps[i])} ({what}).")
+            if not bad.any():
+                continue
+            seen_any = True
+            i = int(np.argmax(bad))
+            step = int(s.steps[i])
+            prev = int(s.steps[i - 1]) if i > 0 else None
+            what = ", ".join(f"{int(getattr(s, k)[i])} {label}" for k, label in (("nan", "NaN"), ("posinf", "+Inf"), ("neginf", "-Inf")) if getattr(s, k)[i])
+            if first is not None and first <= step and (prev is None or first > prev):
+                when = f"from step {first} (the first step whose gradients held NaN/Inf; {what} at step {step})"
+            elif prev is not None and step - prev > 1:
+                when = f"first seen at step {step} ({what}); they began between step {prev} and {step}"
+            else:
+                when = f"from step {step} ({what})"
+            out.append(f"{kind} {name}: non-finite values {when}.")
+    if first is not None and not seen_any:
+        out.append(f"grads: NaN/Inf at step {first} (checked at every step; no sampled snapshot held them).")
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import keyword
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
@@ -28,6 +29,14 @@ def _usage(fn, *args, **kwargs):
 def _positive(flag: str, value):
     if value is not None and value < 1:
         raise UsageError(f"Received: {flag} {value} (expected an integer >= 1).")
+    return value
+
+
+def _bins(value):
+    from .histogram import MAX_BINS
+
+    if value is not None and not 1 <= value <= MAX_BINS:
+        raise UsageError(f"Received: --bins {value} (expected an integer from 1 to {MAX_BINS}).")
     return value
 
 
@@ -66,10 +75,10 @@ class TfHistMagics(Magics):
 
         args = parse_argstring(self.tfhist_watch, line)
         every = _positive("--every", args.every) or (self.every if self.every > 0 else DEFAULT_EVERY)
-        bins = _positive("--bins", args.bins) or self.bins
+        bins = _bins(args.bins) or self.bins
         kinds = _usage(parse_kinds, args.kind)
-        if args.output is not None and not args.output.isidentifier():
-            raise UsageError(f"Received: -o {args.output!r} (expected a Python variable name).")
+        if args.output is not None and not (args.output.isidentifier() and not keyword.iskeyword(args.output)):
+            raise UsageError(f"Received: -o {args.output!r} (expected a Python variable name, not a keyword).")
         models = [T.resolve_target(self.shell, t) for t in args.targets]
         w = _usage(watch, *models, every=every, kinds=kinds, bins=bins, max_snapshots=self.max_snapshots)
         rec = w.recording
@@ -99,9 +108,10 @@ class TfHistMagics(Magics):
                     if error is None:
                         raise
                     rec.note(f"display failed: {e}")
+        untrained = w.untrained_targets() if error is None else []
+        self.last_watch = w.seen()  # names only: the watch's buffers and graphs can go
         if error is not None:
             raise error
-        untrained = w.untrained_targets()
         if untrained:
             names = [t for t, m in zip(args.targets, models) if any(m is u for u in untrained)]
             raise UsageError(
@@ -144,9 +154,9 @@ class TfHistMagics(Magics):
 
         args = parse_argstring(self.tfhist, line)
         kinds = _usage(parse_kinds, args.kind)
-        bins = _positive("--bins", args.bins) or self.bins
-        if args.data is not None and len(args.data) > 2:
-            raise UsageError(f"Received: --data {' '.join(args.data)} (expected one or two expressions: X [Y]).")
+        bins = _bins(args.bins) or self.bins
+        if args.data is not None:
+            args.data = T.split_expressions(" ".join(args.data), "--data", 2)
         if args.target is None:
             label, target = T.default_target(self.shell)
         else:
@@ -186,7 +196,12 @@ class TfHistMagics(Magics):
             if "grads" in kinds and y is None and explicit:
                 raise UsageError(f"Gradients of {label!r} need targets: pass --data X Y.")
         use = tuple(k for k in kinds if k == "weights" or (k == "activations" and x is not None) or (k == "grads" and y is not None))
-        fresh = _usage(snapshot, model, kinds=use, x=x, y=y, bins=bins)
+        try:
+            fresh = snapshot(model, kinds=use, x=x, y=y, bins=bins)
+        except Exception as e:  # a batch the model cannot take: wrong shape, X/Y mismatch
+            if x is None:
+                raise
+            raise UsageError(f"Running {label!r} on --data {' '.join(data)} failed: {T.tf_message(e)}.") from None
         missing = [k for k in kinds if k not in use]
         if missing:
             fresh.note(f"{', '.join(_WORDS[k] for k in missing)} need a batch: pass --data X Y, or watch a training cell with %%tfhist_watch.")

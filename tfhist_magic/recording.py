@@ -191,8 +191,8 @@ class Recording:
     """
 
     def __init__(self, bins: int = 64, max_snapshots: int = 256):
-        if bins < 1:
-            raise ValueError(f"Received: bins={bins} (expected >= 1)")
+        if not 1 <= bins <= H.MAX_BINS:
+            raise ValueError(f"Received: bins={bins} (expected from 1 to {H.MAX_BINS})")
         if max_snapshots < 2:
             raise ValueError(f"Received: max_snapshots={max_snapshots} (expected >= 2)")
         self.bins = int(bins)

@@ -2,9 +2,78 @@
 
 from __future__ import annotations
 
+import ast
+import io
+import re
+import tokenize
+
 from IPython.core.error import UsageError
 
-__all__ = ["evaluate", "resolve_target", "models_in", "default_target"]
+__all__ = ["evaluate", "resolve_target", "models_in", "default_target", "split_expressions", "tf_message"]
+
+
+def _parses(text: str) -> bool:
+    try:
+        ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        return False
+    return bool(text.strip())
+
+
+def split_expressions(text: str, flag: str, most: int) -> list[str]:
+    """Split ``text`` into at most ``most`` Python expressions separated by spaces or
+    commas at the top level: ``x[:, :3] y`` is ``["x[:, :3]", "y"]``.
+
+    Raises:
+        UsageError: when it is not such a list, or an ambiguous one.
+    """
+    text = text.strip()
+    try:
+        toks = [t for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type not in (tokenize.NEWLINE, tokenize.ENDMARKER, tokenize.NL)]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        toks = []
+    # Places between two tokens at bracket depth 0 where a space or a comma separates them.
+    cuts, depth = [], 0
+    for a, b in zip(toks, toks[1:]):
+        if a.type == tokenize.OP and a.string in "([{":
+            depth += 1
+        elif a.type == tokenize.OP and a.string in ")]}":
+            depth -= 1
+        if depth == 0 and (a.end != b.start or a.string == ","):
+            cuts.append((a, b))
+    pieces = [text]
+    if most > 1 and not (len(toks) and _parses(text) and not any(a.string == "," for a, _ in cuts)):
+        found = []
+        for a, b in cuts:
+            left, right = text[: a.end[1]].rstrip(", "), text[b.start[1] :]
+            if _parses(left) and _parses(right):
+                found.append([left.strip(), right.strip()])
+        if len(found) == 1:
+            pieces = found[0]
+        elif len(found) > 1:
+            raise UsageError(f"Received: {flag} {text} (ambiguous: separate the expressions with a comma, as in {flag} X, Y).")
+    if not all(_parses(p) for p in pieces):
+        raise UsageError(f"Received: {flag} {text} (expected {'one or two Python expressions: X [Y]' if most > 1 else 'a Python expression'}).")
+    return pieces
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def tf_message(e: BaseException) -> str:
+    """The sentence of an error that says what is wrong, without colour codes, node
+    tracebacks or TensorFlow's "Graph execution error:" preamble."""
+    text = _ANSI.sub("", getattr(e, "message", None) or str(e))
+    lines = [ln.strip() for ln in text.splitlines()]
+    for ln in lines:
+        if ln.startswith("You must feed a value"):
+            return ln
+    skip = ("Graph execution error", "Detected at node", "File ", "[[", "Traceback", "Arguments received", "•", "Exception encountered")
+    keep = [ln for ln in lines if ln and not ln.startswith(skip)]
+    first = keep[0] if keep else text.strip() or type(e).__name__
+    first = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", first)  # eager op noise
+    first = re.sub(r"\s*\[Op:\w+\].*$", "", first)
+    return first.rstrip(".")
 
 def evaluate(shell, expr: str, what: str = "a Keras model or a tf.compat.v1 Session"):
     """Evaluate ``expr`` in the user's namespace; an unknown name is a UsageError."""

@@ -9,6 +9,7 @@ The same engine the ``%%tfhist_watch`` magic uses, for scripts and tests::
 
 from __future__ import annotations
 
+from .histogram import MAX_BINS
 from .recording import KINDS, Recording
 
 __all__ = ["DEFAULT_EVERY", "Watch", "watch", "snapshot", "parse_kinds", "is_model"]
@@ -39,9 +40,10 @@ def parse_kinds(kinds) -> tuple[str, ...]:
     return tuple(kk for kk in KINDS if kk in out)
 
 
-def _check_int(name: str, value, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"Received: {name}={value!r} (expected an integer >= {low}).")
+def _check_int(name: str, value, low: int = 1, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        expect = f">= {low}" if high is None else f"from {low} to {high}"
+        raise ValueError(f"Received: {name}={value!r} (expected an integer {expect}).")
     return value
 
 
@@ -95,7 +97,7 @@ class Watch:
 
     def __init__(self, *targets, every: int | None = None, kinds=None, bins: int = 64, max_snapshots: int = 256):
         self.every = _check_int("every", DEFAULT_EVERY if every is None else every)
-        self.bins = _check_int("bins", bins)
+        self.bins = _check_int("bins", bins, 1, MAX_BINS)
         self.kinds = parse_kinds(kinds)
         self.targets = list(targets)
         for t in self.targets:
@@ -173,16 +175,49 @@ class Watch:
         ref = engine.seen_models.get(id(target)) if engine else None
         if ref is None or ref() is not target:
             return None
-        return self.recording.models.get(target.name)
+        return self.recording.models.get(engine.model_labels.get(id(target)))
 
     def last_feed(self, sess):
         """The feed_dict of ``sess``'s last watched run (None if none)."""
         return self._sessions.last_feed.get(id(sess)) if self._sessions else None
 
+    def seen(self) -> "Seen":
+        """What ``%tfhist`` needs of this watch once it is over (no buffers, no
+        variables, no graphs: only names, and the last feed of each live session)."""
+        names, feeds = {}, {}
+        for _, engine in self._engines:
+            for mid, ref in engine.seen_models.items():
+                if ref() is not None:
+                    names[mid] = (ref, self.recording.models.get(engine.model_labels.get(mid)))
+        if self._sessions is not None:
+            for sid, ref in self._sessions.sessions().items():
+                sess = ref()
+                if sess is not None:
+                    names[sid] = (ref, self._sessions.recorded_names(sess))
+                    if sid in self._sessions.last_feed:
+                        feeds[sid] = (ref, self._sessions.last_feed[sid])
+        return Seen(names, feeds)
+
     def set_live(self, seconds: float | None) -> None:
         """Read the device buffers at least every ``seconds`` while the block runs."""
         for _, engine in self._engines:
             engine.live_interval = seconds
+
+
+class Seen:
+    """The models and Sessions one finished watch recorded, held weakly."""
+
+    def __init__(self, names: dict, feeds: dict):
+        self._names = names  # id -> (weakref, [tensor names])
+        self._feeds = feeds  # id(session) -> (weakref, feed_dict)
+
+    def recorded_names(self, target) -> list | None:
+        ref, names = self._names.get(id(target), (None, None))
+        return names if ref is not None and ref() is target else None
+
+    def last_feed(self, sess):
+        ref, feed = self._feeds.get(id(sess), (None, None))
+        return feed if ref is not None and ref() is sess else None
 
 
 def watch(*targets, every: int | None = None, kinds=None, bins: int = 64, max_snapshots: int = 256) -> Watch:
@@ -213,7 +248,7 @@ def snapshot(target, *, kinds=None, x=None, y=None, feed=None, bins: int = 64) -
     on ``x``/``y`` when given. For a ``tf.compat.v1`` Session: its graph's trainable
     variables now; activations and gradients with ``feed`` (a feed_dict) when given.
     """
-    rec = Recording(bins=_check_int("bins", bins))
+    rec = Recording(bins=_check_int("bins", bins, 1, MAX_BINS))
     kinds = parse_kinds(kinds)
     if is_session(target):
         from .capture.session import snapshot as session_snapshot

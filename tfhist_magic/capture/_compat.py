@@ -8,6 +8,7 @@ new release, this module is the one to change.
   ``__call__`` the engine wraps, and its trace caches (``_function_cache``,
   ``_variable_creation_config``, ``_no_variable_creation_config``), swapped for a watch.
 * ``in_xla_context``: ``control_flow_util.GraphOrParentsInXlaContext``.
+* ``buffer_variable``: ``resource_variable_ops.ResourceVariable`` made directly.
 * ``function_call_config``: ``context().function_call_options``.
 * ``tape_active``: ``tensorflow.python.eager.record.could_possibly_record``.
 * ``fetch_mapper``: ``tensorflow.python.client.session._FetchMapper``.
@@ -29,6 +30,7 @@ from tensorflow.python.eager import record as _record
 from tensorflow.python.eager.polymorphic_function import polymorphic_function as _pf
 from tensorflow.python.framework import ops as _ops
 from tensorflow.python.ops import control_flow_util as _cfu
+from tensorflow.python.ops import resource_variable_ops as _rvo
 
 __all__ = [
     "Function",
@@ -37,6 +39,7 @@ __all__ = [
     "BaseSession",
     "fetch_mapper",
     "in_xla_context",
+    "buffer_variable",
     "function_call_config",
     "tape_active",
     "TraceSwap",
@@ -54,6 +57,14 @@ OWN_FUNCTIONS: set[int] = set()
 
 NO_GRAPPLER = config_pb2.ConfigProto()
 NO_GRAPPLER.graph_options.rewrite_options.disable_meta_optimizer = True
+
+
+def buffer_variable(initial_value, name: str):
+    """A non-trainable variable made outside every variable creator scope: a
+    ``tf.function`` that is traced again (``TraceSwap``) forbids ``tf.Variable`` on any
+    call but its first, and the recording's buffers are made during such a trace.
+    Call it under ``tf.init_scope()``."""
+    return _rvo.ResourceVariable(initial_value, trainable=False, name=name)
 
 
 def in_xla_context() -> bool:

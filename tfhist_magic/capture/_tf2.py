@@ -78,9 +78,9 @@ class _Group:
         self.ring = int(np.clip(_RING_BYTES // row_bytes, 16, 256))
         self.every = every
         with tf.init_scope():
-            self.steps = tf.Variable(tf.fill([self.ring], tf.constant(-1, tf.int64)), trainable=False, name="tfhist_steps")
-            self.buf = tf.Variable(tf.zeros([self.ring, total, bins + 10], tf.float64), trainable=False, name="tfhist_rows")
-            self.first_bad = tf.Variable(tf.constant(-1, tf.int64), trainable=False, name="tfhist_first_nonfinite")
+            self.steps = _compat.buffer_variable(tf.fill([self.ring], tf.constant(-1, tf.int64)), "tfhist_steps")
+            self.buf = _compat.buffer_variable(tf.zeros([self.ring, total, bins + 10], tf.float64), "tfhist_rows")
+            self.first_bad = _compat.buffer_variable(tf.constant(-1, tf.int64), "tfhist_first_nonfinite")
         self.last = -1
         self.lost = 0
 

@@ -318,6 +318,10 @@ class SessionCapture:
         self._add(st, {"weights": names}, {"weights": dtypes}, step, rows)
 
     # -- queries ---------------------------------------------------------------------
+    def sessions(self) -> dict:
+        """id -> weakref of every session whose runs this capture saw."""
+        return dict(self._sessions)
+
     def recorded_names(self, sess) -> list | None:
         if id(sess) not in self._sessions or self._sessions[id(sess)]() is not sess:
             return None
@@ -404,7 +408,9 @@ def snapshot(sess, recording: Recording, *, kinds, feed=None) -> Recording:
                 rows_t = snapshot_rows([v.read_value() if hasattr(v, "read_value") else v for v in flat], recording.bins)
             rows = cap_run(sess, rows_t, feed_dict=feed)
     except tf.errors.InvalidArgumentError as e:
-        raise ValueError(f"The graph needs more than the feed gives ({e.message.splitlines()[0]}): pass --feed with every placeholder it uses.") from None
+        from ..targets import tf_message
+
+        raise ValueError(f"The graph needs more than the feed gives: {tf_message(e)}.") from None
     except tf.errors.FailedPreconditionError:
         raise ValueError("The session's variables are not initialized yet: run the initializer first.") from None
     start = 0
