@@ -11,11 +11,21 @@ from tfhist_magic import health
 from tfhist_magic.recording import Recording
 from tfhist_magic.histogram import reference_row
 from conftest import make_mlp
+from test_watch_keras import _hist
 
 
-def _hist(values, series, i):
-    v = np.asarray(values, dtype=np.float64).ravel()
-    return np.histogram(v[np.isfinite(v)], bins=series.edges[i])[0]
+def _sgd_step(m):
+    """A custom training step in a tf.function, as users write one."""
+    opt = keras.optimizers.SGD(0.01)
+
+    @tf.function
+    def step(xb, yb):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((m(xb, training=True) - yb) ** 2)
+        opt.apply_gradients(zip(tape.gradient(loss, m.trainable_variables), m.trainable_variables))
+        return loss
+
+    return step
 
 
 def test_jit_compile_fit_is_watched_exactly(data):
@@ -104,23 +114,9 @@ def test_fit_run_eagerly_with_validation_keeps_the_training_batch(data):
     np.testing.assert_allclose(s.max, [out.max()] * 2, rtol=1e-6)
 
 
-def _tfhist_ops(concrete):
-    ops = [op.name for op in concrete.graph.get_operations()]
-    return [n for n in ops if "tfhist" in n], {c.name for c in concrete.variables if "tfhist" in c.name}
-
-
 def test_function_traced_in_a_watch_runs_plain_after_it_and_is_recorded_again(data):
     x, y = data
-    m = make_mlp()
-    opt = keras.optimizers.SGD(0.01)
-
-    @tf.function
-    def step(xb, yb):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean((m(xb, training=True) - yb) ** 2)
-        opt.apply_gradients(zip(tape.gradient(loss, m.trainable_variables), m.trainable_variables))
-        return loss
-
+    step = _sgd_step(make_mlp())
     with tfhist_magic.watch(every=1) as rec:
         for _ in range(3):
             step(x, y)
@@ -180,15 +176,7 @@ def test_sparse_gradients_are_densified_only_on_sampled_steps():
 
 def test_first_nonfinite_step_is_exact_between_samples(data):
     x, y = data
-    m = make_mlp()
-    opt = keras.optimizers.SGD(0.01)
-
-    @tf.function
-    def step(xb, yb):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean((m(xb, training=True) - yb) ** 2)
-        opt.apply_gradients(zip(tape.gradient(loss, m.trainable_variables), m.trainable_variables))
-
+    step = _sgd_step(make_mlp())
     bad = y.copy()
     bad[0, 0] = np.nan  # one bad target at step 14: the loss and every gradient go NaN
     with tfhist_magic.watch(every=50) as rec:

@@ -88,16 +88,16 @@ def _index(x, lo, w, bins: int, cd: tf.DType):
     e = tf.where(huge, (lo * q + i * (w * q)) * tf.constant(4.0, cd), lo + i * w)
     e = tf.concat([tf.reshape(lo, [1]), tf.minimum(e, big)], 0)
     e = tf.where(tf.abs(e) < tiny, -tiny, e)
-    ext = tf.concat([e, tf.constant([np.inf], cd)], 0)
-    # Estimate floor((x - lo) / w) without overflow: a huge w is scaled down first,
-    # so that 1 / w stays a normal number.
+    nxt = tf.concat([e[1:], tf.constant([np.inf], cd)], 0)  # e[i+1]; no bin above the last
+    # Estimate floor((x - lo) / w) without overflow: a huge w is scaled down first (only
+    # then is x multiplied: the branch not taken costs nothing), so 1 / w stays normal.
     a = tf.where(huge, tf.constant(2.0**-64, cd), tf.constant(1.0, cd))
     s = tf.cast(1.0 / (tf.cast(w, tf.float64) * tf.cast(a, tf.float64)), cd)
-    xa = x * a
-    j = tf.clip_by_value(tf.floor(xa * s - (lo * a) * s), tf.constant(0.0, cd), tf.constant(bins - 1.0, cd))
-    j = tf.cast(j, tf.int32)
+    xa = tf.cond(huge, lambda: x * a, lambda: x)
+    # x >= lo, so the estimate is > -1 and truncation toward zero is the floor, clipped.
+    j = tf.minimum(tf.cast(xa * s - (lo * a) * s, tf.int32), bins - 1)
     # The estimate is off by at most one bin: one exact comparison each way settles it.
-    return j - tf.cast(x < tf.gather(ext, j), tf.int32) + tf.cast(x >= tf.gather(ext, j + 1), tf.int32)
+    return j + tf.cast(x >= tf.gather(nxt, j), tf.int32) - tf.cast(x < tf.gather(e, j), tf.int32)
 
 
 def _count(j, bins: int, xla: bool):
@@ -146,10 +146,11 @@ def _row(x, total, bins: int, masked: bool, xla: bool):
     k = tf.where(large, tf.constant(1.0 / c.sum_scale, tf.float64), tf.constant(1.0, tf.float64))
     denom = tf.cast(tf.maximum(n_fin, 1), cd)
     if masked:
-        mean_s = tf.reduce_sum(xz * inv) / denom  # mean / k
+        mean_s = tf.reduce_sum(tf.cond(large, lambda: xz * inv, lambda: xz)) / denom  # mean / k
     else:
         mean_s = (total / denom) * inv
-    ss = tf.reduce_sum(tf.math.squared_difference(xz * inv, mean_s))
+    xs = tf.cond(large, lambda: xz * inv, lambda: xz)  # scaled only when it must be
+    ss = tf.reduce_sum(tf.math.squared_difference(xs, mean_s))
     if masked:
         ss = tf.maximum(ss - tf.cast(n_bad, cd) * tf.square(mean_s), zero)  # the zeros put in
     k64 = k
