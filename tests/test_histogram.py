@@ -191,12 +191,14 @@ def test_save_load_roundtrip(tmp_path):
     rec.mark_epoch(0, 0)
     rec.add_model("m", ["g/kernel"])
     rec.note("hello")
+    rec.mark_nonfinite(7)
     rec.save(tmp_path / "r.npz")
     back = Recording.load(tmp_path / "r.npz")
     a, b = rec.series("grads", "g/kernel"), back.series("grads", "g/kernel")
     np.testing.assert_array_equal(a.steps, b.steps)
     np.testing.assert_array_equal(a.rows, b.rows)
     assert back.models == {"m": ["g/kernel"]} and back.notes == ["hello"]
+    assert back.first_nonfinite == 7
 
 
 def test_unknown_kind_and_name():

@@ -344,6 +344,7 @@ class Recording:
         arrays["meta/epochs"] = np.array(self._epochs, dtype=np.int64).reshape(-1, 2)
         arrays["meta/models"] = np.array([(m, n) for m, ns in self.models.items() for n in ns], dtype=str).reshape(-1, 2)
         arrays["meta/notes"] = np.array(self.notes, dtype=str)
+        arrays["meta/first_nonfinite"] = np.array(-1 if self.first_nonfinite is None else self.first_nonfinite, dtype=np.int64)
         np.savez_compressed(path, **arrays)
 
     @classmethod
@@ -358,6 +359,8 @@ class Recording:
             for m, n in z["meta/models"]:
                 rec.add_model(str(m), [str(n)])
             rec.notes = [str(n) for n in z["meta/notes"]]
+            if "meta/first_nonfinite" in z and int(z["meta/first_nonfinite"]) >= 0:
+                rec.mark_nonfinite(int(z["meta/first_nonfinite"]))
         return rec
 
     # -- display ---------------------------------------------------------------------
