@@ -42,7 +42,8 @@ def split_expressions(text: str, flag: str, most: int) -> list[str]:
         if depth == 0 and (a.end != b.start or a.string == ","):
             cuts.append((a, b))
     pieces = [text]
-    if most > 1 and not (len(toks) and _parses(text) and not any(a.string == "," for a, _ in cuts)):
+    one = bool(toks) and _parses(text) and not any(a.string == "," for a, _ in cuts)  # e.g. x[:, :3]
+    if most > 1 and not one:  # the one place where both sides parse is the split
         found = []
         for a, b in cuts:
             left, right = text[: a.end[1]].rstrip(", "), text[b.start[1] :]

@@ -40,7 +40,6 @@ def record_now(rec: Recording, kind: str, names: list, tensors: list, step: int)
     """Compute the rows of ``tensors`` now (eagerly) and add them to ``rec`` at ``step``."""
     if not names:
         return
-    tensors = [tf.convert_to_tensor(t) for t in tensors]
     rows = snapshot_rows(tensors, rec.bins).numpy()
     dtypes = [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors]
     rec.add_rows(kind, names, [step], rows[None], dtypes=dtypes)
@@ -66,6 +65,22 @@ class _Forward:
         self.taped = taped  # a GradientTape was recording: this pass can be trained on
 
 
+class _NonFiniteCheck:
+    """A device scalar: the first step whose probe (a scalar sum) was not finite.
+    Written every step inside the step's own graph (no host sync), read on flush."""
+
+    def __init__(self):
+        with tf.init_scope():
+            self.var = _compat.buffer_variable(tf.constant(-1, tf.int64), "tfhist_first_nonfinite")
+
+    def check(self, step, probe) -> None:
+        new = (self.var < 0) & tf.logical_not(tf.math.is_finite(probe))
+        self.var.assign(tf.where(new, tf.cast(step, tf.int64), self.var))
+
+    def read(self) -> int:
+        return int(self.var.numpy())
+
+
 class _Group:
     """Device buffers for one optimizer's updates as one trace built them: one ring of
     ``[R, T, bins + 10]`` for all the tensors of all kinds, and the step of each slot."""
@@ -80,19 +95,16 @@ class _Group:
         with tf.init_scope():
             self.steps = _compat.buffer_variable(tf.fill([self.ring], tf.constant(-1, tf.int64)), "tfhist_steps")
             self.buf = _compat.buffer_variable(tf.zeros([self.ring, total, bins + 10], tf.float64), "tfhist_rows")
-            self.first_bad = _compat.buffer_variable(tf.constant(-1, tf.int64), "tfhist_first_nonfinite")
+        self.nonfinite = _NonFiniteCheck()
         self.last = -1
         self.lost = 0
 
-    def check(self, step, probe) -> None:
-        """Every step: note the first step whose ``probe`` (a scalar sum) is not finite."""
-        new = (self.first_bad < 0) & tf.logical_not(tf.math.is_finite(probe))
-        self.first_bad.assign(tf.where(new, step, self.first_bad))
-
     def write(self, step, rows):
-        slot = tf.cast((step // self.every) % self.ring, tf.int32)
-        self.buf[slot].assign(rows)
-        self.steps[slot].assign(step)
+        # A scatter, not ``buf[slot].assign``: XLA needs slice bounds to be compile-time
+        # constants, so a sliced assign at a moving slot recompiled the step every call.
+        slot = tf.reshape(tf.cast((step // self.every) % self.ring, tf.int32), [1])
+        self.buf.scatter_update(tf.IndexedSlices(rows[None], slot))
+        self.steps.scatter_update(tf.IndexedSlices(tf.reshape(step, [1]), slot))
 
     def read(self):
         """New (steps, {kind: rows}) since the last read, in step order."""
@@ -166,6 +178,7 @@ class Engine:
         self.closed = False
         self.on_close: list = []  # callables run once the patches are undone
         self.traces = _compat.TraceSwap()
+        self._eager_check: _NonFiniteCheck | None = None  # for updates run eagerly
         self.model_labels: dict[int, str] = {}  # id(model) -> its name in rec.models
 
     # -- install / uninstall -----------------------------------------------------------
@@ -330,8 +343,8 @@ class Engine:
                     acts.append((self.activation_name(layer, i, getattr(fw.root, "name", None)), t))
             names["activations"] = [n for n, _ in acts]
             tensors["activations"] = [t for _, t in acts]
-        # Variables and gradients as given: read, densified and unscaled only inside
-        # the sampled branch, so unsampled steps pay nothing for them.
+        # Variables and gradients as given: read, densified and unscaled only where the
+        # rows are computed (the sampled branch), so unsampled steps pay nothing for them.
         if "weights" in self.kinds:
             names["weights"] = list(vnames)
             tensors["weights"] = list(variables)
@@ -347,25 +360,30 @@ class Engine:
         if not names:
             return
         dtypes = {k: [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors[k]] for k in names}
-        probe = self._probe([g for _, g in pairs])
+
+        def values(kind):
+            return [self._applied(g, scale) for g in tensors[kind]] if kind == "grads" else tensors[kind]
 
         step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
+        probe = self._probe([g for _, g in pairs])
         if key is None:  # eager: straight to the Recording
+            if probe is not None:
+                if self._eager_check is None:
+                    self._eager_check = _NonFiniteCheck()
+                self._eager_check.check(step, probe)
             k = int(step.numpy())
-            if probe is not None and not np.isfinite(probe.numpy()):
-                self.rec.mark_nonfinite(k)
-            if k % self.every == 0:
+            if k % self.every == 0:  # the host reads the rows now anyway
                 for kind in names:
-                    record_now(self.rec, kind, names[kind], [self._value(t, scale) for t in tensors[kind]], k)
+                    record_now(self.rec, kind, names[kind], values(kind), k)
+                self._read_eager_check()
                 self.rec.changed()
             return
         group = self._group(opt, names, dtypes)
         if probe is not None:
-            group.check(step, probe)
-        flat = [t for kind in names for t in tensors[kind]]
+            group.nonfinite.check(step, probe)
 
         def _write():
-            group.write(step, snapshot_rows([self._value(t, scale) for t in flat], self.bins))
+            group.write(step, snapshot_rows([t for kind in names for t in values(kind)], self.bins))
             return tf.constant(True)
 
         tf.cond(tf.equal(step % self.every, 0), _write, lambda: tf.constant(False))
@@ -374,22 +392,17 @@ class Engine:
     def _probe(grads):
         """A scalar that is not finite when the step's gradients are not: the sum of the
         smallest gradient (a non-finite loss reaches every gradient). Nearly free."""
-        sizes = [(g.values if isinstance(g, tf.IndexedSlices) else g) for g in grads]
-        sizes = [t for t in sizes if t.shape.num_elements() is not None]
-        if not sizes:
+        known = [g.values if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        known = [t for t in known if t.shape.num_elements() is not None]
+        if not known:
             return None
-        t = min(sizes, key=lambda t: t.shape.num_elements())
-        return tf.reduce_sum(tf.cast(t, tf.float32))
+        return tf.reduce_sum(tf.cast(min(known, key=lambda t: t.shape.num_elements()), tf.float32))
 
     @staticmethod
-    def _value(t, scale):
-        """A variable's value, a densified IndexedSlices, a gradient without loss scale."""
-        if isinstance(t, tf.IndexedSlices):
-            t = tf.convert_to_tensor(t)
-            return t if scale is None else t / scale
-        if isinstance(t, tf.Variable) or hasattr(t, "handle") or not isinstance(t, tf.Tensor):
-            return tf.convert_to_tensor(t)
-        return t if scale is None else t / scale
+    def _applied(g, scale):
+        """The gradient the optimizer applies: dense, without the loss scale."""
+        g = tf.convert_to_tensor(g)  # densifies IndexedSlices
+        return g if scale is None else g / scale
 
     def _group(self, opt, names, dtypes) -> _Group:
         sig = (id(opt), tuple((k, tuple(v)) for k, v in names.items()))
@@ -412,8 +425,13 @@ class Engine:
         elif self.live_interval is not None and time.monotonic() - self._last_flush > self.live_interval:
             self.flush()
 
+    def _read_eager_check(self) -> None:
+        if self._eager_check is not None and self._eager_check.read() >= 0:
+            self.rec.mark_nonfinite(self._eager_check.read())
+
     def flush(self) -> None:
         """Read every group's new rows into the Recording."""
+        self._read_eager_check()
         got_any = False
         calls_since = max(1, self._calls - self._calls_at_flush)
         advanced = 0
@@ -424,7 +442,7 @@ class Engine:
                     f"{g.lost} sampled steps were overwritten on the device before the host read them "
                     f"(ring of {g.ring} slots, every={self.every}); raise --every to keep up."
                 )
-            bad = int(g.first_bad.numpy())
+            bad = g.nonfinite.read()
             if bad >= 0:
                 self.rec.mark_nonfinite(bad)
             if res is None:

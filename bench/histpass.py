@@ -1,0 +1,77 @@
+"""The histogram pass alone, against the memory floor, on the same values.
+
+    python bench/histpass.py                  # 1.2 million float32 values (the MLP's sampled tensors)
+    python bench/histpass.py --size 5000000 --repeat 50
+
+Each row times one call of a tf.function on one flat float32 tensor (median of
+``--repeat`` calls after a warm-up, process CPU seconds and wall time), and says how many
+"passes" of memory it costs: its time over the floor's, where the floor is one
+``reduce_sum`` (one read of the values). Rows:
+
+* floor: ``reduce_sum`` (one read);
+* range pass: min, max, sum (what every binning needs first);
+* HistogramFixedWidth: TensorFlow's fused CPU kernel (the old rule, whose arithmetic
+  the host could not reproduce exactly);
+* tfhist row: ``snapshot_rows`` (range, exact binning, statistics), plain graph;
+* tfhist row, XLA: the same inside ``jit_compile=True`` (what Keras' GPU default runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def _time(fn, x, repeat: int) -> tuple[float, float]:
+    fn(x).numpy()  # trace / compile
+    cpu, wall = [], []
+    for _ in range(repeat):
+        c0, w0 = time.process_time(), time.perf_counter()
+        fn(x).numpy()
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - w0)
+    return statistics.median(cpu), statistics.median(wall)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", type=int, default=1_200_000)
+    ap.add_argument("--bins", type=int, default=64)
+    ap.add_argument("--repeat", type=int, default=30)
+    args = ap.parse_args(argv)
+
+    import tensorflow as tf
+
+    from tfhist_magic.capture._ops import snapshot_rows
+
+    x = tf.constant(np.random.default_rng(0).normal(size=args.size).astype(np.float32))
+    B = args.bins
+    arms = {
+        "floor: reduce_sum (one read)": tf.function(lambda v: tf.reduce_sum(v)),
+        "range pass: min, max, sum": tf.function(lambda v: tf.stack([tf.reduce_min(v), tf.reduce_max(v), tf.reduce_sum(v)])),
+        "HistogramFixedWidth (old CPU rule, not exact)": tf.function(lambda v: tf.histogram_fixed_width(v, [-5.0, 5.0], nbins=B)),
+        "tfhist row (exact), graph": tf.function(lambda v: snapshot_rows([v], B)),
+        "tfhist row (exact), XLA": tf.function(lambda v: snapshot_rows([v], B), jit_compile=True),
+    }
+    print(f"{args.size:,} float32 values, {B} bins, median of {args.repeat} calls; TensorFlow {tf.__version__}")
+    print("| pass | CPU ms | wall ms | passes of memory (CPU / floor) |")
+    print("|---|---|---|---|")
+    floor = None
+    for name, fn in arms.items():
+        cpu, wall = _time(fn, x, args.repeat)
+        floor = floor or cpu
+        print(f"| {name} | {cpu * 1e3:.2f} | {wall * 1e3:.2f} | {cpu / floor:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
