@@ -14,6 +14,10 @@ Each row times one call of a tf.function on one flat float32 tensor (median of
   the host could not reproduce exactly);
 * tfhist row: ``snapshot_rows`` (range, exact binning, statistics), plain graph;
 * tfhist row, XLA: the same inside ``jit_compile=True`` (what Keras' GPU default runs).
+
+Then the one-time cost XLA pays per trace of a watched step: the first call (trace +
+compile) of ``snapshot_rows`` under ``jit_compile=True`` on ``--tensors`` tensors shaped
+like the benchmark MLP's weights, gradients and activations (15 by default).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=1_200_000)
     ap.add_argument("--bins", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=30)
+    ap.add_argument("--tensors", type=int, default=15)
     args = ap.parse_args(argv)
 
     import tensorflow as tf
@@ -70,6 +75,17 @@ def main(argv=None) -> int:
         cpu, wall = _time(fn, x, args.repeat)
         floor = floor or cpu
         print(f"| {name} | {cpu * 1e3:.2f} | {wall * 1e3:.2f} | {cpu / floor:.1f} |")
+
+    shapes = [(784, 512), (512,), (512, 256), (256,), (256, 10), (10,), (128, 512), (128, 256), (128, 10)]
+    shapes = (shapes * (args.tensors // len(shapes) + 1))[: args.tensors]
+    rng = np.random.default_rng(1)
+    ts = [tf.constant(rng.normal(size=sh).astype(np.float32)) for sh in shapes]
+    f = tf.function(lambda *xs: snapshot_rows(list(xs), B), jit_compile=True, autograph=False)
+    w0 = time.perf_counter()
+    f(*ts).numpy()
+    first = time.perf_counter() - w0
+    cpu, wall = _time(lambda _: f(*ts), None, args.repeat)
+    print(f"\nXLA, {len(ts)} tensors ({sum(int(np.prod(s)) for s in shapes):,} values): first call (trace + compile) {first:.2f} s wall; then {cpu * 1e3:.2f} ms CPU, {wall * 1e3:.2f} ms wall a call")
     return 0
 
 

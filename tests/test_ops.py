@@ -125,3 +125,17 @@ def test_one_rule_on_every_path():
 def test_xla_over_a_million_values():
     x = np.random.default_rng(6).normal(size=1_500_000).astype(np.float32)
     _check(_run("xla", x), x)
+
+
+def test_many_tensors_in_one_xla_computation_match_one_by_one():
+    """Under XLA every sampled tensor of a dtype is binned in one fused computation."""
+    cases = _cases()
+    names = ["normal32", "float64", "empty", "nonfinite", "constant", "int32", "on_edges", "huge_range32", "subnormals", "allnan", "float16"]
+    values = [cases[n] for n in names]
+    f = tf.function(lambda *xs: snapshot_rows(list(xs), B), jit_compile=True, autograph=False)
+    rows = f(*[tf.constant(v) for v in values]).numpy()
+    for name, v, row in zip(names, values, rows):
+        _check(row, v)
+        eager = snapshot_rows([tf.constant(v)], B).numpy()[0]
+        np.testing.assert_array_equal(row[: B + H.MEAN], eager[: B + H.MEAN], err_msg=name)
+        assert row[B + H.WIDTH] == eager[B + H.WIDTH]
