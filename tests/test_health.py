@@ -64,4 +64,7 @@ def test_findings_show_in_text_and_widget():
     rec = _rec()
     rec.add("activations", "r", 0, reference_row(np.zeros(100, np.float32), 16))
     assert "finding: activations r: 100% of outputs are exactly zero" in rec.summary()
-    assert "dying ReLU" in Dashboard(rec).notes.value
+    from tfhist_magic.view.widget import decode
+
+    (f,) = decode(Dashboard(rec).get_state()["_data"])["findings"]
+    assert "dying ReLU" in f["message"] and (f["kind"], f["name"], f["step"]) == ("activations", "r", 0)

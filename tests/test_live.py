@@ -4,6 +4,8 @@ import textwrap
 
 import pytest
 
+from tfhist_magic.view.widget import decode
+
 jupyter_client = pytest.importorskip("jupyter_client")
 
 SETUP = textwrap.dedent(
@@ -32,14 +34,15 @@ def test_widget_updates_while_the_cell_runs():
         kc.execute_interactive(SETUP, timeout=120)
         events = []
 
+        packets = []
+
         def hook(msg):
             t = msg["header"]["msg_type"]
             if t == "stream" and "done" in msg["content"]["text"]:
                 events.append(("epoch", msg["content"]["text"].strip()))
-            elif t == "comm_msg" and msg["content"]["data"].get("method") == "update":
-                state = msg["content"]["data"].get("state", {})
-                if "max" in state or "description" in state:
-                    events.append(("widget", sorted(state)))
+            elif t == "comm_msg" and msg["content"]["data"].get("method") == "custom":
+                packets.append(decode(msg["buffers"][0]))
+                events.append(("widget", [int(x) for s in packets[-1]["series"] for x in s["steps"]]))
 
         reply = kc.execute_interactive(CELL, timeout=180, output_hook=hook)
         assert reply["content"]["status"] == "ok", reply["content"]
@@ -49,5 +52,13 @@ def test_widget_updates_while_the_cell_runs():
     kinds = [k for k, _ in events]
     assert kinds.count("epoch") == 3, events
     first_epoch, last_epoch = kinds.index("epoch"), len(kinds) - 1 - kinds[::-1].index("epoch")
-    # The slider/step label moved between epochs, not only at the end of the cell.
+    # New rows reached the page between epochs, not only at the end of the cell,
+    # and each update carried only new steps (3 epochs x 8 batches: steps 0..23).
     assert "widget" in kinds[first_epoch:last_epoch], events
+    assert all(p["live"] for p in packets[:-1]) and packets[-1]["live"] is False
+    seqs = [p["seq"] for p in packets]
+    assert seqs == list(range(1, len(seqs) + 1))
+    steps = sorted({st for p in packets for s in p["series"] if s["kind"] == "grads" for st in s["steps"]})
+    assert steps == list(range(24)), steps
+    sent_rows = sum(s["n"] for p in packets for s in p["series"] if s["kind"] == "grads")
+    assert sent_rows <= 4 * 24 + 4 * len(packets), sent_rows  # each grads Series: new rows (+ the not-kept latest) only

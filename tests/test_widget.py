@@ -1,70 +1,210 @@
-"""The dashboard without a browser: set control values, assert on state and on what was drawn."""
+"""The dashboard's kernel side: what it sends (binary rows equal to the Recording's),
+only what is new, and the static faces (PNG, text) beside the widget."""
 
 import base64
+import io
 
+import ipywidgets as W
 import numpy as np
+import pytest
 
 from tfhist_magic import histogram as H
 from tfhist_magic.recording import Recording
-from tfhist_magic.view.widget import Dashboard
+from tfhist_magic.view import in_kernel, show
+from tfhist_magic.view.text import sparkline
+from tfhist_magic.view.widget import Dashboard, decode
 
 
-def _recording():
+def _recording(max_snapshots=256):
     rng = np.random.default_rng(0)
-    rec = Recording(bins=16)
+    rec = Recording(bins=16, max_snapshots=max_snapshots)
     for step in range(0, 50, 10):
         for kind in ("weights", "grads"):
             for name in ("d/kernel", "d/bias"):
                 rec.add(kind, name, step, H.reference_row(rng.normal(step, 1, size=100).astype(np.float32), 16))
     rec.mark_epoch(0, 0)
     rec.mark_epoch(30, 1)
+    rec.add_model("mlp", ["d/kernel", "d/bias"])
     return rec
 
 
-def test_tabs_controls_and_drawing():
+def _sent(d):
+    out = []
+    d.send = lambda content, buffers=None: out.append((content, [bytes(b) for b in buffers or []]))
+    return out
+
+
+def test_full_state_is_the_recordings_rows_exactly():
     rec = _recording()
     d = Dashboard(rec)
-    assert [d.tabs.get_title(i) for i in range(3)] == ["Activations", "Weights", "Gradients"]
-    assert d.tabs.selected_index == 1  # the first kind that has data
-    p = d.panels["grads"]
-    assert list(p.tensor.options) == ["d/kernel", "d/bias"]
-    assert p.step.max == 4 and p.step.value == 4  # follows the latest
-    p.tensor.value = "d/bias"
-    p.step.value = 1
-    s = rec.series("grads", "d/bias")
-    assert p.drawn["name"] == "d/bias" and p.drawn["step"] == 10
-    np.testing.assert_array_equal(p.drawn["counts"], s.counts[1])
-    np.testing.assert_array_equal(p.drawn["edges"], s.edges[1])
-    assert p.image.value[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "step 10" in p.info.value and "epoch 0" in p.info.value
-    before = p.image.value
-    p.mode.value = "time"
-    assert p.drawn["mode"] == "time" and p.image.value != before
-    assert "No activations recorded" in d.panels["activations"].info.value
+    h = decode(d.get_state()["_data"])
+    assert h["kinds"] == ["weights", "grads"] and h["bins"] == 16 and h["full"]
+    assert h["models"] == {"d/kernel": "mlp", "d/bias": "mlp"}
+    assert [(s["kind"], s["name"]) for s in h["series"]] == [(k, n) for k in ("weights", "grads") for n in ("d/kernel", "d/bias")]
+    for s in h["series"]:
+        want = rec.series(s["kind"], s["name"])
+        np.testing.assert_array_equal(s["rows"], want.rows)
+        np.testing.assert_array_equal(s["steps"], want.steps)
+        np.testing.assert_array_equal(s["epochs"], [0, 0, 0, 1, 1])
+        np.testing.assert_array_equal(s["wall"], want.wall)
+        np.testing.assert_array_equal(s["edges"], want.edges)
+        assert s["start"] == 0 and s["dtype"] == "float32"
 
 
-def test_live_refresh_follows_new_snapshots():
+def test_updates_send_only_what_is_new():
+    rec = _recording(max_snapshots=8)
+    d = Dashboard(rec)
+    d.get_state()  # the front end got everything so far
+    sent = _sent(d)
+    assert d.refresh() is False and sent == []  # nothing new: nothing sent
+    rec.add("grads", "d/bias", 60, H.reference_row(np.arange(5, dtype=np.float32), 16))
+    assert d.refresh() is True
+    (content, (packet,)), = sent
+    h = decode(packet)
+    assert content == {"tfhist": "delta"} and h["seq"] == 1 and not h["full"]
+    (s,) = h["series"]
+    assert (s["kind"], s["name"], s["start"], s["n"]) == ("grads", "d/bias", 5, 1)
+    np.testing.assert_array_equal(s["rows"][0], rec.series("grads", "d/bias").rows[-1])
+    # filling past capacity thins the kept rows: that Series is sent again from 0
+    for step in range(70, 120, 10):
+        rec.add("grads", "d/bias", step, H.reference_row(np.arange(5, dtype=np.float32) + step, 16))
+    d.refresh()
+    s = decode(sent[-1][1][0])["series"][0]
+    want = rec.series("grads", "d/bias")
+    assert s["start"] == 0 and s["n"] == len(want)
+    np.testing.assert_array_equal(s["steps"], want.steps)
+
+
+def test_live_updates_are_throttled_and_the_end_is_marked():
     rec = _recording()
-    d = Dashboard(rec, min_interval=0.0)
-    rec.subscribe(d.on_recording_changed)
-    rec.add("grads", "d/kernel", 60, H.reference_row(np.arange(5, dtype=np.float32), 16))
-    rec.changed()
-    p = d.panels["grads"]
-    assert p.step.max == 5 and p.drawn["step"] == 60
+    d = Dashboard(rec, live_interval=3600)
+    d.get_state()
+    sent = _sent(d)
+    d.start_live()
+    assert decode(sent.pop()[1][0])["live"] is True  # the page is told at once
+    d._last = 0.0
+    rec.add("grads", "d/kernel", 60, H.reference_row(np.ones(4, np.float32), 16))
+    rec.changed()  # first change after a long time: sent
+    rec.add("grads", "d/kernel", 70, H.reference_row(np.ones(4, np.float32), 16))
+    rec.changed()  # within live_interval: held back
+    assert len(sent) == 1 and decode(sent[0][1][0])["live"] is True
+    d.finish()
+    h = decode(sent[-1][1][0])
+    assert h["live"] is False and [s["steps"].tolist() for s in h["series"]] == [[70]]
+
+
+def test_front_end_can_ask_for_everything():
+    rec = _recording()
+    d = Dashboard(rec)
+    sent = _sent(d)
+    d._on_front_end(d, {"want": "full"}, [])
+    (content, (packet,)), = sent
+    assert content == {"tfhist": "full"} and decode(packet)["full"] and len(decode(packet)["series"]) == 4
+
+
+def test_findings_point_at_tensor_and_step():
+    rec = Recording(bins=8)
+    rec.add("grads", "g", 0, H.reference_row(np.ones(3, np.float32), 8))
+    rec.add("grads", "g", 5, H.reference_row(np.array([1, np.nan, np.inf], np.float32), 8))
+    h = decode(Dashboard(rec).get_state()["_data"])
+    (f,) = h["findings"]
+    assert (f["kind"], f["name"], f["step"]) == ("grads", "g", 5) and "non-finite" in f["message"]
+    assert h["kinds"] == ["grads"]  # only recorded kinds get a tab
 
 
 def test_mimebundle_has_widget_png_and_text():
     rec = _recording()
-    data = Dashboard(rec)._repr_mimebundle_()
+    d = Dashboard(rec)
+    data, meta = d._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in data
-    assert base64.b64decode(data["image/png"])[:4] == b"\x89PNG"
+    png = base64.b64decode(data["image/png"])
+    assert png[:4] == b"\x89PNG"
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(png))
+    assert img.size[0] == 2 * meta["image/png"]["width"]  # drawn at twice the shown size
+    # the bars are drawn in the kinds' colours (weights and grads rows)
+    colors = {c for _, c in img.getcolors(1 << 16)}
+    assert (0xE7, 0x6F, 0x51) in colors and (0x45, 0x7B, 0x9D) in colors
     assert data["text/plain"].startswith("tfhist Recording: 4 series")
-    assert "non-finite" not in data["text/plain"].lower()
+    d.start_live()
+    assert "image/png" not in d._repr_mimebundle_()[0]  # no picture drawn while training
+    d.finish()
+    assert "image/png" in d._repr_mimebundle_()[0]
 
 
-def test_nonfinite_is_flagged_in_text_and_info():
+def test_dashboard_is_a_widget_in_its_own_right():
+    rec = _recording()
+    d = Dashboard(rec)
+    box = W.VBox([d, W.HTML("x")])
+    assert box.children[0] is d
+    assert show(rec, mode="widget").recording is rec
+
+
+def test_nonfinite_is_flagged_in_text():
     rec = Recording(bins=8)
     rec.add("grads", "g", 0, H.reference_row(np.array([1, np.nan, np.inf], np.float32), 8))
     assert "NON-FINITE 2" in rec.summary()
+
+
+def test_sparkline_follows_the_counts():
+    counts = np.array([0, 1, 2, 4, 8, 16, 8, 4, 2, 1, 0, 0, 0, 0, 0, 50])
+    line = sparkline(counts, width=16)
+    assert len(line) == 16 and line[0] == " " and line[-1] == "█" and line[5] > line[4] > line[3]
+    assert len(sparkline(np.arange(64), width=16)) == 16
+    assert "█" in _recording().summary()
+
+
+def test_any_zmq_shell_subclass_counts_as_a_kernel(monkeypatch):
+    from ipykernel.zmqshell import ZMQInteractiveShell
+
+    class ColabShell(ZMQInteractiveShell):  # google.colab._shell.Shell is one of these
+        pass
+
+    ColabShell.__module__ = "google.colab._shell"
+    fake = ColabShell.__new__(ColabShell)
+    import IPython
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: fake)
+    assert in_kernel()
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())
+    assert not in_kernel()
+
+
+def test_static_picture_of_awkward_recordings():
+    """Tiny shares, one value, constants, huge ranges, NaN-only and float64 snapshots all
+    draw; a failing picture never takes the widget or the text down with it."""
+    rec = Recording(bins=64)
+    rec.add("activations", "spiky", 0, H.reference_row(np.r_[np.zeros(100000), 1.0].astype(np.float32), 64))
+    rec.add("activations", "spiky", 5, H.reference_row(np.r_[np.zeros(100000), 1e30].astype(np.float32), 64))
+    rec.add("weights", "one", 0, H.reference_row(np.array([3.0], np.float32), 64))
+    rec.add("grads", "nan", 0, H.reference_row(np.array([np.nan, np.inf], np.float32), 64))
+    rec.add("grads", "f64", 0, H.reference_row(np.array([1e-300, 1e300]), 64), dtype="float64")
     d = Dashboard(rec)
-    assert "NON-FINITE: nan 1, posinf 1" in d.panels["grads"].info.value
+    data, _ = d._repr_mimebundle_()
+    assert base64.b64decode(data["image/png"])[:4] == b"\x89PNG"
+
+    def broken(_rec):
+        raise ValueError("boom")
+
+    import tfhist_magic.view.static as static
+
+    orig, static.overview_png = static.overview_png, broken
+    try:
+        d._png = (None, (b"", 0))
+        data, _ = d._repr_mimebundle_()
+    finally:
+        static.overview_png = orig
+    assert "image/png" not in data and "could not be drawn: ValueError: boom" in data["text/plain"]
+    assert "application/vnd.jupyter.widget-view+json" in data
+
+
+def test_matplotlib_figure_draws_the_latest_and_first_bins():
+    rec = _recording()
+    fig = rec.figure()
+    s = rec.series("weights", "d/kernel")
+    first, latest = (p.get_data() for p in fig.axes[0].patches)
+    np.testing.assert_array_equal(latest.values, s.counts[-1])
+    np.testing.assert_array_equal(latest.edges, s.edges[-1])
+    np.testing.assert_array_equal(first.values, s.counts[0])
+    assert fig.axes[0].get_ylim()[1] >= max(s.counts[0].max(), s.counts[-1].max())  # nothing runs off the top

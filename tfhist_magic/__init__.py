@@ -15,9 +15,44 @@ from .recording import Recording, Series  # noqa: E402  (NumPy only)
 from .watcher import snapshot, watch  # noqa: E402  (TensorFlow is imported on first use)
 
 
+def _quiet_tensorflow_import() -> None:
+    """Import TensorFlow with its import-time C++ messages silenced, when the user asked
+    for that with ``TF_CPP_MIN_LOG_LEVEL`` (1 or more) and TensorFlow 2.19+ ignores it:
+    its oneDNN and CUDA-probe lines are logged before its log level is read
+    (tensorflow/tensorflow#100442), and a kernel shows them as red stderr in the cell.
+    Errors still surface: an import failure is a Python exception, not a log line."""
+    import os
+    import sys
+
+    try:
+        level = int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+    except ValueError:
+        level = 0
+    if level < 1 or "tensorflow" in sys.modules:
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+            except ImportError:
+                pass  # reported where TensorFlow is first used
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def load_ipython_extension(ip) -> None:
-    """Register the magics (``%load_ext tfhist_magic``); quick, no TensorFlow import."""
+    """Register the magics (``%load_ext tfhist_magic``). TensorFlow is imported here only
+    when ``TF_CPP_MIN_LOG_LEVEL`` asks for quiet (see ``_quiet_tensorflow_import``)."""
     from .magics import TfHistMagics
+
+    _quiet_tensorflow_import()
 
     unload_ipython_extension(ip)  # a second %load_ext leaves one of each
     ip.register_magics(TfHistMagics)

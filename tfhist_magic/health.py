@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["findings", "DEAD_FRACTION", "SATURATED_FRACTION", "VANISHING_RATIO"]
+__all__ = ["findings", "locate", "DEAD_FRACTION", "SATURATED_FRACTION", "VANISHING_RATIO"]
 
 #: Share of exact zeros in an activation that counts as dead.
 DEAD_FRACTION = 0.9
@@ -57,9 +57,9 @@ def _nonfinite(rec) -> list[str]:
                 when = f"first seen at step {step} ({what}); they began between step {prev} and {step}"
             else:
                 when = f"from step {step} ({what})"
-            out.append(f"{kind} {name}: non-finite values {when}.")
+            out.append((kind, name, step, f"{kind} {name}: non-finite values {when}."))
     if first is not None and not seen_any:
-        out.append(f"grads: NaN/Inf at step {first} (checked at every step; no sampled snapshot held them).")
+        out.append(("grads", None, first, f"grads: NaN/Inf at step {first} (checked at every step; no sampled snapshot held them)."))
     return out
 
 
@@ -70,7 +70,7 @@ def _dead(rec) -> list[str]:
             continue
         frac = s.zeros[-1] / s.size[-1]
         if frac >= DEAD_FRACTION and not s.min[-1] < 0:
-            out.append(f"activations {name}: {100 * frac:.0f}% of outputs are exactly zero at step {int(s.steps[-1])} (dying ReLU?).")
+            out.append(("activations", name, int(s.steps[-1]), f"activations {name}: {100 * frac:.0f}% of outputs are exactly zero at step {int(s.steps[-1])} (dying ReLU?)."))
     return out
 
 
@@ -84,7 +84,7 @@ def _saturated(rec) -> list[str]:
         counts = s.counts[-1]
         edge = (counts[0] + counts[-1]) / max(1, counts.sum())
         if bounded and edge >= SATURATED_FRACTION:
-            out.append(f"activations {name}: {100 * edge:.0f}% of outputs sit at the edges of [{lo:.3g}, {hi:.3g}] at step {int(s.steps[-1])} (saturated).")
+            out.append(("activations", name, int(s.steps[-1]), f"activations {name}: {100 * edge:.0f}% of outputs sit at the edges of [{lo:.3g}, {hi:.3g}] at step {int(s.steps[-1])} (saturated)."))
     return out
 
 
@@ -95,10 +95,18 @@ def _vanishing(rec) -> list[str]:
         gn = g.norm[-1]
         wn = rec.series("weights", name).norm[-1] if name in weights else np.nan
         if gn == 0 or (np.isfinite(wn) and wn > 0 and gn / wn < VANISHING_RATIO):
-            out.append(f"grads {name}: vanishing at step {int(g.steps[-1])} (norm {gn:.3g}{'' if not np.isfinite(wn) else f' against weights {wn:.3g}'}).")
+            out.append(("grads", name, int(g.steps[-1]), f"grads {name}: vanishing at step {int(g.steps[-1])} (norm {gn:.3g}{'' if not np.isfinite(wn) else f' against weights {wn:.3g}'})."))
     return out
 
 
+def locate(rec) -> list[dict]:
+    """Every finding for ``rec`` with where it points: ``{"kind", "name", "step",
+    "message"}`` (``name`` is None when no one tensor is to blame). The widget uses this
+    to select the tensor and step a finding is about."""
+    found = _nonfinite(rec) + _dead(rec) + _saturated(rec) + _vanishing(rec)
+    return [{"kind": k, "name": n, "step": int(s), "message": m} for k, n, s, m in found]
+
+
 def findings(rec) -> list[str]:
-    """Every finding for ``rec``, non-finite values first."""
-    return _nonfinite(rec) + _dead(rec) + _saturated(rec) + _vanishing(rec)
+    """Every finding for ``rec`` as one sentence each, non-finite values first."""
+    return [f["message"] for f in locate(rec)]

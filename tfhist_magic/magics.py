@@ -8,7 +8,7 @@ import keyword
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import CaselessStrEnum, Integer
+from traitlets import CaselessStrEnum, Float, Integer
 
 from . import targets as T
 
@@ -50,7 +50,7 @@ class TfHistMagics(Magics):
     display = CaselessStrEnum(
         ["auto", "widget", "text", "none"], default_value="auto", help="How to show a Recording: auto picks widget in Jupyter, text in a terminal."
     ).tag(config=True)
-    live_interval = Integer(1, help="Seconds between live widget updates while a watched cell runs.").tag(config=True)
+    live_interval = Float(0.5, help="Seconds between live widget updates while a watched cell runs.").tag(config=True)
 
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
@@ -82,7 +82,7 @@ class TfHistMagics(Magics):
         models = [T.resolve_target(self.shell, t) for t in args.targets]
         w = _usage(watch, *models, every=every, kinds=kinds, bins=bins, max_snapshots=self.max_snapshots)
         rec = w.recording
-        view = LiveView(rec, mode=self.display)
+        view = LiveView(rec, mode=self.display, interval=self.live_interval)
         self.last_recording, self.last_watch = rec, w
         error = None
         try:

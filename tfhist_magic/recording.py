@@ -29,7 +29,7 @@ KINDS = ("activations", "weights", "grads")
 class _Store:
     """One tensor's kept rows: evenly thinned, first and latest always kept."""
 
-    __slots__ = ("capacity", "rows", "steps", "walls", "n", "stride", "seen", "latest")
+    __slots__ = ("capacity", "rows", "steps", "walls", "n", "stride", "seen", "latest", "thins")
 
     def __init__(self, width: int, capacity: int):
         # Storage grows with what is kept (doubling), up to ``capacity`` rows.
@@ -41,6 +41,7 @@ class _Store:
         self.stride = 1
         self.seen = 0
         self.latest = None  # (step, wall, row) of the newest snapshot if not kept
+        self.thins = 0  # how many times the kept rows were thinned (views resend then)
 
     def _reserve(self, need: int) -> None:
         size = self.rows.shape[0]
@@ -74,6 +75,7 @@ class _Store:
                 self.walls[:k] = self.walls[0 : self.n : 2]
                 self.n = k
                 self.stride *= 2
+                self.thins += 1
                 continue
             take = np.arange(j, S, self.stride)[: cap - self.n]
             m = take.size
@@ -283,6 +285,23 @@ class Recording:
             return -1
         return st.latest[0] if st.latest is not None else int(st.steps[st.n - 1])
 
+    def delta(self, kind: str, name: str, mark=None):
+        """What changed in ``(kind, name)`` since ``mark`` (None: everything), for views
+        that keep a copy: ``(mark, start, rows, steps, walls)`` means "drop your snapshots
+        from index ``start`` on, then append these"; None when nothing changed. Thinning
+        makes ``start`` 0 (rare: the kept rows halve each time)."""
+        st = self._stores[kind][name]
+        now = (st.thins, st.n, None if st.latest is None else st.latest[0])
+        if now == mark:
+            return None
+        start = 0 if mark is None or mark[0] != st.thins else min(mark[1], st.n)
+        rows, steps, walls = st.arrays()
+        return now, start, rows[start:], steps[start:], walls[start:]
+
+    def epochs_of(self, steps) -> np.ndarray:
+        """The Keras epoch (0-based, -1 where unknown) of each of ``steps``."""
+        return self._epoch_of(np.asarray(steps, dtype=np.int64))
+
     @property
     def steps(self) -> np.ndarray:
         """All steps that have a snapshot of any tensor, sorted."""
@@ -386,6 +405,9 @@ class Recording:
         return self.summary()
 
     def _repr_png_(self):
-        from .view.figure import overview_png
+        from .view.static import overview_png
 
-        return overview_png(self) if len(self) else None
+        if not len(self):
+            return None
+        png, width = overview_png(self)
+        return png, {"width": width}

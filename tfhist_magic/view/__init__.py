@@ -10,13 +10,20 @@ __all__ = ["show", "in_kernel", "LiveView"]
 
 
 def in_kernel() -> bool:
-    """True inside a Jupyter kernel (where widgets can render)."""
+    """True inside a Jupyter kernel (where widgets can render): any
+    ``ZMQInteractiveShell``, subclasses included (Colab's, ipyflow's)."""
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover
         return False
     shell = get_ipython()
-    return shell is not None and "ipykernel" in type(shell).__module__
+    if shell is None:
+        return False
+    try:
+        from ipykernel.zmqshell import ZMQInteractiveShell
+    except ImportError:  # no ipykernel: a terminal
+        return False
+    return isinstance(shell, ZMQInteractiveShell)
 
 
 def _mode(mode: str) -> str:
@@ -43,12 +50,14 @@ def show(rec, *, mode: str = "auto"):
 
 
 class LiveView:
-    """Shows a Recording while it fills: the widget updates as snapshots arrive, and
-    the final picture replaces the first in the saved output."""
+    """Shows a Recording while it fills: the widget receives new rows as they arrive
+    (the browser draws them), and when the cell ends the output is updated once more so
+    the saved notebook carries the final picture and text."""
 
-    def __init__(self, rec, *, mode: str = "auto"):
+    def __init__(self, rec, *, mode: str = "auto", interval: float = 0.5):
         self.rec = rec
         self.mode = _mode(mode)
+        self.interval = interval
         self.dashboard = None
         self._handle = None
 
@@ -63,9 +72,9 @@ class LiveView:
 
         from .widget import Dashboard
 
-        self.dashboard = Dashboard(self.rec)
+        self.dashboard = Dashboard(self.rec, live_interval=self.interval, live=True)
+        self.dashboard.start_live()
         self._handle = display(self.dashboard, display_id=True)
-        self.rec.subscribe(self.dashboard.on_recording_changed)
 
     def finish(self):
         """Final refresh; returns the Dashboard (widget mode) or None."""
@@ -79,8 +88,7 @@ class LiveView:
             else:
                 display(self.rec)
                 return None
-        self.rec.unsubscribe(self.dashboard.on_recording_changed)
-        self.dashboard.refresh()
+        self.dashboard.finish()
         if self._handle is not None:
             self._handle.update(self.dashboard)
         return self.dashboard

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .figure import TITLES
 
-__all__ = ["summary"]
+__all__ = ["summary", "sparkline"]
+
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(counts, width: int = 16) -> str:
+    """The shape of one histogram in ``width`` characters (bins summed into groups);
+    a blank is an empty group, a full block the fullest."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.size > width:
+        starts = (np.arange(width) * counts.size) // width
+        counts = np.add.reduceat(counts, starts)
+    top = counts.max() if counts.size else 0
+    if top <= 0:
+        return " " * counts.size
+    levels = np.where(counts > 0, np.maximum(1, np.ceil(counts / top * 8)), 0).astype(int)
+    return "".join(_BLOCKS[k] for k in levels)
 
 
 def summary(rec, *, per_kind: int = 12) -> str:
@@ -23,7 +41,7 @@ def summary(rec, *, per_kind: int = 12) -> str:
             bad = int(s.nan[i] + s.posinf[i] + s.neginf[i])
             flag = f"  NON-FINITE {bad}" if bad else ""
             lines.append(
-                f"  {name:<{width}}  {len(s):>4} snaps  step {s.steps[i]:>6}  "
+                f"  {name:<{width}}  {sparkline(s.counts[i])}  {len(s):>4} snaps  step {s.steps[i]:>6}  "
                 f"mean {s.mean[i]: .3e}  std {s.std[i]: .3e}  min {s.min[i]: .3e}  max {s.max[i]: .3e}{flag}"
             )
         if len(names) > per_kind:

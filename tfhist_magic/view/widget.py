@@ -1,134 +1,220 @@
-"""The ipywidgets dashboard: tabs per kind, a tensor selector, a step slider.
+"""The dashboard: an anywidget whose drawing and interaction run in the browser.
 
-State lives in the widgets' traits; the picture is a function of the Recording plus
-those values. Like ipympl, the displayed bundle carries ``image/png`` and
-``text/plain`` beside the widget view, so nbconvert, GitHub and terminals show
-something useful where no widget can run.
+The kernel sends data, not pictures: each Series' kept rows (exact counts, non-finite
+counts, statistics), the exact bin edges, steps, epochs and wall times, packed as one
+binary buffer (:func:`encode`). A live update sends only what is new since the last one
+(:meth:`Recording.delta`), at most every ``live_interval`` seconds, so nothing is drawn
+on the training thread. Tabs, the tensor picker, the step slider and every view are
+JavaScript (``dashboard.js``, shipped in the package, no CDN), so they respond while the
+kernel is busy training.
+
+Like ipympl, the displayed bundle also carries ``image/png`` (drawn once, when asked for)
+and ``text/plain``, so nbconvert HTML, GitHub and terminals show the run where no widget
+can.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import struct
 import time
+import uuid
+from pathlib import Path
 
-import ipywidgets as W
+import anywidget
+import numpy as np
+import traitlets
 
-from .figure import TITLES, describe, over_time_figure, overview_png, snapshot_figure, to_png
+from .. import histogram as H
 from ..recording import KINDS
 
-__all__ = ["Dashboard"]
+__all__ = ["Dashboard", "encode", "decode"]
+
+_HERE = Path(__file__).parent
+MAGIC = b"TFH1"
+VERSION = 1
 
 
-class _Panel:
-    """One tab: the controls and the picture for one kind."""
-
-    def __init__(self, dash: "Dashboard", kind: str):
-        self.dash = dash
-        self.kind = kind
-        self.tensor = W.Dropdown(description="tensor", layout=W.Layout(width="420px"))
-        self.step = W.IntSlider(description="snapshot", min=0, max=0, value=0, continuous_update=False, layout=W.Layout(width="420px"))
-        self.mode = W.ToggleButtons(options=[("step", "step"), ("over time", "time")], value="step", style={"button_width": "90px"})
-        self.info = W.HTML()
-        self.image = W.Image(format="png")
-        self.box = W.VBox([W.HBox([self.tensor, self.mode]), self.step, self.info, self.image])
-        self.tensor.observe(self._changed, "value")
-        self.step.observe(self._changed, "value")
-        self.mode.observe(self._changed, "value")
-        self._muted = False
-        self.drawn: dict = {}
-
-    def refresh(self) -> None:
-        rec = self.dash.recording
-        names = rec.names(self.kind)
-        self._muted = True
-        try:
-            if list(self.tensor.options) != names:
-                keep = self.tensor.value
-                self.tensor.options = names
-                self.tensor.value = keep if keep in names else (names[0] if names else None)
-            if self.tensor.value is not None:
-                n = len(rec.series(self.kind, self.tensor.value))
-                follow = self.step.value == self.step.max
-                self.step.max = max(0, n - 1)
-                if follow:
-                    self.step.value = self.step.max
-        finally:
-            self._muted = False
-        self.draw()
-
-    def _changed(self, change) -> None:
-        if self._muted:
-            return
-        if change["owner"] is self.tensor and self.tensor.value is not None:
-            self._muted = True
-            try:
-                n = len(self.dash.recording.series(self.kind, self.tensor.value))
-                self.step.max = max(0, n - 1)
-                self.step.value = min(self.step.value, self.step.max)
-            finally:
-                self._muted = False
-        self.draw()
-
-    def draw(self) -> None:
-        name = self.tensor.value
-        if name is None:
-            self.info.value = f"<i>No {TITLES[self.kind].lower()} recorded.</i>"
-            self.image.value = b""
-            self.drawn = {}
-            return
-        s = self.dash.recording.series(self.kind, name)
-        i = min(self.step.value, len(s) - 1)
-        self.step.description = f"step {s.steps[i]}"
-        self.info.value = f"<code>{describe(s, i)}</code>"
-        if self.mode.value == "time":
-            fig = over_time_figure(s)
-        else:
-            fig = snapshot_figure(s, i)
-        self.image.value = to_png(fig)
-        self.drawn = {"kind": self.kind, "name": name, "mode": self.mode.value, "step": int(s.steps[i]), "counts": s.counts[i], "edges": s.edges[i]}
+def encode(header: dict, arrays) -> bytes:
+    """``MAGIC``, the header's length (uint32 LE), the header as JSON, spaces up to a
+    multiple of 8 bytes, then every array of ``arrays`` as little-endian float64."""
+    head = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+    head += b" " * (-(len(MAGIC) + 4 + len(head)) % 8)
+    body = b"".join(np.ascontiguousarray(a, dtype="<f8").tobytes() for a in arrays)
+    return MAGIC + struct.pack("<I", len(head)) + head + body
 
 
-class Dashboard:
-    """The tabbed widget for a Recording. ``refresh()`` re-reads it (live updates)."""
+def decode(packet: bytes) -> dict:
+    """Read a packet back (what ``dashboard.js`` does): the header, with each Series'
+    ``steps``, ``epochs``, ``wall``, ``rows`` ``[n, bins + 10]`` and ``edges``
+    ``[n, bins + 1]`` as arrays."""
+    packet = bytes(packet)
+    if packet[:4] != MAGIC:
+        raise ValueError("not a tfhist dashboard packet")
+    (n,) = struct.unpack("<I", packet[4:8])
+    header = json.loads(packet[8 : 8 + n])
+    body = np.frombuffer(packet[8 + n :], dtype="<f8")
+    at, B = 0, header["bins"]
+    for s in header["series"]:
+        k = s["n"]
+        for key, width in (("steps", 1), ("epochs", 1), ("wall", 1), ("rows", B + H.EXTRA), ("edges", B + 1)):
+            s[key] = body[at : at + k * width].reshape(k, width) if width > 1 else body[at : at + k]
+            at += k * width
+    return header
 
-    def __init__(self, recording, *, min_interval: float = 0.5):
+
+class Dashboard(anywidget.AnyWidget):
+    """The tabbed widget for a Recording: tabs for the recorded kinds, a tensor picker,
+    a step slider, views (step, overlay, offset, heatmap, distribution, grid) and the
+    findings. A widget in its own right: put it in a ``VBox``, display it twice.
+
+    ``kind``, ``tensor``, ``view`` and ``step`` (-1 follows the latest) are what the
+    browser shows; set them from Python or click in the page.
+    """
+
+    _esm = _HERE / "dashboard.js"
+    _css = _HERE / "dashboard.css"
+
+    kind = traitlets.Unicode("").tag(sync=True)
+    tensor = traitlets.Unicode("").tag(sync=True)
+    view = traitlets.Unicode("step").tag(sync=True)
+    step = traitlets.Int(-1).tag(sync=True)
+    # Names this widget's data in the page, shared by all its views.
+    _uid = traitlets.Unicode().tag(sync=True)
+    # The full data, packed when the front end asks for the state (display, reload):
+    # the trait's value is only a counter; the serializer reads the Recording.
+    _data = traitlets.Int(0).tag(sync=True, to_json=lambda _, self: self._full_packet())
+
+    def __init__(self, recording, *, live_interval: float = 0.5, live: bool = False, **kwargs):
         self.recording = recording
-        self.panels = {k: _Panel(self, k) for k in KINDS}
-        self.tabs = W.Tab(children=[self.panels[k].box for k in KINDS], titles=[TITLES[k] for k in KINDS])
-        first = recording.kinds[0] if recording.kinds else "weights"
-        self.tabs.selected_index = KINDS.index(first)
-        self.notes = W.HTML()
-        self.widget = W.VBox([self.tabs, self.notes])
-        self.min_interval = min_interval
+        self.live_interval = float(live_interval)
+        self.live = live  # still recording: the page says so, the static faces wait
+        self._ids: dict[tuple[str, str], int] = {}
+        self._marks: dict[tuple[str, str], tuple] = {}
+        self._seq = 0
         self._last = 0.0
-        self.refresh()
+        self._said = None
+        self._png = (None, (b"", 0))
+        super().__init__(_uid=uuid.uuid4().hex, **kwargs)
+        self.on_msg(self._on_front_end)
 
-    def refresh(self, *_):
-        """Re-read the Recording into every tab."""
-        for p in self.panels.values():
-            p.refresh()
-        from ..health import findings
+    # -- packets -----------------------------------------------------------------------
+    def _header(self, full: bool) -> dict:
+        from ..health import locate
 
-        self.notes.value = "".join(f"<div style='color:#a60'>&#9888; {f}</div>" for f in findings(self.recording)) + "".join(
-            f"<div style='color:#b00'>{n}</div>" for n in self.recording.notes
-        )
+        rec = self.recording
+        model_of = {n: m for m, ns in rec.models.items() for n in ns}
+        found = locate(rec) if len(rec) else []
+        return {
+            "v": VERSION,
+            "seq": self._seq if full else self._seq + 1,  # a delta carries its own number
+            "full": full,
+            "live": self.live,
+            "bins": rec.bins,
+            "kinds": list(rec.kinds),
+            "models": model_of,
+            "findings": found,
+            "notes": list(rec.notes),
+            "first_nonfinite": rec.first_nonfinite,
+            "series": [],
+        }
+
+    def _packet(self, full: bool) -> bytes | None:
+        rec = self.recording
+        header = self._header(full)
+        arrays = []
+        for kind in KINDS:
+            if kind not in rec.kinds:
+                continue
+            for name in rec.names(kind):
+                key = (kind, name)
+                got = rec.delta(kind, name, None if full else self._marks.get(key))
+                if got is None:
+                    continue
+                mark, start, rows, steps, walls = got
+                if not full:
+                    self._marks[key] = mark
+                sid = self._ids.setdefault(key, len(self._ids))
+                header["series"].append(
+                    {"id": sid, "kind": kind, "name": name, "dtype": rec._dtypes[key], "start": int(start), "n": int(len(steps))}
+                )
+                edges = H.bin_edges(rows[:, rec.bins + H.MIN], rows[:, rec.bins + H.MAX], rec.bins, np.dtype(rec._dtypes[key]))
+                arrays += [steps, rec.epochs_of(steps), walls, rows, edges]
+        said = (json.dumps(header["findings"]), tuple(header["notes"]), header["live"], header["first_nonfinite"])
+        if not full and not header["series"] and said == self._said:
+            return None
+        self._said = said
+        return encode(header, arrays)
+
+    def _full_packet(self) -> bytes:
+        """Everything kept so far; later deltas continue from it (marks are reset)."""
+        self._marks = {}
+        packet = self._packet(full=True)
+        for kind in self.recording.kinds:
+            for name in self.recording.names(kind):
+                got = self.recording.delta(kind, name, None)
+                if got is not None:
+                    self._marks[(kind, name)] = got[0]
+        return packet
+
+    def _on_front_end(self, _widget, content, _buffers) -> None:
+        if isinstance(content, dict) and content.get("want") == "full":
+            self.send({"tfhist": "full"}, buffers=[self._full_packet()])
+
+    # -- updates -----------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Send what is new since the last update; True when something was sent."""
+        packet = self._packet(full=False)
         self._last = time.monotonic()
+        if packet is None:
+            return False
+        self._seq += 1
+        self.send({"tfhist": "delta"}, buffers=[packet])
+        return True
 
     def on_recording_changed(self, rec) -> None:
-        """Recording listener: refresh at most every ``min_interval`` seconds."""
-        if time.monotonic() - self._last >= self.min_interval:
+        """Recording listener: send new rows at most every ``live_interval`` seconds."""
+        if time.monotonic() - self._last >= self.live_interval:
             self.refresh()
 
-    @property
-    def panel(self) -> _Panel:
-        return self.panels[KINDS[self.tabs.selected_index or 0]]
+    def start_live(self) -> None:
+        """Follow the Recording while a watched cell fills it."""
+        if not self.live:
+            self.live = True
+            self.refresh()
+        self.recording.subscribe(self.on_recording_changed)
 
-    def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
-        data = self.widget._repr_mimebundle_(include=include, exclude=exclude, **kwargs) or {}
+    def finish(self) -> None:
+        """The cell ended: send the last rows and say the recording is complete."""
+        self.recording.unsubscribe(self.on_recording_changed)
+        self.live = False
+        self.refresh()
+
+    # -- static faces ------------------------------------------------------------------
+    def png(self) -> tuple[bytes, int]:
+        """The overview picture and its display width (drawn once per state of the
+        Recording, with Pillow: see ``static.py``)."""
+        from .static import overview_png
+
+        key = (len(self.recording), self.recording.steps.size, tuple(self.recording.notes))
+        if self._png[0] != key:
+            self._png = (key, overview_png(self.recording))
+        return self._png[1]
+
+    def _repr_mimebundle_(self, **kwargs):
+        data = super()._repr_mimebundle_(**kwargs) or {}
         if isinstance(data, tuple):
             data = data[0]
-        data = dict(data)
-        if len(self.recording):
-            data["image/png"] = base64.b64encode(overview_png(self.recording)).decode("ascii")
-        data["text/plain"] = self.recording.summary()
-        return data
+        data, meta = dict(data), {}
+        text = self.recording.summary()
+        if len(self.recording) and not self.live:
+            try:
+                png, width = self.png()
+            except Exception as e:  # noqa: BLE001 - the widget and text must still show
+                text += f"\n(the static picture could not be drawn: {type(e).__name__}: {e})"
+            else:
+                data["image/png"] = base64.b64encode(png).decode("ascii")
+                meta["image/png"] = {"width": width}
+        data["text/plain"] = text
+        return data, meta

@@ -1,0 +1,113 @@
+"""The dashboard's JavaScript against the NumPy reference: decoding the kernel's packets,
+rebinning for the time views (mass conserved) and the distribution percentiles."""
+
+import base64
+
+import numpy as np
+import pytest
+
+from jsnode import run
+from tfhist_magic import histogram as H
+from tfhist_magic.recording import Recording
+from tfhist_magic.view.widget import Dashboard, decode
+
+
+def _f(x):
+    return np.array([float(v) for v in x], dtype=np.float64)  # "NaN" strings from JSON
+
+
+def _cases():
+    rng = np.random.default_rng(3)
+    out = []
+    for values in (
+        rng.normal(size=1000),
+        np.full(50, 3.0),
+        np.array([0.0, -0.0, 1e-40, -1e-40]),
+        np.concatenate([np.zeros(900), rng.normal(size=100) * 1e6]),
+        np.array([1e-30, 1e30]),
+        np.linspace(-1, 1, 17),
+        rng.exponential(size=300) * 1e-5,
+    ):
+        for bins in (1, 7, 64):
+            row = H.reference_row(values.astype(np.float32), bins)
+            edges = H.bin_edges(row[bins + H.MIN], row[bins + H.MAX], bins, np.float32)
+            out.append((edges, row[:bins], row[bins + H.MIN], row[bins + H.MAX]))
+    return out
+
+
+def test_rebin_and_percentiles_match_numpy():
+    cases = _cases()
+    grids = [np.linspace(e[0] - 0.3 * (e[-1] - e[0]) - 1e-3, e[-1] + 0.1 * (e[-1] - e[0]) + 1e-3, 13) for e, *_ in cases]
+    data = [{"edges": e.tolist(), "counts": c.tolist(), "mn": mn, "mx": mx, "grid": g.tolist()} for (e, c, mn, mx), g in zip(cases, grids)]
+    got = run("OUT = DATA.map((c) => [D.rebin(c.edges, c.counts, c.grid), D.percentiles(c.edges, c.counts, c.mn, c.mx)]);", data)
+    for (e, c, mn, mx), g, (rb, pc) in zip(cases, grids, got):
+        want_rb = H.rebin(e, c, g)
+        np.testing.assert_allclose(_f(rb), want_rb, rtol=1e-12, atol=1e-9 * c.sum())
+        assert abs(sum(_f(rb)) - c.sum()) <= 1e-9 * c.sum()  # mass conserved
+        np.testing.assert_allclose(_f(pc), H.percentiles(e, c, mn, mx)[0], rtol=1e-12, atol=0)
+        assert _f(pc)[0] == mn and _f(pc)[-1] == mx
+
+
+def test_percentiles_of_a_known_distribution():
+    # uniform counts on [0, 10): percentile q sits at q/10, exactly
+    edges, counts = np.arange(11.0), np.full(10, 100.0)
+    p = H.percentiles(edges, counts, 0.0, 10.0)[0]
+    np.testing.assert_allclose(p, np.array(H.PERCENTILES) / 10)
+    assert np.isnan(H.percentiles(edges, np.zeros(10), np.nan, np.nan)).all()
+
+
+def _recording():
+    rng = np.random.default_rng(1)
+    rec = Recording(bins=8, max_snapshots=4)
+    for step in range(0, 30, 10):
+        for name in ("a", "b"):
+            rec.add("grads", name, step, H.reference_row(rng.normal(size=50).astype(np.float32), 8))
+    return rec, rng
+
+
+@pytest.mark.parametrize("missed", [False, True])
+def test_the_page_store_ends_equal_to_the_recording(missed):
+    """Full state, then deltas (with thinning and not-kept latest rows) applied by the
+    page's own Store: the page holds exactly the Recording's rows. A missed delta is
+    detected (the page asks for everything) instead of showing wrong data."""
+    rec, rng = _recording()
+    d = Dashboard(rec)
+    packets = [d.get_state()["_data"]]
+    sent = []
+    d.send = lambda content, buffers=None: sent.append(buffers[0])
+    for step in range(30, 130, 10):
+        rec.add("grads", "a", step, H.reference_row(rng.normal(step, 1, size=50).astype(np.float32), 8))
+        if step % 20 == 0:
+            rec.add("grads", "b", step, H.reference_row(rng.normal(size=50).astype(np.float32), 8))
+        d.refresh()
+    packets += sent
+    if missed:
+        del packets[3]
+    script = """
+    const store = new D.Store();
+    for (const b64 of DATA) store.apply(D.decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)).buffer));
+    OUT = {stale: store.stale, series: [...store.series.values()].map((s) => ({name: s.name,
+      steps: s.snaps.map((p) => p.step), counts: s.snaps.map((p) => Array.from(p.counts)),
+      edges: s.snaps.map((p) => Array.from(p.edges)), mean: s.snaps.map((p) => p.mean)}))};
+    """
+    got = run(script, [base64.b64encode(bytes(p)).decode() for p in packets])
+    assert got["stale"] is missed
+    if missed:
+        return
+    for s in got["series"]:
+        want = rec.series("grads", s["name"])
+        np.testing.assert_array_equal(s["steps"], want.steps)
+        np.testing.assert_array_equal(s["counts"], want.counts)
+        np.testing.assert_array_equal(_f(np.ravel(s["edges"])), want.edges.ravel())
+        np.testing.assert_array_equal(_f(s["mean"]), want.mean)
+
+
+def test_js_decodes_what_python_encodes():
+    rec, _ = _recording()
+    packet = bytes(Dashboard(rec).get_state()["_data"])
+    got = run("const h = D.decode(Uint8Array.from(atob(DATA), (c) => c.charCodeAt(0)).buffer); OUT = h.series.map((s) => [s.name, s.rows, s.edges]);", base64.b64encode(packet).decode())
+    want = decode(packet)["series"]
+    for (name, rows, edges), w in zip(got, want):
+        assert name == w["name"]
+        np.testing.assert_array_equal(_f(rows), w["rows"].ravel())
+        np.testing.assert_array_equal(_f(edges), w["edges"].ravel())
