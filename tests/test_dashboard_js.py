@@ -105,9 +105,44 @@ def test_the_page_store_ends_equal_to_the_recording(missed):
 def test_js_decodes_what_python_encodes():
     rec, _ = _recording()
     packet = bytes(Dashboard(rec).get_state()["_data"])
-    got = run("const h = D.decode(Uint8Array.from(atob(DATA), (c) => c.charCodeAt(0)).buffer); OUT = h.series.map((s) => [s.name, s.rows, s.edges]);", base64.b64encode(packet).decode())
+    got = run("const h = D.decode(Uint8Array.from(atob(DATA), (c) => c.charCodeAt(0)).buffer); OUT = h.series.map((s) => [s.name, s.counts, s.extra, s.steps]);", base64.b64encode(packet).decode())
     want = decode(packet)["series"]
-    for (name, rows, edges), w in zip(got, want):
-        assert name == w["name"]
-        np.testing.assert_array_equal(_f(rows), w["rows"].ravel())
-        np.testing.assert_array_equal(_f(edges), w["edges"].ravel())
+    assert [g[0] for g in got] == [w["name"] for w in want] == ["a", "b"]
+    for (name, counts, extra, steps), w in zip(got, want):
+        series = rec.series("grads", name)
+        np.testing.assert_array_equal(np.reshape(counts, series.counts.shape), series.counts)
+        np.testing.assert_array_equal(_f(extra).reshape(len(series), H.EXTRA), series.rows[:, series.bins :])
+        np.testing.assert_array_equal(steps, series.steps)
+
+
+def _edge_cases():
+    """Rows whose edges take every branch of the rule: constants at every magnitude,
+    zero bands, subnormals, ranges past the dtype's max, float64."""
+    rng = np.random.default_rng(7)
+    out = []
+    for dt in (np.float32, np.float64):
+        fi = np.finfo(dt)
+        for values in (
+            [0.0], [-0.0, 0.0], [1e-40 if dt == np.float32 else 1e-310], [0.00034558], [3.0], [-7.5e20], [fi.max], [-fi.max],
+            [-fi.max, fi.max], [fi.tiny, 2 * fi.tiny], [-1.0, 1e-30], [1.0, 1.0 + fi.eps], [-3e38, 1.0] if dt == np.float32 else [-1e308, 1e308],
+            rng.normal(size=100) * 1e-20, rng.normal(size=100) * 1e20, rng.exponential(size=50),
+        ):
+            for bins in (1, 3, 64, 1024):
+                out.append((np.asarray(values, dtype=dt), bins, np.dtype(dt).name))
+    return out
+
+
+def test_js_edges_are_the_binning_rules_edges():
+    """The page computes the edges from (lo, w, hi) with the rule's own arithmetic:
+    bit-identical to histogram.bin_edges (what the counts were binned on)."""
+    cases = []
+    for values, bins, dtype in _edge_cases():
+        row = H.reference_row(values, bins)
+        dt = H.compute_dtype(dtype)
+        lo, hi = H.binning_range(row[bins + H.MIN], row[bins + H.MAX], dt)
+        w = H.bin_width(lo, hi, bins, dt)
+        want = H.bin_edges(row[bins + H.MIN], row[bins + H.MAX], bins, dt)
+        cases.append(({"lwh": [float(lo), float(w), float(hi)], "bins": bins, "dtype": dtype}, want))
+    got = run("OUT = DATA.map((c) => D.binEdges(c.lwh[0], c.lwh[1], c.lwh[2], c.bins, c.dtype));", [c for c, _ in cases])
+    for (case, want), edges in zip(cases, got):
+        np.testing.assert_array_equal(_f(edges), want, err_msg=str(case))

@@ -21,23 +21,44 @@ const VIEWS = [
 
 // -- data ------------------------------------------------------------------------------
 
-/** Decode one packet (DataView or ArrayBuffer): {header, series: [...]} with typed arrays. */
+const LIMITS = {
+  f4: { round: Math.fround, tiny: 2 ** -126, max: 3.4028234663852886e38, huge: 2 ** (24 + 40) },
+  f8: { round: (x) => x, tiny: 2.2250738585072014e-308, max: Number.MAX_VALUE, huge: 2 ** (53 + 40) },
+};
+
+/** The exact bin edges from (lo, w, hi), with the binning rule's own arithmetic in the
+ * compute dtype (histogram._edges): e[i] = lo + i*w, rounded as the device rounds. */
+export function binEdges(lo, w, hi, B, dtype) {
+  const c = dtype === "float64" ? LIMITS.f8 : LIMITS.f4;
+  const r = c.round;
+  const e = new Float64Array(B + 1);
+  const quarter = w > c.huge; // computed a quarter down: no overflow of i*w on the way
+  for (let i = 0; i <= B; i++) {
+    let v = i === 0 ? lo : quarter ? r(r(r(lo * 0.25) + r(i * r(w * 0.25))) * 4) : r(lo + r(i * w));
+    v = Math.min(v, c.max);
+    if (i < B && Math.abs(v) < c.tiny) v = -c.tiny;
+    if (i === B) v = Math.max(v, hi);
+    e[i] = v;
+  }
+  return e;
+}
+
+const ARRAYS = ["steps", "epochs", "wall", "counts", "extra", "lwh"];
+
+/** Decode one packet (DataView or ArrayBuffer): the header, with each Series' arrays. */
 export function decode(data) {
   const buf = data instanceof ArrayBuffer ? data : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
   const bytes = new Uint8Array(buf);
   if (String.fromCharCode(...bytes.slice(0, 4)) !== "TFH1") throw new Error("not a tfhist packet");
   const n = new DataView(buf).getUint32(4, true);
   const header = JSON.parse(new TextDecoder().decode(bytes.slice(8, 8 + n)));
-  const body = new Float64Array(buf, 8 + n);
-  const B = header.bins;
-  let at = 0;
-  for (const s of header.series) {
-    const k = s.n;
-    for (const [key, width] of [["steps", 1], ["epochs", 1], ["wall", 1], ["rows", B + EXTRA], ["edges", B + 1]]) {
-      s[key] = body.subarray(at, at + k * width);
-      at += k * width;
-    }
-  }
+  let at = 8 + n;
+  const flat = header.layout.map(([dt, size]) => {
+    const a = dt === "u4" ? new Uint32Array(buf, at, size) : new Float64Array(buf, at, size);
+    at += a.byteLength + ((8 - (a.byteLength % 8)) % 8);
+    return a;
+  });
+  header.series.forEach((s, j) => ARRAYS.forEach((key, k) => (s[key] = flat[j * ARRAYS.length + k])));
   return header;
 }
 
@@ -124,11 +145,12 @@ export class Store {
       }
       s.snaps.length = p.start;
       for (let i = 0; i < p.n; i++) {
-        const row = p.rows.subarray(i * (B + EXTRA), (i + 1) * (B + EXTRA));
-        const x = (k) => row[B + k];
+        const extra = p.extra.subarray(i * EXTRA, (i + 1) * EXTRA);
+        const x = (k) => extra[k];
         s.snaps.push({
           step: p.steps[i], epoch: p.epochs[i], wall: p.wall[i],
-          counts: row.subarray(0, B), edges: p.edges.subarray(i * (B + 1), (i + 1) * (B + 1)),
+          counts: p.counts.subarray(i * B, (i + 1) * B),
+          edges: binEdges(p.lwh[3 * i], p.lwh[3 * i + 1], p.lwh[3 * i + 2], B, p.dtype),
           nan: x(NAN), posinf: x(POSINF), neginf: x(NEGINF), zeros: x(ZEROS),
           min: x(MIN), max: x(MAX), mean: x(MEAN), std: x(STD), norm: x(NORM),
         });
