@@ -124,7 +124,7 @@ def test_mimebundle_has_widget_png_and_text():
     img = Image.open(io.BytesIO(png))
     assert img.size[0] == 2 * meta["image/png"]["width"]  # drawn at twice the shown size
     # the bars are drawn in the kinds' colours (weights and grads rows)
-    colors = {c for _, c in img.getcolors(1 << 16)}
+    colors = {c for _, c in img.convert("RGB").getcolors(1 << 16)}
     assert (0xE7, 0x6F, 0x51) in colors and (0x45, 0x7B, 0x9D) in colors
     assert data["text/plain"].startswith("tfhist Recording: 4 series")
     d.start_live()

@@ -117,7 +117,7 @@ class _Group:
         got = steps[idx]
         if idx.size == self.ring and got[0] > self.last + self.every:
             self.lost += int((got[0] - max(self.last, -self.every) - self.every) // self.every)
-        data = self.buf.numpy()[idx]
+        data = tf.gather(self.buf, idx).numpy()  # only the new slots cross to the host
         out, start = {}, 0
         for kind, names in self.names.items():
             out[kind] = data[:, start : start + len(names)]
