@@ -250,6 +250,66 @@ def bench_workload(name: str, arms, rounds: int):
     return rows, info
 
 
+class _BatchCPU:
+    """Process CPU time at the start of fit and after every batch."""
+
+    def __init__(self):
+        import keras
+
+        class CB(keras.callbacks.Callback):
+            def on_train_begin(cb, logs=None):
+                self.marks = [time.process_time()]
+
+            def on_train_batch_end(cb, batch, logs=None):
+                self.marks.append(time.process_time())
+
+        self.callback = CB()
+        self.marks: list = []
+
+
+def breakdown(name: str, rounds: int, every: int) -> dict:
+    """Where watching costs, per batch, for a Keras workload (CPU ms, medians over rounds):
+    the first batch (trace, instantiation, step 0, which is sampled), a batch that is not
+    sampled, a sampled batch. ``trace`` = first-batch difference minus one sampled batch's
+    extra: what watching adds to each new trace of the training step."""
+    import gc
+
+    import tfhist_magic
+
+    wl = WORKLOADS[name]
+    x, y = _data(wl["kind"], wl["n"])
+    kw = dict(batch_size=wl["batch"], epochs=wl["epochs"], verbose=0, shuffle=False)
+    _model(wl["kind"]).fit(x[:512], y[:512], **kw)
+    with tfhist_magic.watch(every=every):  # the histogram functions are traced once per process
+        _model(wl["kind"]).fit(x[:512], y[:512], **kw)
+    got = {"plain": [], "default": [], "every1": []}
+    for _ in range(rounds):
+        for arm in got:
+            gc.collect()
+            m, t = _model(wl["kind"]), _BatchCPU()
+            if arm == "plain":
+                m.fit(x, y, callbacks=[t.callback], **kw)
+            else:
+                with tfhist_magic.watch(every=every if arm == "default" else 1):
+                    m.fit(x, y, callbacks=[t.callback], **kw)
+            got[arm].append(np.diff(t.marks) * 1000)
+    med = statistics.median
+    first = {a: med(d[0] for d in v) for a, v in got.items()}
+    steady = {a: med(med(d[5:]) for d in v) for a, v in got.items()}
+    # unsampled batches of the default arm: every batch whose index is not a multiple of every
+    unsampled = med(med([b for i, b in enumerate(d) if i % every and i > 4]) for d in got["default"])
+    sampled_extra = steady["every1"] - steady["plain"]
+    return {
+        "first_plain": first["plain"],
+        "first_watched": first["default"],
+        "trace": first["default"] - first["plain"] - sampled_extra,
+        "step_plain": steady["plain"],
+        "unsampled_extra": unsampled - steady["plain"],
+        "sampled_extra": sampled_extra,
+        "steps": len(got["plain"][0]),
+    }
+
+
 def storage_check(tensors=1000, steps=100_000, block=1000, bins=64):
     from tfhist_magic.recording import Recording
 
@@ -282,6 +342,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workloads", default="mlp,cnn,session")
     ap.add_argument("--arms", default=",".join(ALL_ARMS))
     ap.add_argument("--no-extras", action="store_true", help="skip the storage and %%load_ext checks")
+    ap.add_argument("--no-breakdown", action="store_true", help="skip the per-batch cost breakdown")
     args = ap.parse_args(argv)
     arms = args.arms.split(",")
     if "plain" not in arms:
@@ -303,6 +364,13 @@ def main(argv=None) -> int:
         rb = info.get("rec_bytes", {})
         if rb:
             print("Recording size: " + ", ".join(f"{a} {b / 2**20:.2f} MiB ({info['series'][a]} series)" for a, b in rb.items()))
+        if wl["kind"] != "session" and not args.no_breakdown:
+            b = breakdown(name, max(3, args.rounds // 2), info["default_every"])
+            print(
+                f"Per batch, CPU ms (medians): plain batch {b['step_plain']:.2f}; watching adds {b['unsampled_extra']:.2f} to a batch that is not sampled "
+                f"and {b['sampled_extra']:.2f} to a sampled one; first batch {b['first_watched']:.0f} watched vs {b['first_plain']:.0f} plain, "
+                f"so each new trace of the training step costs {b['trace']:.0f} ms more watched ({b['steps']} batches per fit)"
+            )
     if not args.no_extras:
         nbytes, secs, kept, first, last = storage_check()
         print(f"\nStorage: 1,000 tensors x 100,000 steps -> {nbytes / 2**20:.1f} MiB, {kept} snapshots kept per tensor (steps {first}..{last}), filled in {secs:.1f}s")

@@ -139,3 +139,45 @@ def test_many_tensors_in_one_xla_computation_match_one_by_one():
         eager = snapshot_rows([tf.constant(v)], B).numpy()[0]
         np.testing.assert_array_equal(row[: B + H.MEAN], eager[: B + H.MEAN], err_msg=name)
         assert row[B + H.WIDTH] == eager[B + H.WIDTH]
+
+
+def _edge_stress():
+    """Tensors whose values sit on, just below and just above every edge, over ranges
+    at every magnitude, including the narrowest ranges the rule allows (width at its
+    16-ulp floor: the arithmetic estimate is then at its least accurate)."""
+    rng = np.random.default_rng(11)
+    out = []
+    for dt in (np.float32, np.float64):
+        for _ in range(40):
+            scale = 10.0 ** rng.uniform(-30, 30)
+            lo = rng.normal() * scale
+            kind = rng.integers(3)
+            if kind == 0:  # ordinary range
+                hi = lo + abs(rng.normal()) * scale + np.finfo(dt).tiny
+            elif kind == 1:  # a few ulps wide: the width floor decides
+                hi = np.nextafter(dt(lo), dt(np.inf) if lo >= 0 else dt(-np.inf))
+                for _ in range(int(rng.integers(1, 40))):
+                    hi = np.nextafter(dt(hi), dt(np.inf))
+            else:  # far from zero, narrow relative to its magnitude
+                hi = lo + abs(lo) * 10.0 ** rng.uniform(-6, -3)
+            lo, hi = dt(min(lo, hi)), dt(max(lo, hi))
+            for bins in (1, 7, B, 1024):
+                e = H.bin_edges(lo, hi, bins, dt).astype(dt)
+                inside = e[(e >= lo) & (e <= hi)]
+                vals = np.concatenate([[lo, hi], inside, np.nextafter(inside, dt(-np.inf)), np.nextafter(inside, dt(np.inf))]).astype(dt)
+                vals = vals[(vals >= lo) & (vals <= hi)]
+                out.append((vals, bins))
+    return out
+
+
+@pytest.mark.parametrize("path", ["graph", "xla"])
+def test_values_at_every_edge_over_every_magnitude(path):
+    for bins in (1, 7, B, 1024):
+        cases = [v for v, b in _edge_stress() if b == bins]
+        for dt in (np.float32, np.float64):
+            group = [v for v in cases if v.dtype == dt]
+            f = tf.function(lambda *xs: snapshot_rows(list(xs), bins), jit_compile=(path == "xla"), autograph=False)
+            rows = f(*[tf.constant(v) for v in group]).numpy()
+            for row, values in zip(rows, group):
+                edges = H.bin_edges(row[bins + H.MIN], row[bins + H.MAX], bins, H.compute_dtype(values.dtype))
+                np.testing.assert_array_equal(row[:bins], np.histogram(values.astype(np.float64), bins=edges)[0])

@@ -21,9 +21,12 @@ operations whose IEEE results every device and NumPy agree on:
 * ``w`` is rounded up to ``p - 11`` significant bits (``p`` = 24 or 53), so ``i * w`` is
   exact for every ``i <= MAX_BINS`` and ``e[i]`` is one correctly rounded addition (the
   same with or without a fused multiply-add);
-* ``w`` is at least 4 units in the last place of ``max(|lo|, |hi|)`` (so the arithmetic
-  estimate of a bin is never off by more than one) and at least 4 times the smallest
-  normal number;
+* ``w`` is at least 16 units in the last place of ``M = max(|lo|, |hi|)`` and at least
+  4 times the smallest normal number. Then the arithmetic estimate ``x / w - lo / w``
+  (two roundings of numbers up to ``M / w`` bins, each off by at most ``1/16`` of a bin,
+  and edges off their exact place by at most ``1/32``) is within ``5/32`` of a bin of
+  where ``x`` lies among the edges; shifted down half a bin and truncated, it names the
+  right bin or the one below, and one exact comparison with the next edge settles it;
 * TensorFlow's kernels treat subnormal numbers as zero (flush-to-zero). So no edge lies
   strictly between ``-tiny`` and ``tiny`` (``tiny`` = the smallest normal number): an edge
   that would is moved to ``-tiny``, and so is a ``lo`` there (a ``hi`` there becomes
@@ -32,7 +35,7 @@ operations whose IEEE results every device and NumPy agree on:
 
 A value ``x`` goes to bin ``i`` when ``e[i] <= x < e[i+1]`` (the last bin closed): the
 device computes that by comparing ``x`` with the edges (an arithmetic estimate, then
-one exact comparison each way), so :func:`bin_edges` gives edges on which
+one exact comparison with the next edge), so :func:`bin_edges` gives edges on which
 ``numpy.histogram`` reproduces the device's counts bit for bit. All finite values lie in
 ``[e[0], e[B]]``.
 
@@ -101,7 +104,7 @@ class _Consts:
         drop = 53 - self.k  # float64 mantissa bits dropped when rounding w
         self.mask = (1 << drop) - 1
         self.wmax = float((2.0 - 2.0 ** (1 - self.k)) * 2.0 ** (fi.maxexp - 1))  # largest k-bit value <= max
-        self.ulp4 = 2.0 ** (3 - self.p)  # 4 ulp(M) <= M * ulp4
+        self.ulp16 = 2.0 ** (5 - self.p)  # 16 ulp(M) <= M * ulp16
         self.big = 2.0**1000  # beyond this the range is computed from halves
         self.huge = 2.0 ** (self.p + 40)  # a width beyond this is worked on scaled down
         # Sums are taken of values times ``sum_scale`` when the largest magnitude is
@@ -147,7 +150,7 @@ def bin_width(lo, hi, bins: int, dtype=np.float32):
         hi = np.asarray(hi, dtype=np.float64)
         m = np.maximum(np.abs(lo), np.abs(hi))
         r = np.where(m > c.big, (hi * 0.5 - lo * 0.5) / bins * 2.0, (hi - lo) / bins)
-        w = np.maximum(np.maximum(r, m * c.ulp4), 4.0 * c.tiny)
+        w = np.maximum(np.maximum(r, m * c.ulp16), 4.0 * c.tiny)
         bits = (w.view(np.int64) + np.int64(c.mask)) & np.int64(~c.mask)
         w = np.minimum(bits.view(np.float64), c.wmax)
     return w.astype(c.dtype)

@@ -75,7 +75,7 @@ def bin_width(lo, hi, bins: int, cd: tf.DType):
     m = tf.maximum(tf.abs(lo64), tf.abs(hi64))
     b = tf.constant(float(bins), tf.float64)
     r = tf.where(m > c.big, (hi64 * 0.5 - lo64 * 0.5) / b * 2.0, (hi64 - lo64) / b)
-    w = tf.maximum(tf.maximum(r, m * c.ulp4), tf.constant(4.0 * c.tiny, tf.float64))
+    w = tf.maximum(tf.maximum(r, m * c.ulp16), tf.constant(4.0 * c.tiny, tf.float64))
     bits = tf.bitwise.bitwise_and(tf.bitcast(w, tf.int64) + c.mask, tf.constant(~c.mask, tf.int64))
     w = tf.minimum(tf.bitcast(bits, tf.float64), c.wmax)
     return tf.cast(w, cd)
@@ -97,24 +97,32 @@ def _edges(lo, w, bins: int, cd: tf.DType):
 
 
 def _estimate_scale(lo, w, cd: tf.DType):
-    """``(a, s, c)`` with ``floor((x * a) * s - c)`` estimating ``(x - lo) / w`` to within
-    one bin, without overflow: a huge ``w`` is scaled down first, so ``1 / w`` stays a
-    normal number (``a`` is 1 otherwise)."""
+    """``(a, s, c)`` with ``(x * a) * s - c`` estimating ``(x - lo) / w - 1/2`` to within
+    ``5/32`` of a bin (see ``histogram``), without overflow: a huge ``w`` is scaled down
+    first, so ``1 / w`` stays a normal number (``a`` is 1 otherwise)."""
     huge = w > tf.constant(_consts(cd).huge, cd)
     a = tf.where(huge, tf.constant(2.0**-64, cd), tf.constant(1.0, cd))
     s = tf.cast(1.0 / (tf.cast(w, tf.float64) * tf.cast(a, tf.float64)), cd)
-    return a, s, (lo * a) * s, huge
+    return a, s, (lo * a) * s + tf.constant(0.5, cd), huge
 
 
-def _index(x, lo, w, bins: int, cd: tf.DType):
-    """Bin of each value of ``x`` (finite, in range): ``e[i] <= x < e[i+1]``."""
-    e, nxt = _edges(lo, w, bins, cd)
+def _counts(x, lo, w, bins: int, cd: tf.DType):
+    """Exact counts of ``x`` (finite, in ``[lo, e[B]]``) in the bins ``e[i] <= x < e[i+1]``.
+
+    Six element-wise passes and a count: the estimate, half a bin low, lies in
+    ``(i - 1, i + 1)`` for the true bin ``i`` (and above -1, as ``x >= lo``), so truncated
+    toward zero it is ``i - 1`` or ``i``; one exact comparison with the next edge settles
+    which. It never reaches ``B`` (it stays below ``B - 1/3``), so no clipping pass: the
+    edge table is padded and anything counted past the last bin is folded back into it,
+    a guard that costs ``B`` additions, not a pass."""
+    _, nxt = _edges(lo, w, bins, cd)
+    nxt = tf.concat([nxt, tf.fill([2], tf.constant(np.inf, cd))], 0)
     a, s, c, huge = _estimate_scale(lo, w, cd)
     xa = tf.cond(huge, lambda: x * a, lambda: x)  # the branch not taken costs nothing
-    # x >= lo, so the estimate is > -1 and truncation toward zero is the floor, clipped.
-    j = tf.minimum(tf.cast(xa * s - c, tf.int32), bins - 1)
-    # The estimate is off by at most one bin: one exact comparison each way settles it.
-    return j + tf.cast(x >= tf.gather(nxt, j), tf.int32) - tf.cast(x < tf.gather(e, j), tf.int32)
+    j = tf.cast(xa * s - c, tf.int32)
+    idx = j + tf.cast(x >= tf.gather(nxt, j), tf.int32)
+    got = tf.math.bincount(idx, minlength=bins + 2, maxlength=bins + 2, dtype=tf.int32)
+    return tf.concat([got[: bins - 1], [tf.reduce_sum(got[bins - 1 :])]], 0)
 
 
 def _row(x, total, bins: int, masked: bool):
@@ -144,7 +152,7 @@ def _row(x, total, bins: int, masked: bool):
 
     # Non-finite values go to bin 0 (as lo) and are taken back out after counting.
     xb = tf.where(finite, x, lo) if masked else x
-    counts = tf.math.bincount(_index(xb, lo, w, bins, cd), minlength=bins, maxlength=bins, dtype=tf.int32)
+    counts = _counts(xb, lo, w, bins, cd)
     if masked:
         counts = counts - tf.one_hot(0, bins, dtype=tf.int32) * n_bad
     zeros = tf.reduce_sum(tf.cast(tf.equal(x, zero), tf.int32))
@@ -234,13 +242,12 @@ def _rows_fused(flat: list, bins: int):
     mn, mx = tf.where(has, mn, inf), tf.where(has, mx, -inf)
     lo, hi = binning_range(mn, mx, cd)
     w = bin_width(lo, hi, bins, cd)
-    e, nxt = _edges(lo, w, bins, cd)
+    _, nxt = _edges(lo, w, bins, cd)
     a, s_, c_, _ = _estimate_scale(lo, w, cd)
 
     xb = tf.where(finite, x, tf.gather(lo, seg))
     j = tf.minimum(tf.cast(xb * tf.gather(a, seg) * tf.gather(s_, seg) - tf.gather(c_, seg), tf.int32), bins - 1)
-    at = seg * bins + j
-    j = j + tf.cast(xb >= tf.gather(tf.reshape(nxt, [-1]), at), tf.int32) - tf.cast(xb < tf.gather(tf.reshape(e, [-1]), at), tf.int32)
+    j = j + tf.cast(xb >= tf.gather(tf.reshape(nxt, [-1]), seg * bins + j), tf.int32)
     slot = tf.where(finite, j, tf.where(tf.math.is_nan(x), bins, tf.where(x > zero, bins + 1, bins + 2)))
     got = tf.reshape(tf.math.unsorted_segment_sum(tf.ones_like(slot), seg * S + slot, T * S), [T, S])
     counts, nan, posinf, neginf = got[:, :bins], got[:, bins], got[:, bins + 1], got[:, bins + 2]
