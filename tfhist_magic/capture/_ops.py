@@ -307,12 +307,11 @@ def _snapshot_rows_xla(flat: list, bins: int) -> tf.Tensor:
 
 
 #: A tensor of at least this many values times ``every`` gets its own call op; smaller
-#: ones share one per dtype. Each call site costs ~30 ms to prepare on every new trace of
-#: a training step (measured: a watched one-batch ``fit`` of the bench MLP costs +780 ms
-#: with a call op per tensor, +390 ms with one per dtype; CNN +1090 / +380 ms); sharing
-#: costs two copies of the values (~1.3 ns a value) on every sampled step. With ~1,000
-#: steps a trace the two are equal near ``23,000 * every`` values.
-OWN_CALL_PER_EVERY = 16384
+#: ones share one per dtype. A call site costs ~6 ms to prepare on each new trace of a
+#: training step; sharing costs two copies of the values (~1.3 ns a value) on every
+#: sampled step. With ~1,000 steps a trace, that is ~6 ms against ``1000 / every``
+#: sampled steps' copies, equal near ``4,600 * every`` values.
+OWN_CALL_PER_EVERY = 4096
 
 
 def snapshot_rows(tensors, bins: int, *, every: int = 1) -> tf.Tensor:
