@@ -181,25 +181,3 @@ def test_values_at_every_edge_over_every_magnitude(path):
             for row, values in zip(rows, group):
                 edges = H.bin_edges(row[bins + H.MIN], row[bins + H.MAX], bins, H.compute_dtype(values.dtype))
                 np.testing.assert_array_equal(row[:bins], np.histogram(values.astype(np.float64), bins=edges)[0])
-
-
-def test_shared_and_own_call_ops_give_the_same_rows_in_input_order():
-    """Small tensors share one call op per dtype, large ones get their own (the split
-    depends on ``every``): either way each row is that tensor's row, in input order."""
-    rng = np.random.default_rng(5)
-    tensors = [
-        rng.normal(size=(300, 200)).astype(np.float32),  # 60,000 values: own at every=1
-        rng.normal(size=17).astype(np.float32),
-        rng.normal(size=(64, 64)),  # float64
-        np.array([np.nan, 1.0, np.inf], np.float32),
-        np.zeros((0,), np.float32),
-        rng.normal(size=5000).astype(np.float32) * 1e6,
-        rng.integers(-3, 3, 9).astype(np.int32),
-    ]
-    alone = [tf.function(lambda x: snapshot_rows([x], B), autograph=False)(tf.constant(t)).numpy()[0] for t in tensors]
-    for every in (1, 50, 10**6):
-        f = tf.function(lambda *xs: snapshot_rows(list(xs), B, every=every), autograph=False)
-        rows = f(*[tf.constant(t) for t in tensors]).numpy()
-        for row, want, values in zip(rows, alone, tensors):
-            np.testing.assert_array_equal(row, want)
-            _check(row, values)

@@ -9,9 +9,8 @@ the same counts).
 
 Outside XLA, the work for all the tensors of a dtype is one ``tf.function`` (no
 AutoGraph) of their values end to end, traced once per process for each (dtype, bins):
-tracing a training step adds one call op per dtype for the small tensors (and one per
-large tensor, where sharing would cost more in copies than the call site costs: see
-``OWN_CALL_PER_EVERY``), not a subgraph per tensor. Inside, a loop takes one tensor
+tracing a training step adds one call op per dtype, not a subgraph per tensor, so
+watching a big model costs little on each new trace. Inside, a loop takes one tensor
 at a time; one ``tf.cond`` takes the masked path only when some value is non-finite (a
 finite sum proves there is none); the count is a bincount.
 
@@ -306,18 +305,8 @@ def _snapshot_rows_xla(flat: list, bins: int) -> tf.Tensor:
     return tf.stack(out)
 
 
-#: A tensor of at least this many values times ``every`` gets its own call op; smaller
-#: ones share one per dtype. A call site costs ~6 ms to prepare on each new trace of a
-#: training step; sharing costs two copies of the values (~1.3 ns a value) on every
-#: sampled step. With ~1,000 steps a trace, that is ~6 ms against ``1000 / every``
-#: sampled steps' copies, equal near ``4,600 * every`` values.
-OWN_CALL_PER_EVERY = 4096
-
-
-def snapshot_rows(tensors, bins: int, *, every: int = 1) -> tf.Tensor:
-    """Rows for several tensors: shape ``[len(tensors), bins + 10]``, in input order.
-    ``every`` (the sampling stride of the step this runs in) only decides how the work
-    is split into call ops, never the result."""
+def snapshot_rows(tensors, bins: int) -> tf.Tensor:
+    """Rows for several tensors: shape ``[len(tensors), bins + 10]``, in input order."""
     flat = [_prepare(t) for t in tensors]
     if not flat:
         return tf.zeros([0, bins + H.EXTRA], tf.float64)
@@ -326,19 +315,15 @@ def snapshot_rows(tensors, bins: int, *, every: int = 1) -> tf.Tensor:
     # The call ops run their functions without Grappler: the histogram graph is plain
     # element-wise work with nothing to gain from it, and optimizing it again for every
     # new training function would cost more than it ever saves.
-    big = OWN_CALL_PER_EVERY * max(1, int(every))
     out = [None] * len(flat)
     with _compat.function_call_config(_compat.NO_GRAPPLER):
         for cd in (tf.float32, tf.float64):
             idx = [i for i, t in enumerate(flat) if t.dtype == cd]
-            own = [i for i in idx if (flat[i].shape.num_elements() or big) >= big]
-            shared = [i for i in idx if i not in own]
-            for i in own:
-                out[i] = _rows_fn(cd, int(bins))(tf.reshape(flat[i], [-1]), tf.size(flat[i], out_type=tf.int32)[None])[0]
-            if shared:
-                values = tf.concat([tf.reshape(flat[i], [-1]) for i in shared], 0) if len(shared) > 1 else tf.reshape(flat[shared[0]], [-1])
-                sizes = tf.stack([tf.size(flat[i], out_type=tf.int32) for i in shared])
-                rows = _rows_fn(cd, int(bins))(values, sizes)
-                for r, i in enumerate(shared):
-                    out[i] = rows[r]
+            if not idx:
+                continue
+            values = tf.concat([tf.reshape(flat[i], [-1]) for i in idx], 0) if len(idx) > 1 else tf.reshape(flat[idx[0]], [-1])
+            sizes = tf.stack([tf.size(flat[i], out_type=tf.int32) for i in idx])
+            rows = _rows_fn(cd, int(bins))(values, sizes)
+            for r, i in enumerate(idx):
+                out[i] = rows[r]
     return tf.stack(out)

@@ -383,7 +383,7 @@ class Engine:
             group.nonfinite.check(step, probe)
 
         def _write():
-            group.write(step, snapshot_rows([t for kind in names for t in values(kind)], self.bins, every=self.every))
+            group.write(step, snapshot_rows([t for kind in names for t in values(kind)], self.bins))
             return tf.constant(True)
 
         tf.cond(tf.equal(step % self.every, 0), _write, lambda: tf.constant(False))

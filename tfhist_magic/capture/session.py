@@ -234,7 +234,7 @@ class SessionCapture:
             plan = _Plan(training, names, flat, None, True, dtypes)
         else:
             with graph.as_default(), tf.name_scope("tfhist"):
-                rows = snapshot_rows(flat, self.bins, every=self.every)
+                rows = snapshot_rows(flat, self.bins)
             plan = _Plan(training, names, flat, rows, False, dtypes)
         st.plans[key] = plan
         return plan
