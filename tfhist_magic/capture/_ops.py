@@ -7,12 +7,11 @@ path: edges derived with operations every device rounds alike, then each value p
 by comparing it with the edges, so ``numpy.histogram`` on the reported edges gives
 the same counts).
 
-Outside XLA, the work for all the tensors of a dtype is one ``tf.function`` (no
-AutoGraph) of their values end to end, traced once per process for each (dtype, bins):
-tracing a training step adds one call op per dtype, not a subgraph per tensor, so
-watching a big model costs little on each new trace. Inside, a loop takes one tensor
-at a time; one ``tf.cond`` takes the masked path only when some value is non-finite (a
-finite sum proves there is none); the count is a bincount.
+Outside XLA, the work for one tensor is one ``tf.function`` (no AutoGraph) of a flat
+vector, traced once per process for each (dtype, bins): tracing a training step adds
+one call op per tensor, not a new subgraph, so watching a big model does not cost
+seconds of tracing. Inside, one ``tf.cond`` takes the masked path only when some value
+is non-finite (a finite sum proves there is none); the count is a bincount.
 
 Under XLA (``jit_compile=True``, Keras' default for ``fit`` on a GPU), all the tensors
 of one dtype are binned in one fused computation (segment ids, per-segment reductions,
@@ -192,7 +191,7 @@ def _row_either(x, bins: int):
     )
 
 
-_ROWS_FNS: dict = {}
+_ROW_FNS: dict = {}
 _MASKED_FNS: dict = {}
 
 
@@ -207,36 +206,13 @@ def _masked_fn(cd: tf.DType, bins: int):
     return fn
 
 
-def _rows_fn(cd: tf.DType, bins: int):
-    """The cached function for ``(dtype, bins)``, traced once per process: the rows of
-    every tensor of a dtype, given their values end to end and their sizes, one tensor
-    after the other in a ``while_loop``.
-
-    One call op per dtype in a training step, not one per tensor: TensorFlow prepares
-    each call site when it instantiates a function (Grappler specialises it) and
-    instantiates the callee again at each site's first run, which cost ~7 ms per tensor
-    on every new trace of a training step. The price is one copy of the values (the
-    concatenation) on sampled steps only."""
+def _row_fn(cd: tf.DType, bins: int):
+    """The cached one-tensor function for ``(dtype, bins)``: traced once per process."""
     key = (cd, bins)
-    fn = _ROWS_FNS.get(key)
+    fn = _ROW_FNS.get(key)
     if fn is None:
-
-        def rows(flat, sizes):
-            n = tf.size(sizes)
-            starts = tf.cumsum(sizes, exclusive=True)
-            ta = tf.TensorArray(tf.float64, size=n, element_shape=[bins + H.EXTRA])
-
-            def body(i, ta):
-                return i + 1, ta.write(i, _row_either(tf.slice(flat, [starts[i]], [sizes[i]]), bins))
-
-            _, ta = tf.while_loop(lambda i, _: i < n, body, [tf.constant(0), ta], parallel_iterations=1)
-            return ta.stack()
-
-        fn = _ROWS_FNS[key] = tf.function(
-            rows,
-            input_signature=[tf.TensorSpec([None], cd), tf.TensorSpec([None], tf.int32)],
-            autograph=False,
-            experimental_attributes={"_noinline": True},
+        fn = _ROW_FNS[key] = tf.function(
+            lambda x: _row_either(x, bins), input_signature=[tf.TensorSpec(None, cd)], autograph=False, experimental_attributes={"_noinline": True}
         )
         _compat.OWN_FUNCTIONS.add(id(fn))
     return fn
@@ -315,15 +291,5 @@ def snapshot_rows(tensors, bins: int) -> tf.Tensor:
     # The call ops run their functions without Grappler: the histogram graph is plain
     # element-wise work with nothing to gain from it, and optimizing it again for every
     # new training function would cost more than it ever saves.
-    out = [None] * len(flat)
     with _compat.function_call_config(_compat.NO_GRAPPLER):
-        for cd in (tf.float32, tf.float64):
-            idx = [i for i, t in enumerate(flat) if t.dtype == cd]
-            if not idx:
-                continue
-            values = tf.concat([tf.reshape(flat[i], [-1]) for i in idx], 0) if len(idx) > 1 else tf.reshape(flat[idx[0]], [-1])
-            sizes = tf.stack([tf.size(flat[i], out_type=tf.int32) for i in idx])
-            rows = _rows_fn(cd, int(bins))(values, sizes)
-            for r, i in enumerate(idx):
-                out[i] = rows[r]
-    return tf.stack(out)
+        return tf.stack([_row_fn(x.dtype, int(bins))(x) for x in flat])
