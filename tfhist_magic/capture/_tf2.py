@@ -65,6 +65,30 @@ class _Forward:
         self.taped = taped  # a GradientTape was recording: this pass can be trained on
 
 
+#: ``tf.distribute`` strategies a watch cannot record yet, whatever their replica count.
+_UNHANDLED_STRATEGIES = ("ParameterServerStrategy", "ParameterServerStrategyV2", "CentralStorageStrategy", "TPUStrategy", "TPUStrategyV2")
+
+
+def _refuse_distribution() -> None:
+    """Raise ValueError under a ``tf.distribute`` strategy the watch would record wrongly.
+
+    With several replicas each would record its own share of the batch and its own local
+    gradient into one buffer (issue 10 merges them; until then, no silently wrong data).
+    The default strategy, ``OneDeviceStrategy`` and a one-replica ``MirroredStrategy``
+    record exactly as without a strategy."""
+    if not tf.distribute.has_strategy():
+        return
+    strategy = tf.distribute.get_strategy()
+    name = type(strategy).__name__
+    replicas = strategy.num_replicas_in_sync
+    if replicas > 1 or name in _UNHANDLED_STRATEGIES:
+        raise ValueError(
+            f"tfhist_magic cannot watch training under {name} ({replicas} replicas) yet: each replica would record "
+            "only its own share of the batch and its local gradients; train on one device (or under "
+            "OneDeviceStrategy) inside the watch."
+        )
+
+
 class _NonFiniteCheck:
     """A device scalar: the first step whose probe (a scalar sum) was not finite.
     Written every step inside the step's own graph (no host sync), read on flush."""
@@ -312,6 +336,7 @@ class Engine:
 
     def record_update(self, opt, grads, variables, scale=None) -> None:
         """Add the recording of one update (weights, grads, activations) before it runs."""
+        _refuse_distribution()
         key = _graph_key()
         roots = self._take_pending(key)
         variables = list(variables)
