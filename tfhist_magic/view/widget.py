@@ -152,8 +152,7 @@ class Dashboard(anywidget.AnyWidget):
                 if got is None:
                     continue
                 mark, start, rows, steps, walls = got
-                if not full:
-                    self._marks[key] = mark
+                self._marks[key] = mark
                 sid = self._ids.setdefault(key, len(self._ids))
                 header["series"].append(
                     {"id": sid, "kind": kind, "name": name, "dtype": rec._dtypes[key], "start": int(start), "n": int(len(steps))}
@@ -174,15 +173,9 @@ class Dashboard(anywidget.AnyWidget):
         return encode(header, arrays)
 
     def _full_packet(self) -> bytes:
-        """Everything kept so far; later deltas continue from it (marks are reset)."""
+        """Everything kept so far; later deltas continue from it."""
         self._marks = {}
-        packet = self._packet(full=True)
-        for kind in self.recording.kinds:
-            for name in self.recording.names(kind):
-                got = self.recording.delta(kind, name, None)
-                if got is not None:
-                    self._marks[(kind, name)] = got[0]
-        return packet
+        return self._packet(full=True)
 
     def _on_front_end(self, _widget, content, _buffers) -> None:
         if isinstance(content, dict) and content.get("want") == "full":
