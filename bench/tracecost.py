@@ -1,0 +1,83 @@
+"""What a watch adds to each new trace of a training step, taken apart.
+
+    python bench/tracecost.py                 # MLP, 7 rounds
+    python bench/tracecost.py --workload cnn --rounds 9
+
+Each arm trains a fresh, identically seeded model for ONE batch (so the run is mostly
+tracing and instantiating the training function, plus step 0, which is sampled), after a
+warm-up that traces the histogram functions once. Reported: median process CPU ms per
+arm and its difference from plain. The arms separate the parts: all kinds; gradients
+only; gradients with the histogram rows replaced by a constant (what the branch, the
+ring buffer, the probe and the extra tracing cost without the histogram function's call
+sites).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workload", default="mlp", choices=("mlp", "cnn"))
+    ap.add_argument("--rounds", type=int, default=7)
+    args = ap.parse_args(argv)
+
+    import tensorflow as tf
+
+    import tfhist_magic
+    from bench import WORKLOADS, _data, _model
+    from tfhist_magic.capture import _tf2
+
+    wl = WORKLOADS[args.workload]
+    x, y = _data(wl["kind"], 512)
+    kw = dict(batch_size=wl["batch"], epochs=1, verbose=0, shuffle=False)
+    one = (x[: wl["batch"]], y[: wl["batch"]])
+    _model(wl["kind"]).fit(*one, **kw)
+    with tfhist_magic.watch():
+        _model(wl["kind"]).fit(*one, **kw)
+
+    real = _tf2.snapshot_rows
+
+    def constant_rows(tensors, bins):
+        total = tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in tensors])
+        return tf.zeros([len(tensors), bins + 10], tf.float64) + tf.cast(total, tf.float64)
+
+    arms = {
+        "plain": None,
+        "all kinds": dict(kinds="all"),
+        "grads only": dict(kinds="grads"),
+        "grads only, rows replaced by a constant": dict(kinds="grads"),
+    }
+    got = {a: [] for a in arms}
+    for _ in range(args.rounds):
+        for arm, watch_args in arms.items():
+            _tf2.snapshot_rows = constant_rows if "constant" in arm else real
+            m = _model(wl["kind"])
+            c = time.process_time()
+            if watch_args is None:
+                m.fit(*one, **kw)
+            else:
+                with tfhist_magic.watch(**watch_args):
+                    m.fit(*one, **kw)
+            got[arm].append((time.process_time() - c) * 1000)
+    _tf2.snapshot_rows = real
+    plain = statistics.median(got["plain"])
+    print(f"## {args.workload}: one-batch fit of a fresh model, {args.rounds} rounds, median CPU ms")
+    print("| arm | CPU ms | added |\n|---|---|---|")
+    for arm in arms:
+        med = statistics.median(got[arm])
+        print(f"| {arm} | {med:.0f} | {med - plain:+.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
