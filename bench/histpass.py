@@ -15,6 +15,11 @@ Each row times one call of a tf.function on one flat float32 tensor (median of
 * tfhist row: ``snapshot_rows`` (range, exact binning, statistics), plain graph;
 * tfhist row, XLA: the same inside ``jit_compile=True`` (what Keras' GPU default runs).
 
+With ``--ops``, the building blocks one at a time on the same values (what the README's
+"where the time goes" cites): one element-wise op, a cast, a comparison, a gather from a
+65-entry table by bin index, a bincount, ``tf.searchsorted`` and
+``unsorted_segment_sum``.
+
 Then the one-time cost XLA pays per trace of a watched step: the first call (trace +
 compile) of ``snapshot_rows`` under ``jit_compile=True`` on ``--tensors`` tensors shaped
 like the benchmark MLP's weights, gradients and activations (15 by default).
@@ -52,6 +57,7 @@ def main(argv=None) -> int:
     ap.add_argument("--bins", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--tensors", type=int, default=15)
+    ap.add_argument("--ops", action="store_true", help="also time the building blocks one by one")
     args = ap.parse_args(argv)
 
     import tensorflow as tf
@@ -75,6 +81,23 @@ def main(argv=None) -> int:
         cpu, wall = _time(fn, x, args.repeat)
         floor = floor or cpu
         print(f"| {name} | {cpu * 1e3:.2f} | {wall * 1e3:.2f} | {cpu / floor:.1f} |")
+
+    if args.ops:
+        j = tf.constant(np.random.default_rng(2).integers(0, B, args.size).astype(np.int32))
+        table = tf.constant(np.linspace(-5, 5, B + 1).astype(np.float32))
+        ops = {
+            "one element-wise op (multiply)": lambda v: v * 3.0,
+            "cast float32 -> int32": lambda v: tf.cast(v, tf.int32),
+            "comparison (>=)": lambda v: v >= 0.5,
+            "gather from a 65-entry table by bin index": lambda v: tf.gather(table, j),
+            "bincount of bin indices": lambda v: tf.math.bincount(j, minlength=B, maxlength=B, dtype=tf.int32),
+            "tf.searchsorted on the edges": lambda v: tf.searchsorted(table, v, side="right"),
+            "unsorted_segment_sum of ones": lambda v: tf.math.unsorted_segment_sum(tf.ones_like(j), j, B),
+        }
+        print("\n| building block | CPU ms | passes |\n|---|---|---|")
+        for name, op in ops.items():
+            cpu, _ = _time(tf.function(op, autograph=False), x, args.repeat)
+            print(f"| {name} | {cpu * 1e3:.2f} | {cpu / floor:.1f} |")
 
     shapes = [(784, 512), (512,), (512, 256), (256,), (256, 10), (10,), (128, 512), (128, 256), (128, 10)]
     shapes = (shapes * (args.tensors // len(shapes) + 1))[: args.tensors]

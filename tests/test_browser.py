@@ -57,6 +57,19 @@ def _drawn(page) -> dict:
     return json.loads(page.get_attribute(".tfh-canvas", "data-drawn"))
 
 
+def _tabs(page) -> list:
+    return page.eval_on_selector_all(".tfh-tab", "es => es.map((e) => e.dataset.kind)")
+
+
+def _assert_drawn(page, series, i: int) -> dict:
+    """The step view drew snapshot ``i`` of ``series``: its exact counts on its edges."""
+    d = _drawn(page)
+    assert (d["kind"], d["name"], d["step"]) == (series.kind, series.name, int(series.steps[i]))
+    np.testing.assert_array_equal(d["counts"], series.counts[i])
+    np.testing.assert_array_equal(d["edges"], series.edges[i])
+    return d
+
+
 def _state(page) -> dict:
     return page.eval_on_selector(".tfh", "e => ({...e.dataset})")
 
@@ -90,8 +103,7 @@ def test_jupyterlab_live_views_and_interaction(server):
         first = int(_state(page)["step"])
         page.wait_for_function(f"() => +document.querySelector('.tfh').dataset.step > {first}", timeout=10_000)
         assert _state(page)["live"] == "1"  # it moved by itself, training still going
-        tabs = page.eval_on_selector_all(".tfh-tab", "es => es.map((e) => e.dataset.kind)")
-        assert tabs == ["activations", "weights", "grads"]
+        assert _tabs(page) == ["activations", "weights", "grads"]
         assert _state(page)["kind"] == "activations"  # opens on the first recorded kind
         for kind in ("grads", "weights"):
             t = time.monotonic()
@@ -109,14 +121,11 @@ def test_jupyterlab_live_views_and_interaction(server):
         page.click(f".tfh-item[data-name='{name}']")
         page.wait_for_selector(f".tfh[data-tensor='{name}'][data-view='step']")
         s = rec.series("grads", name)
-        d = _drawn(page)
-        assert (d["kind"], d["name"], d["step"]) == ("grads", name, int(s.steps[-1]))
-        np.testing.assert_array_equal(d["counts"], s.counts[-1])
-        np.testing.assert_array_equal(d["edges"], s.edges[-1])
+        _assert_drawn(page, s, -1)
         # slider: snapshot 3
         page.eval_on_selector(".tfh-slider", "e => { e.value = 3; e.dispatchEvent(new Event('input')); }")
         page.wait_for_selector(f".tfh[data-step='{int(s.steps[3])}']")
-        np.testing.assert_array_equal(_drawn(page)["counts"], s.counts[3])
+        _assert_drawn(page, s, 3)
         assert f"step {int(s.steps[3])} · epoch {int(s.epochs[3]) + 1}" in page.inner_text(".tfh-at")
         # hover the fullest bin: the tip names its range and count
         d = _drawn(page)
@@ -180,14 +189,9 @@ def test_notebook7_renders_the_recording(server):
         _open_and_run(page, url + "/notebooks/nb7.ipynb")
         page.wait_for_selector(".tfh[data-live='0']", timeout=180_000)
         rec = _wait_saved(root, "nb7")
-        tabs = page.eval_on_selector_all(".tfh-tab", "es => es.map((e) => e.dataset.kind)")
-        assert tabs == list(rec.kinds)
+        assert _tabs(page) == list(rec.kinds)
         page.click(".tfh-tab[data-kind='weights']")
         page.wait_for_selector(".tfh[data-kind='weights']")
-        st = _state(page)
-        s = rec.series("weights", st["tensor"])
-        d = _drawn(page)
-        assert d["step"] == int(s.steps[-1])
-        np.testing.assert_array_equal(d["counts"], s.counts[-1])
+        _assert_drawn(page, rec.series("weights", _state(page)["tensor"]), -1)
         page.locator(".tfh").screenshot(path=str(OUT / "notebook7-step.png"))
         assert page.our_errors() == [], page.errors

@@ -268,15 +268,7 @@ class Recording:
             known = ", ".join(self.names(kind)) if kind in self._stores else ""
             raise KeyError(f"Received: ({kind!r}, {name!r}); this Recording has {kind}: {known or 'none'}") from None
         rows, steps, walls = st.arrays()
-        return Series(kind, name, self._dtypes[(kind, name)], steps.copy(), self._epoch_of(steps), walls.copy(), rows.copy())
-
-    def _epoch_of(self, steps: np.ndarray) -> np.ndarray:
-        if not self._epochs:
-            return np.full(steps.shape, -1, dtype=np.int64)
-        starts = np.array([s for s, _ in self._epochs])
-        eps = np.array([e for _, e in self._epochs])
-        i = np.searchsorted(starts, steps, side="right") - 1
-        return np.where(i >= 0, eps[np.clip(i, 0, None)], -1).astype(np.int64)
+        return Series(kind, name, self._dtypes[(kind, name)], steps.copy(), self.epochs_of(steps), walls.copy(), rows.copy())
 
     def last_step(self, kind: str, name: str) -> int:
         """The step of the newest snapshot of ``(kind, name)``, or -1 if there is none."""
@@ -300,7 +292,13 @@ class Recording:
 
     def epochs_of(self, steps) -> np.ndarray:
         """The Keras epoch (0-based, -1 where unknown) of each of ``steps``."""
-        return self._epoch_of(np.asarray(steps, dtype=np.int64))
+        steps = np.asarray(steps, dtype=np.int64)
+        if not self._epochs:
+            return np.full(steps.shape, -1, dtype=np.int64)
+        starts = np.array([s for s, _ in self._epochs])
+        eps = np.array([e for _, e in self._epochs])
+        i = np.searchsorted(starts, steps, side="right") - 1
+        return np.where(i >= 0, eps[np.clip(i, 0, None)], -1).astype(np.int64)
 
     @property
     def steps(self) -> np.ndarray:

@@ -339,7 +339,7 @@ class View {
     this.root = el("div", "tfh");
     el_.appendChild(this.root);
     this.store = storeFor(model);
-    this.opts = { log: false, range: "auto", x: "step", logColor: true, gridHeat: false, follow: true };
+    this.opts = { log: false, range: "auto", x: "step", logColor: true, gridHeat: false };
     this.pins = [];
     this.build();
     this.onData = () => this.update();
@@ -451,7 +451,6 @@ class View {
       if (!s) return;
       const i = +this.slider.value;
       const follow = i === s.snaps.length - 1;
-      this.opts.follow = follow;
       this.followBox.checked = follow;
       this.set({ step: follow ? -1 : s.snaps[i].step });
     });
@@ -461,7 +460,6 @@ class View {
     this.followBox.type = "checkbox";
     this.followBox.checked = true;
     this.followBox.addEventListener("change", () => {
-      this.opts.follow = this.followBox.checked;
       if (this.followBox.checked) this.set({ step: -1 });
     });
     fl.append(this.followBox, " follow latest");
@@ -607,7 +605,7 @@ class View {
       d.addEventListener("click", () => {
         const ch = { kind: f.kind, step: f.step, view: "step" };
         if (f.name) ch.tensor = f.name;
-        this.opts.follow = this.followBox.checked = false;
+        this.followBox.checked = false;
         this.set(ch);
       });
       items.push(d);
