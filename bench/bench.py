@@ -2,6 +2,7 @@
 
     python bench/bench.py                      # everything (several minutes)
     python bench/bench.py --rounds 7 --workloads mlp --arms plain,default,every1
+    python bench/bench.py --workloads mirrored --arms plain,default,every1   # on its own
 
 Method: every round builds a fresh, identically seeded model per arm (so each arm pays
 its own trace), the arms run one after the other in a fixed rotation, and the figure
@@ -41,9 +42,24 @@ def _data(kind: str, n: int):
     return x, y
 
 
+_STRATEGY = []
+
+
+def _mirrored():
+    """MirroredStrategy over two logical CPU devices (set up by ``main`` before TF starts)."""
+    import tensorflow as tf
+
+    if not _STRATEGY:
+        _STRATEGY.append(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    return _STRATEGY[0]
+
+
 def _model(kind: str):
     import keras
 
+    if kind == "mirrored":  # the MLP, its variables mirrored on two devices
+        with _mirrored().scope():
+            return _model("mlp")
     keras.utils.set_random_seed(0)
     L = keras.layers
     if kind == "cnn":
@@ -68,6 +84,9 @@ WORKLOADS = {
     "mlp": dict(kind="mlp", n=20_000, batch=128, epochs=2),
     "cnn": dict(kind="cnn", n=6_000, batch=128, epochs=2),
     "session": dict(kind="session", n=20_000, batch=128, epochs=2),
+    # The MLP under MirroredStrategy on two logical CPU devices (global batch 128, 64 a
+    # replica). Logical devices must be set before TensorFlow starts: run it on its own.
+    "mirrored": dict(kind="mirrored", n=20_000, batch=128, epochs=2),
 }
 
 
@@ -349,10 +368,15 @@ def main(argv=None) -> int:
         arms = ["plain"] + arms
     import tensorflow as tf
 
+    if "mirrored" in args.workloads.split(","):
+        if args.workloads != "mirrored":
+            ap.error("--workloads mirrored runs on its own (it splits the CPU into two logical devices)")
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     print(f"tfhist_magic bench: TF {tf.__version__}, {os.cpu_count()} CPUs, {args.rounds} rounds, median of per-round ratios")
     for name in args.workloads.split(","):
         wl = WORKLOADS[name]
-        how = "tf.compat.v1 Session loop (Adam)" if wl["kind"] == "session" else "Keras 3 fit (Adam)"
+        how = {"session": "tf.compat.v1 Session loop (Adam)", "mirrored": "Keras 3 fit (Adam), MirroredStrategy, 2 logical CPUs"}.get(wl["kind"], "Keras 3 fit (Adam)")
         print(f"\n## {name}: {wl['n']} examples, batch {wl['batch']}, {wl['epochs']} epochs, {how}")
         rows, info = bench_workload(name, arms, args.rounds)
         every = info["default_every"]

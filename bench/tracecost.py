@@ -2,6 +2,7 @@
 
     python bench/tracecost.py                 # MLP, 7 rounds
     python bench/tracecost.py --workload cnn --rounds 9
+    python bench/tracecost.py --workload mirrored   # the MLP under MirroredStrategy, 2 logical CPUs
 
 Each arm trains a fresh, identically seeded model for ONE batch (so the run is mostly
 tracing and instantiating the training function, plus step 0, which is sampled), after a
@@ -27,11 +28,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workload", default="mlp", choices=("mlp", "cnn"))
+    ap.add_argument("--workload", default="mlp", choices=("mlp", "cnn", "mirrored"))
     ap.add_argument("--rounds", type=int, default=7)
     args = ap.parse_args(argv)
 
     import tensorflow as tf
+
+    if args.workload == "mirrored":  # two logical CPU devices, before TensorFlow starts
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
     import tfhist_magic
     from bench import WORKLOADS, _data, _model
@@ -55,6 +60,7 @@ def main(argv=None) -> int:
         "plain": None,
         "all kinds": dict(kinds="all"),
         "grads only": dict(kinds="grads"),
+        "activations only": dict(kinds="activations"),
         "grads only, rows replaced by a constant": dict(kinds="grads"),
     }
     got = {a: [] for a in arms}

@@ -82,7 +82,7 @@ class TfHistMagics(Magics):
         models = [T.resolve_target(self.shell, t) for t in args.targets]
         w = _usage(watch, *models, every=every, kinds=kinds, bins=bins, max_snapshots=self.max_snapshots)
         rec = w.recording
-        view = LiveView(rec, mode=self.display, interval=self.live_interval)
+        view = LiveView(rec, mode=self.display if w.chief else "none", interval=self.live_interval)
         self.last_recording, self.last_watch = rec, w
         error = None
         try:
@@ -102,6 +102,8 @@ class TfHistMagics(Magics):
                 self.shell.user_ns["_tfhist"] = rec
                 if args.output:
                     self.shell.user_ns[args.output] = rec
+                if not w.chief:  # a multi-worker task other than the chief shows nothing
+                    view.mode = "none"
                 try:
                     view.finish()
                 except Exception as e:  # a display failure must not hide the user's error

@@ -9,6 +9,9 @@ The same engine the ``%%tfhist_watch`` magic uses, for scripts and tests::
 
 from __future__ import annotations
 
+import json
+import os
+
 from .histogram import MAX_BINS
 from .recording import KINDS, Recording
 
@@ -92,6 +95,22 @@ def is_session(obj) -> bool:
 _ACTIVE: list = []
 
 
+def _chief_task() -> bool:
+    """What ``TF_CONFIG`` says (as ``tf.distribute`` reads it): True unless this process is
+    a multi-worker task other than the chief (the ``chief`` task, else worker 0)."""
+    try:
+        cfg = json.loads(os.environ.get("TF_CONFIG") or "{}")
+        task, cluster = cfg.get("task") or {}, cfg.get("cluster") or {}
+    except (ValueError, AttributeError):
+        return True
+    if not task or not cluster:
+        return True
+    kind, index = task.get("type"), int(task.get("index", 0))
+    if kind == "chief":
+        return True
+    return kind == "worker" and index == 0 and "chief" not in cluster
+
+
 class Watch:
     """Context manager behind :func:`watch`; entering it returns the Recording."""
 
@@ -146,6 +165,12 @@ class Watch:
     def __exit__(self, *exc) -> bool:
         self._close()
         return False
+
+    @property
+    def chief(self) -> bool:
+        """False on a ``MultiWorkerMirroredStrategy`` worker that is not the chief: it takes
+        part in the merged histograms' reductions but records and shows nothing."""
+        return _chief_task() and all(getattr(e, "chief", True) for _, e in self._engines)
 
     def _engine_for(self, model):
         for flavor, engine in self._engines:

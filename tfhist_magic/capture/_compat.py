@@ -15,6 +15,10 @@ new release, this module is the one to change.
 * ``keras3_optimizer_base`` / ``keras3_trainable_variables``:
   ``keras.src.optimizers.base_optimizer.BaseOptimizer`` and its ``_trainable_variables``.
 * ``tf_keras_optimizer_bases``: ``tf_keras.src.optimizers`` (both optimizer families).
+* ``keras3_tf_optimizer``: ``keras.src.backend.tensorflow.optimizer.TFOptimizer`` and its
+  cross-replica update ``_distributed_tf_update_step``; tf_keras' ``_distributed_apply``
+  (legacy) and ``_distributed_apply_gradients_fn``.
+* ``strategy_merges``: ``tf.__internal__.distribute.strategy_supports_no_merge_call``.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ __all__ = [
     "TraceSwap",
     "keras3_optimizer_base",
     "keras3_trainable_variables",
+    "keras3_tf_optimizer",
+    "strategy_merges",
     "tf_keras_optimizer_bases",
 ]
 
@@ -141,6 +147,20 @@ def keras3_optimizer_base():
 def keras3_trainable_variables(opt) -> list:
     """The variables a Keras 3 optimizer updates when ``apply`` gets none."""
     return list(opt._trainable_variables)
+
+
+def keras3_tf_optimizer():
+    from keras.src.backend.tensorflow.optimizer import TFOptimizer
+
+    return TFOptimizer
+
+
+def strategy_merges() -> bool:
+    """True when the current strategy's replicas update through a cross-replica merge
+    (``merge_call``): always on CPUs, and on GPUs unless the step is compiled with XLA."""
+    import tensorflow as tf
+
+    return not tf.__internal__.distribute.strategy_supports_no_merge_call()
 
 
 def tf_keras_optimizer_bases() -> tuple:

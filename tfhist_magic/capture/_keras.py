@@ -34,13 +34,18 @@ class Flavor:
     """One Keras: its classes and naming conventions.
 
     ``updates`` lists ``(class, method name, unpack)``; ``unpack(opt, *args, **kwargs)``
-    returns ``(grads, variables, loss_scale)`` of the update about to run, or None.
+    returns ``(grads, variables, loss_scale, args, kwargs)`` of the update about to run,
+    or None. ``distributed`` lists the same for the cross-replica update a
+    ``tf.distribute`` strategy merges into (``unpack`` returns ``(distribution, grads,
+    variables, args, kwargs)``); ``tf_var(v)`` is the variable that update names.
     """
 
     Layer: type
     Model: type
     Callback: type
     updates: list = field(default_factory=list)
+    distributed: list = field(default_factory=list)
+    tf_var: Callable = None
     var_name: Callable = None
     layer_name: Callable = None
     loss: Callable = None  # loss(model) -> fn(x, y, y_pred), for snapshots
@@ -74,6 +79,7 @@ def make_engine(flavor: Flavor, recording: Recording, *, every: int, kinds, targ
         var_name=flavor.var_name,
         layer_name=flavor.layer_name,
         model_vars=flavor.model_vars,
+        tf_var=flavor.tf_var,
     )
 
 
@@ -130,6 +136,21 @@ def attach(engine: Engine, flavor: Flavor) -> None:
             return update
 
         p.set(cls, meth, make())
+
+    for cls, meth, unpack in flavor.distributed:
+        orig = cls.__dict__.get(meth) or getattr(cls, meth)
+
+        def make_distributed(orig=orig, unpack=unpack):
+            @functools.wraps(orig)
+            @_no_autograph
+            def update(opt, *args, **kwargs):
+                distribution, grads, variables, args, kwargs = unpack(opt, *args, **kwargs)
+                engine.record_distributed(distribution, grads, variables)
+                return orig(opt, *args, **kwargs)
+
+            return update
+
+        p.set(cls, meth, make_distributed())
 
     def claim(model):
         if id(model) in claimed:

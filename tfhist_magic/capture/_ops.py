@@ -22,6 +22,9 @@ from the edges and a count on either path: no host round trip, no py_function.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 import numpy as np
 import tensorflow as tf
 
@@ -308,3 +311,153 @@ def snapshot_rows(tensors, bins: int) -> tf.Tensor:
     # new training function would cost more than it ever saves.
     with _compat.function_call_config(_compat.NO_GRAPPLER):
         return tf.stack([_row_fn(x.dtype, int(bins))(x) for x in flat])
+
+
+# -- tf.distribute: one row per tensor over every replica's values ------------------------
+#
+# A histogram over several replicas is built in two rounds, in the cross-replica context:
+# every replica reduces its own values to their finite min and max (2 numbers a tensor),
+# these are gathered (a SUM of one row per replica) and reduced to the global range, from which every replica derives the
+# same edges and counts its own values on them. Counts, non-finite counts, zero counts
+# and the pieces of the mean and variance then simply add (one SUM across replicas).
+# Only numbers per tensor cross devices (or workers), never the tensors themselves.
+
+_PART = 8  # nan, posinf, neginf, zeros, n_finite, sum, m2, sum * mean (per replica)
+
+
+def _range_one(x) -> tf.Tensor:
+    """``[2]`` float64: the finite min and max of ``x`` (``+inf``, ``-inf`` if none)."""
+    inf = tf.constant(np.inf, x.dtype)
+    finite = tf.math.is_finite(x)
+    return tf.cast(tf.stack([tf.reduce_min(tf.where(finite, x, inf)), tf.reduce_max(tf.where(finite, x, -inf))]), tf.float64)
+
+
+def _count_one(x, lo, w, large, bins: int) -> tf.Tensor:
+    """``[bins + 8]`` float64: ``x``'s counts on the shared edges and the parts of its
+    statistics that add across replicas (non-finite and zero counts, finite count, sum,
+    sum of squared deviations from its own mean, sum times that mean)."""
+    cd = x.dtype
+    c = _consts(cd)
+    zero, inf = tf.constant(0, cd), tf.constant(np.inf, cd)
+    finite = tf.math.is_finite(x)
+    n = tf.size(x, out_type=tf.int32)
+    n_fin = tf.reduce_sum(tf.cast(finite, tf.int32))
+    n_bad = n - n_fin
+    nan = tf.reduce_sum(tf.cast(tf.math.is_nan(x), tf.int32))
+    posinf = tf.reduce_sum(tf.cast(tf.equal(x, inf), tf.int32))
+    counts = _counts(tf.where(finite, x, lo), lo, w, bins, cd) - tf.one_hot(0, bins, dtype=tf.int32) * n_bad
+    zeros = tf.reduce_sum(tf.cast(tf.equal(x, zero), tf.int32))
+    inv = tf.where(large, tf.constant(c.sum_scale, cd), tf.constant(1, cd))
+    xs = tf.where(finite, x * inv, zero)
+    s = tf.cast(tf.reduce_sum(xs), tf.float64)
+    mean = tf.cast(s / tf.cast(tf.maximum(n_fin, 1), tf.float64), cd)  # this replica's mean (scaled)
+    m2 = tf.cast(tf.reduce_sum(tf.math.squared_difference(xs, mean)), tf.float64)
+    m2 = tf.maximum(m2 - tf.cast(n_bad, tf.float64) * tf.square(tf.cast(mean, tf.float64)), 0.0)  # the zeros put in
+    ints = tf.cast(tf.stack([nan, posinf, n_bad - nan - posinf, zeros, n_fin]), tf.float64)
+    return tf.concat([tf.cast(counts, tf.float64), ints, tf.stack([s, m2, s * tf.cast(mean, tf.float64)])], 0)
+
+
+_PART_FNS: dict = {}
+
+
+def _part_fn(which: str, cd: tf.DType, bins: int):
+    """The cached one-tensor function of one round (as :func:`_row_fn`: one call op per
+    tensor in a traced step, traced once per process)."""
+    key = (which, cd, bins)
+    fn = _PART_FNS.get(key)
+    if fn is None:
+        if which == "range":
+            body, sig = _range_one, [tf.TensorSpec([None], cd)]
+        else:
+            body = lambda x, lo, w, large: _count_one(x, lo, w, large, bins)  # noqa: E731
+            sig = [tf.TensorSpec([None], cd), tf.TensorSpec([], cd), tf.TensorSpec([], cd), tf.TensorSpec([], tf.bool)]
+        fn = _PART_FNS[key] = tf.function(body, input_signature=sig, autograph=False, experimental_attributes={"_noinline": True})
+        _compat.OWN_FUNCTIONS.add(id(fn))
+    return fn
+
+
+def _range_part(flat: list) -> tf.Tensor:
+    """``[2 T]`` float64: each tensor's finite min and max."""
+    with _compat.function_call_config(_compat.NO_GRAPPLER):
+        return tf.concat([_part_fn("range", x.dtype, 0)(x) for x in flat], 0)
+
+
+def _global_range(flat: list, mn, mx, bins: int):
+    """Per tensor: ``lo, w`` in its compute dtype and whether sums are scaled (as in :func:`_row`)."""
+    out = []
+    for t, x in enumerate(flat):
+        cd = x.dtype
+        lo, hi = binning_range(tf.cast(mn[t], cd), tf.cast(mx[t], cd), cd)
+        w = bin_width(lo, hi, bins, cd)
+        out.append((lo, w, tf.maximum(tf.abs(lo), tf.abs(hi)) > tf.constant(_consts(cd).sum_limit, cd)))
+    return out
+
+
+def _count_part(flat: list, ranges, bins: int) -> tf.Tensor:
+    """``[T (bins + 8)]`` float64: one replica's :func:`_count_one` of every tensor."""
+    with _compat.function_call_config(_compat.NO_GRAPPLER):
+        return tf.concat([_part_fn("count", x.dtype, bins)(x, lo, w, large) for x, (lo, w, large) in zip(flat, ranges)], 0)
+
+
+@contextlib.contextmanager
+def _quiet_tf_logger():
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def merged_rows(distribution, per_replica: list, bins: int) -> tf.Tensor:
+    """Rows ``[T, bins + 10]`` of ``T`` tensors whose values are spread over replicas.
+
+    ``per_replica[r]`` lists the ``T`` tensors of local replica ``r`` (same order and
+    dtypes on every replica). Call in the cross-replica context of ``distribution``; under
+    ``MultiWorkerMirroredStrategy`` every worker must call it (the reductions are
+    collective). The counts equal ``numpy.histogram`` of all replicas' values together
+    on the edges :func:`tfhist_magic.histogram.bin_edges` gives for the global min/max."""
+    bins = int(bins)
+    local = len(per_replica)
+    T = len(per_replica[0])
+    flats = [[_prepare(tf.reshape(t, [-1])) for t in ts] for ts in per_replica]
+
+    R = distribution.num_replicas_in_sync
+    SUM = tf.distribute.ReduceOp.SUM
+
+    def on_replica(fn):
+        def value_fn(ctx):
+            return fn(ctx.replica_id_in_sync_group)
+
+        return distribution.experimental_distribute_values_from_function(value_fn)
+
+    # Each replica's min/max in its own row of an [R, 2T] matrix of zeros: the sum across
+    # replicas is then every replica's numbers, exactly (x + 0 == x), so one SUM (the
+    # reduction every strategy has) serves as the gather.
+    def ranges_of(rid):
+        part = _range_part(flats[rid % local])
+        return tf.scatter_nd([[rid]], part[None], [R, 2 * T])
+
+    with _quiet_tf_logger():  # TF logs each reduction it builds; these are ours, not the user's
+        ranges = distribution.reduce(SUM, on_replica(ranges_of), axis=None)  # [R, 2T]
+    mn = tf.reduce_min(ranges[:, 0::2], 0)
+    mx = tf.reduce_max(ranges[:, 1::2], 0)
+    shared = _global_range(flats[0], mn, mx, bins)
+    with _quiet_tf_logger():
+        parts = distribution.reduce(SUM, on_replica(lambda rid: _count_part(flats[rid % local], shared, bins)), axis=None)
+    parts = tf.reshape(parts, [T, bins + _PART])
+    rows = []
+    for t, (x, (lo, w, large)) in enumerate(zip(flats[0], shared)):
+        c = _consts(x.dtype)
+        p = parts[t]
+        n = tf.maximum(p[bins + 4], 1.0)
+        s, m2, q = p[bins + 5], p[bins + 6], p[bins + 7]
+        k = tf.where(large, tf.constant(1.0 / c.sum_scale, tf.float64), tf.constant(1.0, tf.float64))
+        mean = s / n
+        # Chan et al.'s pairwise update, summed: M2 = sum(M2_r) + sum(n_r mean_r^2) - n mean^2.
+        var = tf.maximum(m2 + q - s * mean, 0.0) / n
+        norm = k * tf.sqrt(p[bins + 4] * (var + tf.square(mean)))
+        floats = tf.stack([mn[t], mx[t], mean * k, k * tf.sqrt(var), norm, tf.cast(w, tf.float64)])
+        rows.append(tf.concat([p[:bins], p[bins : bins + 4], floats], 0))
+    return tf.stack(rows) if rows else tf.zeros([0, bins + H.EXTRA], tf.float64)

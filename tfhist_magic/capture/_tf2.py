@@ -17,6 +17,10 @@ How a training step is recorded:
   callback, so Keras keeps its async dispatch.
 * Eagerly executed updates (``run_eagerly=True``, custom eager loops) compute the rows
   eagerly and hand them straight to the Recording.
+* Under ``tf.distribute`` (Mirrored, MultiWorkerMirrored), each replica's update only
+  leaves its activations for the optimizer's cross-replica update, where
+  :meth:`Engine.record_distributed` records the reduced gradients, one copy of the
+  weights and the activations of every replica merged (``_ops.merged_rows``), once.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import tensorflow as tf
 
 from ..recording import KINDS, Recording
 from . import _compat
-from ._ops import compute_dtype, snapshot_rows
+from ._ops import compute_dtype, merged_rows, snapshot_rows
 from ._patch import Patches
 
 __all__ = ["Engine", "record_now"]
@@ -67,26 +71,54 @@ class _Forward:
 
 #: ``tf.distribute`` strategies a watch cannot record yet, whatever their replica count.
 _UNHANDLED_STRATEGIES = ("ParameterServerStrategy", "ParameterServerStrategyV2", "CentralStorageStrategy", "TPUStrategy", "TPUStrategyV2")
+#: Strategies whose replicas are merged (one histogram over every replica's values).
+_MERGED_STRATEGIES = ("MirroredStrategy", "MultiWorkerMirroredStrategy", "CollectiveAllReduceStrategy")
 
 
-def _refuse_distribution() -> None:
-    """Raise ValueError under a ``tf.distribute`` strategy the watch would record wrongly.
+def _distribution():
+    """The ``tf.distribute`` strategy whose replicas the watch merges, or None where a
+    step runs on one replica (no strategy, the default one, ``OneDeviceStrategy``, a
+    one-device ``MirroredStrategy``: recorded exactly as without a strategy).
 
-    With several replicas each would record its own share of the batch and its own local
-    gradient into one buffer (issue 10 merges them; until then, no silently wrong data).
-    The default strategy, ``OneDeviceStrategy`` and a one-replica ``MirroredStrategy``
-    record exactly as without a strategy."""
+    Raises ValueError under a strategy the watch would record wrongly: never silently
+    wrong data."""
     if not tf.distribute.has_strategy():
-        return
+        return None
     strategy = tf.distribute.get_strategy()
     name = type(strategy).__name__
     replicas = strategy.num_replicas_in_sync
-    if replicas > 1 or name in _UNHANDLED_STRATEGIES:
+    if name not in _UNHANDLED_STRATEGIES and replicas == 1:
+        return None
+    if name not in _MERGED_STRATEGIES:
         raise ValueError(
-            f"tfhist_magic cannot watch training under {name} ({replicas} replicas) yet: each replica would record "
-            "only its own share of the batch and its local gradients; train on one device (or under "
-            "OneDeviceStrategy) inside the watch."
+            f"tfhist_magic cannot watch training under {name} ({replicas} replicas) yet; it records "
+            "MirroredStrategy, MultiWorkerMirroredStrategy, OneDeviceStrategy and single-device training."
         )
+    if not _compat.strategy_merges():
+        raise ValueError(
+            f"tfhist_magic cannot watch {name} when the step is compiled with XLA on GPUs yet (its replicas "
+            "update without a cross-replica merge); compile the model with jit_compile=False inside the watch."
+        )
+    return strategy
+
+
+def _replica_index(strategy) -> int:
+    """This replica's index among the strategy's local devices."""
+    ctx = tf.distribute.get_replica_context()
+    rid = tf.get_static_value(ctx.replica_id_in_sync_group)
+    return int(rid) % len(strategy.extended.worker_devices)
+
+
+class _Stash:
+    """What the replicas of one distributed update left for the cross-replica merge."""
+
+    __slots__ = ("opt", "variables", "mine", "acts")
+
+    def __init__(self, opt, variables, mine):
+        self.opt = opt
+        self.variables = variables
+        self.mine = mine
+        self.acts: dict[int, list] = {}  # local replica index -> [(name, tensor)]
 
 
 class _NonFiniteCheck:
@@ -171,9 +203,11 @@ class Engine:
         var_name: ``fn(variable) -> str``.
         layer_name: ``fn(layer) -> str``.
         model_vars: ``fn(model) -> list`` of its trainable variables.
+        tf_var: ``fn(variable) -> tf.Variable`` the variable a distributed update names
+            (Keras 3 hands ``v.value`` to the strategy).
     """
 
-    def __init__(self, recording: Recording, *, every: int, kinds, targets=None, iterations, var_name, layer_name, model_vars):
+    def __init__(self, recording: Recording, *, every: int, kinds, targets=None, iterations, var_name, layer_name, model_vars, tf_var=None):
         self.rec = recording
         self.bins = recording.bins
         self.every = int(every)
@@ -184,6 +218,9 @@ class Engine:
         self._var_name = var_name
         self._layer_name = layer_name
         self._model_vars = model_vars
+        self._tf_var = tf_var or (lambda v: v)
+        self._stash: dict = {}  # graph -> _Stash: replicas' activations awaiting the merge
+        self.chief = True  # False on a MultiWorkerMirroredStrategy worker that is not the chief
         self.patches = Patches()
         self._local = threading.local()
         self._pending: dict = {}
@@ -207,6 +244,7 @@ class Engine:
 
     # -- install / uninstall -----------------------------------------------------------
     def __enter__(self):
+        _distribution()  # refuses an unhandled strategy before anything is patched
         if self.targets is not None:
             self._target_var_ids = {id(v) for m in self.targets for v in self._model_vars(m)}
         engine = self
@@ -238,6 +276,7 @@ class Engine:
                 self.patches.undo()
             finally:
                 self._pending.clear()
+                self._stash.clear()
                 self.traces.restore()
                 self._groups.clear()  # the device buffers go with the traces that wrote them
                 for fn in self.on_close:
@@ -334,38 +373,60 @@ class Engine:
         st = self._opt_state(opt)
         return int(self._iterations(opt).numpy()) - st.base
 
+    def _activations(self, mine) -> list:
+        """``[(name, tensor)]``: the outputs recorded in the forward passes ``mine``."""
+        if "activations" not in self.kinds:
+            return []
+        seen, acts = set(), []
+        for fw in mine:
+            for layer, i, t in fw.acts:
+                if (id(layer), i) in seen:
+                    continue
+                seen.add((id(layer), i))
+                acts.append((self.activation_name(layer, i, getattr(fw.root, "name", None)), t))
+        return acts
+
+    def _mine(self, roots, variables) -> list:
+        var_ids = {id(v) for v in variables}
+        mine = [fw for fw in roots if any(id(v) in var_ids for v in self._model_vars(fw.root))]
+        # The activations of step k are those of the pass whose gradients step k
+        # applies: the one run under a GradientTape, not a monitoring or validation call.
+        return [fw for fw in mine if fw.taped] or mine
+
     def record_update(self, opt, grads, variables, scale=None) -> None:
         """Add the recording of one update (weights, grads, activations) before it runs."""
-        _refuse_distribution()
+        strategy = _distribution()
         key = _graph_key()
         roots = self._take_pending(key)
         variables = list(variables)
         grads = list(grads)
         if self._target_var_ids is not None and not any(id(v) in self._target_var_ids for v in variables):
             return
+        mine = self._mine(roots, variables)
+        if strategy is not None and tf.distribute.in_cross_replica_context():
+            raise ValueError(
+                f"tfhist_magic cannot watch an optimizer update made in the cross-replica context of "
+                f"{type(strategy).__name__}; call apply_gradients inside strategy.run."
+            )
+        if strategy is not None:
+            # One replica's share: its activations wait for the cross-replica update
+            # (record_distributed), which records every replica's together, once.
+            stash = self._stash.get(key)
+            if stash is None:
+                stash = self._stash[key] = _Stash(opt, variables, mine)
+            stash.acts[_replica_index(strategy)] = self._activations(mine)
+            return
         st = self._opt_state(opt)
-        var_ids = {id(v) for v in variables}
-        mine = [fw for fw in roots if any(id(v) in var_ids for v in self._model_vars(fw.root))]
-        # The activations of step k are those of the pass whose gradients step k
-        # applies: the one run under a GradientTape, not a monitoring or validation call.
-        mine = [fw for fw in mine if fw.taped] or mine
         owners = [getattr(fw.root, "name", None) for fw in mine]
         owner = owners[0] if owners else None
         vnames = [self._unique(id(v), self._var_name(v), owner) for v in variables]
         st.vars, st.names = variables, vnames
-        self.trained_var_ids.update(var_ids)
+        self.trained_var_ids.update(id(v) for v in variables)
 
         tensors: dict[str, list] = {}
         names: dict[str, list[str]] = {}
-        if "activations" in self.kinds:
-            seen = set()
-            acts = []
-            for fw in mine:
-                for layer, i, t in fw.acts:
-                    if (id(layer), i) in seen:
-                        continue
-                    seen.add((id(layer), i))
-                    acts.append((self.activation_name(layer, i, getattr(fw.root, "name", None)), t))
+        acts = self._activations(mine)
+        if acts:
             names["activations"] = [n for n, _ in acts]
             tensors["activations"] = [t for _, t in acts]
         # Variables and gradients as given: read, densified and unscaled only where the
@@ -377,20 +438,28 @@ class Engine:
         if "grads" in self.kinds:
             names["grads"] = [n for n, _ in pairs]
             tensors["grads"] = [g for _, g in pairs]
-        for m in mine:
-            self.rec.add_model(self.model_label(m.root), [n for k in names for n in names[k]])
-            self.seen_models[id(m.root)] = weakref.ref(m.root)
+        self._add_models(mine, names)
         names = {k: v for k, v in names.items() if v}
         tensors = {k: tensors[k] for k in names}
         if not names:
             return
-        dtypes = {k: [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors[k]] for k in names}
 
         def values(kind):
             return [self._applied(g, scale) for g in tensors[kind]] if kind == "grads" else tensors[kind]
 
         step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
         probe = self._probe([g for _, g in pairs])
+        self._write(opt, key, step, probe, names, tensors, lambda: snapshot_rows([t for kind in names for t in values(kind)], self.bins))
+
+    def _add_models(self, mine, names) -> None:
+        for m in mine:
+            self.rec.add_model(self.model_label(m.root), [n for k in names for n in names[k]])
+            self.seen_models[id(m.root)] = weakref.ref(m.root)
+
+    def _write(self, opt, key, step, probe, names, tensors, rows_of, chief=True) -> None:
+        """Record the rows ``rows_of()`` builds, at ``step``: now when running eagerly,
+        else in the graph, on sampled steps only, into the group's ring buffer."""
+        dtypes = {k: [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors[k]] for k in names}
         if key is None:  # eager: straight to the Recording
             if probe is not None:
                 if self._eager_check is None:
@@ -398,20 +467,93 @@ class Engine:
                 self._eager_check.check(step, probe)
             k = int(step.numpy())
             if k % self.every == 0:  # the host reads the rows now anyway
-                for kind in names:
-                    record_now(self.rec, kind, names[kind], values(kind), k)
-                self._read_eager_check()
-                self.rec.changed()
+                rows = rows_of().numpy()
+                if chief:
+                    start = 0
+                    for kind in names:
+                        n = len(names[kind])
+                        self.rec.add_rows(kind, names[kind], [k], rows[None, start : start + n], dtypes=dtypes[kind])
+                        start += n
+                    self._read_eager_check()
+                    self.rec.changed()
             return
         group = self._group(opt, names, dtypes)
         if probe is not None:
             group.nonfinite.check(step, probe)
 
-        def _write():
-            group.write(step, snapshot_rows([t for kind in names for t in values(kind)], self.bins))
-            return tf.constant(True)
+        def _sampled():
+            rows = rows_of()
+            if chief:
+                group.write(step, rows)
+            with tf.control_dependencies([rows]):
+                return tf.constant(True)
 
-        tf.cond(tf.equal(step % self.every, 0), _write, lambda: tf.constant(False))
+        tf.cond(tf.equal(step % self.every, 0), _sampled, lambda: tf.constant(False))
+
+    def record_distributed(self, distribution, grads, variables) -> None:
+        """Record an update in the cross-replica context of ``distribution`` (the
+        optimizer's merge): ``grads`` are the reduced gradients the optimizer applies;
+        the activations are every replica's, merged into one histogram per tensor
+        (:func:`~._ops.merged_rows`). Under ``MultiWorkerMirroredStrategy`` every worker
+        computes the merged rows (the reductions are collective); only the chief keeps them."""
+        key = _graph_key()
+        stash = self._stash.pop(key, None)
+        if stash is None:  # nothing was deferred: not a merged update (or not watched)
+            return
+        opt = stash.opt
+        local = distribution.experimental_local_results
+        by_tf = {id(self._tf_var(v)): v for v in stash.variables}
+        pairs = [(by_tf.get(id(v), v), g) for g, v in zip(grads, variables)]
+        variables = [v for v, _ in pairs]
+        st = self._opt_state(opt)
+        owners = [getattr(fw.root, "name", None) for fw in stash.mine]
+        owner = owners[0] if owners else None
+        vnames = [self._unique(id(v), self._var_name(v), owner) for v in variables]
+        st.vars, st.names = variables, vnames
+        self.trained_var_ids.update(id(v) for v in variables)
+        self.chief = bool(distribution.extended.should_save_summary)
+        if not self.chief:
+            st.vars = []  # no final snapshot either
+
+        names: dict[str, list[str]] = {}
+        tensors: dict[str, list] = {}
+        replicas = [stash.acts[r] for r in sorted(stash.acts)]
+        acts = replicas[0] if replicas else []
+        if len(replicas) != len(distribution.extended.worker_devices) or any(
+            [n for n, _ in a] != [n for n, _ in acts] or [t.dtype for _, t in a] != [t.dtype for _, t in acts]
+            for a in replicas
+        ):
+            acts = []  # replicas that disagree about their layers: no activations (never one replica's)
+            self.rec.note("Activations were not recorded: the replicas' forward passes differed.")
+        if acts:
+            names["activations"] = [n for n, _ in acts]
+            tensors["activations"] = [t for _, t in acts]
+        if "weights" in self.kinds:
+            names["weights"] = list(vnames)
+            tensors["weights"] = [local(self._tf_var(v))[0] for v in variables]
+        reduced = [(n, local(g)[0]) for n, (_, g) in zip(vnames, pairs) if g is not None]
+        if "grads" in self.kinds:
+            names["grads"] = [n for n, _ in reduced]
+            tensors["grads"] = [g for _, g in reduced]
+        self._add_models(stash.mine, names)
+        names = {k: v for k, v in names.items() if v}
+        tensors = {k: tensors[k] for k in names}
+        if not names:
+            return
+        device = distribution.extended.worker_devices[0]
+
+        def rows_of():
+            with tf.device(device):
+                own = [t for kind in names if kind != "activations" for t in tensors[kind]]
+                parts = [merged_rows(distribution, [[t for _, t in a] for a in replicas], self.bins)] if acts else []
+                if own:
+                    parts.append(snapshot_rows([tf.convert_to_tensor(t) for t in own], self.bins))
+                return tf.concat(parts, 0)
+
+        with tf.device(device):
+            step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
+            probe = self._probe([g for _, g in reduced])
+        self._write(opt, key, step, probe, names, tensors, rows_of, chief=self.chief)
 
     @staticmethod
     def _probe(grads):

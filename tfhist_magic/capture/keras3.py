@@ -2,7 +2,8 @@
 
 Updates are observed at ``BaseOptimizer.apply``, which ``apply_gradients`` and
 ``fit``/``train_on_batch`` go through (a LossScaleOptimizer reaches it through its
-inner optimizer, with unscaled gradients).
+inner optimizer, with unscaled gradients). Under ``tf.distribute``, the cross-replica
+update ``TFOptimizer._distributed_tf_update_step`` gets the reduced gradients.
 """
 
 from __future__ import annotations
@@ -24,11 +25,18 @@ def _unpack_apply(opt, grads, trainable_variables=None):
     return grads, list(variables), opt.loss_scale_factor, (grads, trainable_variables), {}
 
 
+def _unpack_distributed(opt, distribution, grads_and_vars, *args, **kwargs):
+    pairs = list(grads_and_vars)
+    return distribution, [g for g, _ in pairs], [v for _, v in pairs], (distribution, pairs) + args, kwargs
+
+
 FLAVOR = _keras.Flavor(
     Layer=keras.Layer,
     Model=keras.Model,
     Callback=keras.callbacks.Callback,
     updates=[(_compat.keras3_optimizer_base(), "apply", _unpack_apply)],
+    distributed=[(_compat.keras3_tf_optimizer(), "_distributed_tf_update_step", _unpack_distributed)],
+    tf_var=lambda v: v.value if isinstance(v, keras.Variable) else v,
     var_name=lambda v: getattr(v, "path", None) or v.name,
     layer_name=lambda layer: getattr(layer, "path", None) or layer.name,
     loss=lambda model: lambda x, y, y_pred: model.compute_loss(x=x, y=y, y_pred=y_pred, training=False),
