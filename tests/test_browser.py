@@ -170,6 +170,21 @@ def test_jupyterlab_live_views_and_interaction(server):
         other = rec.names("grads")[0]
         page.click(f".tfh-tile[data-name='{other}']")
         page.wait_for_selector(f".tfh[data-tensor='{other}'][data-view='step']")
+        # the scalar series under the histogram: update ratios of a weight, dead units and
+        # saturation of an activation, as recorded
+        for kind, name, metrics in (
+            ("weights", rec.scalar_names("update_ratio")[0], ["update_ratio"]),
+            ("activations", next(n for n in rec.names("activations") if n.endswith("hidden")), ["dead_units", "saturation"]),
+        ):
+            page.click(f".tfh-tab[data-kind='{kind}']")
+            page.click(f".tfh-item[data-name='{name}']")
+            page.wait_for_selector(f".tfh[data-tensor='{name}'] .tfh-probe[data-drawn]")
+            drawn = json.loads(page.get_attribute(".tfh-probe", "data-drawn"))
+            assert sorted(drawn["metrics"]) == sorted(metrics) and drawn["name"] == name
+            for m in metrics:
+                steps, values = rec.scalar(m, name)
+                assert drawn["metrics"][m]["steps"] == steps.tolist() and drawn["metrics"][m]["values"] == values.tolist()
+        page.locator(".tfh").screenshot(path=str(OUT / "lab-probes.png"))
         # a finding selects its tensor and step
         page.click(".tfh-finding:has-text('dying ReLU')")
         page.wait_for_selector(".tfh[data-kind='activations']")

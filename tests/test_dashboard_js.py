@@ -79,6 +79,7 @@ def test_the_page_store_ends_equal_to_the_recording(missed):
         rec.add("grads", "a", step, H.reference_row(rng.normal(step, 1, size=50).astype(np.float32), 8))
         if step % 20 == 0:
             rec.add("grads", "b", step, H.reference_row(rng.normal(size=50).astype(np.float32), 8))
+        rec.add_scalars("update_ratio", "a", [step], [1e-3 * step])  # thinned like the rows
         d.refresh()
     packets += sent
     if missed:
@@ -88,7 +89,8 @@ def test_the_page_store_ends_equal_to_the_recording(missed):
     for (const b64 of DATA) store.apply(D.decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)).buffer));
     OUT = {stale: store.stale, series: [...store.series.values()].map((s) => ({name: s.name,
       steps: s.snaps.map((p) => p.step), counts: s.snaps.map((p) => Array.from(p.counts)),
-      edges: s.snaps.map((p) => Array.from(p.edges)), mean: s.snaps.map((p) => p.mean)}))};
+      edges: s.snaps.map((p) => Array.from(p.edges)), mean: s.snaps.map((p) => p.mean)})),
+      ratio: store.scalar("update_ratio", "a")};
     """
     got = run(script, [base64.b64encode(bytes(p)).decode() for p in packets])
     assert got["stale"] is missed
@@ -100,6 +102,8 @@ def test_the_page_store_ends_equal_to_the_recording(missed):
         np.testing.assert_array_equal(s["counts"], want.counts)
         np.testing.assert_array_equal(_f(np.ravel(s["edges"])), want.edges.ravel())
         np.testing.assert_array_equal(_f(s["mean"]), want.mean)
+    steps, values = rec.scalar("update_ratio", "a")
+    assert got["ratio"]["steps"] == steps.tolist() and got["ratio"]["values"] == values.tolist()
 
 
 def test_js_decodes_what_python_encodes():

@@ -35,18 +35,32 @@ def test_first_non_finite_step_is_named():
     assert "grads dense/kernel" in f and "step 3" in f and "2 NaN" in f and "1 +Inf" in f
 
 
-def test_dead_relu_and_saturated_tanh_and_sigmoid():
+def test_dead_units_and_saturation_come_from_the_probes_not_the_zero_share():
     rec = _rec()
-    dead = np.maximum(rng.normal(size=1000) - 2.5, 0).astype(np.float32)  # ~99% zeros
-    rec.add("activations", "dense/relu", 7, reference_row(dead, 16))
-    rec.add("activations", "dense/tanh", 7, reference_row(np.tanh(rng.normal(size=1000) * 20).astype(np.float32), 16))
-    sig = 1 / (1 + np.exp(-rng.normal(size=1000) * 30))
-    rec.add("activations", "dense/sigmoid", 7, reference_row(sig.astype(np.float32), 16))
-    got = health.findings(rec)
-    assert any("dense/relu" in f and "dying ReLU" in f and "step 7" in f for f in got), got
-    assert any("dense/tanh" in f and "saturated" in f for f in got), got
-    assert any("dense/sigmoid" in f and "saturated" in f for f in got), got
-    assert not any("dense/relu" in f and "saturated" in f for f in got)
+    # ~99% exact zeros, but the probe says every unit fired on some example: sparse, not dead
+    sparse = np.maximum(rng.normal(size=1000) - 2.5, 0).astype(np.float32)
+    rec.add("activations", "dense/sparse", 7, reference_row(sparse, 16))
+    rec.add_scalars("dead_units", "dense/sparse", [7], [0.0])
+    rec.add("activations", "dense/relu", 7, reference_row(np.zeros(100, np.float32), 16))
+    rec.add_scalars("dead_units", "dense/relu", [5, 7], [0.25, 0.75])
+    rec.add_scalars("saturation", "dense/tanh", [3, 7], [0.5, 0.9])
+    rec.add_scalars("saturation", "dense/sigmoid", [7], [0.1])
+    got = {(f.rule, f.tensor): f for f in rec.findings()}
+    assert set(got) == {("dead-units", "dense/relu"), ("saturation", "dense/tanh")}, got
+    d = got[("dead-units", "dense/relu")]
+    assert (d.first_step, d.last_step, d.value, d.threshold) == (7, 7, 0.75, health.DEAD_UNITS_SHARE)
+    assert "75% of units output zero for every example" in d.message and "step 7" in d.message
+    t = got[("saturation", "dense/tanh")]
+    assert (t.first_step, t.last_step, t.value) == (3, 7, 0.9) and "from step 3 to 7" in t.message
+    assert {3, 7} <= rec.pins
+
+
+def test_thresholds_are_configurable(monkeypatch):
+    monkeypatch.setattr(health, "DEAD_UNITS_SHARE", 0.2)
+    rec = _rec()
+    rec.add_scalars("dead_units", "a", [0], [0.25])
+    (f,) = rec.findings()
+    assert f.threshold == 0.2
 
 
 def test_vanishing_gradients():
@@ -59,12 +73,19 @@ def test_vanishing_gradients():
 
 
 def test_findings_show_in_text_and_widget():
-    from tfhist_magic.view.widget import Dashboard
+    from tfhist_magic.view.widget import Dashboard, decode
 
     rec = _rec()
     rec.add("activations", "r", 0, reference_row(np.zeros(100, np.float32), 16))
-    assert "finding: activations r: 100% of outputs are exactly zero" in rec.summary()
-    from tfhist_magic.view.widget import decode
-
+    rec.add_scalars("dead_units", "r", [0], [1.0])
+    assert "finding: activations r: 100% of units output zero for every example of the batch at step 0" in rec.summary()
     (f,) = decode(Dashboard(rec).get_state()["_data"])["findings"]
-    assert "dying ReLU" in f["message"] and (f["kind"], f["name"], f["step"]) == ("activations", "r", 0)
+    assert "dying ReLU" in f["message"] and (f["kind"], f["name"], f["step"], f["rule"]) == ("activations", "r", 0, "dead-units")
+
+
+def test_subset_keeps_its_tensors_findings():
+    rec = _rec()
+    rec.add_scalars("dead_units", "a", [0], [1.0])
+    rec.add_scalars("dead_units", "b", [0], [1.0])
+    assert [f.tensor for f in rec.subset(names=["b"]).findings()] == ["b"]
+    assert rec.subset(kinds=["grads"]).findings() == []

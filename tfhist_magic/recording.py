@@ -13,6 +13,7 @@ always kept. The rows kept are never altered.
 from __future__ import annotations
 
 import functools
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -20,14 +21,22 @@ import numpy as np
 
 from . import histogram as H
 
-__all__ = ["KINDS", "Recording", "Series"]
+__all__ = ["KINDS", "Recording", "RecordingFileError", "Series"]
 
 #: The kinds, in display order.
 KINDS = ("activations", "weights", "grads")
+#: What :meth:`Recording.save` writes in its metadata, and the newest version it reads.
+FILE_FORMAT = "tfhist-recording"
+FILE_VERSION = 2
+
+
+class RecordingFileError(ValueError):
+    """A file :meth:`Recording.load` cannot read: one line naming the file and why."""
 
 
 class _Store:
-    """One tensor's kept rows: evenly thinned, first and latest always kept."""
+    """One tensor's kept rows: evenly thinned, first and latest always kept, and so are
+    the rows of pinned steps (where a finding starts)."""
 
     __slots__ = ("capacity", "rows", "steps", "walls", "n", "stride", "seen", "latest", "thins")
 
@@ -54,10 +63,42 @@ class _Store:
         rows[: self.n], steps[: self.n], walls[: self.n] = self.rows[: self.n], self.steps[: self.n], self.walls[: self.n]
         self.rows, self.steps, self.walls = rows, steps, walls
 
-    def add_block(self, steps: np.ndarray, walls: np.ndarray, rows: np.ndarray) -> None:
+    def add_block(self, steps: np.ndarray, walls: np.ndarray, rows: np.ndarray, pins=frozenset()) -> None:
         """Add ``S`` snapshots at once. The ``g``-th snapshot ever added is kept while
         ``g % stride == 0``; when ``capacity`` rows are kept, every other one is dropped
-        and the stride doubles. The newest snapshot is always available (``latest``)."""
+        and the stride doubles. The newest snapshot is always available (``latest``).
+        Rows whose step is in ``pins`` are kept whatever the stride, and survive thinning."""
+        forced = [i for i, st in enumerate(steps) if int(st) in pins] if pins else []
+        start = 0
+        for i in forced:  # the block in pieces around the pinned rows
+            self._add_regular(steps[start:i], walls[start:i], rows[start:i], pins)
+            if self.n == self.capacity:
+                self._thin(pins)
+            self._reserve(self.n + 1)
+            self.rows[self.n], self.steps[self.n], self.walls[self.n] = rows[i], steps[i], walls[i]
+            self.n += 1
+            self.seen += 1
+            self.latest = None
+            start = i + 1
+        self._add_regular(steps[start:], walls[start:], rows[start:], pins)
+
+    def _thin(self, pins) -> None:
+        """Drop every other kept row (pinned ones stay, while they are few) and double the stride."""
+        keep = np.arange(0, self.n, 2)
+        if pins:
+            pinned = np.flatnonzero(np.isin(self.steps[: self.n], np.fromiter(pins, np.int64)))
+            both = np.union1d(keep, pinned)
+            if both.size <= (3 * self.n) // 4:  # pins must not stop thinning from freeing room
+                keep = both
+        k = keep.size
+        self.rows[:k] = self.rows[keep]
+        self.steps[:k] = self.steps[keep]
+        self.walls[:k] = self.walls[keep]
+        self.n = k
+        self.stride *= 2
+        self.thins += 1
+
+    def _add_regular(self, steps: np.ndarray, walls: np.ndarray, rows: np.ndarray, pins) -> None:
         S = len(steps)
         if S == 0:
             return
@@ -69,13 +110,7 @@ class _Store:
             if j >= S:
                 break
             if self.n == cap:
-                k = len(range(0, self.n, 2))
-                self.rows[:k] = self.rows[0 : self.n : 2]
-                self.steps[:k] = self.steps[0 : self.n : 2]
-                self.walls[:k] = self.walls[0 : self.n : 2]
-                self.n = k
-                self.stride *= 2
-                self.thins += 1
+                self._thin(pins)
                 continue
             take = np.arange(j, S, self.stride)[: cap - self.n]
             m = take.size
@@ -183,6 +218,15 @@ class Series:
         }
 
 
+def _delta(st: _Store, mark):
+    now = (st.thins, st.n, None if st.latest is None else st.latest[0])
+    if now == mark:
+        return None
+    start = 0 if mark is None or mark[0] != st.thins else min(mark[1], st.n)
+    rows, steps, walls = st.arrays()
+    return now, start, rows[start:], steps[start:], walls[start:]
+
+
 class Recording:
     """All that one watch captured: kinds -> tensor names -> :class:`Series`.
 
@@ -208,6 +252,15 @@ class Recording:
         self.models: dict[str, list[str]] = {}  # model name -> tensor names, in model order
         self.notes: list[str] = []  # things the user should know (lost snapshots, ...)
         self._listeners: list = []
+        # Scalar series measured beside the histograms: metric -> tensor name -> store of
+        # one-number rows (``update_ratio`` of weights; ``dead_units``, ``saturation`` of
+        # activations). Thinned like the snapshots.
+        self._scalars: dict[str, dict[str, _Store]] = {}
+        #: Steps thinning keeps in every Series: where a finding starts.
+        self.pins: set[int] = set()
+        from .health import Tracker
+
+        self._health = Tracker(self)
 
     # -- writing ---------------------------------------------------------------------
     def add(self, kind: str, name: str, step: int, row, *, wall: float | None = None, dtype: str = "float32") -> None:
@@ -223,13 +276,30 @@ class Recording:
             raise ValueError(f"Received rows of shape {rows.shape} (expected [S, {len(names)}, {self.bins + H.EXTRA}])")
         now = time.time()
         walls = np.full(len(steps), now) if walls is None else np.asarray(walls, dtype=np.float64)
+        steps = np.asarray(steps, dtype=np.int64)
         stores = self._stores[kind]
         for t, name in enumerate(names):
-            st = stores.get(name)
-            if st is None:
-                st = stores[name] = _Store(self.bins + H.EXTRA, self.max_snapshots)
+            if name not in stores:
+                stores[name] = _Store(self.bins + H.EXTRA, self.max_snapshots)
                 self._dtypes[(kind, name)] = (dtypes[t] if dtypes is not None else "float32")
-            st.add_block(np.asarray(steps, dtype=np.int64), walls, rows[:, t])
+        self._health.rows(kind, list(names), steps, rows)  # before storing: it may pin steps
+        for t, name in enumerate(names):
+            stores[name].add_block(steps, walls, rows[:, t], self.pins)
+
+    def add_scalars(self, metric: str, name: str, steps, values, *, walls=None) -> None:
+        """Add a scalar series' values at ``steps`` (e.g. ``update_ratio`` of a weight)."""
+        steps = np.asarray(steps, dtype=np.int64)
+        values = np.asarray(values, dtype=np.float64).reshape(-1, 1)
+        walls = np.full(len(steps), time.time()) if walls is None else np.asarray(walls, dtype=np.float64)
+        st = self._scalars.setdefault(metric, {}).get(name)
+        if st is None:
+            st = self._scalars[metric][name] = _Store(1, self.max_snapshots)
+        self._health.scalars(metric, name, steps, values[:, 0])
+        st.add_block(steps, walls, values, self.pins)
+
+    def pin(self, step: int) -> None:
+        """Keep ``step``'s snapshots through every thinning (a finding starts there)."""
+        self.pins.add(int(step))
 
     def mark_epoch(self, step: int, epoch: int) -> None:
         """Say that ``epoch`` (Keras' 0-based epoch) starts at ``step``."""
@@ -239,6 +309,7 @@ class Recording:
         """Say that the gradients of ``step`` held NaN or Inf (the earliest step is kept)."""
         if self.first_nonfinite is None or step < self.first_nonfinite:
             self.first_nonfinite = int(step)
+            self.pin(step)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -270,6 +341,25 @@ class Recording:
         rows, steps, walls = st.arrays()
         return Series(kind, name, self._dtypes[(kind, name)], steps.copy(), self.epochs_of(steps), walls.copy(), rows.copy())
 
+    def scalar_names(self, metric: str) -> list[str]:
+        """Tensor names that have a ``metric`` series, in the order first recorded."""
+        return list(self._scalars.get(metric, {}))
+
+    def scalar(self, metric: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(steps, values)`` of one scalar series (``update_ratio``, ``dead_units``,
+        ``saturation``)."""
+        try:
+            st = self._scalars[metric][name]
+        except KeyError:
+            raise KeyError(f"Received: ({metric!r}, {name!r}); this Recording has {metric}: {', '.join(self.scalar_names(metric)) or 'none'}") from None
+        rows, steps, _ = st.arrays()
+        return steps.copy(), rows[:, 0].copy()
+
+    def findings(self) -> list:
+        """What the rules in :mod:`tfhist_magic.health` found, as
+        :class:`~tfhist_magic.health.Finding` records (non-finite values first)."""
+        return self._health.findings()
+
     def last_step(self, kind: str, name: str) -> int:
         """The step of the newest snapshot of ``(kind, name)``, or -1 if there is none."""
         st = self._stores[kind].get(name)
@@ -282,13 +372,14 @@ class Recording:
         that keep a copy: ``(mark, start, rows, steps, walls)`` means "drop your snapshots
         from index ``start`` on, then append these"; None when nothing changed. Thinning
         makes ``start`` 0 (rare: the kept rows halve each time)."""
-        st = self._stores[kind][name]
-        now = (st.thins, st.n, None if st.latest is None else st.latest[0])
+        return _delta(self._stores[kind][name], mark)
+
+    def scalar_delta(self, metric: str, name: str, mark=None):
+        """:meth:`delta` for a scalar series: ``(mark, start, values, steps, walls)``."""
+        got = _delta(self._scalars[metric][name], mark)
+        return None if got is None else (got[0], got[1], got[2][:, 0], got[3], got[4])
         if now == mark:
             return None
-        start = 0 if mark is None or mark[0] != st.thins else min(mark[1], st.n)
-        rows, steps, walls = st.arrays()
-        return now, start, rows[start:], steps[start:], walls[start:]
 
     def epochs_of(self, steps) -> np.ndarray:
         """The Keras epoch (0-based, -1 where unknown) of each of ``steps``."""
@@ -327,6 +418,11 @@ class Recording:
                     out._stores[kind][name] = st
                     out._dtypes[(kind, name)] = self._dtypes[(kind, name)]
         out._epochs = list(self._epochs)
+        for metric, stores in self._scalars.items():
+            out._scalars[metric] = {n: st for n, st in stores.items() if keep is None or n in keep}
+        out.pins = self.pins
+        out._health = self._health.subset(kinds or KINDS, keep)
+        out.first_nonfinite = self.first_nonfinite
         out.notes = list(self.notes)
         out.models = {m: [n for n in ns if keep is None or n in keep] for m, ns in self.models.items()}
         return out
@@ -346,38 +442,138 @@ class Recording:
 
     # -- save / load -----------------------------------------------------------------
     def save(self, path) -> None:
-        """Save to a ``.npz`` file (the kept snapshots, exactly)."""
-        arrays = {"meta/bins": np.array(self.bins), "meta/max": np.array(self.max_snapshots)}
-        index = []
+        """Save to a ``.npz`` file: exactly what is kept (every snapshot, step, epoch, wall
+        time, dtype, scalar series, finding, note, model list), with a format version.
+        Nothing is pickled."""
+        meta = {
+            "format": FILE_FORMAT,
+            "version": FILE_VERSION,
+            "bins": self.bins,
+            "max_snapshots": self.max_snapshots,
+            "epochs": [list(e) for e in self._epochs],
+            "first_nonfinite": self.first_nonfinite,
+            "models": self.models,
+            "notes": self.notes,
+            "pins": sorted(self.pins),
+            "findings": [f.as_dict() for f in self.findings()],
+            "series": [],
+            "scalars": [],
+        }
+        arrays = {}
+
+        def put(entry: dict, st: _Store, key: str) -> None:
+            n = st.n
+            entry.update(key=key, stride=st.stride, seen=st.seen, thins=st.thins, latest=st.latest is not None)
+            rows, steps, walls = st.arrays()
+            arrays[key + "/rows"], arrays[key + "/steps"], arrays[key + "/walls"] = rows, steps, walls
+            entry["kept"] = n
+
         for kind in KINDS:
-            for i, name in enumerate(self._stores[kind]):
-                s = self.series(kind, name)
-                key = f"{kind}/{i}"
-                index.append((kind, name, s.dtype, key))
-                arrays[key + "/rows"] = s.rows
-                arrays[key + "/steps"] = s.steps
-                arrays[key + "/wall"] = s.wall
-        arrays["meta/index"] = np.array(index, dtype=object).reshape(-1, 4).astype(str)
-        arrays["meta/epochs"] = np.array(self._epochs, dtype=np.int64).reshape(-1, 2)
-        arrays["meta/models"] = np.array([(m, n) for m, ns in self.models.items() for n in ns], dtype=str).reshape(-1, 2)
-        arrays["meta/notes"] = np.array(self.notes, dtype=str)
-        arrays["meta/first_nonfinite"] = np.array(-1 if self.first_nonfinite is None else self.first_nonfinite, dtype=np.int64)
+            for i, (name, st) in enumerate(self._stores[kind].items()):
+                entry = {"kind": kind, "name": name, "dtype": self._dtypes[(kind, name)]}
+                put(entry, st, f"s/{kind}/{i}")
+                meta["series"].append(entry)
+        for metric, stores in self._scalars.items():
+            for i, (name, st) in enumerate(stores.items()):
+                entry = {"metric": metric, "name": name}
+                put(entry, st, f"c/{metric}/{i}")
+                meta["scalars"].append(entry)
+        arrays["meta"] = np.frombuffer(json.dumps(meta, allow_nan=True).encode(), dtype=np.uint8)
         np.savez_compressed(path, **arrays)
 
     @classmethod
     def load(cls, path) -> "Recording":
-        """Load what :meth:`save` wrote."""
-        with np.load(path, allow_pickle=False) as z:
-            rec = cls(bins=int(z["meta/bins"]), max_snapshots=int(z["meta/max"]))
-            for kind, name, dtype, key in z["meta/index"]:
-                rec.add_rows(kind, [name], z[key + "/steps"], z[key + "/rows"][:, None, :], walls=z[key + "/wall"], dtypes=[dtype])
-            for step, epoch in z["meta/epochs"]:
-                rec.mark_epoch(int(step), int(epoch))
-            for m, n in z["meta/models"]:
-                rec.add_model(str(m), [str(n)])
-            rec.notes = [str(n) for n in z["meta/notes"]]
-            if "meta/first_nonfinite" in z and int(z["meta/first_nonfinite"]) >= 0:
-                rec.mark_nonfinite(int(z["meta/first_nonfinite"]))
+        """Load what :meth:`save` wrote, exactly. A file that is not a Recording, is
+        truncated or corrupt, or comes from a newer version raises
+        :class:`RecordingFileError` (a ``ValueError``) naming the file."""
+        import zipfile
+
+        def bad(why: str) -> RecordingFileError:
+            return RecordingFileError(f"{path}: {why}")
+
+        try:
+            z = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
+            raise bad(f"not a tfhist Recording (not a readable .npz file: {e})") from None
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise bad("not a tfhist Recording (a single array, not a .npz archive)")
+        try:
+            with z:
+                if "meta" not in z.files:
+                    if "meta/index" in getattr(z, "files", ()):
+                        return cls._load_v1(z)
+                    raise bad("not a tfhist Recording (no tfhist metadata in it)")
+                try:
+                    meta = json.loads(bytes(z["meta"]).decode())
+                except ValueError as e:
+                    raise bad(f"corrupt metadata ({e})") from None
+                if not isinstance(meta, dict) or meta.get("format") != FILE_FORMAT:
+                    raise bad("not a tfhist Recording (no tfhist metadata in it)")
+                if int(meta.get("version", 0)) > FILE_VERSION:
+                    raise bad(f"written by a newer tfhist_magic (file format {meta['version']}, this version reads up to {FILE_VERSION}); upgrade tfhist_magic to read it")
+                return cls._from_meta(meta, z, bad)
+        except RecordingFileError:
+            raise
+        except (KeyError, ValueError, TypeError, IndexError, OSError, EOFError, zipfile.BadZipFile) as e:
+            raise bad(f"truncated or corrupt ({type(e).__name__}: {e})") from None
+
+    @classmethod
+    def _from_meta(cls, meta: dict, z, bad) -> "Recording":
+        rec = cls(bins=int(meta["bins"]), max_snapshots=int(meta["max_snapshots"]))
+        width = rec.bins + H.EXTRA
+
+        def restore(entry: dict, columns: int) -> _Store:
+            key = entry["key"]
+            rows = np.asarray(z[key + "/rows"], dtype=np.float64)
+            steps = np.asarray(z[key + "/steps"], dtype=np.int64)
+            walls = np.asarray(z[key + "/walls"], dtype=np.float64)
+            if rows.ndim != 2 or rows.shape[1] != columns or not (len(rows) == len(steps) == len(walls)):
+                raise bad(f"truncated or corrupt (arrays of {key} have shapes {rows.shape}, {steps.shape}, {walls.shape})")
+            kept = int(entry["kept"])
+            if kept + bool(entry["latest"]) != len(rows):
+                raise bad(f"truncated or corrupt ({key} holds {len(rows)} rows, the index says {kept})")
+            st = _Store(columns, rec.max_snapshots)
+            st._reserve(kept)
+            st.rows[:kept], st.steps[:kept], st.walls[:kept] = rows[:kept], steps[:kept], walls[:kept]
+            st.n, st.stride, st.seen, st.thins = kept, int(entry["stride"]), int(entry["seen"]), int(entry["thins"])
+            if entry["latest"]:
+                st.latest = (int(steps[-1]), float(walls[-1]), rows[-1].copy())
+            return st
+
+        for e in meta["series"]:
+            if e["kind"] not in KINDS:
+                raise bad(f"truncated or corrupt (unknown kind {e['kind']!r})")
+            rec._stores[e["kind"]][e["name"]] = restore(e, width)
+            rec._dtypes[(e["kind"], e["name"])] = str(e["dtype"])
+        for e in meta["scalars"]:
+            rec._scalars.setdefault(e["metric"], {})[e["name"]] = restore(e, 1)
+        rec._epochs = [(int(a), int(b)) for a, b in meta["epochs"]]
+        rec.first_nonfinite = None if meta["first_nonfinite"] is None else int(meta["first_nonfinite"])
+        rec.models = {str(m): [str(n) for n in ns] for m, ns in meta["models"].items()}
+        rec.notes = [str(n) for n in meta["notes"]]
+        rec.pins = {int(p) for p in meta["pins"]}
+        rec._health.restore(meta["findings"])
+        return rec
+
+    @classmethod
+    def _load_v1(cls, z) -> "Recording":
+        """Files from before the format had a version (0.1): fixed keys, rows replayed."""
+        rec = cls(bins=int(z["meta/bins"]), max_snapshots=max(int(z["meta/max"]), 2))
+        for kind, name, dtype, key in z["meta/index"]:
+            rows = z[key + "/rows"]
+            rec._stores[kind][name] = st = _Store(rec.bins + H.EXTRA, max(rec.max_snapshots, len(rows)))
+            st.add_block(z[key + "/steps"], z[key + "/wall"], rows)  # the capacity holds them all: no thinning
+            st.capacity = rec.max_snapshots
+            rec._dtypes[(kind, name)] = str(dtype)
+            rec._health.rows(kind, [name], z[key + "/steps"], rows[:, None, :])
+        rec._epochs = [(int(a), int(b)) for a, b in z["meta/epochs"]]
+        for m, n in z["meta/models"]:
+            rec.add_model(str(m), [str(n)])
+        rec.notes = [str(n) for n in z["meta/notes"]]
+        if "meta/first_nonfinite" in z and int(z["meta/first_nonfinite"]) >= 0:
+            rec.mark_nonfinite(int(z["meta/first_nonfinite"]))
         return rec
 
     # -- display ---------------------------------------------------------------------

@@ -129,7 +129,9 @@ def attach(engine: Engine, flavor: Flavor) -> None:
                         grads, variables, scale, args, kwargs = got
                         if grads and len(grads) == len(variables):
                             engine.record_update(opt, grads, variables, scale=scale)
-                    return orig(opt, *args, **kwargs)
+                    out = orig(opt, *args, **kwargs)
+                    engine.after_update()  # update ratios, from what the update did
+                    return out
                 finally:
                     local.in_update = False
 

@@ -461,3 +461,46 @@ def merged_rows(distribution, per_replica: list, bins: int) -> tf.Tensor:
         floats = tf.stack([mn[t], mx[t], mean * k, k * tf.sqrt(var), norm, tf.cast(w, tf.float64)])
         rows.append(tf.concat([p[:bins], p[bins : bins + 4], floats], 0))
     return tf.stack(rows) if rows else tf.zeros([0, bins + H.EXTRA], tf.float64)
+
+
+# -- probes: the numbers the findings need that a histogram cannot give -------------------
+
+#: Outputs within this distance of a bounded activation's bounds count as saturated
+#: (the |tanh| > 0.97 rule).
+SATURATION_MARGIN = 0.03
+_BOUNDS = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
+
+
+def activation_probes(tensors, saturations) -> tf.Tensor:
+    """``[T, 2]`` float64 per activation: the share of its units (last axis) that are
+    zero for every example of the batch (NaN for outputs of rank < 2), and, for a tanh or
+    sigmoid output (``saturations[t]`` names it), the share of values within
+    :data:`SATURATION_MARGIN` of the bounds (NaN for the rest)."""
+    out = []
+    nan = tf.constant(np.nan, tf.float64)
+    for t, sat in zip(tensors, saturations):
+        t = tf.convert_to_tensor(t)
+        rank = t.shape.rank
+        if rank is not None and rank >= 2 and t.shape[-1] != 0:
+            alive = tf.reduce_any(tf.not_equal(t, tf.zeros([], t.dtype)), axis=list(range(rank - 1)))
+            dead = 1.0 - tf.reduce_mean(tf.cast(alive, tf.float64))
+        else:
+            dead = nan
+        if sat in _BOUNDS and t.dtype.is_floating:
+            lo, hi = _BOUNDS[sat]
+            x = tf.cast(t, tf.float32)
+            near = (x < lo + SATURATION_MARGIN) | (x > hi - SATURATION_MARGIN)
+            share = tf.reduce_mean(tf.cast(near, tf.float64))
+        else:
+            share = nan
+        out.append(tf.stack([dead, share]))
+    return tf.stack(out) if out else tf.zeros([0, 2], tf.float64)
+
+
+def update_ratio(after, before) -> tf.Tensor:
+    """std(after - before) / std(before) in float64 (NaN when std(before) is 0): the
+    size of one update next to the size of the weights."""
+    a = tf.cast(tf.reshape(after, [-1]), tf.float64)
+    b = tf.cast(tf.reshape(before, [-1]), tf.float64)
+    sb = tf.math.reduce_std(b)
+    return tf.where(sb > 0, tf.math.reduce_std(a - b) / tf.where(sb > 0, sb, 1.0), tf.constant(np.nan, tf.float64))

@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from ..recording import KINDS, Recording
 from . import _compat
-from ._ops import compute_dtype, merged_rows, snapshot_rows
+from ._ops import activation_probes, compute_dtype, merged_rows, snapshot_rows, update_ratio
 from ._patch import Patches
 
 __all__ = ["Engine", "record_now"]
@@ -47,6 +47,18 @@ def record_now(rec: Recording, kind: str, names: list, tensors: list, step: int)
     rows = snapshot_rows(tensors, rec.bins).numpy()
     dtypes = [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors]
     rec.add_rows(kind, names, [step], rows[None], dtypes=dtypes)
+
+#: What each probe column holds, per kind (None: nothing): the Recording's scalar metrics.
+PROBES = {"activations": ("dead_units", "saturation"), "weights": ("update_ratio", None)}
+
+
+def _bounded(layer) -> str | None:
+    """"tanh" or "sigmoid" when ``layer``'s output is that function's (its ``activation``)."""
+    name = getattr(getattr(layer, "activation", None), "__name__", "") or ""
+    if name in ("tanh", "sigmoid"):
+        return name
+    return None
+
 
 #: Device memory budget for one group's ring buffer.
 _RING_BYTES = 32 * 2**20
@@ -139,7 +151,8 @@ class _NonFiniteCheck:
 
 class _Group:
     """Device buffers for one optimizer's updates as one trace built them: one ring of
-    ``[R, T, bins + 10]`` for all the tensors of all kinds, and the step of each slot."""
+    ``[R, T, bins + 10]`` for all the tensors of all kinds, one of ``[R, T, 2]`` probes
+    (``PROBES``: what the findings need beyond a histogram), and the step of each slot."""
 
     def __init__(self, kinds_names: dict, bins: int, every: int):
         self.names = kinds_names  # kind -> [names], in row order
@@ -151,16 +164,37 @@ class _Group:
         with tf.init_scope():
             self.steps = _compat.buffer_variable(tf.fill([self.ring], tf.constant(-1, tf.int64)), "tfhist_steps")
             self.buf = _compat.buffer_variable(tf.zeros([self.ring, total, bins + 10], tf.float64), "tfhist_rows")
+            self.probes = _compat.buffer_variable(tf.fill([self.ring, total, 2], tf.constant(np.nan, tf.float64)), "tfhist_probes")
+        self.copies: dict[int, tuple] = {}  # row of a weight -> (its variable, a copy before the update)
         self.nonfinite = _NonFiniteCheck()
         self.last = -1
         self.lost = 0
 
-    def write(self, step, rows):
+    def _slot(self, step):
+        return tf.reshape(tf.cast((step // self.every) % self.ring, tf.int32), [1])
+
+    def write(self, step, rows, probes):
         # A scatter, not ``buf[slot].assign``: XLA needs slice bounds to be compile-time
         # constants, so a sliced assign at a moving slot recompiled the step every call.
-        slot = tf.reshape(tf.cast((step // self.every) % self.ring, tf.int32), [1])
+        slot = self._slot(step)
         self.buf.scatter_update(tf.IndexedSlices(rows[None], slot))
+        self.probes.scatter_update(tf.IndexedSlices(probes[None], slot))
         self.steps.scatter_update(tf.IndexedSlices(tf.reshape(step, [1]), slot))
+
+    def copy(self, index: int, variable):
+        """A device copy of weight row ``index`` (made once per group), for its update ratio."""
+        got = self.copies.get(index)
+        if got is None:
+            with tf.init_scope():
+                value = tf.zeros(variable.shape, compute_dtype(tf.as_dtype(variable.dtype)))
+                got = self.copies[index] = (variable, _compat.buffer_variable(value, "tfhist_before"))
+        return got[1]
+
+    def write_ratios(self, step, indices: list, values):
+        """Put the update ratios of weight rows ``indices`` into probe column 0 at ``step``."""
+        slot = tf.cast((step // self.every) % self.ring, tf.int32)
+        at = tf.stack([tf.fill([len(indices)], slot), tf.constant(indices, tf.int32), tf.zeros([len(indices)], tf.int32)], 1)
+        self.probes.scatter_nd_update(at, values)
 
     def read(self):
         """New (steps, {kind: rows}) since the last read, in step order."""
@@ -174,9 +208,10 @@ class _Group:
         if idx.size == self.ring and got[0] > self.last + self.every:
             self.lost += int((got[0] - max(self.last, -self.every) - self.every) // self.every)
         data = tf.gather(self.buf, idx).numpy()  # only the new slots cross to the host
+        probes = tf.gather(self.probes, idx).numpy()
         out, start = {}, 0
         for kind, names in self.names.items():
-            out[kind] = data[:, start : start + len(names)]
+            out[kind] = (data[:, start : start + len(names)], probes[:, start : start + len(names)])
             start += len(names)
         self.last = int(got[-1])
         return got, out
@@ -220,6 +255,7 @@ class Engine:
         self._model_vars = model_vars
         self._tf_var = tf_var or (lambda v: v)
         self._stash: dict = {}  # graph -> _Stash: replicas' activations awaiting the merge
+        self._post: dict = {}  # graph -> what after_update measures once the optimizer ran
         self.chief = True  # False on a MultiWorkerMirroredStrategy worker that is not the chief
         self.patches = Patches()
         self._local = threading.local()
@@ -277,6 +313,7 @@ class Engine:
             finally:
                 self._pending.clear()
                 self._stash.clear()
+                self._post.clear()
                 self.traces.restore()
                 self._groups.clear()  # the device buffers go with the traces that wrote them
                 for fn in self.on_close:
@@ -374,7 +411,8 @@ class Engine:
         return int(self._iterations(opt).numpy()) - st.base
 
     def _activations(self, mine) -> list:
-        """``[(name, tensor)]``: the outputs recorded in the forward passes ``mine``."""
+        """``[(name, tensor, bounded)]``: the outputs recorded in the forward passes
+        ``mine``; ``bounded`` names a tanh/sigmoid output (for saturation), else None."""
         if "activations" not in self.kinds:
             return []
         seen, acts = set(), []
@@ -383,7 +421,7 @@ class Engine:
                 if (id(layer), i) in seen:
                     continue
                 seen.add((id(layer), i))
-                acts.append((self.activation_name(layer, i, getattr(fw.root, "name", None)), t))
+                acts.append((self.activation_name(layer, i, getattr(fw.root, "name", None)), t, _bounded(layer) if i < 0 else None))
         return acts
 
     def _mine(self, roots, variables) -> list:
@@ -427,8 +465,8 @@ class Engine:
         names: dict[str, list[str]] = {}
         acts = self._activations(mine)
         if acts:
-            names["activations"] = [n for n, _ in acts]
-            tensors["activations"] = [t for _, t in acts]
+            names["activations"] = [n for n, _, _ in acts]
+            tensors["activations"] = [t for _, t, _ in acts]
         # Variables and gradients as given: read, densified and unscaled only where the
         # rows are computed (the sampled branch), so unsampled steps pay nothing for them.
         if "weights" in self.kinds:
@@ -449,17 +487,34 @@ class Engine:
 
         step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
         probe = self._probe([g for _, g in pairs])
-        self._write(opt, key, step, probe, names, tensors, lambda: snapshot_rows([t for kind in names for t in values(kind)], self.bins))
+        start = {}
+        for kind in names:
+            start[kind] = sum(len(names[k]) for k in start)
+        # Update ratios for weight matrices (rank >= 2): copied before the update, compared after.
+        ratio_of = [(start["weights"] + i, v) for i, v in enumerate(tensors.get("weights", ())) if v.shape.rank and v.shape.rank >= 2 and v.shape.is_fully_defined()]
+
+        def probes_of():
+            parts = [activation_probes(tensors["activations"], [b for _, _, b in acts])] if acts else []
+            rest = sum(len(names[k]) for k in names if k != "activations")
+            return tf.concat(parts + [tf.fill([rest, 2], tf.constant(np.nan, tf.float64))], 0)
+
+        self._write(
+            opt, key, step, probe, names, tensors,
+            lambda: snapshot_rows([t for kind in names for t in values(kind)], self.bins), probes_of, ratio_of,
+        )
 
     def _add_models(self, mine, names) -> None:
         for m in mine:
             self.rec.add_model(self.model_label(m.root), [n for k in names for n in names[k]])
             self.seen_models[id(m.root)] = weakref.ref(m.root)
 
-    def _write(self, opt, key, step, probe, names, tensors, rows_of, chief=True) -> None:
-        """Record the rows ``rows_of()`` builds, at ``step``: now when running eagerly,
-        else in the graph, on sampled steps only, into the group's ring buffer."""
+    def _write(self, opt, key, step, probe, names, tensors, rows_of, probes_of=None, ratio_of=(), chief=True) -> None:
+        """Record the rows ``rows_of()`` builds (and the probes ``probes_of()``), at ``step``:
+        now when running eagerly, else in the graph, on sampled steps only, into the
+        group's ring buffers. ``ratio_of`` lists ``(row, variable)`` of the weights whose
+        update ratio :meth:`after_update` measures once the optimizer has run."""
         dtypes = {k: [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors[k]] for k in names}
+        order = [(kind, n) for kind in names for n in names[kind]]
         if key is None:  # eager: straight to the Recording
             if probe is not None:
                 if self._eager_check is None:
@@ -468,27 +523,74 @@ class Engine:
             k = int(step.numpy())
             if k % self.every == 0:  # the host reads the rows now anyway
                 rows = rows_of().numpy()
+                probes = probes_of().numpy() if probes_of is not None else np.full((len(order), 2), np.nan)
                 if chief:
                     start = 0
                     for kind in names:
                         n = len(names[kind])
                         self.rec.add_rows(kind, names[kind], [k], rows[None, start : start + n], dtypes=dtypes[kind])
+                        self._add_probes(kind, names[kind], [k], probes[None, start : start + n])
                         start += n
+                    if ratio_of:
+                        # a copy (DeepCopy), not a read that could alias the updated buffer
+                        self._post[key] = (k, [(order[i][1], v, tf.raw_ops.DeepCopy(x=tf.convert_to_tensor(v))) for i, v in ratio_of])
                     self._read_eager_check()
                     self.rec.changed()
             return
         group = self._group(opt, names, dtypes)
         if probe is not None:
             group.nonfinite.check(step, probe)
+        copies = [(i, v, group.copy(i, v)) for i, v in ratio_of] if chief else []
 
         def _sampled():
+            for _, v, c in copies:
+                c.assign(tf.cast(tf.convert_to_tensor(v), c.dtype))
             rows = rows_of()
+            probes = probes_of() if probes_of is not None else tf.fill([len(order), 2], tf.constant(np.nan, tf.float64))
             if chief:
-                group.write(step, rows)
+                group.write(step, rows, probes)
             with tf.control_dependencies([rows]):
                 return tf.constant(True)
 
         tf.cond(tf.equal(step % self.every, 0), _sampled, lambda: tf.constant(False))
+        if copies:
+            self._post[key] = (group, step, copies)
+
+    def after_update(self) -> None:
+        """Once the optimizer's update ran: the update ratios of this step's weights
+        (std of what the update changed over std of the weights before it), from the
+        copies :meth:`_write` made. Measured on what the optimizer actually did, so any
+        optimizer, any ``every``."""
+        key = _graph_key()
+        post = self._post.pop(key, None)
+        if post is None:
+            return
+        if key is None:
+            k, items = post
+            vals = [float(update_ratio(tf.convert_to_tensor(v), before).numpy()) for _, v, before in items]
+            names = [n for n, _, _ in items]
+            self._add_probes("weights", names, [k], np.array(vals, dtype=np.float64).reshape(1, -1, 1) * np.array([1.0, np.nan]))
+            self.rec.changed()
+            return
+        group, step, copies = post
+
+        def _sampled():
+            vals = tf.stack([update_ratio(tf.convert_to_tensor(v), c) for _, v, c in copies])
+            group.write_ratios(step, [i for i, _, _ in copies], vals)
+            return tf.constant(True)
+
+        tf.cond(tf.equal(step % self.every, 0), _sampled, lambda: tf.constant(False))
+
+    def _add_probes(self, kind: str, names, steps, probes) -> None:
+        """Probe columns into the Recording's scalar series (finite values only)."""
+        for col, metric in enumerate(PROBES.get(kind, ())):
+            if metric is None:
+                continue
+            vals = probes[:, :, col]
+            for t, name in enumerate(names):
+                ok = np.isfinite(vals[:, t])
+                if ok.any():
+                    self.rec.add_scalars(metric, name, np.asarray(steps)[ok], vals[ok, t])
 
     def record_distributed(self, distribution, grads, variables) -> None:
         """Record an update in the cross-replica context of ``distribution`` (the
@@ -520,14 +622,14 @@ class Engine:
         replicas = [stash.acts[r] for r in sorted(stash.acts)]
         acts = replicas[0] if replicas else []
         if len(replicas) != len(distribution.extended.worker_devices) or any(
-            [n for n, _ in a] != [n for n, _ in acts] or [t.dtype for _, t in a] != [t.dtype for _, t in acts]
+            [n for n, _, _ in a] != [n for n, _, _ in acts] or [t.dtype for _, t, _ in a] != [t.dtype for _, t, _ in acts]
             for a in replicas
         ):
             acts = []  # replicas that disagree about their layers: no activations (never one replica's)
             self.rec.note("Activations were not recorded: the replicas' forward passes differed.")
         if acts:
-            names["activations"] = [n for n, _ in acts]
-            tensors["activations"] = [t for _, t in acts]
+            names["activations"] = [n for n, _, _ in acts]
+            tensors["activations"] = [t for _, t, _ in acts]
         if "weights" in self.kinds:
             names["weights"] = list(vnames)
             tensors["weights"] = [local(self._tf_var(v))[0] for v in variables]
@@ -545,7 +647,7 @@ class Engine:
         def rows_of():
             with tf.device(device):
                 own = [t for kind in names if kind != "activations" for t in tensors[kind]]
-                parts = [merged_rows(distribution, [[t for _, t in a] for a in replicas], self.bins)] if acts else []
+                parts = [merged_rows(distribution, [[t for _, t, _ in a] for a in replicas], self.bins)] if acts else []
                 if own:
                     parts.append(snapshot_rows([tf.convert_to_tensor(t) for t in own], self.bins))
                 return tf.concat(parts, 0)
@@ -615,8 +717,9 @@ class Engine:
             if res is None:
                 continue
             steps, data = res
-            for kind, rows in data.items():
+            for kind, (rows, probes) in data.items():
                 self.rec.add_rows(kind, g.names[kind], steps, rows, dtypes=g.dtypes[kind])
+                self._add_probes(kind, g.names[kind], steps, probes)
             got_any = True
         for st in self._opts.values():
             opt = st.opt()

@@ -113,9 +113,16 @@ export function percentiles(edges, counts, mn, mx, qs = PERCENTILES) {
 }
 
 /** All kept snapshots of every Series, fed by packets. */
+// The scalar series drawn under a kind's histogram: [metric, label, log scale].
+const PROBES = {
+  weights: [["update_ratio", "update / weight ratio, std(Δw) / std(w)", true]],
+  activations: [["dead_units", "dead units: zero on the whole batch", false], ["saturation", "saturated: within 0.03 of the bounds", false]],
+};
+
 export class Store {
   constructor() {
     this.series = new Map();
+    this.scalars = new Map(); // metric + "\t" + name -> { steps: [], values: [] }
     this.header = null;
     this.seq = -1;
     this.listeners = new Set();
@@ -124,6 +131,7 @@ export class Store {
   apply(header) {
     if (header.full) {
       this.series = new Map();
+      this.scalars = new Map();
       this.seq = header.seq;
       this.stale = false;
     } else if (header.seq <= this.seq) {
@@ -156,8 +164,23 @@ export class Store {
         });
       }
     }
+    for (const p of header.scalars || []) {
+      const key = p.metric + "\t" + p.name;
+      let c = this.scalars.get(key);
+      if (!c) this.scalars.set(key, (c = { steps: [], values: [] }));
+      if (p.start > c.steps.length) {
+        this.stale = true;
+        continue;
+      }
+      c.steps.length = c.values.length = p.start;
+      c.steps.push(...p.steps);
+      c.values.push(...p.values);
+    }
     this.header = header;
     for (const fn of this.listeners) fn();
+  }
+  scalar(metric, name) {
+    return this.scalars.get(metric + "\t" + name) || null;
   }
   kinds() {
     const have = new Set([...this.series.values()].filter((s) => s.snaps.length).map((s) => s.kind));
@@ -472,7 +495,8 @@ class View {
     });
     this.slide.append(this.slider, this.at, fl, this.pin);
     this.stats = el("div", "tfh-stats");
-    this.main.append(this.bar, this.title, this.plot, this.slide, this.stats);
+    this.probe = el("canvas", "tfh-probe");
+    this.main.append(this.bar, this.title, this.plot, this.slide, this.stats, this.probe);
     // findings
     this.findings = el("div", "tfh-findings");
     this.body.append(this.side, this.main, this.findings);
@@ -600,8 +624,10 @@ class View {
     this.findKey = key;
     const items = [el("div", "tfh-head", found.length ? "Findings" : "No findings")];
     for (const f of found) {
-      const d = el("div", "tfh-finding", "⚠ " + f.message);
-      Object.assign(d.dataset, { kind: f.kind, name: f.name || "", step: f.step });
+      const error = f.severity === "error";
+      const d = el("div", "tfh-finding" + (error ? " tfh-error" : ""), (error ? "⛔ " : "⚠ ") + f.message);
+      d.title = `${f.rule}: ${fmt(f.value)} against ${f.threshold === null ? "—" : fmt(f.threshold)}, steps ${f.first_step}–${f.last_step}`;
+      Object.assign(d.dataset, { kind: f.kind, name: f.name || "", step: f.step, rule: f.rule || "", severity: f.severity || "" });
       d.addEventListener("click", () => {
         const ch = { kind: f.kind, step: f.step, view: "step" };
         if (f.name) ch.tensor = f.name;
@@ -636,6 +662,7 @@ class View {
     this.canvas.style.display = grid ? "none" : "";
     this.grid.style.display = grid ? "" : "none";
     this.slide.style.display = grid ? "none" : "";
+    this.drawProbes(s, snap, grid);
     if (grid) return this.drawGrid(s.kind);
     const width = Math.max(320, this.plot.clientWidth || 600);
     const height = view === "offset" ? 360 : 300;
@@ -650,6 +677,70 @@ class View {
        distribution: () => this.drawDistribution(ctx, width, height, s, i, drawn),
     }[view] || (() => this.drawStep(ctx, width, height, s, snap, drawn)))();
     this.canvas.dataset.drawn = JSON.stringify(drawn);
+  }
+
+  /** The tensor's scalar series (update ratio; dead units, saturation) over steps, with
+   * the rule's threshold and a mark at the selected step; hidden when it has none. */
+  drawProbes(s, snap, hidden) {
+    const got = (PROBES[s.kind] || []).map(([m, label, log]) => [m, label, log, this.store.scalar(m, s.name)]).filter((p) => p[3] && p[3].steps.length);
+    if (hidden || !got.length) {
+      this.probe.style.display = "none";
+      delete this.probe.dataset.drawn;
+      return;
+    }
+    this.probe.style.display = "";
+    const W = Math.max(320, this.plot.clientWidth || 600), Hh = 120;
+    const ctx = sizeCanvas(this.probe, W, Hh);
+    const th = (this.store.header && this.store.header.thresholds) || {};
+    const box = { l: 58, t: 16, w: W - 58 - 96, h: Hh - 40 };
+    const x0 = s.snaps[0].step, x1 = Math.max(s.snaps[s.snaps.length - 1].step, x0 + 1);
+    const log = got[0][2];
+    const f = (v) => (log ? Math.log10(Math.max(v, 1e-12)) : v);
+    let y0 = log ? Infinity : 0, y1 = log ? -Infinity : 1;
+    if (log) {
+      for (const [, , , c] of got) for (const v of c.values) if (v > 0) { y0 = Math.min(y0, f(v)); y1 = Math.max(y1, f(v)); }
+      for (const t of th.update_ratio || []) { y0 = Math.min(y0, f(t)); y1 = Math.max(y1, f(t)); }
+      y0 = Math.floor(y0 - 0.2); y1 = Math.ceil(y1 + 0.2);
+    }
+    const yTicks = log ? niceTicks(y0, y1, 4).filter(Number.isInteger).map((v) => [v, "1e" + v]) : [[0, "0"], [0.5, "50%"], [1, "100%"]];
+    const { X, Y } = axes(ctx, box, x0, x1, y0, y1, { yTicks, xTicks: niceTicks(x0, x1, 6).map((v) => [v, fmt(v)]) });
+    // the rule's band or threshold
+    ctx.fillStyle = "rgba(0,0,0,0.05)";
+    if (log && th.update_ratio) {
+      const [lo, hi] = th.update_ratio.map(f);
+      ctx.fillRect(box.l, Y(hi), box.w, Y(lo) - Y(hi));
+    }
+    const drawn = { kind: s.kind, name: s.name, step: snap.step, metrics: {} };
+    const colors = ["#e76f51", "#6a4c93"];
+    let legendX = box.l + 4;
+    got.forEach(([m, label, , c], k) => {
+      if (!log && th[m] !== undefined) {
+        ctx.strokeStyle = "#bbb";
+        ctx.setLineDash([4, 3]);
+        ctx.beginPath();
+        ctx.moveTo(box.l, Y(th[m]));
+        ctx.lineTo(box.l + box.w, Y(th[m]));
+        ctx.stroke();
+        ctx.setLineDash([]);
+      }
+      ctx.strokeStyle = ctx.fillStyle = colors[k % colors.length];
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      c.steps.forEach((st, i) => (i ? ctx.lineTo(X(st), Y(f(c.values[i]))) : ctx.moveTo(X(st), Y(f(c.values[i])))));
+      ctx.stroke();
+      for (let i = 0; i < c.steps.length; i++) ctx.fillRect(X(c.steps[i]) - 1.5, Y(f(c.values[i])) - 1.5, 3, 3);
+      ctx.textAlign = "left";
+      ctx.textBaseline = "alphabetic";
+      ctx.fillText("— " + label, legendX, 11);
+      legendX += ctx.measureText("— " + label).width + 16;
+      drawn.metrics[m] = { steps: c.steps.slice(), values: c.values.slice() };
+    });
+    ctx.strokeStyle = "#333";
+    ctx.beginPath();
+    ctx.moveTo(X(snap.step), box.t);
+    ctx.lineTo(X(snap.step), box.t + box.h);
+    ctx.stroke();
+    this.probe.dataset.drawn = JSON.stringify(drawn);
   }
 
   xRange(s, snap) {

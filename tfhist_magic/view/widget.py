@@ -43,6 +43,13 @@ VERSION = 1
 #: binning rule's own arithmetic (``dashboard.js: binEdges``, tested against
 #: ``histogram.bin_edges``). About 380 bytes a snapshot at 64 bins.
 ARRAYS = ("steps", "epochs", "wall", "counts", "extra", "lwh")
+#: The Recording's scalar series the page draws under a tensor's histogram (as JSON
+#: lists in the header, only what is new: they are one number a snapshot).
+SCALARS = ("update_ratio", "dead_units", "saturation")
+
+
+def _finite(d: dict) -> dict:
+    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in d.items()}
 
 
 def encode(header: dict, arrays) -> bytes:
@@ -120,11 +127,21 @@ class Dashboard(anywidget.AnyWidget):
 
     # -- packets -----------------------------------------------------------------------
     def _header(self, full: bool) -> dict:
-        from ..health import locate
+        from .. import health
 
         rec = self.recording
         model_of = {n: m for m, ns in rec.models.items() for n in ns}
-        found = locate(rec) if len(rec) else []
+        found = [_finite(f) for f in health.locate(rec)] if len(rec) else []
+        scalars = []
+        for metric in SCALARS:
+            for name in rec.scalar_names(metric):
+                key = ("scalar", metric, name)
+                got = rec.scalar_delta(metric, name, None if full else self._marks.get(key))
+                if got is None:
+                    continue
+                mark, start, values, steps, _ = got
+                self._marks[key] = mark
+                scalars.append({"metric": metric, "name": name, "start": int(start), "steps": steps.tolist(), "values": [float(v) for v in values]})
         return {
             "v": VERSION,
             "seq": self._seq if full else self._seq + 1,  # a delta carries its own number
@@ -136,6 +153,12 @@ class Dashboard(anywidget.AnyWidget):
             "findings": found,
             "notes": list(rec.notes),
             "first_nonfinite": rec.first_nonfinite,
+            "scalars": scalars,
+            "thresholds": {
+                "update_ratio": [health.UPDATE_RATIO_LOW, health.UPDATE_RATIO_HIGH],
+                "dead_units": health.DEAD_UNITS_SHARE,
+                "saturation": health.SATURATION_SHARE,
+            },
             "series": [],
         }
 
@@ -167,7 +190,7 @@ class Dashboard(anywidget.AnyWidget):
                     rows[:, B:].astype("<f8"), np.stack([lo, w, hi], axis=-1).astype("<f8"),
                 ]
         said = (json.dumps(header["findings"]), tuple(header["notes"]), header["live"], header["first_nonfinite"])
-        if not full and not header["series"] and said == self._said:
+        if not full and not header["series"] and not header["scalars"] and said == self._said:
             return None
         self._said = said
         return encode(header, arrays)
