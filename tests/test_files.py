@@ -73,10 +73,11 @@ def _corrupt_copies(tmp_path, good):
     yield "random bytes", np.random.default_rng(0).bytes(4000)
     yield "empty", b""
     yield "a pickle", pickle.dumps({"meta": 1})
-    flipped = bytearray(data)
-    for i in range(200, len(flipped) - 200, 97):
-        flipped[i] ^= 0xFF
-    yield "bytes flipped", bytes(flipped)
+    for step in (97, 331, 1009):  # damage in several patterns (zip headers, deflate streams, CRCs)
+        flipped = bytearray(data)
+        for i in range(200, len(flipped) - 200, step):
+            flipped[i] ^= 0xFF
+        yield f"bytes flipped every {step}", bytes(flipped)
 
 
 def test_corrupt_files_are_one_line_errors_naming_the_file(tmp_path):

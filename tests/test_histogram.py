@@ -232,9 +232,10 @@ def test_blocks_of_any_size_keep_what_the_policy_says():
     while step < 300:
         n = int(rng.integers(1, 40))
         stop = min(step + n, 300)
-        rec.add_rows("grads", ["g"], np.arange(step, stop) * 10, rows[step:stop, None], walls=np.arange(step, stop, dtype=float))
+        # weights: no finding pins a step here (pinned steps are kept beyond the policy)
+        rec.add_rows("weights", ["g"], np.arange(step, stop) * 10, rows[step:stop, None], walls=np.arange(step, stop, dtype=float))
         step = stop
-        s = rec.series("grads", "g")
+        s = rec.series("weights", "g")
         kept = _kept_by_policy(step, 8)
         np.testing.assert_array_equal(s.steps, np.array(kept) * 10)
         np.testing.assert_array_equal(s.rows, rows[kept])

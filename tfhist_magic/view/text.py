@@ -31,6 +31,7 @@ def summary(rec, *, per_kind: int = 12) -> str:
     if not len(rec):
         return "tfhist Recording: empty (no optimizer step was recorded)"
     lines = [f"tfhist Recording: {len(rec)} series, {len(steps)} steps recorded ({steps[0]}–{steps[-1]}), {rec.bins} bins"]
+    ratios = set(rec.scalar_names("update_ratio"))
     for kind in rec.kinds:
         names = rec.names(kind)
         lines.append(f"{TITLES[kind]} ({len(names)}):")
@@ -40,6 +41,8 @@ def summary(rec, *, per_kind: int = 12) -> str:
             i = -1
             bad = int(s.nan[i] + s.posinf[i] + s.neginf[i])
             flag = f"  NON-FINITE {bad}" if bad else ""
+            if kind == "weights" and name in ratios:
+                flag += f"  update/w {rec.scalar('update_ratio', name)[1][-1]:.1e}"
             lines.append(
                 f"  {name:<{width}}  {sparkline(s.counts[i])}  {len(s):>4} snaps  step {s.steps[i]:>6}  "
                 f"mean {s.mean[i]: .3e}  std {s.std[i]: .3e}  min {s.min[i]: .3e}  max {s.max[i]: .3e}{flag}"
