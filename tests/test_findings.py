@@ -251,3 +251,19 @@ def test_findings_do_not_copy_series_and_show_in_views(xy, monkeypatch):
     d = next(d for d in h["findings"] if d["rule"] == "dead-units" and d["name"] == dead)
     assert d["severity"] == "warning" and d["step"] == 0 and d["value"] == 1.0 and d["threshold"] == health.DEAD_UNITS_SHARE
     assert all("finding: " + f.message in rec.summary() for f in found)
+
+
+def test_tf_keras_update_ratios_and_probes(xy):
+    tf_keras = pytest.importorskip("tf_keras")
+    x, y = xy
+    tf_keras.utils.set_random_seed(0)
+    m = tf_keras.Sequential([tf_keras.Input((8,)), tf_keras.layers.Dense(16, activation="tanh", name="t"), tf_keras.layers.Dense(1, name="o")])
+    m.compile(tf_keras.optimizers.SGD(0.05), "mse")
+    k = m.get_layer("t").kernel
+    before = k.numpy().astype(np.float64)
+    out = m.get_layer("t")(x[:32]).numpy()
+    with tfhist_magic.watch(every=1) as rec:
+        m.train_on_batch(x[:32], y[:32])
+    steps, got = rec.scalar("update_ratio", "t/kernel")
+    np.testing.assert_allclose(got, [np.std(k.numpy() - before) / np.std(before)], rtol=1e-6)
+    assert rec.scalar("saturation", "t")[1][0] == np.mean(np.abs(out) > 0.97)
