@@ -150,3 +150,25 @@ def test_js_edges_are_the_binning_rules_edges():
     got = run("OUT = DATA.map((c) => D.binEdges(c.lwh[0], c.lwh[1], c.lwh[2], c.bins, c.dtype));", [c for c, _ in cases])
     for (case, want), edges in zip(cases, got):
         np.testing.assert_array_equal(_f(edges), want, err_msg=str(case))
+
+
+def test_the_page_uses_explicit_edges_of_imported_series():
+    """A Series with explicit edges (imported from TensorBoard, another bin count): the page
+    draws from exactly those edges."""
+    rec = Recording(bins=8)
+    edges = np.array([[[-1.0, 0.0, 0.5, 3.0, 3.0]], [[0.0, 1.0, 2.0, 4.0, 4.0]]])  # 4 bins, the last zero-width (padding)
+    rows = np.zeros((2, 1, 4 + H.EXTRA))
+    rows[:, 0, :4] = [[1, 2, 3, 0], [5, 0, 1, 0]]
+    rows[:, 0, 4 + H.MIN], rows[:, 0, 4 + H.MAX] = edges[:, 0, 0], edges[:, 0, -1]
+    rec.add_rows("weights", ["tb/w"], [0, 10], rows, dtypes=["float64"], edges=edges)
+    packet = bytes(Dashboard(rec).get_state()["_data"])
+    got = run(
+        "const st = new D.Store(); st.apply(D.decode(Uint8Array.from(atob(DATA), (c) => c.charCodeAt(0)).buffer));"
+        "const s = st.find('weights', 'tb/w'); OUT = {bins: s.bins, edges: s.snaps.map((p) => Array.from(p.edges)), counts: s.snaps.map((p) => Array.from(p.counts)),"
+        "shares: Array.from(D.rebin(s.snaps[0].edges, s.snaps[0].counts, [-1, 1, 3]))};",
+        base64.b64encode(packet).decode(),
+    )
+    assert got["bins"] == 4
+    np.testing.assert_array_equal(got["edges"], edges[:, 0])
+    np.testing.assert_array_equal(got["counts"], rows[:, 0, :4])
+    np.testing.assert_allclose(got["shares"], H.rebin(edges[0, 0], rows[0, 0, :4], np.array([-1.0, 1.0, 3.0])))

@@ -64,6 +64,7 @@ class TfHistMagics(Magics):
     @argument("--kind", action="append", default=None, help="activations, weights, grads or all; repeat for several (default all).")
     @argument("--bins", type=int, default=None, help="Bins per histogram (default 64).")
     @argument("-o", "--output", default=None, metavar="VAR", help="Also store the Recording in VAR (it is always in _tfhist).")
+    @argument("--logdir", default=None, metavar="DIR", help="Also write the Recording to DIR as TensorBoard event files when the cell ends.")
     @no_var_expand
     @cell_magic
     def tfhist_watch(self, line, cell):
@@ -102,6 +103,12 @@ class TfHistMagics(Magics):
                 self.shell.user_ns["_tfhist"] = rec
                 if args.output:
                     self.shell.user_ns[args.output] = rec
+                if args.logdir:
+                    try:
+                        rec.to_tensorboard(args.logdir)
+                    except OSError as e:  # what was recorded stays in _tfhist
+                        if error is None:
+                            error = UsageError(f"Received: --logdir {args.logdir!r} ({e.strerror or e}); the Recording is in _tfhist.")
                 if not w.chief:  # a multi-worker task other than the chief shows nothing
                     view.mode = "none"
                 try:
@@ -147,14 +154,20 @@ class TfHistMagics(Magics):
     @argument("--data", nargs="+", default=None, metavar="X", help="For a model, expressions for a batch X [Y]: activations need X, gradients X and Y.")
     @argument("--feed", nargs="+", default=None, metavar="EXPR", help="For a Session, a feed_dict expression (default: the feed of its last watched run).")
     @argument("--bins", type=int, default=None, help="Bins per histogram for a fresh snapshot.")
+    @argument("--logdir", default=None, metavar="DIR", help="Show the histogram summaries of the TensorBoard event files under DIR instead (no server).")
+    @argument("--run", default=None, metavar="GLOB", help="With --logdir: only runs (directories under DIR) matching GLOB.")
+    @argument("--tag", default=None, metavar="REGEX", help="With --logdir: only tags matching REGEX.")
     @no_var_expand
     @line_magic
     def tfhist(self, line):
-        """Show one model's (or Session graph's) histograms: what the last watch recorded, or a fresh snapshot."""
+        """Show one model's (or Session graph's) histograms: what the last watch recorded, or a fresh snapshot;
+        or, with --logdir, the histograms of TensorBoard event files."""
         from .view import show
         from .watcher import is_session, parse_kinds
 
         args = parse_argstring(self.tfhist, line)
+        if args.logdir is not None or args.run is not None or args.tag is not None:
+            return self._tensorboard(args)
         kinds = _usage(parse_kinds, args.kind)
         bins = _bins(args.bins) or self.bins
         if args.data is not None:
@@ -182,6 +195,29 @@ class TfHistMagics(Magics):
         else:
             fresh = self._model_snapshot(label, target, kinds, needs, explicit, args.data, bins)
         show(fresh, mode=self.display)
+        return None
+
+    def _tensorboard(self, args):
+        import re
+
+        from .recording import Recording
+        from .view import show
+
+        if args.logdir is None:
+            raise UsageError(f"Received: {'--run' if args.run is not None else '--tag'} without --logdir (they choose runs and tags of the event files under --logdir DIR).")
+        if args.target is not None or args.data is not None or args.feed is not None:
+            raise UsageError("Received: --logdir with a model, --data or --feed (--logdir shows event files; name no model).")
+        if args.tag is not None:
+            try:
+                re.compile(args.tag)
+            except re.error as e:
+                raise UsageError(f"Received: --tag {args.tag!r} (not a regular expression: {e}).") from None
+        try:
+            rec = Recording.from_tensorboard(args.logdir, run=args.run, tag=args.tag, max_snapshots=self.max_snapshots)
+        except FileNotFoundError:
+            raise UsageError(f"Received: --logdir {args.logdir!r} (no such directory).") from None
+        self.shell.user_ns["_tfhist"] = rec
+        show(rec, mode=self.display)
         return None
 
     def _model_snapshot(self, label, model, kinds, needs, explicit, data, bins):

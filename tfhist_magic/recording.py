@@ -152,6 +152,8 @@ class Series:
         nan, posinf, neginf, zeros, size: int64[S].
         min, max, mean, std, norm: float64[S], over the finite values (NaN if none).
         width: float64[S], the bin width the device used (see ``histogram``).
+        explicit_edges: float64[S, B+1] for a Series whose bins are not this package's
+            rule (imported from TensorBoard); None otherwise, and ``edges`` derives them.
     """
 
     kind: str
@@ -161,6 +163,7 @@ class Series:
     epochs: np.ndarray
     wall: np.ndarray
     rows: np.ndarray = field(repr=False)
+    explicit_edges: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def bins(self) -> int:
@@ -200,6 +203,8 @@ class Series:
     @functools.cached_property
     def edges(self) -> np.ndarray:
         """float64[S, B+1]: the exact edges of each snapshot's bins (computed once)."""
+        if self.explicit_edges is not None:
+            return self.explicit_edges
         return H.bin_edges(self._x(H.MIN), self._x(H.MAX), self.bins, np.dtype(self.dtype))
 
     def __len__(self) -> int:
@@ -245,6 +250,9 @@ class Recording:
         self.max_snapshots = int(max_snapshots)
         self._stores: dict[str, dict[str, _Store]] = {k: {} for k in KINDS}
         self._dtypes: dict[tuple[str, str], str] = {}
+        # (kind, name) -> store of explicit edges, kept in step with the rows' store, for
+        # Series whose bins follow another rule (TensorBoard's); they may have other bin counts.
+        self._edges: dict[tuple[str, str], _Store] = {}
         self._epochs: list[tuple[int, int]] = []  # (first step, epoch), sorted by step
         #: The first step whose gradients held NaN or Inf, checked in the graph at every
         #: step (not only sampled ones); None when none did or nothing checked.
@@ -267,24 +275,39 @@ class Recording:
         """Add one snapshot (steps must not decrease within a Series)."""
         self.add_rows(kind, [name], [step], np.asarray(row, dtype=np.float64)[None, None, :], walls=None if wall is None else [wall], dtypes=[dtype])
 
-    def add_rows(self, kind: str, names, steps, rows, *, walls=None, dtypes=None) -> None:
-        """Add ``S`` steps of ``T`` tensors at once: ``rows`` has shape ``[S, T, B+10]``."""
+    def add_rows(self, kind: str, names, steps, rows, *, walls=None, dtypes=None, edges=None) -> None:
+        """Add ``S`` steps of ``T`` tensors at once: ``rows`` has shape ``[S, T, B+10]``.
+
+        ``edges`` (``[S, T, B+1]``) gives explicit bin edges, for bins that do not follow
+        this package's rule (imported histograms); ``B`` may then differ from ``bins``,
+        but stays the same for each tensor."""
         if kind not in self._stores:
             raise ValueError(f"Received: kind={kind!r} (expected one of {', '.join(KINDS)})")
         rows = np.asarray(rows, dtype=np.float64)
-        if rows.ndim != 3 or rows.shape[2] != self.bins + H.EXTRA or rows.shape[1] != len(names):
-            raise ValueError(f"Received rows of shape {rows.shape} (expected [S, {len(names)}, {self.bins + H.EXTRA}])")
+        width = self.bins + H.EXTRA if edges is None else np.shape(edges)[2] - 1 + H.EXTRA
+        if rows.ndim != 3 or rows.shape[2] != width or rows.shape[1] != len(names):
+            raise ValueError(f"Received rows of shape {rows.shape} (expected [S, {len(names)}, {width}])")
+        if edges is not None:
+            edges = np.asarray(edges, dtype=np.float64)
+            if edges.shape[:2] != rows.shape[:2]:
+                raise ValueError(f"Received edges of shape {edges.shape} for rows of shape {rows.shape}")
         now = time.time()
         walls = np.full(len(steps), now) if walls is None else np.asarray(walls, dtype=np.float64)
         steps = np.asarray(steps, dtype=np.int64)
         stores = self._stores[kind]
         for t, name in enumerate(names):
             if name not in stores:
-                stores[name] = _Store(self.bins + H.EXTRA, self.max_snapshots)
+                stores[name] = _Store(width, self.max_snapshots)
                 self._dtypes[(kind, name)] = (dtypes[t] if dtypes is not None else "float32")
+                if edges is not None:
+                    self._edges[(kind, name)] = _Store(width - H.EXTRA + 1, self.max_snapshots)
+            elif stores[name].rows.shape[1] != width or ((kind, name) in self._edges) != (edges is not None):
+                raise ValueError(f"Received rows for {kind} {name!r} with {width - H.EXTRA} bins{' and explicit edges' if edges is not None else ''}, unlike its earlier ones")
         self._health.rows(kind, list(names), steps, rows)  # before storing: it may pin steps
         for t, name in enumerate(names):
             stores[name].add_block(steps, walls, rows[:, t], self.pins)
+            if edges is not None:  # the same steps and pins: the same rows kept
+                self._edges[(kind, name)].add_block(steps, walls, edges[:, t], self.pins)
 
     def add_scalars(self, metric: str, name: str, steps, values, *, walls=None) -> None:
         """Add a scalar series' values at ``steps`` (e.g. ``update_ratio`` of a weight)."""
@@ -339,7 +362,13 @@ class Recording:
             known = ", ".join(self.names(kind)) if kind in self._stores else ""
             raise KeyError(f"Received: ({kind!r}, {name!r}); this Recording has {kind}: {known or 'none'}") from None
         rows, steps, walls = st.arrays()
-        return Series(kind, name, self._dtypes[(kind, name)], steps.copy(), self.epochs_of(steps), walls.copy(), rows.copy())
+        ex = self._edges.get((kind, name))
+        return Series(kind, name, self._dtypes[(kind, name)], steps.copy(), self.epochs_of(steps), walls.copy(), rows.copy(), None if ex is None else ex.arrays()[0].copy())
+
+    def explicit_edges(self, kind: str, name: str) -> np.ndarray | None:
+        """The kept snapshots' explicit edges ``[S, B+1]`` of a Series that has them, else None."""
+        ex = self._edges.get((kind, name))
+        return None if ex is None else ex.arrays()[0]
 
     def scalar_names(self, metric: str) -> list[str]:
         """Tensor names that have a ``metric`` series, in the order first recorded."""
@@ -417,6 +446,8 @@ class Recording:
                 if keep is None or name in keep:
                     out._stores[kind][name] = st
                     out._dtypes[(kind, name)] = self._dtypes[(kind, name)]
+                    if (kind, name) in self._edges:
+                        out._edges[(kind, name)] = self._edges[(kind, name)]
         out._epochs = list(self._epochs)
         for metric, stores in self._scalars.items():
             out._scalars[metric] = {n: st for n, st in stores.items() if keep is None or n in keep}
@@ -463,7 +494,7 @@ class Recording:
 
         def put(entry: dict, st: _Store, key: str) -> None:
             n = st.n
-            entry.update(key=key, stride=st.stride, seen=st.seen, thins=st.thins, latest=st.latest is not None)
+            entry.update(key=key, stride=st.stride, seen=st.seen, thins=st.thins, latest=st.latest is not None, columns=st.rows.shape[1])
             rows, steps, walls = st.arrays()
             arrays[key + "/rows"], arrays[key + "/steps"], arrays[key + "/walls"] = rows, steps, walls
             entry["kept"] = n
@@ -472,6 +503,9 @@ class Recording:
             for i, (name, st) in enumerate(self._stores[kind].items()):
                 entry = {"kind": kind, "name": name, "dtype": self._dtypes[(kind, name)]}
                 put(entry, st, f"s/{kind}/{i}")
+                if (kind, name) in self._edges:
+                    entry["edges"] = {}
+                    put(entry["edges"], self._edges[(kind, name)], f"e/{kind}/{i}")
                 meta["series"].append(entry)
         for metric, stores in self._scalars.items():
             for i, (name, st) in enumerate(stores.items()):
@@ -545,7 +579,11 @@ class Recording:
         for e in meta["series"]:
             if e["kind"] not in KINDS:
                 raise bad(f"truncated or corrupt (unknown kind {e['kind']!r})")
-            rec._stores[e["kind"]][e["name"]] = restore(e, width)
+            if "edges" in e:
+                ex = rec._edges[(e["kind"], e["name"])] = restore(e["edges"], int(e["edges"]["columns"]))
+                rec._stores[e["kind"]][e["name"]] = restore(e, ex.rows.shape[1] - 1 + H.EXTRA)
+            else:
+                rec._stores[e["kind"]][e["name"]] = restore(e, width)
             rec._dtypes[(e["kind"], e["name"])] = str(e["dtype"])
         for e in meta["scalars"]:
             rec._scalars.setdefault(e["metric"], {})[e["name"]] = restore(e, 1)
@@ -575,6 +613,24 @@ class Recording:
         if "meta/first_nonfinite" in z and int(z["meta/first_nonfinite"]) >= 0:
             rec.mark_nonfinite(int(z["meta/first_nonfinite"]))
         return rec
+
+    # -- TensorBoard -------------------------------------------------------------------
+    def to_tensorboard(self, logdir) -> str:
+        """Write every Series as TensorBoard histogram summaries (exact edges and counts,
+        at the recorded steps; non-finite counts and scalar series as scalars) to a new
+        event file in ``logdir``; returns its path. See :mod:`tfhist_magic.tensorboard`."""
+        from .tensorboard import to_tensorboard
+
+        return to_tensorboard(self, logdir)
+
+    @classmethod
+    def from_tensorboard(cls, logdir, run: str | None = None, tag: str | None = None, **kwargs) -> "Recording":
+        """A Recording of the histogram summaries in the event files under ``logdir``
+        (``run``: a glob on run directories; ``tag``: a regular expression). Damaged files
+        are skipped with a note naming them. See :mod:`tfhist_magic.tensorboard`."""
+        from .tensorboard import from_tensorboard
+
+        return from_tensorboard(logdir, run=run, tag=tag, **kwargs)
 
     # -- display ---------------------------------------------------------------------
     def summary(self) -> str:

@@ -140,8 +140,8 @@ export class Store {
       this.stale = true; // a missed update: ask for everything (answered when the kernel is idle)
     }
     if (!header.full) this.seq = Math.max(this.seq, header.seq);
-    const B = header.bins;
     for (const p of header.series) {
+      const B = p.bins || header.bins;
       let s = this.series.get(p.id);
       if (!s) {
         s = { id: p.id, kind: p.kind, name: p.name, dtype: p.dtype, bins: B, snaps: [] };
@@ -158,7 +158,7 @@ export class Store {
         s.snaps.push({
           step: p.steps[i], epoch: p.epochs[i], wall: p.wall[i],
           counts: p.counts.subarray(i * B, (i + 1) * B),
-          edges: binEdges(p.lwh[3 * i], p.lwh[3 * i + 1], p.lwh[3 * i + 2], B, p.dtype),
+          edges: p.explicit ? p.lwh.slice(i * (B + 1), (i + 1) * (B + 1)) : binEdges(p.lwh[3 * i], p.lwh[3 * i + 1], p.lwh[3 * i + 2], B, p.dtype),
           nan: x(NAN), posinf: x(POSINF), neginf: x(NEGINF), zeros: x(ZEROS),
           min: x(MIN), max: x(MAX), mean: x(MEAN), std: x(STD), norm: x(NORM),
         });

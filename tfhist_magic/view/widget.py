@@ -41,7 +41,8 @@ VERSION = 1
 #: row's other numbers (``histogram.EXTRA``: NaN/±Inf/zero counts, min, max, mean, std,
 #: norm, width), and ``lo, w, hi`` from which the page computes the exact edges with the
 #: binning rule's own arithmetic (``dashboard.js: binEdges``, tested against
-#: ``histogram.bin_edges``). About 380 bytes a snapshot at 64 bins.
+#: ``histogram.bin_edges``). About 380 bytes a snapshot at 64 bins. A Series with
+#: explicit edges (imported from TensorBoard) sends its edges instead of ``lo, w, hi``.
 ARRAYS = ("steps", "epochs", "wall", "counts", "extra", "lwh")
 #: The Recording's scalar series the page draws under a tensor's histogram (as JSON
 #: lists in the header, only what is new: they are one number a snapshot).
@@ -177,17 +178,23 @@ class Dashboard(anywidget.AnyWidget):
                 mark, start, rows, steps, walls = got
                 self._marks[key] = mark
                 sid = self._ids.setdefault(key, len(self._ids))
+                B, dt = rows.shape[1] - H.EXTRA, H.compute_dtype(rec._dtypes[key])
+                explicit = rec.explicit_edges(kind, name)
                 header["series"].append(
-                    {"id": sid, "kind": kind, "name": name, "dtype": rec._dtypes[key], "start": int(start), "n": int(len(steps))}
+                    {"id": sid, "kind": kind, "name": name, "dtype": rec._dtypes[key], "start": int(start), "n": int(len(steps)),
+                     "bins": int(B), "explicit": explicit is not None}
                 )
-                B, dt = rec.bins, H.compute_dtype(rec._dtypes[key])
-                lo, hi = H.binning_range(rows[:, B + H.MIN], rows[:, B + H.MAX], dt)
-                w = H.bin_width(lo, hi, B, dt)
+                if explicit is None:  # the page derives the exact edges from lo, w, hi
+                    lo, hi = H.binning_range(rows[:, B + H.MIN], rows[:, B + H.MAX], dt)
+                    w = H.bin_width(lo, hi, B, dt)
+                    edges = np.stack([lo, w, hi], axis=-1)
+                else:  # bins of another rule (imported): the edges themselves
+                    edges = explicit[start:]
                 counts = rows[:, :B]
                 counts = counts.astype("<u4") if counts.size == 0 or counts.max() < 2**32 else counts.astype("<f8")
                 arrays += [
                     steps.astype("<f8"), rec.epochs_of(steps).astype("<f8"), walls.astype("<f8"), counts,
-                    rows[:, B:].astype("<f8"), np.stack([lo, w, hi], axis=-1).astype("<f8"),
+                    rows[:, B:].astype("<f8"), edges.astype("<f8"),
                 ]
         said = (json.dumps(header["findings"]), tuple(header["notes"]), header["live"], header["first_nonfinite"])
         if not full and not header["series"] and not header["scalars"] and said == self._said:
