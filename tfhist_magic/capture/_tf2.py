@@ -491,7 +491,8 @@ class Engine:
         for kind in names:
             start[kind] = sum(len(names[k]) for k in start)
         # Update ratios for weight matrices (rank >= 2): copied before the update, compared after.
-        ratio_of = [(start["weights"] + i, v) for i, v in enumerate(tensors.get("weights", ())) if v.shape.rank and v.shape.rank >= 2 and v.shape.is_fully_defined()]
+        shapes = [tf.TensorShape(v.shape) for v in tensors.get("weights", ())]
+        ratio_of = [(start["weights"] + i, v) for i, (v, sh) in enumerate(zip(tensors.get("weights", ()), shapes)) if (sh.rank or 0) >= 2 and sh.is_fully_defined()]
 
         def probes_of():
             parts = [activation_probes(tensors["activations"], [b for _, _, b in acts])] if acts else []
