@@ -190,7 +190,9 @@ def from_tensorboard(logdir, run: str | None = None, tag: str | None = None, *, 
                     continue
                 found.setdefault((run_name, v.tag), {})[int(ev.step)] = (ev.wall_time, *got)  # a later write of a step wins
     runs = sorted({r for r, _ in found})
-    rec = Recording(bins=H.MAX_BINS if not found else min(H.MAX_BINS, max(2, max(len(c) for snaps in found.values() for _, _, c, _ in snaps.values()))), max_snapshots=max_snapshots)
+    # Each Series keeps its own bucket count; the Recording's says the largest (for its summary).
+    widest = max((len(c) for snaps in found.values() for _, _, c, _ in snaps.values()), default=1)
+    rec = Recording(bins=int(np.clip(widest, 1, H.MAX_BINS)), max_snapshots=max_snapshots)
     for (run_name, t), snaps in found.items():  # in the order the files first hold them
         kind, name = _kind_of(t)
         if len(runs) > 1:

@@ -299,6 +299,15 @@ def _snapshot_rows_xla(flat: list, bins: int) -> tf.Tensor:
     return tf.stack(out)
 
 
+def probe_kind(t, bounded: str | None) -> str | None:
+    """What :func:`snapshot_rows` can probe in activation ``t``: "units" (dead units) for an
+    output of rank >= 2, "tanh"/"sigmoid" when it is also that function's; else None."""
+    shape = tf.TensorShape(t.shape)
+    if shape.rank is None or shape.rank < 2 or shape[-1] == 0:
+        return None
+    return bounded if bounded in _BOUNDS and tf.as_dtype(t.dtype).is_floating else "units"
+
+
 def snapshot_rows(tensors, bins: int) -> tf.Tensor:
     """Rows for several tensors: shape ``[len(tensors), bins + 10]``, in input order."""
     flat = [_prepare(t) for t in tensors]
@@ -471,36 +480,85 @@ SATURATION_MARGIN = 0.03
 _BOUNDS = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 
 
-def activation_probes(tensors, saturations) -> tf.Tensor:
-    """``[T, 2]`` float64 per activation: the share of its units (last axis) that are
-    zero for every example of the batch (NaN for outputs of rank < 2), and, for a tanh or
-    sigmoid output (``saturations[t]`` names it), the share of values within
-    :data:`SATURATION_MARGIN` of the bounds (NaN for the rest)."""
+def _probe_one(x, bounds=None) -> tf.Tensor:
+    """``[2]`` float64 for one activation reshaped to ``[examples, units]``: the share of
+    units that are zero for every example; the share within :data:`SATURATION_MARGIN` of
+    ``bounds`` (``[lo, hi]``, a tanh's or a sigmoid's), NaN without them."""
+    alive = tf.reduce_any(tf.not_equal(x, tf.zeros([], x.dtype)), axis=0)
+    dead = 1.0 - tf.reduce_mean(tf.cast(alive, tf.float64))
+    if bounds is None:
+        share = tf.constant(np.nan, tf.float64)
+    else:
+        m = tf.constant(SATURATION_MARGIN, x.dtype)
+        b = tf.cast(bounds, x.dtype)
+        share = tf.reduce_mean(tf.cast((x < b[0] + m) | (x > b[1] - m), tf.float64))
+    return tf.stack([dead, share])
+
+
+#: Probe columns after a row's ``bins + 10`` numbers when :func:`snapshot_rows` is asked
+#: for them: the dead-unit share and the saturated share (NaN where they do not apply).
+PROBE_COLUMNS = 2
+
+
+_PROBE_FNS: dict = {}
+
+
+def _probe_fn(dtype: tf.DType, bounded: bool):
+    """The cached probe function of an activation, ``[examples, units]`` (and ``[lo, hi]``
+    when ``bounded``): a separate small function, called for activations only. Measured
+    (``bench/tracecost.py``): folding the probes into the row function that every tensor
+    calls, or a variant of it per activation kind, cost each new training function more."""
+    key = (dtype, bounded)
+    fn = _PROBE_FNS.get(key)
+    if fn is None:
+        if bounded:
+            body, spec = _probe_one, [tf.TensorSpec([None, None], dtype), tf.TensorSpec([2], dtype)]
+        else:
+            body, spec = (lambda x: _probe_one(x)), [tf.TensorSpec([None, None], dtype)]
+        fn = _PROBE_FNS[key] = tf.function(body, input_signature=spec, autograph=False, experimental_attributes={"_noinline": True})
+        _compat.OWN_FUNCTIONS.add(id(fn))
+    return fn
+
+
+def probes(tensors, kinds) -> tf.Tensor:
+    """``[T, PROBE_COLUMNS]`` float64: each tensor's dead-unit and saturated shares, for
+    ``kinds[t]`` (:func:`probe_kind`) "units", "tanh" or "sigmoid"; NaN where None."""
+    nan2 = tf.constant([np.nan, np.nan], tf.float64)
     out = []
-    nan = tf.constant(np.nan, tf.float64)
-    for t, sat in zip(tensors, saturations):
-        t = tf.convert_to_tensor(t)
-        rank = t.shape.rank
-        if rank is not None and rank >= 2 and t.shape[-1] != 0:
-            alive = tf.reduce_any(tf.not_equal(t, tf.zeros([], t.dtype)), axis=list(range(rank - 1)))
-            dead = 1.0 - tf.reduce_mean(tf.cast(alive, tf.float64))
-        else:
-            dead = nan
-        if sat in _BOUNDS and t.dtype.is_floating:
-            lo, hi = _BOUNDS[sat]
-            x = tf.cast(t, tf.float32)
-            near = (x < lo + SATURATION_MARGIN) | (x > hi - SATURATION_MARGIN)
-            share = tf.reduce_mean(tf.cast(near, tf.float64))
-        else:
-            share = nan
-        out.append(tf.stack([dead, share]))
-    return tf.stack(out) if out else tf.zeros([0, 2], tf.float64)
+    with _compat.function_call_config(_compat.NO_GRAPPLER):
+        for t, k in zip(tensors, kinds):
+            if k is None:
+                out.append(nan2)
+                continue
+            x = _prepare(t)
+            x = tf.reshape(x, [-1, tf.shape(x)[-1]])
+            b = tf.constant(_BOUNDS[k], x.dtype) if k in _BOUNDS else None
+            if _compat.in_xla_context():
+                out.append(_probe_one(x, b))
+            else:
+                out.append(_probe_fn(x.dtype, b is not None)(x, b) if b is not None else _probe_fn(x.dtype, False)(x))
+    return tf.stack(out) if out else tf.zeros([0, PROBE_COLUMNS], tf.float64)
+
+
+def _ratio_one(after, before) -> tf.Tensor:
+    a = tf.cast(tf.reshape(after, [-1]), tf.float64)
+    b = tf.cast(tf.reshape(before, [-1]), tf.float64)
+    sb = tf.math.reduce_std(b)
+    return tf.where(sb > 0, tf.math.reduce_std(a - b) / tf.where(sb > 0, sb, 1.0), tf.constant(np.nan, tf.float64))
 
 
 def update_ratio(after, before) -> tf.Tensor:
     """std(after - before) / std(before) in float64 (NaN when std(before) is 0): the
     size of one update next to the size of the weights."""
-    a = tf.cast(tf.reshape(after, [-1]), tf.float64)
-    b = tf.cast(tf.reshape(before, [-1]), tf.float64)
-    sb = tf.math.reduce_std(b)
-    return tf.where(sb > 0, tf.math.reduce_std(a - b) / tf.where(sb > 0, sb, 1.0), tf.constant(np.nan, tf.float64))
+    after, before = tf.convert_to_tensor(after), tf.convert_to_tensor(before)
+    if _compat.in_xla_context() or tf.executing_eagerly():
+        return _ratio_one(after, before)
+    key = ("ratio", after.dtype, before.dtype)
+    fn = _PROBE_FNS.get(key)
+    if fn is None:  # a cached function: measured cheaper for a new training function than inline ops
+        fn = _PROBE_FNS[key] = tf.function(
+            _ratio_one, input_signature=[tf.TensorSpec(None, after.dtype), tf.TensorSpec(None, before.dtype)], autograph=False, experimental_attributes={"_noinline": True}
+        )
+        _compat.OWN_FUNCTIONS.add(id(fn))
+    with _compat.function_call_config(_compat.NO_GRAPPLER):
+        return fn(after, before)

@@ -34,7 +34,8 @@ import tensorflow as tf
 
 from ..recording import KINDS, Recording
 from . import _compat
-from ._ops import activation_probes, compute_dtype, merged_rows, snapshot_rows, update_ratio
+from ._ops import PROBE_COLUMNS, compute_dtype, merged_rows, probe_kind, snapshot_rows, update_ratio
+from ._ops import probes as probe_columns
 from ._patch import Patches
 
 __all__ = ["Engine", "record_now"]
@@ -151,20 +152,21 @@ class _NonFiniteCheck:
 
 class _Group:
     """Device buffers for one optimizer's updates as one trace built them: one ring of
-    ``[R, T, bins + 10]`` for all the tensors of all kinds, one of ``[R, T, 2]`` probes
-    (``PROBES``: what the findings need beyond a histogram), and the step of each slot."""
+    ``[R, T, bins + 12]`` for all the tensors of all kinds (each row followed by its two
+    probe columns, ``PROBES``: what the findings need beyond a histogram), and the step of
+    each slot."""
 
     def __init__(self, kinds_names: dict, bins: int, every: int):
         self.names = kinds_names  # kind -> [names], in row order
         self.dtypes = {}
         total = sum(len(v) for v in kinds_names.values())
-        row_bytes = max(1, total) * (bins + 10) * 8
+        self.width = bins + 10 + PROBE_COLUMNS
+        row_bytes = max(1, total) * self.width * 8
         self.ring = int(np.clip(_RING_BYTES // row_bytes, 16, 256))
         self.every = every
         with tf.init_scope():
             self.steps = _compat.buffer_variable(tf.fill([self.ring], tf.constant(-1, tf.int64)), "tfhist_steps")
-            self.buf = _compat.buffer_variable(tf.zeros([self.ring, total, bins + 10], tf.float64), "tfhist_rows")
-            self.probes = _compat.buffer_variable(tf.fill([self.ring, total, 2], tf.constant(np.nan, tf.float64)), "tfhist_probes")
+            self.buf = _compat.buffer_variable(tf.zeros([self.ring, total, self.width], tf.float64), "tfhist_rows")
         self.copies: dict[int, tuple] = {}  # row of a weight -> (its variable, a copy before the update)
         self.nonfinite = _NonFiniteCheck()
         self.last = -1
@@ -173,12 +175,11 @@ class _Group:
     def _slot(self, step):
         return tf.reshape(tf.cast((step // self.every) % self.ring, tf.int32), [1])
 
-    def write(self, step, rows, probes):
+    def write(self, step, rows):
         # A scatter, not ``buf[slot].assign``: XLA needs slice bounds to be compile-time
         # constants, so a sliced assign at a moving slot recompiled the step every call.
         slot = self._slot(step)
         self.buf.scatter_update(tf.IndexedSlices(rows[None], slot))
-        self.probes.scatter_update(tf.IndexedSlices(probes[None], slot))
         self.steps.scatter_update(tf.IndexedSlices(tf.reshape(step, [1]), slot))
 
     def copy(self, index: int, variable):
@@ -193,8 +194,9 @@ class _Group:
     def write_ratios(self, step, indices: list, values):
         """Put the update ratios of weight rows ``indices`` into probe column 0 at ``step``."""
         slot = tf.cast((step // self.every) % self.ring, tf.int32)
-        at = tf.stack([tf.fill([len(indices)], slot), tf.constant(indices, tf.int32), tf.zeros([len(indices)], tf.int32)], 1)
-        self.probes.scatter_nd_update(at, values)
+        col = self.width - PROBE_COLUMNS
+        at = tf.stack([tf.fill([len(indices)], slot), tf.constant(indices, tf.int32), tf.fill([len(indices)], col)], 1)
+        self.buf.scatter_nd_update(at, values)
 
     def read(self):
         """New (steps, {kind: rows}) since the last read, in step order."""
@@ -208,10 +210,10 @@ class _Group:
         if idx.size == self.ring and got[0] > self.last + self.every:
             self.lost += int((got[0] - max(self.last, -self.every) - self.every) // self.every)
         data = tf.gather(self.buf, idx).numpy()  # only the new slots cross to the host
-        probes = tf.gather(self.probes, idx).numpy()
+        rows, probes = data[..., : -PROBE_COLUMNS], data[..., -PROBE_COLUMNS:]
         out, start = {}, 0
         for kind, names in self.names.items():
-            out[kind] = (data[:, start : start + len(names)], probes[:, start : start + len(names)])
+            out[kind] = (rows[:, start : start + len(names)], probes[:, start : start + len(names)])
             start += len(names)
         self.last = int(got[-1])
         return got, out
@@ -494,26 +496,25 @@ class Engine:
         shapes = [tf.TensorShape(v.shape) for v in tensors.get("weights", ())]
         ratio_of = [(start["weights"] + i, v) for i, (v, sh) in enumerate(zip(tensors.get("weights", ()), shapes)) if (sh.rank or 0) >= 2 and sh.is_fully_defined()]
 
-        def probes_of():
-            parts = [activation_probes(tensors["activations"], [b for _, _, b in acts])] if acts else []
-            rest = sum(len(names[k]) for k in names if k != "activations")
-            return tf.concat(parts + [tf.fill([rest, 2], tf.constant(np.nan, tf.float64))], 0)
+        kinds_of = [probe_kind(t, b) for _, t, b in acts] + [None] * sum(len(names[k]) for k in names if k != "activations")
 
-        self._write(
-            opt, key, step, probe, names, tensors,
-            lambda: snapshot_rows([t for kind in names for t in values(kind)], self.bins), probes_of, ratio_of,
-        )
+        def rows_of():
+            flat = [t for kind in names for t in values(kind)]
+            return tf.concat([snapshot_rows(flat, self.bins), probe_columns(flat, kinds_of)], 1)
+
+        self._write(opt, key, step, probe, names, tensors, rows_of, ratio_of)
 
     def _add_models(self, mine, names) -> None:
         for m in mine:
             self.rec.add_model(self.model_label(m.root), [n for k in names for n in names[k]])
             self.seen_models[id(m.root)] = weakref.ref(m.root)
 
-    def _write(self, opt, key, step, probe, names, tensors, rows_of, probes_of=None, ratio_of=(), chief=True) -> None:
-        """Record the rows ``rows_of()`` builds (and the probes ``probes_of()``), at ``step``:
-        now when running eagerly, else in the graph, on sampled steps only, into the
-        group's ring buffers. ``ratio_of`` lists ``(row, variable)`` of the weights whose
-        update ratio :meth:`after_update` measures once the optimizer has run."""
+    def _write(self, opt, key, step, probe, names, tensors, rows_of, ratio_of=(), chief=True) -> None:
+        """Record the rows ``rows_of()`` builds (``[T, bins + 12]``: each with its probe
+        columns), at ``step``: now when running eagerly, else in the graph, on sampled
+        steps only, into the group's ring buffer. ``ratio_of`` lists ``(row, variable)``
+        of the weights whose update ratio :meth:`after_update` measures once the
+        optimizer has run."""
         dtypes = {k: [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors[k]] for k in names}
         order = [(kind, n) for kind in names for n in names[kind]]
         if key is None:  # eager: straight to the Recording
@@ -523,8 +524,8 @@ class Engine:
                 self._eager_check.check(step, probe)
             k = int(step.numpy())
             if k % self.every == 0:  # the host reads the rows now anyway
-                rows = rows_of().numpy()
-                probes = probes_of().numpy() if probes_of is not None else np.full((len(order), 2), np.nan)
+                data = rows_of().numpy()
+                rows, probes = data[:, :-PROBE_COLUMNS], data[:, -PROBE_COLUMNS:]
                 if chief:
                     start = 0
                     for kind in names:
@@ -547,9 +548,8 @@ class Engine:
             for _, v, c in copies:
                 c.assign(tf.cast(tf.convert_to_tensor(v), c.dtype))
             rows = rows_of()
-            probes = probes_of() if probes_of is not None else tf.fill([len(order), 2], tf.constant(np.nan, tf.float64))
             if chief:
-                group.write(step, rows, probes)
+                group.write(step, rows)
             with tf.control_dependencies([rows]):
                 return tf.constant(True)
 
@@ -651,7 +651,8 @@ class Engine:
                 parts = [merged_rows(distribution, [[t for _, t, _ in a] for a in replicas], self.bins)] if acts else []
                 if own:
                     parts.append(snapshot_rows([tf.convert_to_tensor(t) for t in own], self.bins))
-                return tf.concat(parts, 0)
+                rows = tf.concat(parts, 0)
+                return tf.concat([rows, tf.fill([tf.shape(rows)[0], PROBE_COLUMNS], tf.constant(np.nan, tf.float64))], 1)  # no probes here
 
         with tf.device(device):
             step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
