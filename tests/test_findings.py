@@ -62,7 +62,7 @@ def test_update_ratios_equal_the_weights_before_and_after_each_step(xy):
     for v in kernels:
         steps, got = rec.scalar("update_ratio", v.path)
         np.testing.assert_array_equal(steps, np.arange(5))
-        np.testing.assert_allclose(got, want[v.path], rtol=1e-6)
+        np.testing.assert_allclose(got, want[v.path], rtol=1e-5)  # float32 reductions
 
 
 @pytest.mark.parametrize("how", ["eager", "xla", "every3"])
@@ -265,5 +265,5 @@ def test_tf_keras_update_ratios_and_probes(xy):
     with tfhist_magic.watch(every=1) as rec:
         m.train_on_batch(x[:32], y[:32])
     steps, got = rec.scalar("update_ratio", "t/kernel")
-    np.testing.assert_allclose(got, [np.std(k.numpy() - before) / np.std(before)], rtol=1e-6)
+    np.testing.assert_allclose(got, [np.std(k.numpy() - before) / np.std(before)], rtol=1e-5)
     assert rec.scalar("saturation", "t")[1][0] == np.mean(np.abs(out) > 0.97)

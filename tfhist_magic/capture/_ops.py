@@ -541,10 +541,14 @@ def probes(tensors, kinds) -> tf.Tensor:
 
 
 def _ratio_one(after, before) -> tf.Tensor:
-    a = tf.cast(tf.reshape(after, [-1]), tf.float64)
-    b = tf.cast(tf.reshape(before, [-1]), tf.float64)
-    sb = tf.math.reduce_std(b)
-    return tf.where(sb > 0, tf.math.reduce_std(a - b) / tf.where(sb > 0, sb, 1.0), tf.constant(np.nan, tf.float64))
+    # In the compute dtype (float32 for float32 weights: no float64 copies of the weights on
+    # a sampled step); TensorFlow's tree reductions keep the two stds to ~1e-6 relative.
+    cd = compute_dtype(before.dtype)
+    a = tf.cast(tf.reshape(after, [-1]), cd)
+    b = tf.cast(tf.reshape(before, [-1]), cd)
+    sb = tf.cast(tf.math.reduce_std(b), tf.float64)
+    sd = tf.cast(tf.math.reduce_std(a - b), tf.float64)
+    return tf.where(sb > 0, sd / tf.where(sb > 0, sb, 1.0), tf.constant(np.nan, tf.float64))
 
 
 def update_ratio(after, before) -> tf.Tensor:
