@@ -147,7 +147,7 @@ class Tracker:
         self.ratios: dict[str, list] = {}  # weight -> recent (step, ratio)
         self.weight_norm: dict[str, tuple] = {}  # weight -> (step, norm) latest
         self.grad_totals: list[float] = []  # global gradient norm of the first recorded steps
-        self.grad_prev: dict = {}
+        self.saved: list[Finding] = []  # a loaded Recording's findings, as they were saved
 
     # -- feeding -----------------------------------------------------------------------
     def rows(self, kind: str, names: list, steps, rows) -> None:
@@ -271,17 +271,13 @@ class Tracker:
         self.saved = [Finding(**{k: d[k] for k in Finding.__dataclass_fields__}) for d in saved]
 
     def findings(self) -> list[Finding]:
-        if getattr(self, "saved", None) is not None:
-            new = [f for f in self._nonfinite() + [self._describe(r, k, n, run) for (r, k, n), run in self.runs.items()] if f is not None]
-            return self.saved + [f for f in new if (f.rule, f.tensor) not in {(g.rule, g.tensor) for g in self.saved}]
-        out = self._nonfinite()
-        rest = []
-        for (rule, kind, name), run in self.runs.items():
-            f = self._describe(rule, kind, name, run)
-            if f is not None:
-                rest.append(f)
+        rest = [f for f in (self._describe(r, k, n, run) for (r, k, n), run in self.runs.items()) if f is not None]
         rest.sort(key=lambda f: (f.first_step, _ORDER.get(f.kind, 3)))
-        return out + rest
+        found = self._nonfinite() + rest
+        if not self.saved:
+            return found
+        old = {(f.rule, f.tensor) for f in self.saved}
+        return self.saved + [f for f in found if (f.rule, f.tensor) not in old]
 
     def subset(self, kinds, names) -> "_Subset":
         return _Subset(self, kinds, names)
