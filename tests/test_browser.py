@@ -181,10 +181,12 @@ def test_jupyterlab_live_views_and_interaction(server):
             page.wait_for_selector(f".tfh[data-tensor='{name}'] .tfh-probe[data-drawn]")
             drawn = json.loads(page.get_attribute(".tfh-probe", "data-drawn"))
             assert sorted(drawn["metrics"]) == sorted(metrics) and drawn["name"] == name
+            if kind == "weights":  # every other weight matrix's ratio drawn beside it
+                assert drawn["others"] == len(rec.scalar_names("update_ratio")) - 1 > 0
             for m in metrics:
                 steps, values = rec.scalar(m, name)
                 assert drawn["metrics"][m]["steps"] == steps.tolist() and drawn["metrics"][m]["values"] == values.tolist()
-        page.locator(".tfh").screenshot(path=str(OUT / "lab-probes.png"))
+            page.locator(".tfh").screenshot(path=str(OUT / f"lab-probes-{kind}.png"))
         # a finding selects its tensor and step
         page.click(".tfh-finding:has-text('dying ReLU')")
         page.wait_for_selector(".tfh[data-kind='activations']")

@@ -115,7 +115,7 @@ export function percentiles(edges, counts, mn, mx, qs = PERCENTILES) {
 /** All kept snapshots of every Series, fed by packets. */
 // The scalar series drawn under a kind's histogram: [metric, label, log scale].
 const PROBES = {
-  weights: [["update_ratio", "update / weight ratio, std(Δw) / std(w)", true]],
+  weights: [["update_ratio", "update / weight ratio, std(Δw) / std(w) (grey: the other weight matrices)", true]],
   activations: [["dead_units", "dead units: zero on the whole batch", false], ["saturation", "saturated: within 0.03 of the bounds", false]],
 };
 
@@ -695,11 +695,25 @@ class View {
     const box = { l: 58, t: 16, w: W - 58 - 96, h: Hh - 40 };
     const x0 = s.snaps[0].step, x1 = Math.max(s.snaps[s.snaps.length - 1].step, x0 + 1);
     const log = got[0][2];
-    const f = (v) => (log ? Math.log10(Math.max(v, 1e-12)) : v);
+    const f = (v) => (log ? (v > 0 ? Math.log10(v) : NaN) : v); // a zero ratio (no update) has no place on a log axis
+    const line = (c) => {
+      ctx.beginPath();
+      let on = false;
+      c.steps.forEach((st, i) => {
+        const y = f(c.values[i]);
+        if (!Number.isFinite(y)) return void (on = false);
+        on ? ctx.lineTo(X(st), Y(y)) : ctx.moveTo(X(st), Y(y));
+        on = true;
+      });
+      ctx.stroke();
+    };
+    // the update ratio of every other weight matrix too, faint: the per-layer picture at once
+    const others = log ? this.store.ofKind(s.kind).filter((o) => o.name !== s.name).map((o) => this.store.scalar(got[0][0], o.name)).filter((c) => c && c.steps.length) : [];
     let y0 = log ? Infinity : 0, y1 = log ? -Infinity : 1;
     if (log) {
-      for (const [, , , c] of got) for (const v of c.values) if (v > 0) { y0 = Math.min(y0, f(v)); y1 = Math.max(y1, f(v)); }
+      for (const c of [...got.map((g) => g[3]), ...others]) for (const v of c.values) if (v > 0) { y0 = Math.min(y0, f(v)); y1 = Math.max(y1, f(v)); }
       for (const t of th.update_ratio || []) { y0 = Math.min(y0, f(t)); y1 = Math.max(y1, f(t)); }
+      if (!Number.isFinite(y0)) [y0, y1] = [-4, -2]; // nothing positive to place: the band's neighbourhood
       y0 = Math.floor(y0 - 0.2); y1 = Math.ceil(y1 + 0.2);
     }
     const yTicks = log ? niceTicks(y0, y1, 4).filter(Number.isInteger).map((v) => [v, "1e" + v]) : [[0, "0"], [0.5, "50%"], [1, "100%"]];
@@ -710,7 +724,10 @@ class View {
       const [lo, hi] = th.update_ratio.map(f);
       ctx.fillRect(box.l, Y(hi), box.w, Y(lo) - Y(hi));
     }
-    const drawn = { kind: s.kind, name: s.name, step: snap.step, metrics: {} };
+    const drawn = { kind: s.kind, name: s.name, step: snap.step, metrics: {}, others: others.length };
+    ctx.strokeStyle = "#ccc";
+    ctx.lineWidth = 1;
+    for (const c of others) line(c);
     const colors = ["#e76f51", "#6a4c93"];
     let legendX = box.l + 4;
     got.forEach(([m, label, , c], k) => {
@@ -725,10 +742,8 @@ class View {
       }
       ctx.strokeStyle = ctx.fillStyle = colors[k % colors.length];
       ctx.lineWidth = 1.5;
-      ctx.beginPath();
-      c.steps.forEach((st, i) => (i ? ctx.lineTo(X(st), Y(f(c.values[i]))) : ctx.moveTo(X(st), Y(f(c.values[i])))));
-      ctx.stroke();
-      for (let i = 0; i < c.steps.length; i++) ctx.fillRect(X(c.steps[i]) - 1.5, Y(f(c.values[i])) - 1.5, 3, 3);
+      line(c);
+      for (let i = 0; i < c.steps.length; i++) if (Number.isFinite(f(c.values[i]))) ctx.fillRect(X(c.steps[i]) - 1.5, Y(f(c.values[i])) - 1.5, 3, 3);
       ctx.textAlign = "left";
       ctx.textBaseline = "alphabetic";
       ctx.fillText("— " + label, legendX, 11);
