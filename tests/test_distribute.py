@@ -210,6 +210,58 @@ def test_unhandled_strategy_is_refused_with_its_name(mirrored):
     assert mirrored["central_plain"]
 
 
+ADVERSARIAL = """
+import sys
+sys.path.insert(0, TESTS)
+from test_ops import B, _cases, _check, _edge_stress
+from tfhist_magic.capture._ops import merged_rows, snapshot_rows
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+def split(values):
+    flat = np.asarray(values).ravel()
+    cut = len(flat) // 3  # unequal shares; an empty share for the smallest tensors
+    with tf.device("/cpu:0"):
+        a = tf.constant(flat[:cut])
+    with tf.device("/cpu:1"):
+        b = tf.constant(flat[cut:])
+    return a, b
+
+failed = []
+merged_fn = tf.function(lambda a, b, bins: merged_rows(strategy, [a, b], bins), autograph=False)
+for name, values in _cases().items():
+    a, b = split(values)
+    row = merged_fn([a], [b], B).numpy()[0]  # in a graph, as in a training step
+    try:
+        _check(row, values)
+        one = snapshot_rows([tf.constant(np.asarray(values).ravel())], B).numpy()[0]
+        assert np.array_equal(row[: B + 6], one[: B + 6]), (row[: B + 6], one[: B + 6])  # counts, min, max: as on one device
+    except AssertionError as e:
+        failed.append((name, str(e)[:300]))
+for bins in (7, B, 1024):
+    cases = [v for v, k in _edge_stress() if k == bins]
+    for dt in (np.float32, np.float64):
+        group = [v for v in cases if v.dtype == dt]
+        halves = [split(v) for v in group]
+        rows = merged_fn([h[0] for h in halves], [h[1] for h in halves], bins).numpy()
+        for row, values in zip(rows, group):
+            edges = H.bin_edges(row[bins + H.MIN], row[bins + H.MAX], bins, H.compute_dtype(values.dtype))
+            if not np.array_equal(row[:bins], np.histogram(values.astype(np.float64), bins=edges)[0]):
+                failed.append(("edges", bins, str(dt)))
+print("FAILED", json.dumps(failed))
+"""
+
+
+def test_merged_rows_keep_the_contract_on_adversarial_values():
+    """Values split unequally over two replicas (one share empty for the smallest): the
+    merged row is numpy.histogram of all the values on the edges of the global min/max,
+    with the same counts, min and max as one device computes, on every adversarial case
+    of tests/test_ops.py and on values on, just below and just above every edge."""
+    code = f"TESTS = {str(__import__('pathlib').Path(__file__).parent)!r}\n" + textwrap.dedent(SETUP) + textwrap.dedent(ADVERSARIAL)
+    out = _run(code)
+    line = next(l for l in out.splitlines() if l.startswith("FAILED "))
+    assert json.loads(line[len("FAILED ") :]) == [], line
+
+
 def test_one_device_strategy_records_exactly():
     out = _run(
         textwrap.dedent(SETUP)

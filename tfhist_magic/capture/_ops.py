@@ -331,7 +331,7 @@ def snapshot_rows(tensors, bins: int) -> tf.Tensor:
 # and the pieces of the mean and variance then simply add (one SUM across replicas).
 # Only numbers per tensor cross devices (or workers), never the tensors themselves.
 
-_PART = 8  # nan, posinf, neginf, zeros, n_finite, sum, m2, sum * mean (per replica)
+_PART = 8  # nan, posinf, neginf, zeros, n_finite, sum, m2, q (per replica: see _count_one)
 
 
 def _range_one(x) -> tf.Tensor:
@@ -344,7 +344,10 @@ def _range_one(x) -> tf.Tensor:
 def _count_one(x, lo, w, large, bins: int) -> tf.Tensor:
     """``[bins + 8]`` float64: ``x``'s counts on the shared edges and the parts of its
     statistics that add across replicas (non-finite and zero counts, finite count, sum,
-    sum of squared deviations from its own mean, sum times that mean)."""
+    sum of squared deviations from its own mean ``m`` (rounded to the compute dtype, as the
+    subtraction needs), and ``q = 2 m sum - n m^2``, which makes the replicas' sums of
+    squares add up exactly whatever ``m``'s rounding: sum((x - M)^2) over all replicas is
+    sum(m2) + sum(q) - S^2 / N for the global sum ``S``, count ``N`` and mean ``M``)."""
     cd = x.dtype
     c = _consts(cd)
     zero, inf = tf.constant(0, cd), tf.constant(np.inf, cd)
@@ -363,7 +366,8 @@ def _count_one(x, lo, w, large, bins: int) -> tf.Tensor:
     m2 = tf.cast(tf.reduce_sum(tf.math.squared_difference(xs, mean)), tf.float64)
     m2 = tf.maximum(m2 - tf.cast(n_bad, tf.float64) * tf.square(tf.cast(mean, tf.float64)), 0.0)  # the zeros put in
     ints = tf.cast(tf.stack([nan, posinf, n_bad - nan - posinf, zeros, n_fin]), tf.float64)
-    return tf.concat([tf.cast(counts, tf.float64), ints, tf.stack([s, m2, s * tf.cast(mean, tf.float64)])], 0)
+    m, nf = tf.cast(mean, tf.float64), tf.cast(n_fin, tf.float64)
+    return tf.concat([tf.cast(counts, tf.float64), ints, tf.stack([s, m2, 2.0 * m * s - nf * m * m])], 0)
 
 
 _PART_FNS: dict = {}
@@ -464,7 +468,8 @@ def merged_rows(distribution, per_replica: list, bins: int) -> tf.Tensor:
         s, m2, q = p[bins + 5], p[bins + 6], p[bins + 7]
         k = tf.where(large, tf.constant(1.0 / c.sum_scale, tf.float64), tf.constant(1.0, tf.float64))
         mean = s / n
-        # Chan et al.'s pairwise update, summed: M2 = sum(M2_r) + sum(n_r mean_r^2) - n mean^2.
+        # Chan et al.'s pairwise update, summed (with each replica's rounded mean m_r):
+        # M2 = sum(M2_r) + sum(2 m_r s_r - n_r m_r^2) - S^2 / N.
         var = tf.maximum(m2 + q - s * mean, 0.0) / n
         norm = k * tf.sqrt(p[bins + 4] * (var + tf.square(mean)))
         floats = tf.stack([mn[t], mx[t], mean * k, k * tf.sqrt(var), norm, tf.cast(w, tf.float64)])
