@@ -10,7 +10,7 @@ warm-up that traces the histogram functions once. Reported: median process CPU m
 arm and its difference from plain. The arms separate the parts: all kinds; gradients
 only; gradients with the histogram rows replaced by a constant (what the branch, the
 ring buffer, the probe and the extra tracing cost without the histogram function's call
-sites).
+sites); and all kinds without the findings' update ratios, then without their probes.
 """
 
 from __future__ import annotations
@@ -56,9 +56,22 @@ def main(argv=None) -> int:
         total = tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in tensors])
         return tf.zeros([len(tensors), bins + 10], tf.float64) + tf.cast(total, tf.float64)
 
+    # The findings' measurements, switched off one at a time (issue 11): the probes of the
+    # activations (dead units, saturation) and the update ratios of the weights.
+    real_kind, real_write = _tf2.probe_kind, _tf2.Engine._write
+
+    def no_ratios(self, *a, **k):
+        a = list(a)
+        if len(a) > 7:
+            a[7] = ()  # ratio_of
+        k.pop("ratio_of", None)
+        return real_write(self, *a, **k)
+
     arms = {
         "plain": None,
         "all kinds": dict(kinds="all"),
+        "all kinds, no update ratios": dict(kinds="all"),
+        "all kinds, no update ratios, no probes": dict(kinds="all"),
         "grads only": dict(kinds="grads"),
         "activations only": dict(kinds="activations"),
         "grads only, rows replaced by a constant": dict(kinds="grads"),
@@ -67,6 +80,8 @@ def main(argv=None) -> int:
     for _ in range(args.rounds):
         for arm, watch_args in arms.items():
             _tf2.snapshot_rows = constant_rows if "constant" in arm else real
+            _tf2.Engine._write = no_ratios if "no update ratios" in arm else real_write
+            _tf2.probe_kind = (lambda t, b: None) if "no probes" in arm else real_kind
             m = _model(wl["kind"])
             c = time.process_time()
             if watch_args is None:
@@ -75,7 +90,7 @@ def main(argv=None) -> int:
                 with tfhist_magic.watch(**watch_args):
                     m.fit(*one, **kw)
             got[arm].append((time.process_time() - c) * 1000)
-    _tf2.snapshot_rows = real
+    _tf2.snapshot_rows, _tf2.Engine._write, _tf2.probe_kind = real, real_write, real_kind
     plain = statistics.median(got["plain"])
     print(f"## {args.workload}: one-batch fit of a fresh model, {args.rounds} rounds, median CPU ms")
     print("| arm | CPU ms | added |\n|---|---|---|")

@@ -159,10 +159,15 @@ class _Poison(L.Layer):
         return x + tf.where(bad, tf.constant(np.nan, x.dtype), tf.zeros([], x.dtype))
 
 
+def _poisoned_at_step_5():
+    """first (relu) -> poison (NaN at step 5) -> after (linear: the NaN reaches the loss) -> out."""
+    opt = keras.optimizers.SGD(0.01)
+    return _mlp([L.Dense(16, activation="relu", name="first"), _Poison(opt, 5, name="poison"), L.Dense(8, name="after"), L.Dense(1)], opt)
+
+
 def test_nan_injected_at_a_known_step_in_a_known_layer(xy):
     x, y = xy
-    opt = keras.optimizers.SGD(0.01)
-    m = _mlp([L.Dense(16, activation="relu", name="first"), _Poison(opt, 5, name="poison"), L.Dense(8, name="after"), L.Dense(1)], opt)
+    m = _poisoned_at_step_5()
     rec = _watch(m, x, y, every=1, epochs=1)
     f = rec.findings()[0]
     # later layers' outputs and every gradient went bad at step 5 too: the poisoned layer is named
@@ -174,8 +179,7 @@ def test_nan_injected_at_a_known_step_in_a_known_layer(xy):
 
 def test_nan_at_an_unsampled_step_is_named_by_step_and_first_bad_tensor(xy):
     x, y = xy
-    opt = keras.optimizers.SGD(0.01)
-    m = _mlp([L.Dense(16, activation="relu", name="first"), _Poison(opt, 5, name="poison"), L.Dense(8, name="after"), L.Dense(1)], opt)
+    m = _poisoned_at_step_5()
     rec = _watch(m, x, y, every=2, epochs=1)
     f = rec.findings()[0]
     # step 5 is not sampled; its NaN gradients reached every weight, so at step 6 the first
