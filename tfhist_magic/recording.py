@@ -520,8 +520,6 @@ class Recording:
         """Load what :meth:`save` wrote, exactly. A file that is not a Recording, is
         truncated or corrupt, or comes from a newer version raises
         :class:`RecordingFileError` (a ``ValueError``) naming the file."""
-        import zipfile
-
         def bad(why: str) -> RecordingFileError:
             return RecordingFileError(f"{path}: {why}")
 
@@ -529,8 +527,8 @@ class Recording:
             z = np.load(path, allow_pickle=False)
         except FileNotFoundError:
             raise
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError) as e:
-            raise bad(f"not a tfhist Recording (not a readable .npz file: {e})") from None
+        except Exception as e:  # noqa: BLE001 - BadZipFile, NotImplementedError (a damaged header), ...
+            raise bad(f"not a tfhist Recording (not a readable .npz file: {type(e).__name__}: {e})") from None
         if not isinstance(z, np.lib.npyio.NpzFile):
             raise bad("not a tfhist Recording (a single array, not a .npz archive)")
         try:
