@@ -258,6 +258,9 @@ class Recording:
         #: step (not only sampled ones); None when none did or nothing checked.
         self.first_nonfinite: int | None = None
         self.models: dict[str, list[str]] = {}  # model name -> tensor names, in model order
+        #: Activation names that are a model's output (the rules for hidden layers skip them:
+        #: an output layer's sigmoid/softmax is meant to saturate).
+        self.outputs: set[str] = set()
         self.notes: list[str] = []  # things the user should know (lost snapshots, ...)
         self._listeners: list = []
         # Scalar series measured beside the histograms: metric -> tensor name -> store of
@@ -338,9 +341,12 @@ class Recording:
         if text not in self.notes:
             self.notes.append(text)
 
-    def add_model(self, model: str, names) -> None:
+    def add_model(self, model: str, names, outputs=()) -> None:
+        """Say that ``names`` belong to ``model`` (in model order); ``outputs`` are those
+        of its activations that are the model's own output."""
         lst = self.models.setdefault(model, [])
         lst.extend(n for n in names if n not in lst)
+        self.outputs.update(outputs)
 
     # -- reading ---------------------------------------------------------------------
     @property
@@ -456,6 +462,7 @@ class Recording:
         out.first_nonfinite = self.first_nonfinite
         out.notes = list(self.notes)
         out.models = {m: [n for n in ns if keep is None or n in keep] for m, ns in self.models.items()}
+        out.outputs = {n for n in self.outputs if keep is None or n in keep}
         return out
 
     # -- live updates ----------------------------------------------------------------
@@ -484,6 +491,7 @@ class Recording:
             "epochs": [list(e) for e in self._epochs],
             "first_nonfinite": self.first_nonfinite,
             "models": self.models,
+            "outputs": sorted(self.outputs),
             "notes": self.notes,
             "pins": sorted(self.pins),
             "findings": [f.as_dict() for f in self.findings()],
@@ -588,6 +596,7 @@ class Recording:
         rec._epochs = [(int(a), int(b)) for a, b in meta["epochs"]]
         rec.first_nonfinite = None if meta["first_nonfinite"] is None else int(meta["first_nonfinite"])
         rec.models = {str(m): [str(n) for n in ns] for m, ns in meta["models"].items()}
+        rec.outputs = {str(n) for n in meta.get("outputs", ())}
         rec.notes = [str(n) for n in meta["notes"]]
         rec.pins = {int(p) for p in meta["pins"]}
         rec._health.restore(meta["findings"])

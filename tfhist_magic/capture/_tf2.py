@@ -73,13 +73,21 @@ def _graph_key():
 class _Forward:
     """One outermost layer call and the outputs of the layers nested in it."""
 
-    __slots__ = ("root", "acts", "seen", "taped")
+    __slots__ = ("root", "acts", "seen", "taped", "outs")
 
     def __init__(self, root, taped: bool):
         self.root = root
         self.acts: list[tuple[object, int, tf.Tensor]] = []  # (layer, output index, tensor)
         self.seen: set[int] = set()
         self.taped = taped  # a GradientTape was recording: this pass can be trained on
+        self.outs: set[int] = set()  # ids of the tensors the outermost call returned
+
+    def is_output(self, j: int) -> bool:
+        """Whether ``acts[j]`` is the model's output: a tensor the outermost call returned
+        (or, when none of the recorded ones is, the last one recorded)."""
+        if any(id(t) in self.outs for _, _, t in self.acts):
+            return id(self.acts[j][2]) in self.outs
+        return j == len(self.acts) - 1
 
 
 #: ``tf.distribute`` strategies a watch cannot record yet, whatever their replica count.
@@ -279,6 +287,7 @@ class Engine:
         self.traces = _compat.TraceSwap()
         self._eager_check: _NonFiniteCheck | None = None  # for updates run eagerly
         self.model_labels: dict[int, str] = {}  # id(model) -> its name in rec.models
+        self._output_names: set[str] = set()  # activations that are a model's output
 
     # -- install / uninstall -----------------------------------------------------------
     def __enter__(self):
@@ -374,6 +383,8 @@ class Engine:
             out = call(*args, **kwargs)
         finally:
             self._local.depth = depth
+        if depth == 0:
+            fw.outs = {id(t) for t in tf.nest.flatten(out) if isinstance(t, tf.Tensor)}
         if depth > 0 and "activations" in self.kinds:
             roots = self._pending.get(key)
             if roots:
@@ -419,11 +430,14 @@ class Engine:
             return []
         seen, acts = set(), []
         for fw in mine:
-            for layer, i, t in fw.acts:
+            for j, (layer, i, t) in enumerate(fw.acts):
                 if (id(layer), i) in seen:
                     continue
                 seen.add((id(layer), i))
-                acts.append((self.activation_name(layer, i, getattr(fw.root, "name", None)), t, _bounded(layer) if i < 0 else None))
+                name = self.activation_name(layer, i, getattr(fw.root, "name", None))
+                if fw.is_output(j):
+                    self._output_names.add(name)
+                acts.append((name, t, _bounded(layer) if i < 0 else None))
         return acts
 
     def _mine(self, roots, variables) -> list:
@@ -505,8 +519,9 @@ class Engine:
         self._write(opt, key, step, probe, names, tensors, rows_of, ratio_of)
 
     def _add_models(self, mine, names) -> None:
+        outputs = [n for n in names.get("activations", ()) if n in self._output_names]
         for m in mine:
-            self.rec.add_model(self.model_label(m.root), [n for k in names for n in names[k]])
+            self.rec.add_model(self.model_label(m.root), [n for k in names for n in names[k]], outputs)
             self.seen_models[id(m.root)] = weakref.ref(m.root)
 
     def _write(self, opt, key, step, probe, names, tensors, rows_of, ratio_of=(), chief=True) -> None:
