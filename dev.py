@@ -2,7 +2,7 @@
 """Set-up and run, with nothing but Python and pip:
 
     python3 dev.py demo    # installs into .venv, runs notebooks/quickstart.ipynb headless -> out/
-    python3 dev.py test    # installs into .venv, runs the whole test suite with pytest
+    python3 dev.py test    # installs into .venv, runs ruff check, then the whole test suite with pytest
     python3 dev.py bench   # installs into .venv (+ tensorboard), runs bench/bench.py
 
 Extra arguments go to the command run (pytest, bench/bench.py).
@@ -44,6 +44,10 @@ def main(argv: list[str]) -> int:
         run = [PY, "tools/run_notebook.py", "notebooks/quickstart.ipynb", "--out", "out", *rest]
     elif cmd == "test":
         _install("test,demo")
+        lint = subprocess.run([PY, "-m", "ruff", "check", "."], cwd=ROOT, env=env).returncode
+        if lint != 0:
+            print("dev.py test: ruff check failed (see above); pytest not run.", file=sys.stderr)
+            return lint
         run = [PY, "-m", "pytest", "-q", *rest]
     else:
         _install("test,demo,bench")

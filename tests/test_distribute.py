@@ -164,7 +164,7 @@ def _run(code: str, env=None, timeout=420) -> str:
 @pytest.fixture(scope="module")
 def mirrored():
     out = _run(textwrap.dedent(SETUP) + textwrap.dedent(MIRRORED))
-    line = next(l for l in out.splitlines() if l.startswith("RESULTS "))
+    line = next(ln for ln in out.splitlines() if ln.startswith("RESULTS "))
     return json.loads(line[len("RESULTS ") :])
 
 
@@ -258,7 +258,7 @@ def test_merged_rows_keep_the_contract_on_adversarial_values():
     of tests/test_ops.py and on values on, just below and just above every edge."""
     code = f"TESTS = {str(__import__('pathlib').Path(__file__).parent)!r}\n" + textwrap.dedent(SETUP) + textwrap.dedent(ADVERSARIAL)
     out = _run(code)
-    line = next(l for l in out.splitlines() if l.startswith("FAILED "))
+    line = next(ln for ln in out.splitlines() if ln.startswith("FAILED "))
     assert json.loads(line[len("FAILED ") :]) == [], line
 
 
@@ -378,7 +378,7 @@ def test_multi_worker_mirrored_chief_records_the_merged_histograms_others_nothin
         for p in procs:
             out, err = p.communicate(timeout=420)
             assert p.returncode == 0, err[-4000:]
-            outs.append(json.loads(next(l for l in out.splitlines() if l.startswith("RESULTS "))[len("RESULTS ") :]))
+            outs.append(json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULTS "))[len("RESULTS ") :]))
     finally:
         for p in procs:
             if p.poll() is None:

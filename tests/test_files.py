@@ -2,7 +2,6 @@
 
 import json
 import pickle
-import zipfile
 
 import numpy as np
 import pytest
@@ -149,3 +148,47 @@ def test_old_unversioned_files_still_load(tmp_path):
     back = Recording.load(tmp_path / "v1.npz")
     np.testing.assert_array_equal(back.series("grads", "g").rows, rows)
     del rec
+
+
+def test_files_that_are_not_archives_say_so_in_one_line_with_no_pickle_advice(tmp_path):
+    """np.load tries anything that is not an archive as a pickle, and its error tells the
+    user to pass allow_pickle: a Recording file never needs that, so no message says it."""
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    np.savez(tmp_path / "objects.npz", meta=np.array([{"format": "tfhist-recording"}], dtype=object))
+    files = {
+        "notes.txt": (b"step,loss\n0,1.5\n", "not a tfhist Recording (not a .npz archive)"),
+        "run.pkl": (pickle.dumps({"meta": 1}), "not a tfhist Recording (not a .npz archive)"),
+        "noise.npz": (np.random.default_rng(3).bytes(500), "not a tfhist Recording (not a .npz archive)"),
+        "zero.npz": (b"", "not a tfhist Recording (an empty file)"),
+        "objects.npy": (None, "not a tfhist Recording (a single array, not a .npz archive)"),
+        "objects.npz": (None, "corrupt metadata (it holds Python objects, which a Recording never does)"),
+    }
+    for name, (data, why) in files.items():
+        p = tmp_path / name
+        if data is not None:
+            p.write_bytes(data)
+        with pytest.raises(RecordingFileError) as got:
+            Recording.load(p)
+        assert str(got.value) == f"{p}: {why}", name
+        assert "pickle" not in str(got.value).lower()
+    with pytest.raises(RecordingFileError, match="cannot be read .Is a directory"):
+        Recording.load(tmp_path)
+
+
+def test_load_finds_the_npz_that_save_added(tmp_path):
+    rec = _long_run(40)
+    rec.save(tmp_path / "run")  # NumPy writes run.npz
+    assert [p.name for p in tmp_path.iterdir()] == ["run.npz"]
+    for path in (tmp_path / "run", str(tmp_path / "run"), tmp_path / "run.npz"):
+        _same(rec, Recording.load(path))
+    rec.save(str(tmp_path / "run.v2"))  # a dot in the name: still run.v2.npz
+    _same(rec, Recording.load(tmp_path / "run.v2"))
+    # a file of the name itself comes first, and its error names it
+    (tmp_path / "run").write_text("not a recording")
+    with pytest.raises(RecordingFileError, match=f"^{tmp_path / 'run'}: not a tfhist Recording"):
+        Recording.load(tmp_path / "run")
+    with pytest.raises(FileNotFoundError) as got:
+        Recording.load(tmp_path / "gone")
+    assert str(got.value) == f"{tmp_path / 'gone'}: no such file (nor {tmp_path / 'gone.npz'})"
+    with pytest.raises(FileNotFoundError, match="gone.npz: no such file$"):
+        Recording.load(tmp_path / "gone.npz")

@@ -188,6 +188,34 @@ def test_damaged_event_files_are_skipped_with_a_note_and_the_rest_loads(tmp_path
     assert s.steps.tolist() == [0, 1, 2] and s.counts[0].sum() == data[0].size
 
 
+def test_event_files_cut_inside_a_record_header_say_truncated(tmp_path):
+    """TensorFlow's reader ends without an error at a cut inside a record's 12-byte
+    header: such a file is truncated, not a file without histograms."""
+    _tf2_writer(tmp_path / "src", _data())
+    (src,) = (tmp_path / "src").rglob("*tfevents*")
+    raw = src.read_bytes()
+    ends = [0]  # where each record ends: 8-byte length, 4-byte CRC, data, 4-byte CRC
+    while ends[-1] < len(raw):
+        ends.append(ends[-1] + 16 + int.from_bytes(raw[ends[-1] : ends[-1] + 8], "little"))
+    assert ends[-1] == len(raw) and len(ends) > 4
+    cuts = {"at1": (1, 0), "at5": (5, 0), "at11": (11, 0), "second": (ends[1] + 5, 1), "third": (ends[2] + 11, 2)}
+    for what, (n, _) in cuts.items():
+        p = tmp_path / "logs" / what / src.name
+        p.parent.mkdir(parents=True)
+        p.write_bytes(raw[:n])
+    rec = Recording.from_tensorboard(tmp_path / "logs")
+    for what, (n, records) in cuts.items():
+        rest = "the rest of the file was skipped." if records > 1 else "nothing in it was read."
+        want = f"{tmp_path / 'logs' / what / src.name}: truncated or malformed after {records} records (truncated record at {ends[records]}); {rest}"
+        assert rec.notes.count(want) == 1, (what, rec.notes)
+    # what came before the cut still loads: the first histogram, at step 0
+    assert rec.names("activations") == ["layer1/activations"] and list(rec.models) == ["third"]
+    assert rec.series("activations", "layer1/activations").steps.tolist() == [0]
+    only = Recording.from_tensorboard(tmp_path / "logs", run="at5")
+    assert only.notes[0].startswith(f"{tmp_path / 'logs' / 'at5' / src.name}: truncated or malformed after 0 records")
+    assert len(only) == 0
+
+
 def test_run_and_tag_filters(tmp_path):
     data = _data()
     _tf2_writer(tmp_path / "a", data)

@@ -13,6 +13,19 @@ __all__ = ["watch", "snapshot", "Recording", "Series", "load_ipython_extension",
 
 from .recording import Recording, Series  # noqa: E402  (NumPy only)
 from .watcher import snapshot, watch  # noqa: E402  (TensorFlow is imported on first use)
+from . import recording as _recording  # noqa: E402
+
+# The composition root: the Recording's views and exporters, imported on first use (the
+# data module imports none of them; importing this package imports neither TensorFlow
+# nor matplotlib).
+_recording.FACES.update(
+    summary="tfhist_magic.view.text:summary",
+    show="tfhist_magic.view:show",
+    figure="tfhist_magic.view.figure:overview_figure",
+    png="tfhist_magic.view.static:overview_png",
+    to_tensorboard="tfhist_magic.tensorboard:to_tensorboard",
+    from_tensorboard="tfhist_magic.tensorboard:from_tensorboard",
+)
 
 
 def _quiet_tensorflow_import() -> None:

@@ -13,21 +13,42 @@ always kept. The rows kept are never altered.
 from __future__ import annotations
 
 import functools
+import importlib
 import json
+import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from . import histogram as H
 
-__all__ = ["KINDS", "Recording", "RecordingFileError", "Series"]
+__all__ = ["FACES", "KINDS", "Recording", "RecordingFileError", "Series"]
 
 #: The kinds, in display order.
 KINDS = ("activations", "weights", "grads")
+#: The most notes a Recording keeps (more are counted in ``Recording.notes_dropped``).
+MAX_NOTES = 20
 #: What :meth:`Recording.save` writes in its metadata, and the newest version it reads.
 FILE_FORMAT = "tfhist-recording"
 FILE_VERSION = 2
+
+
+#: The faces of a Recording, ``name -> "module:function"``: its views (``summary``,
+#: ``show``, ``figure``, ``png``) and exporters (``to_tensorboard``, ``from_tensorboard``).
+#: The package (``tfhist_magic/__init__.py``) fills it, so this module imports none of
+#: them: the data knows no screen. Each is imported on first use.
+FACES: dict[str, str] = {}
+
+
+def _face(name: str):
+    """The function registered in :data:`FACES` under ``name``, imported."""
+    try:
+        module, _, attr = FACES[name].partition(":")
+    except KeyError:
+        raise LookupError(f"Received: face {name!r}, which tfhist_magic.recording.FACES does not register (registered: {', '.join(sorted(FACES)) or 'none'})") from None
+    return getattr(importlib.import_module(module), attr)
 
 
 class RecordingFileError(ValueError):
@@ -38,7 +59,7 @@ class _Store:
     """One tensor's kept rows: evenly thinned, first and latest always kept, and so are
     the rows of pinned steps (where a finding starts)."""
 
-    __slots__ = ("capacity", "rows", "steps", "walls", "n", "stride", "seen", "latest", "thins")
+    __slots__ = ("capacity", "rows", "steps", "walls", "n", "stride", "seen", "latest", "thins", "top")
 
     def __init__(self, width: int, capacity: int):
         # Storage grows with what is kept (doubling), up to ``capacity`` rows.
@@ -51,6 +72,22 @@ class _Store:
         self.seen = 0
         self.latest = None  # (step, wall, row) of the newest snapshot if not kept
         self.thins = 0  # how many times the kept rows were thinned (views resend then)
+        self.top = None  # the newest step added
+
+    def fresh(self, steps: np.ndarray) -> int:
+        """How many of ``steps`` (a block about to be added) to skip: the first one when
+        it repeats the newest step (the same state recorded twice, e.g. a phase's final
+        weights and the next phase's first step). A step that goes back is refused."""
+        if steps.size > 1 and np.any(np.diff(steps) <= 0):
+            raise ValueError(f"Received steps {steps.tolist()} (expected increasing steps within a block)")
+        top = self.top
+        if top is None and (self.n or self.latest is not None):  # a loaded store
+            top = self.latest[0] if self.latest is not None else int(self.steps[self.n - 1])
+        if top is None or steps.size == 0 or steps[0] > top:
+            return 0
+        if steps[0] == top:
+            return 1
+        raise ValueError(f"Received step {int(steps[0])} after step {top} (a Series' steps only increase)")
 
     def _reserve(self, need: int) -> None:
         size = self.rows.shape[0]
@@ -68,6 +105,8 @@ class _Store:
         ``g % stride == 0``; when ``capacity`` rows are kept, every other one is dropped
         and the stride doubles. The newest snapshot is always available (``latest``).
         Rows whose step is in ``pins`` are kept whatever the stride, and survive thinning."""
+        if len(steps):
+            self.top = int(steps[-1])
         forced = [i for i, st in enumerate(steps) if int(st) in pins] if pins else []
         start = 0
         for i in forced:  # the block in pieces around the pinned rows
@@ -232,6 +271,60 @@ def _delta(st: _Store, mark):
     return now, start, rows[start:], steps[start:], walls[start:]
 
 
+def _saved_path(path):
+    """Where :meth:`Recording.save` put ``path``: NumPy adds ``.npz`` to a name without
+    it, so ``"run"`` is read as ``"run.npz"`` when there is no file ``"run"``."""
+    if hasattr(path, "read"):  # an open file
+        return path
+    p = Path(path)
+    if p.exists():
+        return p
+    if p.suffix != ".npz":
+        alt = p.with_name(p.name + ".npz")
+        if alt.exists():
+            return alt
+        raise FileNotFoundError(f"{p}: no such file (nor {alt})")
+    raise FileNotFoundError(f"{p}: no such file")
+
+
+def _file_kind(path) -> str:
+    """``"zip"`` (a ``.npz`` archive), ``"npy"`` (one array), ``"empty"`` or ``"other"``,
+    from the file's first bytes."""
+    if hasattr(path, "read"):
+        at = path.tell()
+        head = path.read(6)
+        path.seek(at)
+    else:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    if not head:
+        return "empty"
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):  # what np.load takes for a .npz
+        return "zip"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    return "other"
+
+
+def _reason(e: BaseException) -> str:
+    """What went wrong, on one line, without NumPy's advice to load pickles."""
+    text = " ".join(str(e).split())
+    if "pickle" in text:  # an object array in the archive: never loaded
+        return "it holds Python objects, which a Recording never does"
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _locked(method):
+    """Run a reading method under the Recording's lock (a writer may be adding rows)."""
+
+    @functools.wraps(method)
+    def inner(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return inner
+
+
 class Recording:
     """All that one watch captured: kinds -> tensor names -> :class:`Series`.
 
@@ -262,7 +355,12 @@ class Recording:
         #: an output layer's sigmoid/softmax is meant to saturate).
         self.outputs: set[str] = set()
         self.notes: list[str] = []  # things the user should know (lost snapshots, ...)
+        self._note_at: dict = {}  # a note's key -> its index in notes (a keyed note is replaced)
+        self.notes_dropped = 0  # notes past MAX_NOTES, counted, not kept
         self._listeners: list = []
+        # One lock for the stores: the training thread adds, views read (reentrant: a
+        # writer may hold it over several adds, see ``batch``).
+        self._lock = threading.RLock()
         # Scalar series measured beside the histograms: metric -> tensor name -> store of
         # one-number rows (``update_ratio`` of weights; ``dead_units``, ``saturation`` of
         # activations). Thinned like the snapshots.
@@ -278,12 +376,27 @@ class Recording:
         """Add one snapshot (steps must not decrease within a Series)."""
         self.add_rows(kind, [name], [step], np.asarray(row, dtype=np.float64)[None, None, :], walls=None if wall is None else [wall], dtypes=[dtype])
 
+    def batch(self):
+        """The Recording's lock, for a writer adding several blocks that belong together
+        (a view then sees all of them or none)."""
+        return self._lock
+
     def add_rows(self, kind: str, names, steps, rows, *, walls=None, dtypes=None, edges=None) -> None:
         """Add ``S`` steps of ``T`` tensors at once: ``rows`` has shape ``[S, T, B+10]``.
 
         ``edges`` (``[S, T, B+1]``) gives explicit bin edges, for bins that do not follow
         this package's rule (imported histograms); ``B`` may then differ from ``bins``,
-        but stays the same for each tensor."""
+        but stays the same for each tensor. ``walls``: the time each step ran (seconds
+        since the epoch; now if not given).
+
+        Raises:
+            ValueError: for rows of the wrong shape, or a step before a Series' newest
+                one (steps only increase; the newest step again is skipped).
+        """
+        with self._lock:
+            self._add_rows(kind, names, steps, rows, walls, dtypes, edges)
+
+    def _add_rows(self, kind, names, steps, rows, walls, dtypes, edges) -> None:
         if kind not in self._stores:
             raise ValueError(f"Received: kind={kind!r} (expected one of {', '.join(KINDS)})")
         rows = np.asarray(rows, dtype=np.float64)
@@ -298,6 +411,7 @@ class Recording:
         walls = np.full(len(steps), now) if walls is None else np.asarray(walls, dtype=np.float64)
         steps = np.asarray(steps, dtype=np.int64)
         stores = self._stores[kind]
+        skip = [stores[n].fresh(steps) if n in stores else 0 for n in names]  # refuses before storing anything
         for t, name in enumerate(names):
             if name not in stores:
                 stores[name] = _Store(width, self.max_snapshots)
@@ -308,28 +422,34 @@ class Recording:
                 raise ValueError(f"Received rows for {kind} {name!r} with {width - H.EXTRA} bins{' and explicit edges' if edges is not None else ''}, unlike its earlier ones")
         self._health.rows(kind, list(names), steps, rows)  # before storing: it may pin steps
         for t, name in enumerate(names):
-            stores[name].add_block(steps, walls, rows[:, t], self.pins)
+            k = skip[t]
+            stores[name].add_block(steps[k:], walls[k:], rows[k:, t], self.pins)
             if edges is not None:  # the same steps and pins: the same rows kept
-                self._edges[(kind, name)].add_block(steps, walls, edges[:, t], self.pins)
+                self._edges[(kind, name)].add_block(steps[k:], walls[k:], edges[k:, t], self.pins)
 
     def add_scalars(self, metric: str, name: str, steps, values, *, walls=None) -> None:
         """Add a scalar series' values at ``steps`` (e.g. ``update_ratio`` of a weight)."""
         steps = np.asarray(steps, dtype=np.int64)
         values = np.asarray(values, dtype=np.float64).reshape(-1, 1)
         walls = np.full(len(steps), time.time()) if walls is None else np.asarray(walls, dtype=np.float64)
-        st = self._scalars.setdefault(metric, {}).get(name)
-        if st is None:
-            st = self._scalars[metric][name] = _Store(1, self.max_snapshots)
-        self._health.scalars(metric, name, steps, values[:, 0])
-        st.add_block(steps, walls, values, self.pins)
+        with self._lock:
+            st = self._scalars.setdefault(metric, {}).get(name)
+            if st is None:
+                st = self._scalars[metric][name] = _Store(1, self.max_snapshots)
+            k = st.fresh(steps)
+            self._health.scalars(metric, name, steps[k:], values[k:, 0])
+            st.add_block(steps[k:], walls[k:], values[k:], self.pins)
 
     def pin(self, step: int) -> None:
         """Keep ``step``'s snapshots through every thinning (a finding starts there)."""
         self.pins.add(int(step))
 
     def mark_epoch(self, step: int, epoch: int) -> None:
-        """Say that ``epoch`` (Keras' 0-based epoch) starts at ``step``."""
-        self._epochs = [e for e in self._epochs if e[0] < step] + [(int(step), int(epoch))]
+        """Say that ``epoch`` (Keras' 0-based epoch) starts at ``step``. Marks of every
+        ``fit`` are kept (a mark at the same step replaces the earlier one)."""
+        with self._lock:
+            kept = [e for e in self._epochs if e[0] != step] + [(int(step), int(epoch))]
+            self._epochs = sorted(kept)
 
     def mark_nonfinite(self, step: int) -> None:
         """Say that the gradients of ``step`` held NaN or Inf (the earliest step is kept)."""
@@ -337,9 +457,20 @@ class Recording:
             self.first_nonfinite = int(step)
             self.pin(step)
 
-    def note(self, text: str) -> None:
-        if text not in self.notes:
-            self.notes.append(text)
+    def note(self, text: str, key=None) -> None:
+        """Tell the user ``text`` (once). A note with a ``key`` replaces the earlier note
+        with that key (a count that grows stays one note). At most :data:`MAX_NOTES` are
+        kept; later ones are counted in ``notes_dropped``."""
+        with self._lock:
+            if key is not None and key in self._note_at:
+                self.notes[self._note_at[key]] = text
+            elif text not in self.notes:
+                if len(self.notes) >= MAX_NOTES:
+                    self.notes_dropped += 1
+                    return
+                if key is not None:
+                    self._note_at[key] = len(self.notes)
+                self.notes.append(text)
 
     def add_model(self, model: str, names, outputs=()) -> None:
         """Say that ``names`` belong to ``model`` (in model order); ``outputs`` are those
@@ -354,12 +485,14 @@ class Recording:
         """The kinds that hold at least one Series, in display order."""
         return tuple(k for k in KINDS if self._stores[k])
 
+    @_locked
     def names(self, kind: str) -> list[str]:
         """Tensor names of ``kind``, in the order they were first recorded (model order)."""
         if kind not in self._stores:
             raise KeyError(f"Received: kind={kind!r} (expected one of {', '.join(KINDS)})")
         return list(self._stores[kind])
 
+    @_locked
     def series(self, kind: str, name: str) -> Series:
         """One tensor's snapshots over steps."""
         try:
@@ -371,15 +504,21 @@ class Recording:
         ex = self._edges.get((kind, name))
         return Series(kind, name, self._dtypes[(kind, name)], steps.copy(), self.epochs_of(steps), walls.copy(), rows.copy(), None if ex is None else ex.arrays()[0].copy())
 
+    def dtype(self, kind: str, name: str) -> str:
+        """The dtype ``(kind, name)`` was binned in (``"float32"``, ``"float64"``)."""
+        return self._dtypes[(kind, name)]
+
     def explicit_edges(self, kind: str, name: str) -> np.ndarray | None:
         """The kept snapshots' explicit edges ``[S, B+1]`` of a Series that has them, else None."""
         ex = self._edges.get((kind, name))
         return None if ex is None else ex.arrays()[0]
 
+    @_locked
     def scalar_names(self, metric: str) -> list[str]:
         """Tensor names that have a ``metric`` series, in the order first recorded."""
         return list(self._scalars.get(metric, {}))
 
+    @_locked
     def scalar(self, metric: str, name: str) -> tuple[np.ndarray, np.ndarray]:
         """``(steps, values)`` of one scalar series (``update_ratio``, ``dead_units``,
         ``saturation``)."""
@@ -390,11 +529,13 @@ class Recording:
         rows, steps, _ = st.arrays()
         return steps.copy(), rows[:, 0].copy()
 
+    @_locked
     def findings(self) -> list:
         """What the rules in :mod:`tfhist_magic.health` found, as
         :class:`~tfhist_magic.health.Finding` records (non-finite values first)."""
         return self._health.findings()
 
+    @_locked
     def last_step(self, kind: str, name: str) -> int:
         """The step of the newest snapshot of ``(kind, name)``, or -1 if there is none."""
         st = self._stores[kind].get(name)
@@ -402,6 +543,16 @@ class Recording:
             return -1
         return st.latest[0] if st.latest is not None else int(st.steps[st.n - 1])
 
+    def kept_steps(self, kind: str, name: str) -> np.ndarray:
+        """The steps of the kept snapshots of ``(kind, name)`` (the newest included), in
+        order, without copying any rows; empty if there are none."""
+        st = self._stores[kind].get(name)
+        if st is None:
+            return np.zeros(0, dtype=np.int64)
+        steps = st.steps[: st.n].copy()
+        return steps if st.latest is None else np.append(steps, st.latest[0])
+
+    @_locked
     def delta(self, kind: str, name: str, mark=None):
         """What changed in ``(kind, name)`` since ``mark`` (None: everything), for views
         that keep a copy: ``(mark, start, rows, steps, walls)`` means "drop your snapshots
@@ -409,12 +560,11 @@ class Recording:
         makes ``start`` 0 (rare: the kept rows halve each time)."""
         return _delta(self._stores[kind][name], mark)
 
+    @_locked
     def scalar_delta(self, metric: str, name: str, mark=None):
         """:meth:`delta` for a scalar series: ``(mark, start, values, steps, walls)``."""
         got = _delta(self._scalars[metric][name], mark)
         return None if got is None else (got[0], got[1], got[2][:, 0], got[3], got[4])
-        if now == mark:
-            return None
 
     def epochs_of(self, steps) -> np.ndarray:
         """The Keras epoch (0-based, -1 where unknown) of each of ``steps``."""
@@ -427,6 +577,7 @@ class Recording:
         return np.where(i >= 0, eps[np.clip(i, 0, None)], -1).astype(np.int64)
 
     @property
+    @_locked
     def steps(self) -> np.ndarray:
         """All steps that have a snapshot of any tensor, sorted."""
         parts = [st.arrays()[1] for k in KINDS for st in self._stores[k].values()]
@@ -443,6 +594,7 @@ class Recording:
     def __bool__(self) -> bool:
         return True
 
+    @_locked
     def subset(self, kinds=None, names=None) -> "Recording":
         """A Recording that shares this one's snapshots, limited to ``kinds``/``names``."""
         out = Recording(bins=self.bins, max_snapshots=self.max_snapshots)
@@ -458,6 +610,7 @@ class Recording:
         for metric, stores in self._scalars.items():
             out._scalars[metric] = {n: st for n, st in stores.items() if keep is None or n in keep}
         out.pins = self.pins
+        out._lock = self._lock  # the same stores: the same lock
         out._health = self._health.subset(kinds or KINDS, keep)
         out.first_nonfinite = self.first_nonfinite
         out.notes = list(self.notes)
@@ -474,11 +627,17 @@ class Recording:
             self._listeners.remove(fn)
 
     def changed(self) -> None:
-        """Tell the views that new snapshots arrived."""
+        """Tell the views that new snapshots arrived. A view never stops training: a
+        listener that raises is dropped, with one note saying so."""
         for fn in list(self._listeners):
-            fn(self)
+            try:
+                fn(self)
+            except Exception as e:  # noqa: BLE001 - whatever a view does wrong
+                self.unsubscribe(fn)
+                self.note(f"A view stopped following this recording ({type(e).__name__}: {e}); the recording goes on.", key=("listener", id(fn)))
 
     # -- save / load -----------------------------------------------------------------
+    @_locked
     def save(self, path) -> None:
         """Save to a ``.npz`` file: exactly what is kept (every snapshot, step, epoch, wall
         time, dtype, scalar series, finding, note, model list), with a format version.
@@ -525,20 +684,36 @@ class Recording:
 
     @classmethod
     def load(cls, path) -> "Recording":
-        """Load what :meth:`save` wrote, exactly. A file that is not a Recording, is
-        truncated or corrupt, or comes from a newer version raises
-        :class:`RecordingFileError` (a ``ValueError``) naming the file."""
+        """Load what :meth:`save` wrote, exactly. ``path`` may omit the ``.npz`` that
+        :meth:`save` (NumPy) adds: ``load("run")`` reads ``run.npz`` when there is no
+        file ``run``. A file that is not a Recording, is truncated or corrupt, or comes
+        from a newer version raises :class:`RecordingFileError` (a ``ValueError``) naming
+        the file. Nothing is unpickled.
+
+        Raises:
+            FileNotFoundError: when neither ``path`` nor ``path.npz`` exists.
+        """
+        path = _saved_path(path)
+
         def bad(why: str) -> RecordingFileError:
             return RecordingFileError(f"{path}: {why}")
 
+        try:
+            kind = _file_kind(path)
+        except OSError as e:  # a directory, no permission, ...
+            raise bad(f"cannot be read ({e.strerror or _reason(e)})") from None
+        if kind == "empty":
+            raise bad("not a tfhist Recording (an empty file)")
+        if kind == "npy":
+            raise bad("not a tfhist Recording (a single array, not a .npz archive)")
+        if kind != "zip":  # np.load would try it as a pickle, and say so
+            raise bad("not a tfhist Recording (not a .npz archive)")
         try:
             z = np.load(path, allow_pickle=False)
         except FileNotFoundError:
             raise
         except Exception as e:  # noqa: BLE001 - BadZipFile, NotImplementedError (a damaged header), ...
-            raise bad(f"not a tfhist Recording (not a readable .npz file: {type(e).__name__}: {e})") from None
-        if not isinstance(z, np.lib.npyio.NpzFile):
-            raise bad("not a tfhist Recording (a single array, not a .npz archive)")
+            raise bad(f"not a tfhist Recording (not a readable .npz file: {_reason(e)})") from None
         try:
             with z:
                 if "meta" not in z.files:
@@ -548,7 +723,7 @@ class Recording:
                 try:
                     meta = json.loads(bytes(z["meta"]).decode())
                 except ValueError as e:
-                    raise bad(f"corrupt metadata ({e})") from None
+                    raise bad(f"corrupt metadata ({_reason(e)})") from None
                 if not isinstance(meta, dict) or meta.get("format") != FILE_FORMAT:
                     raise bad("not a tfhist Recording (no tfhist metadata in it)")
                 if int(meta.get("version", 0)) > FILE_VERSION:
@@ -557,7 +732,7 @@ class Recording:
         except RecordingFileError:
             raise
         except Exception as e:  # noqa: BLE001 - whatever a damaged archive raises (zlib.error, ...)
-            raise bad(f"truncated or corrupt ({type(e).__name__}: {e})") from None
+            raise bad(f"truncated or corrupt ({_reason(e)})") from None
 
     @classmethod
     def _from_meta(cls, meta: dict, z, bad) -> "Recording":
@@ -621,50 +796,38 @@ class Recording:
             rec.mark_nonfinite(int(z["meta/first_nonfinite"]))
         return rec
 
-    # -- TensorBoard -------------------------------------------------------------------
+    # -- TensorBoard (the exporter is found through FACES) ------------------------------
     def to_tensorboard(self, logdir) -> str:
         """Write every Series as TensorBoard histogram summaries (exact edges and counts,
         at the recorded steps; non-finite counts and scalar series as scalars) to a new
         event file in ``logdir``; returns its path. See :mod:`tfhist_magic.tensorboard`."""
-        from .tensorboard import to_tensorboard
-
-        return to_tensorboard(self, logdir)
+        return _face("to_tensorboard")(self, logdir)
 
     @classmethod
     def from_tensorboard(cls, logdir, run: str | None = None, tag: str | None = None, **kwargs) -> "Recording":
         """A Recording of the histogram summaries in the event files under ``logdir``
         (``run``: a glob on run directories; ``tag``: a regular expression). Damaged files
         are skipped with a note naming them. See :mod:`tfhist_magic.tensorboard`."""
-        from .tensorboard import from_tensorboard
+        return _face("from_tensorboard")(logdir, run=run, tag=tag, **kwargs)
 
-        return from_tensorboard(logdir, run=run, tag=tag, **kwargs)
-
-    # -- display ---------------------------------------------------------------------
+    # -- display (the views are found through FACES) ---------------------------------
     def summary(self) -> str:
         """A plain-text summary (what a terminal shows)."""
-        from .view.text import summary
-
-        return summary(self)
+        return _face("summary")(self)
 
     def show(self, **kwargs):
         """Display the tabbed widget (with a picture and text beside it)."""
-        from .view import show
-
-        return show(self, **kwargs)
+        return _face("show")(self, **kwargs)
 
     def figure(self, **kwargs):
         """A matplotlib Figure of the latest snapshots (Agg canvas, no pyplot)."""
-        from .view.figure import overview_figure
-
-        return overview_figure(self, **kwargs)
+        return _face("figure")(self, **kwargs)
 
     def __repr__(self) -> str:
         return self.summary()
 
     def _repr_png_(self):
-        from .view.static import overview_png
-
         if not len(self):
             return None
-        png, width = overview_png(self)
+        png, width = _face("png")(self)
         return png, {"width": width}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ast
 import io
-import re
 import tokenize
 
 from IPython.core.error import UsageError
+
+from ._errors import tf_message
 
 __all__ = ["evaluate", "resolve_target", "models_in", "default_target", "split_expressions", "tf_message"]
 
@@ -57,24 +58,6 @@ def split_expressions(text: str, flag: str, most: int) -> list[str]:
         raise UsageError(f"Received: {flag} {text} (expected {'one or two Python expressions: X [Y]' if most > 1 else 'a Python expression'}).")
     return pieces
 
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-def tf_message(e: BaseException) -> str:
-    """The sentence of an error that says what is wrong, without colour codes, node
-    tracebacks or TensorFlow's "Graph execution error:" preamble."""
-    text = _ANSI.sub("", getattr(e, "message", None) or str(e))
-    lines = [ln.strip() for ln in text.splitlines()]
-    for ln in lines:
-        if ln.startswith("You must feed a value"):
-            return ln
-    skip = ("Graph execution error", "Detected at node", "File ", "[[", "Traceback", "Arguments received", "•", "Exception encountered")
-    keep = [ln for ln in lines if ln and not ln.startswith(skip)]
-    first = keep[0] if keep else text.strip() or type(e).__name__
-    first = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", first)  # eager op noise
-    first = re.sub(r"\s*\[Op:\w+\].*$", "", first)
-    return first.rstrip(".")
 
 def evaluate(shell, expr: str, what: str = "a Keras model or a tf.compat.v1 Session"):
     """Evaluate ``expr`` in the user's namespace; an unknown name is a UsageError."""

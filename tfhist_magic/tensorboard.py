@@ -111,13 +111,18 @@ def _read_events(path: Path):
 
     _, event_pb2 = _protos()
     events = []
+    at = 0  # bytes read: each record is a 12-byte header, its data and a 4-byte CRC
     try:
         for raw in tf.data.TFRecordDataset(str(path)):
-            events.append(event_pb2.Event.FromString(raw.numpy()))
+            data = raw.numpy()
+            events.append(event_pb2.Event.FromString(data))
+            at += len(data) + 16
     except Exception as e:  # noqa: BLE001 - DataLossError, DecodeError, ...: the file is damaged here
         text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", str(e)).split(" [Op:")[0].strip()
         why = re.search(r"(truncated|corrupted) record at \d+", text)
         return events, why.group(0) if why else (text.splitlines()[0] if text else type(e).__name__)
+    if at < path.stat().st_size:  # the reader stops without a word at a cut inside a record's header
+        return events, f"truncated record at {at}"
     return events, None
 
 

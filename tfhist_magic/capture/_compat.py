@@ -10,14 +10,18 @@ new release, this module is the one to change.
 * ``in_xla_context``: ``control_flow_util.GraphOrParentsInXlaContext``.
 * ``buffer_variable``: ``resource_variable_ops.ResourceVariable`` made directly.
 * ``function_call_config``: ``context().function_call_options``.
+* ``NOINLINE``: the ``_noinline`` function attribute (``experimental_attributes``).
+* ``op_order``: ``Operation._id``; ``ref_variable_tensor``: ``RefVariable._ref()``;
+  ``session_closed``: ``BaseSession._closed``.
 * ``tape_active``: ``tensorflow.python.eager.record.could_possibly_record``.
 * ``fetch_mapper``: ``tensorflow.python.client.session._FetchMapper``.
 * ``keras3_optimizer_base`` / ``keras3_trainable_variables``:
   ``keras.src.optimizers.base_optimizer.BaseOptimizer`` and its ``_trainable_variables``.
 * ``tf_keras_optimizer_bases``: ``tf_keras.src.optimizers`` (both optimizer families).
 * ``keras3_tf_optimizer``: ``keras.src.backend.tensorflow.optimizer.TFOptimizer`` and its
-  cross-replica update ``_distributed_tf_update_step``; tf_keras' ``_distributed_apply``
-  (legacy) and ``_distributed_apply_gradients_fn``.
+  cross-replica update ``_distributed_tf_update_step`` (``KERAS3_DISTRIBUTED_UPDATE``);
+  tf_keras' ``_distributed_apply_gradients_fn`` (``TF_KERAS_DISTRIBUTED_APPLY``) and
+  ``_distributed_apply`` (legacy, ``TF_KERAS_LEGACY_DISTRIBUTED_APPLY``).
 * ``strategy_merges``: ``tf.__internal__.distribute.strategy_supports_no_merge_call``.
 """
 
@@ -45,13 +49,20 @@ __all__ = [
     "in_xla_context",
     "buffer_variable",
     "function_call_config",
+    "NOINLINE",
+    "op_order",
+    "ref_variable_tensor",
+    "session_closed",
     "tape_active",
     "TraceSwap",
     "keras3_optimizer_base",
     "keras3_trainable_variables",
     "keras3_tf_optimizer",
+    "KERAS3_DISTRIBUTED_UPDATE",
     "strategy_merges",
     "tf_keras_optimizer_bases",
+    "TF_KERAS_DISTRIBUTED_APPLY",
+    "TF_KERAS_LEGACY_DISTRIBUTED_APPLY",
 ]
 
 #: The ``tf.function`` class (``tf.function(...)`` returns instances of it).
@@ -63,6 +74,29 @@ OWN_FUNCTIONS: set[int] = set()
 
 NO_GRAPPLER = config_pb2.ConfigProto()
 NO_GRAPPLER.graph_options.rewrite_options.disable_meta_optimizer = True
+
+#: ``experimental_attributes`` of this package's cached tf.functions: ``_noinline`` (a
+#: private function attribute) keeps each one a call op in the training graph instead of
+#: inlining its body, so it is traced and optimized once per process, not again in every
+#: training function that calls it.
+NOINLINE = {"_noinline": True}
+
+
+def op_order(op) -> int:
+    """The creation index of ``op`` in its graph (``Operation._id``): graph order, which
+    is the model's layer order."""
+    return op._id
+
+
+def ref_variable_tensor(v):
+    """The tensor a TF1 reference variable's readers consume (``RefVariable._ref()``);
+    ``v`` itself for anything else."""
+    return v._ref() if hasattr(v, "_ref") else v
+
+
+def session_closed(sess) -> bool:
+    """True once ``sess.close()`` has run (``BaseSession._closed``)."""
+    return bool(getattr(sess, "_closed", False))
 
 
 def buffer_variable(initial_value, name: str):
@@ -155,6 +189,11 @@ def keras3_tf_optimizer():
     return TFOptimizer
 
 
+#: The method of :func:`keras3_tf_optimizer` that applies the cross-replica update
+#: (reduced gradients) under ``tf.distribute``.
+KERAS3_DISTRIBUTED_UPDATE = "_distributed_tf_update_step"
+
+
 def strategy_merges() -> bool:
     """True when the current strategy's replicas update through a cross-replica merge
     (``merge_call``): always on CPUs, and on GPUs unless the step is compiled with XLA."""
@@ -168,5 +207,11 @@ def tf_keras_optimizer_bases() -> tuple:
     from tf_keras.src.optimizers.legacy import optimizer_v2 as _optimizer_v2
 
     return _optimizer.Optimizer, _optimizer_v2.OptimizerV2
+
+
+#: The methods of :func:`tf_keras_optimizer_bases` (``Optimizer``, ``OptimizerV2``) that
+#: apply the cross-replica update (reduced gradients) under ``tf.distribute``.
+TF_KERAS_DISTRIBUTED_APPLY = "_distributed_apply_gradients_fn"
+TF_KERAS_LEGACY_DISTRIBUTED_APPLY = "_distributed_apply"
 
 

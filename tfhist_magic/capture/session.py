@@ -30,12 +30,14 @@ watch ends, whichever comes first, at step = training runs done.
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 
 import numpy as np
 import tensorflow as tf
 
 from .. import histogram as H
+from .._errors import tf_message
 from ..recording import KINDS, Recording
 from . import _compat
 from ._ops import compute_dtype, snapshot_rows
@@ -77,15 +79,18 @@ def _in_backward(op) -> bool:
 class _Plan:
     """What one fetch/feed signature of one graph records."""
 
-    __slots__ = ("training", "names", "tensors", "rows", "host", "dtypes")
+    __slots__ = ("training", "names", "tensors", "rows", "host", "dtypes", "check", "guarded", "stamp")
 
-    def __init__(self, training, names, tensors, rows, host, dtypes):
+    def __init__(self, training, names, tensors, rows, host, dtypes, check=None, guarded=None, stamp=None):
         self.training = training
         self.names = names  # kind -> [names]
         self.tensors = tensors  # flat list, kinds in order (host mode fetches these)
         self.rows = rows  # the in-graph rows tensor (None in host mode)
         self.host = host
         self.dtypes = dtypes  # kind -> [dtype names]
+        self.check = check  # bool: every gradient of the run finite (None: nothing to check)
+        self.guarded = guarded  # the rows when the check fails, else an empty [0, W]
+        self.stamp = stamp  # the time the run computed them (tf.timestamp)
 
 
 class _GraphState:
@@ -100,6 +105,7 @@ class _GraphState:
         self.label = f"graph@{id(graph):x}"
         self.final_rows = None
         self.names: set = set()
+        self.first_bad: int | None = None  # the first training run whose gradients went non-finite
 
 
 class SessionCapture:
@@ -142,7 +148,7 @@ class SessionCapture:
         try:
             for sid, ref in list(self._sessions.items()):
                 sess = ref()
-                if sess is not None and not getattr(sess, "_closed", False):
+                if sess is not None and not _compat.session_closed(sess):
                     self._final(sess, self._orig_run)
         finally:
             self.patches.undo()
@@ -218,7 +224,7 @@ class SessionCapture:
             tensors["grads"] = [g for _, g, _ in applies]
         if "activations" in self.kinds and (training or not st.applies):
             acts = [op.outputs[0] for op in _activation_ops(closure) if op.outputs[0].name not in fed]
-            acts.sort(key=lambda t: t.op._id)  # graph order: model order
+            acts.sort(key=lambda t: _compat.op_order(t.op))  # graph order: model order
             names["activations"] = [t.op.name for t in acts]
             tensors["activations"] = acts
         names = {k: v for k, v in names.items() if v}
@@ -235,7 +241,16 @@ class SessionCapture:
         else:
             with graph.as_default(), tf.name_scope("tfhist"):
                 rows = snapshot_rows(flat, self.bins)
-            plan = _Plan(training, names, flat, rows, False, dtypes)
+                stamp = tf.timestamp()
+                check = guarded = None
+                grads = [g for _, g, _ in applies if g.dtype.base_dtype.is_floating]
+                if training and grads:
+                    # Every run: are all gradients finite? The first run where they are not is
+                    # recorded in full whatever ``every`` (its rows computed only then).
+                    check = tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(g)) for g in grads]))
+                    empty = tf.zeros([0, self.bins + H.EXTRA], tf.float64)
+                    guarded = tf.cond(check, lambda: empty, lambda: snapshot_rows(flat, self.bins))
+            plan = _Plan(training, names, flat, rows, False, dtypes, check, guarded, stamp)
         st.plans[key] = plan
         return plan
 
@@ -264,20 +279,31 @@ class SessionCapture:
             else:
                 return orig(sess, fetches, feed_dict, options, run_metadata)
             self.last_feed[id(sess)] = feed_dict
-            if step % self.every:
+            sampled = step % self.every == 0
+            checking = plan.check is not None and st.first_bad is None
+            if plan.host:
+                if not sampled:
+                    return orig(sess, fetches, feed_dict, options, run_metadata)
+                result, got = orig(sess, [fetches, plan.tensors], feed_dict, options, run_metadata)
+                self._add(st, plan.names, plan.dtypes, step, np.stack([H.reference_row(a, self.bins) for a in got]), time.time())
+                return result
+            if not (sampled or checking):
                 return orig(sess, fetches, feed_dict, options, run_metadata)
-            extra = plan.tensors if plan.host else plan.rows
+            extra = [plan.rows if sampled else plan.guarded, plan.stamp] + ([plan.check] if checking else [])
             result, got = orig(sess, [fetches, extra], feed_dict, options, run_metadata)
-            rows = np.stack([H.reference_row(a, self.bins) for a in got]) if plan.host else got
-            self._add(st, plan.names, plan.dtypes, step, rows)
+            if checking and not got[2]:
+                st.first_bad = step
+                self.rec.mark_nonfinite(step)
+            if len(got[0]):
+                self._add(st, plan.names, plan.dtypes, step, got[0], float(got[1]))
             return result
         finally:
             local.busy = False
 
-    def _add(self, st: _GraphState, names: dict, dtypes: dict, step: int, rows: np.ndarray) -> None:
+    def _add(self, st: _GraphState, names: dict, dtypes: dict, step: int, rows: np.ndarray, wall: float) -> None:
         start = 0
         for kind, ns in names.items():
-            self.rec.add_rows(kind, ns, [step], rows[None, start : start + len(ns)], dtypes=dtypes[kind])
+            self.rec.add_rows(kind, ns, [step], rows[None, start : start + len(ns)], walls=[wall], dtypes=dtypes[kind])
             start += len(ns)
             st.names.update(ns)
         self.rec.add_model(st.label, [n for ns in names.values() for n in ns])
@@ -315,7 +341,7 @@ class SessionCapture:
         finally:
             local.busy = False
         dtypes = [compute_dtype(v.dtype.base_dtype).name for v in variables]
-        self._add(st, {"weights": names}, {"weights": dtypes}, step, rows)
+        self._add(st, {"weights": names}, {"weights": dtypes}, step, rows, time.time())
 
     # -- queries ---------------------------------------------------------------------
     def sessions(self) -> dict:
@@ -347,11 +373,11 @@ def _forward_read(v, closure):
     if handle is not None and handle.dtype == tf.resource:
         reads = [op for op in handle.consumers() if op.type == "ReadVariableOp" and op in closure and not _in_backward(op)]
         if reads:
-            reads.sort(key=lambda op: op._id)
+            reads.sort(key=_compat.op_order)
             return reads[0].outputs[0]
         return None
     # A reference variable: its "read" identity.
-    ref = v._ref() if hasattr(v, "_ref") else v
+    ref = _compat.ref_variable_tensor(v)
     for op in ref.consumers():
         if op.type == "Identity" and op in closure:
             return op.outputs[0]
@@ -385,7 +411,7 @@ def snapshot(sess, recording: Recording, *, kinds, feed=None) -> Recording:
         variables = graph.get_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)
         parts["weights"] = [(v.op.name, v) for v in variables]
     if feed is not None and "activations" in kinds:
-        acts = sorted(_activation_ops(graph.get_operations()), key=lambda op: op._id)
+        acts = sorted(_activation_ops(graph.get_operations()), key=_compat.op_order)
         parts["activations"] = [(op.name, op.outputs[0]) for op in acts]
     if feed is not None and "grads" in kinds:
         grads = []
@@ -408,8 +434,6 @@ def snapshot(sess, recording: Recording, *, kinds, feed=None) -> Recording:
                 rows_t = snapshot_rows([v.read_value() if hasattr(v, "read_value") else v for v in flat], recording.bins)
             rows = cap_run(sess, rows_t, feed_dict=feed)
     except tf.errors.InvalidArgumentError as e:
-        from ..targets import tf_message
-
         raise ValueError(f"The graph needs more than the feed gives: {tf_message(e)}.") from None
     except tf.errors.FailedPreconditionError:
         raise ValueError("The session's variables are not initialized yet: run the initializer first.") from None

@@ -42,8 +42,8 @@ FLAVOR = _keras.Flavor(
         (_OPTIMIZER_V2, "apply_gradients", _unpack_apply_gradients),
     ],
     distributed=[
-        (_OPTIMIZER, "_distributed_apply_gradients_fn", _unpack_distributed),
-        (_OPTIMIZER_V2, "_distributed_apply", _unpack_distributed),
+        (_OPTIMIZER, _compat.TF_KERAS_DISTRIBUTED_APPLY, _unpack_distributed),
+        (_OPTIMIZER_V2, _compat.TF_KERAS_LEGACY_DISTRIBUTED_APPLY, _unpack_distributed),
     ],
     var_name=lambda v: v.name.split(":")[0],
     layer_name=lambda layer: layer.name,

@@ -8,10 +8,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["overview_figure", "COLORS", "TITLES"]
+from ._labels import COLORS, TITLES
 
-COLORS = {"activations": "#2a9d8f", "weights": "#e76f51", "grads": "#457b9d"}
-TITLES = {"activations": "Activations", "weights": "Weights", "grads": "Gradients"}
+__all__ = ["overview_figure", "COLORS", "TITLES"]
 
 
 def overview_figure(rec, *, per_kind: int = 4, width: float = 3.0, height: float = 1.9) -> Figure:

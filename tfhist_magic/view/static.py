@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .figure import COLORS, TITLES
+from ._labels import COLORS, TITLES
 
 __all__ = ["overview_png"]
 

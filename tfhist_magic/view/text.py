@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .figure import TITLES
+from ._labels import TITLES
 
 __all__ = ["summary", "sparkline"]
 
