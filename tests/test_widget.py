@@ -6,7 +6,6 @@ import io
 
 import ipywidgets as W
 import numpy as np
-import pytest
 
 from tfhist_magic import histogram as H
 from tfhist_magic.recording import Recording
@@ -82,7 +81,7 @@ def test_live_updates_are_throttled_and_the_end_is_marked():
     sent = _sent(d)
     d.start_live()
     assert decode(sent.pop()[1][0])["live"] is True  # the page is told at once
-    d._last = 0.0
+    d._last = float("-inf")  # as if nothing was ever sent (whatever the machine's uptime)
     rec.add("grads", "d/kernel", 60, H.reference_row(np.ones(4, np.float32), 16))
     rec.changed()  # first change after a long time: sent
     rec.add("grads", "d/kernel", 70, H.reference_row(np.ones(4, np.float32), 16))
@@ -91,6 +90,36 @@ def test_live_updates_are_throttled_and_the_end_is_marked():
     d.finish()
     h = decode(sent[-1][1][0])
     assert h["live"] is False and [s["steps"].tolist() for s in h["series"]] == [[70]]
+
+
+def test_first_live_change_is_sent_at_once_on_a_machine_just_booted(monkeypatch):
+    """The throttle compares with time.monotonic(), which starts near 0 at boot: the first
+    change must not wait for the machine's uptime to pass live_interval."""
+    import types
+
+    from tfhist_magic.view import widget
+
+    clock = [5.0]  # seconds since boot
+    monkeypatch.setattr(widget, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    rec = _recording()
+    d = Dashboard(rec, live_interval=60, live=True)
+    d.keyframe_interval = float("inf")  # deltas only (keyframes: test_live_pages_get_a_full_packet_now_and_then)
+    d.get_state()
+    sent = _sent(d)
+    d.start_live()  # already live: nothing sent yet
+    assert sent == []
+    rec.add("grads", "d/kernel", 60, H.reference_row(np.ones(4, np.float32), 16))
+    rec.changed()
+    assert [decode(b[0])["series"][0]["steps"].tolist() for _, b in sent] == [[60]]
+    clock[0] += 59.0  # within live_interval: held back
+    rec.add("grads", "d/kernel", 70, H.reference_row(np.ones(4, np.float32), 16))
+    rec.changed()
+    assert len(sent) == 1
+    clock[0] += 1.0  # live_interval later: what was held back goes
+    rec.add("grads", "d/kernel", 80, H.reference_row(np.ones(4, np.float32), 16))
+    rec.changed()
+    assert [decode(b[0])["series"][0]["steps"].tolist() for _, b in sent] == [[60], [70, 80]]
+    d.finish()
 
 
 def test_front_end_can_ask_for_everything():

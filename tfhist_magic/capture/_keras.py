@@ -83,12 +83,20 @@ def make_engine(flavor: Flavor, recording: Recording, *, every: int, kinds, targ
     )
 
 
-def _epoch_marker(flavor: Flavor, engine: Engine, model):
+def _epoch_marker(flavor: Flavor, engine: Engine, model, restores: bool):
+    """Marks each epoch's first step. Put first in the list, so that when a later
+    callback restores weights at the end (``restores``: EarlyStopping with
+    ``restore_best_weights``), the last update's weights are recorded before it does."""
+
     class _EpochMarker(flavor.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             opt = getattr(model, "optimizer", None)
             if opt is not None:
-                engine.rec.mark_epoch(engine.step_of(opt), epoch)
+                engine.rec.mark_epoch(engine.step_of(opt, model), epoch)
+
+        def on_train_end(self, logs=None):
+            if restores:
+                engine.end_fit(model)
 
     return _EpochMarker()
 
@@ -119,10 +127,8 @@ def attach(engine: Engine, flavor: Flavor) -> None:
             @functools.wraps(orig)
             @_no_autograph
             def update(opt, *args, **kwargs):
-                local = engine._local
-                if getattr(local, "in_update", False):
+                if not engine.enter_update():  # an update inside an update (a wrapped optimizer)
                     return orig(opt, *args, **kwargs)
-                local.in_update = True
                 try:
                     got = unpack(opt, *args, **kwargs)
                     if got is not None:
@@ -133,7 +139,7 @@ def attach(engine: Engine, flavor: Flavor) -> None:
                     engine.after_update()  # update ratios, from what the update did
                     return out
                 finally:
-                    local.in_update = False
+                    engine.exit_update()
 
             return update
 
@@ -171,14 +177,14 @@ def attach(engine: Engine, flavor: Flavor) -> None:
             claim(model)
             if name == "fit":
                 ba = sig.bind(model, *args, **kwargs)
-                cbs = ba.arguments.get("callbacks")
-                ba.arguments["callbacks"] = list(cbs or []) + [_epoch_marker(flavor, engine, model)]
+                cbs = list(ba.arguments.get("callbacks") or [])
+                restores = any(getattr(cb, "restore_best_weights", False) is True for cb in cbs)
+                ba.arguments["callbacks"] = [_epoch_marker(flavor, engine, model, restores), *cbs]
                 args, kwargs = ba.args[1:], ba.kwargs
             try:
                 return orig(model, *args, **kwargs)
             finally:
-                if engine._groups:
-                    engine.flush()
+                engine.flush()
 
         p.set(flavor.Model, name, method)
 
@@ -193,6 +199,16 @@ def attach(engine: Engine, flavor: Flavor) -> None:
         return orig_compile(model, *args, **kwargs)
 
     p.set(flavor.Model, "compile", compile)
+
+    orig_loss = flavor.Model.compute_loss
+
+    @functools.wraps(orig_loss)
+    def compute_loss(model, *args, **kwargs):
+        loss = orig_loss(model, *args, **kwargs)
+        engine.note_loss(loss)  # checked for NaN/Inf with the step's gradients
+        return loss
+
+    p.set(flavor.Model, "compute_loss", compute_loss)
 
     def restore():
         for mid, (model, fn) in claimed.items():
@@ -228,9 +244,9 @@ def snapshot(flavor: Flavor, model, recording: Recording, *, kinds, x=None, y=No
         with tf.GradientTape() as tape:
             y_pred = model(x, training=False)
             value = loss(x, y, y_pred) if ("grads" in kinds and y is not None) else None
-        roots = engine._pending.pop(None, [])
+        roots = engine.take_forwards()
     if "activations" in kinds:
-        acts = [(engine.activation_name(layer, i, model.name), t) for fw in roots[-1:] for layer, i, t in fw.acts]
+        acts = [(engine.activation_name(layer, i, model), t) for fw in roots[-1:] for layer, i, t in fw.acts]
         record_now(recording, "activations", [n for n, _ in acts], [t for _, t in acts], 0)
         names += [n for n, _ in acts]
     if value is not None:

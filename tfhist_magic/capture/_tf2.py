@@ -47,7 +47,7 @@ def record_now(rec: Recording, kind: str, names: list, tensors: list, step: int)
         return
     rows = snapshot_rows(tensors, rec.bins).numpy()
     dtypes = [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors]
-    rec.add_rows(kind, names, [step], rows[None], dtypes=dtypes)
+    rec.add_rows(kind, names, [step], rows[None], walls=[time.time()], dtypes=dtypes)
 
 #: What each probe column holds, per kind (None: nothing): the Recording's scalar metrics.
 PROBES = {"activations": ("dead_units", "saturation"), "weights": ("update_ratio", None)}
@@ -143,26 +143,48 @@ class _Stash:
 
 
 class _NonFiniteCheck:
-    """A device scalar: the first step whose probe (a scalar sum) was not finite.
-    Written every step inside the step's own graph (no host sync), read on flush."""
+    """A device scalar: the first step whose check (every gradient, and the loss, all
+    finite) failed. Written every step inside the step's own graph (no host sync), read
+    on flush."""
 
     def __init__(self):
         with tf.init_scope():
             self.var = _compat.buffer_variable(tf.constant(-1, tf.int64), "tfhist_first_nonfinite")
 
-    def check(self, step, probe) -> None:
-        new = (self.var < 0) & tf.logical_not(tf.math.is_finite(probe))
+    def first(self, step, ok):
+        """A bool tensor: ``step`` is the first whose check ``ok`` failed (and note it)."""
+        new = (self.var < 0) & tf.logical_not(ok)
         self.var.assign(tf.where(new, tf.cast(step, tf.int64), self.var))
+        return new
 
     def read(self) -> int:
         return int(self.var.numpy())
 
 
+def _all_finite(tensors):
+    """A bool scalar: every value of ``tensors`` (gradients, the loss) is finite; None when
+    there is nothing to check. One read of each tensor, fused with nothing else."""
+    parts = []
+    for t in tensors:
+        if t is None:
+            continue
+        if isinstance(t, tf.IndexedSlices):
+            t = t.values
+        t = tf.convert_to_tensor(t)
+        if t.dtype.is_floating or t.dtype.is_complex:
+            parts.append(tf.reduce_all(tf.math.is_finite(tf.math.abs(t) if t.dtype.is_complex else t)))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else tf.reduce_all(tf.stack(parts))
+
+
 class _Group:
     """Device buffers for one optimizer's updates as one trace built them: one ring of
-    ``[R, T, bins + 12]`` for all the tensors of all kinds (each row followed by its two
-    probe columns, ``PROBES``: what the findings need beyond a histogram), and the step of
-    each slot."""
+    ``[R + 1, T, bins + 12]`` for all the tensors of all kinds (each row followed by its
+    two probe columns, ``PROBES``: what the findings need beyond a histogram), and the
+    step and wall time of each slot. Sampled step ``k`` goes to slot ``(k // every) % R``;
+    the last slot holds the first step whose gradients went non-finite when it is not a
+    sampled one (a forced snapshot, taken once)."""
 
     def __init__(self, kinds_names: dict, bins: int, every: int):
         self.names = kinds_names  # kind -> [names], in row order
@@ -173,22 +195,25 @@ class _Group:
         self.ring = int(np.clip(_RING_BYTES // row_bytes, 16, 256))
         self.every = every
         with tf.init_scope():
-            self.steps = _compat.buffer_variable(tf.fill([self.ring], tf.constant(-1, tf.int64)), "tfhist_steps")
-            self.buf = _compat.buffer_variable(tf.zeros([self.ring, total, self.width], tf.float64), "tfhist_rows")
+            slots = self.ring + 1
+            self.steps = _compat.buffer_variable(tf.fill([slots], tf.constant(-1, tf.int64)), "tfhist_steps")
+            self.walls = _compat.buffer_variable(tf.zeros([slots], tf.float64), "tfhist_walls")
+            self.buf = _compat.buffer_variable(tf.zeros([slots, total, self.width], tf.float64), "tfhist_rows")
         self.copies: dict[int, tuple] = {}  # row of a weight -> (its variable, a copy before the update)
         self.nonfinite = _NonFiniteCheck()
         self.last = -1
         self.lost = 0
 
-    def _slot(self, step):
-        return tf.reshape(tf.cast((step // self.every) % self.ring, tf.int32), [1])
-
-    def write(self, step, rows):
+    def write(self, step, rows, wall, forced):
+        """Rows of ``step``, taken at ``wall`` (seconds since the epoch, on the device);
+        ``forced``: a non-sampled step written to the last slot."""
         # A scatter, not ``buf[slot].assign``: XLA needs slice bounds to be compile-time
         # constants, so a sliced assign at a moving slot recompiled the step every call.
-        slot = self._slot(step)
+        regular = tf.cast((step // self.every) % self.ring, tf.int32)
+        slot = tf.reshape(tf.where(forced, tf.constant(self.ring, tf.int32), regular), [1])
         self.buf.scatter_update(tf.IndexedSlices(rows[None], slot))
         self.steps.scatter_update(tf.IndexedSlices(tf.reshape(step, [1]), slot))
+        self.walls.scatter_update(tf.IndexedSlices(tf.reshape(tf.cast(wall, tf.float64), [1]), slot))
 
     def copy(self, index: int, variable):
         """A device copy of weight row ``index`` (made once per group), for its update ratio."""
@@ -207,7 +232,7 @@ class _Group:
         self.buf.scatter_nd_update(at, values)
 
     def read(self):
-        """New (steps, {kind: rows}) since the last read, in step order."""
+        """New (steps, walls, {kind: (rows, probes)}) since the last read, in step order."""
         steps = self.steps.numpy()
         new = steps > self.last
         if not new.any():
@@ -215,8 +240,10 @@ class _Group:
         order = np.argsort(steps[new])
         idx = np.flatnonzero(new)[order]
         got = steps[idx]
-        if idx.size == self.ring and got[0] > self.last + self.every:
-            self.lost += int((got[0] - max(self.last, -self.every) - self.every) // self.every)
+        regular = got[idx < self.ring]
+        if regular.size == self.ring and regular[0] > self.last + self.every:
+            self.lost += int((regular[0] - max(self.last, -self.every) - self.every) // self.every)
+        walls = tf.gather(self.walls, idx).numpy()
         data = tf.gather(self.buf, idx).numpy()  # only the new slots cross to the host
         rows, probes = data[..., : -PROBE_COLUMNS], data[..., -PROBE_COLUMNS:]
         out, start = {}, 0
@@ -224,16 +251,28 @@ class _Group:
             out[kind] = (rows[:, start : start + len(names)], probes[:, start : start + len(names)])
             start += len(names)
         self.last = int(got[-1])
-        return got, out
+        return got, walls, out
 
 
 class _OptState:
-    def __init__(self, opt, base: int):
+    """One optimizer on one model's timeline: its step ``k`` is ``iterations - base``."""
+
+    def __init__(self, opt, iterations, base: int, timeline):
         self.opt = weakref.ref(opt)
+        # The counter itself is kept: a replaced optimizer (a recompile) may be gone by the
+        # time the next one asks where the model's timeline stands.
+        self.iterations = iterations
         self.base = base
+        self.timeline = timeline
         self.vars: list = []  # the variables of the latest update seen
         self.names: list[str] = []
         self.flushed_iterations = base
+
+    def read_done(self) -> int:
+        """Updates done so far on the timeline (the step the next update gets), read on
+        the host."""
+        with tf.init_scope():
+            return int(self.iterations.numpy()) - self.base
 
 
 class Engine:
@@ -270,7 +309,10 @@ class Engine:
         self.patches = Patches()
         self._local = threading.local()
         self._pending: dict = {}
+        self._losses: dict = {}  # graph -> the loss Keras computed for the update that follows
         self._opts: dict[int, _OptState] = {}
+        self._timelines: dict = {}  # model (or optimizer) key -> its _OptStates, oldest first
+        self._clock = None  # under XLA (no Timestamp op): the host time of the current call
         self._groups: list[_Group] = []
         self._names: dict[int, str] = {}
         self._taken: dict[str, int] = {}
@@ -300,6 +342,8 @@ class Engine:
 
         def __call__(fn, *args, **kwargs):
             enter(fn)
+            if engine._clock is not None and tf.executing_eagerly():
+                engine._clock.assign(time.time())  # the wall time XLA-compiled steps record
             out = orig_call(fn, *args, **kwargs)
             if engine._groups and tf.executing_eagerly():
                 engine.tick()
@@ -323,6 +367,7 @@ class Engine:
                 self.patches.undo()
             finally:
                 self._pending.clear()
+                self._losses.clear()
                 self._stash.clear()
                 self._post.clear()
                 self.traces.restore()
@@ -335,13 +380,19 @@ class Engine:
         return False
 
     # -- names -----------------------------------------------------------------------
-    def _unique(self, key: int, base: str, owner: str | None) -> str:
+    def _unique(self, key: int, base: str, owner) -> str:
+        """The Series name of tensor ``key``: its Keras path ``base``, unless another
+        model's tensor in this watch has that name already; then it is qualified by its
+        model's label in ``rec.models`` (``net#2/d/kernel``: the label replaces the
+        model's own name where the path starts with it)."""
         name = self._names.get(key)
         if name is not None:
             return name
         name = base
-        if name in self._taken and owner:
-            name = f"{owner}/{base}"
+        if name in self._taken and owner is not None:
+            own = getattr(owner, "name", None) or ""
+            rest = base[len(own) + 1 :] if own and base.startswith(own + "/") else base
+            name = f"{self.model_label(owner)}/{rest}"
         n = 2
         while name in self._taken:
             name = f"{base}#{n}"
@@ -363,7 +414,7 @@ class Engine:
             self.model_labels[id(model)] = label
         return label
 
-    def activation_name(self, layer, i: int, owner: str | None) -> str:
+    def activation_name(self, layer, i: int, owner) -> str:
         """The name of output ``i`` of ``layer`` (-1: its only output)."""
         return self._unique(hash((id(layer), i)), self._layer_name(layer) + ("" if i < 0 else f":{i}"), owner)
 
@@ -398,30 +449,94 @@ class Engine:
                         fw.acts.append((layer, i if len(flat) > 1 else -1, t))
         return out
 
-    def _take_pending(self, key) -> list:
-        """The forward passes pending for this graph or, when the update runs in a
-        nested graph (a LossScaleOptimizer applies inside a ``tf.cond``), the nearest
-        enclosing graph that has some; their tensors are captured from there."""
+    def enter_update(self) -> bool:
+        """Start recording an optimizer update on this thread; False when one is already
+        being recorded (an optimizer that calls another's update)."""
+        if getattr(self._local, "in_update", False):
+            return False
+        self._local.in_update = True
+        return True
+
+    def exit_update(self) -> None:
+        self._local.in_update = False
+
+    def take_forwards(self) -> list:
+        """The forward passes run eagerly since the last update (and forget them)."""
+        return self._pending.pop(None, [])
+
+    @staticmethod
+    def _take(store: dict, key, default=None):
+        """What ``store`` holds for this graph or, when the update runs in a nested graph
+        (a LossScaleOptimizer applies inside a ``tf.cond``), the nearest enclosing graph
+        that has something; its tensors are captured from there."""
         g = key
         while g is not None:
-            if g in self._pending:
-                return self._pending.pop(g)
+            if g in store:
+                return store.pop(g)
             g = getattr(g, "outer_graph", None)
-        return self._pending.pop(key, [])
+        return store.pop(key, default)
+
+    def note_loss(self, loss) -> None:
+        """Keras computed ``loss`` for a training step: the update that follows checks it
+        for NaN/Inf along with its gradients."""
+        if _compat.tape_active() and isinstance(loss, tf.Tensor):
+            key = _graph_key()
+            if key is None or getattr(loss, "graph", None) is key:
+                self._losses[key] = loss
 
     # -- optimizer updates -------------------------------------------------------------
-    def _opt_state(self, opt) -> _OptState:
+    def _opt_state(self, opt, model=None) -> _OptState:
+        """``opt``'s place on its model's timeline: the model's steps are one increasing
+        axis across every optimizer, recompile, ``fit`` and custom loop of the watch, so an
+        optimizer first seen after others trained the model continues after their last
+        step (and their phase's final weights are recorded first)."""
         st = self._opts.get(id(opt))
-        if st is None or st.opt() is not opt:
-            with tf.init_scope():
-                base = int(self._iterations(opt).numpy())
-            st = self._opts[id(opt)] = _OptState(opt, base)
+        if st is not None and st.opt() is opt:
+            return st
+        key = id(model) if model is not None else ("optimizer", id(opt))
+        line = self._timelines.setdefault(key, [])
+        done = max((o.read_done() for o in line), default=0)
+        if line:
+            self._end_phase(line, done)
+        with tf.init_scope():
+            it = self._iterations(opt)
+            base = int(it.numpy()) - done
+        st = self._opts[id(opt)] = _OptState(opt, it, base, key)
+        line.append(st)
         return st
 
-    def step_of(self, opt) -> int:
-        """The current step (updates done inside this watch) of ``opt``, read on the host."""
-        st = self._opt_state(opt)
-        return int(self._iterations(opt).numpy()) - st.base
+    def _end_phase(self, states, step: int) -> None:
+        """The weights trained by ``states`` after their last update, at ``step`` (updates
+        done), once what the device holds is read (a Series' steps only increase)."""
+        with tf.init_scope():  # may run while a new training step is traced
+            if self._groups:
+                self.flush()
+            if "weights" not in self.kinds:
+                return
+            for st in states:
+                if st.vars and self.rec.last_step("weights", st.names[0]) < step:
+                    record_now(self.rec, "weights", st.names, [tf.convert_to_tensor(v) for v in st.vars], step)
+
+    def step_of(self, opt, model=None) -> int:
+        """The current step of ``opt`` on ``model``'s timeline (updates done inside this
+        watch), read on the host."""
+        return self._opt_state(opt, model).read_done()
+
+    def end_fit(self, model) -> None:
+        """A ``fit`` of ``model`` ends and a callback may change its weights next (Keras'
+        ``EarlyStopping(restore_best_weights=True)``): record the weights of the last
+        update now, at their step, so the restored ones are never labelled with it."""
+        opt = getattr(model, "optimizer", None)
+        st = self._opts.get(id(opt)) if opt is not None else None
+        if st is None or st.opt() is not opt:
+            return
+        step = st.read_done()
+        self._end_phase([st], step)
+        self.rec.note(
+            f"{self.model_label(model)}: EarlyStopping restored its best weights after step {step}; "
+            f"the weights at step {step} are the last update's, not the restored ones.",
+            key=("restored", self.model_label(model)),
+        )
 
     def _activations(self, mine) -> list:
         """``[(name, tensor, bounded)]``: the outputs recorded in the forward passes
@@ -434,7 +549,7 @@ class Engine:
                 if (id(layer), i) in seen:
                     continue
                 seen.add((id(layer), i))
-                name = self.activation_name(layer, i, getattr(fw.root, "name", None))
+                name = self.activation_name(layer, i, fw.root)
                 if fw.is_output(j):
                     self._output_names.add(name)
                 acts.append((name, t, _bounded(layer) if i < 0 else None))
@@ -451,7 +566,8 @@ class Engine:
         """Add the recording of one update (weights, grads, activations) before it runs."""
         strategy = _distribution()
         key = _graph_key()
-        roots = self._take_pending(key)
+        roots = self._take(self._pending, key, [])
+        loss = self._take(self._losses, key)
         variables = list(variables)
         grads = list(grads)
         if self._target_var_ids is not None and not any(id(v) in self._target_var_ids for v in variables):
@@ -470,9 +586,8 @@ class Engine:
                 stash = self._stash[key] = _Stash(opt, variables, mine)
             stash.acts[_replica_index(strategy)] = self._activations(mine)
             return
-        st = self._opt_state(opt)
-        owners = [getattr(fw.root, "name", None) for fw in mine]
-        owner = owners[0] if owners else None
+        st = self._opt_state(opt, mine[0].root if mine else None)
+        owner = mine[0].root if mine else None
         vnames = [self._unique(id(v), self._var_name(v), owner) for v in variables]
         st.vars, st.names = variables, vnames
         self.trained_var_ids.update(id(v) for v in variables)
@@ -502,7 +617,7 @@ class Engine:
             return [self._applied(g, scale) for g in tensors[kind]] if kind == "grads" else tensors[kind]
 
         step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
-        probe = self._probe([g for _, g in pairs])
+        check = _all_finite([g for _, g in pairs] + [loss])
         start = {}
         for kind in names:
             start[kind] = sum(len(names[k]) for k in start)
@@ -516,7 +631,7 @@ class Engine:
             flat = [t for kind in names for t in values(kind)]
             return tf.concat([snapshot_rows(flat, self.bins), probe_columns(flat, kinds_of)], 1)
 
-        self._write(opt, key, step, probe, names, tensors, rows_of, ratio_of)
+        self._write(opt, key, step, check, names, tensors, rows_of, ratio_of)
 
     def _add_models(self, mine, names) -> None:
         outputs = [n for n in names.get("activations", ()) if n in self._output_names]
@@ -524,53 +639,69 @@ class Engine:
             self.rec.add_model(self.model_label(m.root), [n for k in names for n in names[k]], outputs)
             self.seen_models[id(m.root)] = weakref.ref(m.root)
 
-    def _write(self, opt, key, step, probe, names, tensors, rows_of, ratio_of=(), chief=True) -> None:
+    def _write(self, opt, key, step, check, names, tensors, rows_of, ratio_of=(), chief=True) -> None:
         """Record the rows ``rows_of()`` builds (``[T, bins + 12]``: each with its probe
-        columns), at ``step``: now when running eagerly, else in the graph, on sampled
-        steps only, into the group's ring buffer. ``ratio_of`` lists ``(row, variable)``
-        of the weights whose update ratio :meth:`after_update` measures once the
-        optimizer has run."""
+        columns), at ``step`` and its wall time: now when running eagerly, else in the
+        graph, into the group's ring buffer, on sampled steps and on the first step whose
+        ``check`` (every gradient and the loss finite) fails, whatever ``every``.
+        ``ratio_of`` lists ``(row, variable)`` of the weights whose update ratio
+        :meth:`after_update` measures once the optimizer has run."""
         dtypes = {k: [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors[k]] for k in names}
         order = [(kind, n) for kind in names for n in names[kind]]
         if key is None:  # eager: straight to the Recording
-            if probe is not None:
+            forced = False
+            if check is not None:
                 if self._eager_check is None:
                     self._eager_check = _NonFiniteCheck()
-                self._eager_check.check(step, probe)
+                forced = bool(self._eager_check.first(step, check).numpy())
             k = int(step.numpy())
-            if k % self.every == 0:  # the host reads the rows now anyway
+            if k % self.every == 0 or forced:  # the host reads the rows now anyway
                 data = rows_of().numpy()
+                wall = [time.time()]
                 rows, probes = data[:, :-PROBE_COLUMNS], data[:, -PROBE_COLUMNS:]
                 if chief:
-                    start = 0
-                    for kind in names:
-                        n = len(names[kind])
-                        self.rec.add_rows(kind, names[kind], [k], rows[None, start : start + n], dtypes=dtypes[kind])
-                        self._add_probes(kind, names[kind], [k], probes[None, start : start + n])
-                        start += n
-                    if ratio_of:
+                    with self.rec.batch():
+                        start = 0
+                        for kind in names:
+                            n = len(names[kind])
+                            self.rec.add_rows(kind, names[kind], [k], rows[None, start : start + n], walls=wall, dtypes=dtypes[kind])
+                            self._add_probes(kind, names[kind], [k], probes[None, start : start + n], wall)
+                            start += n
+                    if ratio_of and k % self.every == 0:
                         # a copy (DeepCopy), not a read that could alias the updated buffer
-                        self._post[key] = (k, [(order[i][1], v, tf.raw_ops.DeepCopy(x=tf.convert_to_tensor(v))) for i, v in ratio_of])
+                        self._post[key] = (k, wall, [(order[i][1], v, tf.raw_ops.DeepCopy(x=tf.convert_to_tensor(v))) for i, v in ratio_of])
                     self._read_eager_check()
                     self.rec.changed()
             return
         group = self._group(opt, names, dtypes)
-        if probe is not None:
-            group.nonfinite.check(step, probe)
+        sampled = tf.equal(step % self.every, 0)
+        take = sampled
+        if check is not None:
+            take = sampled | group.nonfinite.first(step, check)
         copies = [(i, v, group.copy(i, v)) for i, v in ratio_of] if chief else []
+        clock = self._xla_clock() if _compat.in_xla_context() else None
 
         def _sampled():
             for _, v, c in copies:
                 c.assign(tf.cast(tf.convert_to_tensor(v), c.dtype))
             rows = rows_of()
             if chief:
-                group.write(step, rows)
+                wall = tf.timestamp() if clock is None else clock.read_value()
+                group.write(step, rows, wall, tf.logical_not(sampled))
             with tf.control_dependencies([rows]):
                 return tf.constant(True)
 
-        tf.cond(tf.equal(step % self.every, 0), _sampled, lambda: tf.constant(False))
+        tf.cond(take, _sampled, lambda: tf.constant(False))
         if copies:
             self._post[key] = (group, step, copies)
+
+    def _xla_clock(self):
+        """XLA has no Timestamp op: XLA-compiled steps record the host time at which the
+        call that runs them was made (set by the ``tf.function`` call wrapper)."""
+        if self._clock is None:
+            with tf.init_scope():
+                self._clock = _compat.buffer_variable(tf.constant(time.time(), tf.float64), "tfhist_clock")
+        return self._clock
 
     def after_update(self) -> None:
         """Once the optimizer's update ran: the update ratios of this step's weights
@@ -582,10 +713,10 @@ class Engine:
         if post is None:
             return
         if key is None:
-            k, items = post
+            k, wall, items = post
             vals = [float(update_ratio(tf.convert_to_tensor(v), before).numpy()) for _, v, before in items]
             names = [n for n, _, _ in items]
-            self._add_probes("weights", names, [k], np.array(vals, dtype=np.float64).reshape(1, -1, 1) * np.array([1.0, np.nan]))
+            self._add_probes("weights", names, [k], np.array(vals, dtype=np.float64).reshape(1, -1, 1) * np.array([1.0, np.nan]), wall)
             self.rec.changed()
             return
         group, step, copies = post
@@ -597,8 +728,9 @@ class Engine:
 
         tf.cond(tf.equal(step % self.every, 0), _sampled, lambda: tf.constant(False))
 
-    def _add_probes(self, kind: str, names, steps, probes) -> None:
+    def _add_probes(self, kind: str, names, steps, probes, walls) -> None:
         """Probe columns into the Recording's scalar series (finite values only)."""
+        walls = np.asarray(walls, dtype=np.float64)
         for col, metric in enumerate(PROBES.get(kind, ())):
             if metric is None:
                 continue
@@ -606,7 +738,7 @@ class Engine:
             for t, name in enumerate(names):
                 ok = np.isfinite(vals[:, t])
                 if ok.any():
-                    self.rec.add_scalars(metric, name, np.asarray(steps)[ok], vals[ok, t])
+                    self.rec.add_scalars(metric, name, np.asarray(steps)[ok], vals[ok, t], walls=walls[ok])
 
     def record_distributed(self, distribution, grads, variables) -> None:
         """Record an update in the cross-replica context of ``distribution`` (the
@@ -623,9 +755,8 @@ class Engine:
         by_tf = {id(self._tf_var(v)): v for v in stash.variables}
         pairs = [(by_tf.get(id(v), v), g) for g, v in zip(grads, variables)]
         variables = [v for v, _ in pairs]
-        st = self._opt_state(opt)
-        owners = [getattr(fw.root, "name", None) for fw in stash.mine]
-        owner = owners[0] if owners else None
+        st = self._opt_state(opt, stash.mine[0].root if stash.mine else None)
+        owner = stash.mine[0].root if stash.mine else None
         vnames = [self._unique(id(v), self._var_name(v), owner) for v in variables]
         st.vars, st.names = variables, vnames
         self.trained_var_ids.update(id(v) for v in variables)
@@ -671,18 +802,8 @@ class Engine:
 
         with tf.device(device):
             step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
-            probe = self._probe([g for _, g in reduced])
-        self._write(opt, key, step, probe, names, tensors, rows_of, chief=self.chief)
-
-    @staticmethod
-    def _probe(grads):
-        """A scalar that is not finite when the step's gradients are not: the sum of the
-        smallest gradient (a non-finite loss reaches every gradient). Nearly free."""
-        known = [g.values if isinstance(g, tf.IndexedSlices) else g for g in grads]
-        known = [t for t in known if t.shape.num_elements() is not None]
-        if not known:
-            return None
-        return tf.reduce_sum(tf.cast(min(known, key=lambda t: t.shape.num_elements()), tf.float32))
+            check = _all_finite([g for _, g in reduced])
+        self._write(opt, key, step, check, names, tensors, rows_of, chief=self.chief)
 
     @staticmethod
     def _applied(g, scale):
@@ -718,6 +839,8 @@ class Engine:
     def flush(self) -> None:
         """Read every group's new rows into the Recording."""
         self._read_eager_check()
+        if not self._groups:
+            return
         got_any = False
         calls_since = max(1, self._calls - self._calls_at_flush)
         advanced = 0
@@ -726,17 +849,19 @@ class Engine:
             if g.lost:
                 self.rec.note(
                     f"{g.lost} sampled steps were overwritten on the device before the host read them "
-                    f"(ring of {g.ring} slots, every={self.every}); raise --every to keep up."
+                    f"(ring of {g.ring} slots, every={self.every}); raise --every to keep up.",
+                    key=("lost", id(g)),
                 )
             bad = g.nonfinite.read()
             if bad >= 0:
                 self.rec.mark_nonfinite(bad)
             if res is None:
                 continue
-            steps, data = res
-            for kind, (rows, probes) in data.items():
-                self.rec.add_rows(kind, g.names[kind], steps, rows, dtypes=g.dtypes[kind])
-                self._add_probes(kind, g.names[kind], steps, probes)
+            steps, walls, data = res
+            with self.rec.batch():
+                for kind, (rows, probes) in data.items():
+                    self.rec.add_rows(kind, g.names[kind], steps, rows, walls=walls, dtypes=g.dtypes[kind])
+                    self._add_probes(kind, g.names[kind], steps, probes, walls)
             got_any = True
         for st in self._opts.values():
             opt = st.opt()
@@ -758,10 +883,9 @@ class Engine:
         if "weights" not in self.kinds:
             return
         for st in self._opts.values():
-            opt = st.opt()
-            if opt is None or not st.vars:
+            if st.opt() is None or not st.vars:
                 continue
-            k = int(self._iterations(opt).numpy()) - st.base
+            k = st.read_done()
             if self.rec.last_step("weights", st.names[0]) < k:
                 record_now(self.rec, "weights", st.names, [tf.convert_to_tensor(v) for v in st.vars], k)
         self.rec.changed()

@@ -174,7 +174,7 @@ export class Store {
       }
       c.steps.length = c.values.length = p.start;
       c.steps.push(...p.steps);
-      c.values.push(...p.values);
+      c.values.push(...p.values.map((v) => (v === null ? NaN : v))); // null: not a number (JSON has none)
     }
     this.header = header;
     for (const fn of this.listeners) fn();
@@ -249,6 +249,11 @@ function ramp(t) {
   const i = Math.min(RAMP.length - 2, Math.floor(t)), f = t - i;
   const c = RAMP[i].map((v, k) => Math.round(v + f * (RAMP[i + 1][k] - v)));
   return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+/** The tensors a finding covers (a grouped finding lists them all; the first is ``name``). */
+function covered(f) {
+  return f.tensors && f.tensors.length ? f.tensors : f.name ? [f.name] : [];
 }
 
 function el(tag, cls, text) {
@@ -529,7 +534,7 @@ class View {
   badges() {
     const out = new Map();
     const h = this.store.header;
-    for (const f of (h && h.findings) || []) if (f.name) out.set(f.kind + "\t" + f.name, f.message);
+    for (const f of (h && h.findings) || []) for (const n of covered(f)) out.set(f.kind + "\t" + n, f.message);
     for (const s of this.store.series.values()) {
       const last = s.snaps[s.snaps.length - 1];
       if (last && last.nan + last.posinf + last.neginf > 0) out.set(s.kind + "\t" + s.name, "NaN/Inf in the latest snapshot");
@@ -622,12 +627,14 @@ class View {
     const key = JSON.stringify([found, notes]);
     if (key === this.findKey) return;
     this.findKey = key;
-    const items = [el("div", "tfh-head", found.length ? "Findings" : "No findings")];
+    const items = [el("div", "tfh-head", found.length ? `Findings (${found.length})` : "No findings")];
     for (const f of found) {
       const error = f.severity === "error";
+      const n = covered(f).length;
       const d = el("div", "tfh-finding" + (error ? " tfh-error" : ""), (error ? "⛔ " : "⚠ ") + f.message);
-      d.title = `${f.rule}: ${fmt(f.value)} against ${f.threshold === null ? "—" : fmt(f.threshold)}, steps ${f.first_step}–${f.last_step}`;
-      Object.assign(d.dataset, { kind: f.kind, name: f.name || "", step: f.step, rule: f.rule || "", severity: f.severity || "" });
+      if (n > 1) d.prepend(el("span", "tfh-count", `×${n}`)); // one problem on n tensors
+      d.title = `${f.rule}: ${fmt(f.value)} against ${f.threshold === null ? "—" : fmt(f.threshold)}, steps ${f.first_step}–${f.last_step}` + (n > 1 ? `\n${covered(f).join("\n")}` : "");
+      Object.assign(d.dataset, { kind: f.kind, name: f.name || "", step: f.step, rule: f.rule || "", severity: f.severity || "", count: n });
       d.addEventListener("click", () => {
         const ch = { kind: f.kind, step: f.step, view: "step" };
         if (f.name) ch.tensor = f.name;

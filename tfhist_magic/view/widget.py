@@ -49,8 +49,18 @@ ARRAYS = ("steps", "epochs", "wall", "counts", "extra", "lwh")
 SCALARS = ("update_ratio", "dead_units", "saturation")
 
 
-def _finite(d: dict) -> dict:
-    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in d.items()}
+def _json_safe(obj):
+    """``obj`` with every float that is not finite (NaN, +-Inf) made ``null``, at any
+    depth: JSON has no such numbers, and the page reads null as "not a number"."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
 
 
 def encode(header: dict, arrays) -> bytes:
@@ -59,7 +69,7 @@ def encode(header: dict, arrays) -> bytes:
     array (little-endian ``f8`` or ``u4``), each padded to a multiple of 8 bytes."""
     arrays = [np.ascontiguousarray(a) for a in arrays]
     header = dict(header, layout=[[a.dtype.str[1:], int(a.size)] for a in arrays])
-    head = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
+    head = json.dumps(_json_safe(header), separators=(",", ":"), allow_nan=False).encode()
     head += b" " * (-(len(MAGIC) + 4 + len(head)) % 8)
     body = b"".join(a.tobytes() + b"\0" * (-a.nbytes % 8) for a in arrays)
     return MAGIC + struct.pack("<I", len(head)) + head + body
@@ -111,7 +121,10 @@ class Dashboard(anywidget.AnyWidget):
     _uid = traitlets.Unicode().tag(sync=True)
     # The full data, packed when the front end asks for the state (display, reload):
     # the trait's value is only a counter; the serializer reads the Recording.
-    _data = traitlets.Int(0).tag(sync=True, to_json=lambda _, self: self._full_packet())
+    _data = traitlets.Int(0).tag(sync=True, to_json=lambda _, self: self._state_packet())
+
+    #: Seconds between the full packets sent while live (see :meth:`refresh`).
+    keyframe_interval = 10.0
 
     def __init__(self, recording, *, live_interval: float = 0.5, live: bool = False, **kwargs):
         self.recording = recording
@@ -120,28 +133,29 @@ class Dashboard(anywidget.AnyWidget):
         self._ids: dict[tuple[str, str], int] = {}
         self._marks: dict[tuple[str, str], tuple] = {}
         self._seq = 0
-        self._last = 0.0
+        self._last = float("-inf")  # never: the first change is sent at once
         self._said = None
+        self._keyframe = time.monotonic()  # when the last full packet went out while live
         self._png = (None, (b"", 0))
         super().__init__(_uid=uuid.uuid4().hex, **kwargs)
         self.on_msg(self._on_front_end)
 
     # -- packets -----------------------------------------------------------------------
-    def _header(self, full: bool) -> dict:
+    def _header(self, full: bool, marks: dict) -> dict:
         from .. import health
 
         rec = self.recording
         model_of = {n: m for m, ns in rec.models.items() for n in ns}
-        found = [_finite(f) for f in health.locate(rec)] if len(rec) else []
+        found = health.locate(rec) if len(rec) else []
         scalars = []
         for metric in SCALARS:
             for name in rec.scalar_names(metric):
                 key = ("scalar", metric, name)
-                got = rec.scalar_delta(metric, name, None if full else self._marks.get(key))
+                got = rec.scalar_delta(metric, name, None if full else marks.get(key))
                 if got is None:
                     continue
                 mark, start, values, steps, _ = got
-                self._marks[key] = mark
+                marks[key] = mark
                 scalars.append({"metric": metric, "name": name, "start": int(start), "steps": steps.tolist(), "values": [float(v) for v in values]})
         return {
             "v": VERSION,
@@ -163,25 +177,29 @@ class Dashboard(anywidget.AnyWidget):
             "series": [],
         }
 
-    def _packet(self, full: bool) -> bytes | None:
+    def _packet(self, full: bool, marks: dict):
+        """``(packet, said)``: everything kept (``full``), or what is new since ``marks``
+        (None when nothing is), and the header's findings/notes/state; ``marks`` is
+        updated to what the packet carries. Nothing else changes: the caller commits."""
         rec = self.recording
-        header = self._header(full)
+        header = self._header(full, marks)
         arrays = []
         for kind in KINDS:
             if kind not in rec.kinds:
                 continue
             for name in rec.names(kind):
                 key = (kind, name)
-                got = rec.delta(kind, name, None if full else self._marks.get(key))
+                got = rec.delta(kind, name, None if full else marks.get(key))
                 if got is None:
                     continue
                 mark, start, rows, steps, walls = got
-                self._marks[key] = mark
+                marks[key] = mark
                 sid = self._ids.setdefault(key, len(self._ids))
-                B, dt = rows.shape[1] - H.EXTRA, H.compute_dtype(rec._dtypes[key])
+                dtype = rec.dtype(kind, name)
+                B, dt = rows.shape[1] - H.EXTRA, H.compute_dtype(dtype)
                 explicit = rec.explicit_edges(kind, name)
                 header["series"].append(
-                    {"id": sid, "kind": kind, "name": name, "dtype": rec._dtypes[key], "start": int(start), "n": int(len(steps)),
+                    {"id": sid, "kind": kind, "name": name, "dtype": dtype, "start": int(start), "n": int(len(steps)),
                      "bins": int(B), "explicit": explicit is not None}
                 )
                 if explicit is None:  # the page derives the exact edges from lo, w, hi
@@ -196,30 +214,49 @@ class Dashboard(anywidget.AnyWidget):
                     steps.astype("<f8"), rec.epochs_of(steps).astype("<f8"), walls.astype("<f8"), counts,
                     rows[:, B:].astype("<f8"), edges.astype("<f8"),
                 ]
-        said = (json.dumps(header["findings"]), tuple(header["notes"]), header["live"], header["first_nonfinite"])
+        said = (json.dumps(_json_safe(header["findings"])), tuple(header["notes"]), header["live"], header["first_nonfinite"])
         if not full and not header["series"] and not header["scalars"] and said == self._said:
-            return None
-        self._said = said
-        return encode(header, arrays)
+            return None, said
+        return encode(header, arrays), said
 
-    def _full_packet(self) -> bytes:
-        """Everything kept so far; later deltas continue from it."""
-        self._marks = {}
-        return self._packet(full=True)
+    def _state_packet(self) -> bytes:
+        """The widget state's data (display, reload): everything kept so far. It is sent,
+        so the next delta continues from it (a page that was behind sees where a delta
+        starts, and asks for everything)."""
+        marks: dict = {}
+        packet, self._said = self._packet(True, marks)
+        self._marks = marks
+        return packet
+
+    def _send_full(self) -> None:
+        """Send everything to every view; the next delta continues from it."""
+        self.send({"tfhist": "full"}, buffers=[self._state_packet()])
 
     def _on_front_end(self, _widget, content, _buffers) -> None:
         if isinstance(content, dict) and content.get("want") == "full":
-            self.send({"tfhist": "full"}, buffers=[self._full_packet()])
+            self._send_full()
 
     # -- updates -----------------------------------------------------------------------
     def refresh(self) -> bool:
-        """Send what is new since the last update; True when something was sent."""
-        packet = self._packet(full=False)
-        self._last = time.monotonic()
+        """Send what is new since the last update; True when something was sent.
+
+        While live, a full packet goes out instead every :attr:`keyframe_interval`
+        seconds: a page that missed a delta (reloaded, reconnected) asks for everything,
+        but the kernel only hears it once the cell ends, so this is how such a page is
+        brought up to date while ``fit`` still runs."""
+        now = time.monotonic()
+        self._last = now
+        if self.live and now - self._keyframe >= self.keyframe_interval:
+            self._keyframe = now
+            self._send_full()
+            return True
+        marks = dict(self._marks)
+        packet, said = self._packet(False, marks)
         if packet is None:
             return False
         self._seq += 1
         self.send({"tfhist": "delta"}, buffers=[packet])
+        self._marks, self._said = marks, said
         return True
 
     def on_recording_changed(self, rec) -> None:
