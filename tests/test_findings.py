@@ -88,17 +88,67 @@ def test_update_ratios_on_every_path(xy, how):
     np.testing.assert_allclose(got, want, rtol=1e-5)
 
 
+def _median_windows(values):
+    """The medians the update-ratio rule judges: of the last RATIO_WINDOW values, from two on."""
+    return [float(np.median(values[max(0, i + 1 - health.RATIO_WINDOW) : i + 1])) for i in range(1, len(values))]
+
+
 def test_learning_rate_too_high_and_too_low(xy):
     x, y = xy
-    hi = _watch(_mlp([L.Dense(16, activation="relu"), L.Dense(1)], keras.optimizers.SGD(0.5)), x, y, epochs=1)
-    f = [f for f in hi.findings() if f.rule == "update-ratio"]
-    assert f and all(g.value > health.UPDATE_RATIO_HIGH and g.threshold == health.UPDATE_RATIO_HIGH for g in f), hi.findings()
-    assert "too high" in f[0].message and f"step {f[0].first_step}" in f[0].message
-    lo = _watch(_mlp([L.Dense(16, activation="relu"), L.Dense(1)], keras.optimizers.SGD(1e-6)), x, y, epochs=1)
-    f = [f for f in lo.findings() if f.rule == "update-ratio"]
-    assert len(f) == 2 and all(g.value < health.UPDATE_RATIO_LOW and "too low" in g.message for g in f), lo.findings()
-    assert f[0].first_step == 1  # judged on the median of the first two sampled steps
+    m = _mlp([L.Dense(16, activation="relu"), L.Dense(1)], keras.optimizers.SGD(0.5))
+    kernels = [v.path for v in m.trainable_variables if len(v.shape) == 2]
+    hi = _watch(m, x, y, epochs=1)
+    (f,) = [f for f in hi.findings() if f.rule == "update-ratio"]  # both kernels: one finding
+    assert f.tensors == kernels and f.tensor == kernels[0] and f.threshold == health.UPDATE_RATIO_HIGH, hi.findings()
+    assert f.message.startswith("weights, 2 weight matrices: update/weight ratio above 0.1") and "too high" in f.message
+    assert f"first: {kernels[0]} at step {f.first_step}" in f.message and f.first_step == 1
+    # the value is the highest of the kernels' latest judged medians, recomputed from the series
+    latest = [_median_windows(hi.scalar("update_ratio", k)[1])[-1] for k in kernels]
+    assert f.value == pytest.approx(max(latest)) and f.value > health.UPDATE_RATIO_HIGH
+    m = _mlp([L.Dense(16, activation="relu"), L.Dense(1)], keras.optimizers.SGD(1e-6))
+    kernels = [v.path for v in m.trainable_variables if len(v.shape) == 2]
+    lo = _watch(m, x, y, epochs=1)
+    (f,) = [f for f in lo.findings() if f.rule == "update-ratio"]
+    assert f.tensors == kernels and f.value < health.UPDATE_RATIO_LOW and "too low" in f.message, lo.findings()
+    assert f.first_step == 1 and f.last_step == 7  # judged on the median of the first two sampled steps, on
+    assert max(max(_median_windows(lo.scalar("update_ratio", k)[1])) for k in kernels) < health.UPDATE_RATIO_LOW
     assert not [g for g in lo.findings() if g.rule != "update-ratio"]
+
+
+def test_update_ratio_falling_as_a_run_converges_is_not_too_low(xy):
+    """Healthy ratios at first, then far below UPDATE_RATIO_LOW (a decayed learning rate):
+    the weights moved at a healthy rate once, so the learning rate is not too low."""
+    x, y = xy
+    sched = keras.optimizers.schedules.PiecewiseConstantDecay([3], [0.05, 1e-9])
+    m = _mlp([L.Dense(16, activation="relu"), L.Dense(1)], keras.optimizers.SGD(sched))
+    rec = _watch(m, x, y, epochs=1)
+    k = m.trainable_variables[0].path
+    med = _median_windows(rec.scalar("update_ratio", k)[1])
+    assert max(med) > 10 * health.UPDATE_RATIO_LOW and med[-1] < health.UPDATE_RATIO_LOW / 10, med
+    assert not [f for f in rec.findings() if f.rule == "update-ratio"], rec.findings()
+
+
+def test_biases_and_normalization_are_not_judged_by_the_weight_rules():
+    """A MultiHeadAttention's biases are rank 2 (heads, head_dim) and get an update ratio;
+    with Adam they start at zero and move by ~lr, a ratio far above the threshold: not judged.
+    Nor are LayerNormalization's gamma/beta."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 4, 8)).astype("float32")
+    y = rng.normal(size=(64, 1)).astype("float32")
+    inp = keras.Input((4, 8))
+    h = L.LayerNormalization()(inp + L.MultiHeadAttention(num_heads=2, key_dim=4, name="mha")(inp, inp))
+    m = keras.Model(inp, L.Dense(1)(L.GlobalAveragePooling1D()(h)))
+    m.compile(keras.optimizers.Adam(1e-3), "mse")
+    rec = _watch(m, x, y, epochs=1, batch=8)
+    biases = [v.path for v in m.trainable_variables if v.path.endswith("/bias") and len(v.shape) == 2]
+    assert len(biases) == 3  # query, key, value
+    for b in biases:
+        assert not health.is_weight_matrix(b)
+        if b in rec.scalar_names("update_ratio"):  # measured (rank 2): zero at init, then moved by ~lr
+            assert max(_median_windows(rec.scalar("update_ratio", b)[1])) > health.UPDATE_RATIO_HIGH
+    assert [health.is_weight_matrix(n) for n in ("mha/query/kernel", "embedding/embeddings", "ln/gamma", "ln/beta", "bn/moving_mean", "dense/bias")] == [True, True, False, False, False, False]
+    assert not [f for f in rec.findings() if f.rule in ("update-ratio", "vanishing-gradients")], rec.findings()
 
 
 def test_saturated_sigmoid(xy):
@@ -111,6 +161,20 @@ def test_saturated_sigmoid(xy):
     # the probe against NumPy on the layer's output for step 0's batch (weights of step 0 are the initial ones)
     steps, share = rec.scalar("saturation", f.tensor)
     assert f.value == share[-1] and f.value >= health.SATURATION_SHARE
+
+
+def test_a_saturated_output_layer_is_not_a_finding(xy):
+    """A binary classifier's sigmoid output is meant to saturate: measured, not flagged."""
+    x, y = xy
+    big = keras.initializers.RandomNormal(stddev=8.0)
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((8,)), L.Dense(16, activation="relu"), L.Dense(1, activation="sigmoid", kernel_initializer=big, name="p")])
+    m.compile(keras.optimizers.Adam(1e-3), "binary_crossentropy")
+    rec = _watch(m, x, (y > 0).astype("float32"), epochs=1)
+    out = m.get_layer("p").path
+    assert rec.outputs == {out}
+    assert min(rec.scalar("saturation", out)[1]) >= health.SATURATION_SHARE  # saturated indeed
+    assert not [f for f in rec.findings() if f.rule in ("saturation", "dead-units")], rec.findings()
 
 
 def test_saturation_probe_is_exact(xy):
@@ -131,9 +195,13 @@ def test_layer_initialised_dead(xy):
         keras.optimizers.SGD(0.01),
     )
     rec = _watch(m, x, y, epochs=1)
-    (f,) = [f for f in rec.findings() if f.rule == "dead-units" and f.tensor == m.get_layer("dead").path]
-    assert f.value == 1.0 and f.first_step == 0 and f.last_step == 7
+    (f,) = [f for f in rec.findings() if f.rule == "dead-units"]
+    assert f.tensors == [m.get_layer("dead").path] and f.value == 1.0 and f.first_step == 0 and f.last_step == 7
     assert "100% of units output zero for every example" in f.message
+    # at step 0 the output layer (Dense(1) fed only zeros, zero bias) outputs 0 for every
+    # example too: measured, but it is the model's output, not a hidden layer
+    out = m.layers[-1].path
+    assert out in rec.outputs and rec.scalar("dead_units", out)[1][0] == 1.0
 
 
 def test_sparse_but_alive_is_not_dead(xy):
@@ -182,11 +250,19 @@ def test_nan_at_an_unsampled_step_is_named_by_step_and_first_bad_tensor(xy):
     m = _poisoned_at_step_5()
     rec = _watch(m, x, y, every=2, epochs=1)
     f = rec.findings()[0]
-    # step 5 is not sampled; its NaN gradients reached every weight, so at step 6 the first
-    # tensor the forward pass touched that is bad is the first layer's kernel
-    assert (f.kind, f.tensor, f.first_step) == ("weights", m.get_layer("first").kernel.path, 5), f
-    assert "from step 5" in f.message and "at step 6" in f.message
-    assert {5, 6} <= rec.pins
+    assert f.rule == "non-finite" and f.first_step == 5 and rec.first_nonfinite == 5 and 5 in rec.pins
+    poison = m.get_layer("poison").path
+    if 5 in rec.kept_steps("activations", poison):
+        # the capture keeps the first non-finite step in full whatever the sampling: the
+        # finding names the layer that went bad first, at that step (a click opens it)
+        assert (f.kind, f.tensor) == ("activations", poison), f
+        assert rec.series("activations", poison).nan[rec.kept_steps("activations", poison).tolist().index(5)] > 0
+        assert "from step 5" in f.message and "at step 6" not in f.message
+    else:
+        # no snapshot of step 5: its NaN gradients reached every weight, so at step 6 the
+        # first tensor the forward pass touched that is bad is the first layer's kernel
+        assert (f.kind, f.tensor) == ("weights", m.get_layer("first").kernel.path), f
+        assert "from step 5" in f.message and "at step 6" in f.message and 6 in rec.pins
 
 
 def test_thinning_keeps_the_step_a_finding_starts():
@@ -254,6 +330,7 @@ def test_findings_do_not_copy_series_and_show_in_views(xy, monkeypatch):
     h = decode(Dashboard(rec).get_state()["_data"])
     d = next(d for d in h["findings"] if d["rule"] == "dead-units" and d["name"] == dead)
     assert d["severity"] == "warning" and d["step"] == 0 and d["value"] == 1.0 and d["threshold"] == health.DEAD_UNITS_SHARE
+    assert d["tensors"] == [dead]
     assert all("finding: " + f.message in rec.summary() for f in found)
 
 

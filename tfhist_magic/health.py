@@ -2,36 +2,45 @@
 
 Pure NumPy, no TensorFlow. A :class:`Tracker` belongs to each Recording and is fed every
 block of rows (and of probe scalars) as it is added, so findings are kept up to date
-incrementally: no Series is copied to compute them, however often a live view asks.
-``rec.findings()`` returns :class:`Finding` records; each names its evidence (the step
-and the number) and the rule's threshold. The thresholds are module constants: set
-them (``tfhist_magic.health.UPDATE_RATIO_HIGH = 3e-2``) before a watch to change them.
+incrementally, at a cost that grows with the rows added, not with the Recording: no
+Series is copied to compute them, however often a live view asks. ``rec.findings()``
+returns :class:`Finding` records; each names its evidence (the step and the number) and
+the rule's threshold. The thresholds are module constants: set them
+(``tfhist_magic.health.UPDATE_RATIO_HIGH = 0.05``) before a watch to change them.
 
-The rules, and where their rules of thumb come from (README, "Findings"):
+A finding is something a practitioner would act on, so the rules apply where
+practitioners apply them (README, "Findings"):
 
-- ``non-finite``: the first step and the first tensor *in model order* that held NaN or
-  Inf (the order a step computes them: layer by layer forward, a layer's weights then its
-  output, then the gradients backward): which layer went bad first. The every-step check of the gradients (``rec.first_nonfinite``) names the
-  step exactly when snapshots are sampled.
-- ``update-ratio``: std(Δw) / std(w) per weight matrix, Δw being what the optimizer
-  actually applied at the step (measured in the graph); flagged when the median of the
-  last :data:`RATIO_WINDOW` sampled steps leaves [:data:`UPDATE_RATIO_LOW`,
-  :data:`UPDATE_RATIO_HIGH`] around ~1e-3 (CS231n, "Neural Networks 3": ratio of updates
-  to values).
+- ``non-finite``: the first step and the first tensor *in computation order* that held
+  NaN or Inf (the order a step computes them: layer by layer forward, a layer's weights
+  then its output, then the gradients backward from the loss): which layer went bad
+  first. The every-step check of the gradients and the loss (``rec.first_nonfinite``)
+  names the step exactly when snapshots are sampled.
+- ``update-ratio``: std(Δw) / std(w) of each weight matrix and embedding (see
+  :func:`is_weight_matrix`: not biases, not normalization parameters), Δw being what the
+  optimizer actually applied at the step (measured in the graph); the median of the last
+  :data:`RATIO_WINDOW` sampled steps above :data:`UPDATE_RATIO_HIGH`, or never (yet) above
+  :data:`UPDATE_RATIO_LOW` (CS231n, "Neural Networks 3": ratio of updates to values; the
+  thresholds were measured to hold for Adam as well as SGD, see the README).
 - ``exploding-gradients``: the global gradient norm (over every recorded gradient)
   grows past :data:`EXPLODING_GROWTH` times its median over the first
   :data:`BASELINE_STEPS` recorded steps (Pascanu, Mikolov & Bengio 2013).
 - ``vanishing-gradients``: across depth, the first weight matrix's gradient (relative to
   its weights) below :data:`VANISHING_DEPTH_RATIO` times the last one's (Glorot & Bengio
-  2010); or a gradient whose norm is 0 or below :data:`VANISHING_RATIO` of its weights'.
-- ``dead-units``: at least :data:`DEAD_UNITS_SHARE` of a layer's units (last axis) output
-  zero for every example of a sampled batch (counted per unit in the graph): dead, not
-  merely sparse (CS231n: "as much as 40% of your network can be dead").
-- ``saturation``: at least :data:`SATURATION_SHARE` of a tanh/sigmoid output within
-  0.03 of its bounds (the |tanh| > 0.97 rule; Glorot & Bengio 2010).
+  2010); or a weight matrix's gradient whose norm is 0, or that has always been below
+  :data:`VANISHING_RATIO` of its weights' (gradients shrink as a run converges).
+- ``dead-units``: at least :data:`DEAD_UNITS_SHARE` of a hidden layer's units (last axis)
+  output zero for every example of a sampled batch (counted per unit in the graph):
+  dead, not merely sparse (CS231n: "as much as 40% of your network can be dead").
+- ``saturation``: at least :data:`SATURATION_SHARE` of a hidden tanh/sigmoid output
+  within 0.03 of its bounds (the |tanh| > 0.97 rule; Glorot & Bengio 2010).
 - ``scale-drift``: activation std shrinking or growing layer over layer, by
   :data:`DRIFT_FACTOR` or more from the first to the last hidden layer of a model
   (at least :data:`DRIFT_LAYERS` of them; Glorot & Bengio 2010, He et al. 2015).
+
+"Hidden" leaves out a model's own outputs (``rec.outputs``): an output layer's
+sigmoid/softmax is meant to saturate. Many tensors with one problem make one finding:
+one per rule (and variant), naming its first tensor and listing all (``Finding.tensors``).
 
 Thinning never drops the step where a finding starts: the tracker pins it
 (``rec.pins``) before the rows that show it are stored.
@@ -39,7 +48,7 @@ Thinning never drops the step where a finding starts: the tracker pins it
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -49,6 +58,7 @@ __all__ = [
     "Finding",
     "Tracker",
     "findings",
+    "is_weight_matrix",
     "locate",
     "UPDATE_RATIO_LOW",
     "UPDATE_RATIO_HIGH",
@@ -63,10 +73,14 @@ __all__ = [
     "DRIFT_LAYERS",
 ]
 
-#: Update-to-weight ratio below which learning looks too slow (~1e-3 is healthy).
-UPDATE_RATIO_LOW = 1e-4
-#: Update-to-weight ratio above which the learning rate looks too high.
-UPDATE_RATIO_HIGH = 1e-2
+#: Update-to-weight ratio that a weight matrix's never reached: learning looks too slow.
+#: Healthy runs (Adam 1e-3, SGD 0.01-0.05) peak at 4e-4 or more; learning rates of 1e-6
+#: stay below 4e-6 (README, "Findings").
+UPDATE_RATIO_LOW = 1e-5
+#: Update-to-weight ratio above which the learning rate looks too high. Adam's first
+#: updates move each weight by ~lr, so a healthy Adam(1e-3) shows lr/std(w): 0.035 on an
+#: embedding of std 0.029; runs with learning rates far too high show 0.1 to 10.
+UPDATE_RATIO_HIGH = 0.1
 #: Sampled steps whose median update ratio is judged.
 RATIO_WINDOW = 3
 #: Growth of the global gradient norm over its early median that counts as exploding.
@@ -77,16 +91,33 @@ BASELINE_STEPS = 3
 VANISHING_DEPTH_RATIO = 1e-2
 #: Gradient norm / weight norm below which one gradient counts as vanishing.
 VANISHING_RATIO = 1e-7
-#: Share of a layer's units dead on a whole sampled batch that is flagged.
+#: Share of a hidden layer's units dead on a whole sampled batch that is flagged.
 DEAD_UNITS_SHARE = 0.5
-#: Share of a tanh/sigmoid output within 0.03 of its bounds that is flagged.
+#: Share of a hidden tanh/sigmoid output within 0.03 of its bounds that is flagged.
 SATURATION_SHARE = 0.3
 #: Activation std ratio, last hidden layer over first (or its inverse), that is flagged.
 DRIFT_FACTOR = 10.0
-#: Hidden layers (activations of one model, the output excluded) needed to judge drift.
+#: Hidden layers (activations of one model, its outputs excluded) needed to judge drift.
 DRIFT_LAYERS = 3
 
 _ORDER = {"activations": 0, "weights": 1, "grads": 2}
+
+#: Last path components of variables that are not weight matrices: biases, and the
+#: parameters and statistics of normalization layers (Keras, tf_keras, tf.compat.v1).
+_NOT_MATRICES = frozenset({"bias", "biases", "gamma", "beta", "scale", "offset", "moving_mean", "moving_variance"})
+
+
+def is_weight_matrix(name: str) -> bool:
+    """Whether the rules on weights (update ratio, vanishing gradients) judge the variable
+    ``name``: weight matrices, convolution kernels and embeddings, not biases (Keras 3's
+    MultiHeadAttention biases are rank 2, ``(heads, head_dim)``) nor normalization
+    parameters (gamma/beta, whose spread is ~0 at init, and moving statistics).
+
+    Decided by the variable's last path component (``"block/attention/query/bias"`` ->
+    ``"bias"``); the update ratio is only measured for variables of rank 2 or more.
+    """
+    leaf = name.rsplit("/", 1)[-1].split(":", 1)[0].lower()
+    return leaf not in _NOT_MATRICES
 
 
 @dataclass
@@ -95,14 +126,19 @@ class Finding:
 
     Attributes:
         kind: ``activations``, ``weights`` or ``grads``.
-        tensor: the tensor it is about (None when no one tensor is to blame).
-        first_step, last_step: the steps the rule held (first to latest seen).
+        tensor: the tensor it is about, the first in ``tensors`` (None when no one tensor
+            is to blame).
+        first_step, last_step: the steps the rule held (first to latest seen, over all of
+            ``tensors``).
         severity: ``error`` (non-finite values) or ``warning``.
         rule: ``non-finite``, ``update-ratio``, ``exploding-gradients``,
             ``vanishing-gradients``, ``dead-units``, ``saturation``, ``scale-drift``.
-        value: the measured number at ``last_step`` (what the rule compared).
+        value: the measured number at ``last_step`` (what the rule compared); for several
+            tensors, the most extreme of their latest numbers.
         threshold: what it was compared with.
-        message: one line naming the tensor, the step and the number.
+        message: one line naming the tensor (and how many more), the step and the number.
+        tensors: every tensor the finding covers, ``tensor`` first (the one whose problem
+            began first; then in model order).
     """
 
     kind: str
@@ -114,6 +150,11 @@ class Finding:
     value: float
     threshold: float
     message: str
+    tensors: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if not self.tensors and self.tensor is not None:
+            self.tensors = [self.tensor]
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -143,11 +184,20 @@ class Tracker:
     def __init__(self, rec):
         self.rec = rec
         self.bad: dict[tuple, _Run] = {}  # (kind, name) -> first non-finite snapshot
-        self.runs: dict[tuple, _Run] = {}  # (rule, kind, name) -> run
-        self.ratios: dict[str, list] = {}  # weight -> recent (step, ratio)
-        self.weight_norm: dict[str, tuple] = {}  # weight -> (step, norm) latest
+        self.runs: dict[tuple, _Run] = {}  # (rule, kind, name) -> run, in the order they began
+        self.ratios: dict[str, list] = {}  # weight matrix -> recent (step, ratio)
+        self.ratio_peak: dict[str, float] = {}  # weight matrix -> highest windowed ratio so far
+        self.matrices: set[str] = set()  # weights with an update ratio that the rules judge
+        self.weight_norm: dict[str, float] = {}  # weight -> latest norm
+        self.grad_seen: set[str] = set()  # gradients that were once above VANISHING_RATIO of their weights
         self.grad_totals: list[float] = []  # global gradient norm of the first recorded steps
         self.saved: list[Finding] = []  # a loaded Recording's findings, as they were saved
+        # per block layout (tuple of names -> indices), rebuilt when what it depends on grows
+        self._grad_layout: dict[tuple, tuple] = {}
+        self._drift_layout: dict[tuple, list] = {}
+        self._drift_key = None
+        self._order_key = None
+        self._order: dict = {}
 
     # -- feeding -----------------------------------------------------------------------
     def rows(self, kind: str, names: list, steps, rows) -> None:
@@ -155,30 +205,33 @@ class Tracker:
         B = rows.shape[2] - H.EXTRA
         ex = rows[:, :, B:]
         nonfinite = ex[:, :, H.NAN] + ex[:, :, H.POSINF] + ex[:, :, H.NEGINF]
-        for t, name in enumerate(names):
+        for t in np.flatnonzero((nonfinite > 0).any(axis=0)):
+            name = names[t]
             bad = np.flatnonzero(nonfinite[:, t] > 0)
-            if bad.size:
-                key = (kind, name)
-                run = self.bad.get(key)
-                if run is None:
-                    i = bad[0]
-                    run = self.bad[key] = _Run(steps[i], nonfinite[i, t], ex[i, t, [H.NAN, H.POSINF, H.NEGINF]].astype(int))
-                    self.rec.pin(int(steps[i]))
-                run.last = max(run.last, int(steps[bad[-1]]))
-        finite_count = rows[:, :, :B].sum(axis=2)
-        norm = np.where(finite_count > 0, ex[:, :, H.NORM], np.nan)
-        std = np.where(finite_count > 0, ex[:, :, H.STD], np.nan)
+            key = (kind, name)
+            run = self.bad.get(key)
+            if run is None:
+                i = bad[0]
+                run = self.bad[key] = _Run(steps[i], nonfinite[i, t], ex[i, t, [H.NAN, H.POSINF, H.NEGINF]].astype(int))
+                self.rec.pin(int(steps[i]))
+            run.last = max(run.last, int(steps[bad[-1]]))
         if kind == "weights":
-            for t, name in enumerate(names):
-                self.weight_norm[name] = (int(steps[-1]), float(norm[-1, t]))
-        elif kind == "grads":
-            self._grads(names, steps, norm)
-        elif kind == "activations":
-            self._drift(names, steps, std)
+            finite = rows[-1, :, :B].sum(axis=1) > 0
+            self.weight_norm.update(zip(names, np.where(finite, ex[-1, :, H.NORM], np.nan).tolist()))
+        elif kind in ("grads", "activations"):
+            finite_count = rows[:, :, :B].sum(axis=2)
+            if kind == "grads":
+                self._grads(names, steps, np.where(finite_count > 0, ex[:, :, H.NORM], np.nan))
+            else:
+                self._drift(names, steps, np.where(finite_count > 0, ex[:, :, H.STD], np.nan))
 
     def scalars(self, metric: str, name: str, steps, values) -> None:
         if metric == "update_ratio":
-            self._ratio(name, steps, values)
+            if is_weight_matrix(name):
+                self.matrices.add(name)
+                self._ratio(name, steps, values)
+        elif name in self.rec.outputs:  # the rules on activations judge hidden layers only
+            return
         elif metric == "dead_units":
             for step, v in zip(steps, values):
                 self._hold("dead-units", "activations", name, step, v, v >= DEAD_UNITS_SHARE)
@@ -210,18 +263,34 @@ class Tracker:
             if len(recent) < min(RATIO_WINDOW, 2):
                 continue
             med = float(np.median([r for _, r in recent]))
+            peak = self.ratio_peak[name] = max(self.ratio_peak.get(name, 0.0), med)
             self._hold("update-ratio:high", "weights", name, step, med, med > UPDATE_RATIO_HIGH)
-            self._hold("update-ratio:low", "weights", name, step, med, 0 < med < UPDATE_RATIO_LOW)
+            # too low: the weights never moved at a healthy rate. A ratio that falls as a
+            # run converges (or as a schedule decays the learning rate) is not flagged.
+            self._hold("update-ratio:low", "weights", name, step, med, 0 < peak < UPDATE_RATIO_LOW)
 
     def _grads(self, names, steps, norm) -> None:
+        key = tuple(names)
+        layout = self._grad_layout.get(key)
+        if layout is None or layout[0] != len(self.matrices):  # new names, or new ratio series
+            judged = np.array([is_weight_matrix(n) for n in names], dtype=bool)
+            rel_idx = np.array([t for t, n in enumerate(names) if n in self.matrices], dtype=np.int64)
+            layout = self._grad_layout[key] = (len(self.matrices), judged, rel_idx)
+        _, judged, rel_idx = layout
+        w = np.array([self.weight_norm.get(n, np.nan) for n in names], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel_all = norm / w  # [S, T]
+        had = np.array([n in self.grad_seen for n in names], dtype=bool)  # a gradient above the bar before
         for s_i, step in enumerate(steps):
             n = norm[s_i]
-            for t, name in enumerate(names):
-                w = self.weight_norm.get(name)
-                g = n[t]
-                if np.isfinite(g) and (g == 0 or (w is not None and np.isfinite(w[1]) and w[1] > 0 and g / w[1] < VANISHING_RATIO)):
-                    self._hold("vanishing-gradients:tiny", "grads", name, step, g, True, w[1] if w else np.nan)
             ok = np.isfinite(n)
+            small = (w > 0) & (rel_all[s_i] < VANISHING_RATIO)
+            # exactly 0: nothing reaches the weights; merely tiny: only if it always was
+            # (gradients fall as a run converges)
+            tiny = judged & ok & ((n == 0) | (small & ~had))
+            for t in np.flatnonzero(tiny):
+                self._hold("vanishing-gradients:tiny", "grads", names[t], step, n[t], True, float(w[t]))
+            had |= ok & (n > 0) & ~small
             if not ok.any():
                 continue
             top = float(np.max(np.abs(n[ok])))
@@ -233,139 +302,209 @@ class Tracker:
                 if base > 0:
                     self._hold("exploding-gradients", "grads", None, step, total, total > EXPLODING_GROWTH * base, base)
             # across depth: relative gradients of the weight matrices, first vs last
-            rel = []
-            for t, name in enumerate(names):
-                w = self.weight_norm.get(name)
-                if name in self.ratios or name in self.rec.scalar_names("update_ratio"):  # weight matrices (rank >= 2)
-                    if w is not None and np.isfinite(n[t]) and w[1] > 0:
-                        rel.append((name, n[t] / w[1]))
-            if len(rel) >= 2 and rel[-1][1] > 0:
-                r = rel[0][1] / rel[-1][1]
-                self._hold("vanishing-gradients:depth", "grads", rel[0][0], step, r, r < VANISHING_DEPTH_RATIO, rel[-1][0])
+            if rel_idx.size >= 2:
+                rel = rel_all[s_i, rel_idx]
+                use = np.flatnonzero(np.isfinite(rel) & (w[rel_idx] > 0))
+                if use.size >= 2 and rel[use[-1]] > 0:
+                    r = float(rel[use[0]] / rel[use[-1]])
+                    first, last = names[rel_idx[use[0]]], names[rel_idx[use[-1]]]
+                    self._hold("vanishing-gradients:depth", "grads", first, step, r, r < VANISHING_DEPTH_RATIO, last)
+        self.grad_seen.update(names[t] for t in np.flatnonzero(had))
 
-    def _drift(self, names, steps, std) -> None:
+    def _hidden_groups(self, names) -> list:
+        """Index arrays into ``names``, one per model with at least :data:`DRIFT_LAYERS`
+        hidden activations (a model's outputs left out), cached per layout."""
+        rec = self.rec
+        now = (len(rec.models), sum(len(ns) for ns in rec.models.values()), len(rec.outputs))
+        if now != self._drift_key:
+            self._drift_key = now
+            self._drift_layout.clear()
+        key = tuple(names)
+        got = self._drift_layout.get(key)
+        if got is not None:
+            return got
         model_of = {}
-        for m, ns in self.rec.models.items():
+        for m, ns in rec.models.items():
             for n in ns:
                 model_of.setdefault(n, m)
         groups: dict = {}
         for t, name in enumerate(names):
             groups.setdefault(model_of.get(name), []).append(t)
-        for model, idx in groups.items():
-            hidden = idx[:-1]  # the last activation of a model is its output
-            if len(hidden) < DRIFT_LAYERS:
-                continue
+        got = []
+        for idx in groups.values():
+            if any(names[t] in rec.outputs for t in idx):
+                hidden = [t for t in idx if names[t] not in rec.outputs]
+            else:  # the capture did not say (Session graphs, older files): the last one is the output
+                hidden = idx[:-1]
+            if len(hidden) >= DRIFT_LAYERS:
+                got.append(np.array(hidden, dtype=np.int64))
+        self._drift_layout[key] = got
+        return got
+
+    def _drift(self, names, steps, std) -> None:
+        for hidden in self._hidden_groups(names):
             for s_i, step in enumerate(steps):
                 sd = std[s_i, hidden]
                 if not (np.isfinite(sd).all() and sd[0] > 0 and sd[-1] > 0):
                     continue
-                ratio = sd[-1] / sd[0]
+                ratio = float(sd[-1] / sd[0])
                 r = np.diff(np.log(sd))
                 monotone = (r < 0).all() or (r > 0).all()
                 holds = monotone and (ratio <= 1 / DRIFT_FACTOR or ratio >= DRIFT_FACTOR)
-                self._hold("scale-drift", "activations", names[hidden[0]], step, ratio, holds, names[hidden[-1]])
+                way = "shrinks" if ratio < 1 else "grows"
+                self._hold("scale-drift:" + way, "activations", names[hidden[0]], step, ratio, holds, names[hidden[-1]])
 
     # -- reading ------------------------------------------------------------------------
     def restore(self, saved: list) -> None:
         """Findings from a saved Recording (kept as they were; rows added later add to them)."""
-        self.saved = [Finding(**{k: d[k] for k in Finding.__dataclass_fields__}) for d in saved]
+        fields = Finding.__dataclass_fields__
+        self.saved = [Finding(**{k: d[k] for k in fields if k in d}) for d in saved]
 
-    def findings(self) -> list[Finding]:
-        rest = [f for f in (self._describe(r, k, n, run) for (r, k, n), run in self.runs.items()) if f is not None]
+    def findings(self, kinds=None, names=None) -> list[Finding]:
+        """Every finding; with ``kinds`` and ``names`` (sets), only those about them."""
+        groups: dict[str, list] = {}
+        for (rule, kind, name), run in self.runs.items():
+            if rule in ("dead-units", "saturation") and name in self.rec.outputs:
+                continue  # an output the capture named after the run began
+            if rule == "update-ratio:low" and self.ratio_peak.get(name, 0.0) >= UPDATE_RATIO_LOW:
+                continue  # it has moved at a healthy rate since (a warm-up): "never above" no longer holds
+            if (kinds is None or kind in kinds) and (names is None or name is None or name in names):
+                groups.setdefault(rule, []).append((kind, name, run))
+        rest = [f for f in (self._describe(rule, members) for rule, members in groups.items()) if f is not None]
         rest.sort(key=lambda f: (f.first_step, _ORDER.get(f.kind, 3)))
-        found = self._nonfinite() + rest
+        found = self._nonfinite(kinds, names) + rest
         if not self.saved:
             return found
-        old = {(f.rule, f.tensor) for f in self.saved}
-        return self.saved + [f for f in found if (f.rule, f.tensor) not in old]
+        saved = [f for f in self.saved if (kinds is None or f.kind in kinds) and (names is None or f.tensor is None or f.tensor in names)]
+        old = {(f.rule, f.tensor) for f in saved}
+        return saved + [f for f in found if (f.rule, f.tensor) not in old]
 
     def subset(self, kinds, names) -> "_Subset":
         return _Subset(self, kinds, names)
 
-    def _nonfinite(self) -> list[Finding]:
+    def _nonfinite(self, kinds=None, names=None) -> list[Finding]:
         rec = self.rec
         first = rec.first_nonfinite
-        if not self.bad:
-            if first is None:
+        bad = {k: r for k, r in self.bad.items() if (kinds is None or k[0] in kinds) and (names is None or k[1] in names)}
+        if not bad:
+            if first is None or (kinds is not None and "grads" not in kinds) or self.bad:
                 return []
             return [Finding("grads", None, first, first, "error", "non-finite", 1.0, 0.0,
                             f"grads: NaN/Inf at step {first} (checked at every step; no sampled snapshot held them).")]
-        position = _computation_order(rec)
-        (kind, name), run = min(self.bad.items(), key=lambda kv: (kv[1].first, position.get(kv[0], (9,))))
+        position = self._computation_order()
+        (kind, name), run = min(bad.items(), key=lambda kv: (kv[1].first, position.get(kv[0], (9,))))
         nan, pos, neg = (int(v) for v in run.extra)
         what = ", ".join(f"{c} {label}" for c, label in ((nan, "NaN"), (pos, "+Inf"), (neg, "-Inf")) if c)
-        others = sum(1 for k, r in self.bad.items() if k != (kind, name))
+        others = len(bad) - 1
         step = run.first
-        st = rec._stores[kind][name]
-        steps = st.arrays()[1]
+        steps = rec.kept_steps(kind, name)
         before = steps[steps < step]
         prev = int(before[-1]) if before.size else None
-        if first is not None and first <= step and (prev is None or first > prev):
+        if first is not None and first == step:
+            when = f"from step {step} ({what}; the first step whose gradients or loss went non-finite)"
+        elif first is not None and first < step and (prev is None or first > prev):
+            # no snapshot of step ``first`` (sampled past it, or a file from before it was kept)
             when = f"from step {first} (the first step whose gradients held NaN/Inf; {what} at step {step})"
         elif prev is not None and step - prev > 1:
             when = f"first seen at step {step} ({what}); they began between step {prev} and {step}"
         else:
             when = f"from step {step} ({what})"
-        tail = f"; the first tensor in model order to go bad, {others} more followed" if others else ""
+        tail = f"; the first tensor in computation order to go bad, {others} more followed" if others else ""
         msg = f"{kind} {name}: non-finite values {when}{tail}."
         return [Finding(kind, name, min(step, first) if first is not None else step, run.last, "error", "non-finite", float(run.value), 0.0, msg)]
 
-    def _describe(self, rule, kind, name, run) -> Finding | None:
+    def _computation_order(self) -> dict:
+        """``(kind, name) -> key`` in the order a training step computes them: the forward
+        pass layer by layer (a layer's weights, then its output), then the backward pass
+        (gradients from the last layer to the first). A weight belongs to the layer whose
+        activation name prefixes it; the rest follow in recording order. Cached until
+        tensors are added."""
+        rec = self.rec
+        names = {kind: rec.names(kind) for kind in _ORDER}
+        key = tuple(len(v) for v in names.values())
+        if key == self._order_key:
+            return self._order
+        acts = names["activations"]
+        layer_of = {}
+        for kind in ("weights", "grads"):
+            for i, name in enumerate(names[kind]):
+                owners = [j for j, a in enumerate(acts) if name.startswith(a + "/")]
+                layer_of[(kind, name)] = max(owners, key=lambda j: len(acts[j])) if owners else len(acts) + i
+        order = {("activations", a): (0, j, 1) for j, a in enumerate(acts)}
+        for (kind, name), j in layer_of.items():
+            order[(kind, name)] = (0, j, 0) if kind == "weights" else (1, -j)
+        self._order_key, self._order = key, order
+        return order
+
+    def _describe(self, rule, members) -> Finding | None:
+        """One finding for the runs ``members`` (``[(kind, name, run)]``) of ``rule``."""
         rule, _, variant = rule.partition(":")
-        a, b = run.first, run.last
+        members = sorted(members, key=lambda m: m[2].first)  # stable: model order within a step
+        kind, name, run = members[0]
+        a = min(r.first for _, _, r in members)
+        b = max(r.last for _, _, r in members)
         span = f"at step {a}" if a == b else f"from step {a} to {b}"
+        values = [r.value for _, _, r in members]
+        n = len(members)
+        many = n > 1
+        first = f"first: {name} at step {run.first}"
         v = run.value
         if rule == "update-ratio":
+            window = f"median of the last {RATIO_WINDOW} sampled steps"
             if variant == "high":
-                msg = f"weights {name}: update/weight ratio {_g(v)} {span} (median of the last {RATIO_WINDOW} sampled steps), above {_g(UPDATE_RATIO_HIGH)}: the learning rate may be too high."
-                thr = UPDATE_RATIO_HIGH
+                thr, v = UPDATE_RATIO_HIGH, max(values)
+                if many:
+                    msg = f"weights, {n} weight matrices: update/weight ratio above {_g(thr)} {span} ({window}; up to {_g(v)}; {first}): the learning rate may be too high."
+                else:
+                    msg = f"weights {name}: update/weight ratio {_g(v)} {span} ({window}), above {_g(thr)}: the learning rate may be too high."
             else:
-                msg = f"weights {name}: update/weight ratio {_g(v)} {span} (median of the last {RATIO_WINDOW} sampled steps), below {_g(UPDATE_RATIO_LOW)}: the learning rate may be too low."
-                thr = UPDATE_RATIO_LOW
+                thr, v = UPDATE_RATIO_LOW, min(values)
+                if many:
+                    msg = f"weights, {n} weight matrices: update/weight ratio never above {_g(thr)} {span} ({window}; down to {_g(v)}; {first}): the learning rate may be too low."
+                else:
+                    msg = f"weights {name}: update/weight ratio {_g(v)} {span} ({window}), never above {_g(thr)}: the learning rate may be too low."
         elif rule == "exploding-gradients":
             base = run.extra if isinstance(run.extra, float) else np.nan
             msg = f"grads: global gradient norm {_g(v)} {span}, over {_g(EXPLODING_GROWTH)}x its early median {_g(base)} (exploding gradients)."
             thr = EXPLODING_GROWTH * base
         elif rule == "vanishing-gradients":
-            other = run.extra
             if variant == "depth":
-                msg = f"grads {name}: vanishing across depth {span}: its gradient relative to its weights is {_g(v)} of the last layer's ({other}), below {_g(VANISHING_DEPTH_RATIO)}."
-                thr = VANISHING_DEPTH_RATIO
+                thr, v = VANISHING_DEPTH_RATIO, min(values)
+                if many:
+                    msg = f"grads, {n} models: vanishing across depth {span}: the first weight matrix's gradient relative to its weights is down to {_g(v)} of the last layer's, below {_g(thr)} ({first})."
+                else:
+                    msg = f"grads {name}: vanishing across depth {span}: its gradient relative to its weights is {_g(v)} of the last layer's ({run.extra}), below {_g(thr)}."
             else:
-                against = "" if other is None or not np.isfinite(other) else f" against weights {_g(other)}"
-                msg = f"grads {name}: vanishing {span} (norm {_g(v)}{against})."
-                thr = VANISHING_RATIO
+                thr, v = VANISHING_RATIO, min(values)
+                if many:
+                    msg = f"grads, {n} weight matrices: vanishing {span} (gradient norm 0 or below {_g(thr)} of the weights'; {first})."
+                else:
+                    other = run.extra
+                    against = "" if other is None or not np.isfinite(other) else f" against weights {_g(other)}"
+                    msg = f"grads {name}: vanishing {span} (norm {_g(v)}{against})."
         elif rule == "dead-units":
-            msg = f"activations {name}: {100 * v:.0f}% of units output zero for every example of the batch {span} (dead units; dying ReLU?)."
-            thr = DEAD_UNITS_SHARE
+            thr, v = DEAD_UNITS_SHARE, max(values)
+            if many:
+                msg = f"activations, {n} layers: {100 * thr:.0f}% or more of units output zero for every example of the batch {span} (up to {100 * v:.0f}%; {first}; dead units; dying ReLU?)."
+            else:
+                msg = f"activations {name}: {100 * v:.0f}% of units output zero for every example of the batch {span} (dead units; dying ReLU?)."
         elif rule == "saturation":
-            msg = f"activations {name}: {100 * v:.0f}% of outputs within 0.03 of the bounds {span} (saturated)."
-            thr = SATURATION_SHARE
+            thr, v = SATURATION_SHARE, max(values)
+            if many:
+                msg = f"activations, {n} layers: {100 * thr:.0f}% or more of outputs within 0.03 of the bounds {span} (up to {100 * v:.0f}%; {first}; saturated)."
+            else:
+                msg = f"activations {name}: {100 * v:.0f}% of outputs within 0.03 of the bounds {span} (saturated)."
         elif rule == "scale-drift":
-            way = "shrinks" if v < 1 else "grows"
-            factor = 1 / v if v < 1 else v
-            msg = f"activations {name}: std {way} {_g(factor)}x layer over layer from {name} to {run.extra} {span} (scale drift across depth)."
             thr = DRIFT_FACTOR
+            v = min(values) if variant == "shrinks" else max(values)
+            factor = 1 / v if v < 1 else v
+            if many:
+                msg = f"activations, {n} models: std {variant} up to {_g(factor)}x layer over layer from the first hidden layer to the last {span} ({first}; scale drift across depth)."
+            else:
+                msg = f"activations {name}: std {variant} {_g(factor)}x layer over layer from {name} to {run.extra} {span} (scale drift across depth)."
         else:
             return None
-        return Finding(kind, name, a, b, "warning", rule, float(v), float(thr), msg)
-
-
-def _computation_order(rec) -> dict:
-    """``(kind, name) -> key`` in the order a training step computes them: the forward
-    pass layer by layer (a layer's weights, then its output), then the backward pass
-    (gradients from the last layer to the first). A weight belongs to the layer whose
-    activation name prefixes it; the rest follow in recording order."""
-    acts = list(rec._stores.get("activations", {}))
-    layer_of = {}
-    for kind in ("weights", "grads"):
-        for i, name in enumerate(rec._stores.get(kind, {})):
-            owners = [j for j, a in enumerate(acts) if name.startswith(a + "/")]
-            layer_of[(kind, name)] = max(owners, key=lambda j: len(acts[j])) if owners else len(acts) + i
-    order = {("activations", a): (0, j, 1) for j, a in enumerate(acts)}
-    for (kind, name), j in layer_of.items():
-        order[(kind, name)] = (0, j, 0) if kind == "weights" else (1, -j)
-    return order
+        return Finding(kind, name, a, b, "warning", rule, float(v), float(thr), msg, [m[1] for m in members if m[1] is not None])
 
 
 class _Subset:
@@ -381,7 +520,7 @@ class _Subset:
         pass
 
     def findings(self) -> list[Finding]:
-        return [f for f in self.tracker.findings() if f.kind in self.kinds and (self.names is None or f.tensor is None or f.tensor in self.names)]
+        return self.tracker.findings(self.kinds, self.names)
 
 
 def locate(rec) -> list[dict]:

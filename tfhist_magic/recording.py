@@ -543,6 +543,7 @@ class Recording:
             return -1
         return st.latest[0] if st.latest is not None else int(st.steps[st.n - 1])
 
+    @_locked
     def kept_steps(self, kind: str, name: str) -> np.ndarray:
         """The steps of the kept snapshots of ``(kind, name)`` (the newest included), in
         order, without copying any rows; empty if there are none."""

@@ -32,6 +32,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from ..health import is_weight_matrix
 from ..recording import KINDS, Recording
 from . import _compat
 from ._ops import PROBE_COLUMNS, compute_dtype, merged_rows, probe_kind, snapshot_rows, update_ratio
@@ -623,7 +624,11 @@ class Engine:
             start[kind] = sum(len(names[k]) for k in start)
         # Update ratios for weight matrices (rank >= 2): copied before the update, compared after.
         shapes = [tf.TensorShape(v.shape) for v in tensors.get("weights", ())]
-        ratio_of = [(start["weights"] + i, v) for i, (v, sh) in enumerate(zip(tensors.get("weights", ()), shapes)) if (sh.rank or 0) >= 2 and sh.is_fully_defined()]
+        ratio_of = [
+            (start["weights"] + i, v)
+            for i, (v, sh, n) in enumerate(zip(tensors.get("weights", ()), shapes, names.get("weights", ())))
+            if (sh.rank or 0) >= 2 and sh.is_fully_defined() and is_weight_matrix(n)
+        ]
 
         kinds_of = [probe_kind(t, b) for _, t, b in acts] + [None] * sum(len(names[k]) for k in names if k != "activations")
 
