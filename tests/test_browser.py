@@ -41,6 +41,45 @@ def _notebook(root: Path, name: str) -> None:
     write_notebook(root / f"{name}.ipynb", [SETUP, WATCH, f'_tfhist.save("{name}.npz")'])
 
 
+# A Recording of 600 Series (200 layers of a Transformer-like model, each kind) x 100
+# snapshots, built in the kernel from NumPy rows (no TensorFlow): gradients that shrink
+# with depth, one weight whose update ratio is far too high, one gradient with NaN at the
+# latest step, a dead activation.
+BIG = """\
+import time, json
+import numpy as np
+from tfhist_magic import histogram as H
+from tfhist_magic.recording import Recording
+from tfhist_magic.view.widget import Dashboard
+rng = np.random.default_rng(0)
+B, S = 64, 100
+layers = [f"encoder/block_{b}/{part}" for b in range(20) for part in ("attention/query", "attention/key", "attention/value",
+          "attention/output", "norm_1", "ffn/dense_1", "ffn/act", "ffn/dense_2", "norm_2", "residual")]
+rec = Recording(bins=B)
+steps = np.arange(S) * 5
+base = np.stack([H.reference_row(rng.normal(size=512).astype(np.float32), B) for _ in layers])
+for kind in ("activations", "weights", "grads"):
+    names = layers if kind == "activations" else [n + "/kernel" for n in layers]
+    scale = np.ones((S, len(layers)))
+    if kind == "grads":  # vanishing with depth, shrinking over the steps
+        scale = np.exp(-np.arange(len(layers)) / 60.0)[None, :] * np.linspace(1, 0.3, S)[:, None]
+    rows = np.repeat(base[None], S, axis=0)
+    for k in (H.MIN, H.MAX, H.MEAN, H.STD, H.NORM, H.WIDTH):
+        rows[:, :, B + k] *= scale
+    if kind == "grads":
+        rows[-1, 37, B + H.NAN] = 7
+    rec.add_rows(kind, names, steps, rows)
+for i, n in enumerate(layers):
+    rec.add_scalars("update_ratio", n + "/kernel", steps, np.full(S, 0.5 if i == 11 else 1e-3 * (1 + i % 3)))
+    rec.add_scalars("dead_units", n, steps, np.full(S, 0.97 if i == 23 else 0.01))
+rec.add_model("encoder", layers + [n + "/kernel" for n in layers])
+dash = Dashboard(rec)
+t = time.perf_counter(); packet = dash._state_packet(); built = time.perf_counter() - t
+print("KERNEL", json.dumps({"bytes": len(packet), "build_ms": 1000 * built, "series": len(rec)}))
+dash
+"""
+
+
 def _open_and_run(page, url: str) -> None:
     page.goto(url)
     page.add_style_tag(content=".jp-toast-container, .Toastify { display: none !important; }")  # JupyterLab's news prompt
@@ -74,6 +113,14 @@ def _state(page) -> dict:
     return page.eval_on_selector(".tfh", "e => ({...e.dataset})")
 
 
+def _opened(page, name: str) -> None:
+    """Wait until the page shows tensor ``name`` with every kept snapshot: the full packet
+    has only the latest of each, the page asks for the rest when it opens one."""
+    page.wait_for_function(
+        "(n) => { const d = document.querySelector('.tfh').dataset; return d.tensor === n && d.snaps === d.kept; }", arg=name, timeout=30_000
+    )
+
+
 def _wait_saved(root: Path, name: str) -> Recording:
     path = root / f"{name}.npz"
     for _ in range(600):
@@ -89,6 +136,7 @@ def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("jupyter")
     _notebook(root, "lab")
     _notebook(root, "nb7")
+    write_notebook(root / "big.ipynb", [BIG])
     with jupyter_server(root) as url:
         yield url, root
 
@@ -120,6 +168,7 @@ def test_jupyterlab_live_views_and_interaction(server):
         name = rec.names("grads")[1]
         page.click(f".tfh-item[data-name='{name}']")
         page.wait_for_selector(f".tfh[data-tensor='{name}'][data-view='step']")
+        _opened(page, name)
         s = rec.series("grads", name)
         _assert_drawn(page, s, -1)
         # slider: snapshot 3
@@ -147,6 +196,7 @@ def test_jupyterlab_live_views_and_interaction(server):
         page.click(".tfh-view[data-view='step']")
         page.click(".tfh-tab[data-kind='grads']")
         page.click(f".tfh-item[data-name='{name}']")
+        _opened(page, name)
         # every view redraws from the same exact rows
         for view in ("overlay", "offset", "heatmap", "distribution"):
             page.click(f".tfh-view[data-view='{view}']")
@@ -178,6 +228,7 @@ def test_jupyterlab_live_views_and_interaction(server):
         ):
             page.click(f".tfh-tab[data-kind='{kind}']")
             page.click(f".tfh-item[data-name='{name}']")
+            _opened(page, name)
             page.wait_for_selector(f".tfh[data-tensor='{name}'] .tfh-probe[data-drawn]")
             drawn = json.loads(page.get_attribute(".tfh-probe", "data-drawn"))
             assert sorted(drawn["metrics"]) == sorted(metrics) and drawn["name"] == name
@@ -212,3 +263,124 @@ def test_notebook7_renders_the_recording(server):
         _assert_drawn(page, rec.series("weights", _state(page)["tensor"]), -1)
         page.locator(".tfh").screenshot(path=str(OUT / "notebook7-step.png"))
         assert page.our_errors() == [], page.errors
+
+
+# -- a dashboard for 600 tensors ---------------------------------------------------------------
+
+TIMES = Path("/tmp/tfhist-browser-times.json")
+
+
+def _clicked(page, selector: str, *until: str) -> dict:
+    """Click ``selector`` in the page and measure: ``sync_ms`` (the click's handlers,
+    drawing included) and, for each JS condition in ``until``, the ms until it held."""
+    return page.evaluate(
+        """([sel, until]) => new Promise((done) => {
+            const t0 = performance.now();
+            document.querySelector(sel).click();
+            const out = { sync_ms: performance.now() - t0 };
+            const check = () => {
+                until.forEach((c, i) => { if (out["ms_" + i] === undefined && eval(c)) out["ms_" + i] = performance.now() - t0; });
+                until.every((c, i) => out["ms_" + i] !== undefined) ? done(out) : requestAnimationFrame(check);
+            };
+            check();
+        })""",
+        [selector, list(until)],
+    )
+
+
+def _set(page, selector: str, value: str) -> float:
+    return page.evaluate(
+        """([sel, v]) => { const t0 = performance.now(); const e = document.querySelector(sel); e.value = v;
+            e.dispatchEvent(new Event("change")); return performance.now() - t0; }""",
+        [selector, value],
+    )
+
+
+def test_a_dashboard_for_600_tensors(server):
+    """600 Series x 100 snapshots: a reload gets an index (the latest snapshot of each),
+    a bounded packet; opening a tensor fetches its history; the picker groups by block;
+    "all tensors" draws only the tiles on screen, NaN first; the depth x step view draws
+    one row per tensor and one column per kept step. The times are printed (and written
+    to /tmp/tfhist-browser-times.json), not asserted: the machine is shared."""
+    url, root = server
+    OUT.mkdir(parents=True, exist_ok=True)
+    times = {}
+    with browser_page(failure_shot=OUT / "big-failure.png") as page:
+        _open_and_run(page, url + "/lab/tree/big.ipynb?reset")  # only this notebook: no tabs restored from the other tests
+        page.wait_for_selector(".tfh[data-step]", timeout=180_000)
+        kernel = json.loads(page.inner_text(".jp-OutputArea-output:has-text('KERNEL')").split("KERNEL", 1)[1].strip().splitlines()[0])
+        times["kernel"] = kernel
+        assert kernel["series"] == 600 and kernel["bytes"] < 400_000, kernel
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
+        # -- reload: the widget's state comes from the kernel again --------------------------
+        t = time.monotonic()
+        page.reload()
+        page.add_style_tag(content=".jp-toast-container, .Toastify { display: none !important; }")
+        page.wait_for_selector(".tfh[data-step][data-first-draw-ms]", timeout=120_000)
+        st = _state(page)
+        times["reload"] = {"wall_s": time.monotonic() - t, "first_draw_since_page_start_ms": float(st["firstDrawAt"]),
+                           "widget_first_draw_ms": float(st["firstDrawMs"]), "packet_bytes": int(st["packetBytes"]),
+                           "decode_ms": float(st["decodeMs"]), "apply_ms": float(st["applyMs"])}
+        assert int(st["packetBytes"]) < 400_000 and (st["snaps"], st["kept"]) in (("1", "100"), ("100", "100")), st
+        assert _tabs(page) == ["activations", "weights", "grads"]
+        # -- the picker: blocks collapse; one opens ----------------------------------------
+        rows = int(st["pickerRows"])
+        assert rows < 60, rows  # 200 activations under 20 collapsed blocks
+        times["expand_block"] = _clicked(page, ".tfh-node[data-key='model:encoder/block_3']", "document.querySelector(\".tfh-item[data-name='encoder/block_3/norm_1']\")")
+        # the keyboard: down selects the next tensor, left goes to its group and closes it
+        page.click(".tfh-item[data-name='encoder/block_0/attention/query']")
+        page.focus(".tfh-list")
+        page.keyboard.press("ArrowDown")
+        page.wait_for_selector(".tfh[data-tensor='encoder/block_0/attention/key']")
+        page.keyboard.press("ArrowLeft")
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_selector(".tfh-node.tfh-cursor[data-key='model:encoder/block_0/attention'][aria-expanded='false']")
+        # -- switching tab, tensor and view ------------------------------------------------
+        times["tab_grads"] = _clicked(page, ".tfh-tab[data-kind='grads']", "document.querySelector('.tfh').dataset.kind === 'grads'")
+        page.fill(".tfh-filter", "block_7/ffn/dense_2")
+        name = "encoder/block_7/ffn/dense_2/kernel"
+        # drawn at once from the latest snapshot; the history (100 snapshots) when the kernel answers
+        times["tensor"] = _clicked(page, f".tfh-item[data-name='{name}']", f"document.querySelector('.tfh').dataset.tensor === '{name}'",
+                                   "document.querySelector('.tfh').dataset.snaps === '100'")
+        assert (_drawn(page)["name"], _drawn(page)["step"]) == (name, 495)
+        page.fill(".tfh-filter", "")
+        for view in ("heatmap", "distribution", "step"):
+            times[f"view_{view}"] = _clicked(page, f".tfh-view[data-view='{view}']", f"document.querySelector('.tfh').dataset.view === '{view}'")
+            if view == "heatmap":
+                assert len(_drawn(page)["steps"]) == 100
+                page.locator(".tfh").screenshot(path=str(OUT / "big-heatmap.png"))
+        # -- all tensors: only the visible tiles drawn, the NaN one first -------------------
+        times["view_grid"] = _clicked(page, ".tfh-view[data-view='grid']", "+document.querySelector('.tfh').dataset.drawnTiles > 0")
+        times["grid_sort_ms"] = _set(page, "select[data-opt='gridSort']", "nonfinite")
+        page.wait_for_function("() => document.querySelector('.tfh-grid .tfh-tile[data-drawn]')")
+        st = _state(page)
+        order = page.eval_on_selector_all(".tfh-tile", "es => es.map((e) => e.dataset.name)")
+        assert int(st["tiles"]) == len(order) == 200 and order[0] == "encoder/block_3/ffn/dense_2/kernel", order[:3]  # layer 37: NaN
+        drawn = page.eval_on_selector_all(".tfh-tile[data-drawn]", "es => es.map((e) => e.dataset.name)")
+        assert 0 < len(drawn) < 60 and order[0] in drawn, len(drawn)
+        times["grid_tiles_drawn"] = len(drawn)
+        page.locator(".tfh").screenshot(path=str(OUT / "big-grid.png"))
+        page.eval_on_selector(".tfh-grid", "e => { e.scrollTop = e.scrollHeight; }")
+        page.wait_for_function(f"() => document.querySelector(\".tfh-tile[data-name='{order[-1]}'][data-drawn]\")")
+        assert not page.query_selector(f".tfh-tile[data-name='{order[0]}'][data-drawn]")  # let go once off screen
+        page.click(".tfh-tab[data-kind='weights']")
+        _set(page, "select[data-opt='gridSort']", "update_ratio")
+        page.wait_for_function("() => document.querySelector('.tfh-tile')?.dataset.name === 'encoder/block_1/attention/key/kernel'")  # layer 11: ratio 0.5
+        # -- depth x step: one row per tensor, one column per kept step ---------------------
+        page.click(".tfh-tab[data-kind='grads']")
+        # drawn at once from what the page holds (the latest step); all steps when the kernel answers
+        times["view_depth"] = _clicked(page, ".tfh-view[data-view='depth']", "document.querySelector('.tfh').dataset.view === 'depth'",
+                                       "JSON.parse(document.querySelector('.tfh-canvas').dataset.drawn || '{}').complete === true")
+        d = _drawn(page)
+        assert (d["view"], d["metric"], d["rows"], d["cols"]) == ("depth", "norm", 200, 100), {k: d[k] for k in ("view", "metric", "rows", "cols")}
+        assert d["steps"] == list(range(0, 500, 5)) and d["names"][0] == "encoder/block_0/attention/query/kernel"
+        times["depth_redraw_ms"] = _set(page, "select[data-opt='depth']", "norm")
+        page.locator(".tfh").screenshot(path=str(OUT / "big-depth.png"))
+        box = page.locator(".tfh-canvas").bounding_box()
+        row_h = max(1, min(14, 560 / 200))
+        page.mouse.click(box["x"] + 190 + 1.5, box["y"] + 8 + 50.5 * row_h)  # row 50, the first step
+        page.wait_for_selector(".tfh[data-view='step'][data-tensor='encoder/block_5/attention/query/kernel'][data-step='0']", timeout=10_000)
+        assert page.our_errors() == [], page.errors
+    TIMES.write_text(json.dumps(times, indent=1))
+    print("\nBROWSER TIMES", json.dumps(times, indent=1))

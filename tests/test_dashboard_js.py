@@ -172,3 +172,191 @@ def test_the_page_uses_explicit_edges_of_imported_series():
     np.testing.assert_array_equal(got["edges"], edges[:, 0])
     np.testing.assert_array_equal(got["counts"], rows[:, 0, :4])
     np.testing.assert_allclose(got["shares"], H.rebin(edges[0, 0], rows[0, 0, :4], np.array([-1.0, 1.0, 3.0])))
+
+
+# -- a page that holds only some snapshots: deltas addressed by step, fetched histories ------
+
+_PAGE = """
+const store = new D.Store((msg) => asked.push(msg));
+const asked = [];
+const out = [];
+for (const b64 of DATA.packets) {
+  if (b64 === "SNAPSHOT") {  // what the page holds at this point
+    out.push([...store.series.values()].map((s) => ({kind: s.kind, name: s.name, kept: s.kept, complete: store.complete(s),
+      steps: s.snaps.map((p) => p.step), counts: s.snaps.map((p) => Array.from(p.counts)), mean: s.snaps.map((p) => p.mean),
+      edges: s.snaps.map((p) => Array.from(p.edges)),
+      norm: store.depthTrack(s, "norm"), ratio: store.scalar("update_ratio", s.name)})));
+    continue;
+  }
+  store.apply(D.decode(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)).buffer));
+}
+OUT = {out, stale: store.stale, asked};
+"""
+
+
+def _b64(packet):
+    return base64.b64encode(bytes(packet)).decode()
+
+
+def _live_run(rec, rng, d, order):
+    """Packets a page gets: the full packet (the latest of each Series), deltas of steps
+    30..120 (with thinning: max_snapshots=4), and answers to ``want: series`` / ``depth``
+    placed by ``order``: "before" the deltas, "between" them or "after"."""
+    packets = [_b64(d.get_state()["_data"])]
+    sent = []
+    d.send = lambda content, buffers=None: sent.append(buffers[0])
+
+    def answer():
+        d._on_front_end(d, {"want": "series", "kind": "grads", "names": ["a", "b"]}, [])
+        d._on_front_end(d, {"want": "depth", "kind": "grads", "metrics": ["norm"]}, [])
+        packets.extend(_b64(b) for b in sent[-2:])
+
+    if order == "before":
+        answer()
+    for step in range(30, 130, 10):
+        rec.add("grads", "a", step, H.reference_row(rng.normal(step, 1, size=50).astype(np.float32), 8))
+        if step % 20 == 0:
+            rec.add("grads", "b", step, H.reference_row(rng.normal(size=50).astype(np.float32), 8))
+        rec.add_scalars("update_ratio", "a", [step], [1e-3 * step])
+        d.refresh()
+        packets.append(_b64(sent[-1]))
+        if order == "between" and step == 70:
+            answer()
+    packets.append("SNAPSHOT")
+    if order == "after":
+        answer()
+        packets.append("SNAPSHOT")
+    return packets
+
+
+@pytest.mark.parametrize("order", ["before", "between", "after"])
+def test_a_page_with_the_latest_snapshots_stays_right_and_fetches_the_rest(order):
+    """The full packet gives each Series' latest snapshot only; deltas (thinning, newest
+    rows not kept) keep the page a subset of what the Recording keeps, with exactly its
+    rows; the fetched history (and the depth view's statistic), whether it comes before,
+    between or after the deltas, completes it: the page ends equal to the Recording."""
+    rec, rng = _recording()
+    rec.add_scalars("update_ratio", "a", [0, 10, 20], [1e-3, 2e-3, 3e-3])
+    d = Dashboard(rec)
+    d.history_budget = 0
+    packets = _live_run(rec, rng, d, order)
+    got = run(_PAGE, {"packets": packets})
+    assert got["stale"] is False
+    first = got["out"][0]
+    for s in first:  # a subset of the kept snapshots, each exactly the Recording's row
+        want = rec.series("grads", s["name"])
+        assert set(s["steps"]) <= set(want.steps.tolist()) and s["steps"] == sorted(s["steps"])
+        assert s["kept"] == len(want)
+        for step, counts, mean in zip(s["steps"], s["counts"], s["mean"]):
+            i = want.steps.tolist().index(step)
+            np.testing.assert_array_equal(counts, want.counts[i])
+            assert float(mean) == want.mean[i]
+        assert s["complete"] is (order != "after" or len(s["steps"]) == len(want))
+    for s in got["out"][-1]:
+        want = rec.series("grads", s["name"])
+        assert s["complete"] and s["steps"] == want.steps.tolist()
+        np.testing.assert_array_equal(s["counts"], want.counts)
+        np.testing.assert_array_equal(_f(np.ravel(s["edges"])), want.edges.ravel())
+        steps, norm = rec.stat("grads", s["name"], H.NORM)
+        assert s["norm"]["steps"] == steps.tolist() and s["norm"]["complete"]
+        np.testing.assert_array_equal(_f(s["norm"]["values"]), norm)
+    ratio = next(s for s in got["out"][-1] if s["name"] == "a")["ratio"]
+    steps, values = rec.scalar("update_ratio", "a")
+    assert ratio["steps"] == steps.tolist() and _f(ratio["values"]).tolist() == values.tolist()
+
+
+def test_a_keyframe_keeps_what_a_page_in_step_holds():
+    """While live, a full packet goes out now and then for pages that fell behind; a page
+    that missed nothing keeps the histories it fetched (it cannot fetch them again while
+    the kernel trains), and takes the next delta."""
+    rec, rng = _recording()
+    d = Dashboard(rec, live=True)
+    d.history_budget = 0
+    d.keyframe_interval = 0.0  # a full packet after every delta
+    packets = [_b64(d.get_state()["_data"])]
+    sent = []
+    d.send = lambda content, buffers=None: sent.append((content["tfhist"], buffers[0]))
+    d._on_front_end(d, {"want": "series", "kind": "grads", "names": ["a"]}, [])
+    for step in (30, 40):
+        rec.add("grads", "a", step, H.reference_row(rng.normal(size=50).astype(np.float32), 8))
+        d.refresh()
+    assert [k for k, _ in sent] == ["series", "delta", "full", "delta", "full"]
+    packets += [_b64(b) for _, b in sent] + ["SNAPSHOT"]
+    got = run(_PAGE, {"packets": packets})
+    a = next(s for s in got["out"][0] if s["name"] == "a")
+    assert a["complete"] and a["steps"] == rec.series("grads", "a").steps.tolist()
+    # a page that missed a delta starts over from the next full packet (the latest of each)
+    del packets[2]
+    got = run(_PAGE, {"packets": packets})
+    a = next(s for s in got["out"][0] if s["name"] == "a")
+    assert not got["stale"] and a["steps"][-1] == 40 and not a["complete"]
+    assert set(a["steps"]) < set(rec.series("grads", "a").steps.tolist())
+
+
+def test_the_page_asks_for_what_it_lacks():
+    rec, _ = _recording()
+    d = Dashboard(rec)
+    d.history_budget = 0
+    script = """
+    const asked = [];
+    const store = new D.Store((msg) => asked.push(msg));
+    store.apply(D.decode(Uint8Array.from(atob(DATA), (c) => c.charCodeAt(0)).buffer));
+    const [a, b] = store.ofKind("grads");
+    store.wantHistory([a]); store.wantHistory([a, b]);  // asked once each
+    store.wantDepth("grads", "norm", store.ofKind("grads")); store.wantDepth("grads", "norm", store.ofKind("grads"));
+    OUT = asked;
+    """
+    got = run(script, _b64(d.get_state()["_data"]))
+    assert got == [{"want": "series", "kind": "grads", "names": ["a"]}, {"want": "series", "kind": "grads", "names": ["b"]},
+                   {"want": "depth", "kind": "grads", "metrics": ["norm"]}]
+
+
+def test_picker_groups_and_status_text():
+    """The picker's tree: by model, by path, and a crowded level by name prefix (Keras'
+    conv2_block1_1_conv under conv2 > conv2_block1); a group of one is its item."""
+    names = [f"resnet/conv{c}_block{b}_{k}_conv/{w}" for c in (2, 3) for b in range(1, 7) for k in (1, 2, 3) for w in ("kernel", "bias")]
+    names += ["resnet/predictions/kernel", "other/d/kernel"]
+    models = {n: n.split("/")[0] for n in names}
+    script = """
+    const show = (g) => g.entries.map((e) => e.entries ? [e.label, e.names.size, show(e)] : e.label);
+    OUT = {tree: show(D.groupTree(DATA.names, DATA.models)), status: [D.statusText({text: "preparing the recording for 612 tensors"}, 12.7),
+           D.statusText({text: "x"}, 125)]};
+    """
+    got = run(script, {"names": names, "models": models})
+    resnet, other = got["tree"]
+    assert resnet[0] == "resnet" and resnet[1] == 73 and other == ["other", 1, ["d/kernel"]]
+    conv2, conv3, pred = resnet[2]
+    assert (conv2[0], conv2[1], conv3[0]) == ("conv2", 36, "conv3")
+    assert [g[0] for g in conv2[2]] == [f"conv2_block{b}" for b in range(1, 7)]
+    assert conv2[2][0][2] == [[f"conv2_block1_{k}_conv", 2, ["kernel", "bias"]] for k in (1, 2, 3)]
+    assert pred == "predictions/kernel"  # a group of one is its item
+    assert got["status"] == ["preparing the recording for 612 tensors… 12 s", "x… 2 min 05 s"]
+
+
+def test_grid_order_puts_the_unusual_first():
+    """"all tensors" sorted by a statistic from what every page holds (the latest
+    snapshot, the scalar series' latest value): NaN/Inf first, the update ratio farthest
+    from 1e-3 first, the biggest norm change, the deadest layer; "unusual only" keeps
+    those past the findings' thresholds."""
+    rec = Recording(bins=8)
+    rng = np.random.default_rng(0)
+    for i, name in enumerate("abcd"):
+        for step in (0, 10):
+            values = rng.normal(0, 1 + (9 * step if name == "c" else 0), size=50).astype(np.float32)
+            if name == "b" and step == 10:
+                values[:3] = np.nan
+            rec.add("weights", name, step, H.reference_row(values, 8))
+        rec.add_scalars("update_ratio", name, [0, 10], [1e-3, [1e-3, 2e-3, 0.5, 1e-6][i]])
+    d = Dashboard(rec)
+    d.history_budget = 0
+    script = """
+    const store = new D.Store();
+    store.apply(D.decode(Uint8Array.from(atob(DATA), (c) => c.charCodeAt(0)).buffer));
+    const list = store.ofKind("weights");
+    OUT = Object.fromEntries(["nonfinite", "update_ratio", "norm_change"].map((k) => [k,
+      [D.sortTiles(store, list, k).map(([s]) => s.name), D.sortTiles(store, list, k, true).map(([s]) => s.name)]]));
+    """
+    got = run(script, _b64(d.get_state()["_data"]))
+    assert got["nonfinite"] == [["b", "a", "c", "d"], ["b"]]
+    assert got["update_ratio"] == [["d", "c", "b", "a"], ["d", "c"]]  # 1e-6 is 3 decades off, 0.5 2.7
+    assert got["norm_change"][0][0] == "c" and got["norm_change"][1] == ["c"]

@@ -6,6 +6,7 @@ import io
 
 import ipywidgets as W
 import numpy as np
+import pytest
 
 from tfhist_magic import histogram as H
 from tfhist_magic.recording import Recording
@@ -47,7 +48,13 @@ def test_full_state_is_the_recordings_rows_exactly():
         np.testing.assert_array_equal(s["epochs"], [0, 0, 0, 1, 1])
         np.testing.assert_array_equal(s["wall"], want.wall)
         np.testing.assert_array_equal(s["edges"], want.edges)
-        assert s["start"] == 0 and s["dtype"] == "float32"
+        assert s["after"] is None and s["kept"] == 5 and s["keep"] is None and s["dtype"] == "float32"
+
+
+def _apply(page: dict, s: dict) -> list:
+    """What a page holding ``page[name]`` (steps) holds after a Series' delta ``s``."""
+    held = [] if s["after"] is None else [st for st in page.get(s["name"], []) if s["keep"] is None or st in s["keep"]]
+    return [st for st in held if s["after"] is not None and st <= s["after"]] + s["steps"].tolist()
 
 
 def test_updates_send_only_what_is_new():
@@ -62,16 +69,19 @@ def test_updates_send_only_what_is_new():
     h = decode(packet)
     assert content == {"tfhist": "delta"} and h["seq"] == 1 and not h["full"]
     (s,) = h["series"]
-    assert (s["kind"], s["name"], s["start"], s["n"]) == ("grads", "d/bias", 5, 1)
+    assert (s["kind"], s["name"], s["after"], s["n"], s["kept"], s["keep"]) == ("grads", "d/bias", 40, 1, 6, None)
     np.testing.assert_array_equal(s["rows"][0], rec.series("grads", "d/bias").rows[-1])
-    # filling past capacity thins the kept rows: that Series is sent again from 0
+    # filling past capacity thins the kept rows: the delta says which steps are kept and
+    # carries only the new rows, whatever the page holds
     for step in range(70, 120, 10):
         rec.add("grads", "d/bias", step, H.reference_row(np.arange(5, dtype=np.float32) + step, 16))
     d.refresh()
     s = decode(sent[-1][1][0])["series"][0]
     want = rec.series("grads", "d/bias")
-    assert s["start"] == 0 and s["n"] == len(want)
-    np.testing.assert_array_equal(s["steps"], want.steps)
+    assert s["after"] == 60 and s["keep"].tolist() == want.steps.tolist() and s["steps"].tolist() == [st for st in want.steps if st > 60]
+    assert _apply({"d/bias": [0, 10, 20, 30, 40, 60]}, s) == want.steps.tolist()  # a page that had all
+    assert _apply({"d/bias": [60]}, s) == [st for st in want.steps if st >= 60]  # one that had the latest only
+    np.testing.assert_array_equal(s["rows"], want.rows[-s["n"] :])
 
 
 def test_live_updates_are_throttled_and_the_end_is_marked():
@@ -89,7 +99,7 @@ def test_live_updates_are_throttled_and_the_end_is_marked():
     assert len(sent) == 1 and decode(sent[0][1][0])["live"] is True
     d.finish()
     h = decode(sent[-1][1][0])
-    assert h["live"] is False and [s["steps"].tolist() for s in h["series"]] == [[70]]
+    assert h["live"] is False and [(s["steps"].tolist(), s["after"]) for s in h["series"]] == [([70], 60)]
 
 
 def test_first_live_change_is_sent_at_once_on_a_machine_just_booted(monkeypatch):
@@ -237,3 +247,139 @@ def test_matplotlib_figure_draws_the_latest_and_first_bins():
     np.testing.assert_array_equal(latest.edges, s.edges[-1])
     np.testing.assert_array_equal(first.values, s.counts[0])
     assert fig.axes[0].get_ylim()[1] >= max(s.counts[0].max(), s.counts[-1].max())  # nothing runs off the top
+
+
+# -- a dashboard for 600 tensors: a bounded full packet, histories fetched when opened -------
+
+
+def _big(series: int, snaps: int, bins: int = 64) -> Recording:
+    """``series`` Series (a third of each kind) of ``snaps`` snapshots, with an update
+    ratio and a dead share for each name: no TensorFlow, rows from NumPy."""
+    rng = np.random.default_rng(0)
+    rec = Recording(bins=bins)
+    names = [f"m/block_{i // 8}/layer_{i}/kernel" for i in range(series // 3)]
+    base = np.stack([H.reference_row(rng.normal(0, 1 + i % 5, size=200).astype(np.float32), bins) for i in range(len(names))])
+    steps = np.arange(snaps) * 10
+    for kind in ("activations", "weights", "grads"):
+        rec.add_rows(kind, names, steps, np.repeat(base[None], snaps, axis=0))
+    for n in names:
+        rec.add_scalars("update_ratio", n, steps, rng.uniform(1e-4, 1e-2, snaps))
+        rec.add_scalars("dead_units", n, steps, rng.uniform(0, 0.2, snaps))
+    rec.add_model("m", names)
+    return rec
+
+
+def test_the_full_packet_is_bounded_whatever_the_steps():
+    """Display and reload send an index (every Series' kind, name, dtype, kept count, its
+    latest snapshot, its scalar series' latest values): its size does not grow with the
+    steps, and grows with the Series by about one snapshot each."""
+    size = {}
+    for series in (48, 201, 600):
+        for snaps in (10, 100):
+            d = Dashboard(_big(series, snaps))
+            d.history_budget = 0  # the index, whatever the size
+            size[series, snaps] = len(d._state_packet())
+    for series in (48, 201, 600):
+        assert size[series, 100] <= size[series, 10] * 1.01, size  # the steps do not count (a longer "kept" number at most)
+    per = (size[600, 100] - size[48, 100]) / (600 - 48)
+    row = 4 * 64 + 8 * 16  # one snapshot's bytes at 64 bins
+    assert per < row + 300, per  # the latest snapshot, its index entry, two thirds of a scalar's latest value
+    assert size[600, 100] < 400_000, size
+    # a recording as big as that is sent as an index with the default budget too; its
+    # every Series holds the latest snapshot and says how many are kept
+    rec = _big(600, 100)
+    h = decode(Dashboard(rec).get_state()["_data"])
+    assert len(h["series"]) == 600 and {(s["n"], s["kept"]) for s in h["series"]} == {(1, 100)}
+    s = h["series"][7]
+    want = rec.series(s["kind"], s["name"])
+    np.testing.assert_array_equal(s["rows"][0], want.rows[-1])
+    np.testing.assert_array_equal(s["edges"][0], want.edges[-1])
+    assert s["norm0"] == want.norm[0]
+    assert {(c["n"], c["kept"]) for c in h["scalars"]} == {(1, 100)} and len(h["scalars"]) == 400
+
+
+def _answer(d, **want):
+    sent = _sent(d)
+    d._on_front_end(d, want, [])
+    (content, (packet,)), = sent
+    assert content == {"tfhist": want["want"]}
+    return decode(packet)
+
+
+@pytest.mark.parametrize("max_snapshots", [256, 4])
+def test_a_fetched_series_is_the_recordings_rows(max_snapshots):
+    """The page asks for a Series' history when it opens it: the answer is its kept
+    rows exactly (after thinning too), with its scalar series."""
+    rec = _recording(max_snapshots=max_snapshots)
+    rec.add_scalars("update_ratio", "d/kernel", [0, 10, 20, 30, 40], [1e-3, np.nan, 3e-3, 4e-3, 5e-3])
+    d = Dashboard(rec)
+    d.history_budget = 0
+    assert {s["n"] for s in decode(d.get_state()["_data"])["series"]} == {1}
+    a = _answer(d, want="series", kind="weights", names=["d/kernel", "nope", "d/bias"])
+    assert a["history"] and [s["name"] for s in a["series"]] == ["d/kernel", "d/bias"]
+    for s in a["series"]:
+        want = rec.series("weights", s["name"])
+        assert s["after"] is None and s["kept"] == s["n"] == len(want) == (5 if max_snapshots > 5 else 3)  # thinned: 0, 20, 40
+        np.testing.assert_array_equal(s["rows"], want.rows)
+        np.testing.assert_array_equal(s["steps"], want.steps)
+        np.testing.assert_array_equal(s["epochs"], want.epochs)
+        np.testing.assert_array_equal(s["wall"], want.wall)
+        np.testing.assert_array_equal(s["edges"], want.edges)
+    (c,) = a["scalars"]
+    steps, values = rec.scalar("update_ratio", "d/kernel")
+    assert c["metric"] == "update_ratio" and c["steps"].tolist() == steps.tolist()
+    np.testing.assert_array_equal(c["values"], values)  # NaN as NaN
+    assert _answer(d, want="series", kind="nope", names=["d/kernel"])["series"] == []
+
+
+def test_a_fetched_series_keeps_its_explicit_edges():
+    """A Series imported with its own edges (TensorBoard's, another bin count), thinned:
+    the answer carries exactly those edges."""
+    rec = Recording(bins=8, max_snapshots=2)
+    S = 5
+    edges = np.cumsum(np.random.default_rng(0).uniform(0.1, 1, size=(S, 1, 5)), axis=2) - 3
+    rows = np.zeros((S, 1, 4 + H.EXTRA))
+    rows[:, 0, :4] = np.arange(S * 4).reshape(S, 4)
+    rows[:, 0, 4 + H.MIN], rows[:, 0, 4 + H.MAX] = edges[:, 0, 0], edges[:, 0, -1]
+    rec.add_rows("weights", ["tb/w"], np.arange(S) * 10, rows, dtypes=["float64"], edges=edges)
+    d = Dashboard(rec)
+    d.history_budget = 0
+    (s,) = decode(d.get_state()["_data"])["series"]
+    want = rec.series("weights", "tb/w")
+    assert s["explicit"] and s["bins"] == 4 and s["n"] == 1
+    np.testing.assert_array_equal(s["edges"], want.edges[-1:])
+    (s,) = _answer(d, want="series", kind="weights", names=["tb/w"])["series"]
+    np.testing.assert_array_equal(s["edges"], want.edges)
+    np.testing.assert_array_equal(s["rows"], want.rows)
+    np.testing.assert_array_equal(s["steps"], want.steps)
+
+
+def test_the_depth_view_gets_one_statistic_of_every_series():
+    rec = _recording()
+    rec.add_scalars("update_ratio", "d/kernel", [0, 20, 40], [1e-3, 2e-3, 3e-3])
+    d = Dashboard(rec)
+    a = _answer(d, want="depth", kind="grads", metrics=["norm", "bogus"])
+    assert a["metrics"] == ["norm"] and [c["name"] for c in a["scalars"]] == ["d/kernel", "d/bias"] and a["series"] == []
+    for c in a["scalars"]:
+        want = rec.series("grads", c["name"])
+        assert c["metric"] == "grads.norm" and c["kept"] == len(want)
+        np.testing.assert_array_equal(c["steps"], want.steps)
+        np.testing.assert_array_equal(c["values"], want.norm)
+    (c,) = _answer(d, want="depth", kind="weights", metrics=["update_ratio"])["scalars"]
+    assert (c["metric"], c["name"], c["steps"].tolist(), c["values"].tolist()) == ("update_ratio", "d/kernel", [0, 20, 40], [1e-3, 2e-3, 3e-3])
+
+
+def test_the_status_reaches_the_page():
+    """While a watched training function is traced, the engine sets ``rec.status``; the
+    header carries it (and the kernel's clock), and a change of it alone is sent."""
+    rec = _recording()
+    d = Dashboard(rec, live=True)
+    assert decode(d.get_state()["_data"])["status"] is None
+    sent = _sent(d)
+    rec.status = {"text": "preparing the recording for 612 tensors", "since": 1000.0}
+    assert d.refresh() is True
+    h = decode(sent[-1][1][0])
+    assert h["status"] == rec.status and h["now"] > 1000 and h["series"] == []
+    assert d.refresh() is False  # said once
+    rec.status = None
+    assert d.refresh() is True and decode(sent[-1][1][0])["status"] is None

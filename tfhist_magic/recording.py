@@ -19,12 +19,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from . import histogram as H
 
-__all__ = ["FACES", "KINDS", "Recording", "RecordingFileError", "Series"]
+__all__ = ["FACES", "KINDS", "Changes", "Latest", "Recording", "RecordingFileError", "Series"]
 
 #: The kinds, in display order.
 KINDS = ("activations", "weights", "grads")
@@ -271,6 +272,106 @@ def _delta(st: _Store, mark):
     return now, start, rows[start:], steps[start:], walls[start:]
 
 
+
+class Changes(NamedTuple):
+    """What changed in one Series (or scalar series) since a mark, addressed by step, for
+    views that keep a copy which may hold only some of the kept snapshots: drop every
+    snapshot whose step is not in ``keep`` (when given: the kept rows were thinned), drop
+    every snapshot after step ``after`` (None: all of them), then append ``rows``.
+
+    Attributes:
+        mark: the state now, to pass back next time.
+        after: the newest step the view keeps, or None.
+        keep: int64[K], every step kept now (only after a thinning), else None.
+        kept: how many snapshots are kept now (the newest included).
+        steps, walls, rows: the snapshots to append (rows ``[S, width]``).
+        edges: ``[S, B+1]`` explicit edges of those rows, for a Series that has them.
+    """
+
+    mark: tuple
+    after: int | None
+    keep: np.ndarray | None
+    kept: int
+    steps: np.ndarray
+    walls: np.ndarray
+    rows: np.ndarray
+    edges: np.ndarray | None
+
+
+def _top(st: _Store):
+    """The newest step in ``st``, or None."""
+    if st.latest is not None:
+        return st.latest[0]
+    return int(st.steps[st.n - 1]) if st.n else None
+
+
+def _mark(st: _Store) -> tuple:
+    return (st.thins, st.n, None if st.latest is None else st.latest[0], _top(st))
+
+
+def _tail(st: _Store, start: int):
+    """Kept rows from index ``start`` on, the newest (not kept) one appended: copies of
+    only that part."""
+    rows, steps, walls = st.rows[start : st.n], st.steps[start : st.n], st.walls[start : st.n]
+    if st.latest is None:
+        return rows.copy(), steps.copy(), walls.copy()
+    step, wall, row = st.latest
+    return np.concatenate([rows, row[None]]), np.append(steps, step), np.append(walls, wall)
+
+
+def _changes(st: _Store, mark, ex: _Store | None = None) -> Changes | None:
+    now = _mark(st)
+    if mark is not None and tuple(mark) == now:
+        return None
+    kept = st.steps[: st.n]
+    keep = None
+    if mark is None:
+        start, after = 0, None
+    elif mark[0] != st.thins:  # thinned: say what is kept; send what is newer than the mark
+        after = mark[3]
+        keep = kept.copy() if st.latest is None else np.append(kept, st.latest[0])
+        start = 0 if after is None else int(np.searchsorted(kept, after, side="right"))
+    else:  # rows from the mark's kept count on (the newest row then may not be kept)
+        start = min(mark[1], st.n)
+        after = int(kept[start - 1]) if start else None
+    rows, steps, walls = _tail(st, start)
+    return Changes(now, after, keep, st.n + (st.latest is not None), steps, walls, rows, None if ex is None else _tail(ex, start)[0])
+
+
+class Latest(NamedTuple):
+    """The newest snapshot of a Series (or value of a scalar series), for an index.
+
+    Attributes:
+        mark: the state now (what :meth:`Recording.changes` continues from).
+        kept: how many snapshots are kept (the newest included).
+        step, wall: of the newest snapshot.
+        row: float64[width], its row.
+        edges: float64[B+1], its explicit edges, for a Series that has them, else None.
+        first: float64[width], the first snapshot's row (always kept).
+    """
+
+    mark: tuple
+    kept: int
+    step: int
+    wall: float
+    row: np.ndarray
+    edges: np.ndarray | None
+    first: np.ndarray
+
+
+def _latest(st: _Store, ex: _Store | None = None) -> Latest | None:
+    if st.n == 0 and st.latest is None:
+        return None
+    if st.latest is not None:
+        step, wall, row = st.latest
+    else:
+        step, wall, row = int(st.steps[st.n - 1]), float(st.walls[st.n - 1]), st.rows[st.n - 1]
+    edges = None
+    if ex is not None:
+        edges = (ex.latest[2] if ex.latest is not None else ex.rows[ex.n - 1]).copy()
+    first = st.rows[0] if st.n else row
+    return Latest(_mark(st), st.n + (st.latest is not None), int(step), float(wall), np.array(row, dtype=np.float64), edges, np.array(first, dtype=np.float64))
+
 def _saved_path(path):
     """Where :meth:`Recording.save` put ``path``: NumPy adds ``.npz`` to a name without
     it, so ``"run"`` is read as ``"run.npz"`` when there is no file ``"run"``."""
@@ -355,6 +456,10 @@ class Recording:
         #: an output layer's sigmoid/softmax is meant to saturate).
         self.outputs: set[str] = set()
         self.notes: list[str] = []  # things the user should know (lost snapshots, ...)
+        #: What the recording is doing before its first snapshot, for the views: a dict
+        #: ``{"text": "preparing the recording for 612 tensors", "since": <unix seconds>}``
+        #: while a watched training function is traced, else None.
+        self.status: dict | None = None
         self._note_at: dict = {}  # a note's key -> its index in notes (a keyed note is replaced)
         self.notes_dropped = 0  # notes past MAX_NOTES, counted, not kept
         self._listeners: list = []
@@ -566,6 +671,45 @@ class Recording:
         """:meth:`delta` for a scalar series: ``(mark, start, values, steps, walls)``."""
         got = _delta(self._scalars[metric][name], mark)
         return None if got is None else (got[0], got[1], got[2][:, 0], got[3], got[4])
+
+    @_locked
+    def changes(self, kind: str, name: str, mark=None) -> Changes | None:
+        """What changed in ``(kind, name)`` since ``mark`` (None: everything), addressed by
+        step (see :class:`Changes`), for views that may hold only some snapshots; None
+        when nothing changed. Copies only the rows it returns."""
+        return _changes(self._stores[kind][name], mark, self._edges.get((kind, name)))
+
+    @_locked
+    def scalar_changes(self, metric: str, name: str, mark=None) -> Changes | None:
+        """:meth:`changes` for a scalar series (its rows are ``[S, 1]``)."""
+        return _changes(self._scalars[metric][name], mark)
+
+    @_locked
+    def latest(self, kind: str, name: str) -> Latest | None:
+        """The newest snapshot of ``(kind, name)`` and how many are kept (see
+        :class:`Latest`), without copying the others; None if it has none."""
+        return _latest(self._stores[kind][name], self._edges.get((kind, name)))
+
+    @_locked
+    def scalar_latest(self, metric: str, name: str) -> Latest | None:
+        """:meth:`latest` for a scalar series (``row`` holds the one value)."""
+        return _latest(self._scalars[metric][name])
+
+    @_locked
+    def stat(self, kind: str, name: str, column: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(steps, values)`` of one statistic of ``(kind, name)`` over its kept snapshots,
+        ``column`` one of ``histogram.MIN, MAX, MEAN, STD, NORM`` (NaN where a snapshot had
+        no finite values) or a count (``NAN``, ``POSINF``, ``NEGINF``, ``ZEROS``), without
+        copying the rows."""
+        st = self._stores[kind][name]
+        B = st.rows.shape[1] - H.EXTRA
+        rows, steps = st.rows[: st.n], st.steps[: st.n]
+        if st.latest is not None:
+            rows, steps = np.concatenate([rows, st.latest[2][None]]), np.append(steps, st.latest[0])
+        values = rows[:, B + column].copy()
+        if column in (H.MIN, H.MAX, H.MEAN, H.STD, H.NORM):
+            values[rows[:, :B].sum(axis=1) <= 0] = np.nan
+        return steps.copy(), values
 
     def epochs_of(self, steps) -> np.ndarray:
         """The Keras epoch (0-based, -1 where unknown) of each of ``steps``."""

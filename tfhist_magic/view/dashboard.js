@@ -17,6 +17,7 @@ const VIEWS = [
   ["heatmap", "heatmap"],
   ["distribution", "distribution"],
   ["grid", "all tensors"],
+  ["depth", "depth × step"],
 ];
 
 // -- data ------------------------------------------------------------------------------
@@ -43,9 +44,13 @@ export function binEdges(lo, w, hi, B, dtype) {
   return e;
 }
 
-const ARRAYS = ["steps", "epochs", "wall", "counts", "extra", "lwh"];
+const ARRAYS = ["steps", "epochs", "wall", "counts", "extra", "lwh", "keep"];
+const TRACK_ARRAYS = ["steps", "values", "keep"];
 
-/** Decode one packet (DataView or ArrayBuffer): the header, with each Series' arrays. */
+/** Decode one packet (DataView or ArrayBuffer), as widget.decode does: the header, with
+ * each Series' arrays (`steps`, `epochs`, `wall`, `counts`, `extra`, `lwh`, `keep`: views
+ * of its part of the packet's concatenated arrays) and each scalar series' `steps`,
+ * `values` and `keep`. */
 export function decode(data) {
   const buf = data instanceof ArrayBuffer ? data : data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
   const bytes = new Uint8Array(buf);
@@ -58,7 +63,28 @@ export function decode(data) {
     at += a.byteLength + ((8 - (a.byteLength % 8)) % 8);
     return a;
   });
-  header.series.forEach((s, j) => ARRAYS.forEach((key, k) => (s[key] = flat[j * ARRAYS.length + k])));
+  const reader = (names, arrays) => {
+    const at = Object.fromEntries(names.map((k) => [k, 0]));
+    return (key, size) => arrays[names.indexOf(key)].subarray(at[key], (at[key] += size));
+  };
+  const take = reader(ARRAYS, flat.slice(0, ARRAYS.length));
+  for (const s of header.series) {
+    const B = s.bins || header.bins, k = s.n;
+    s.steps = take("steps", k);
+    s.epochs = take("epochs", k);
+    s.wall = take("wall", k);
+    s.counts = take("counts", k * B);
+    s.extra = take("extra", k * EXTRA);
+    s.lwh = take("lwh", k * (s.explicit ? B + 1 : 3));
+    s.keep = s.nkeep ? take("keep", s.nkeep) : null;
+  }
+  const track = reader(TRACK_ARRAYS, flat.slice(ARRAYS.length));
+  for (const c of header.scalars || []) {
+    c.steps = track("steps", c.n);
+    c.values = track("values", c.n);
+    c.keep = c.nkeep ? track("keep", c.nkeep) : null;
+  }
+  header.bytes = buf.byteLength;
   return header;
 }
 
@@ -112,71 +138,142 @@ export function percentiles(edges, counts, mn, mx, qs = PERCENTILES) {
   });
 }
 
-/** All kept snapshots of every Series, fed by packets. */
 // The scalar series drawn under a kind's histogram: [metric, label, log scale].
 const PROBES = {
   weights: [["update_ratio", "update / weight ratio, std(Δw) / std(w) (grey: the other weight matrices)", true]],
   activations: [["dead_units", "dead units: zero on the whole batch", false], ["saturation", "saturated: within 0.03 of the bounds", false]],
 };
+const SCALARS = ["update_ratio", "dead_units", "saturation"];
+// Statistics of the rows (widget.STATS): a page that fetched one for the depth view keeps
+// it as the scalar series "<kind>.<stat>", and the deltas' rows extend it.
+const STATS = ["norm", "std", "mean"];
 
+/** A statistic of one snapshot: NaN where it had no finite values (Series._stat). */
+export function statOf(snap, key) {
+  return ["min", "max", "mean", "std", "norm"].includes(key) && !(snap.finite > 0) ? NaN : snap[key];
+}
+
+/** The snapshots of one Series entry of a packet. */
+function snapsOf(p, B) {
+  const out = [];
+  for (let i = 0; i < p.n; i++) {
+    const x = (k) => p.extra[i * EXTRA + k];
+    const counts = p.counts.subarray(i * B, (i + 1) * B);
+    let finite = 0;
+    for (const c of counts) finite += c;
+    out.push({
+      step: p.steps[i], epoch: p.epochs[i], wall: p.wall[i], counts, finite,
+      edges: p.explicit ? p.lwh.slice(i * (B + 1), (i + 1) * (B + 1)) : binEdges(p.lwh[3 * i], p.lwh[3 * i + 1], p.lwh[3 * i + 2], B, p.dtype),
+      nan: x(NAN), posinf: x(POSINF), neginf: x(NEGINF), zeros: x(ZEROS),
+      min: x(MIN), max: x(MAX), mean: x(MEAN), std: x(STD), norm: x(NORM),
+    });
+  }
+  return out;
+}
+
+/** What a change addressed by step leaves of a sorted list: only the steps in `keep`
+ * (when given: the Recording thinned), none after step `after` (null: none at all). */
+function cut(list, after, keep, stepOf) {
+  if (after === null || after === undefined) return [];
+  if (keep) {
+    const k = new Set(keep);
+    list = list.filter((x) => k.has(stepOf(x)));
+  }
+  let n = list.length;
+  while (n && stepOf(list[n - 1]) > after) n--;
+  list.length = n;
+  return list;
+}
+
+/** Apply a change to a scalar series `c` ({steps, values, kept}). */
+function mergeTrack(c, after, keep, steps, values, kept) {
+  const pairs = cut(c.steps.map((st, i) => [st, c.values[i]]), after, keep, (p) => p[0]);
+  c.steps = pairs.map((p) => p[0]);
+  c.values = pairs.map((p) => p[1]);
+  for (let i = 0; i < steps.length; i++) {
+    c.steps.push(steps[i]);
+    c.values.push(values[i]);
+  }
+  c.kept = kept;
+}
+
+/** What the page holds of the Recording, fed by packets: every Series (its `kept` count
+ * and the snapshots the page has: the latest at least, all of them once fetched or
+ * followed live), the scalar series, the header (findings, notes, state). A change is
+ * addressed by step (`after`, `keep`: see Recording.changes), so a Series that holds only
+ * some snapshots stays a subset of what the Recording keeps, and one that holds all
+ * keeps all. `ask` sends a request to the kernel (answered when it is idle). */
 export class Store {
-  constructor() {
+  constructor(ask = null) {
     this.series = new Map();
-    this.scalars = new Map(); // metric + "\t" + name -> { steps: [], values: [] }
+    this.scalars = new Map(); // metric + "\t" + name -> { steps: [], values: [], kept }
     this.header = null;
     this.seq = -1;
     this.listeners = new Set();
     this.stale = false;
+    this.ask = ask;
+    this.asked = new Map(); // what was asked for and not answered yet -> when
+    this.timing = null; // the last packet: bytes, ms to decode and apply
+    this.fullTiming = null; // the last full packet's
+  }
+  /** Decode and apply one packet, timing it. */
+  receive(data) {
+    const t0 = performance.now();
+    const h = decode(data);
+    const t1 = performance.now();
+    this.apply(h);
+    this.timing = { bytes: h.bytes, decode: t1 - t0, apply: performance.now() - t1, what: h.full ? "full" : h.history ? h.want : "delta" };
+    if (h.full) this.fullTiming = this.timing;
+    return h;
   }
   apply(header) {
-    if (header.full) {
+    header.receivedAt = performance.now();
+    if (header.history) { // an answer: newer than every packet before it, whatever their number
+      for (const p of header.series) this.asked.delete(`series\t${p.kind}\t${p.name}`);
+      for (const m of header.metrics || []) this.asked.delete(`depth\t${header.kind}\t${m}`);
+    } else if (header.full) {
+      const inSync = this.header && !this.stale && header.seq === this.seq;
+      this.header = header;
+      if (inSync) return this.changed(); // it holds all this says, and more: keep it
       this.series = new Map();
       this.scalars = new Map();
+      this.asked = new Map();
       this.seq = header.seq;
       this.stale = false;
-    } else if (header.seq <= this.seq) {
-      return; // already in the full data
-    } else if (header.seq !== this.seq + 1) {
-      this.stale = true; // a missed update: ask for everything (answered when the kernel is idle)
+    } else {
+      if (header.seq <= this.seq) return; // already in the full data
+      if (header.seq !== this.seq + 1) this.stale = true; // a missed update: ask for everything (answered when the kernel is idle)
+      this.seq = header.seq;
+      this.header = header;
     }
-    if (!header.full) this.seq = Math.max(this.seq, header.seq);
-    for (const p of header.series) {
-      const B = p.bins || header.bins;
-      let s = this.series.get(p.id);
-      if (!s) {
-        s = { id: p.id, kind: p.kind, name: p.name, dtype: p.dtype, bins: B, snaps: [] };
-        this.series.set(p.id, s);
-      }
-      if (p.start > s.snaps.length) {
-        this.stale = true;
-        continue;
-      }
-      s.snaps.length = p.start;
-      for (let i = 0; i < p.n; i++) {
-        const extra = p.extra.subarray(i * EXTRA, (i + 1) * EXTRA);
-        const x = (k) => extra[k];
-        s.snaps.push({
-          step: p.steps[i], epoch: p.epochs[i], wall: p.wall[i],
-          counts: p.counts.subarray(i * B, (i + 1) * B),
-          edges: p.explicit ? p.lwh.slice(i * (B + 1), (i + 1) * (B + 1)) : binEdges(p.lwh[3 * i], p.lwh[3 * i + 1], p.lwh[3 * i + 2], B, p.dtype),
-          nan: x(NAN), posinf: x(POSINF), neginf: x(NEGINF), zeros: x(ZEROS),
-          min: x(MIN), max: x(MAX), mean: x(MEAN), std: x(STD), norm: x(NORM),
-        });
-      }
-    }
+    for (const p of header.series) this.mergeSeries(p, header.bins);
     for (const p of header.scalars || []) {
       const key = p.metric + "\t" + p.name;
       let c = this.scalars.get(key);
-      if (!c) this.scalars.set(key, (c = { steps: [], values: [] }));
-      if (p.start > c.steps.length) {
-        this.stale = true;
-        continue;
-      }
-      c.steps.length = c.values.length = p.start;
-      c.steps.push(...p.steps);
-      c.values.push(...p.values.map((v) => (v === null ? NaN : v))); // null: not a number (JSON has none)
+      if (!c) this.scalars.set(key, (c = { steps: [], values: [], kept: 0 }));
+      mergeTrack(c, p.after, p.keep, p.steps, p.values, p.kept);
     }
-    this.header = header;
+    this.changed();
+  }
+  mergeSeries(p, bins) {
+    const B = p.bins || bins;
+    let s = this.series.get(p.id);
+    if (!s) {
+      s = { id: p.id, kind: p.kind, name: p.name, dtype: p.dtype, bins: B, snaps: [], kept: 0, norm0: NaN };
+      this.series.set(p.id, s);
+    }
+    const add = snapsOf(p, B);
+    s.snaps = cut(s.snaps, p.after, p.keep, (x) => x.step);
+    for (const x of add) s.snaps.push(x);
+    s.kept = p.kept;
+    if ("norm0" in p) s.norm0 = p.norm0 === null ? NaN : p.norm0;
+    else if (p.after === null && add.length) s.norm0 = statOf(add[0], "norm");
+    for (const stat of STATS) { // a statistic fetched for the depth view follows the rows
+      const c = this.scalars.get(`${s.kind}.${stat}\t${s.name}`);
+      if (c) mergeTrack(c, p.after, p.keep, add.map((x) => x.step), add.map((x) => statOf(x, stat)), p.kept);
+    }
+  }
+  changed() {
     for (const fn of this.listeners) fn();
   }
   scalar(metric, name) {
@@ -193,6 +290,49 @@ export class Store {
     for (const s of this.series.values()) if (s.kind === kind && s.name === name && s.snaps.length) return s;
     return null;
   }
+  /** Whether the page holds every snapshot the Recording keeps of `s`. */
+  complete(s) {
+    return s.snaps.length >= s.kept;
+  }
+  want(key, msg) {
+    if (this.asked.has(key)) return false;
+    this.asked.set(key, performance.now());
+    if (this.ask) this.ask(msg);
+    return true;
+  }
+  /** Ask for the kept snapshots of those of `list` (one kind) the page lacks. */
+  wantHistory(list) {
+    const need = list.filter((s) => !this.complete(s) && !this.asked.has(`series\t${s.kind}\t${s.name}`));
+    if (!need.length) return false;
+    for (const s of need) this.asked.set(`series\t${s.kind}\t${s.name}`, performance.now());
+    if (this.ask) this.ask({ want: "series", kind: need[0].kind, names: need.map((s) => s.name) });
+    return true;
+  }
+  /** One statistic of `s` over its steps for the depth view: a scalar series
+   * (update_ratio, dead_units, saturation) or a statistic of its rows (norm, std, mean),
+   * from the snapshots the page holds or, when it lacks some, from the fetched series.
+   * `{steps, values, complete}`, or null when `s` has no such series. */
+  depthTrack(s, metric) {
+    if (SCALARS.includes(metric)) {
+      const c = this.scalar(metric, s.name);
+      return c && { steps: c.steps, values: c.values, complete: c.steps.length >= c.kept };
+    }
+    const c = this.scalar(`${s.kind}.${metric}`, s.name);
+    if (this.complete(s) || !c) return { steps: s.snaps.map((x) => x.step), values: s.snaps.map((x) => statOf(x, metric)), complete: this.complete(s) };
+    return { steps: c.steps, values: c.values, complete: c.steps.length >= c.kept };
+  }
+  /** Ask for `metric` of every Series of `list` (one kind) over its kept steps, unless
+   * the page has all of it. */
+  wantDepth(kind, metric, list) {
+    if (list.every((s) => { const t = this.depthTrack(s, metric); return !t || t.complete; })) return false;
+    return this.want(`depth\t${kind}\t${metric}`, { want: "depth", kind, metrics: [metric] });
+  }
+  /** Seconds since the header's status began (the kernel's clock, then the page's). */
+  statusElapsed() {
+    const h = this.header;
+    if (!h || !h.status) return 0;
+    return Math.max(0, (h.now || 0) - (h.status.since || h.now || 0) + (performance.now() - h.receivedAt) / 1000);
+  }
 }
 
 const STORES = new Map();
@@ -201,22 +341,22 @@ function storeFor(model) {
   const uid = model.get("_uid");
   let store = STORES.get(uid);
   if (!store) {
-    store = new Store();
+    store = new Store((msg) => model.send(msg));
     STORES.set(uid, store);
     const full = () => {
       const d = model.get("_data");
-      if (d && d.byteLength) store.apply(decode(d));
+      if (d && d.byteLength) store.receive(d);
     };
     full();
     model.on("change:_data", full);
     model.on("msg:custom", (msg, buffers) => {
       if (msg && msg.tfhist && buffers && buffers.length) {
-        store.apply(decode(buffers[0]));
-        if (store.stale && !store.asked) {
-          store.asked = true;
+        store.receive(buffers[0]);
+        if (store.stale && !store.askedFull) {
+          store.askedFull = true;
           model.send({ want: "full" });
         }
-        if (msg.tfhist === "full") store.asked = false;
+        if (msg.tfhist === "full") store.askedFull = false;
       }
     });
   }
@@ -244,11 +384,17 @@ function niceTicks(lo, hi, n = 5) {
 }
 
 const RAMP = [[0, 0, 4], [59, 15, 112], [140, 41, 129], [222, 73, 104], [254, 159, 109], [252, 253, 191]];
-function ramp(t) {
+/** The colour scale at t in [0, 1], as [r, g, b]. */
+function rampRGB(t) {
   t = Math.min(1, Math.max(0, t)) * (RAMP.length - 1);
   const i = Math.min(RAMP.length - 2, Math.floor(t)), f = t - i;
-  const c = RAMP[i].map((v, k) => Math.round(v + f * (RAMP[i + 1][k] - v)));
-  return `rgb(${c[0]},${c[1]},${c[2]})`;
+  return RAMP[i].map((v, k) => Math.round(v + f * (RAMP[i + 1][k] - v)));
+}
+const RAMP_CSS = Array.from({ length: 1024 }, (_, k) => `rgb(${rampRGB(k / 1023).join(",")})`);
+/** The colour scale at t in [0, 1] as a CSS colour (1024 steps, made once: a heatmap
+ * asks for one per cell). */
+function ramp(t) {
+  return RAMP_CSS[Math.round(Math.min(1, Math.max(0, t || 0)) * 1023)];
 }
 
 /** The tensors a finding covers (a grouped finding lists them all; the first is ``name``). */
@@ -359,16 +505,165 @@ function describe(snap) {
   return parts.join(" · ");
 }
 
+// -- the picker's groups, the grid's statistics, the status line ----------------------------
+
+/** A level of the picker with more entries than this is split by name prefix. */
+const CROWD = 12;
+
+/** The tensors `names` (model order) as a tree for the picker: by model, by path ("/"),
+ * and where a level holds more than CROWD entries, by the leading "_"-separated words of
+ * its names (Keras' conv4_block3_2_conv falls under conv4 › conv4_block3). A group is
+ * `{key, label, entries, names}` (entries: groups and items `{name, label}`, in model
+ * order); a group of one entry is that entry, and a model's group is always shown. */
+export function groupTree(names, modelOf = {}) {
+  const group = (key, label) => ({ key, label, entries: [], index: new Map() });
+  const root = group("", "");
+  const child = (at, label, key) => {
+    let c = at.index.get(label);
+    if (!c) {
+      c = group(key || (at.key ? at.key + "/" : "") + label, label);
+      at.index.set(label, c);
+      at.entries.push(c);
+    }
+    return c;
+  };
+  for (const name of names) {
+    const model = modelOf[name] || "";
+    const path = model && name.startsWith(model + "/") ? name.slice(model.length + 1) : name;
+    const segs = path.split("/");
+    const leaf = segs.pop();
+    let at = root;
+    if (model) (at = child(root, model, "model:" + model)).model = true;
+    for (const seg of segs) at = child(at, seg);
+    at.entries.push({ name, label: leaf });
+  }
+  const split = (g) => {
+    for (let k = 1; k <= 3 && g.entries.length > CROWD; k++) {
+      const by = new Map();
+      for (const e of g.entries) {
+        const w = e.label.split("_");
+        if (w.length > k) {
+          const p = w.slice(0, k).join("_");
+          if (!by.has(p)) by.set(p, []);
+          by.get(p).push(e);
+        }
+      }
+      const real = [...by.entries()].filter(([, es]) => es.length > 1);
+      const left = g.entries.length - real.reduce((a, [, es]) => a + es.length - 1, 0);
+      if (real.length < 2 || left > 0.6 * g.entries.length) continue; // no real split
+      const of = new Map();
+      for (const [p, es] of real) {
+        const sub = { key: `${g.key}/${p}_`, label: p, entries: es, index: new Map() };
+        for (const e of es) of.set(e, sub);
+      }
+      const out = [];
+      for (const e of g.entries) {
+        const sub = of.get(e);
+        if (!sub) out.push(e);
+        else if (!out.includes(sub)) out.push(sub);
+      }
+      g.entries = out;
+    }
+    for (const e of g.entries) if (e.entries) split(e);
+  };
+  const finish = (g) => {
+    g.entries = g.entries.map((e) => {
+      if (!e.entries) return e;
+      finish(e);
+      if (e.entries.length !== 1 || e.model) return e;
+      const only = e.entries[0];
+      return only.entries ? { ...only, label: e.label + "/" + only.label } : { name: only.name, label: e.label + "/" + only.label };
+    });
+    g.names = new Set();
+    for (const e of g.entries) e.entries ? e.names.forEach((n) => g.names.add(n)) : g.names.add(e.name);
+    delete g.index;
+    return g;
+  };
+  split(root);
+  return finish(root);
+}
+
+/** What "all tensors" can sort and filter by: [key, label, kinds it applies to (null: all)]. */
+const GRID_SORTS = [
+  ["order", "model order", null],
+  ["nonfinite", "NaN/Inf count", null],
+  ["update_ratio", "update ratio (farthest from 1e-3)", ["weights"]],
+  ["norm_change", "norm change since the first step", null],
+  ["dead", "dead share", ["activations"]],
+];
+
+/** One statistic of Series `s` from what every page holds (its latest snapshot, the
+ * latest value of its scalar series): `{value, score, unusual, label}`, a higher score
+ * being more unusual (NaN: not measured, sorted last). */
+export function gridStat(store, s, key) {
+  const last = s.snaps[s.snaps.length - 1];
+  const th = (store.header && store.header.thresholds) || {};
+  const latest = (m) => {
+    const c = store.scalar(m, s.name);
+    return c && c.values.length ? c.values[c.values.length - 1] : NaN;
+  };
+  if (key === "nonfinite") {
+    const v = last.nan + last.posinf + last.neginf;
+    return { value: v, score: v, unusual: v > 0, label: v ? `${v} NaN/Inf` : "no NaN/Inf" };
+  }
+  if (key === "update_ratio") {
+    const v = latest("update_ratio");
+    const [lo, hi] = th.update_ratio || [1e-5, 0.1];
+    // a zero ratio (no update at all) is as far off as it gets on a log scale
+    const score = v > 0 ? Math.abs(Math.log10(v / 1e-3)) : v === 0 ? 99 : NaN;
+    return { value: v, score, unusual: v === 0 || v < lo || v > hi, label: Number.isFinite(v) ? `ratio ${fmt(v)}` : "no ratio" };
+  }
+  if (key === "norm_change") {
+    const v = statOf(last, "norm") / s.norm0;
+    const ok = Number.isFinite(v) && v > 0;
+    return { value: v, score: ok ? Math.abs(Math.log10(v)) : NaN, unusual: ok && (v > 10 || v < 0.1), label: ok ? `norm ×${fmt(v)}` : "norm: —" };
+  }
+  if (key === "dead") {
+    const v = latest("dead_units");
+    return { value: v, score: v, unusual: v >= (th.dead_units ?? 0.9), label: Number.isFinite(v) ? `dead ${(100 * v).toFixed(0)}%` : "not measured" };
+  }
+  return { value: NaN, score: NaN, unusual: false, label: "" };
+}
+
+/** `list` ordered for "all tensors": the most unusual first by `key` (model order breaks
+ * ties; NaN last), only the unusual ones if `unusual`. Returns [[s, stat]]. */
+export function sortTiles(store, list, key, unusual = false) {
+  let out = list.map((s, i) => [s, gridStat(store, s, key), i]);
+  if (key === "order") return out.map(([s, st]) => [s, st]);
+  if (unusual) out = out.filter(([, st]) => st.unusual);
+  const sc = (st) => (Number.isNaN(st.score) ? -Infinity : st.score);
+  out.sort((a, b) => sc(b[1]) - sc(a[1]) || a[2] - b[2]);
+  return out.map(([s, st]) => [s, st]);
+}
+
+/** "preparing the recording for 612 tensors… 12 s": the kernel's status and how long. */
+export function statusText(status, elapsed) {
+  const s = Math.floor(Math.max(0, elapsed));
+  const t = s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
+  return `${status.text}… ${t}`;
+}
+
+// The depth × step view's statistic per kind: [metric, label, colour scale].
+const DEPTH = {
+  grads: [["norm", "gradient norm", "log"]],
+  weights: [["update_ratio", "update ratio", "log"], ["norm", "weight norm", "log"]],
+  activations: [["std", "activation std", "log"], ["dead_units", "dead share", "linear"]],
+};
+
 // -- the view ----------------------------------------------------------------------------
 
 class View {
   constructor(model, el_) {
+    this.born = performance.now();
     this.model = model;
     this.root = el("div", "tfh");
     el_.appendChild(this.root);
     this.store = storeFor(model);
-    this.opts = { log: false, range: "auto", x: "step", logColor: true, gridHeat: false };
+    this.opts = { log: false, range: "auto", x: "step", logColor: true, gridHeat: false, gridSort: "order", gridUnusual: false, depth: {} };
     this.pins = [];
+    this.openState = new Map(); // picker group key -> open, where the user chose
+    this.tiles = new Map(); // Series id -> its tile in "all tensors"
+    this.visible = new Set(); // tiles on screen (drawn)
     this.build();
     this.onData = () => this.update();
     this.store.listeners.add(this.onData);
@@ -381,12 +676,30 @@ class View {
       }
     });
     this.resize.observe(this.plot);
+    // "all tensors" draws a tile when it comes on screen and lets it go when it leaves
+    this.seen = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        if (e.isIntersecting) {
+          this.visible.add(e.target);
+          if (!e.target.dataset.drawn) this.drawTile(e.target);
+        } else {
+          this.visible.delete(e.target);
+          e.target.querySelector("canvas")?.remove();
+          delete e.target.dataset.drawn;
+        }
+      }
+      this.root.dataset.drawnTiles = this.visible.size;
+      this.wantTileHistories();
+    }, { root: this.grid, rootMargin: "120px 0px" });
     this.update();
   }
 
   destroy() {
     this.store.listeners.delete(this.onData);
     this.resize.disconnect();
+    this.seen.disconnect();
+    clearInterval(this.ticker);
+    clearTimeout(this.lateCheck);
   }
 
   set(changes) {
@@ -402,12 +715,20 @@ class View {
     this.status = el("span", "tfh-status");
     this.top.append(this.tabs, this.status);
     this.body = el("div", "tfh-body");
-    // picker
+    // picker: a tree of groups (model, layer/block), each collapsible; arrows move, Enter toggles
     this.side = el("div", "tfh-side");
     this.filter = el("input", "tfh-filter");
     this.filter.placeholder = "filter tensors";
-    this.filter.addEventListener("input", () => this.buildList());
+    this.filter.addEventListener("input", () => {
+      this.buildList();
+      this.draw();
+    });
     this.list = el("div", "tfh-list");
+    this.list.tabIndex = 0;
+    this.list.setAttribute("role", "tree");
+    this.list.addEventListener("keydown", (e) => this.onKey(e));
+    // keys typed here are the picker's, not the notebook's shortcuts (JupyterLab's Lumino honours this)
+    this.list.dataset.lmSuppressShortcuts = this.filter.dataset.lmSuppressShortcuts = "true";
     this.side.append(this.filter, this.list);
     // main
     this.main = el("div", "tfh-main");
@@ -450,15 +771,18 @@ class View {
       });
       return s;
     };
+    this.makeCheck = check;
+    this.makeSelect = choose;
     this.options.append(
       check("log", "log counts"),
       check("logColor", "log colour"),
       choose("range", [["auto", "range: auto"], ["all", "range: all steps"], ["this", "range: this step"]], "value range: auto frames the selected step in the step and overlay views, all steps in the time views"),
       choose("x", [["step", "time: step"], ["epoch", "time: epoch"], ["wall", "time: wall clock"]], "time axis"),
-      check("gridHeat", "grid as heatmaps"),
     );
-    this.bar.append(this.options);
+    this.viewOpts = el("span", "tfh-options tfh-view-options"); // what only the grid or depth view has
+    this.bar.append(this.options, this.viewOpts);
     this.title = el("div", "tfh-title");
+    this.loading = el("div", "tfh-loading");
     this.plot = el("div", "tfh-plot");
     this.canvas = el("canvas", "tfh-canvas");
     this.tip = el("div", "tfh-tip");
@@ -470,6 +794,14 @@ class View {
       this.tip.style.display = "none";
       this.hoverAt = null;
     });
+    this.canvas.addEventListener("click", (e) => {
+      const r = this.canvas.getBoundingClientRect();
+      const got = this.pick && this.pick(e.clientX - r.left, e.clientY - r.top);
+      if (got) {
+        this.followBox.checked = false;
+        this.set({ tensor: got.name, step: got.step, view: "step" });
+      }
+    });
     this.slide = el("div", "tfh-slide");
     this.slider = el("input", "tfh-slider");
     this.slider.type = "range";
@@ -478,7 +810,7 @@ class View {
       const s = this.current();
       if (!s) return;
       const i = +this.slider.value;
-      const follow = i === s.snaps.length - 1;
+      const follow = i === s.snaps.length - 1 && this.store.complete(s);
       this.followBox.checked = follow;
       this.set({ step: follow ? -1 : s.snaps[i].step });
     });
@@ -501,11 +833,45 @@ class View {
     this.slide.append(this.slider, this.at, fl, this.pin);
     this.stats = el("div", "tfh-stats");
     this.probe = el("canvas", "tfh-probe");
-    this.main.append(this.bar, this.title, this.plot, this.slide, this.stats, this.probe);
+    this.main.append(this.bar, this.title, this.loading, this.plot, this.slide, this.stats, this.probe);
     // findings
     this.findings = el("div", "tfh-findings");
     this.body.append(this.side, this.main, this.findings);
     r.append(this.empty, this.top, this.body);
+  }
+
+  /** The grid's sort and filter, or the depth view's statistic, for this kind. */
+  buildViewOptions(view, kind) {
+    const key = view + "|" + kind;
+    if (key === this.viewOptsKey) return;
+    this.viewOptsKey = key;
+    const items = [];
+    if (view === "grid") {
+      const sorts = GRID_SORTS.filter(([, , kinds]) => !kinds || kinds.includes(kind));
+      if (!sorts.some(([k]) => k === this.opts.gridSort)) this.opts.gridSort = "order";
+      const s = this.makeSelect("gridSort", sorts.map(([k, label]) => [k, "sort: " + label]), "the order of the tiles: the most unusual first");
+      const u = this.makeCheck("gridUnusual", "unusual only");
+      u.title = "only the tiles whose statistic is past the findings' thresholds (NaN/Inf, update ratio outside its band, norm changed more than 10×, dead share)";
+      items.push(s, u, this.makeCheck("gridHeat", "heatmaps"));
+    } else if (view === "depth") {
+      const choices = DEPTH[kind] || [];
+      if (!choices.some(([m]) => m === this.opts.depth[kind])) this.opts.depth[kind] = choices[0] && choices[0][0];
+      const s = el("select");
+      s.dataset.opt = "depth";
+      s.title = "the statistic drawn for each tensor at each step";
+      for (const [m, label] of choices) {
+        const o = el("option", "", label);
+        o.value = m;
+        s.append(o);
+      }
+      s.value = this.opts.depth[kind];
+      s.addEventListener("change", () => {
+        this.opts.depth[kind] = s.value;
+        this.draw();
+      });
+      items.push(s);
+    }
+    this.viewOpts.replaceChildren(...items);
   }
 
   // -- state -------------------------------------------------------------------------
@@ -517,8 +883,7 @@ class View {
   current() {
     const kind = this.kind();
     if (!kind) return null;
-    const list = this.store.ofKind(kind);
-    return this.store.find(kind, this.model.get("tensor")) || list[0] || null;
+    return this.store.find(kind, this.model.get("tensor")) || this.store.ofKind(kind)[0] || null;
   }
   index(s) {
     const step = this.model.get("step");
@@ -548,15 +913,14 @@ class View {
     const h = this.store.header;
     const live = !!(h && h.live);
     this.root.dataset.live = live ? "1" : "0";
+    this.tick();
     if (!kinds.length) {
-      this.empty.textContent = live || !h ? "Waiting for the first snapshot…" : "Nothing was recorded.";
       this.empty.style.display = "";
       this.top.style.display = this.body.style.display = "none";
       return;
     }
     this.empty.style.display = "none";
     this.top.style.display = this.body.style.display = "";
-    this.status.textContent = (live ? "● recording · " : "") + `${this.store.series.size} series` + (this.store.stale ? " · some updates missed, catching up" : "");
     this.status.classList.toggle("tfh-live", live);
     const kind = this.kind();
     const tabKey = kinds.join(",") + "|" + kind;
@@ -578,6 +942,21 @@ class View {
     this.draw();
   }
 
+  /** The status line and the empty state; while the kernel reports a status (the
+   * training function being traced), its elapsed time counts up every second. */
+  tick() {
+    const h = this.store.header;
+    const st = h && h.status;
+    const said = st ? statusText(st, this.store.statusElapsed()) : "";
+    this.root.dataset.status = said;
+    if (st && !this.ticker) this.ticker = setInterval(() => this.tick(), 1000);
+    if (!st && this.ticker) this.ticker = clearInterval(this.ticker);
+    const live = !!(h && h.live);
+    this.empty.textContent = said || (live || !h ? "Waiting for the first snapshot…" : "Nothing was recorded.");
+    const n = [...this.store.series.values()].filter((s) => s.snaps.length).length;
+    this.status.textContent = (live ? "● recording · " : "") + `${n} series` + (said ? " · " + said : "") + (this.store.stale ? " · some updates missed, catching up" : "");
+  }
+
   buildList() {
     const kind = this.kind();
     const cur = this.current();
@@ -585,39 +964,125 @@ class View {
     const badges = this.badges();
     const models = (this.store.header && this.store.header.models) || {};
     const list = this.store.ofKind(kind).filter((s) => !q || s.name.toLowerCase().includes(q));
-    const key = [kind, q, cur && cur.name, list.length, [...badges.keys()].join("|")].join("\n");
+    const key = [kind, q, cur && cur.name, list.length, [...this.openState].join(","), [...badges.keys()].join("|")].join("\n");
     if (key === this.listKey) return;
     this.listKey = key;
-    const items = [];
-    let group = null, layer = null;
-    const layerOf = (n) => (n.includes("/") ? n.slice(0, n.lastIndexOf("/")) : "");
-    list.forEach((s, k) => {
-      const g = models[s.name] || "";
-      if (g !== group) {
-        group = g;
-        layer = null;
-        if (g) items.push(el("div", "tfh-group", g));
+    const t0 = performance.now();
+    const tree = groupTree(list.map((s) => s.name), models);
+    const all = list.length <= 40;
+    const isOpen = (g, depth) => {
+      if (q || all) return true;
+      if (this.openState.has(g.key)) return this.openState.get(g.key);
+      return depth === 0 || (cur && g.names.has(cur.name));
+    };
+    const rows = [];
+    const walk = (g, depth) => {
+      for (const e of g.entries) {
+        if (!e.entries) {
+          const item = el("div", "tfh-item" + (cur && e.name === cur.name ? " tfh-on" : ""));
+          item.dataset.name = e.name;
+          item.title = e.name;
+          item.setAttribute("role", "treeitem");
+          item.style.paddingLeft = 6 + 12 * depth + "px";
+          item.append(el("span", "tfh-name", e.label));
+          const b = badges.get(kind + "\t" + e.name);
+          if (b) {
+            const badge = el("span", "tfh-badge", "⚠");
+            badge.title = b;
+            item.append(badge);
+          }
+          item.addEventListener("click", () => this.pickTensor(e.name));
+          rows.push(item);
+          continue;
+        }
+        const open = isOpen(e, depth);
+        const head = el("div", "tfh-node" + (e.model ? " tfh-group" : ""));
+        head.dataset.key = e.key;
+        head.dataset.depth = depth;
+        head.setAttribute("role", "treeitem");
+        head.setAttribute("aria-expanded", String(open));
+        head.style.paddingLeft = 2 + 12 * depth + "px";
+        head.append(el("span", "tfh-caret", open ? "▾" : "▸"), el("span", "tfh-name", e.label), el("span", "tfh-n", String(e.names.size)));
+        const flagged = [...e.names].filter((n) => badges.has(kind + "\t" + n)).length;
+        if (flagged && !open) head.append(el("span", "tfh-badge", `⚠${flagged > 1 ? flagged : ""}`));
+        head.title = `${e.label}: ${e.names.size} tensors (click to ${open ? "collapse" : "expand"})`;
+        head.addEventListener("click", () => this.toggle(e.key, !open));
+        rows.push(head);
+        if (open) walk(e, depth + 1);
       }
-      // a layer's tensors (kernel, bias, ...) under one sub-heading when there are several
-      const l = layerOf(s.name);
-      const shared = l && [list[k - 1], list[k + 1]].some((o) => o && layerOf(o.name) === l);
-      if (shared && l !== layer) items.push(el("div", "tfh-layer", l));
-      layer = shared ? l : null;
-      const item = el("div", "tfh-item" + (cur && s.name === cur.name ? " tfh-on" : "") + (shared ? " tfh-in-layer" : ""));
-      item.dataset.name = s.name;
-      item.title = s.name;
-      item.append(el("span", "tfh-name", shared ? s.name.slice(l.length + 1) : s.name));
-      const b = badges.get(kind + "\t" + s.name);
-      if (b) {
-        const badge = el("span", "tfh-badge", "⚠");
-        badge.title = b;
-        item.append(badge);
-      }
-      item.addEventListener("click", () => this.set({ tensor: s.name, view: this.model.get("view") === "grid" ? "step" : this.model.get("view") }));
-      items.push(item);
-    });
-    if (!list.length) items.push(el("div", "tfh-none", "no tensor matches"));
-    this.list.replaceChildren(...items);
+    };
+    walk(tree, 0);
+    if (!list.length) rows.push(el("div", "tfh-none", "no tensor matches"));
+    this.list.replaceChildren(...rows);
+    this.markCursor();
+    this.root.dataset.pickerRows = rows.length;
+    this.root.dataset.pickerMs = (performance.now() - t0).toFixed(1);
+  }
+
+  /** Select tensor `name` from the picker (the grid view opens it in the step view). */
+  pickTensor(name) {
+    this.cursor = "i:" + name;
+    this.set({ tensor: name, view: this.model.get("view") === "grid" ? "step" : this.model.get("view") });
+    this.markCursor(); // when the list was not rebuilt (the same tensor)
+  }
+
+  toggle(key, open) {
+    this.openState.set(key, open);
+    this.cursor = "n:" + key;
+    this.buildList();
+  }
+
+  markCursor() {
+    const rows = [...this.list.children];
+    let at = rows.find((r) => (r.dataset.key !== undefined ? "n:" + r.dataset.key : "i:" + r.dataset.name) === this.cursor);
+    if (!at) at = rows.find((r) => r.classList.contains("tfh-on"));
+    for (const r of rows) r.classList.toggle("tfh-cursor", r === at);
+    if (at && this.list.contains(document.activeElement)) at.scrollIntoView({ block: "nearest" });
+  }
+
+  /** The picker from the keyboard: ↑/↓ move (an item is selected), → opens a group,
+   * ← closes it or goes to the enclosing group, Enter/Space toggles, Home/End. */
+  onKey(e) {
+    const rows = [...this.list.querySelectorAll(".tfh-node, .tfh-item")];
+    if (!rows.length) return;
+    let i = rows.findIndex((r) => r.classList.contains("tfh-cursor"));
+    if (i < 0) i = Math.max(0, rows.findIndex((r) => r.classList.contains("tfh-on")));
+    const row = rows[i];
+    const isNode = row.dataset.key !== undefined;
+    const open = isNode && row.getAttribute("aria-expanded") === "true";
+    const go = (j) => {
+      const r = rows[Math.max(0, Math.min(rows.length - 1, j))];
+      if (r.dataset.key !== undefined) {
+        this.cursor = "n:" + r.dataset.key;
+        this.markCursor();
+      } else this.pickTensor(r.dataset.name);
+    };
+    const depthOf = (r) => (r.dataset.key !== undefined ? +r.dataset.depth : (parseFloat(r.style.paddingLeft) - 6) / 12);
+    switch (e.key) {
+      case "ArrowDown": go(i + 1); break;
+      case "ArrowUp": go(i - 1); break;
+      case "Home": go(0); break;
+      case "End": go(rows.length - 1); break;
+      case "ArrowRight":
+        if (isNode && !open) this.toggle(row.dataset.key, true);
+        else go(i + 1);
+        break;
+      case "ArrowLeft":
+        if (isNode && open) this.toggle(row.dataset.key, false);
+        else {
+          const d = depthOf(row);
+          for (let j = i - 1; j >= 0; j--) if (rows[j].dataset.key !== undefined && +rows[j].dataset.depth < d) return void (go(j), e.preventDefault());
+        }
+        break;
+      case "Enter":
+      case " ":
+        if (isNode) this.toggle(row.dataset.key, !open);
+        else this.pickTensor(row.dataset.name);
+        break;
+      default:
+        return;
+    }
+    e.preventDefault();
   }
 
   buildFindings() {
@@ -651,39 +1116,68 @@ class View {
   draw() {
     const s = this.current();
     if (!s) return;
+    const t0 = performance.now();
     const view = this.model.get("view");
+    const wide = view === "grid" || view === "depth"; // views of every tensor of the kind
+    this.root.classList.toggle("tfh-wide", wide);
+    this.buildViewOptions(view, s.kind);
     const i = this.index(s);
     const snap = s.snaps[i];
-    this.root.dataset.kind = s.kind;
-    this.root.dataset.tensor = s.name;
-    this.root.dataset.view = view;
-    this.root.dataset.step = snap.step;
+    const complete = this.store.complete(s);
+    Object.assign(this.root.dataset, { kind: s.kind, tensor: s.name, view, step: snap.step, snaps: s.snaps.length, kept: s.kept });
+    if (!wide && !complete) this.store.wantHistory([s]); // opened: fetch its kept snapshots
+    this.loading.style.display = !wide && !complete ? "" : "none";
+    if (!wide && !complete) {
+      const live = this.store.header && this.store.header.live;
+      const asked = this.store.asked.get(`series\t${s.kind}\t${s.name}`);
+      const late = asked !== undefined && performance.now() - asked > 10_000;
+      this.loading.textContent = `${s.snaps.length} of the ${s.kept} kept snapshots are here; the rest ` +
+        (live ? "arrive when the running cell ends (the kernel answers when idle)." : late ? "need the kernel, which has not answered (busy, or not running: a notebook reopened without its kernel has the latest snapshots only)." : "are on their way from the kernel…");
+      if (!live && !late && !this.lateCheck) this.lateCheck = setTimeout(() => ((this.lateCheck = null), this.draw()), 10_500);
+    }
     this.slider.max = s.snaps.length - 1;
     this.slider.value = i;
     this.followBox.checked = this.model.get("step") < 0;
-    this.at.textContent = `step ${snap.step}` + (snap.epoch >= 0 ? ` · epoch ${snap.epoch + 1}` : "") + `  (snapshot ${i + 1} of ${s.snaps.length})`;
-    this.title.textContent = `${TITLES[s.kind]} · ${s.name}` + (s.dtype !== "float32" ? ` (${s.dtype})` : "");
-    this.stats.textContent = describe(snap);
-    this.stats.classList.toggle("tfh-bad", snap.nan + snap.posinf + snap.neginf > 0);
+    this.at.textContent = `step ${snap.step}` + (snap.epoch >= 0 ? ` · epoch ${snap.epoch + 1}` : "") + `  (snapshot ${i + 1} of ${s.snaps.length}${complete ? "" : ` here, ${s.kept} kept`})`;
+    this.title.textContent = `${TITLES[s.kind]} · ${wide ? (view === "grid" ? "all tensors" : "depth × step") : s.name}` + (!wide && s.dtype !== "float32" ? ` (${s.dtype})` : "");
+    this.stats.textContent = wide ? "" : describe(snap);
+    this.stats.classList.toggle("tfh-bad", !wide && snap.nan + snap.posinf + snap.neginf > 0);
     const grid = view === "grid";
     this.canvas.style.display = grid ? "none" : "";
     this.grid.style.display = grid ? "" : "none";
-    this.slide.style.display = grid ? "none" : "";
-    this.drawProbes(s, snap, grid);
-    if (grid) return this.drawGrid(s.kind);
-    const width = Math.max(320, this.plot.clientWidth || 600);
-    const height = view === "offset" ? 360 : 300;
-    const ctx = sizeCanvas(this.canvas, width, height);
-    this.hit = null;
-    this.legend.textContent = "";
-    const drawn = { view, kind: s.kind, name: s.name, step: snap.step };
-    ({ step: () => this.drawStep(ctx, width, height, s, snap, drawn),
-       overlay: () => this.drawOverlay(ctx, width, height, s, snap, drawn),
-       offset: () => this.drawOffset(ctx, width, height, s, i, drawn),
-       heatmap: () => this.drawHeatmap(ctx, width, height, s, i, drawn),
-       distribution: () => this.drawDistribution(ctx, width, height, s, i, drawn),
-    }[view] || (() => this.drawStep(ctx, width, height, s, snap, drawn)))();
-    this.canvas.dataset.drawn = JSON.stringify(drawn);
+    this.slide.style.display = wide ? "none" : "";
+    this.options.style.display = wide ? "none" : "";
+    this.drawProbes(s, snap, wide);
+    this.hit = this.pick = null;
+    if (view !== this.drawnView) this.tip.style.display = "none"; // a tip of the view before
+    this.drawnView = view;
+    if (grid) {
+      this.drawGrid(s.kind);
+    } else {
+      const width = Math.max(320, this.plot.clientWidth || 600);
+      this.legend.textContent = "";
+      const drawn = { view, kind: s.kind, name: s.name, step: snap.step };
+      if (view === "depth") this.drawDepth(width, s, snap, drawn);
+      else {
+        const height = view === "offset" ? 360 : 300;
+        const ctx = sizeCanvas(this.canvas, width, height);
+        ({ step: () => this.drawStep(ctx, width, height, s, snap, drawn),
+           overlay: () => this.drawOverlay(ctx, width, height, s, snap, drawn),
+           offset: () => this.drawOffset(ctx, width, height, s, i, drawn),
+           heatmap: () => this.drawHeatmap(ctx, width, height, s, i, drawn),
+           distribution: () => this.drawDistribution(ctx, width, height, s, i, drawn),
+        }[view] || (() => this.drawStep(ctx, width, height, s, snap, drawn)))();
+      }
+      this.canvas.dataset.drawn = JSON.stringify(drawn);
+    }
+    const ms = performance.now() - t0;
+    this.root.dataset.drawMs = ms.toFixed(1);
+    if (this.root.dataset.firstDrawMs === undefined) { // from the view's creation: decode was before
+      this.root.dataset.firstDrawMs = (performance.now() - this.born).toFixed(1);
+      this.root.dataset.firstDrawAt = performance.now().toFixed(0); // since the page began loading
+      const f = this.store.fullTiming;
+      if (f) Object.assign(this.root.dataset, { packetBytes: f.bytes, decodeMs: f.decode.toFixed(1), applyMs: f.apply.toFixed(1) });
+    }
   }
 
   /** The tensor's scalar series (update ratio; dead units, saturation) over steps, with
@@ -715,7 +1209,9 @@ class View {
       ctx.stroke();
     };
     // the update ratio of every other weight matrix too, faint: the per-layer picture at once
-    const others = log ? this.store.ofKind(s.kind).filter((o) => o.name !== s.name).map((o) => this.store.scalar(got[0][0], o.name)).filter((c) => c && c.steps.length) : [];
+    const mates = log ? this.store.ofKind(s.kind).filter((o) => o.name !== s.name) : [];
+    if (mates.length) this.store.wantDepth(s.kind, got[0][0], mates); // their whole series, if the page lacks them
+    const others = mates.map((o) => this.store.scalar(got[0][0], o.name)).filter((c) => c && c.steps.length);
     let y0 = log ? Infinity : 0, y1 = log ? -Infinity : 1;
     if (log) {
       for (const c of [...got.map((g) => g[3]), ...others]) for (const v of c.values) if (v > 0) { y0 = Math.min(y0, f(v)); y1 = Math.max(y1, f(v)); }
@@ -1089,64 +1585,236 @@ class View {
     Object.assign(drawn, { percentiles: ps, steps: s.snaps.map((p) => p.step) });
   }
 
+  /** "all tensors": a tile per tensor of the kind, the width's worth of columns, ordered
+   * by a statistic (the most unusual first); a tile is drawn only while it is on screen. */
   drawGrid(kind) {
-    const list = this.store.ofKind(kind);
     const q = this.filter.value.trim().toLowerCase();
-    const shown = list.filter((s) => !q || s.name.toLowerCase().includes(q));
+    const list = this.store.ofKind(kind).filter((s) => !q || s.name.toLowerCase().includes(q));
+    const sorted = sortTiles(this.store, list, this.opts.gridSort, this.opts.gridUnusual && this.opts.gridSort !== "order");
     const badges = this.badges();
-    const tiles = [];
-    for (const s of shown) {
-      const tile = el("div", "tfh-tile");
-      tile.dataset.name = s.name;
-      const head = el("div", "tfh-tile-name", s.name);
-      if (badges.has(kind + "\t" + s.name)) head.prepend(el("span", "tfh-badge", "⚠ "));
-      const c = el("canvas");
-      tile.append(head, c);
-      tile.title = `${s.name}: click to open`;
-      tile.addEventListener("click", () => this.set({ tensor: s.name, view: "step" }));
-      const w = 180, h = 80;
-      const ctx = sizeCanvas(c, w, h);
-      const p = s.snaps[s.snaps.length - 1];
-      if (this.opts.gridHeat && s.snaps.length > 1) {
-        let y0 = Infinity, y1 = -Infinity;
-        for (const r of s.snaps) (y0 = Math.min(y0, r.edges[0])), (y1 = Math.max(y1, r.edges[r.edges.length - 1]));
-        const G = 24, grid = Float64Array.from({ length: G + 1 }, (_, j) => y0 + ((y1 - y0) * j) / G);
-        const cw = w / s.snaps.length;
-        s.snaps.forEach((r, j) => {
-          const m = rebin(r.edges, r.counts, grid), t = total(r) || 1;
-          for (let g = 0; g < G; g++) {
-            ctx.fillStyle = ramp(Math.log10(1 + (1000 * m[g]) / t) / 3);
-            ctx.fillRect(j * cw, h - ((g + 1) * h) / G, cw + 0.5, h / G + 0.5);
-          }
-        });
-      } else {
-        let ymax = 1;
-        for (const v of p.counts) ymax = Math.max(ymax, v);
-        const x0 = p.edges[0], x1 = p.edges[p.edges.length - 1];
-        ctx.fillStyle = COLORS[kind];
-        for (let b = 0; b < p.counts.length; b++) {
-          const xa = ((p.edges[b] - x0) / (x1 - x0)) * w, xb = ((p.edges[b + 1] - x0) / (x1 - x0)) * w;
-          const hh = (this.yOf(p.counts[b]) / this.yOf(ymax)) * (h - 14);
-          ctx.fillRect(xa, h - hh, Math.max(1, xb - xa), hh);
-        }
-        ctx.fillStyle = "#555";
-        ctx.font = "9px sans-serif";
-        ctx.textBaseline = "top";
-        ctx.textAlign = "left";
-        ctx.fillText(fmt(x0), 1, 1);
-        ctx.textAlign = "right";
-        ctx.fillText(fmt(x1), w - 1, 1);
+    const order = [];
+    for (const [s, st] of sorted) {
+      let t = this.tiles.get(s.id);
+      if (!t) {
+        t = el("div", "tfh-tile");
+        t.dataset.id = s.id;
+        t.dataset.name = s.name;
+        t.title = `${s.name}: click to open`;
+        t.head = el("div", "tfh-tile-name");
+        t.stat = el("div", "tfh-tile-stat");
+        t.append(t.head, t.stat);
+        t.addEventListener("click", () => this.set({ tensor: s.name, view: "step" }));
+        this.tiles.set(s.id, t);
+        this.seen.observe(t);
       }
-      if (p.nan + p.posinf + p.neginf > 0) {
-        ctx.fillStyle = "#c00";
-        ctx.font = "10px sans-serif";
-        ctx.textAlign = "center";
-        ctx.fillText(`${p.nan + p.posinf + p.neginf} NaN/Inf`, w / 2, 14);
-      }
-      tiles.push(tile);
+      const short = s.name.length > 30 ? "…" + s.name.slice(-29) : s.name; // the end of a path says most
+      t.head.replaceChildren(...(badges.has(kind + "\t" + s.name) ? [el("span", "tfh-badge", "⚠ ")] : []), short);
+      t.stat.textContent = this.opts.gridSort === "order" ? "" : st.label;
+      t.stat.classList.toggle("tfh-bad", !!st.unusual);
+      t.dataset.value = Number.isFinite(st.value) ? st.value : "";
+      order.push(t);
     }
-    this.grid.replaceChildren(...tiles);
-    this.root.dataset.tiles = tiles.length;
+    const key = [kind, this.opts.gridSort, this.opts.gridUnusual, q, ...order.map((t) => t.dataset.id)].join("\n");
+    if (key !== this.gridKey) {
+      this.gridKey = key;
+      this.grid.replaceChildren(...order);
+      if (!order.length) this.grid.append(el("div", "tfh-none", "no tensor matches"));
+      this.drawOnScreen(order); // now, not a frame later when the observer says so
+    } else for (const t of this.visible) if (t.isConnected) this.drawTile(t); // new data: redraw what is on screen
+    this.root.dataset.tiles = order.length;
+    this.root.dataset.drawnTiles = this.visible.size;
+    this.legend.textContent = `${order.length} tensors` + (this.opts.gridSort === "order" ? " in model order" : `, the most unusual ${GRID_SORTS.find(([k]) => k === this.opts.gridSort)[1]} first`) +
+      (this.opts.gridHeat ? "; each tile a compact heatmap of its kept snapshots" : "; each tile the latest snapshot") + ". Click one to open it.";
+    this.wantTileHistories();
+  }
+
+  /** Draw the tiles on screen (in `order`, just laid out), from the top until one is below it. */
+  drawOnScreen(order) {
+    const box = this.grid.getBoundingClientRect();
+    if (!box.height) return;
+    for (const t of order) {
+      const r = t.getBoundingClientRect();
+      if (r.top > box.bottom + 120) break;
+      if (r.bottom >= box.top - 120) {
+        this.visible.add(t);
+        this.drawTile(t);
+      }
+    }
+  }
+
+  drawTile(tile) {
+    const s = this.store.series.get(+tile.dataset.id);
+    if (!s || !s.snaps.length || this.model.get("view") !== "grid") return;
+    let c = tile.querySelector("canvas");
+    if (!c) tile.append((c = el("canvas")));
+    const w = Math.max(120, tile.clientWidth - 6), h = 80;
+    const ctx = sizeCanvas(c, w, h);
+    const p = s.snaps[s.snaps.length - 1];
+    const kind = s.kind;
+    if (this.opts.gridHeat && s.snaps.length > 1) {
+      let y0 = Infinity, y1 = -Infinity;
+      for (const r of s.snaps) (y0 = Math.min(y0, r.edges[0])), (y1 = Math.max(y1, r.edges[r.edges.length - 1]));
+      const G = 24, grid = Float64Array.from({ length: G + 1 }, (_, j) => y0 + ((y1 - y0) * j) / G);
+      const cw = w / s.snaps.length;
+      s.snaps.forEach((r, j) => {
+        const m = rebin(r.edges, r.counts, grid), t = total(r) || 1;
+        for (let g = 0; g < G; g++) {
+          ctx.fillStyle = ramp(Math.log10(1 + (1000 * m[g]) / t) / 3);
+          ctx.fillRect(j * cw, h - ((g + 1) * h) / G, cw + 0.5, h / G + 0.5);
+        }
+      });
+    } else {
+      let ymax = 1;
+      for (const v of p.counts) ymax = Math.max(ymax, v);
+      const x0 = p.edges[0], x1 = p.edges[p.edges.length - 1];
+      ctx.fillStyle = COLORS[kind];
+      for (let b = 0; b < p.counts.length; b++) {
+        const xa = ((p.edges[b] - x0) / (x1 - x0)) * w, xb = ((p.edges[b + 1] - x0) / (x1 - x0)) * w;
+        const hh = (this.yOf(p.counts[b]) / this.yOf(ymax)) * (h - 14);
+        ctx.fillRect(xa, h - hh, Math.max(1, xb - xa), hh);
+      }
+      ctx.fillStyle = "#555";
+      ctx.font = "9px sans-serif";
+      ctx.textBaseline = "top";
+      ctx.textAlign = "left";
+      ctx.fillText(fmt(x0), 1, 1);
+      ctx.textAlign = "right";
+      ctx.fillText(fmt(x1), w - 1, 1);
+    }
+    if (p.nan + p.posinf + p.neginf > 0) {
+      ctx.fillStyle = "#c00";
+      ctx.font = "10px sans-serif";
+      ctx.textAlign = "center";
+      ctx.fillText(`${p.nan + p.posinf + p.neginf} NaN/Inf`, w / 2, 14);
+    }
+    tile.dataset.drawn = "1";
+    this.tileDraws = (this.tileDraws || 0) + 1;
+    this.root.dataset.tileDraws = this.tileDraws;
+  }
+
+  /** Heatmap tiles need their Series' kept snapshots: ask for those on screen, at once. */
+  wantTileHistories() {
+    if (!this.opts.gridHeat || this.model.get("view") !== "grid") return;
+    const need = [...this.visible].map((t) => this.store.series.get(+t.dataset.id)).filter(Boolean);
+    if (need.length) this.store.wantHistory(need);
+  }
+
+  /** Depth × step: one statistic per tensor of the kind (rows, in model order) at each
+   * kept step (columns), as colour: the gradient-flow picture at a glance. A click opens
+   * that tensor at that step. */
+  drawDepth(W, cur, snap, drawn) {
+    const kind = cur.kind;
+    const [metric, label, scale] = (DEPTH[kind] || []).find(([m]) => m === this.opts.depth[kind]) || DEPTH[kind][0];
+    const q = this.filter.value.trim().toLowerCase();
+    const list = this.store.ofKind(kind).filter((s) => !q || s.name.toLowerCase().includes(q));
+    const waiting = this.store.wantDepth(kind, metric, list) || this.store.asked.has(`depth\t${kind}\t${metric}`);
+    const tracks = list.map((s) => this.store.depthTrack(s, metric));
+    const all = new Set();
+    for (const t of tracks) if (t) for (const st of t.steps) all.add(st);
+    const steps = [...all].sort((a, b) => a - b);
+    const log = scale === "log";
+    const f = (v) => (log ? (v > 0 ? Math.log10(v) : NaN) : v);
+    let lo = Infinity, hi = -Infinity;
+    for (const t of tracks) if (t) for (const v of t.values) { const y = f(v); if (Number.isFinite(y)) (lo = Math.min(lo, y)), (hi = Math.max(hi, y)); }
+    if (!log) [lo, hi] = [0, Math.max(1e-9, Number.isFinite(hi) ? Math.max(hi, 1) : 1)];
+    if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
+    if (hi <= lo) hi = lo + 1;
+    const rows = list.length;
+    const rowH = Math.max(1, Math.min(14, 560 / Math.max(1, rows)));
+    const L = 190, box = { l: L, t: 8, w: Math.max(60, W - L - 78), h: rows * rowH };
+    const Hh = box.t + box.h + 40;
+    const ctx = sizeCanvas(this.canvas, W, Hh);
+    const x0 = steps.length ? steps[0] : 0;
+    const last = steps.length ? steps[steps.length - 1] : 0;
+    const x1 = steps.length > 1 ? last + (last - steps[steps.length - 2]) : last + 1;
+    const { X } = axes(ctx, { ...box, h: box.h }, x0, x1, 0, 1, { yTicks: [], xLabel: "step" });
+    // the picture: one pixel column per CSS pixel, one row per tensor, scaled up unsmoothed
+    const pw = Math.max(1, Math.round(box.w));
+    const off = document.createElement("canvas");
+    off.width = pw;
+    off.height = Math.max(1, rows);
+    const octx = off.getContext("2d");
+    const img = octx.createImageData(pw, Math.max(1, rows));
+    const lut = Array.from({ length: 256 }, (_, k) => rampRGB(k / 255));
+    const px = (st) => ((st - x0) / (x1 - x0 || 1)) * pw;
+    tracks.forEach((t, r) => {
+      const base = r * pw * 4;
+      for (let x = 0; x < pw; x++) img.data.set([246, 246, 246, 255], base + 4 * x); // nothing measured
+      if (!t) return;
+      for (let j = 0; j < t.steps.length; j++) {
+        const xa = Math.max(0, Math.floor(px(t.steps[j])));
+        const xb = Math.min(pw, Math.max(xa + 1, Math.ceil(px(j + 1 < t.steps.length ? t.steps[j + 1] : x1))));
+        const y = f(t.values[j]);
+        const c = Number.isFinite(y) ? lut[Math.max(0, Math.min(255, Math.round((255 * (y - lo)) / (hi - lo))))] : [205, 205, 205];
+        for (let x = xa; x < xb; x++) img.data.set([c[0], c[1], c[2], 255], base + 4 * x);
+      }
+    });
+    octx.putImageData(img, 0, 0);
+    ctx.imageSmoothingEnabled = false;
+    if (rows) ctx.drawImage(off, box.l, box.t, box.w, box.h);
+    // names: every row when they fit, else every k-th; the selected tensor's always
+    ctx.fillStyle = "#444";
+    ctx.textAlign = "right";
+    ctx.textBaseline = "middle";
+    ctx.font = "10px sans-serif";
+    const every = Math.max(1, Math.ceil(11 / rowH));
+    const clip = (n) => (n.length > 30 ? "…" + n.slice(-29) : n);
+    list.forEach((s, r) => {
+      if (r % every === 0 && s !== cur) ctx.fillText(clip(s.name), box.l - 4, box.t + (r + 0.5) * rowH);
+    });
+    const at = list.indexOf(cur);
+    if (at >= 0) {
+      ctx.fillStyle = "#fff";
+      ctx.fillRect(0, box.t + (at + 0.5) * rowH - 6, box.l - 2, 12);
+      ctx.fillStyle = "#0a5";
+      ctx.font = "bold 10px sans-serif";
+      ctx.fillText("▶ " + clip(cur.name), box.l - 4, box.t + (at + 0.5) * rowH);
+      ctx.strokeStyle = "#0af";
+      ctx.strokeRect(box.l, box.t + at * rowH, box.w, Math.max(1, rowH));
+    }
+    if (this.model.get("step") >= 0) { // the selected step
+      ctx.strokeStyle = "#0af";
+      ctx.beginPath();
+      ctx.moveTo(X(snap.step), box.t);
+      ctx.lineTo(X(snap.step), box.t + box.h);
+      ctx.stroke();
+    }
+    // colour bar
+    const cb = { x: box.l + box.w + 12, w: 12 };
+    for (let k = 0; k < box.h; k++) {
+      ctx.fillStyle = ramp(1 - k / box.h);
+      ctx.fillRect(cb.x, box.t + k, cb.w, 1.5);
+    }
+    ctx.fillStyle = "#444";
+    ctx.font = "10px sans-serif";
+    ctx.textAlign = "left";
+    const tickOf = (y) => (log ? fmt(Math.pow(10, y)) : fmt(y));
+    ctx.textBaseline = "top";
+    ctx.fillText(tickOf(hi), cb.x + cb.w + 2, box.t);
+    ctx.textBaseline = "bottom";
+    ctx.fillText(tickOf(lo), cb.x + cb.w + 2, box.t + box.h);
+    const incomplete = tracks.filter((t) => t && !t.complete).length;
+    this.legend.textContent = `${label} of each ${kind === "activations" ? "layer output" : "tensor"} (rows, model order) at each kept step (columns)` +
+      (log ? ", log colour scale" : "") + "; grey: not measured. Click a cell to open that tensor at that step." +
+      (incomplete ? ` ${incomplete} rows hold only the steps this page has seen; ` + (waiting ? "the rest is on its way from the kernel (it answers when idle)." : "the kernel did not send the rest.") : "");
+    const rowAt = (my) => Math.floor((my - box.t) / rowH);
+    const cell = (mx, my) => {
+      const r = rowAt(my);
+      if (r < 0 || r >= rows || mx < box.l || mx > box.l + box.w || !tracks[r]) return null;
+      const t = tracks[r], xv = x0 + ((mx - box.l) / box.w) * (x1 - x0);
+      let j = -1;
+      for (let k = 0; k < t.steps.length; k++) if (t.steps[k] <= xv) j = k;
+      return j < 0 ? null : { s: list[r], step: t.steps[j], value: t.values[j] };
+    };
+    this.hit = (mx, my) => {
+      const c = cell(mx, my);
+      return c && { text: `${c.s.name} · step ${c.step}: ${label} ${fmt(c.value)}` };
+    };
+    this.pick = (mx, my) => {
+      const c = cell(mx, my);
+      return c && { name: c.s.name, step: c.step };
+    };
+    Object.assign(drawn, { metric, rows, cols: steps.length, names: list.map((s) => s.name), steps, range: log ? [Math.pow(10, lo), Math.pow(10, hi)] : [lo, hi], complete: !incomplete });
   }
 
   hover(e) {
@@ -1162,6 +1830,7 @@ class View {
     this.tip.style.display = "block";
     this.tip.style.left = Math.min(mx + 12, r.width - 260) + "px";
     this.tip.style.top = my + 12 + "px";
+    this.canvas.style.cursor = this.pick ? "pointer" : "";
     if (got.bin !== undefined && got.bin !== this.hoverAt && this.model.get("view") === "step") {
       this.hoverAt = got.bin;
       this.draw();
