@@ -4,8 +4,9 @@
     python3 dev.py demo    # installs into .venv, runs notebooks/quickstart.ipynb headless -> out/
     python3 dev.py test    # installs into .venv, runs ruff check, then the whole test suite with pytest
     python3 dev.py bench   # installs into .venv (+ tensorboard), runs bench/bench.py
+    python3 dev.py bench scale   # the same set-up, runs bench/scale.py (cost across model sizes)
 
-Extra arguments go to the command run (pytest, bench/bench.py).
+Extra arguments go to the command run (pytest, bench/bench.py, bench/scale.py).
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ def main(argv: list[str]) -> int:
         run = [PY, "-m", "pytest", "-q", *rest]
     else:
         _install("test,demo,bench")
-        run = [PY, "bench/bench.py", *rest]
+        if rest[:1] == ["scale"]:
+            run = [PY, "bench/scale.py", *rest[1:]]
+        else:
+            run = [PY, "bench/bench.py", *rest]
     return subprocess.run(run, cwd=ROOT, env=env).returncode
 
 

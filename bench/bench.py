@@ -36,6 +36,10 @@ def _data(kind: str, n: int):
         return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n)
     if kind == "cnn":
         x = rng.random((n, 28, 28, 1), dtype=np.float32)
+    elif kind == "transformer":  # token ids, sequence length 32, vocabulary 1000
+        x = rng.integers(0, 1000, (n, 32), dtype=np.int32)
+    elif kind == "resnet50":
+        x = rng.random((n, 32, 32, 3), dtype=np.float32)
     else:
         x = rng.random((n, 784), dtype=np.float32)
     y = rng.integers(0, 10, n)
@@ -54,6 +58,23 @@ def _mirrored():
     return _STRATEGY[0]
 
 
+def _transformer(keras, blocks=6, d_model=128, heads=4, ff=256, seq=32, vocab=1000, classes=10):
+    """A post-LN Transformer encoder classifier: token Embedding, ``blocks`` x (self
+    attention + residual + LayerNorm, Dense-ReLU-Dense + residual + LayerNorm), mean
+    pooled, softmax head."""
+    L = keras.layers
+    inp = keras.Input((seq,), dtype="int32")
+    h = L.Embedding(vocab, d_model)(inp)
+    for _ in range(blocks):
+        a = L.MultiHeadAttention(heads, d_model // heads)(h, h)
+        h = L.LayerNormalization()(L.Add()([h, a]))
+        f = L.Dense(ff, activation="relu")(h)
+        f = L.Dense(d_model)(f)
+        h = L.LayerNormalization()(L.Add()([h, f]))
+    out = L.Dense(classes, activation="softmax")(L.GlobalAveragePooling1D()(h))
+    return keras.Model(inp, out, name="transformer")
+
+
 def _model(kind: str):
     import keras
 
@@ -62,6 +83,13 @@ def _model(kind: str):
             return _model("mlp")
     keras.utils.set_random_seed(0)
     L = keras.layers
+    if kind in ("transformer", "resnet50"):  # softmax outputs
+        if kind == "transformer":
+            m = _transformer(keras)
+        else:  # weights=None: random initialisation, nothing downloaded
+            m = keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3), classes=10)
+        m.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy())
+        return m
     if kind == "cnn":
         layers = [
             keras.Input((28, 28, 1)),
@@ -87,6 +115,12 @@ WORKLOADS = {
     # The MLP under MirroredStrategy on two logical CPU devices (global batch 128, 64 a
     # replica). Logical devices must be set before TensorFlow starts: run it on its own.
     "mirrored": dict(kind="mirrored", n=20_000, batch=128, epochs=2),
+    # Larger models, for the scale bench (bench/scale.py) and bench/tracecost.py: a 6-block
+    # Transformer encoder (d_model 128, 4 heads, ff 256, 32 tokens of 1,000) and
+    # keras.applications.ResNet50 on 32x32x3 (weights=None).
+    # Small batches keep them affordable on a few CPU cores (60 steps an epoch).
+    "transformer": dict(kind="transformer", n=960, batch=16, epochs=2),
+    "resnet50": dict(kind="resnet50", n=240, batch=4, epochs=2),
 }
 
 

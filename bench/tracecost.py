@@ -3,6 +3,7 @@
     python bench/tracecost.py                 # MLP, 7 rounds
     python bench/tracecost.py --workload cnn --rounds 9
     python bench/tracecost.py --workload mirrored   # the MLP under MirroredStrategy, 2 logical CPUs
+    python bench/tracecost.py --workload resnet50 --rounds 3   # also transformer (bench/scale.py's models)
 
 Each arm trains a fresh, identically seeded model for ONE batch (so the run is mostly
 tracing and instantiating the training function, plus step 0, which is sampled), after a
@@ -28,7 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--workload", default="mlp", choices=("mlp", "cnn", "mirrored"))
+    ap.add_argument("--workload", default="mlp", choices=("mlp", "cnn", "mirrored", "transformer", "resnet50"))
     ap.add_argument("--rounds", type=int, default=7)
     args = ap.parse_args(argv)
 
