@@ -349,3 +349,30 @@ def test_names_of_several_models_follow_one_rule(xy):
         "B": ["B/act", "B/act/kernel", "B/act/bias"],
     }, rec.models
     assert set(rec.names("grads")) == {n for ns in rec.models.values() for n in ns if n.endswith(("kernel", "bias"))}
+
+
+def test_the_page_hears_that_the_recording_is_being_prepared(xy):
+    """While a watched step is traced, rec.status says so (a live page shows it with the
+    elapsed time); the first rows clear it."""
+    x, y = xy
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((8,)), L.Dense(4, activation="relu"), L.Dense(1)])
+    m.compile("sgd", "mse")
+    seen = []
+    with tfhist_magic.watch(every=1) as rec:
+        rec.subscribe(lambda r: seen.append(r.status))
+        m.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    prepared = [s for s in seen if s]
+    total = sum(len(rec.names(k)) for k in rec.kinds)  # 2 activations, 4 weights, 4 grads
+    assert total == 10 and prepared and prepared[0]["text"] == f"preparing the recording for {total} tensors", seen
+    assert seen[-1] is None and rec.status is None
+
+
+@pytest.mark.parametrize("tensors,bins", [(15, 64), (600, 64), (2000, 1024)])
+def test_the_ring_buffer_keeps_to_its_device_memory_budget(tensors, bins):
+    from tfhist_magic.capture import _tf2
+
+    g = _tf2._Group({"weights": [f"w{i}" for i in range(tensors)]}, bins, every=50)
+    nbytes = g.buf.shape.num_elements() * 8 + g.steps.shape[0] * 16
+    assert g.buf.shape[0] == g.ring + 1 and nbytes <= _tf2._RING_BYTES + 2**20, (g.ring, nbytes)
+    assert g.ring == min(256, _tf2._RING_BYTES // (tensors * (bins + 12) * 8) - 1)

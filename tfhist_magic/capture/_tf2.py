@@ -62,7 +62,7 @@ def _bounded(layer) -> str | None:
     return None
 
 
-#: Device memory budget for one group's ring buffer.
+#: Device memory budget for one group's ring buffer (its slots, the forced one included).
 _RING_BYTES = 32 * 2**20
 _MAX_ROOTS = 8
 
@@ -193,7 +193,9 @@ class _Group:
         total = sum(len(v) for v in kinds_names.values())
         self.width = bins + 10 + PROBE_COLUMNS
         row_bytes = max(1, total) * self.width * 8
-        self.ring = int(np.clip(_RING_BYTES // row_bytes, 16, 256))
+        # As many slots as the budget holds (at most 256): the host reads them often
+        # enough (every half ring of sampled steps) whatever their number.
+        self.ring = int(np.clip(_RING_BYTES // row_bytes - 1, 1, 256))
         self.every = every
         with tf.init_scope():
             slots = self.ring + 1
@@ -373,6 +375,7 @@ class Engine:
                 self._post.clear()
                 self.traces.restore()
                 self._groups.clear()  # the device buffers go with the traces that wrote them
+                self.rec.status = None
                 for fn in self.on_close:
                     fn()
 
@@ -823,6 +826,9 @@ class Engine:
                 return g
         g = _Group(names, self.bins, self.every)
         g.sig = sig
+        total = sum(len(v) for v in names.values())
+        self.rec.status = {"text": f"preparing the recording for {total} tensors", "since": time.time()}
+        self.rec.changed()  # a live page says so while the step is traced and compiled
         g.dtypes = dtypes
         self._groups.append(g)
         self._flush_at = min(self._flush_at, self._calls + 1)
@@ -868,6 +874,8 @@ class Engine:
                     self.rec.add_rows(kind, g.names[kind], steps, rows, walls=walls, dtypes=g.dtypes[kind])
                     self._add_probes(kind, g.names[kind], steps, probes, walls)
             got_any = True
+        if got_any:
+            self.rec.status = None
         for st in self._opts.values():
             opt = st.opt()
             if opt is not None and self._groups:
@@ -878,7 +886,7 @@ class Engine:
             self._steps_per_call = max(1.0, advanced / calls_since)
         ring = min((g.ring for g in self._groups), default=16)
         self._calls_at_flush = self._calls
-        self._flush_at = self._calls + max(1, int((ring // 2) * self.every / self._steps_per_call))
+        self._flush_at = self._calls + max(1, int((ring / 2) * self.every / self._steps_per_call))
         self._last_flush = time.monotonic()
         if got_any:
             self.rec.changed()
