@@ -181,3 +181,84 @@ def test_values_at_every_edge_over_every_magnitude(path):
             for row, values in zip(rows, group):
                 edges = H.bin_edges(row[bins + H.MIN], row[bins + H.MAX], bins, H.compute_dtype(values.dtype))
                 np.testing.assert_array_equal(row[:bins], np.histogram(values.astype(np.float64), bins=edges)[0])
+
+
+# -- std of values a few ulps apart: the mean's rounding is then as large as the spread ---
+
+
+def _exact_moments(values):
+    """``(mean, std)`` of the finite values, exactly (rationals), rounded once to float64."""
+    from fractions import Fraction
+
+    fin = [Fraction(float(v)) for v in np.asarray(values, np.float64).ravel() if np.isfinite(v)]
+    n = len(fin)
+    mean = sum(fin) / n
+    var = sum((f - mean) ** 2 for f in fin) / n
+    if var == 0:
+        return float(mean), 0.0
+    # sqrt(p / q) to 60 significant bits: isqrt of p * 4**s // q, then scaled back.
+    s = max(0, 60 - (var.numerator.bit_length() - var.denominator.bit_length()) // 2)
+    return float(mean), float(Fraction(__import__("math").isqrt(var.numerator * 4**s // var.denominator), 2**s))
+
+
+def _few_ulps(dtype, mag, spread, seed, nan):
+    """~300 values ``v + j ulp`` for ``j`` in ``0..spread`` (``v`` = ``mag`` in ``dtype``),
+    every ``j`` present, in random order; with a NaN among them when ``nan``."""
+    dt = np.dtype(dtype)
+    bits = np.array([mag], dt).view(f"u{dt.itemsize}")[0]
+    rng = np.random.default_rng(seed)
+    j = np.concatenate([np.arange(spread + 1), rng.integers(0, spread + 1, 300 - spread - 1)])
+    v = (bits + rng.permutation(j).astype(bits.dtype)).view(dt)
+    return np.insert(v, 150, np.array(np.nan, dt)) if nan else v
+
+
+_ULP_MAGNITUDES = {np.dtype(np.float16): (1e-4, 1.0, 3e4, 6e4)}  # float16 has no 1e-30 or 1e30
+
+
+@pytest.mark.parametrize("path", ["graph", "xla"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, ml_dtypes.bfloat16], ids=["float32", "float64", "float16", "bfloat16"])
+def test_std_of_values_a_few_ulps_apart(dtype, path):
+    """Values within 1..8 ulps of each other at every magnitude, with and without a NaN
+    among them: std (and mean) as the exact ones to 1e-6, on the normal and the XLA path
+    (the mean rounded to the compute dtype is then off by as much as the spread; the std
+    was off by up to 9%, or 0 with a NaN)."""
+    mags = _ULP_MAGNITUDES.get(np.dtype(dtype), (1e-30, 1.0, 3e4, 1e30))
+    cases = [_few_ulps(dtype, mag, spread, seed, nan) for seed, (mag, spread, nan) in enumerate((m, s, n) for m in mags for s in (1, 2, 3, 8) for n in (False, True))]
+    f = tf.function(lambda *xs: snapshot_rows(list(xs), B), jit_compile=(path == "xla"), autograph=False)
+    rows = f(*[tf.constant(v) for v in cases]).numpy()
+    for row, values in zip(rows, cases):
+        _check(row, values)
+        mean, std = _exact_moments(values)
+        assert std > 0
+        where = f"{np.dtype(dtype).name} {values[0]!r}: {np.unique(values[np.isfinite(values)]).size} values"
+        np.testing.assert_allclose(row[B + H.STD], std, rtol=1e-6, err_msg=where)
+        assert abs(row[B + H.MEAN] - mean) <= 1e-6 * std + np.spacing(abs(mean)), where
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_replicas_merge_the_std_of_values_a_few_ulps_apart(dtype):
+    """The distributed combination (each replica's parts, summed, then one row) on the
+    same values split unequally over three replicas (one share empty): the std and mean
+    as the exact ones; counts, min and max as one device computes."""
+    from tfhist_magic.capture import _ops
+
+    def merged(values, cuts):
+        x = tf.constant(values)
+        shares = [x[a:b] for a, b in zip((0, *cuts), (*cuts, len(values)))]
+        mn = tf.reduce_min(tf.stack([_ops._range_one(s)[0] for s in shares]))
+        mx = tf.reduce_max(tf.stack([_ops._range_one(s)[1] for s in shares]))
+        (lo, w, large), = _ops._global_range([x], [mn], [mx], B)
+        p = tf.add_n([_ops._count_one(s, lo, w, large, B) for s in shares])
+        return _ops._merged_row(p, mn, mx, lo, w, large, B, x.dtype).numpy()
+
+    cases = [_few_ulps(dtype, mag, spread, seed, nan) for seed, (mag, spread, nan) in enumerate((m, s, n) for m in (1e-30, 1.0, 3e4, 1e30) for s in (1, 3, 8) for n in (False, True))]
+    cases += [_cases()[name].astype(dtype).ravel() for name in ("normal32", "huge_range32", "nonfinite_huge", "wide32")]
+    for values in cases:
+        row = merged(values, (0, 97))  # the first share is empty
+        one = snapshot_rows([tf.constant(values)], B).numpy()[0]
+        np.testing.assert_array_equal(row[: B + H.MEAN], one[: B + H.MEAN])
+        mean, std = _exact_moments(values)
+        where = f"{np.dtype(dtype).name} {values[:3]!r}"
+        np.testing.assert_allclose(row[B + H.STD], std, rtol=1e-6, err_msg=where)
+        np.testing.assert_allclose(row[B + H.STD], one[B + H.STD], rtol=1e-6, err_msg=where)
+        assert abs(row[B + H.MEAN] - mean) <= 1e-6 * std + np.spacing(abs(mean)), where

@@ -6,7 +6,12 @@ new release, this module is the one to change.
 
 * ``Function``: ``tensorflow.python.eager.polymorphic_function`` — the class whose
   ``__call__`` the engine wraps, and its trace caches (``_function_cache``,
-  ``_variable_creation_config``, ``_no_variable_creation_config``), swapped for a watch.
+  ``_variable_creation_config``, ``_no_variable_creation_config``), swapped for a watch;
+  ``_concrete_variable_creation_fn`` (the first trace), dropped with the watch's traces.
+* ``forget_custom_gradients``: ``ops.gradient_registry._registry``, the process-wide
+  registry where every graph-mode ``tf.custom_gradient`` registers its gradient
+  function (``CustomGradient-<uid>``, closing over the traced graph's tensors), never
+  unregistered by TensorFlow.
 * ``in_xla_context``: ``control_flow_util.GraphOrParentsInXlaContext``.
 * ``buffer_variable``: ``resource_variable_ops.ResourceVariable`` made directly.
 * ``function_call_config``: ``context().function_call_options``.
@@ -39,6 +44,7 @@ from tensorflow.python.eager.polymorphic_function import polymorphic_function as
 from tensorflow.python.framework import ops as _ops
 from tensorflow.python.ops import control_flow_util as _cfu
 from tensorflow.python.ops import resource_variable_ops as _rvo
+from tensorflow.python.util import nest as _nest
 
 __all__ = [
     "Function",
@@ -55,6 +61,7 @@ __all__ = [
     "session_closed",
     "tape_active",
     "TraceSwap",
+    "forget_custom_gradients",
     "keras3_optimizer_base",
     "keras3_trainable_variables",
     "keras3_tf_optimizer",
@@ -146,6 +153,7 @@ class TraceSwap:
 
     def __init__(self) -> None:
         self._seen: dict[int, tuple] = {}  # id -> (fn, saved configs or None)
+        self._gradients = set(_ops.gradient_registry._registry)  # registered before the watch
 
     def enter(self, fn) -> None:
         """Call before ``fn`` runs inside the watch (cheap after the first time)."""
@@ -163,13 +171,68 @@ class TraceSwap:
         self._seen[id(fn)] = (fn, saved)
 
     def restore(self) -> None:
-        """Put every function's own traces back (drop those made inside the watch)."""
+        """Put every function's own traces back (drop those made inside the watch), and
+        let the dropped traces' graphs be freed (:func:`forget_custom_gradients`)."""
+        dropped = []
         for fn, saved in self._seen.values():
+            dropped += [cf.graph for cf in fn._function_cache.values()]
             if saved is None:
                 fn._function_cache.clear()
+                # A function first traced inside the watch keeps its first trace here too
+                # (only used by that first call): as before its first call, it has none.
+                first = fn.__dict__.pop("_concrete_variable_creation_fn", None)
+                if first is not None:
+                    dropped.append(first.graph)
             else:
                 fn._function_cache, fn._variable_creation_config, fn._no_variable_creation_config = saved
         self._seen.clear()
+        forget_custom_gradients(dropped, self._gradients)
+
+
+def _graphs_in(fn, depth: int = 2) -> set:
+    """The graphs of the symbolic tensors ``fn`` closes over (and the functions it closes
+    over, ``depth`` levels down)."""
+    out = set()
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if depth and callable(value) and getattr(value, "__closure__", None):
+            out |= _graphs_in(value, depth - 1)
+            continue
+        for t in _nest.flatten(value):
+            if isinstance(t, _ops.SymbolicTensor):
+                out.add(t.graph)
+    return out
+
+
+def forget_custom_gradients(graphs, before) -> None:
+    """Unregister the graph-mode ``tf.custom_gradient`` gradient functions registered
+    since ``before`` (the registry's names then) by traces built in ``graphs`` (or in
+    graphs nested in them: a cond branch, a loop body), which are being dropped.
+
+    Each one closes over tensors of the graph it was traced in, and TensorFlow never
+    unregisters it: one made while tracing a training step (Keras 3 and tf_keras make one,
+    through ``ReplicaContext.all_reduce``) keeps that step's whole graph alive, and with it
+    every function the step calls, registered in the runtime. A watch traces the step
+    again, so without this every watch would leave its instrumented step behind."""
+    dropped = {id(g) for g in graphs}
+    if not dropped:
+        return
+
+    def in_dropped(g):
+        while g is not None:
+            if id(g) in dropped:
+                return True
+            g = getattr(g, "outer_graph", None)
+        return False
+
+    registry = _ops.gradient_registry._registry
+    for name in [n for n in registry if n not in before and n.startswith("CustomGradient-")]:
+        owners = _graphs_in(registry[name]["type"])
+        if owners and all(in_dropped(g) for g in owners):  # none found: not the closure this expects, kept
+            del registry[name]
 
 
 def keras3_optimizer_base():

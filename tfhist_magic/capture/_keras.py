@@ -83,22 +83,43 @@ def make_engine(flavor: Flavor, recording: Recording, *, every: int, kinds, targ
     )
 
 
+#: The epoch-marker callback class of each Keras (its ``Callback`` class -> the marker's).
+_MARKERS: dict = {}
+
+
 def _epoch_marker(flavor: Flavor, engine: Engine, model, restores: bool):
     """Marks each epoch's first step. Put first in the list, so that when a later
     callback restores weights at the end (``restores``: EarlyStopping with
-    ``restore_best_weights``), the last update's weights are recorded before it does."""
+    ``restore_best_weights``), the last update's weights are recorded before it does.
 
-    class _EpochMarker(flavor.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            opt = getattr(model, "optimizer", None)
-            if opt is not None:
-                engine.rec.mark_epoch(engine.step_of(opt, model), epoch)
+    One class per Keras, closing over nothing: TensorFlow's ``nest`` keeps every type it
+    sees for the life of the process (tf_keras passes the callbacks through it), so a
+    class made per ``fit`` kept the engine it closed over, and its Recording, forever."""
+    cls = _MARKERS.get(flavor.Callback)
+    if cls is None:
 
-        def on_train_end(self, logs=None):
-            if restores:
-                engine.end_fit(model)
+        class _EpochMarker(flavor.Callback):
+            def __init__(self, engine, model, restores):
+                super().__init__()
+                self._tfhist = (engine, model, restores)
 
-    return _EpochMarker()
+            def on_epoch_begin(self, epoch, logs=None):
+                engine, model, _ = self._tfhist
+                opt = getattr(model, "optimizer", None)
+                if opt is not None:
+                    engine.rec.mark_epoch(engine.step_of(opt, model), epoch)
+
+            def on_train_end(self, logs=None):
+                engine, model, restores = self._tfhist
+                if restores:
+                    engine.end_fit(model)
+
+        cls = _MARKERS[flavor.Callback] = _EpochMarker
+    return cls(engine, model, restores)
+
+
+#: A model's compiled training functions, set aside for a watch and put back after it.
+_COMPILED = ("train_function", "train_tf_function")
 
 
 def _no_autograph(fn):
@@ -165,7 +186,8 @@ def attach(engine: Engine, flavor: Flavor) -> None:
             return
         if engine.targets is not None and not any(model is t for t in engine.targets):
             return
-        claimed[id(model)] = (model, model.train_function)
+        # tf_keras also keeps the tf.function it wraps (for TensorBoard's graph): put back too
+        claimed[id(model)] = (model, {a: getattr(model, a) for a in _COMPILED if hasattr(model, a)})
         model.train_function = None
 
     def wrap_train(name):
@@ -211,8 +233,9 @@ def attach(engine: Engine, flavor: Flavor) -> None:
     p.set(flavor.Model, "compute_loss", compute_loss)
 
     def restore():
-        for mid, (model, fn) in claimed.items():
-            model.train_function = None if mid in recompiled else fn
+        for mid, (model, saved) in claimed.items():
+            for attr, fn in saved.items():
+                setattr(model, attr, None if mid in recompiled else fn)
         claimed.clear()
 
     engine.on_close.append(restore)

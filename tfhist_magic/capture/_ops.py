@@ -143,6 +143,50 @@ def _counts(x, lo, w, bins: int, cd: tf.DType):
     return tf.concat([got[: bins - 1], [tf.reduce_sum(got[bins - 1 :])]], 0)
 
 
+#: Spans (of ``B`` bins, scaled as the sums are) outside which deviations from the mean
+#: are scaled by a power of two before they are squared, so that their squares neither
+#: underflow (``(span / 2**20)**2`` stays a normal number above the floor) nor overflow
+#: (``2**31`` squares of the ceiling stay finite).
+_DEV_RANGE = {tf.float32: (2.0**-40, 2.0**40), tf.float64: (2.0**-400, 2.0**400)}
+
+
+def _dev_scale(w, inv, bins: int, cd: tf.DType):
+    """A power of two ``r`` in ``cd`` (a scalar, or one per tensor for vectors ``w``,
+    ``inv``): ``(x - m) * r`` is at most about 2 for values ``x`` and a mean ``m``
+    within ``bins * w * inv`` (the span) of each other, when the span is outside
+    :data:`_DEV_RANGE`; 1 inside it (no work then). Scaling by a power of two is exact."""
+    floor, ceil = _DEV_RANGE[cd]
+    span = tf.cast(w, tf.float64) * tf.cast(inv, tf.float64) * float(bins)
+    exp_bits = tf.constant(0x7FF0000000000000, tf.int64)
+    p2 = tf.bitcast(tf.bitwise.bitwise_and(tf.bitcast(span, tf.int64), exp_bits), tf.float64)  # 2**floor(log2 span)
+    return tf.cast(tf.where((span < floor) | (span > ceil), 1.0 / p2, 1.0), cd)
+
+
+def _moments(m, var_r, r, k, n_fin):
+    """``(mean, std, norm)`` in float64 from the mean ``m`` and the variance ``var_r`` of
+    the values times ``r / k`` (``r`` :func:`_dev_scale`'s, ``k`` the sums' scale), and
+    the count of finite values; scalars or vectors."""
+    sd = tf.sqrt(var_r) / r
+    norm = tf.sqrt(tf.cast(n_fin, tf.float64)) * tf.sqrt(tf.square(sd) + tf.square(m))
+    return m * k, sd * k, norm * k
+
+
+def _deviations(xs, m, r, finite=None):
+    """``(sum(d), sum(d * d))`` in float64 for ``d = (xs - m) * r`` over the finite
+    values (``finite`` given: the others count as ``d = 0``); sums in ``xs``' dtype.
+
+    The corrected two-pass formula: ``sum((x - mean)**2) = sum(d*d) - sum(d)**2 / n``
+    (in ``r`` units) for any ``m``, so the rounding of ``m`` (as large as the spread when
+    the values are a few ulps apart) costs nothing, and ``x - m`` is exact where it
+    matters (Sterbenz: values near the mean). ``mean = m + sum(d) / (n r)``."""
+    d = xs - m
+    if finite is not None:
+        d = tf.where(finite, d, tf.zeros([], d.dtype))
+    d = tf.cond(tf.equal(r, 1), lambda: d, lambda: d * r)  # scaled only when it must be
+    f64 = lambda v: tf.cast(v, tf.float64)  # noqa: E731
+    return f64(tf.reduce_sum(d)), f64(tf.reduce_sum(tf.square(d)))
+
+
 def _row(x, total, bins: int, masked: bool):
     """One tensor's row. ``masked`` is the path for tensors that may hold non-finite
     values (or whose sum overflows)."""
@@ -176,22 +220,23 @@ def _row(x, total, bins: int, masked: bool):
     zeros = tf.reduce_sum(tf.cast(tf.equal(x, zero), tf.int32))
 
     # Sums of values scaled down by a power of two when they are large, so nothing
-    # overflows; the scalar work after the reductions is in float64.
+    # overflows; the scalar work after the reductions is in float64. The spread comes
+    # from the deviations from the mean rounded to the compute dtype, corrected by their
+    # sum (see _deviations): exact however few ulps apart the values are.
     c = _consts(cd)
     large = tf.maximum(tf.abs(lo), tf.abs(hi)) > tf.constant(c.sum_limit, cd)
     inv = tf.where(large, tf.constant(c.sum_scale, cd), one)
     k = tf.where(large, tf.constant(1.0 / c.sum_scale, tf.float64), tf.constant(1.0, tf.float64))
     denom = tf.cast(tf.maximum(n_fin, 1), cd)
     xs = tf.cond(large, lambda: xz * inv, lambda: xz)  # scaled only when it must be
-    mean_s = (tf.reduce_sum(xs) if masked else total * inv) / denom  # mean / k
-    ss = tf.reduce_sum(tf.math.squared_difference(xs, mean_s))
-    if masked:
-        ss = tf.maximum(ss - tf.cast(n_bad, cd) * tf.square(mean_s), zero)  # the zeros put in
-    m64 = tf.cast(mean_s, tf.float64)
-    var64 = tf.cast(ss, tf.float64) / tf.cast(tf.maximum(n_fin, 1), tf.float64)
-    mean = m64 * k
-    std = k * tf.sqrt(var64)
-    norm = k * tf.sqrt(tf.cast(n_fin, tf.float64) * (var64 + tf.square(m64)))
+    m = (tf.reduce_sum(xs) if masked else total * inv) / denom  # the rounded mean / k
+    r = _dev_scale(w, inv, bins, cd)
+    s1, s2 = _deviations(xs, m, r, finite if masked else None)
+    n64 = tf.cast(tf.maximum(n_fin, 1), tf.float64)
+    r64 = tf.cast(r, tf.float64)
+    m64 = tf.cast(m, tf.float64) + s1 / n64 / r64  # mean / k
+    var_r = tf.maximum(s2 - tf.square(s1) / n64, 0.0) / n64  # variance * (r / k)^2
+    mean, std, norm = _moments(m64, var_r, r64, k, n_fin)
 
     ints = tf.cast(tf.stack([nan, posinf, n_bad - nan - posinf, zeros]), tf.float64)
     floats = tf.stack([tf.cast(mn, tf.float64), tf.cast(mx, tf.float64), mean, std, norm, tf.cast(w, tf.float64)])
@@ -218,7 +263,7 @@ def _masked_fn(cd: tf.DType, bins: int):
     fn = _MASKED_FNS.get(key)
     if fn is None:
         fn = _MASKED_FNS[key] = tf.function(
-            lambda x: _row(x, None, bins, True), input_signature=[tf.TensorSpec([None], cd)], autograph=False, experimental_attributes={"_noinline": True}
+            lambda x: _row(x, None, bins, True), input_signature=[tf.TensorSpec([None], cd)], autograph=False, experimental_attributes=_compat.NOINLINE
         )
         _compat.OWN_FUNCTIONS.add(id(fn))
     return fn
@@ -230,7 +275,7 @@ def _row_fn(cd: tf.DType, bins: int):
     fn = _ROW_FNS.get(key)
     if fn is None:
         fn = _ROW_FNS[key] = tf.function(
-            lambda x: _row_either(x, bins), input_signature=[tf.TensorSpec(None, cd)], autograph=False, experimental_attributes={"_noinline": True}
+            lambda x: _row_either(x, bins), input_signature=[tf.TensorSpec(None, cd)], autograph=False, experimental_attributes=_compat.NOINLINE
         )
         _compat.OWN_FUNCTIONS.add(id(fn))
     return fn
@@ -277,13 +322,17 @@ def _rows_fused(flat: list, bins: int):
     k = tf.where(large, tf.constant(1.0 / c.sum_scale, tf.float64), tf.constant(1.0, tf.float64))
     xs = tf.where(finite, tf.cast(x * tf.gather(inv, seg), tf.float64), 0.0)
     denom = tf.cast(tf.maximum(n_fin, 1), tf.float64)
-    m64 = tf.math.unsorted_segment_sum(xs, seg, T) / denom  # mean / k
-    d = tf.where(finite, tf.math.squared_difference(xs, tf.gather(m64, seg)), 0.0)
-    var64 = tf.math.unsorted_segment_sum(d, seg, T) / denom
+    m = tf.math.unsorted_segment_sum(xs, seg, T) / denom  # the rounded mean / k
+    r = tf.cast(_dev_scale(w, inv, bins, cd), tf.float64)
+    # The corrected two-pass formula, as _deviations (float64 inputs need it here too).
+    d = tf.where(finite, (xs - tf.gather(m, seg)) * tf.gather(r, seg), 0.0)
+    s1 = tf.math.unsorted_segment_sum(d, seg, T)
+    s2 = tf.math.unsorted_segment_sum(tf.square(d), seg, T)
+    m64 = m + s1 / denom / r  # mean / k
+    var_r = tf.maximum(s2 - tf.square(s1) / denom, 0.0) / denom  # variance * (r / k)^2
+    mean, std, norm = _moments(m64, var_r, r, k, n_fin)
     f64 = lambda v: tf.cast(v, tf.float64)  # noqa: E731
-    extra = tf.stack(
-        [f64(nan), f64(posinf), f64(neginf), f64(zeros), f64(mn), f64(mx), m64 * k, k * tf.sqrt(var64), k * tf.sqrt(f64(n_fin) * (var64 + tf.square(m64))), f64(w)], 1
-    )
+    extra = tf.stack([f64(nan), f64(posinf), f64(neginf), f64(zeros), f64(mn), f64(mx), mean, std, norm, f64(w)], 1)
     return tf.concat([f64(counts), extra], 1)
 
 
@@ -331,7 +380,7 @@ def snapshot_rows(tensors, bins: int) -> tf.Tensor:
 # and the pieces of the mean and variance then simply add (one SUM across replicas).
 # Only numbers per tensor cross devices (or workers), never the tensors themselves.
 
-_PART = 8  # nan, posinf, neginf, zeros, n_finite, sum, m2, q (per replica: see _count_one)
+_PART = 7  # nan, posinf, neginf, zeros, n_finite, a, q (per replica: see _count_one)
 
 
 def _range_one(x) -> tf.Tensor:
@@ -342,14 +391,15 @@ def _range_one(x) -> tf.Tensor:
 
 
 def _count_one(x, lo, w, large, bins: int) -> tf.Tensor:
-    """``[bins + 8]`` float64: ``x``'s counts on the shared edges and the parts of its
-    statistics that add across replicas (non-finite and zero counts, finite count, sum,
-    sum of squared deviations from its own mean ``m`` (rounded to the compute dtype, as the
-    subtraction needs), and ``q = 2 m sum - n m^2``, which makes the replicas' sums of
-    squares add up exactly whatever ``m``'s rounding: sum((x - M)^2) over all replicas is
-    sum(m2) + sum(q) - S^2 / N for the global sum ``S``, count ``N`` and mean ``M``)."""
+    """``[bins + 7]`` float64: ``x``'s counts on the shared edges and the parts of its
+    statistics that add across replicas: non-finite and zero counts, the finite count
+    ``n``, and, with ``e`` this replica's mean minus the shared pivot ``c`` (in ``r``
+    units, :func:`_shared_moments`) and ``M2`` its sum of squared deviations from its own
+    mean (the corrected two-pass formula, :func:`_deviations`), ``a = n e`` and
+    ``q = M2 + n e^2``. Over all replicas, with ``N = sum(n)``: the mean is
+    ``c + sum(a) / N`` and the sum of squared deviations ``sum(q) - sum(a)^2 / N``
+    (``e`` is at most about 2: no cancellation beyond float64's)."""
     cd = x.dtype
-    c = _consts(cd)
     zero, inf = tf.constant(0, cd), tf.constant(np.inf, cd)
     finite = tf.math.is_finite(x)
     n = tf.size(x, out_type=tf.int32)
@@ -359,15 +409,27 @@ def _count_one(x, lo, w, large, bins: int) -> tf.Tensor:
     posinf = tf.reduce_sum(tf.cast(tf.equal(x, inf), tf.int32))
     counts = _counts(tf.where(finite, x, lo), lo, w, bins, cd) - tf.one_hot(0, bins, dtype=tf.int32) * n_bad
     zeros = tf.reduce_sum(tf.cast(tf.equal(x, zero), tf.int32))
-    inv = tf.where(large, tf.constant(c.sum_scale, cd), tf.constant(1, cd))
+    inv, c, r = _shared_moments(lo, w, large, bins, cd)
     xs = tf.where(finite, x * inv, zero)
-    s = tf.cast(tf.reduce_sum(xs), tf.float64)
-    mean = tf.cast(s / tf.cast(tf.maximum(n_fin, 1), tf.float64), cd)  # this replica's mean (scaled)
-    m2 = tf.cast(tf.reduce_sum(tf.math.squared_difference(xs, mean)), tf.float64)
-    m2 = tf.maximum(m2 - tf.cast(n_bad, tf.float64) * tf.square(tf.cast(mean, tf.float64)), 0.0)  # the zeros put in
+    nf = tf.cast(n_fin, tf.float64)
+    n1 = tf.maximum(nf, 1.0)
+    m = tf.cast(tf.cast(tf.reduce_sum(xs), tf.float64) / n1, cd)  # this replica's mean (scaled), rounded
+    s1, s2 = _deviations(xs, m, r, finite)
+    r64 = tf.cast(r, tf.float64)
+    e = (tf.cast(m, tf.float64) - c) * r64 + s1 / n1  # (its mean - c) * r; m - c exact near c
+    m2 = tf.maximum(s2 - tf.square(s1) / n1, 0.0)
     ints = tf.cast(tf.stack([nan, posinf, n_bad - nan - posinf, zeros, n_fin]), tf.float64)
-    m, nf = tf.cast(mean, tf.float64), tf.cast(n_fin, tf.float64)
-    return tf.concat([tf.cast(counts, tf.float64), ints, tf.stack([s, m2, 2.0 * m * s - nf * m * m])], 0)
+    return tf.concat([tf.cast(counts, tf.float64), ints, tf.stack([nf * e, m2 + nf * tf.square(e)])], 0)
+
+
+def _shared_moments(lo, w, large, bins: int, cd: tf.DType):
+    """What every replica (and the merge) derives alike from the shared range: the sum
+    scale ``inv`` (``cd``), the pivot ``c`` (float64, scaled: the middle of the bins) and
+    the deviation scale ``r`` (:func:`_dev_scale`)."""
+    inv = tf.where(large, tf.constant(_consts(cd).sum_scale, cd), tf.constant(1, cd))
+    inv64 = tf.cast(inv, tf.float64)
+    c = tf.cast(lo, tf.float64) * inv64 + tf.cast(w, tf.float64) * inv64 * (bins / 2)
+    return inv, c, _dev_scale(w, inv, bins, cd)
 
 
 _PART_FNS: dict = {}
@@ -384,7 +446,7 @@ def _part_fn(which: str, cd: tf.DType, bins: int):
         else:
             body = lambda x, lo, w, large: _count_one(x, lo, w, large, bins)  # noqa: E731
             sig = [tf.TensorSpec([None], cd), tf.TensorSpec([], cd), tf.TensorSpec([], cd), tf.TensorSpec([], tf.bool)]
-        fn = _PART_FNS[key] = tf.function(body, input_signature=sig, autograph=False, experimental_attributes={"_noinline": True})
+        fn = _PART_FNS[key] = tf.function(body, input_signature=sig, autograph=False, experimental_attributes=_compat.NOINLINE)
         _compat.OWN_FUNCTIONS.add(id(fn))
     return fn
 
@@ -460,21 +522,26 @@ def merged_rows(distribution, per_replica: list, bins: int) -> tf.Tensor:
     with _quiet_tf_logger():
         parts = distribution.reduce(SUM, on_replica(lambda rid: _count_part(flats[rid % local], shared, bins)), axis=None)
     parts = tf.reshape(parts, [T, bins + _PART])
-    rows = []
-    for t, (x, (lo, w, large)) in enumerate(zip(flats[0], shared)):
-        c = _consts(x.dtype)
-        p = parts[t]
-        n = tf.maximum(p[bins + 4], 1.0)
-        s, m2, q = p[bins + 5], p[bins + 6], p[bins + 7]
-        k = tf.where(large, tf.constant(1.0 / c.sum_scale, tf.float64), tf.constant(1.0, tf.float64))
-        mean = s / n
-        # Chan et al.'s pairwise update, summed (with each replica's rounded mean m_r):
-        # M2 = sum(M2_r) + sum(2 m_r s_r - n_r m_r^2) - S^2 / N.
-        var = tf.maximum(m2 + q - s * mean, 0.0) / n
-        norm = k * tf.sqrt(p[bins + 4] * (var + tf.square(mean)))
-        floats = tf.stack([mn[t], mx[t], mean * k, k * tf.sqrt(var), norm, tf.cast(w, tf.float64)])
-        rows.append(tf.concat([p[:bins], p[bins : bins + 4], floats], 0))
+    rows = [_merged_row(parts[t], mn[t], mx[t], lo, w, large, bins, x.dtype) for t, (x, (lo, w, large)) in enumerate(zip(flats[0], shared))]
     return tf.stack(rows) if rows else tf.zeros([0, bins + H.EXTRA], tf.float64)
+
+
+def _merged_row(p, mn, mx, lo, w, large, bins: int, cd: tf.DType) -> tf.Tensor:
+    """One tensor's row from the sum over replicas ``p`` of :func:`_count_one`, its global
+    finite ``mn``, ``mx`` (float64) and the shared ``lo, w, large``."""
+    nf = p[bins + 4]
+    n = tf.maximum(nf, 1.0)
+    a, q = p[bins + 5], p[bins + 6]
+    k = tf.where(large, tf.constant(1.0 / _consts(cd).sum_scale, tf.float64), tf.constant(1.0, tf.float64))
+    _, pivot, r = _shared_moments(lo, w, large, bins, cd)
+    r = tf.cast(r, tf.float64)
+    # Chan et al.'s combination about the shared pivot (each replica's M2 about its own
+    # mean, and its mean's offset from the pivot, in r units): see _count_one.
+    mean = tf.where(nf > 0, pivot + a / n / r, 0.0)  # / k
+    var_r = tf.maximum(q - tf.square(a) / n, 0.0) / n  # variance * (r / k)^2
+    mean, std, norm = _moments(mean, var_r, r, k, nf)
+    floats = tf.stack([mn, mx, mean, std, norm, tf.cast(w, tf.float64)])
+    return tf.concat([p[:bins], p[bins : bins + 4], floats], 0)
 
 
 # -- probes: the numbers the findings need that a histogram cannot give -------------------
@@ -520,7 +587,7 @@ def _probe_fn(dtype: tf.DType, bounded: bool):
             body, spec = _probe_one, [tf.TensorSpec([None, None], dtype), tf.TensorSpec([2], dtype)]
         else:
             body, spec = (lambda x: _probe_one(x)), [tf.TensorSpec([None, None], dtype)]
-        fn = _PROBE_FNS[key] = tf.function(body, input_signature=spec, autograph=False, experimental_attributes={"_noinline": True})
+        fn = _PROBE_FNS[key] = tf.function(body, input_signature=spec, autograph=False, experimental_attributes=_compat.NOINLINE)
         _compat.OWN_FUNCTIONS.add(id(fn))
     return fn
 
@@ -566,7 +633,7 @@ def update_ratio(after, before) -> tf.Tensor:
     fn = _PROBE_FNS.get(key)
     if fn is None:  # a cached function: measured cheaper for a new training function than inline ops
         fn = _PROBE_FNS[key] = tf.function(
-            _ratio_one, input_signature=[tf.TensorSpec(None, after.dtype), tf.TensorSpec(None, before.dtype)], autograph=False, experimental_attributes={"_noinline": True}
+            _ratio_one, input_signature=[tf.TensorSpec(None, after.dtype), tf.TensorSpec(None, before.dtype)], autograph=False, experimental_attributes=_compat.NOINLINE
         )
         _compat.OWN_FUNCTIONS.add(id(fn))
     with _compat.function_call_config(_compat.NO_GRAPPLER):
