@@ -364,11 +364,115 @@ def snapshot_rows(tensors, bins: int) -> tf.Tensor:
         return tf.zeros([0, bins + H.EXTRA], tf.float64)
     if _compat.in_xla_context():
         return _snapshot_rows_xla(flat, int(bins))
+    return rows_and_probes(flat, bins, [None] * len(flat))[:, : bins + H.EXTRA]
+
+
+def _segments(flat: list):
+    """The values of ``flat`` (tensors of one dtype) side by side, and each one's size
+    (constants where the shapes are known: one op per tensor, the reshape)."""
+    parts = [tf.reshape(t, [-1]) for t in flat]
+    known = [p.shape.num_elements() for p in parts]
+    if all(n is not None for n in known):
+        sizes = tf.constant(known, tf.int32)
+    else:
+        sizes = tf.stack([tf.constant(n, tf.int32) if n is not None else tf.size(p, out_type=tf.int32) for n, p in zip(known, parts)])
+    return (tf.concat(parts, 0) if len(parts) > 1 else parts[0]), sizes
+
+
+def _by_dtype(flat: list, each):
+    """``each(indices, tensors)`` for the tensors of each compute dtype; its ``[k, W]``
+    results put back in input order."""
+    out = [None] * len(flat)
+    for cd in (tf.float32, tf.float64):
+        idx = [i for i, t in enumerate(flat) if t.dtype == cd]
+        if idx:
+            got = each(idx, [flat[i] for i in idx])
+            for r, i in enumerate(idx):
+                out[i] = got[r]
+    return tf.stack(out)
+
+
+_LOOP_FNS: dict = {}
+
+
+def _loop_fn(which: str, cd: tf.DType, bins: int = 0):
+    """A cached function over segments of one flat vector, traced once per process for
+    each ``(which, dtype, bins)``, with a signature that fits any number of tensors of any
+    shapes: ``"rows"`` bins each segment (and probes it, see :func:`rows_and_probes`),
+    ``"ratios"`` gives each segment's update ratio. One ``tf.while_loop`` runs
+    :func:`_row_either` (or :func:`_ratio_one`) on each segment in turn, so a new trace
+    of a training step adds one call op per dtype, not one per tensor: the per-trace
+    cost does not grow with the number of tensors (measured by ``bench/scale.py``)."""
+    key = (which, cd, bins)
+    fn = _LOOP_FNS.get(key)
+    if fn is not None:
+        return fn
+    width = bins + H.EXTRA + PROBE_COLUMNS if which == "rows" else 1
+
+    def loop(sizes, body):
+        starts = tf.cumsum(sizes, exclusive=True)
+        n = tf.shape(sizes)[0]
+
+        def step(i, acc):
+            at, size = tf.reshape(starts[i], [1]), tf.reshape(sizes[i], [1])
+            return i + 1, acc.write(i, body(i, at, size))
+
+        acc = tf.TensorArray(tf.float64, size=n, element_shape=[width])
+        _, acc = tf.while_loop(lambda i, _: i < n, step, (tf.constant(0), acc))
+        return tf.reshape(acc.stack(), [n, width])
+
+    if which == "rows":
+
+        def run(values, sizes, units, bounds):
+            nan2 = tf.constant([np.nan, np.nan], tf.float64)
+
+            def body(i, at, size):
+                x = tf.slice(values, at, size)
+                u = units[i]
+                probe = tf.cond(u > 0, lambda: _probe_segment(x, u, bounds[i]), lambda: nan2)
+                return tf.concat([_row_either(x, bins), probe], 0)
+
+            return loop(sizes, body)
+
+        spec = [tf.TensorSpec([None], cd), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 2], cd)]
+    else:
+
+        def run(after, before, sizes):
+            def body(i, at, size):
+                return tf.reshape(_ratio_one(tf.slice(after, at, size), tf.slice(before, at, size)), [1])
+
+            return loop(sizes, body)
+
+        spec = [tf.TensorSpec([None], cd), tf.TensorSpec([None], cd), tf.TensorSpec([None], tf.int32)]
+    fn = _LOOP_FNS[key] = tf.function(run, input_signature=spec, autograph=False, experimental_attributes=_compat.NOINLINE)
+    _compat.OWN_FUNCTIONS.add(id(fn))
+    return fn
+
+
+def rows_and_probes(tensors, bins: int, kinds) -> tf.Tensor:
+    """``[T, bins + 10 + PROBE_COLUMNS]`` float64: each tensor's row and its probe columns
+    (:func:`probes`; ``kinds[t]`` from :func:`probe_kind`, None for no probe), in input
+    order. Outside XLA, all the tensors of a compute dtype go through one call of
+    :func:`_loop_fn` (their values concatenated, a size and a probe kind each)."""
+    bins = int(bins)
+    flat = [_prepare(t) for t in tensors]
+    if not flat:
+        return tf.zeros([0, bins + H.EXTRA + PROBE_COLUMNS], tf.float64)
+    if _compat.in_xla_context():
+        return tf.concat([_snapshot_rows_xla(flat, bins), probes(flat, kinds)], 1)
+
+    def each(idx, ts):
+        cd = ts[0].dtype
+        values, sizes = _segments(ts)
+        units = [int(tf.TensorShape(t.shape)[-1]) if kinds[i] is not None else 0 for i, t in zip(idx, ts)]
+        bounds = [_BOUNDS.get(kinds[i], (np.nan, np.nan)) for i in idx]
+        return _loop_fn("rows", cd, bins)(values, sizes, tf.constant(units, tf.int32), tf.constant(np.array(bounds, cd.as_numpy_dtype).reshape(-1, 2)))
+
     # The call ops run their functions without Grappler: the histogram graph is plain
     # element-wise work with nothing to gain from it, and optimizing it again for every
     # new training function would cost more than it ever saves.
     with _compat.function_call_config(_compat.NO_GRAPPLER):
-        return tf.stack([_row_fn(x.dtype, int(bins))(x) for x in flat])
+        return _by_dtype(flat, each)
 
 
 # -- tf.distribute: one row per tensor over every replica's values ------------------------
@@ -592,6 +696,15 @@ def _probe_fn(dtype: tf.DType, bounded: bool):
     return fn
 
 
+def _probe_segment(x, units, bounds) -> tf.Tensor:
+    """:func:`_probe_one` of a flat activation whose last axis has ``units`` units, with
+    ``bounds`` ``[lo, hi]`` (NaN: no saturation share)."""
+    x = tf.reshape(x, [-1, units])
+    return tf.cond(
+        tf.math.is_finite(bounds[0]), lambda: _probe_one(x, bounds), lambda: _probe_one(x)
+    )
+
+
 def probes(tensors, kinds) -> tf.Tensor:
     """``[T, PROBE_COLUMNS]`` float64: each tensor's dead-unit and saturated shares, for
     ``kinds[t]`` (:func:`probe_kind`) "units", "tanh" or "sigmoid"; NaN where None."""
@@ -621,6 +734,26 @@ def _ratio_one(after, before) -> tf.Tensor:
     sb = tf.cast(tf.math.reduce_std(b), tf.float64)
     sd = tf.cast(tf.math.reduce_std(a - b), tf.float64)
     return tf.where(sb > 0, sd / tf.where(sb > 0, sb, 1.0), tf.constant(np.nan, tf.float64))
+
+
+def update_ratios(afters, before) -> tf.Tensor:
+    """``[T]`` float64: :func:`update_ratio` of each of ``afters`` (weights of one compute
+    dtype, with static shapes, as they are after an update) against ``before``, a flat
+    vector of their values before it, side by side (the buffer ``_tf2._Group`` keeps).
+    One call op outside XLA, whatever ``T``."""
+    afters = [_prepare(a) for a in afters]
+    if not afters:
+        return tf.zeros([0], tf.float64)
+    if _compat.in_xla_context() or tf.executing_eagerly():
+        out, at = [], 0
+        for a in afters:
+            n = a.shape.num_elements()
+            out.append(_ratio_one(a, before[at : at + n]))
+            at += n
+        return tf.stack(out)
+    after, sizes = _segments(afters)
+    with _compat.function_call_config(_compat.NO_GRAPPLER):
+        return _loop_fn("ratios", after.dtype)(after, before, sizes)[:, 0]
 
 
 def update_ratio(after, before) -> tf.Tensor:

@@ -35,8 +35,7 @@ import tensorflow as tf
 from ..health import is_weight_matrix
 from ..recording import KINDS, Recording
 from . import _compat
-from ._ops import PROBE_COLUMNS, compute_dtype, merged_rows, probe_kind, snapshot_rows, update_ratio
-from ._ops import probes as probe_columns
+from ._ops import PROBE_COLUMNS, compute_dtype, merged_rows, probe_kind, rows_and_probes, snapshot_rows, update_ratio, update_ratios
 from ._patch import Patches
 
 __all__ = ["Engine", "record_now"]
@@ -202,7 +201,7 @@ class _Group:
             self.steps = _compat.buffer_variable(tf.fill([slots], tf.constant(-1, tf.int64)), "tfhist_steps")
             self.walls = _compat.buffer_variable(tf.zeros([slots], tf.float64), "tfhist_walls")
             self.buf = _compat.buffer_variable(tf.zeros([slots, total, self.width], tf.float64), "tfhist_rows")
-        self.copies: dict[int, tuple] = {}  # row of a weight -> (its variable, a copy before the update)
+        self._befores = None  # per compute dtype: (weight rows, variables, their values before an update)
         self.nonfinite = _NonFiniteCheck()
         self.last = -1
         self.lost = 0
@@ -218,14 +217,20 @@ class _Group:
         self.steps.scatter_update(tf.IndexedSlices(tf.reshape(step, [1]), slot))
         self.walls.scatter_update(tf.IndexedSlices(tf.reshape(tf.cast(wall, tf.float64), [1]), slot))
 
-    def copy(self, index: int, variable):
-        """A device copy of weight row ``index`` (made once per group), for its update ratio."""
-        got = self.copies.get(index)
-        if got is None:
-            with tf.init_scope():
-                value = tf.zeros(variable.shape, compute_dtype(tf.as_dtype(variable.dtype)))
-                got = self.copies[index] = (variable, _compat.buffer_variable(value, "tfhist_before"))
-        return got[1]
+    def befores(self, ratio_of) -> list:
+        """For the update ratios of ``ratio_of`` (``(row, variable)`` pairs), per compute
+        dtype: ``(rows, variables, buffer)``, the buffer one flat device vector that holds
+        their values side by side before a sampled update (made once per group)."""
+        if self._befores is None:
+            self._befores = []
+            for cd in (tf.float32, tf.float64):
+                pick = [(i, v) for i, v in ratio_of if compute_dtype(tf.as_dtype(v.dtype)) == cd]
+                if pick:
+                    size = sum(tf.TensorShape(v.shape).num_elements() for _, v in pick)
+                    with tf.init_scope():
+                        buf = _compat.buffer_variable(tf.zeros([size], cd), "tfhist_before")
+                    self._befores.append(([i for i, _ in pick], [v for _, v in pick], buf))
+        return self._befores
 
     def write_ratios(self, step, indices: list, values):
         """Put the update ratios of weight rows ``indices`` into probe column 0 at ``step``."""
@@ -637,7 +642,7 @@ class Engine:
 
         def rows_of():
             flat = [t for kind in names for t in values(kind)]
-            return tf.concat([snapshot_rows(flat, self.bins), probe_columns(flat, kinds_of)], 1)
+            return rows_and_probes(flat, self.bins, kinds_of)
 
         self._write(opt, key, step, check, names, tensors, rows_of, ratio_of)
 
@@ -686,12 +691,12 @@ class Engine:
         take = sampled
         if check is not None:
             take = sampled | group.nonfinite.first(step, check)
-        copies = [(i, v, group.copy(i, v)) for i, v in ratio_of] if chief else []
+        befores = group.befores(ratio_of) if chief and ratio_of else []
         clock = self._xla_clock() if _compat.in_xla_context() else None
 
         def _sampled():
-            for _, v, c in copies:
-                c.assign(tf.cast(tf.convert_to_tensor(v), c.dtype))
+            for _, variables, buf in befores:
+                buf.assign(tf.concat([tf.reshape(tf.cast(tf.convert_to_tensor(v), buf.dtype), [-1]) for v in variables], 0))
             rows = rows_of()
             if chief:
                 wall = tf.timestamp() if clock is None else clock.read_value()
@@ -700,8 +705,8 @@ class Engine:
                 return tf.constant(True)
 
         tf.cond(take, _sampled, lambda: tf.constant(False))
-        if copies:
-            self._post[key] = (group, step, copies)
+        if befores:
+            self._post[key] = (group, step, befores)
 
     def _xla_clock(self):
         """XLA has no Timestamp op: XLA-compiled steps record the host time at which the
@@ -727,11 +732,12 @@ class Engine:
             self._add_probes("weights", names, [k], np.array(vals, dtype=np.float64).reshape(1, -1, 1) * np.array([1.0, np.nan]), wall)
             self.rec.changed()
             return
-        group, step, copies = post
+        group, step, befores = post
 
         def _sampled():
-            vals = tf.stack([update_ratio(tf.convert_to_tensor(v), c) for _, v, c in copies])
-            group.write_ratios(step, [i for i, _, _ in copies], vals)
+            for rows, variables, buf in befores:
+                vals = update_ratios([tf.convert_to_tensor(v) for v in variables], buf.read_value())
+                group.write_ratios(step, rows, vals)
             return tf.constant(True)
 
         tf.cond(tf.equal(step % self.every, 0), _sampled, lambda: tf.constant(False))
