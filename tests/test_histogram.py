@@ -240,3 +240,18 @@ def test_blocks_of_any_size_keep_what_the_policy_says():
         np.testing.assert_array_equal(s.steps, np.array(kept) * 10)
         np.testing.assert_array_equal(s.rows, rows[kept])
         np.testing.assert_array_equal(s.wall, np.array(kept, dtype=float))
+
+
+@pytest.mark.parametrize("base", [1.0, 3e4, 1e-30, 1e30, -7.5])
+def test_reference_std_of_float64_values_a_few_ulps_apart_is_exact(base):
+    """The oracle itself: float64 values a few ulps apart (NumPy's plain two-pass std is
+    off by up to ~10% there); compared with exact rational arithmetic."""
+    from fractions import Fraction
+
+    x = base + np.array([0, 1, 2, 3, 5, 8, 1, 0]) * np.spacing(base)
+    F = [Fraction(float(v)) for v in x]
+    mu = sum(F) / len(F)
+    var = sum((f - mu) ** 2 for f in F) / len(F)
+    row = H.reference_row(x, 16)
+    assert row[16 + H.STD] == pytest.approx(float(var) ** 0.5, rel=1e-12)
+    assert row[16 + H.MEAN] == pytest.approx(float(mu), rel=1e-15)

@@ -50,6 +50,8 @@ No TensorFlow and no widgets here.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = [
@@ -214,11 +216,20 @@ def reference_row(values, bins: int = 64) -> np.ndarray:
     counts, _ = np.histogram(xf.astype(np.float64), bins=edges)
     x64 = xf.astype(np.float64)
     n = max(x64.size, 1)
-    k = max(float(np.abs(x64).max()), 1.0) if x64.size else 1.0  # no overflow near the float64 max
+    # Scaled by a power of two (exact) so that nothing overflows or underflows; the mean
+    # from a correctly rounded sum; the variance by the corrected two-pass formula (the
+    # deviations from the mean are exact when the values are close, by Sterbenz, and
+    # their sum corrects for the mean's rounding), so values a few ulps apart get their
+    # std right.
+    top = float(np.abs(x64).max()) if x64.size else 0.0
+    k = float(np.ldexp(0.5, np.frexp(top)[1])) if top > 0 else 1.0
     xs = x64 / k
     with np.errstate(over="ignore"):  # a norm past float64's max is inf
-        mean = xs.sum() / n * k
-        std = np.sqrt(((xs - mean / k) ** 2).sum() / n) * k
+        m = math.fsum(xs) / n  # the sum correctly rounded: a mean right to the last bit
+        d = xs - m
+        c = d.sum()
+        mean = m * k
+        std = np.sqrt(max((d * d).sum() - c * c / n, 0.0) / n) * k
         norm = np.sqrt((xs**2).sum()) * k
     extra = np.array(
         [np.isnan(x).sum(), (x == np.inf).sum(), (x == -np.inf).sum(), (x == 0).sum(), mn, mx, mean, std, norm, w],

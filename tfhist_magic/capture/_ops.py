@@ -370,7 +370,8 @@ def snapshot_rows(tensors, bins: int) -> tf.Tensor:
 def _segments(flat: list):
     """The values of ``flat`` (tensors of one dtype) side by side, and each one's size
     (constants where the shapes are known: one op per tensor, the reshape)."""
-    parts = [tf.reshape(t, [-1]) for t in flat]
+    flat_shape = tf.constant([-1], tf.int32)  # one constant for all the reshapes
+    parts = [tf.reshape(t, flat_shape) for t in flat]
     known = [p.shape.num_elements() for p in parts]
     if all(n is not None for n in known):
         sizes = tf.constant(known, tf.int32)
@@ -381,15 +382,16 @@ def _segments(flat: list):
 
 def _by_dtype(flat: list, each):
     """``each(indices, tensors)`` for the tensors of each compute dtype; its ``[k, W]``
-    results put back in input order."""
-    out = [None] * len(flat)
+    results put back in input order (one gather, none when there is one dtype)."""
+    groups, order = [], []
     for cd in (tf.float32, tf.float64):
         idx = [i for i, t in enumerate(flat) if t.dtype == cd]
         if idx:
-            got = each(idx, [flat[i] for i in idx])
-            for r, i in enumerate(idx):
-                out[i] = got[r]
-    return tf.stack(out)
+            groups.append(each(idx, [flat[i] for i in idx]))
+            order += idx
+    if len(groups) == 1:
+        return groups[0]
+    return tf.gather(tf.concat(groups, 0), np.argsort(order).astype(np.int32))
 
 
 _LOOP_FNS: dict = {}
