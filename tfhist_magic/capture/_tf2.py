@@ -163,19 +163,23 @@ class _NonFiniteCheck:
 
 def _all_finite(tensors):
     """A bool scalar: every value of ``tensors`` (gradients, the loss) is finite; None when
-    there is nothing to check. One read of each tensor, fused with nothing else."""
-    parts = []
+    there is nothing to check. One pass over each tensor, its sum (NaN or Inf anywhere
+    makes the sum so; finite values whose sum passes the dtype's range count as Inf too,
+    gradients that have exploded already), then one check of the total."""
+    sums = []
     for t in tensors:
         if t is None:
             continue
         if isinstance(t, tf.IndexedSlices):
             t = t.values
         t = tf.convert_to_tensor(t)
-        if t.dtype.is_floating or t.dtype.is_complex:
-            parts.append(tf.reduce_all(tf.math.is_finite(tf.math.abs(t) if t.dtype.is_complex else t)))
-    if not parts:
+        if t.dtype.is_complex:
+            t = tf.math.real(t) + tf.math.imag(t)
+        if t.dtype.is_floating:
+            sums.append(tf.cast(tf.reduce_sum(t), tf.float32))
+    if not sums:
         return None
-    return parts[0] if len(parts) == 1 else tf.reduce_all(tf.stack(parts))
+    return tf.math.is_finite(sums[0] if len(sums) == 1 else tf.add_n(sums))
 
 
 class _Group:
