@@ -376,3 +376,44 @@ def test_the_ring_buffer_keeps_to_its_device_memory_budget(tensors, bins):
     nbytes = g.buf.shape.num_elements() * 8 + g.steps.shape[0] * 16
     assert g.buf.shape[0] == g.ring + 1 and nbytes <= _tf2._RING_BYTES + 2**20, (g.ring, nbytes)
     assert g.ring == min(256, _tf2._RING_BYTES // (tensors * (bins + 12) * 8) - 1)
+
+
+def test_one_lock_guards_the_recording_while_a_thread_writes():
+    """A view reading on another thread while the training thread adds Series and rows:
+    every read sees whole blocks (no 'dictionary changed size', no half-added Series)."""
+    import threading
+
+    rec = Recording(bins=8, max_snapshots=8)
+    row = _row([1.0, 2.0], 8)
+    errors, done = [], threading.Event()
+
+    def write():
+        try:
+            for step in range(60):
+                names = [f"t{i}" for i in range(step + 1)]  # a new Series each step, all at this step
+                rec.add_rows("grads", names[-1:], range(step), np.stack([[row]] * step)) if step else None
+                rec.add_rows("weights", names, [step], np.stack([row] * len(names))[None])
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+        finally:
+            done.set()
+
+    def read():
+        try:
+            while not done.is_set():
+                with rec.batch():  # several reads that must agree: under the lock
+                    steps = rec.steps
+                    for name in rec.names("weights"):
+                        s = rec.series("weights", name)
+                        assert len(s.steps) == s.rows.shape[0] and s.steps[-1] == steps[-1]
+                rec.names("grads"), rec.steps  # single reads need no help
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=write), threading.Thread(target=read)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors
+    assert len(rec.names("weights")) == 60
