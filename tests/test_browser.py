@@ -1,6 +1,12 @@
 """End to end in a real browser: a watched ``fit`` in JupyterLab and in Notebook 7, driven
 by headless Chromium. What the page drew is read back from the DOM and compared with
-the Recording the kernel saved; screenshots of every view go to ``out/browser/``."""
+the Recording the kernel saved; screenshots of every view go to ``out/browser/``.
+
+When the watched cell ends, its output becomes the dashboard the notebook keeps (the page
+code and the data inlined as text/html): tested drawn in the live session, in the saved
+notebook reopened in JupyterLab and in Notebook 7 after its kernel was shut down, in
+nbconvert HTML, and with the scripts stripped (as GitHub shows it). The drawing fixes are
+checked on a saved dashboard loaded on its own (no Jupyter), which is quick."""
 
 import json
 import time
@@ -145,7 +151,7 @@ def test_jupyterlab_live_views_and_interaction(server):
     url, root = server
     OUT.mkdir(parents=True, exist_ok=True)
     with browser_page(failure_shot=OUT / "lab-failure.png") as page:
-        _open_and_run(page, url + "/lab/tree/lab.ipynb")
+        _open_and_run(page, url + "/lab/tree/lab.ipynb?reset")  # only this notebook: no tabs restored from an earlier run
         # -- while the watched cell trains ---------------------------------------------------
         page.wait_for_selector(".tfh[data-live='1'][data-step]", timeout=120_000)
         first = int(_state(page)["step"])
@@ -160,10 +166,12 @@ def test_jupyterlab_live_views_and_interaction(server):
             assert time.monotonic() - t < 1.0
             assert _state(page)["live"] == "1", "the click was answered after training ended"
         page.locator(".tfh").screenshot(path=str(OUT / "lab-live.png"))
-        # -- after the cell ----------------------------------------------------------------
-        page.wait_for_selector(".tfh[data-live='0']", timeout=180_000)
+        # -- after the cell: the output is the dashboard the notebook keeps ----------------
+        page.wait_for_selector(".tfh[data-saved='1'][data-step]", timeout=180_000)
         rec = _wait_saved(root, "lab")
-        assert not page.is_visible(".jp-OutputArea-output img")  # the widget, not the PNG
+        assert not page.is_visible(".jp-OutputArea-output img")  # the dashboard, not the PNG beside it
+        assert _state(page)["kind"] == "weights"  # it opens where the live view was (the last tab clicked)
+        assert page.query_selector(".tfh[data-saved='0']") is None  # the live widget is gone
         page.click(".tfh-tab[data-kind='grads']")
         name = rec.names("grads")[1]
         page.click(f".tfh-item[data-name='{name}']")
@@ -255,7 +263,7 @@ def test_notebook7_renders_the_recording(server):
     OUT.mkdir(parents=True, exist_ok=True)
     with browser_page(failure_shot=OUT / "notebook7-failure.png") as page:
         _open_and_run(page, url + "/notebooks/nb7.ipynb")
-        page.wait_for_selector(".tfh[data-live='0']", timeout=180_000)
+        page.wait_for_selector(".tfh[data-saved='1'][data-step]", timeout=180_000)
         rec = _wait_saved(root, "nb7")
         assert _tabs(page) == list(rec.kinds)
         page.click(".tfh-tab[data-kind='weights']")
@@ -384,3 +392,299 @@ def test_a_dashboard_for_600_tensors(server):
         assert page.our_errors() == [], page.errors
     TIMES.write_text(json.dumps(times, indent=1))
     print("\nBROWSER TIMES", json.dumps(times, indent=1))
+
+
+# -- the dashboard a notebook keeps --------------------------------------------------------------
+
+
+def _odd_recording() -> Recording:
+    """A run with what used to draw wrong: a gradient whose snapshots hold NaN only from
+    step 60, series imported from TensorBoard (no mean, std or norm; dtype unknown; a
+    zero bias whose bins have no width), update ratios, activations of 100 snapshots.
+    No TensorFlow: NumPy rows."""
+    rng = np.random.default_rng(0)
+    rec = Recording(bins=32)
+    layers = ["dense", "dense_1", "out"]
+    for step in range(0, 100, 10):
+        for i, layer in enumerate(layers):
+            for part in ("kernel", "bias"):
+                name = f"{layer}/{part}"
+                w = rng.normal(0, 1 + i, size=400).astype(np.float32)
+                rec.add("weights", name, step, H.reference_row(w, 32))
+                g = rng.normal(0, 0.1, size=400).astype(np.float32)
+                if name == "out/kernel" and step >= 60:
+                    g[:] = np.nan
+                rec.add("grads", name, step, H.reference_row(g, 32))
+    for step in range(100):  # activations at every step: 100 snapshots, enough to crowd the offset view's labels
+        for layer in layers:
+            rec.add("activations", layer, step, H.reference_row(np.tanh(rng.normal(0, 1 + step / 50, size=800)).astype(np.float32), 32))
+    rec.mark_nonfinite(60)
+    for layer in layers:
+        rec.add_scalars("update_ratio", f"{layer}/kernel", list(range(0, 100, 10)), rng.uniform(5e-4, 2e-3, 10))
+    rec.add_model("net", [f"{n}/{p}" for n in layers for p in ("kernel", "bias")] + layers)
+    # imported from TensorBoard's own files: explicit edges, no mean/std/norm, dtype unknown
+    edges = np.stack([np.linspace(-1, 1, 9), np.zeros(9)])[:, None, :].repeat(3, axis=1).transpose(1, 0, 2)  # [3 steps, 2 tags, 9]
+    rows = np.zeros((3, 2, 8 + H.EXTRA))
+    rows[:, 0, :8] = [1, 3, 7, 12, 12, 7, 3, 1]
+    rows[:, 1, 7] = 64  # a zero bias: 64 values, bins of no width
+    rows[:, 0, 8 + H.MIN], rows[:, 0, 8 + H.MAX] = -1, 1
+    rows[:, :, 8 + H.MEAN : 8 + H.NORM + 1] = np.nan
+    rec.add_rows("weights", ["tb/kernel", "tb/bias"], [0, 50, 90], rows, dtypes=["unknown", "unknown"], edges=edges)
+    rec.add_model("tb", ["tb/kernel", "tb/bias"])
+    return rec
+
+
+def _saved_page(tmp_path: Path, rec: Recording, name: str = "saved.html") -> Path:
+    from tfhist_magic.view.saved import SavedView
+
+    data, _ = SavedView(rec)._repr_mimebundle_()
+    path = tmp_path / name
+    path.write_text('<!doctype html><html><head><meta charset="utf-8"><title>tfhist</title></head><body style="margin: 8px">'
+                    + data["text/html"] + "</body></html>", encoding="utf-8")
+    return path
+
+
+def _wait_drawn(page, **want) -> dict:
+    cond = " && ".join(f"d.{k} === {json.dumps(str(v))}" for k, v in want.items()) or "true"
+    page.wait_for_function(f"() => {{ const e = document.querySelector('.tfh'); const d = e && e.dataset; return d && d.step !== undefined && {cond}; }}", timeout=15_000)
+    return _drawn(page) if page.is_visible(".tfh-canvas") else {}
+
+
+def test_the_saved_dashboard_draws_right_on_its_own(tmp_path):
+    """The saved copy, loaded as a page of its own (as nbconvert HTML is, from a file): the
+    dashboard draws from the inlined data and every listed drawing bug stays fixed."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    rec = _odd_recording()
+    path = _saved_page(tmp_path, rec)
+    with browser_page(width=1300, height=1000, failure_shot=OUT / "saved-failure.png") as page:
+        page.goto(path.as_uri())
+        page.wait_for_selector(".tfh[data-saved='1'][data-step]", timeout=30_000)
+        assert not page.is_visible(".tfh-fallback")  # the picture and text give way to the dashboard
+        assert _tabs(page) == ["activations", "weights", "grads"]
+        # severity marks drawn by CSS: no emoji font needed (⛔ was an empty box without one)
+        text = page.inner_text(".tfh-findings")
+        assert "⛔" not in text and "⚠" not in text and page.query_selector(".tfh-finding .tfh-mark-error .tfh-mark-sign")
+        # the model's name once in the picker (it showed twice)
+        page.click(".tfh-tab[data-kind='grads']")
+        labels = page.eval_on_selector_all(".tfh-list .tfh-name", "es => es.map((e) => e.textContent)")
+        assert labels.count("net") == 1, labels
+        # -- a gradient that went NaN-only: marked, not blank, no mean carried on at 0 ------
+        page.click(".tfh-item[data-name='out/kernel']")
+        page.click(".tfh-view[data-view='heatmap']")
+        d = _wait_drawn(page, view="heatmap", tensor="out/kernel")
+        assert d["nonfinite"] == [60, 70, 80, 90] and d["outside"] == 0
+        assert d["colorbar"][0].endswith("%") and "e" not in d["colorbar"][0], d["colorbar"]  # was "1.0e+2%"
+        page.locator(".tfh").screenshot(path=str(OUT / "saved-heatmap-nan.png"))
+        page.click(".tfh-finding[data-rule='non-finite']")  # selects the first bad step: 60
+        page.click(".tfh-view[data-view='heatmap']")
+        d = _wait_drawn(page, view="heatmap", step=60)
+        assert d["selected"][1] >= 3 and d["outside"] == 0  # a framed column, not a black one; no "40% outside"
+        assert "outside this range" not in page.inner_text(".tfh-legend")
+        page.click(".tfh-view[data-view='distribution']")
+        d = _wait_drawn(page, view="distribution")
+        assert d["nonfinite"] == [60, 70, 80, 90] and d["mean"][6:] == [None] * 4 and all(m is not None for m in d["mean"][:6])
+        page.locator(".tfh").screenshot(path=str(OUT / "saved-distribution-nan.png"))
+        # -- offset labels never overlap (41 rows 7 px apart; step 50 selected between two labelled)
+        page.click(".tfh-tab[data-kind='activations']")
+        page.click(".tfh-item[data-name='dense']")
+        page.click(".tfh-view[data-view='offset']")
+        page.eval_on_selector(".tfh-slider", "e => { e.value = 50; e.dispatchEvent(new Event('input')); }")
+        d = _wait_drawn(page, view="offset", tensor="dense", step=50)
+        ys = sorted(y for _, y in d["labels"])
+        assert len(ys) >= 10 and min(np.diff(ys)) >= 13 and "step 50" in [t for t, _ in d["labels"]], d["labels"]
+        page.locator(".tfh").screenshot(path=str(OUT / "saved-offset.png"))
+        # -- "all tensors" shows its own legend, not the previous view's ---------------------
+        page.click(".tfh-view[data-view='grid']")
+        page.wait_for_selector(".tfh[data-view='grid'] .tfh-tile[data-drawn]")
+        legend = page.inner_text(".tfh-legend")
+        assert legend.startswith("3 tensors") and "Snapshots stacked" not in legend, legend
+        assert json.loads(page.get_attribute(".tfh-canvas", "data-drawn"))["view"] == "grid"  # not the offset's, left over
+        # -- imported series: "—" for what is unknown, no made-up dtype; a constant's tile has bars
+        page.click(".tfh-tab[data-kind='weights']")
+        page.wait_for_selector(".tfh[data-kind='weights'] .tfh-tile[data-name='tb/bias'][data-drawn]")
+        bars = json.loads(page.get_attribute(".tfh-tile[data-name='tb/bias']", "data-bars"))
+        assert len(bars) == 1 and bars[0][1] >= 2 and bars[0][2] > 10, bars  # was empty: x1 - x0 = 0
+        page.click(".tfh-tile[data-name='tb/kernel']")
+        _wait_drawn(page, view="step", tensor="tb/kernel")
+        stats, title = page.inner_text(".tfh-stats"), page.inner_text(".tfh-title")
+        assert "mean — · std —" in stats and "norm —" in stats and "NaN" not in stats, stats
+        assert "float64" not in title and "unknown" not in title, title
+        # -- keys: the slider and the plot step through the snapshots ------------------------
+        page.click(".tfh-tab[data-kind='grads']")
+        page.click(".tfh-item[data-name='dense/kernel']")
+        page.click(".tfh-view[data-view='step']")
+        page.focus(".tfh-slider")
+        page.keyboard.press("Home")
+        _wait_drawn(page, step=0)
+        page.keyboard.press("ArrowRight")
+        _wait_drawn(page, step=10)
+        page.focus(".tfh-plot")
+        page.keyboard.press("ArrowRight")
+        _wait_drawn(page, step=20)
+        page.keyboard.press("End")
+        _wait_drawn(page, step=90)
+        assert page.is_checked(".tfh-follow input")
+        # -- the findings stay beside (or above) the plot, inside the page, from 800 px -------
+        for width in (800, 900, 1100, 1400):
+            page.set_viewport_size({"width": width, "height": 800})
+            page.wait_for_timeout(150)
+            box = page.evaluate("""() => { const r = (s) => document.querySelector(s).getBoundingClientRect();
+                const f = r('.tfh-findings'), p = r('.tfh-plot'); return {f: [f.left, f.top, f.right, f.bottom], p: [p.left, p.top, p.right, p.bottom], w: innerWidth}; }""")
+            f, p = box["f"], box["p"]
+            assert f[1] < p[1] + 0.5 * (p[3] - p[1]) and f[2] <= box["w"] and f[2] - f[0] >= 160, (width, box)  # not under the plot
+            page.screenshot(path=str(OUT / f"saved-{width}px.png"))
+        assert page.our_errors() == [] and page.errors == [], page.errors
+
+
+def test_saved_dashboard_of_600_tensors_mounts(tmp_path):
+    """The saved copy of 600 Series x 100 snapshots (thinned to fit its budget) decodes and
+    draws in the page; the time is printed, not asserted."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    from tfhist_magic.view.saved import SavedView
+
+    ns: dict = {}
+    exec(BIG.split("dash = Dashboard(rec)")[0], ns)  # the same Recording as test_a_dashboard_for_600_tensors
+    rec = ns["rec"]
+    data, _ = SavedView(rec)._repr_mimebundle_()
+    size = sum(len(v) for v in data.values())
+    assert size < 1_900_000, size
+    path = tmp_path / "big.html"
+    path.write_text("<!doctype html><meta charset='utf-8'><body>" + data["text/html"], encoding="utf-8")
+    with browser_page(failure_shot=OUT / "saved-big-failure.png") as page:
+        t = time.monotonic()
+        page.goto(path.as_uri())
+        page.wait_for_selector(".tfh[data-saved='1'][data-first-draw-ms]", timeout=60_000)
+        took = time.monotonic() - t
+        assert _tabs(page) == ["activations", "weights", "grads"] and int(_state(page)["pickerRows"]) < 60
+        assert "saved in the notebook" in page.inner_text(".tfh-status")
+        page.click(".tfh-tab[data-kind='grads']")
+        page.wait_for_selector(".tfh[data-kind='grads']")
+        assert page.our_errors() == [] and page.errors == [], page.errors
+    print(f"\nsaved copy of 600 series: {size:,} bytes, drawn {took:.2f} s after the page was asked for")
+
+
+FAST = "%%tfhist_watch --every 1\nmodel.fit(x, y, batch_size=64, epochs=3, verbose=0)"
+
+
+def _kernel_down(url: str, path: str) -> None:
+    """Shut down the kernel of the session of notebook ``path`` (the server's REST API)."""
+    import urllib.request
+
+    sessions = json.loads(urllib.request.urlopen(url + "/api/sessions").read())
+    for s in sessions:
+        if s["path"].endswith(path):
+            urllib.request.urlopen(urllib.request.Request(f"{url}/api/sessions/{s['id']}", method="DELETE"))
+    for _ in range(100):
+        if not [s for s in json.loads(urllib.request.urlopen(url + "/api/sessions").read()) if s["path"].endswith(path)]:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the kernel of {path} did not shut down")
+
+
+@pytest.fixture(scope="module")
+def saved_notebook(server):
+    """``kept.ipynb``: executed in JupyterLab (a watched fit), saved, its kernel shut down."""
+    url, root = server
+    write_notebook(root / "kept.ipynb", [SETUP, FAST])
+    with browser_page(failure_shot=OUT / "kept-failure.png") as page:
+        _open_and_run(page, url + "/lab/tree/kept.ipynb?reset")
+        page.wait_for_selector(".tfh[data-saved='1'][data-step]", timeout=180_000)
+        page.wait_for_function("() => window.jupyterapp.shell.currentWidget.context.sessionContext.session.kernel.status === 'idle'", timeout=60_000)
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
+    _kernel_down(url, "kept.ipynb")
+    nb = json.loads((root / "kept.ipynb").read_text())
+    outs = [o for c in nb["cells"] for o in c.get("outputs", []) if "data" in o]
+    assert any('class="tfh-saved"' in "".join(o["data"].get("text/html", "")) for o in outs)
+    assert not any("application/vnd.jupyter.widget-view+json" in o["data"] for o in outs)
+    printed = [o.get("text") for c in nb["cells"] for o in c.get("outputs", []) if o.get("name") == "stderr"]
+    assert not printed, printed  # nothing printed into the cell but the output itself (a RuntimeWarning was)
+    return url, root, root / "kept.ipynb"
+
+
+@pytest.mark.parametrize("app", ["lab", "notebook7"])
+def test_a_saved_notebook_reopened_without_its_kernel(saved_notebook, app):
+    """Reopened with a new kernel (the old one shut down): the dashboard draws from the
+    data saved in the notebook and answers a tab click; never "model not found". Keys in
+    it do not move the notebook's cell selection; at 1,100 px with the file browser open
+    the findings stay beside the plot."""
+    url, root, _ = saved_notebook
+    with browser_page(width=1100, height=900, failure_shot=OUT / f"reopened-{app}-failure.png") as page:
+        page.goto(url + ("/lab/tree/kept.ipynb?reset" if app == "lab" else "/notebooks/kept.ipynb"))
+        page.add_style_tag(content=".jp-toast-container, .Toastify { display: none !important; }")
+        page.wait_for_selector(".tfh[data-saved='1'][data-step]", timeout=90_000)
+        assert "model not found" not in page.inner_text(".jp-Notebook")
+        assert _tabs(page) == ["activations", "weights", "grads"]
+        page.click(".tfh-tab[data-kind='grads']")
+        page.wait_for_selector(".tfh[data-kind='grads']", timeout=5_000)
+        page.click(".tfh-view[data-view='heatmap']")
+        page.wait_for_selector(".tfh[data-view='heatmap']", timeout=5_000)
+        # the arrows are the dashboard's: the step moves, the notebook's active cell does not
+        active = "() => window.jupyterapp.shell.currentWidget.content.activeCellIndex"
+        page.click(".tfh-view[data-view='step']")
+        page.focus(".tfh-slider")
+        page.keyboard.press("End")
+        before = (page.evaluate(active), _state(page)["step"])
+        for key in ("ArrowUp", "ArrowDown", "ArrowLeft", "ArrowLeft"):
+            page.keyboard.press(key)
+        page.wait_for_function(f"() => +document.querySelector('.tfh').dataset.step < {before[1]}")
+        assert page.evaluate(active) == before[0]
+        if app == "lab":  # the file browser open beside the notebook
+            page.evaluate("() => window.jupyterapp.commands.execute('filebrowser:activate')")
+            page.wait_for_selector(".jp-FileBrowser", state="visible")
+            page.eval_on_selector(".tfh", "e => e.scrollIntoView()")
+            page.wait_for_timeout(300)
+            box = page.evaluate("""() => { const r = (s) => document.querySelector(s).getBoundingClientRect();
+                const f = r('.tfh-findings'), p = r('.tfh-plot'); return {f: [f.left, f.top, f.right, f.bottom], p: [p.left, p.top, p.right, p.bottom], h: innerHeight}; }""")
+            assert box["f"][1] < box["p"][1] + 0.5 * (box["p"][3] - box["p"][1]) and box["f"][1] < box["h"], box
+        page.screenshot(path=str(OUT / f"reopened-{app}.png"))
+        assert page.our_errors() == [], page.errors
+
+
+def test_an_untrusted_notebook_shows_the_picture_and_findings(saved_notebook):
+    """The same notebook, not trusted (its signature no longer matches: edited elsewhere):
+    JupyterLab sanitizes the HTML and runs no script; the output shows the findings, the
+    picture and the text summary instead of a blank or an error."""
+    url, root, path = saved_notebook
+    nb = json.loads(path.read_text())
+    nb["metadata"]["edited_elsewhere"] = True
+    (root / "untrusted.ipynb").write_text(json.dumps(nb))
+    with browser_page(failure_shot=OUT / "untrusted-failure.png") as page:
+        page.goto(url + "/lab/tree/untrusted.ipynb?reset")
+        page.add_style_tag(content=".jp-toast-container, .Toastify { display: none !important; }")
+        page.wait_for_selector(".jp-OutputArea-output img", timeout=90_000)
+        assert page.query_selector(".tfh") is None  # no script ran
+        text = page.inner_text(".jp-Notebook")
+        assert "Findings (" in text and "dead" in text and "model not found" not in text
+        assert page.evaluate("() => document.querySelector('.jp-OutputArea-output img').naturalWidth") > 500
+        page.screenshot(path=str(OUT / "untrusted.png"))
+
+
+def test_a_saved_notebook_as_html_and_without_scripts(saved_notebook, tmp_path):
+    """nbconvert HTML of the saved notebook: the dashboard draws and answers a tab click.
+    The same page with every script stripped (as GitHub shows a notebook): the findings,
+    the picture and the text summary."""
+    import re
+
+    from nbconvert import HTMLExporter
+
+    _, _, path = saved_notebook
+    page_html, _ = HTMLExporter().from_filename(str(path))
+    out = tmp_path / "kept.html"
+    out.write_text(page_html, encoding="utf-8")
+    bare = tmp_path / "kept-no-scripts.html"
+    bare.write_text(re.sub(r"<script\b.*?</script>", "", page_html, flags=re.S | re.I), encoding="utf-8")
+    with browser_page(failure_shot=OUT / "html-failure.png") as page:
+        page.goto(out.as_uri())
+        page.wait_for_selector(".tfh[data-saved='1'][data-step]", timeout=60_000)
+        page.click(".tfh-tab[data-kind='weights']")
+        page.wait_for_selector(".tfh[data-kind='weights']", timeout=5_000)
+        page.screenshot(path=str(OUT / "nbconvert-html.png"))
+        assert page.our_errors() == [], page.errors
+        page.goto(bare.as_uri())
+        page.wait_for_selector(".tfh-fallback img")
+        assert page.query_selector(".tfh") is None and page.is_visible(".tfh-fallback img")
+        assert page.evaluate("() => document.querySelector('.tfh-fallback img').naturalWidth") > 500
+        text = page.inner_text(".tfh-fallback")
+        assert "Findings (" in text and "dead" in text.lower(), text[:500]  # the dead ReLU layer of SETUP
+        page.screenshot(path=str(OUT / "no-scripts.png"), full_page=True)

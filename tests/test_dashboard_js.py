@@ -331,6 +331,13 @@ def test_picker_groups_and_status_text():
     assert conv2[2][0][2] == [[f"conv2_block1_{k}_conv", 2, ["kernel", "bias"]] for k in (1, 2, 3)]
     assert pred == "predictions/kernel"  # a group of one is its item
     assert got["status"] == ["preparing the recording for 612 tensors… 12 s", "x… 2 min 05 s"]
+    # the model's name once: a label made unique in the watch ("net#2") leads paths that
+    # start with "net/" (it showed "net#2 › net › d")
+    twice = run(
+        "const show = (g) => g.entries.map((e) => e.entries ? [e.label, show(e)] : e.label); OUT = show(D.groupTree(DATA.names, DATA.models));",
+        {"names": ["net/d/kernel", "net/d/bias", "net/out"], "models": dict.fromkeys(["net/d/kernel", "net/d/bias", "net/out"], "net#2")},
+    )
+    assert twice == [["net#2", [["d", ["kernel", "bias"]], "out"]]]
 
 
 def test_grid_order_puts_the_unusual_first():
@@ -360,3 +367,98 @@ def test_grid_order_puts_the_unusual_first():
     assert got["nonfinite"] == [["b", "a", "c", "d"], ["b"]]
     assert got["update_ratio"] == [["d", "c", "b", "a"], ["d", "c"]]  # 1e-6 is 3 decades off, 0.5 2.7
     assert got["norm_change"][0][0] == "c" and got["norm_change"][1] == ["c"]
+
+
+# -- drawing helpers: labels that read, ranges that draw, statistics that say "—" ---------
+
+
+def test_labels_and_ranges_that_draw():
+    """The heatmap's colour bar reads "100%", not "1.0e+2%"; a range of one value (bins of
+    no width: a constant imported from TensorBoard) is widened so that it maps onto pixels
+    (the tile was empty); the offset view's labels are never closer than a line, the
+    selected step's always drawn; a snapshot of NaN/Inf only has no place on a value axis."""
+    script = """
+    const snap = (lo, hi, finite) => ({ edges: [lo, (lo + hi) / 2, hi], finite });
+    OUT = {
+      pct: [1, 0.5, 0.123, 0.0151, 0.000123, 0, NaN].map(D.pct),
+      frame: [D.frame(0, 0), D.frame(3, 3), D.frame(-2, 5), D.frame(NaN, NaN), D.frame(Infinity, -Infinity), D.frame(NaN, 4)],
+      spaced: [D.spaced([10, 15, 20, 25, 30, 35, 40], 13, [2]), D.spaced([10, 15, 20, 25, 30, 35, 40], 13), D.spaced([0, 100], 13, [1])],
+      range: [D.valueRange([snap(-1, 1, 10), snap(-0.5, 0.5, 0), snap(2, 3, 5)]), D.valueRange([snap(-0.5, 0.5, 0)]), D.valueRange([snap(0, 0, 4)])],
+    };
+    """
+    got = run(script, None)
+    assert got["pct"] == ["100%", "50%", "12%", "1.5%", "0.012%", "0%", "—"]
+    assert got["frame"] == [[-0.5, 0.5], [2.7, 3.3], [-2, 5], [-1, 1], [-1, 1], [3.6, 4.4]]
+    assert got["spaced"] == [[2, 5], [0, 3, 6], [0, 1]]  # 5 px apart: every third, the selected one first
+    assert got["range"] == [[-1, 3], [-1, 1], [-0.5, 0.5]]
+
+
+def test_statistics_line_says_dash_for_what_is_unknown():
+    """A Series imported from TensorBoard's own files keeps no mean, std, norm (nor a zero
+    count): the line under the plot says "—", not "NaN"."""
+    script = """
+    const base = { step: 5, epoch: -1, counts: [1, 2, 3], nan: 0, posinf: 0, neginf: 0, zeros: 0, min: -1, max: 2 };
+    OUT = [D.describe({ ...base, mean: NaN, std: NaN, norm: NaN }, true), D.describe({ ...base, mean: 0.5, std: 1, norm: 3, zeros: 3 }),
+           D.describe({ ...base, counts: [0, 0, 0], nan: 4, mean: 0, std: 0, norm: 0 })];
+    """
+    imported, own, bad = run(script, None)
+    assert imported == "step 5 · mean — · std — · min -1 · max 2 · norm — · zeros —"
+    assert own == "step 5 · mean 0.5 · std 1 · min -1 · max 2 · norm 3 · zeros 50.0%"
+    assert bad == "step 5 · no finite values · NON-FINITE: 4 NaN"
+
+
+def test_a_local_model_stands_in_for_the_widgets():
+    """The saved copy has no widget model: a local one keeps the controls' state and tells
+    its listeners at once, as Backbone does; off() removes a listener."""
+    script = """
+    const m = D.localModel({ kind: "", step: -1 });
+    const seen = [];
+    const fn = () => seen.push(m.get("step"));
+    m.on("change:step", fn);
+    m.set("step", 4); m.set("step", 4); m.set("kind", "grads");
+    m.off("change:step", fn); m.set("step", 9); m.save_changes(); m.send({});
+    OUT = { seen, kind: m.get("kind"), step: m.get("step") };
+    """
+    assert run(script, None) == {"seen": [4], "kind": "grads", "step": 9}
+
+
+def test_the_shipped_bundle_is_built_from_the_sources():
+    """tfhist_magic/view/dashboard.js is js/src/*.js bundled by js/build.mjs (committed, so
+    pip install needs no npm): its first lines name the sources' digest, computed the
+    way build.mjs computes it. Rebuild with `cd js && npm install && npm run build`."""
+    import hashlib
+    import re
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "js" / "src"
+    h = hashlib.sha256()
+    for f in sorted(p.relative_to(src).as_posix() for p in src.rglob("*.js")):
+        h.update(f.encode() + b"\0" + (src / f).read_bytes() + b"\0")
+    from jsnode import JS
+
+    said = re.search(r"^// sources: sha256 ([0-9a-f]{64})$", JS.read_text(), re.M)
+    assert said and said.group(1) == h.hexdigest(), "dashboard.js is stale: cd js && npm install && npm run build"
+
+
+def test_the_saved_copy_needs_no_kernel():
+    """The packet a saved output carries, in a Store with no kernel: every Series is
+    complete (the saved snapshots are all there is), nothing is asked for, and the
+    header says how much the copy keeps."""
+    import re
+    import zlib
+
+    from tfhist_magic.view.saved import SavedView
+
+    rec, _ = _recording()
+    page = SavedView(rec)._repr_mimebundle_()[0]["text/html"]
+    packet = zlib.decompress(base64.b64decode(re.search(r'data-packet="([^"]+)"', page).group(1)))
+    script = """
+    const store = new D.Store(null);
+    store.receive(Uint8Array.from(atob(DATA), (c) => c.charCodeAt(0)).buffer);
+    const list = store.ofKind("grads");
+    OUT = { complete: list.map((s) => store.complete(s)), recorded: list.map((s) => s.recorded), asked: [store.wantHistory(list), store.wantDepth("grads", "norm", list)],
+            waiting: store.asked.size, saved: store.header.saved };
+    """
+    got = run(script, _b64(packet))
+    assert got["complete"] == [True, True] and got["recorded"] == [3, 3] and got["asked"] == [False, False] and got["waiting"] == 0
+    assert got["saved"]["thinned"] is False and got["saved"]["snapshots"] == 6

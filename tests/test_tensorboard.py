@@ -70,6 +70,8 @@ def test_tensorboard_round_trip_through_from_tensorboard(recorded, tmp_path):
             np.testing.assert_array_equal(a.edges, b.edges)
     for name in rec.scalar_names("update_ratio"):
         np.testing.assert_allclose(back.scalar("update_ratio", name)[1], rec.scalar("update_ratio", name)[1], rtol=1e-6)
+    # the dtype comes back (to_tensorboard names it): the page titles a float32 tensor as one
+    assert {back.dtype(k, n) for k in back.kinds for n in back.names(k)} == {"float32"}
     # imported Series keep explicit edges through save/load and reach the page as edges
     back.save(tmp_path / "r.npz")
     again = Recording.load(tmp_path / "r.npz")
@@ -126,7 +128,11 @@ def test_from_tensorboard_reads_tf2_histograms_as_logged(tmp_path):
             np.testing.assert_array_equal(s.edges[i, :k], t[:, 0])
             assert s.edges[i, k] == t[-1, 1]
             assert s.counts[i].sum() == data[i].size
+        # TensorBoard's own summaries keep float64 buckets whatever the tensor was: the
+        # dtype is unknown (it was titled "(float64)" for float32 data); its statistics too
+        assert rec.dtype(kind, name) == "unknown" and np.isnan(s.mean).all()
     assert rec.series("activations", "layer1/activations").bins == 17
+    assert "mean          —" in rec.summary() and "nan" not in rec.summary()
 
 
 def test_from_tensorboard_reads_tf1_histograms_as_tensorboard_does(tmp_path):

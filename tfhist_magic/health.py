@@ -348,7 +348,8 @@ class Tracker:
                 if not (np.isfinite(sd).all() and sd[0] > 0 and sd[-1] > 0):
                     continue
                 ratio = float(sd[-1] / sd[0])
-                r = np.diff(np.log(sd))
+                with np.errstate(divide="ignore"):  # a dead layer between (std 0) is no drift, and no warning in the cell
+                    r = np.diff(np.log(sd))
                 monotone = (r < 0).all() or (r > 0).all()
                 holds = monotone and (ratio <= 1 / DRIFT_FACTOR or ratio >= DRIFT_FACTOR)
                 way = "shrinks" if ratio < 1 else "grows"

@@ -48,7 +48,11 @@ class TfHistMagics(Magics):
     every = Integer(0, help="Record every N-th optimizer step; 0 means the package default.").tag(config=True)
     max_snapshots = Integer(256, help="Snapshots kept per tensor (first and latest always kept).").tag(config=True)
     display = CaselessStrEnum(
-        ["auto", "widget", "text", "none"], default_value="auto", help="How to show a Recording: auto picks widget in Jupyter, text in a terminal."
+        ["auto", "widget", "html", "text", "none"],
+        default_value="auto",
+        help="How to show a Recording. auto: in Jupyter, the live widget while a watched cell runs, then (and for %tfhist) the "
+        "dashboard the notebook keeps (drawn from data saved in the output, no kernel needed); text in a terminal. "
+        "widget: the live widget, kept (it needs its kernel). html: only the saved dashboard.",
     ).tag(config=True)
     live_interval = Float(0.5, help="Seconds between live widget updates while a watched cell runs.").tag(config=True)
 

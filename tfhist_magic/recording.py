@@ -184,7 +184,9 @@ class Series:
 
     Attributes:
         kind, name: which tensor.
-        dtype: the compute dtype the device binned in (``"float32"`` or ``"float64"``).
+        dtype: the compute dtype the device binned in (``"float32"`` or ``"float64"``);
+            for a Series imported from TensorBoard, the dtype its file names (files
+            ``to_tensorboard`` wrote) or ``"unknown"``.
         steps: int64[S], the step of each snapshot.
         epochs: int64[S], the Keras epoch of each step (-1 where unknown).
         wall: float64[S], host time (seconds since the epoch) the snapshot reached it.
@@ -961,7 +963,9 @@ class Recording:
         return _face("summary")(self)
 
     def show(self, **kwargs):
-        """Display the tabbed widget (with a picture and text beside it)."""
+        """Display the dashboard: in Jupyter the one a saved notebook keeps (drawn from data
+        inlined in the output, with a picture and text beside it); ``mode="widget"`` the
+        live widget (returned); ``"text"`` the summary. See ``tfhist_magic.view.show``."""
         return _face("show")(self, **kwargs)
 
     def figure(self, **kwargs):

@@ -69,8 +69,8 @@ def to_tensorboard(rec: Recording, logdir) -> str:
             for i in range(len(s)):
                 t = np.stack([e[i, :-1], e[i, 1:], counts[i].astype(np.float64)], axis=1)
                 value = summary_pb2.Summary.Value(tag=tag, tensor=tf.make_tensor_proto(t))
-                if i == 0:  # TensorBoard reads a tag's metadata from its first value
-                    value.metadata.CopyFrom(meta("histograms", f"tfhist_magic: {kind} of {name}"))
+                if i == 0:  # TensorBoard reads a tag's metadata from its first value; the dtype comes back with it
+                    value.metadata.CopyFrom(meta("histograms", f"tfhist_magic: {kind} of {name} ({s.dtype})"))
                 events.append((s.wall[i], int(s.steps[i]), value))
                 value = summary_pb2.Summary.Value(tag=f"{tag}/non_finite", tensor=tf.make_tensor_proto(np.float32(bad[i])))
                 if i == 0:
@@ -150,6 +150,8 @@ def _histogram_of(value, plugin: str | None):
 
 
 _SCALARS = ("update_ratio", "dead_units", "saturation")
+#: The dtype at the end of the description ``to_tensorboard`` writes.
+_DTYPE = re.compile(r"^tfhist_magic: .* \(((?:b?float|u?int)\d+)\)$")
 
 
 def from_tensorboard(logdir, run: str | None = None, tag: str | None = None, *, max_snapshots: int = 256) -> Recording:
@@ -169,6 +171,7 @@ def from_tensorboard(logdir, run: str | None = None, tag: str | None = None, *, 
     found: dict = {}  # (run, tag) -> {step: (wall, edges, counts, stats)}
     scalars: dict = {}  # (run, metric, name) -> {step: value}
     plugins: dict = {}
+    dtypes: dict = {}  # (run, tag) -> the dtype our own files name in the description
     for f in files:
         rel = f.parent.relative_to(logdir).as_posix()
         run_name = "." if rel in ("", ".") else rel
@@ -185,6 +188,9 @@ def from_tensorboard(logdir, run: str | None = None, tag: str | None = None, *, 
             for v in ev.summary.value if ev.HasField("summary") else ():
                 if v.HasField("metadata") and v.metadata.plugin_data.plugin_name:
                     plugins[(run_name, v.tag)] = v.metadata.plugin_data.plugin_name
+                    said = _DTYPE.search(v.metadata.summary_description)
+                    if said:
+                        dtypes[(run_name, v.tag)] = said.group(1)
                 if pattern is not None and not pattern.search(v.tag):
                     continue
                 got = _histogram_of(v, plugins.get((run_name, v.tag)))
@@ -223,7 +229,9 @@ def from_tensorboard(logdir, run: str | None = None, tag: str | None = None, *, 
                 x[H.MIN], x[H.MAX], x[H.MEAN] = mn, mx, mean
                 x[H.STD] = np.sqrt(max(squares / num - mean * mean, 0.0))
                 x[H.NORM] = np.sqrt(squares)
-        rec.add_rows(kind, [name], steps, rows, walls=walls, dtypes=["float64"], edges=edges)
+        # the dtype is known when the file says it (ours do); TensorBoard's own summaries
+        # keep float64 buckets whatever the tensor was, so theirs is "unknown", not float64
+        rec.add_rows(kind, [name], steps, rows, walls=walls, dtypes=[dtypes.get((run_name, t), "unknown")], edges=edges)
         rec.add_model(run_name, [name])
     for (run_name, metric, of), values in scalars.items():
         steps = sorted(values)

@@ -2,8 +2,9 @@
 
     python tools/run_notebook.py notebooks/quickstart.ipynb --out out/
 
-The widget state is not stored (as JupyterLab saves by default), so the HTML page shows each histogram
-output as the PNG picture carried beside the widget.
+The widget state is not stored (as JupyterLab saves by default): each watched cell's output
+is the dashboard the notebook keeps (the page code and the data inlined as text/html, with a
+PNG and text beside it), so the HTML page draws it with no kernel.
 """
 
 from __future__ import annotations

@@ -25,12 +25,22 @@ def sparkline(counts, width: int = 16) -> str:
     return "".join(_BLOCKS[k] for k in levels)
 
 
+def _stat(v: float) -> str:
+    """A statistic in a fixed width; "—" where it is not known (no finite values, or a
+    Series imported from TensorBoard, which keeps no mean, std or norm)."""
+    return f"{'—':>10}" if np.isnan(v) else f"{v: .3e}"
+
+
 def summary(rec, *, per_kind: int = 12) -> str:
-    """One line per tensor: snapshots kept, step span, and the latest statistics."""
+    """The findings first (the first tensor and step that went non-finite first), then
+    one line per tensor: snapshots kept, step span, and the latest statistics."""
     steps = rec.steps
     if not len(rec):
         return "tfhist Recording: empty (no optimizer step was recorded)"
     lines = [f"tfhist Recording: {len(rec)} series, {len(steps)} steps recorded ({steps[0]}–{steps[-1]}), {rec.bins} bins"]
+    from ..health import findings
+
+    lines += [f"finding: {f}" for f in findings(rec)]
     ratios = set(rec.scalar_names("update_ratio"))
     for kind in rec.kinds:
         names = rec.names(kind)
@@ -45,12 +55,9 @@ def summary(rec, *, per_kind: int = 12) -> str:
                 flag += f"  update/w {rec.scalar('update_ratio', name)[1][-1]:.1e}"
             lines.append(
                 f"  {name:<{width}}  {sparkline(s.counts[i])}  {len(s):>4} snaps  step {s.steps[i]:>6}  "
-                f"mean {s.mean[i]: .3e}  std {s.std[i]: .3e}  min {s.min[i]: .3e}  max {s.max[i]: .3e}{flag}"
+                f"mean {_stat(s.mean[i])}  std {_stat(s.std[i])}  min {_stat(s.min[i])}  max {_stat(s.max[i])}{flag}"
             )
         if len(names) > per_kind:
             lines.append(f"  ... and {len(names) - per_kind} more")
-    from ..health import findings
-
-    lines += [f"finding: {f}" for f in findings(rec)]
     lines += [f"note: {n}" for n in rec.notes]
     return "\n".join(lines)
