@@ -254,7 +254,6 @@ def _row_either(x, bins: int):
     )
 
 
-_ROW_FNS: dict = {}
 _MASKED_FNS: dict = {}
 
 
@@ -264,18 +263,6 @@ def _masked_fn(cd: tf.DType, bins: int):
     if fn is None:
         fn = _MASKED_FNS[key] = tf.function(
             lambda x: _row(x, None, bins, True), input_signature=[tf.TensorSpec([None], cd)], autograph=False, experimental_attributes=_compat.NOINLINE
-        )
-        _compat.OWN_FUNCTIONS.add(id(fn))
-    return fn
-
-
-def _row_fn(cd: tf.DType, bins: int):
-    """The cached one-tensor function for ``(dtype, bins)``: traced once per process."""
-    key = (cd, bins)
-    fn = _ROW_FNS.get(key)
-    if fn is None:
-        fn = _ROW_FNS[key] = tf.function(
-            lambda x: _row_either(x, bins), input_signature=[tf.TensorSpec(None, cd)], autograph=False, experimental_attributes=_compat.NOINLINE
         )
         _compat.OWN_FUNCTIONS.add(id(fn))
     return fn
@@ -542,7 +529,7 @@ _PART_FNS: dict = {}
 
 
 def _part_fn(which: str, cd: tf.DType, bins: int):
-    """The cached one-tensor function of one round (as :func:`_row_fn`: one call op per
+    """The cached one-tensor function of one round (one call op per
     tensor in a traced step, traced once per process)."""
     key = (which, cd, bins)
     fn = _PART_FNS.get(key)
@@ -678,26 +665,6 @@ def _probe_one(x, bounds=None) -> tf.Tensor:
 PROBE_COLUMNS = 2
 
 
-_PROBE_FNS: dict = {}
-
-
-def _probe_fn(dtype: tf.DType, bounded: bool):
-    """The cached probe function of an activation, ``[examples, units]`` (and ``[lo, hi]``
-    when ``bounded``): a separate small function, called for activations only. Measured
-    (``bench/tracecost.py``): folding the probes into the row function that every tensor
-    calls, or a variant of it per activation kind, cost each new training function more."""
-    key = (dtype, bounded)
-    fn = _PROBE_FNS.get(key)
-    if fn is None:
-        if bounded:
-            body, spec = _probe_one, [tf.TensorSpec([None, None], dtype), tf.TensorSpec([2], dtype)]
-        else:
-            body, spec = (lambda x: _probe_one(x)), [tf.TensorSpec([None, None], dtype)]
-        fn = _PROBE_FNS[key] = tf.function(body, input_signature=spec, autograph=False, experimental_attributes=_compat.NOINLINE)
-        _compat.OWN_FUNCTIONS.add(id(fn))
-    return fn
-
-
 def _probe_segment(x, units, bounds) -> tf.Tensor:
     """:func:`_probe_one` of a flat activation whose last axis has ``units`` units, with
     ``bounds`` ``[lo, hi]`` (NaN: no saturation share)."""
@@ -712,18 +679,15 @@ def probes(tensors, kinds) -> tf.Tensor:
     ``kinds[t]`` (:func:`probe_kind`) "units", "tanh" or "sigmoid"; NaN where None."""
     nan2 = tf.constant([np.nan, np.nan], tf.float64)
     out = []
-    with _compat.function_call_config(_compat.NO_GRAPPLER):
-        for t, k in zip(tensors, kinds):
-            if k is None:
-                out.append(nan2)
-                continue
-            x = _prepare(t)
-            x = tf.reshape(x, [-1, tf.shape(x)[-1]])
-            b = tf.constant(_BOUNDS[k], x.dtype) if k in _BOUNDS else None
-            if _compat.in_xla_context():
-                out.append(_probe_one(x, b))
-            else:
-                out.append(_probe_fn(x.dtype, b is not None)(x, b) if b is not None else _probe_fn(x.dtype, False)(x))
+    # inline ops: only XLA-compiled steps call this (rows_and_probes probes in its loop otherwise)
+    for t, k in zip(tensors, kinds):
+        if k is None:
+            out.append(nan2)
+            continue
+        x = _prepare(t)
+        x = tf.reshape(x, [-1, tf.shape(x)[-1]])
+        b = tf.constant(_BOUNDS[k], x.dtype) if k in _BOUNDS else None
+        out.append(_probe_one(x, b))
     return tf.stack(out) if out else tf.zeros([0, PROBE_COLUMNS], tf.float64)
 
 
@@ -760,16 +724,6 @@ def update_ratios(afters, before) -> tf.Tensor:
 
 def update_ratio(after, before) -> tf.Tensor:
     """std(after - before) / std(before) in float64 (NaN when std(before) is 0): the
-    size of one update next to the size of the weights."""
-    after, before = tf.convert_to_tensor(after), tf.convert_to_tensor(before)
-    if _compat.in_xla_context() or tf.executing_eagerly():
-        return _ratio_one(after, before)
-    key = ("ratio", after.dtype, before.dtype)
-    fn = _PROBE_FNS.get(key)
-    if fn is None:  # a cached function: measured cheaper for a new training function than inline ops
-        fn = _PROBE_FNS[key] = tf.function(
-            _ratio_one, input_signature=[tf.TensorSpec(None, after.dtype), tf.TensorSpec(None, before.dtype)], autograph=False, experimental_attributes=_compat.NOINLINE
-        )
-        _compat.OWN_FUNCTIONS.add(id(fn))
-    with _compat.function_call_config(_compat.NO_GRAPPLER):
-        return fn(after, before)
+    size of one update next to the size of the weights. In a graph, use
+    :func:`update_ratios` (one call op for all the weights)."""
+    return _ratio_one(tf.convert_to_tensor(after), tf.convert_to_tensor(before))
