@@ -688,3 +688,79 @@ def test_a_saved_notebook_as_html_and_without_scripts(saved_notebook, tmp_path):
         text = page.inner_text(".tfh-fallback")
         assert "Findings (" in text and "dead" in text.lower(), text[:500]  # the dead ReLU layer of SETUP
         page.screenshot(path=str(OUT / "no-scripts.png"), full_page=True)
+
+
+def _compare_runs():
+    """Two runs (NumPy rows, no TensorFlow) of one model under two names, recorded at other
+    steps; ``d/kernel`` shifted in the second, ``extra`` only in the first."""
+    rng = np.random.default_rng(0)
+    names = ["d/kernel", "d/bias", "out/kernel"]
+    runs = []
+    for r, (prefix, steps) in enumerate((("net", np.arange(0, 40, 4)), ("net_1", np.arange(0, 40, 5)))):
+        rec = Recording(bins=32)
+        for kind in ("weights", "grads"):
+            nm = names + (["extra"] if r == 0 else [])
+            rows = np.stack([np.stack([H.reference_row(rng.normal(size=500).astype(np.float32) + (2.0 if (r and n == "d/kernel") else 0.0), 32)
+                                       for n in nm]) for _ in steps])
+            rec.add_rows(kind, [f"{prefix}/{n}" for n in nm], steps, rows)
+        runs.append(rec)
+    return runs
+
+
+def test_a_comparison_clicked_through(tmp_path):
+    """The saved dashboard of a comparison, on its own: the ranking beside the plot, every
+    run drawn (their exact bins at the compared step), a tensor picked from the ranking,
+    the heatmaps side by side and the bands of every run, the step-matching note."""
+    import tfhist_magic
+    from tfhist_magic.view.comparing import SavedComparison
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    a, b = _compare_runs()
+    cmp = tfhist_magic.compare(a, b, labels=["base", "shifted"])
+    data, _ = SavedComparison(cmp)._repr_mimebundle_()
+    path = tmp_path / "compare.html"
+    path.write_text("<!doctype html><meta charset='utf-8'><body style='margin: 8px'>" + data["text/html"], encoding="utf-8")
+
+    def lines_match(d, name):
+        m = cmp.matched(d["kind"], name)
+        assert d["name"] == name and len(d["lines"]) == 2
+        for r, (line, s) in enumerate(zip(d["lines"], cmp.series(d["kind"], name))):
+            i = m.index[d["at"], r]
+            assert line["color"] == cmp.colors[r] and d["steps"][r] == s.steps[i]
+            np.testing.assert_array_equal(line["counts"], s.counts[i])
+            np.testing.assert_array_equal(line["edges"], s.edges[i])
+
+    with browser_page(width=1300, height=900, failure_shot=OUT / "compare-failure.png") as page:
+        page.goto(path.as_uri())
+        page.wait_for_selector(".tfh-compare[data-step]", timeout=30_000)
+        assert not page.is_visible(".tfh-fallback")
+        assert _tabs(page) == ["weights", "grads"]
+        ranked = page.eval_on_selector_all(".tfh-rank-item", "es => es.map((e) => e.dataset.name)")
+        assert ranked == [n for n, _ in cmp.ranking("weights")] and ranked[0] == "d/kernel"
+        assert page.inner_text(".tfh-runs").split() == ["base", "shifted"]
+        assert "nearest step" in page.inner_text(".tfh-cmp-notes") and "extra: only in base" in page.inner_text(".tfh-only")
+        d = _drawn(page)
+        assert d["view"] == "overlay" and d["at"] == cmp.matched("weights", "d/kernel").index.shape[0] - 1
+        lines_match(d, "d/kernel")
+        page.locator(".tfh").screenshot(path=str(OUT / "compare-overlay.png"))
+        # another tensor, from the ranking: both runs drawn
+        page.click(f".tfh-rank-item[data-name='{ranked[-1]}']")
+        _wait_drawn(page, tensor=ranked[-1])
+        lines_match(_drawn(page), ranked[-1])
+        assert page.get_attribute(".tfh-rank-item.tfh-on", "data-name") == ranked[-1]
+        page.eval_on_selector(".tfh-slider", "e => { e.value = 2; e.dispatchEvent(new Event('input')); }")
+        d = _wait_drawn(page, step=2)
+        lines_match(d, ranked[-1])
+        assert d["steps"] == [8, 10]  # the second run's fewer steps: 10, and the first run's nearest (8, the earlier on a tie)
+        page.click(".tfh-view[data-view='heatmap']")
+        d = _wait_drawn(page, view="heatmap")
+        assert [p["run"] for p in d["panels"]] == [0, 1] and d["columns"] == [8, 8]
+        page.locator(".tfh").screenshot(path=str(OUT / "compare-heatmaps.png"))
+        page.click(".tfh-view[data-view='distribution']")
+        d = _wait_drawn(page, view="distribution")
+        assert len(d["medians"]) == 2 and all(len(m) == 8 and None not in m for m in d["medians"])
+        page.click(".tfh-tab[data-kind='grads']")
+        d = _wait_drawn(page, kind="grads")  # the same tensor, in the other kind
+        assert d["kind"] == "grads" and d["name"] == ranked[-1] and len(d["medians"]) == 2
+        page.locator(".tfh").screenshot(path=str(OUT / "compare-distribution.png"))
+        assert page.errors == [], page.errors

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["watch", "snapshot", "Recording", "Series", "load_ipython_extension", "unload_ipython_extension", "__version__"]
+__all__ = ["watch", "snapshot", "compare", "Comparison", "Recording", "Series", "load_ipython_extension", "unload_ipython_extension", "__version__"]
 
 from .recording import Recording, Series  # noqa: E402  (NumPy only)
 from .watcher import snapshot, watch  # noqa: E402  (TensorFlow is imported on first use)
+from .compare import Comparison, compare  # noqa: E402  (NumPy only)
 from . import recording as _recording  # noqa: E402
 
 # The composition root: the Recording's views and exporters, imported on first use (the

@@ -161,15 +161,19 @@ class TfHistMagics(Magics):
     @argument("--logdir", default=None, metavar="DIR", help="Show the histogram summaries of the TensorBoard event files under DIR instead (no server).")
     @argument("--run", default=None, metavar="GLOB", help="With --logdir: only runs (directories under DIR) matching GLOB.")
     @argument("--tag", default=None, metavar="REGEX", help="With --logdir: only tags matching REGEX.")
+    @argument("--compare", nargs="+", default=None, metavar="REC", help="Compare two or more Recordings (names in the namespace): the tensors ranked by how far the runs differ, each drawn for every run.")
+    @argument("--labels", nargs="+", default=None, metavar="LABEL", help="With --compare: one label per Recording (default: their names).")
     @no_var_expand
     @line_magic
     def tfhist(self, line):
         """Show one model's (or Session graph's) histograms: what the last watch recorded, or a fresh snapshot;
-        or, with --logdir, the histograms of TensorBoard event files."""
+        or, with --logdir, the histograms of TensorBoard event files; or, with --compare, several runs compared."""
         from .view import show
         from .watcher import is_session, parse_kinds
 
         args = parse_argstring(self.tfhist, line)
+        if args.compare is not None or args.labels is not None:
+            return self._compare(args)
         if args.logdir is not None or args.run is not None or args.tag is not None:
             return self._tensorboard(args)
         kinds = _usage(parse_kinds, args.kind)
@@ -199,6 +203,35 @@ class TfHistMagics(Magics):
         else:
             fresh = self._model_snapshot(label, target, kinds, needs, explicit, args.data, bins)
         show(fresh, mode=self.display)
+        return None
+
+    def _compare(self, args):
+        from .compare import compare
+        from .recording import Recording
+
+        if args.compare is None:
+            raise UsageError(f"Received: --labels {' '.join(args.labels)} without --compare (labels name the Recordings given to --compare).")
+        other = [flag for flag, v in (("a model", args.target), ("--data", args.data), ("--feed", args.feed), ("--logdir", args.logdir), ("--run", args.run), ("--tag", args.tag), ("--bins", args.bins), ("--kind", args.kind)) if v is not None]
+        if other:
+            raise UsageError(f"Received: --compare with {other[0]} (--compare takes only the names of Recordings and --labels).")
+        names = args.compare
+        if len(names) < 2:
+            raise UsageError(f"Received: --compare {names[0]} (expected at least two Recordings, as in --compare rec_a rec_b).")
+        runs = []
+        for name in names:
+            rec = T.evaluate(self.shell, name, "a Recording (from %%tfhist_watch -o VAR, Recording.load or Recording.from_tensorboard)")
+            if not isinstance(rec, Recording):
+                raise UsageError(f"Received: --compare {name}, a {type(rec).__name__} (expected a Recording: from %%tfhist_watch -o VAR, Recording.load or Recording.from_tensorboard).")
+            runs.append(rec)
+        labels = args.labels if args.labels is not None else names
+        if len(labels) != len(runs):
+            raise UsageError(f"Received: --labels {' '.join(labels)} ({len(labels)} labels for {len(runs)} Recordings; expected one label per Recording).")
+        if len(set(labels)) != len(labels):
+            dup = next(x for x in labels if labels.count(x) > 1)
+            raise UsageError(f"Received: --labels with {dup!r} twice (expected a different label for each Recording).")
+        cmp = compare(*runs, labels=labels)
+        self.shell.user_ns["_tfhist_compare"] = cmp
+        cmp.show(mode=self.display)
         return None
 
     def _tensorboard(self, args):

@@ -953,8 +953,10 @@ class Recording:
     @classmethod
     def from_tensorboard(cls, logdir, run: str | None = None, tag: str | None = None, **kwargs) -> "Recording":
         """A Recording of the histogram summaries in the event files under ``logdir``
-        (``run``: a glob on run directories; ``tag``: a regular expression). Damaged files
-        are skipped with a note naming them. See :mod:`tfhist_magic.tensorboard`."""
+        (``run``: a glob on run directories; ``tag``: a regular expression). Files
+        :meth:`to_tensorboard` wrote come back as the rows and steps recorded, exact bins
+        and statistics. Damaged files are skipped with a note naming them. See
+        :mod:`tfhist_magic.tensorboard`."""
         return _face("from_tensorboard")(logdir, run=run, tag=tag, **kwargs)
 
     # -- display (the views are found through FACES) ---------------------------------

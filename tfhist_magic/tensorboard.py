@@ -16,8 +16,11 @@ histogram summaries from every event file under a directory: TF2 (``tf.summary.h
 ``keras.callbacks.TensorBoard(histogram_freq=...)``) and TF1 (``HistogramProto`` from
 ``tf.compat.v1.summary.histogram``), the latter read as TensorBoard reads it
 (``data_compat``: lefts ``[min] + limits[:-1]``, rights ``limits[:-1] + [max]``). Their
-buckets are not this package's bins, so the Series keep their explicit edges. A file that
-is empty, truncated or malformed adds a one-line note naming it; the rest loads.
+buckets are not this package's bins, so the Series keep their explicit edges. The files
+``to_tensorboard`` writes also carry each row's other numbers (``<tag>/tfhist_row``: the
+NaN/Inf/zero counts, min, max, mean, std, norm), so they come back as the very rows that
+were recorded. A file that is empty, truncated or malformed adds a one-line note naming
+it; the rest loads.
 
 Both use TensorFlow (a dependency already) for the record format and the protos; the
 ``tensorboard`` extra installs TensorBoard itself, for its UI and ``tf.summary.histogram``.
@@ -75,6 +78,13 @@ def to_tensorboard(rec: Recording, logdir) -> str:
                 value = summary_pb2.Summary.Value(tag=f"{tag}/non_finite", tensor=tf.make_tensor_proto(np.float32(bad[i])))
                 if i == 0:
                     value.metadata.CopyFrom(meta("scalars", "NaN and Inf values in the snapshot"))
+                events.append((s.wall[i], int(s.steps[i]), value))
+                # the row's other numbers (NaN/Inf/zero counts, min, max, mean, std, norm,
+                # width), for from_tensorboard: the rows come back exactly (TensorBoard
+                # shows no plugin of this name, and keeps the data)
+                value = summary_pb2.Summary.Value(tag=f"{tag}/{_ROW}", tensor=tf.make_tensor_proto(s.rows[i, s.bins :].astype(np.float64)))
+                if i == 0:
+                    value.metadata.CopyFrom(meta(_PLUGIN, "tfhist_magic: the snapshot's counts beside the bins and its statistics"))
                 events.append((s.wall[i], int(s.steps[i]), value))
     for metric in ("update_ratio", "dead_units", "saturation"):
         for name in rec.scalar_names(metric):
@@ -150,6 +160,8 @@ def _histogram_of(value, plugin: str | None):
 
 
 _SCALARS = ("update_ratio", "dead_units", "saturation")
+#: The plugin and tag suffix of the row's other numbers ``to_tensorboard`` writes beside a histogram.
+_PLUGIN, _ROW = "tfhist_magic", "tfhist_row"
 #: The dtype at the end of the description ``to_tensorboard`` writes.
 _DTYPE = re.compile(r"^tfhist_magic: .* \(((?:b?float|u?int)\d+)\)$")
 
@@ -172,6 +184,7 @@ def from_tensorboard(logdir, run: str | None = None, tag: str | None = None, *, 
     scalars: dict = {}  # (run, metric, name) -> {step: value}
     plugins: dict = {}
     dtypes: dict = {}  # (run, tag) -> the dtype our own files name in the description
+    extras: dict = {}  # (run, tag) -> {step: the row's other numbers}, from our own files
     for f in files:
         rel = f.parent.relative_to(logdir).as_posix()
         run_name = "." if rel in ("", ".") else rel
@@ -191,6 +204,9 @@ def from_tensorboard(logdir, run: str | None = None, tag: str | None = None, *, 
                     said = _DTYPE.search(v.metadata.summary_description)
                     if said:
                         dtypes[(run_name, v.tag)] = said.group(1)
+                if v.tag.endswith("/" + _ROW) and plugins.get((run_name, v.tag)) == _PLUGIN and v.HasField("tensor"):
+                    extras.setdefault((run_name, v.tag[: -len(_ROW) - 1]), {})[int(ev.step)] = tf.make_ndarray(v.tensor).astype(np.float64).ravel()
+                    continue
                 if pattern is not None and not pattern.search(v.tag):
                     continue
                 got = _histogram_of(v, plugins.get((run_name, v.tag)))
@@ -229,6 +245,9 @@ def from_tensorboard(logdir, run: str | None = None, tag: str | None = None, *, 
                 x[H.MIN], x[H.MAX], x[H.MEAN] = mn, mx, mean
                 x[H.STD] = np.sqrt(max(squares / num - mean * mean, 0.0))
                 x[H.NORM] = np.sqrt(squares)
+            said = extras.get((run_name, t), {}).get(s)
+            if said is not None and said.size == H.EXTRA:  # our own file: the row exactly as recorded
+                x[:] = said
         # the dtype is known when the file says it (ours do); TensorBoard's own summaries
         # keep float64 buckets whatever the tensor was, so theirs is "unknown", not float64
         rec.add_rows(kind, [name], steps, rows, walls=walls, dtypes=[dtypes.get((run_name, t), "unknown")], edges=edges)

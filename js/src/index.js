@@ -18,3 +18,4 @@ export { PERCENTILES } from "./constants.js";
 export { describe, fmt, fmtStat, frame, pct, percentiles, rebin, spaced, statOf, statusText, valueRange } from "./numbers.js";
 export { groupTree } from "./picker.js";
 export { gridStat, sortTiles } from "./tiles.js";
+export { COMPARE_VIEWS, CompareView, density } from "./compare.js";

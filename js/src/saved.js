@@ -2,15 +2,20 @@
 
 import { Store, localModel } from "./store.js";
 import { View } from "./view.js";
+import { CompareView } from "./compare.js";
 
 /** The dashboard in `host` from one full packet (ArrayBuffer or typed array), with no
  * kernel: the controls' state lives in a `localModel`, nothing is asked for. `state`
- * presets kind, tensor, view and step. Returns {view, model, store, destroy}. */
+ * presets kind, tensor, view and step. A comparison's packet (header `compare`) opens
+ * the compare mode (compare.js). Returns {view, model, store, destroy}. */
 export function mount(host, packet, state = {}) {
   const store = new Store(null);
   store.receive(packet);
   const model = localModel({ kind: "", tensor: "", view: "step", step: -1, ...handedOver(store.header), ...state });
-  const view = new View(model, host, store, store.header.saved || {});
+  // a packet of several runs (comparing.py) opens in compare mode
+  const Kind = store.header.compare ? CompareView : View;
+  if (store.header.compare && !state.view) model.set("view", "overlay");
+  const view = new Kind(model, host, store, store.header.saved || {});
   return { view, model, store, destroy: () => view.destroy() };
 }
 

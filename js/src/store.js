@@ -110,7 +110,7 @@ export class Store {
     const B = p.bins || bins;
     let s = this.series.get(p.id);
     if (!s) {
-      s = { id: p.id, kind: p.kind, name: p.name, dtype: p.dtype, bins: B, snaps: [], kept: 0, norm0: NaN, explicit: !!p.explicit };
+      s = { id: p.id, kind: p.kind, name: p.name, dtype: p.dtype, bins: B, snaps: [], kept: 0, norm0: NaN, explicit: !!p.explicit, run: p.run || 0 };
       this.series.set(p.id, s);
     }
     const add = snapsOf(p, B);

@@ -120,9 +120,10 @@ class Packet:
         self.big = False  # some count needs float64
         self.pending = []  # (slot in lwh, compute dtype, bins, mins, maxs) of Series whose lo, w, hi are due
 
-    def series(self, entry: dict, kind: str, name: str, steps, walls, rows, edges=None, keep=None) -> None:
-        """Add ``rows`` of ``(kind, name)`` (``edges``: its explicit edges, if it has them)."""
-        rec = self.rec
+    def series(self, entry: dict, kind: str, name: str, steps, walls, rows, edges=None, keep=None, rec=None) -> None:
+        """Add ``rows`` of ``(kind, name)`` (``edges``: its explicit edges, if it has them;
+        ``rec``: the Recording they come from, when not the packet's: a comparison's runs)."""
+        rec = self.rec if rec is None else rec
         dtype = rec.dtype(kind, name)
         B = rows.shape[1] - H.EXTRA
         entry.update(kind=kind, name=name, dtype=dtype, n=int(len(steps)))

@@ -33,7 +33,7 @@ from .. import histogram as H
 from ..recording import KINDS
 from .packet import SCALARS, Packet, header, row_bytes
 
-__all__ = ["BUDGET", "SavedView", "saved_html", "saved_packet"]
+__all__ = ["BUDGET", "SavedView", "page_code_bytes", "page_html", "saved_html", "saved_packet"]
 
 _HERE = Path(__file__).parent
 
@@ -48,6 +48,11 @@ ROOT_CLASS = "tfh-saved"
 def _module_source() -> str:
     """The page code, as the widget loads it (the bundle ``js/build.mjs`` makes)."""
     return (_HERE / "dashboard.js").read_text(encoding="utf-8")
+
+
+def page_code_bytes() -> int:
+    """How many bytes of page code a saved dashboard inlines."""
+    return len(_module_source())
 
 
 def _b64_size(n: int) -> int:
@@ -213,9 +218,6 @@ def saved_html(rec, *, png: bytes | None = None, width: int = 0, text: str = "",
     """The self-contained HTML of the dashboard of ``rec`` (see the module's docstring)
     and what its data holds (:func:`saved_packet`)."""
     z, info = saved_packet(rec, budget, handoff)
-    src = _module_source()
-    digest = hashlib.sha1(src.encode()).hexdigest()[:12]
-    css = (_HERE / "dashboard.css").read_text(encoding="utf-8")
     picture = ""
     if png:
         picture = (
@@ -233,7 +235,17 @@ def saved_html(rec, *, png: bytes | None = None, width: int = 0, text: str = "",
         f"Notebook 7, nbconvert HTML, VS Code).{thinned}</p>"
         "</div>"
     )
-    root = (
+    return page_html(z, info, fallback), info
+
+
+def page_html(z: bytes, info: dict, fallback: str) -> str:
+    """The self-contained root of a saved dashboard: the zlib-compressed packet ``z``, the
+    page code, the styles, ``fallback`` (HTML shown where no script runs) and the script
+    that mounts it. Shared by a Recording's dashboard and a comparison's."""
+    src = _module_source()
+    digest = hashlib.sha1(src.encode()).hexdigest()[:12]
+    css = (_HERE / "dashboard.css").read_text(encoding="utf-8")
+    return (
         f'<div class="{ROOT_CLASS}" data-packet="{base64.b64encode(z).decode("ascii")}" data-encoding="deflate" '
         f'data-module="{html.escape(src, quote=True)}" data-info="{html.escape(json.dumps(info), quote=True)}">'
         f"<style>{css}</style>"
@@ -242,7 +254,6 @@ def saved_html(rec, *, png: bytes | None = None, width: int = 0, text: str = "",
         + f"<script>{_BOOT % {'hash': digest}}</script>"
         + "</div>"
     )
-    return root, info
 
 
 class SavedView:

@@ -16,6 +16,10 @@ finite values, framed on the latest snapshot's range, with the step numbers, the
 (labels that never overlap) and the non-finite count with the step it began. Drawn at
 twice the size it is shown at (``width`` metadata), so it is sharp on high-density
 screens. Nothing is printed: no warning reaches the cell.
+
+A comparison of runs (``compare_png``) has its own picture in the same style: the runs in
+their colours, then per kind the most different tensors with their scores and each drawn
+in every run, the outlines of their densities at the last compared step.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import numpy as np
 
 from ._labels import COLORS, TITLES
 
-__all__ = ["overview_png", "chosen", "range_labels"]
+__all__ = ["overview_png", "compare_png", "chosen", "range_labels"]
 
 SCALE = 2  # pixels drawn per pixel shown
 PANEL_W, PANEL_H = 230, 130  # shown size of one panel
@@ -313,6 +317,130 @@ def overview_png(rec, *, per_kind: int = 8) -> tuple[bytes, int]:
         y += 4
     # A few flat colours and anti-aliased text: a 64-colour palette keeps them and halves
     # both the encoding time and the bytes stored in the notebook.
+    img = img.quantize(64, method=Image.Quantize.FASTOCTREE)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=3)
+    return buf.getvalue(), W // S
+
+
+def _compare_panel(draw, x0: int, y0: int, series: list, index: list, colors: list, title: str) -> None:
+    """One tensor in every run: each run's snapshot (``index[r]`` of ``series[r]``) as the
+    outline of its density (count / (total x bin width): runs with other bins compare)."""
+    S = SCALE
+    w, h = PANEL_W * S, PANEL_H * S
+    left, right = x0 + PAD_SIDE * S, x0 + w - PAD_SIDE * S
+    top, bottom = y0 + PAD_TOP * S, y0 + h - PAD_BOTTOM * S
+    bold = _font(9, bold=True)
+    draw.text((left, y0 + 3 * S), _fit(title, bold, right - left), fill=INK, font=bold)
+    snaps = []
+    for s, i in zip(series, index):
+        c = s.counts[i].astype(np.float64)
+        e = s.edges[i]
+        t = c.sum()
+        if t > 0:
+            with np.errstate(all="ignore"):
+                d = np.where(e[1:] > e[:-1], c / t / (e[1:] - e[:-1]), 0.0)
+            snaps.append((e, d, int(s.steps[i])))
+        else:
+            snaps.append((None, None, int(s.steps[i])))
+    held = [x for x in snaps if x[0] is not None]
+    lo, hi = _frame(min((float(e[0]) for e, _, _ in held), default=np.nan), max((float(e[-1]) for e, _, _ in held), default=np.nan))
+    pad = 0.05 * (hi - lo) if np.isfinite(hi - lo) else 0.0
+    lo, hi = lo - pad, hi + pad
+    ymax = max((float(np.max(d)) for _, d, _ in held), default=1.0) * 1.1 or 1.0
+
+    def X(v):
+        with np.errstate(all="ignore"):
+            x = left + (np.asarray(v, dtype=np.float64) - lo) / (hi - lo) * (right - left)
+        return np.nan_to_num(np.clip(x, left, right), nan=left)
+
+    def Y(v):
+        return bottom - np.asarray(v, dtype=np.float64) / ymax * (bottom - top)
+
+    draw.line([(left, bottom), (right, bottom)], fill=(150, 150, 150), width=S)
+    for (e, d, _), color in zip(snaps, colors):
+        if e is None:
+            continue
+        fx, fy = X(e), Y(d)
+        pts = [(fx[0], bottom)]
+        for i in range(len(fy)):
+            pts += [(fx[i], fy[i]), (fx[i + 1], fy[i])]
+        pts.append((fx[-1], bottom))
+        draw.line(pts, fill=_rgb(color), width=S + 1)
+    small = _font(7)
+    if held:
+        for x, text, anchor in range_labels(lo + pad, hi - pad, X, left, right, small.getlength, gap=4 * S):
+            draw.text((x, bottom + 2 * S), text, fill=(60, 60, 60), font=small, anchor=anchor)
+    steps = sorted({st for _, _, st in snaps})
+    said = f"step {steps[0]}" if len(steps) == 1 else "steps " + " / ".join(str(st) for _, _, st in snaps)
+    draw.text((right, y0 + 16 * S), said, fill=(80, 80, 80), font=small, anchor="ra")
+    missing = [i for i, x in enumerate(snaps) if x[0] is None]
+    if missing:
+        draw.text((left, y0 + 16 * S), "no finite values in " + ", ".join(str(i + 1) for i in missing), fill=RED, font=_font(8, bold=True))
+
+
+def compare_png(cmp, *, per_kind: int = 3, top: int = 5) -> tuple[bytes, int]:
+    """The static picture of a :class:`~tfhist_magic.compare.Comparison` (PNG bytes, and
+    the width to show it at): the runs in their colours, the notes on matching, then per
+    kind the ``top`` most different tensors with their scores and the ``per_kind`` most
+    different drawn, every run's latest compared snapshot as an outline of its density."""
+    from PIL import Image, ImageDraw
+
+    S = SCALE
+    ncols = max(1, min(per_kind, max((len(cmp.tensors(k)) for k in cmp.kinds), default=1)))
+    W = max(ncols, 3) * PANEL_W * S
+    text_w = W - 2 * PAD_SIDE * S
+    body, bold, small = _font(9), _font(10, bold=True), _font(8)
+    notes = []
+    for note in (cmp.names_note, cmp.steps_note):
+        if note:
+            notes += _wrap(note, small, text_w, 2)
+    only = _wrap(f"Not in every run ({len(cmp.only)}, not ranked): " + ", ".join(f"{n} (only {', '.join(held)})" for (_, n), held in cmp.only.items()), small, text_w, 2) if cmp.only else []
+    line_h, head_h = 13, 18
+    H = 24 + 12 * len(notes) + 4
+    for kind in cmp.kinds:
+        n = min(top, len(cmp.tensors(kind)))
+        H += head_h + line_h * n + PANEL_H * -(-min(per_kind, len(cmp.tensors(kind))) // ncols) + 6
+    H += 12 * len(only) + 6
+    img = Image.new("RGB", (W, H * S), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    x = PAD_SIDE * S
+    draw.text((x, 4 * S), "tfhist compare:", fill=(0, 0, 0), font=bold)
+    x += bold.getlength("tfhist compare: ")
+    for label, color in zip(cmp.labels, cmp.colors):
+        draw.rectangle([x, 8 * S, x + 14 * S, 11 * S], fill=_rgb(color))
+        x += 18 * S
+        draw.text((x, 4 * S), label, fill=_rgb(color), font=bold)
+        x += bold.getlength(label) + 10 * S
+    draw.text((x, 5 * S), f"· {len(cmp)} shared tensors", fill=GREY, font=body)
+    y = 24
+    for text in notes:
+        draw.text((PAD_SIDE * S, y * S), text, fill=(140, 80, 0), font=small)
+        y += 12
+    y += 4
+    for kind in cmp.kinds:
+        ranked = cmp.ranking(kind)
+        draw.line([(PAD_SIDE * S, y * S), (W - PAD_SIDE * S, y * S)], fill=(220, 220, 220), width=S)
+        draw.text((PAD_SIDE * S, (y + 3) * S), f"{TITLES[kind]}: {len(ranked)} shared, the most different first (score: W1 / pooled std, 0 = identical, at most 2)", fill=_rgb(COLORS[kind]), font=_font(9, bold=True))
+        y += head_h
+        best = max((s for _, s in ranked if np.isfinite(s)), default=0.0) or 1.0
+        for name, score in ranked[:top]:
+            bar = 0.0 if not np.isfinite(score) else score / best
+            draw.rectangle([PAD_SIDE * S, (y + 3) * S, PAD_SIDE * S + bar * 60 * S, (y + 9) * S], fill=_rgb(COLORS[kind]))
+            draw.text(((PAD_SIDE + 120) * S, y * S), _fmt(score), fill=INK, font=body, anchor="ra")
+            draw.text(((PAD_SIDE + 128) * S, y * S), _fit(name, body, text_w - 140 * S), fill=INK, font=body)
+            y += line_h
+        drawn = [name for name, _ in ranked[:per_kind]]
+        for c, name in enumerate(drawn):
+            r, col = divmod(c, ncols)
+            m = cmp.matched(kind, name)
+            series = cmp.series(kind, name)
+            title = f"{name} · {_fmt(m.score)}"
+            _compare_panel(draw, col * PANEL_W * S, (y + r * PANEL_H) * S, series, list(m.index[-1]), cmp.colors, title)
+        y += PANEL_H * -(-len(drawn) // ncols) + 6
+    for text in only:
+        draw.text((PAD_SIDE * S, y * S), text, fill=GREY, font=small)
+        y += 12
     img = img.quantize(64, method=Image.Quantize.FASTOCTREE)
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=3)

@@ -1,0 +1,184 @@
+"""A comparison's dashboard: the saved dashboard's page code in its compare mode.
+
+One packet (``packet.py``'s format) holds every run: a Series entry per run and shared
+tensor, with ``run`` (its index) and the rows of the snapshots compared, aligned (row ``j``
+of each run is the ``j``-th compared step, see :class:`~tfhist_magic.compare.Matched`);
+each tensor's score per compared step as a scalar series ``score.<kind>``. The header's
+``compare`` entry carries the runs (labels, colours), the ranking per kind, the tensors
+not in every run and the notes on matching. The page (``js/src/compare.js``) draws every
+tensor for every run: outlines at the same step, heatmaps side by side, distribution bands
+per run, the ranking beside them. Saved in the notebook like a Recording's dashboard
+(``saved.py``: ``text/html`` with the data inlined, ``image/png`` and ``text/plain``
+beside it), bounded the same way: when the compared steps do not fit, each tensor keeps
+the same evenly spaced share of them (the first and the last always).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import zlib
+
+import numpy as np
+
+from .packet import Packet, header, row_bytes
+from .saved import BUDGET, page_html, page_code_bytes
+
+__all__ = ["SavedComparison", "compare_packet", "show"]
+
+#: Base64 bytes of compressed packet per raw byte (a first guess, as in saved.py).
+_RATIO = 0.42
+
+
+def _build(cmp, k: int | None) -> tuple[bytes, dict]:
+    base = cmp.runs[0]
+    hd = header(base, full=True, live=False, seq=0)
+    hd.update(findings=[], notes=[], models={}, kinds=list(cmp.kinds))
+    hd["bins"] = max(r.bins for r in cmp.runs)
+    pk = Packet(base, hd)
+    i = saved = total = 0
+    thinned = False
+    for kind in cmp.kinds:
+        for m in cmp.tensors(kind):
+            S = m.index.shape[0]
+            at = np.arange(S) if k is None or S <= k else np.unique(np.round(np.linspace(0, S - 1, max(k, 2))).astype(np.int64))
+            thinned = thinned or at.size < S
+            for r, (rec, name) in enumerate(zip(cmp.runs, m.names)):
+                ch = rec.changes(kind, name)
+                rows = ch.rows[m.index[at, r]]
+                edges = None if ch.edges is None else ch.edges[m.index[at, r]]
+                entry = {"id": i, "run": r, "after": None, "kept": int(at.size), "recorded": int(S), "tensor": name}
+                i += 1
+                pk.series(entry, kind, name, ch.steps[m.index[at, r]], ch.walls[m.index[at, r]], rows, edges, rec=rec)
+                entry["name"] = m.name
+                saved += int(at.size)
+                total += int(S)
+            pk.track({"metric": f"score.{kind}", "name": m.name, "after": None, "kept": int(at.size), "recorded": int(S)}, m.steps[at, m.reference], m.scores[at])
+    ranking = {kind: [[name, score, cmp.matched(kind, name).reference] for name, score in cmp.ranking(kind)] for kind in cmp.kinds}
+    hd["compare"] = {
+        "runs": [{"label": lab, "color": col, "series": len(rec)} for lab, col, rec in zip(cmp.labels, cmp.colors, cmp.runs)],
+        "ranking": ranking,
+        "only": [[kind, name, list(held)] for (kind, name), held in cmp.only.items()],
+        "steps_note": cmp.steps_note,
+        "names_note": cmp.names_note,
+        "score": "Wasserstein-1 between the runs' histograms over their pooled std (at least the kind's median spread; 0: identical, at most 2), the mean over the compared steps",
+    }
+    info = {"snapshots": saved, "recorded": total, "thinned": thinned, "per_series": k if thinned else None}
+    if thinned:
+        info["note"] = f"{saved:,} of the {total:,} compared snapshots (about {k} steps per tensor and run)"
+    hd["saved"] = info
+    return pk.encode(), info
+
+
+def compare_packet(cmp, budget: int = 1_300_000) -> tuple[bytes, dict]:
+    """The comparison as one zlib-compressed packet whose base64 takes at most about
+    ``budget`` bytes, and what it holds (as ``saved.saved_packet``)."""
+    per = [m.index.shape[0] for kind in cmp.kinds for m in cmp.tensors(kind)]
+    most = max(per, default=1)
+    guess = sum(per) * len(cmp.runs) * (row_bytes(max(r.bins for r in cmp.runs)) + 16) * _RATIO
+    k = None if guess <= budget else max(2, int(most * budget / guess))
+    for _ in range(4):
+        packet, info = _build(cmp, k)
+        z = zlib.compress(packet, 3)
+        size = 4 * ((len(z) + 2) // 3)
+        now = k if k is not None else most
+        if size <= budget or now <= 2:
+            break
+        k = max(2, min(now - 1, int(now * budget / size * 0.95)))
+    info.update(bytes=len(z), raw=len(packet))
+    return z, info
+
+
+def _ranking_html(cmp, top: int = 8) -> str:
+    parts = []
+    runs = " vs ".join(f'<b style="color: {c}">{html.escape(lab)}</b>' for lab, c in zip(cmp.labels, cmp.colors))
+    parts.append(f"<p>Compared: {runs}</p>")
+    for kind in cmp.kinds:
+        items = "".join(
+            f"<li>{html.escape(name)}: {score:.4f}</li>" if np.isfinite(score) else f"<li>{html.escape(name)}: —</li>"
+            for name, score in cmp.ranking(kind)[:top]
+        )
+        parts.append(f"<p><b>{kind}, most different first</b></p><ol>{items}</ol>")
+    return "".join(parts)
+
+
+def compare_html(cmp, *, png: bytes = b"", width: int = 0, text: str = "", budget: int = 1_300_000) -> tuple[str, dict]:
+    """The self-contained HTML of the comparison's dashboard, and what its data holds."""
+    z, info = compare_packet(cmp, budget)
+    picture = ""
+    if png:
+        picture = (
+            f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" width="{width}" '
+            'alt="tfhist compare: the ranking and the most different tensors in every run">'
+        )
+    fallback = (
+        '<div class="tfh-fallback">'
+        + _ranking_html(cmp)
+        + picture
+        + f"<details><summary>Text summary</summary><pre>{html.escape(text)}</pre></details>"
+        + '<p class="tfh-fallback-why" style="color: #777; font-size: 11px">This output holds the interactive '
+        "tfhist comparison; it runs where the notebook's scripts may run (a trusted notebook in JupyterLab or "
+        "Notebook 7, nbconvert HTML, VS Code).</p>"
+        "</div>"
+    )
+    return page_html(z, info, fallback), info
+
+
+class SavedComparison:
+    """A comparison's dashboard as a display object: the self-contained HTML dashboard,
+    with the PNG and the text beside it, kept in the notebook (at most :data:`BUDGET` bytes)."""
+
+    def __init__(self, cmp, *, budget: int = BUDGET):
+        self.comparison = cmp
+        self.budget = int(budget)
+        self.info: dict = {}
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        cmp = self.comparison
+        text = cmp.summary()
+        data, meta = {}, {}
+        png, width = b"", 0
+        try:
+            from .static import compare_png
+
+            png, width = compare_png(cmp)
+        except Exception as e:  # noqa: BLE001 - the dashboard and the text must still show
+            text += f"\n(the static picture could not be drawn: {type(e).__name__}: {e})"
+        if png:
+            data["image/png"] = base64.b64encode(png).decode("ascii")
+            meta["image/png"] = {"width": width}
+        data["text/plain"] = text
+        if len(cmp):
+            rest = 2 * len(data.get("image/png", "")) + 2 * len(text.encode()) + page_code_bytes() * 11 // 10 + 40_000
+            try:
+                page, self.info = compare_html(cmp, png=png, width=width, text=text, budget=max(50_000, self.budget - rest))
+            except Exception as e:  # noqa: BLE001 - the picture and the text must still show
+                data["text/plain"] = text + f"\n(the saved dashboard could not be built: {type(e).__name__}: {e})"
+            else:
+                data["text/html"] = page
+        return data, meta
+
+    def __repr__(self) -> str:
+        return self.comparison.summary()
+
+
+def show(cmp, *, mode: str = "auto"):
+    """Display ``cmp``: in a kernel (or ``mode="html"``) its dashboard, kept in the notebook;
+    ``"text"`` the summary; ``"none"`` nothing. Returns the SavedComparison shown, or None."""
+    from IPython.display import display
+
+    from . import MODES, in_kernel
+
+    if mode not in MODES:
+        raise ValueError(f"Received: mode={mode!r} (expected one of {', '.join(MODES)}).")
+    if mode == "auto":
+        mode = "html" if in_kernel() else "text"
+    if mode == "none":
+        return None
+    if mode in ("html", "widget"):  # a comparison has no live widget: the saved dashboard
+        saved = SavedComparison(cmp)
+        display(saved)
+        return saved
+    print(cmp.summary())
+    return None
+
