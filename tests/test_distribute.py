@@ -52,6 +52,17 @@ def check(rec, acts, grads, weights, names, act_name, steps):
         out["weights"].append(bool(np.array_equal(sw.counts[0], np.histogram(w, sw.edges[0])[0])))
     return out
 
+def probes(rec, acts, name, kernels, before, after):
+    '''Step 0's dead-unit share of activation ``name`` against NumPy on every replica's
+    values together (``acts``), and the update ratio of each kernel against the weights
+    the test fetched before and after the step.'''
+    cat = np.concatenate(acts)
+    got = [[float(rec.scalar("dead_units", name)[1][0]), float(np.mean(np.all(cat == 0, axis=0)))]]
+    for v, b, a in zip(kernels, before, after):
+        b, a = np.asarray(b, np.float64), np.asarray(a, np.float64)
+        got.append([float(rec.scalar("update_ratio", v)[1][0]), float(np.std(a - b) / np.std(b))])
+    return got
+
 def replica_grads(m, loss_fn, divide):
     '''Each replica's gradient of its share of the loss (its mean over its half, divided
     by the number of replicas as Keras does), summed as the all-reduce does.'''
@@ -99,6 +110,7 @@ with tfhist_magic.watch(every=1) as rec:
 r = check(rec, acts, grads, w0, [v.path for v in m.trainable_variables], rec.names("activations")[0], [0])
 # the applied gradient is the sum: SGD moved the weights by lr times it (not by one replica's)
 r["applied"] = bool(all(np.allclose(w - 0.1 * g, v.numpy(), atol=1e-6) for w, g, v in zip(w0, grads, m.trainable_variables)))
+r["probes"] = probes(rec, acts, rec.names("activations")[0], [m.trainable_variables[0].path], [w0[0]], [m.trainable_variables[0].numpy()])
 results["keras3_eager"] = r
 
 # Keras 3 custom loop: strategy.run + apply_gradients; the user's own per-replica results
@@ -125,6 +137,7 @@ with tfhist_magic.watch(every=1) as rec:
 fetched = [sum(t.numpy() for t in strategy.experimental_local_results(g)) for g in g_per]  # what apply_gradients summed
 r = check(rec, acts, fetched, w0, [v.path for v in m.trainable_variables], hidden.path, [0])
 r["applied"] = bool(all(np.allclose(w - 0.1 * g, v.numpy(), atol=1e-6) for w, g, v in zip(w0, fetched, m.trainable_variables)))
+r["probes"] = probes(rec, acts, hidden.path, [hidden.kernel.path], [w0[0]], [hidden.kernel.numpy()])
 results["keras3_loop"] = r
 
 # tf_keras fit
@@ -138,7 +151,38 @@ with tfhist_magic.watch(every=1) as rec:
     m.fit(x, y, batch_size=64, epochs=1, verbose=0, shuffle=False)
 r = check(rec, acts, grads, w0, [v.name.split(":")[0] for v in m.trainable_variables], "hidden", [0])
 r["applied"] = bool(all(np.allclose(w - 0.1 * g, v.numpy(), atol=1e-6) for w, g, v in zip(w0, grads, m.trainable_variables)))
+r["probes"] = probes(rec, acts, "hidden", ["hidden/kernel"], [w0[0]], [m.get_layer("hidden").kernel.numpy()])
 results["tf_keras_fit"] = r
+
+# probes: a relu layer whose unit 0 is dead on replica 0's half only (alive on replica
+# 1's: not dead), units 1 and 2 dead on both; a saturated tanh; Keras 3 fit, 2 steps
+xp = np.random.default_rng(0).normal(size=(64, 8)).astype("float32")
+xp[:32, 0], xp[32:, 0], xp[:, 1] = -np.abs(xp[:32, 0]), np.abs(xp[32:, 0]) + 0.1, np.abs(xp[:, 1]) + 0.1
+kp = np.zeros((8, 4), "float32"); kp[0, 0] = kp[3, 3] = 1.0; kp[1, 1] = kp[1, 2] = -1.0
+with strategy.scope():
+    m = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4, activation="relu", name="relu", kernel_initializer=keras.initializers.Constant(kp)),
+                          keras.layers.Dense(8, activation="tanh", name="sat", kernel_initializer=keras.initializers.RandomNormal(stddev=8.0)),
+                          keras.layers.Dense(1, name="out")])
+    m.compile(keras.optimizers.SGD(0.01), "mse")
+kernels = [v for v in m.trainable_variables if len(v.shape) == 2]
+snaps = []
+class Keep(keras.callbacks.Callback):
+    def on_train_batch_begin(self, batch, logs=None):
+        snaps.append([v.numpy().astype(np.float64) for v in kernels])
+part = {n: [keras.Model(m.inputs, m.get_layer(n).output)(xs).numpy() for xs in (xp[:32], xp[32:])] for n in ("relu", "sat")}
+with tfhist_magic.watch(every=1) as rec:
+    m.fit(xp, y, batch_size=64, epochs=2, verbose=0, shuffle=False, callbacks=[Keep()])
+snaps.append([v.numpy().astype(np.float64) for v in kernels])
+sat = np.concatenate(part["sat"])
+r = {"dead": [rec.scalar("dead_units", m.get_layer(n).path)[1].tolist()[0] for n in ("relu", "sat")],
+     "dead_want": [float(np.mean(np.all(np.concatenate(part[n]) == 0, axis=0))) for n in ("relu", "sat")],
+     "dead_replica0": float(np.mean(np.all(part["relu"][0] == 0, axis=0))),
+     "sat": [rec.scalar("saturation", m.get_layer("sat").path)[1].tolist()[0], float(np.mean(np.abs(sat) > 0.97))],
+     "ratio_steps": [rec.scalar("update_ratio", v.path)[0].tolist() for v in kernels],
+     "ratios": [[rec.scalar("update_ratio", v.path)[1].tolist(), [float(np.std(snaps[k + 1][j] - snaps[k][j]) / np.std(snaps[k][j])) for k in (0, 1)]] for j, v in enumerate(kernels)],
+     "findings": [[f.rule, f.tensors, f.value] for f in rec.findings()],
+     "paths": {n: m.get_layer(n).path for n in ("relu", "sat", "out")}, "outputs": sorted(rec.outputs)}
+results["probes"] = r
 
 # a strategy not handled yet is refused with its name; the model then trains unwatched
 cs = tf.distribute.experimental.CentralStorageStrategy(["/cpu:0", "/cpu:1"])
@@ -203,6 +247,32 @@ def test_mirrored_tf_keras_fit(mirrored):
 
 def test_mirrored_unsampled_steps_are_not_recorded(mirrored):
     assert mirrored["every2"] == [0, 2]
+
+
+def _probes_exact(r):
+    (dead, want), *ratios = r["probes"]
+    assert dead == want, r["probes"]
+    for got, want in ratios:
+        assert want > 1e-4 and abs(got - want) <= 1e-5 * want, r["probes"]  # float32 reductions
+
+
+@pytest.mark.parametrize("case", ["keras3_loop", "keras3_eager", "tf_keras_fit"])
+def test_mirrored_probes_equal_numpy_on_every_path(mirrored, case):
+    _probes_exact(mirrored[case])
+
+
+def test_mirrored_probes_merge_replicas_exactly_and_rules_fire(mirrored):
+    r = mirrored["probes"]
+    # dead on every replica's share: unit 0 is dead on replica 0's half only, so 2 of 4 (not 3)
+    assert r["dead"] == r["dead_want"] and r["dead"][0] == 0.5 and r["dead_replica0"] == 0.75, r
+    assert r["sat"][0] == r["sat"][1] and 0.3 < r["sat"][0] < 1, r
+    assert r["ratio_steps"] == [[0, 1]] * 3, r
+    for got, want in r["ratios"]:
+        assert min(want) > 1e-6 and all(abs(g - w) <= 1e-5 * w for g, w in zip(got, want)), r["ratios"]
+    rules = {rule: (tensors, value) for rule, tensors, value in r["findings"]}
+    assert rules["dead-units"] == ([r["paths"]["relu"]], 0.5), r["findings"]
+    assert rules["saturation"][0] == [r["paths"]["sat"]], r["findings"]
+    assert r["outputs"] == [r["paths"]["out"]]
 
 
 def test_unhandled_strategy_is_refused_with_its_name(mirrored):
@@ -343,6 +413,9 @@ if rec.names("activations"):
     out["grads"] = [bool(np.array_equal(rec.series("grads", v.path).counts[0], np.histogram(g.ravel().astype(np.float64), rec.series("grads", v.path).edges[0])[0])) for v, g in zip(m.trainable_variables, grads)]
     out["grad_steps"] = rec.series("grads", m.trainable_variables[0].path).steps.tolist()
     out["weights"] = [bool(np.array_equal(rec.series("weights", v.path).counts[0], np.histogram(w.ravel().astype(np.float64), rec.series("weights", v.path).edges[0])[0])) for v, w in zip(m.trainable_variables, w0)]
+    out["dead"] = [rec.scalar("dead_units", hidden.path)[1].tolist(), float(np.mean(np.all(acts.reshape(-1, 4) == 0, axis=0)))]
+    w1 = (w0[0] - np.float32(0.1) * grads[0]).astype(np.float64)
+    out["ratio"] = [rec.scalar("update_ratio", hidden.kernel.path)[1].tolist(), float(np.std(w1 - w0[0]) / np.std(w0[0].astype(np.float64)))]
 # watching adds no collective op outside the sampled branch: the step's own graph holds
 # the same collectives watched and unwatched (ours are inside the tf.cond's branch)
 def collectives(fn):
@@ -388,6 +461,9 @@ def test_multi_worker_mirrored_chief_records_the_merged_histograms_others_nothin
     assert chief["act_steps"] == [0, 2] and chief["grad_steps"] == [0, 2]
     assert chief["act_size"] == 64 * 4  # both workers' halves in one histogram
     assert chief["act_edges"] and chief["act_counts"] and all(chief["grads"]) and all(chief["weights"]), chief
+    (dead, want), (ratio, want_ratio) = chief["dead"], chief["ratio"]
+    assert len(dead) == 2 and dead[0] == want, chief["dead"]  # steps 0 and 2; step 0 over both workers' halves
+    assert len(ratio) == 2 and abs(ratio[0] - want_ratio) <= 1e-4 * want_ratio, chief["ratio"]
     assert chief["names"]["activations"][0] in chief["shown"]  # the chief shows its Recording
     assert other["names"] == {"activations": [], "weights": [], "grads": []} and other["shown"] == "", other
     (watched, ours), (plain, none) = chief["collectives"]

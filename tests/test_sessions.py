@@ -186,10 +186,13 @@ def test_finalized_graph_is_binned_on_the_host(batch):
         sess.run(m["init"])
         m["graph"].finalize()
         with tfhist_magic.watch(every=1) as rec:
-            _, g = sess.run([m["train"], m["grads"]], {m["x"]: xb, m["y"]: yb})
+            _, g, h = sess.run([m["train"], m["grads"], m["h"]], {m["x"]: xb, m["y"]: yb})
     s = rec.series("grads", "hidden/kernel")
     np.testing.assert_array_equal(s.counts[0], _hist(g[0], s, 0))
     assert any("finalized" in n for n in rec.notes)
+    # dead units on the host too (no update ratio: the graph cannot take the reads after the update)
+    assert rec.scalar("dead_units", m["h"].op.name)[1].tolist() == [np.mean(np.all(h == 0, axis=0))]
+    assert rec.scalar_names("update_ratio") == []
 
 
 def test_session_target_and_snapshot(batch):
@@ -264,3 +267,133 @@ def test_interactive_session_and_session_created_in_the_watch(batch):
     s = rec.series("grads", "out/kernel")
     np.testing.assert_array_equal(s.counts[0], _hist(g[2], s, 0))
     assert rec.series("weights", "out/kernel").steps.tolist() == [0, 1]
+
+
+def _probe_graph(sat_std=1.5, dead_bias=None, out_sigmoid=False, lr=0.01):
+    """10 -> tanh(16) -> relu(8) -> 1, raw v1 ops; ``dead_bias`` the relu layer's bias
+    (-50 kills a unit on every example), ``sat_std`` the tanh kernel's init std."""
+    g = tf.Graph()
+    with g.as_default():
+        v1.set_random_seed(0)
+        x = v1.placeholder(tf.float32, [None, 10], name="x")
+        y = v1.placeholder(tf.float32, [None, 1], name="y")
+        with v1.variable_scope("t"):
+            w0 = v1.get_variable("kernel", [10, 16], initializer=v1.random_normal_initializer(stddev=sat_std))
+            b0 = v1.get_variable("bias", [16], initializer=v1.zeros_initializer())
+            t = tf.tanh(tf.nn.bias_add(tf.matmul(x, w0), b0))
+        with v1.variable_scope("r"):
+            w1 = v1.get_variable("kernel", [16, 8])
+            b1 = v1.get_variable("bias", [8], initializer=v1.constant_initializer(dead_bias if dead_bias is not None else 0.0))
+            h = tf.nn.relu(tf.nn.bias_add(tf.matmul(t, w1), b1))
+        with v1.variable_scope("out"):
+            w2 = v1.get_variable("kernel", [8, 1])
+            b2 = v1.get_variable("bias", [1], initializer=v1.constant_initializer(10.0 if out_sigmoid else 0.0))
+            out = tf.nn.bias_add(tf.matmul(h, w2), b2)
+            if out_sigmoid:  # saturated by its bias
+                out = tf.sigmoid(out)
+        loss = tf.reduce_mean(tf.square(out - y))
+        train = v1.train.AdamOptimizer(lr).minimize(loss)
+        init = v1.global_variables_initializer()
+    return dict(graph=g, x=x, y=y, t=t, h=h, out=out, train=train, init=init, kernels=[w0, w1, w2], biases=[b0, b1, b2])
+
+
+def test_session_probes_equal_numpy_on_the_fetched_values(batch):
+    """Dead units and saturation of each activation the run computes, and the update ratio
+    of each weight matrix (this run's update, from the weights the test fetches before and
+    after it), on the sampled runs only."""
+    xb, yb = batch
+    m = _probe_graph(dead_bias=[-50.0, 0.0] * 4)  # half of the relu units dead on every example
+    feed = {m["x"]: xb, m["y"]: yb}
+    acts = [m["t"], m["h"], m["out"]]
+    with v1.Session(graph=m["graph"]) as sess:
+        sess.run(m["init"])
+        with tfhist_magic.watch(every=2) as rec:
+            weights, values = [], []
+            for _ in range(5):
+                weights.append([w.astype(np.float64) for w in sess.run(m["kernels"])])
+                values.append(sess.run(acts, feed))  # this run's activations: same weights, same feed
+                sess.run(m["train"], feed)
+            weights.append([w.astype(np.float64) for w in sess.run(m["kernels"])])
+    sampled = [0, 2, 4]
+    for v_i, v in enumerate(m["kernels"]):
+        steps, got = rec.scalar("update_ratio", v.op.name)
+        assert steps.tolist() == sampled
+        want = [np.std(weights[k + 1][v_i] - weights[k][v_i]) / np.std(weights[k][v_i]) for k in sampled]
+        assert min(want) > 1e-4  # the weights moved: the test can tell a ratio from nothing
+        np.testing.assert_allclose(got, want, rtol=1e-5)  # float32 reductions
+    for a_i, a in enumerate(acts):
+        steps, dead = rec.scalar("dead_units", a.op.name)
+        assert steps.tolist() == sampled
+        np.testing.assert_array_equal(dead, [np.mean(np.all(values[k][a_i] == 0, axis=0)) for k in sampled])
+    assert rec.scalar("dead_units", m["h"].op.name)[1][0] == 0.5
+    steps, sat = rec.scalar("saturation", m["t"].op.name)
+    want = [np.mean(np.abs(values[k][0]) > 0.97) for k in sampled]
+    assert 0 < want[0] < 1 and steps.tolist() == sampled
+    np.testing.assert_array_equal(sat, want)
+    # biases are not weight matrices; a layer's pre-activation (BiasAdd into its Relu/Tanh)
+    # is not a layer's output; only Tanh/Sigmoid outputs have a saturated share
+    assert rec.scalar_names("update_ratio") == [v.op.name for v in m["kernels"]]
+    assert rec.scalar_names("dead_units") == [a.op.name for a in acts]
+    assert rec.scalar_names("saturation") == [m["t"].op.name]
+    assert rec.outputs == {m["out"].op.name}
+
+
+def test_session_rules_fire_on_dead_relu_and_saturated_tanh_not_on_the_output(batch):
+    xb, yb = batch
+    m = _probe_graph(sat_std=8.0, dead_bias=-50.0, out_sigmoid=True)
+    with v1.Session(graph=m["graph"]) as sess:
+        sess.run(m["init"])
+        with tfhist_magic.watch(every=1) as rec:
+            for _ in range(3):
+                sess.run(m["train"], {m["x"]: xb, m["y"]: (yb > 0).astype(np.float32)})
+            out = sess.run(m["out"], {m["x"]: xb})
+    by_rule = {f.rule: f for f in rec.findings()}
+    assert by_rule["dead-units"].tensors == [m["h"].op.name] and by_rule["dead-units"].value == 1.0, rec.findings()
+    assert by_rule["saturation"].tensors == [m["t"].op.name] and by_rule["saturation"].first_step == 0, rec.findings()
+    # the output sigmoid (fed only the dead layer's zeros: sigmoid of its bias) is
+    # saturated, measured, and not judged: it is the graph's output
+    assert rec.outputs == {m["out"].op.name} and np.all(out > 0.97)
+    assert rec.scalar("saturation", m["out"].op.name)[1].tolist() == [1.0, 1.0, 1.0]
+    assert "out/BiasAdd" not in rec.scalar_names("dead_units")  # the output's pre-activation
+
+
+def test_healthy_session_has_no_probe_findings(batch):
+    xb, yb = batch
+    m = _mlp_graph("adam")
+    with v1.Session(graph=m["graph"]) as sess:
+        sess.run(m["init"])
+        with tfhist_magic.watch(every=1) as rec:
+            for _ in range(4):
+                sess.run(m["train"], {m["x"]: xb, m["y"]: yb})
+    assert rec.findings() == [], [f.message for f in rec.findings()]
+    assert rec.scalar_names("update_ratio") == ["hidden/kernel", "out/kernel"]
+    assert rec.scalar_names("dead_units") == ["hidden/Relu", "out/BiasAdd"]  # not hidden/BiasAdd: Relu's pre-activation
+
+
+def test_session_update_ratio_only_where_it_is_exact(batch):
+    """A reference variable's read aliases its buffer, and a read that no apply op depends
+    on may run after the update: neither gets a ratio (a note says so); the resource
+    variable beside them does, equal to the weights before and after."""
+    xb, yb = batch
+    g = tf.Graph()
+    with g.as_default():
+        x = v1.placeholder(tf.float32, [None, 10])
+        y = v1.placeholder(tf.float32, [None, 1])
+        ref = v1.get_variable("ref/kernel", [10, 4], use_resource=False)
+        res = v1.get_variable("res/kernel", [4, 1])
+        other = v1.get_variable("other/kernel", [10, 1])  # updated by a constant: its read is not upstream
+        h = tf.nn.relu(tf.matmul(x, ref))
+        loss = tf.reduce_mean(tf.square(tf.matmul(h, res) - y)) + tf.reduce_mean(tf.matmul(x, other))
+        opt = v1.train.GradientDescentOptimizer(0.05)
+        train = opt.apply_gradients(list(zip(tf.gradients(loss, [ref, res]), [ref, res])) + [(tf.fill([10, 1], 0.01), other)])
+        init = v1.global_variables_initializer()
+    with v1.Session(graph=g) as sess:
+        sess.run(init)
+        with tfhist_magic.watch(every=1) as rec:
+            before = sess.run(res).astype(np.float64)
+            sess.run([train, loss], {x: xb, y: yb})
+            after = sess.run(res).astype(np.float64)
+    assert rec.scalar_names("update_ratio") == ["res/kernel"]
+    np.testing.assert_allclose(rec.scalar("update_ratio", "res/kernel")[1], [np.std(after - before) / np.std(before)], rtol=1e-5)
+    (note,) = [n for n in rec.notes if "no update ratio" in n]
+    assert "ref/kernel" in note and "other/kernel" in note, note

@@ -175,7 +175,9 @@ def attach(engine: Engine, flavor: Flavor) -> None:
             def update(opt, *args, **kwargs):
                 distribution, grads, variables, args, kwargs = unpack(opt, *args, **kwargs)
                 engine.record_distributed(distribution, grads, variables)
-                return orig(opt, *args, **kwargs)
+                out = orig(opt, *args, **kwargs)
+                engine.after_update()  # update ratios, from one copy after the cross-replica update
+                return out
 
             return update
 

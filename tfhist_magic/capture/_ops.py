@@ -578,18 +578,23 @@ def _quiet_tf_logger():
         logger.setLevel(level)
 
 
-def merged_rows(distribution, per_replica: list, bins: int) -> tf.Tensor:
+def merged_rows(distribution, per_replica: list, bins: int, kinds=None) -> tf.Tensor:
     """Rows ``[T, bins + 10]`` of ``T`` tensors whose values are spread over replicas.
 
     ``per_replica[r]`` lists the ``T`` tensors of local replica ``r`` (same order and
     dtypes on every replica). Call in the cross-replica context of ``distribution``; under
     ``MultiWorkerMirroredStrategy`` every worker must call it (the reductions are
     collective). The counts equal ``numpy.histogram`` of all replicas' values together
-    on the edges :func:`tfhist_magic.histogram.bin_edges` gives for the global min/max."""
+    on the edges :func:`tfhist_magic.histogram.bin_edges` gives for the global min/max.
+
+    With ``kinds`` (:func:`probe_kind` of each tensor, None for no probe), each row is
+    followed by its :data:`PROBE_COLUMNS` probe columns, merged exactly as the counts are
+    (:func:`_merged_probes`): ``[T, bins + 10 + PROBE_COLUMNS]``, in the same reduction."""
     bins = int(bins)
     local = len(per_replica)
     T = len(per_replica[0])
     flats = [[_prepare(tf.reshape(t, [-1])) for t in ts] for ts in per_replica]
+    probed = _probe_plan(per_replica[0], kinds) if kinds is not None else []
 
     R = distribution.num_replicas_in_sync
     SUM = tf.distribute.ReduceOp.SUM
@@ -612,11 +617,77 @@ def merged_rows(distribution, per_replica: list, bins: int) -> tf.Tensor:
     mn = tf.reduce_min(ranges[:, 0::2], 0)
     mx = tf.reduce_max(ranges[:, 1::2], 0)
     shared = _global_range(flats[0], mn, mx, bins)
+
+    def counts_of(rid):
+        part = _count_part(flats[rid % local], shared, bins)
+        if not probed:
+            return part
+        return tf.concat([part, _probe_part([per_replica[rid % local][t] for t, _, _ in probed], probed)], 0)
+
     with _quiet_tf_logger():
-        parts = distribution.reduce(SUM, on_replica(lambda rid: _count_part(flats[rid % local], shared, bins)), axis=None)
-    parts = tf.reshape(parts, [T, bins + _PART])
-    rows = [_merged_row(parts[t], mn[t], mx[t], lo, w, large, bins, x.dtype) for t, (x, (lo, w, large)) in enumerate(zip(flats[0], shared))]
-    return tf.stack(rows) if rows else tf.zeros([0, bins + H.EXTRA], tf.float64)
+        parts = distribution.reduce(SUM, on_replica(counts_of), axis=None)
+    n_counts = T * (bins + _PART)
+    rows = tf.reshape(parts[:n_counts], [T, bins + _PART])
+    rows = [_merged_row(rows[t], mn[t], mx[t], lo, w, large, bins, x.dtype) for t, (x, (lo, w, large)) in enumerate(zip(flats[0], shared))]
+    rows = tf.stack(rows) if rows else tf.zeros([0, bins + H.EXTRA], tf.float64)
+    if kinds is None:
+        return rows
+    return tf.concat([rows, _merged_probes(parts[n_counts:], probed, T)], 1)
+
+
+# Probes over replicas: each replica counts, per probed tensor, which units were ever
+# non-zero on its share of the batch (one 0/1 per unit), how many of its values are
+# saturated and how many values it has; these add across replicas (in the counting
+# round's reduction), so a unit is dead when no replica saw it active, and the
+# saturated share is of all replicas' values together: exactly what one device would
+# measure on the whole batch.
+
+
+def _probe_plan(tensors, kinds) -> list:
+    """``[(t, units, bounds)]`` for the tensors with a probe kind and a static last axis."""
+    out = []
+    for t, (x, k) in enumerate(zip(tensors, kinds)):
+        units = tf.TensorShape(x.shape)[-1] if k is not None and tf.TensorShape(x.shape).rank else None
+        if units:
+            out.append((t, int(units), _BOUNDS.get(k)))
+    return out
+
+
+def _probe_counts(x, units: int, bounds) -> tf.Tensor:
+    """``[units + 2]`` float64 for one replica's share ``x`` of an activation: 1 for each
+    unit non-zero on some example (as :func:`_probe_one`: NaN counts as active), the
+    number of values within :data:`SATURATION_MARGIN` of ``bounds`` (0 without them),
+    and the number of values."""
+    x = tf.reshape(_prepare(x), [-1, units])
+    alive = tf.cast(tf.reduce_any(tf.not_equal(x, tf.zeros([], x.dtype)), axis=0), tf.float64)
+    if bounds is None:
+        sat = tf.constant(0.0, tf.float64)
+    else:
+        m = tf.constant(SATURATION_MARGIN, x.dtype)
+        lo, hi = (tf.constant(b, x.dtype) for b in bounds)
+        sat = tf.reduce_sum(tf.cast((x < lo + m) | (x > hi - m), tf.float64))
+    return tf.concat([alive, tf.stack([sat, tf.cast(tf.size(x), tf.float64)])], 0)
+
+
+def _probe_part(tensors, probed) -> tf.Tensor:
+    """One replica's :func:`_probe_counts` of each probed tensor, side by side."""
+    return tf.concat([_probe_counts(x, units, bounds) for x, (_, units, bounds) in zip(tensors, probed)], 0)
+
+
+def _merged_probes(p, probed, T: int) -> tf.Tensor:
+    """``[T, PROBE_COLUMNS]`` from the sum over replicas ``p`` of :func:`_probe_part`: the
+    share of units no replica saw active, the saturated share of all the values (NaN
+    without bounds, or without values); NaN rows for tensors without a probe."""
+    cols = [tf.constant([np.nan, np.nan], tf.float64)] * T
+    at = 0
+    for t, units, bounds in probed:
+        alive, sat, n = p[at : at + units], p[at + units], p[at + units + 1]
+        dead = tf.reduce_mean(tf.cast(tf.equal(alive, 0.0), tf.float64))
+        nan = tf.constant(np.nan, tf.float64)
+        share = nan if bounds is None else tf.where(n > 0, sat / tf.maximum(n, 1.0), nan)
+        cols[t] = tf.stack([dead, share])
+        at += units + 2
+    return tf.stack(cols) if cols else tf.zeros([0, PROBE_COLUMNS], tf.float64)
 
 
 def _merged_row(p, mn, mx, lo, w, large, bins: int, cd: tf.DType) -> tf.Tensor:

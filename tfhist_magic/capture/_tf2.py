@@ -20,7 +20,9 @@ How a training step is recorded:
 * Under ``tf.distribute`` (Mirrored, MultiWorkerMirrored), each replica's update only
   leaves its activations for the optimizer's cross-replica update, where
   :meth:`Engine.record_distributed` records the reduced gradients, one copy of the
-  weights and the activations of every replica merged (``_ops.merged_rows``), once.
+  weights and the activations of every replica merged (``_ops.merged_rows``, their
+  dead-unit and saturated shares merged with them), once; the update ratios compare that
+  copy before and after the cross-replica update.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from . import _compat
 from ._ops import PROBE_COLUMNS, compute_dtype, merged_rows, probe_kind, rows_and_probes, snapshot_rows, update_ratio, update_ratios
 from ._patch import Patches
 
-__all__ = ["Engine", "record_now"]
+__all__ = ["Engine", "record_now", "add_probes", "PROBES"]
 
 
 def record_now(rec: Recording, kind: str, names: list, tensors: list, step: int) -> None:
@@ -51,6 +53,20 @@ def record_now(rec: Recording, kind: str, names: list, tensors: list, step: int)
 
 #: What each probe column holds, per kind (None: nothing): the Recording's scalar metrics.
 PROBES = {"activations": ("dead_units", "saturation"), "weights": ("update_ratio", None)}
+
+
+def add_probes(rec: Recording, kind: str, names, steps, probes, walls) -> None:
+    """Probe columns ``probes`` (``[S, T, PROBE_COLUMNS]``) of ``kind``'s tensors ``names``
+    at ``steps`` into ``rec``'s scalar series (:data:`PROBES`; finite values only)."""
+    walls = np.asarray(walls, dtype=np.float64)
+    for col, metric in enumerate(PROBES.get(kind, ())):
+        if metric is None:
+            continue
+        vals = probes[:, :, col]
+        for t, name in enumerate(names):
+            ok = np.isfinite(vals[:, t])
+            if ok.any():
+                rec.add_scalars(metric, name, np.asarray(steps)[ok], vals[ok, t], walls=walls[ok])
 
 
 def _bounded(layer) -> str | None:
@@ -180,6 +196,24 @@ def _all_finite(tensors):
     if not sums:
         return None
     return tf.math.is_finite(sums[0] if len(sums) == 1 else tf.add_n(sums))
+
+
+def _ratio_rows(names: dict, tensors: dict) -> list:
+    """``[(row, variable)]`` of the weight matrices (rank >= 2, static shape,
+    :func:`~tfhist_magic.health.is_weight_matrix`) among ``tensors["weights"]``, ``row``
+    their index in the rows (kinds in ``names`` order): those whose update ratio is
+    measured."""
+    start = 0
+    for kind in names:
+        if kind == "weights":
+            break
+        start += len(names[kind])
+    out = []
+    for i, (n, v) in enumerate(zip(names.get("weights", ()), tensors.get("weights", ()))):
+        sh = tf.TensorShape(v.shape)
+        if (sh.rank or 0) >= 2 and sh.is_fully_defined() and is_weight_matrix(n):
+            out.append((start + i, v))
+    return out
 
 
 class _Group:
@@ -631,16 +665,8 @@ class Engine:
 
         step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
         check = _all_finite([g for _, g in pairs] + [loss])
-        start = {}
-        for kind in names:
-            start[kind] = sum(len(names[k]) for k in start)
         # Update ratios for weight matrices (rank >= 2): copied before the update, compared after.
-        shapes = [tf.TensorShape(v.shape) for v in tensors.get("weights", ())]
-        ratio_of = [
-            (start["weights"] + i, v)
-            for i, (v, sh, n) in enumerate(zip(tensors.get("weights", ()), shapes, names.get("weights", ())))
-            if (sh.rank or 0) >= 2 and sh.is_fully_defined() and is_weight_matrix(n)
-        ]
+        ratio_of = _ratio_rows(names, tensors)
 
         kinds_of = [probe_kind(t, b) for _, t, b in acts] + [None] * sum(len(names[k]) for k in names if k != "activations")
 
@@ -748,22 +774,18 @@ class Engine:
 
     def _add_probes(self, kind: str, names, steps, probes, walls) -> None:
         """Probe columns into the Recording's scalar series (finite values only)."""
-        walls = np.asarray(walls, dtype=np.float64)
-        for col, metric in enumerate(PROBES.get(kind, ())):
-            if metric is None:
-                continue
-            vals = probes[:, :, col]
-            for t, name in enumerate(names):
-                ok = np.isfinite(vals[:, t])
-                if ok.any():
-                    self.rec.add_scalars(metric, name, np.asarray(steps)[ok], vals[ok, t], walls=walls[ok])
+        add_probes(self.rec, kind, names, steps, probes, walls)
 
     def record_distributed(self, distribution, grads, variables) -> None:
         """Record an update in the cross-replica context of ``distribution`` (the
         optimizer's merge): ``grads`` are the reduced gradients the optimizer applies;
         the activations are every replica's, merged into one histogram per tensor
-        (:func:`~._ops.merged_rows`). Under ``MultiWorkerMirroredStrategy`` every worker
-        computes the merged rows (the reductions are collective); only the chief keeps them."""
+        (:func:`~._ops.merged_rows`), with their probes (a unit is dead when it is zero on
+        every replica's share of the batch). The weight matrices' update ratios come from
+        one copy, before this update and after it (:meth:`after_update`, which the
+        optimizer's cross-replica update calls once it ran). Under
+        ``MultiWorkerMirroredStrategy`` every worker computes the merged rows (the
+        reductions are collective); only the chief keeps them."""
         key = _graph_key()
         stash = self._stash.pop(key, None)
         if stash is None:  # nothing was deferred: not a merged update (or not watched)
@@ -808,20 +830,25 @@ class Engine:
         if not names:
             return
         device = distribution.extended.worker_devices[0]
+        # Dead units and saturation merged over the replicas in the counting round's
+        # reduction; update ratios of the weight matrices from one copy, before and after
+        # the cross-replica update (after_update, called once the optimizer's merge ran).
+        kinds_of = [probe_kind(t, b) for _, t, b in acts]
+        ratio_of = _ratio_rows(names, tensors)
 
         def rows_of():
             with tf.device(device):
                 own = [t for kind in names if kind != "activations" for t in tensors[kind]]
-                parts = [merged_rows(distribution, [[t for _, t, _ in a] for a in replicas], self.bins)] if acts else []
+                parts = [merged_rows(distribution, [[t for _, t, _ in a] for a in replicas], self.bins, kinds_of)] if acts else []
                 if own:
-                    parts.append(snapshot_rows([tf.convert_to_tensor(t) for t in own], self.bins))
-                rows = tf.concat(parts, 0)
-                return tf.concat([rows, tf.fill([tf.shape(rows)[0], PROBE_COLUMNS], tf.constant(np.nan, tf.float64))], 1)  # no probes here
+                    rows = snapshot_rows([tf.convert_to_tensor(t) for t in own], self.bins)
+                    parts.append(tf.concat([rows, tf.fill([tf.shape(rows)[0], PROBE_COLUMNS], tf.constant(np.nan, tf.float64))], 1))
+                return tf.concat(parts, 0)
 
         with tf.device(device):
             step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
             check = _all_finite([g for _, g in reduced])
-        self._write(opt, key, step, check, names, tensors, rows_of, chief=self.chief)
+        self._write(opt, key, step, check, names, tensors, rows_of, ratio_of, chief=self.chief)
 
     @staticmethod
     def _applied(g, scale):

@@ -13,7 +13,16 @@ inputs and control inputs, stopping at fed tensors; cached per fetch/feed signat
   variables;
 * weights are the reads of the trainable variables that the run's forward pass uses;
 * activations are the outputs of activation ops (Relu, Sigmoid, Tanh, Softmax, ...) and
-  of dense/conv layers (BiasAdd, or MatMul/Conv without one), outside the gradients.
+  of dense/conv layers (BiasAdd, or MatMul/Conv without one), outside the gradients;
+  those no other one is computed from are the graph's outputs (``rec.outputs``).
+
+Probes, as on the Keras path (``_tf2.PROBES``): the dead-unit share of each activation
+(and the saturated share of Tanh/Sigmoid outputs) are probe columns of its row; the
+update ratio of each weight matrix compares the read its forward pass used (the value
+before this run's update: that read is upstream of the variable's apply ops, and a
+resource variable's read keeps its value) with a read made after the run's apply ops of
+that variable (control dependencies on them): exactly this run's update, for any
+optimizer. Both are part of the sampled runs' extra fetch only.
 
 The histogram rows of all of them are one extra fetch added to the user's own ``run``
 call: no second forward or backward pass, and the user's results come back unchanged.
@@ -38,9 +47,11 @@ import tensorflow as tf
 
 from .. import histogram as H
 from .._errors import tf_message
+from ..health import is_weight_matrix
 from ..recording import KINDS, Recording
 from . import _compat
-from ._ops import compute_dtype, snapshot_rows
+from ._ops import PROBE_COLUMNS, SATURATION_MARGIN, compute_dtype, probe_kind, rows_and_probes, snapshot_rows, update_ratio
+from ._tf2 import add_probes
 from ._patch import Patches
 
 __all__ = ["SessionCapture", "is_session", "ACTIVATION_OPS"]
@@ -51,6 +62,10 @@ ACTIVATION_OPS = frozenset(
 )
 _LINEAR_OPS = frozenset(["MatMul", "BatchMatMulV2", "Conv1D", "Conv2D", "Conv3D", "DepthwiseConv2dNative"])
 _APPLY_PREFIXES = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")
+#: Activation ops whose outputs are bounded (their probe kind, ``_ops.probe_kind``), and
+#: the bounds (for the host-binned path).
+_BOUNDED = {"Tanh": "tanh", "Sigmoid": "sigmoid"}
+_HOST_BOUNDS = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 
 
 def is_session(obj) -> bool:
@@ -79,18 +94,22 @@ def _in_backward(op) -> bool:
 class _Plan:
     """What one fetch/feed signature of one graph records."""
 
-    __slots__ = ("training", "names", "tensors", "rows", "host", "dtypes", "check", "guarded", "stamp")
+    __slots__ = ("training", "names", "tensors", "rows", "host", "dtypes", "check", "guarded", "stamp", "kinds", "outputs", "ratios", "ratio_rows")
 
-    def __init__(self, training, names, tensors, rows, host, dtypes, check=None, guarded=None, stamp=None):
+    def __init__(self, training, names, tensors, rows, host, dtypes, check=None, guarded=None, stamp=None, kinds=(), outputs=(), ratios=None, ratio_rows=()):
         self.training = training
         self.names = names  # kind -> [names]
         self.tensors = tensors  # flat list, kinds in order (host mode fetches these)
-        self.rows = rows  # the in-graph rows tensor (None in host mode)
+        self.rows = rows  # the in-graph rows tensor, each row with its probe columns (None in host mode)
         self.host = host
         self.dtypes = dtypes  # kind -> [dtype names]
         self.check = check  # bool: every gradient of the run finite (None: nothing to check)
         self.guarded = guarded  # the rows when the check fails, else an empty [0, W]
         self.stamp = stamp  # the time the run computed them (tf.timestamp)
+        self.kinds = kinds  # probe kind of each of ``tensors`` (``_ops.probe_kind``; None: no probe)
+        self.outputs = outputs  # names of the activations that are the graph's outputs
+        self.ratios = ratios  # [len(ratio_rows)] update ratios of this run's update (None: none)
+        self.ratio_rows = ratio_rows  # the rows (indices into ``tensors``) they belong to
 
 
 class _GraphState:
@@ -211,14 +230,14 @@ class SessionCapture:
         training = bool(applies)
         names: dict[str, list] = {}
         tensors: dict[str, list] = {}
+        reads = []
         if training and "weights" in self.kinds:
-            reads = []
             for v in graph.get_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES):
                 r = _forward_read(v, closure)
                 if r is not None:
-                    reads.append((v.op.name, r))
-            names["weights"] = [n for n, _ in reads]
-            tensors["weights"] = [r for _, r in reads]
+                    reads.append((v.op.name, r, v))
+            names["weights"] = [n for n, _, _ in reads]
+            tensors["weights"] = [r for _, r, _ in reads]
         if training and "grads" in self.kinds:
             names["grads"] = [_var_name(var) for _, _, var in applies]
             tensors["grads"] = [g for _, g, _ in applies]
@@ -231,16 +250,26 @@ class SessionCapture:
         flat = [t for k in KINDS if k in names for t in tensors[k]]
         dtypes = {k: [compute_dtype(t.dtype.base_dtype).name for t in tensors[k]] for k in names}
         names = {k: names[k] for k in KINDS if k in names}
+        acts = tensors.get("activations", []) if "activations" in names else []
+        kinds = [_session_probe_kind(t, closure) for t in acts] + [None] * (len(flat) - len(acts))
+        outputs = _outputs(acts, fed)
         if not flat:
             plan = None
         elif graph.finalized:
             self.rec.note(
                 f"{st.label} is finalized (MonitoredTrainingSession?): its tensors are fetched in the same run and binned on the host, which is slower."
             )
-            plan = _Plan(training, names, flat, None, True, dtypes)
+            plan = _Plan(training, names, flat, None, True, dtypes, kinds=kinds, outputs=outputs)
         else:
+            first_weight = len(acts)
+            measured, unmeasured = _ratio_reads(reads, applies, fed) if "weights" in names else ([], [])
+            if unmeasured:
+                self.rec.note(
+                    f"{st.label}: no update ratio for {', '.join(unmeasured[:3])}{' ...' if len(unmeasured) > 3 else ''}: "
+                    "it is measured for resource variables (TF2's default) whose forward read runs before their update."
+                )
             with graph.as_default(), tf.name_scope("tfhist"):
-                rows = snapshot_rows(flat, self.bins)
+                rows = rows_and_probes(flat, self.bins, kinds)
                 stamp = tf.timestamp()
                 check = guarded = None
                 grads = [g for _, g, _ in applies if g.dtype.base_dtype.is_floating]
@@ -248,9 +277,19 @@ class SessionCapture:
                     # Every run: are all gradients finite? The first run where they are not is
                     # recorded in full whatever ``every`` (its rows computed only then).
                     check = tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(g)) for g in grads]))
-                    empty = tf.zeros([0, self.bins + H.EXTRA], tf.float64)
-                    guarded = tf.cond(check, lambda: empty, lambda: snapshot_rows(flat, self.bins))
-            plan = _Plan(training, names, flat, rows, False, dtypes, check, guarded, stamp)
+                    empty = tf.zeros([0, self.bins + H.EXTRA + PROBE_COLUMNS], tf.float64)
+                    guarded = tf.cond(check, lambda: empty, lambda: rows_and_probes(flat, self.bins, kinds))
+                ratios = None
+                if measured:
+                    ratios = []
+                    for _, before, v, ops in measured:
+                        # the variable's value once this run's apply ops of it have run
+                        with tf.control_dependencies(ops):
+                            after = tf.raw_ops.ReadVariableOp(resource=v.handle, dtype=v.dtype.base_dtype)
+                        ratios.append(update_ratio(after, before))
+                    ratios = tf.stack(ratios)
+            ratio_rows = [first_weight + i for i, _, _, _ in measured]
+            plan = _Plan(training, names, flat, rows, False, dtypes, check, guarded, stamp, kinds, outputs, ratios, ratio_rows)
         st.plans[key] = plan
         return plan
 
@@ -285,28 +324,45 @@ class SessionCapture:
                 if not sampled:
                     return orig(sess, fetches, feed_dict, options, run_metadata)
                 result, got = orig(sess, [fetches, plan.tensors], feed_dict, options, run_metadata)
-                self._add(st, plan.names, plan.dtypes, step, np.stack([H.reference_row(a, self.bins) for a in got]), time.time())
+                rows = np.stack([H.reference_row(a, self.bins) for a in got])
+                probes = np.array([_host_probe(a, k) for a, k in zip(got, plan.kinds)], dtype=np.float64).reshape(-1, PROBE_COLUMNS)
+                self._add(st, plan.names, plan.dtypes, step, rows, time.time(), probes, plan.outputs)
                 return result
             if not (sampled or checking):
                 return orig(sess, fetches, feed_dict, options, run_metadata)
-            extra = [plan.rows if sampled else plan.guarded, plan.stamp] + ([plan.check] if checking else [])
+            extra = {"rows": plan.rows if sampled else plan.guarded, "stamp": plan.stamp}
+            if checking:
+                extra["check"] = plan.check
+            if sampled and plan.ratios is not None:
+                extra["ratios"] = plan.ratios
             result, got = orig(sess, [fetches, extra], feed_dict, options, run_metadata)
-            if checking and not got[2]:
+            if checking and not got["check"]:
                 st.first_bad = step
                 self.rec.mark_nonfinite(step)
-            if len(got[0]):
-                self._add(st, plan.names, plan.dtypes, step, got[0], float(got[1]))
+            data = got["rows"]
+            if len(data):
+                B = self.bins + H.EXTRA
+                probes = data[:, B:].copy()
+                if "ratios" in got:
+                    probes[plan.ratio_rows, 0] = got["ratios"]
+                self._add(st, plan.names, plan.dtypes, step, data[:, :B], float(got["stamp"]), probes, plan.outputs)
             return result
         finally:
             local.busy = False
 
-    def _add(self, st: _GraphState, names: dict, dtypes: dict, step: int, rows: np.ndarray, wall: float) -> None:
+    def _add(self, st: _GraphState, names: dict, dtypes: dict, step: int, rows: np.ndarray, wall: float, probes=None, outputs=()) -> None:
+        """Rows ``[T, bins + 10]`` of one run (kinds in ``names`` order) and, when given,
+        their probe columns ``[T, PROBE_COLUMNS]`` into the Recording's scalar series."""
+        # the model (and its outputs) first: the rules on activations judge hidden layers only
+        self.rec.add_model(st.label, [n for ns in names.values() for n in ns], outputs)
         start = 0
-        for kind, ns in names.items():
-            self.rec.add_rows(kind, ns, [step], rows[None, start : start + len(ns)], walls=[wall], dtypes=dtypes[kind])
-            start += len(ns)
-            st.names.update(ns)
-        self.rec.add_model(st.label, [n for ns in names.values() for n in ns])
+        with self.rec.batch():
+            for kind, ns in names.items():
+                self.rec.add_rows(kind, ns, [step], rows[None, start : start + len(ns)], walls=[wall], dtypes=dtypes[kind])
+                if probes is not None:
+                    add_probes(self.rec, kind, ns, [step], probes[None, start : start + len(ns)], [wall])
+                start += len(ns)
+                st.names.update(ns)
         self.rec.changed()
 
     # -- final weights ---------------------------------------------------------------
@@ -382,6 +438,103 @@ def _forward_read(v, closure):
         if op.type == "Identity" and op in closure:
             return op.outputs[0]
     return None
+
+
+def _session_probe_kind(t, closure):
+    """``_ops.probe_kind`` of activation ``t``; None for a layer's pre-activation (a
+    BiasAdd or MatMul that feeds an activation op of the run: the layer's output is that
+    op's, as Keras records it), so a dead layer is one finding, on its activation."""
+    if t.op.type not in ACTIVATION_OPS and any(c.type in ACTIVATION_OPS and c in closure for c in t.consumers()):
+        return None
+    return probe_kind(t, _BOUNDED.get(t.op.type))
+
+
+def _outputs(acts, fed) -> list:
+    """Names of the activations ``acts`` that no other one is computed from: the graph's
+    outputs (a classifier's sigmoid is meant to saturate; the rules leave them out)."""
+    upstream: set = set()
+    stack = [t.op for a in acts for t in a.op.inputs if t.name not in fed]
+    while stack:
+        op = stack.pop()
+        if op in upstream:
+            continue
+        upstream.add(op)
+        stack.extend(t.op for t in op.inputs if t.name not in fed)
+    return [a.op.name for a in acts if a.op not in upstream]
+
+
+def _ratio_reads(reads, applies, fed) -> tuple:
+    """``([(i, before, variable, apply ops)], unmeasured)`` for the weights ``reads``
+    (``[(name, read, variable)]``): those whose update ratio a run can measure exactly,
+    weight matrices (rank >= 2, :func:`~tfhist_magic.health.is_weight_matrix`) updated by
+    apply ops of the run, held in resource variables (a reference variable's read aliases
+    its buffer, so the update would show in it), whose forward read ``before`` is upstream
+    of every one of those ops (so it ran before the update: the value before it); and the
+    names of the other updated weight matrices."""
+    ops_of: dict = {}
+    for op, _, var in applies:
+        ops_of.setdefault(var.name, []).append(op)
+    cand, unmeasured = [], []
+    for i, (name, r, v) in enumerate(reads):
+        shape = tf.TensorShape(r.shape)
+        if not ((shape.rank or 0) >= 2 and shape.is_fully_defined() and is_weight_matrix(name)):
+            continue
+        handle = getattr(v, "handle", None)
+        if handle is not None and handle.dtype == tf.resource and handle.name in ops_of:
+            cand.append((i, r, v, ops_of[handle.name]))
+        elif _compat.ref_variable_tensor(v).name in ops_of:
+            unmeasured.append(name)
+    if not cand:
+        return [], unmeasured
+    bit = {r.op: 1 << j for j, (_, r, _, _) in enumerate(cand)}
+    mask = _upstream_masks([op for *_, ops in cand for op in ops], bit, fed)
+    ok = [all(mask.get(op, 0) >> j & 1 for op in ops) for j, (_, _, _, ops) in enumerate(cand)]
+    unmeasured += [reads[i][0] for (i, *_), good in zip(cand, ok) if not good]
+    return [c for c, good in zip(cand, ok) if good], unmeasured
+
+
+def _upstream_masks(roots, bit: dict, fed) -> dict:
+    """``op -> int``: the OR of ``bit[o]`` over ``op`` and every op upstream of it (inputs
+    and control inputs, not through fed tensors), for the ops upstream of ``roots``. One
+    pass (each op once); a cycle (a while loop's back edge) is cut where it closes."""
+    mask: dict = {}
+    started: set = set()
+    for root in roots:
+        stack = [root]
+        while stack:
+            op = stack[-1]
+            if op in mask:
+                stack.pop()
+                continue
+            preds = [t.op for t in op.inputs if t.name not in fed] + list(op.control_inputs)
+            if op not in started:
+                started.add(op)
+                pending = [p for p in preds if p not in mask and p not in started]
+                if pending:
+                    stack.extend(pending)
+                    continue
+            m = bit.get(op, 0)
+            for p in preds:
+                m |= mask.get(p, 0)
+            mask[op] = m
+            stack.pop()
+    return mask
+
+
+def _host_probe(values, kind) -> tuple:
+    """``_ops.probes`` of one fetched activation, in NumPy (the host-binned path): the share
+    of units zero on every example and, for a bounded kind, the saturated share."""
+    if kind is None:
+        return (np.nan, np.nan)
+    a = np.asarray(values)
+    x = a.astype(np.float64 if a.dtype == np.float64 else np.float32).reshape(-1, a.shape[-1])
+    dead = float(np.mean(~np.any(x != 0, axis=0)))
+    bounds = _HOST_BOUNDS.get(kind)
+    if bounds is None or not x.size:
+        return (dead, np.nan)
+    m = x.dtype.type(SATURATION_MARGIN)
+    lo, hi = (x.dtype.type(b) for b in bounds)
+    return (dead, float(np.mean((x < lo + m) | (x > hi - m))))
 
 
 def _activation_ops(closure):
