@@ -25,10 +25,17 @@ import numpy as np
 
 from . import histogram as H
 
-__all__ = ["FACES", "KINDS", "Changes", "Latest", "Recording", "RecordingFileError", "Series"]
+__all__ = ["FACES", "KINDS", "SCALARS", "MODEL_SCALARS", "Changes", "Latest", "Recording", "RecordingFileError", "Series"]
 
 #: The kinds, in display order.
 KINDS = ("activations", "weights", "grads")
+#: The scalar series a watch measures beside the histograms, one number per sampled step:
+#: of a weight, its update ratio (weight matrices), the update's norm ``||Δw||`` and its
+#: distance from the watch's first step ``||w - w0||``; of an activation, its dead-unit
+#: and saturated shares; of a model, the global gradient norm of its update.
+SCALARS = ("update_ratio", "update_norm", "init_distance", "dead_units", "saturation", "grad_norm")
+#: Those named by a model (its label in ``Recording.models``), not by a tensor.
+MODEL_SCALARS = ("grad_norm",)
 #: The most notes a Recording keeps (more are counted in ``Recording.notes_dropped``).
 MAX_NOTES = 20
 #: What :meth:`Recording.save` writes in its metadata, and the newest version it reads.
@@ -468,9 +475,9 @@ class Recording:
         # One lock for the stores: the training thread adds, views read (reentrant: a
         # writer may hold it over several adds, see ``batch``).
         self._lock = threading.RLock()
-        # Scalar series measured beside the histograms: metric -> tensor name -> store of
-        # one-number rows (``update_ratio`` of weights; ``dead_units``, ``saturation`` of
-        # activations). Thinned like the snapshots.
+        # Scalar series measured beside the histograms (SCALARS): metric -> tensor name (a
+        # model's label for MODEL_SCALARS) -> store of one-number rows. Thinned like the
+        # snapshots.
         self._scalars: dict[str, dict[str, _Store]] = {}
         #: Steps thinning keeps in every Series: where a finding starts.
         self.pins: set[int] = set()
@@ -622,13 +629,15 @@ class Recording:
 
     @_locked
     def scalar_names(self, metric: str) -> list[str]:
-        """Tensor names that have a ``metric`` series, in the order first recorded."""
+        """Tensor names (model labels for ``grad_norm``) that have a ``metric`` series, in
+        the order first recorded."""
         return list(self._scalars.get(metric, {}))
 
     @_locked
     def scalar(self, metric: str, name: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(steps, values)`` of one scalar series (``update_ratio``, ``dead_units``,
-        ``saturation``)."""
+        """``(steps, values)`` of one scalar series (:data:`SCALARS`): ``update_ratio``,
+        ``update_norm``, ``init_distance`` of a weight, ``dead_units``, ``saturation`` of an
+        activation, ``grad_norm`` of a model (``name``: its label in :attr:`models`)."""
         try:
             st = self._scalars[metric][name]
         except KeyError:
@@ -754,8 +763,10 @@ class Recording:
                     if (kind, name) in self._edges:
                         out._edges[(kind, name)] = self._edges[(kind, name)]
         out._epochs = list(self._epochs)
+        kept_models = None if keep is None else {m for m, ns in self.models.items() if keep.intersection(ns)}
         for metric, stores in self._scalars.items():
-            out._scalars[metric] = {n: st for n, st in stores.items() if keep is None or n in keep}
+            mine = kept_models if metric in MODEL_SCALARS else keep
+            out._scalars[metric] = {n: st for n, st in stores.items() if mine is None or n in mine}
         out.pins = self.pins
         out._lock = self._lock  # the same stores: the same lock
         out._health = self._health.subset(kinds or KINDS, keep)

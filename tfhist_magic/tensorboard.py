@@ -6,7 +6,8 @@ float64 tensor of (left edge, right edge, count) per bucket tagged with the
 ``histograms`` plugin (what ``tf.summary.histogram`` writes), at its recorded step and
 wall time, with the exact edges and counts. Beside each histogram tag, the non-finite
 count (NaN + Inf) is a ``scalars`` summary (``<tag>/non_finite``), and the Recording's
-scalar series (update ratios, dead units, saturation) are scalars too. The records are
+scalar series (update ratios, update norms, distances from the start, dead units,
+saturation, global gradient norms) are scalars too. The records are
 TensorFlow's ``Event`` protos in a TFRecord file (``tf.io.TFRecordWriter``), which is
 what a summary writer produces, written directly because one ``tf.summary.write`` call
 per snapshot costs a millisecond of eager dispatch.
@@ -37,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from . import histogram as H
-from .recording import KINDS, Recording
+from .recording import KINDS, SCALARS, Recording
 
 __all__ = ["to_tensorboard", "from_tensorboard"]
 
@@ -86,7 +87,7 @@ def to_tensorboard(rec: Recording, logdir) -> str:
                 if i == 0:
                     value.metadata.CopyFrom(meta(_PLUGIN, "tfhist_magic: the snapshot's counts beside the bins and its statistics"))
                 events.append((s.wall[i], int(s.steps[i]), value))
-    for metric in ("update_ratio", "dead_units", "saturation"):
+    for metric in SCALARS:
         for name in rec.scalar_names(metric):
             steps, values = rec.scalar(metric, name)
             for i, (step, v) in enumerate(zip(steps, values)):
@@ -159,7 +160,6 @@ def _histogram_of(value, plugin: str | None):
     return None
 
 
-_SCALARS = ("update_ratio", "dead_units", "saturation")
 #: The plugin and tag suffix of the row's other numbers ``to_tensorboard`` writes beside a histogram.
 _PLUGIN, _ROW = "tfhist_magic", "tfhist_row"
 #: The dtype at the end of the description ``to_tensorboard`` writes.
@@ -212,7 +212,7 @@ def from_tensorboard(logdir, run: str | None = None, tag: str | None = None, *, 
                 got = _histogram_of(v, plugins.get((run_name, v.tag)))
                 if got is None:
                     metric, _, of = v.tag.partition("/")
-                    if metric in _SCALARS and of and v.HasField("tensor"):  # our scalar series, back
+                    if metric in SCALARS and of and v.HasField("tensor"):  # our scalar series, back
                         scalars.setdefault((run_name, metric, of), {})[int(ev.step)] = float(tf.make_ndarray(v.tensor))
                     continue
                 found.setdefault((run_name, v.tag), {})[int(ev.step)] = (ev.wall_time, *got)  # a later write of a step wins

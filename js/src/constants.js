@@ -28,7 +28,15 @@ export const PROBES = {
   activations: [["dead_units", "dead units: zero on the whole batch", false], ["saturation", "saturated: within 0.03 of the bounds", false]],
 };
 
-export const SCALARS = ["update_ratio", "dead_units", "saturation"];
+// Drawn below them, on a log axis: sizes per sampled step, [metric, label, named by]: a
+// weight's update norm and distance from the start (named by the tensor), the global
+// gradient norm of the tensor's model (named by the model, header.models).
+export const NORMS = {
+  weights: [["update_norm", "update norm ‖Δw‖", "tensor"], ["init_distance", "distance from init ‖w − w₀‖", "tensor"]],
+  grads: [["grad_norm", "global gradient norm of the model's update", "model"]],
+};
+
+export const SCALARS = ["update_ratio", "update_norm", "init_distance", "dead_units", "saturation", "grad_norm"];
 
 // Statistics of the rows (widget.STATS): a page that fetched one for the depth view keeps
 // it as the scalar series "<kind>.<stat>", and the deltas' rows extend it.

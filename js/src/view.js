@@ -257,7 +257,8 @@ export class View {
     this.slide.append(this.slider, this.at, fl, this.pin);
     this.stats = el("div", "tfh-stats");
     this.probe = el("canvas", "tfh-probe");
-    this.main.append(this.bar, this.title, this.loading, this.plot, this.slide, this.stats, this.probe);
+    this.norms = el("canvas", "tfh-norms");
+    this.main.append(this.bar, this.title, this.loading, this.plot, this.slide, this.stats, this.probe, this.norms);
     // findings
     this.findings = el("div", "tfh-findings");
     this.body.append(this.side, this.main, this.findings);
@@ -457,6 +458,7 @@ export class View {
     this.slide.style.display = wide ? "none" : "";
     this.options.style.display = wide ? "none" : "";
     this.drawProbes(s, snap, wide);
+    this.drawNorms(s, snap, wide);
     this.hit = this.pick = null;
     if (view !== this.drawnView) this.tip.style.display = "none"; // a tip of the view before
     this.drawnView = view;

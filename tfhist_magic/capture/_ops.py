@@ -31,7 +31,7 @@ import tensorflow as tf
 from .. import histogram as H
 from . import _compat
 
-__all__ = ["snapshot_rows", "compute_dtype"]
+__all__ = ["snapshot_rows", "compute_dtype", "update_scalars", "update_ratio", "UPDATE_COLUMNS"]
 
 
 def compute_dtype(dtype: tf.DType) -> tf.DType:
@@ -388,15 +388,16 @@ def _loop_fn(which: str, cd: tf.DType, bins: int = 0):
     """A cached function over segments of one flat vector, traced once per process for
     each ``(which, dtype, bins)``, with a signature that fits any number of tensors of any
     shapes: ``"rows"`` bins each segment (and probes it, see :func:`rows_and_probes`),
-    ``"ratios"`` gives each segment's update ratio. One ``tf.while_loop`` runs
-    :func:`_row_either` (or :func:`_ratio_one`) on each segment in turn, so a new trace
+    ``"ratios"`` gives each segment's :data:`UPDATE_COLUMNS` (see :func:`update_scalars`).
+    One ``tf.while_loop`` runs :func:`_row_either` (or the update's scalars) on each
+    segment in turn, so a new trace
     of a training step adds one call op per dtype, not one per tensor: the per-trace
     cost does not grow with the number of tensors (measured by ``bench/scale.py``)."""
     key = (which, cd, bins)
     fn = _LOOP_FNS.get(key)
     if fn is not None:
         return fn
-    width = bins + H.EXTRA + PROBE_COLUMNS if which == "rows" else 1
+    width = bins + H.EXTRA + PROBE_COLUMNS if which == "rows" else UPDATE_COLUMNS
 
     def loop(sizes, body):
         starts = tf.cumsum(sizes, exclusive=True)
@@ -426,13 +427,17 @@ def _loop_fn(which: str, cd: tf.DType, bins: int = 0):
         spec = [tf.TensorSpec([None], cd), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 2], cd)]
     else:
 
-        def run(after, before, sizes):
+        def run(after, before, origin, sizes, ratio):
+            nan = tf.constant([np.nan], tf.float64)
+
             def body(i, at, size):
-                return tf.reshape(_ratio_one(tf.slice(after, at, size), tf.slice(before, at, size)), [1])
+                a, b = tf.slice(after, at, size), tf.slice(before, at, size)
+                r = tf.cond(ratio[i] > 0, lambda: tf.reshape(_ratio_one(a, b), [1]), lambda: nan)
+                return tf.concat([r, tf.stack([_norm(a - b), _norm(b - tf.slice(origin, at, size))])], 0)
 
             return loop(sizes, body)
 
-        spec = [tf.TensorSpec([None], cd), tf.TensorSpec([None], cd), tf.TensorSpec([None], tf.int32)]
+        spec = [tf.TensorSpec([None], cd), tf.TensorSpec([None], cd), tf.TensorSpec([None], cd), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32)]
     fn = _LOOP_FNS[key] = tf.function(run, input_signature=spec, autograph=False, experimental_attributes=_compat.NOINLINE)
     _compat.OWN_FUNCTIONS.add(id(fn))
     return fn
@@ -773,28 +778,56 @@ def _ratio_one(after, before) -> tf.Tensor:
     return tf.where(sb > 0, sd / tf.where(sb > 0, sb, 1.0), tf.constant(np.nan, tf.float64))
 
 
-def update_ratios(afters, before) -> tf.Tensor:
-    """``[T]`` float64: :func:`update_ratio` of each of ``afters`` (weights of one compute
-    dtype, with static shapes, as they are after an update) against ``before``, a flat
-    vector of their values before it, side by side (the buffer ``_tf2._Group`` keeps).
-    One call op outside XLA, whatever ``T``."""
+#: What :func:`update_scalars` gives per weight: the update ratio, the update's norm
+#: ``||after - before||`` and the distance from the start ``||before - origin||``.
+UPDATE_COLUMNS = 3
+
+
+def _norm(d) -> tf.Tensor:
+    """``||d||`` (L2) of a flat vector, in float64, from sums in ``d``'s own dtype (no
+    float64 copy): the values are divided by the largest magnitude first, so the squares
+    neither overflow nor underflow (0 for an empty or all-zero ``d``; NaN or Inf when
+    ``d`` holds them)."""
+    m = tf.reduce_max(tf.abs(d))  # the lowest float for an empty d
+    s = tf.where((m > 0) & tf.math.is_finite(m), m, tf.ones([], d.dtype))
+    return tf.sqrt(tf.cast(tf.reduce_sum(tf.square(d / s)), tf.float64)) * tf.cast(s, tf.float64)
+
+
+def update_scalars(afters, before, origin, ratio) -> tf.Tensor:
+    """``[T, UPDATE_COLUMNS]`` float64 for the weights ``afters`` (one compute dtype, static
+    shapes, as they are after an update), with ``before`` and ``origin`` flat vectors of
+    their values side by side (the buffers ``_tf2`` keeps: before the update, and at the
+    watch's first sampled step): per weight, :func:`update_ratio` where ``ratio[t]``
+    (NaN elsewhere), ``||after - before||`` (the update's size) and
+    ``||before - origin||`` (the distance the weights the update started from have
+    travelled). One call op outside XLA, whatever ``T``: one pass of the fused loop."""
     afters = [_prepare(a) for a in afters]
     if not afters:
-        return tf.zeros([0], tf.float64)
+        return tf.zeros([0, UPDATE_COLUMNS], tf.float64)
     if _compat.in_xla_context() or tf.executing_eagerly():
+        xla = _compat.in_xla_context()
         out, at = [], 0
-        for a in afters:
+        nan = tf.constant(np.nan, tf.float64)
+        for a, want in zip(afters, ratio):
             n = a.shape.num_elements()
-            out.append(_ratio_one(a, before[at : at + n]))
+            x, b, o = tf.reshape(a, [-1]), before[at : at + n], origin[at : at + n]
+            if xla:
+                # both norms in one reduction, the squares summed in float64 (XLA fuses the
+                # cast: no copy): each reduction costs XLA compile time, ~70 ms on a CPU
+                d = tf.cast(tf.stack([x - b, b - o]), tf.float64)
+                norms = tf.unstack(tf.sqrt(tf.reduce_sum(tf.square(d), axis=1)))
+            else:
+                norms = [_norm(x - b), _norm(b - o)]
+            out.append(tf.stack([_ratio_one(x, b) if want else nan, *norms]))
             at += n
         return tf.stack(out)
     after, sizes = _segments(afters)
     with _compat.function_call_config(_compat.NO_GRAPPLER):
-        return _loop_fn("ratios", after.dtype)(after, before, sizes)[:, 0]
+        return _loop_fn("ratios", after.dtype)(after, before, origin, sizes, tf.constant([int(bool(w)) for w in ratio], tf.int32))
 
 
 def update_ratio(after, before) -> tf.Tensor:
     """std(after - before) / std(before) in float64 (NaN when std(before) is 0): the
     size of one update next to the size of the weights. In a graph, use
-    :func:`update_ratios` (one call op for all the weights)."""
+    :func:`update_scalars` (one call op for all the weights)."""
     return _ratio_one(tf.convert_to_tensor(after), tf.convert_to_tensor(before))

@@ -37,10 +37,11 @@ import tensorflow as tf
 from ..health import is_weight_matrix
 from ..recording import KINDS, Recording
 from . import _compat
-from ._ops import PROBE_COLUMNS, compute_dtype, merged_rows, probe_kind, rows_and_probes, snapshot_rows, update_ratio, update_ratios
+from .. import histogram as H
+from ._ops import PROBE_COLUMNS, UPDATE_COLUMNS, compute_dtype, merged_rows, probe_kind, rows_and_probes, snapshot_rows, update_scalars
 from ._patch import Patches
 
-__all__ = ["Engine", "record_now", "add_probes", "PROBES"]
+__all__ = ["Engine", "record_now", "add_probes", "add_grad_norm", "PROBES"]
 
 
 def record_now(rec: Recording, kind: str, names: list, tensors: list, step: int) -> None:
@@ -52,21 +53,98 @@ def record_now(rec: Recording, kind: str, names: list, tensors: list, step: int)
     rec.add_rows(kind, names, [step], rows[None], walls=[time.time()], dtypes=dtypes)
 
 #: What each probe column holds, per kind (None: nothing): the Recording's scalar metrics.
-PROBES = {"activations": ("dead_units", "saturation"), "weights": ("update_ratio", None)}
+#: The weights' are measured once the update ran (:func:`~._ops.update_scalars`).
+PROBES = {"activations": ("dead_units", "saturation"), "weights": ("update_ratio", "update_norm", "init_distance")}
+#: Probe columns beside each row in a group's ring buffer: as many as a kind has.
+_COLUMNS = max(PROBE_COLUMNS, UPDATE_COLUMNS)
 
 
 def add_probes(rec: Recording, kind: str, names, steps, probes, walls) -> None:
-    """Probe columns ``probes`` (``[S, T, PROBE_COLUMNS]``) of ``kind``'s tensors ``names``
-    at ``steps`` into ``rec``'s scalar series (:data:`PROBES`; finite values only)."""
+    """Probe columns ``probes`` (``[S, T, C]``, the first ``C`` of :data:`PROBES`) of
+    ``kind``'s tensors ``names`` at ``steps`` into ``rec``'s scalar series (finite values
+    only)."""
     walls = np.asarray(walls, dtype=np.float64)
     for col, metric in enumerate(PROBES.get(kind, ())):
-        if metric is None:
+        if metric is None or col >= probes.shape[-1]:
             continue
         vals = probes[:, :, col]
         for t, name in enumerate(names):
             ok = np.isfinite(vals[:, t])
             if ok.any():
                 rec.add_scalars(metric, name, np.asarray(steps)[ok], vals[ok, t], walls=walls[ok])
+
+
+def add_grad_norm(rec: Recording, label: str, steps, rows, walls) -> None:
+    """The global gradient norm of one update at each of ``steps``, ``sqrt(sum ||g||^2)``
+    over its gradients' rows ``rows`` (``[S, T, bins + 10]``: each row's ``norm`` column),
+    into ``rec``'s ``grad_norm`` series of the model ``label``: exact on the host, no
+    graph work. Steps where some gradient held NaN or Inf are left out (a row's norm is
+    of its finite values only)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    if rows.ndim != 3 or not rows.shape[1]:
+        return
+    ex = rows[..., rows.shape[-1] - H.EXTRA :]
+    bad = (ex[..., H.NAN] + ex[..., H.POSINF] + ex[..., H.NEGINF]).sum(axis=1) > 0
+    norms = ex[..., H.NORM]
+    m = np.max(np.abs(norms), axis=1)
+    s = np.where((m > 0) & np.isfinite(m), m, 1.0)
+    total = np.sqrt(np.sum(np.square(norms / s[:, None]), axis=1)) * s  # scaled: no overflow
+    ok = ~bad & np.isfinite(total)
+    if ok.any():
+        rec.add_scalars("grad_norm", label, np.asarray(steps)[ok], total[ok], walls=np.asarray(walls, dtype=np.float64)[ok])
+
+
+def _flat(tensors, cd) -> tf.Tensor:
+    """The values of ``tensors`` (variables, tensors) in ``cd``, flat, side by side."""
+    return tf.concat([tf.reshape(tf.cast(tf.convert_to_tensor(v), cd), [-1]) for v in tensors], 0)
+
+
+class _Origin:
+    """w0 of some weights of one compute dtype: one flat device buffer of their values
+    side by side as the watch's first sampled step that updated them read them (filled
+    once, in that step's sampled branch; a flag on the device says whether it was), kept
+    by the Engine for the whole watch, across recompiles, new optimizers and new groups."""
+
+    def __init__(self, variables, cd):
+        self.variables = list(variables)
+        self.sizes = [tf.TensorShape(v.shape).num_elements() for v in self.variables]
+        with tf.init_scope():
+            self.buf = _compat.buffer_variable(tf.zeros([sum(self.sizes)], cd), "tfhist_w0")
+            self.filled = _compat.buffer_variable(tf.constant(0, tf.int64), "tfhist_w0_filled")
+
+    def fill_once(self, values=None) -> None:
+        """Fill the buffer with ``values`` (the variables' values as this step reads them,
+        side by side; read here when None) unless it is filled already."""
+
+        def fill():
+            self.buf.assign(values if values is not None else _flat(self.variables, self.buf.dtype))
+            self.filled.assign(tf.constant(1, tf.int64))
+            return tf.constant(True)
+
+        tf.cond(self.filled > 0, lambda: tf.constant(False), fill)
+
+
+class _Start:
+    """Where the w0 of a list of weights (one compute dtype) lies: in the Engine's
+    :class:`_Origin` buffers, one or several."""
+
+    def __init__(self, variables, parts):
+        self.variables = variables
+        self.parts = parts  # per variable: (origin, offset, size)
+        self.origins = list({id(o): o for o, _, _ in parts}.values())
+        one = self.origins[0] if len(self.origins) == 1 else None
+        # the common case: one origin laid out as these weights are (the first group, a recompile)
+        self.whole = one is not None and [id(v) for v in one.variables] == [id(v) for v in variables]
+
+    def fill_once(self, values) -> None:
+        """Fill the origins not filled yet; ``values``: these weights' values, side by side."""
+        for o in self.origins:
+            o.fill_once(values if self.whole else None)
+
+    def read(self) -> tf.Tensor:
+        if self.whole:
+            return self.origins[0].buf.read_value()
+        return tf.concat([o.buf[at : at + n] for o, at, n in self.parts], 0)
 
 
 def _bounded(layer) -> str | None:
@@ -198,11 +276,12 @@ def _all_finite(tensors):
     return tf.math.is_finite(sums[0] if len(sums) == 1 else tf.add_n(sums))
 
 
-def _ratio_rows(names: dict, tensors: dict) -> list:
-    """``[(row, variable)]`` of the weight matrices (rank >= 2, static shape,
-    :func:`~tfhist_magic.health.is_weight_matrix`) among ``tensors["weights"]``, ``row``
-    their index in the rows (kinds in ``names`` order): those whose update ratio is
-    measured."""
+def _measured_rows(names: dict, tensors: dict) -> list:
+    """``[(row, variable, ratio)]`` of the weights with a static shape among
+    ``tensors["weights"]``, ``row`` their index in the rows (kinds in ``names`` order):
+    those whose update norm and distance from the start are measured; ``ratio`` for the
+    weight matrices (rank >= 2, :func:`~tfhist_magic.health.is_weight_matrix`), whose
+    update ratio is measured too."""
     start = 0
     for kind in names:
         if kind == "weights":
@@ -211,15 +290,16 @@ def _ratio_rows(names: dict, tensors: dict) -> list:
     out = []
     for i, (n, v) in enumerate(zip(names.get("weights", ()), tensors.get("weights", ()))):
         sh = tf.TensorShape(v.shape)
-        if (sh.rank or 0) >= 2 and sh.is_fully_defined() and is_weight_matrix(n):
-            out.append((start + i, v))
+        if sh.is_fully_defined():
+            out.append((start + i, v, sh.rank >= 2 and is_weight_matrix(n)))
     return out
 
 
 class _Group:
     """Device buffers for one optimizer's updates as one trace built them: one ring of
-    ``[R + 1, T, bins + 12]`` for all the tensors of all kinds (each row followed by its
-    two probe columns, ``PROBES``: what the findings need beyond a histogram), and the
+    ``[R + 1, T, bins + 13]`` for all the tensors of all kinds (each row followed by its
+    three probe columns, ``PROBES``: what the findings need beyond a histogram, and the
+    weights' update scalars), and the
     step and wall time of each slot. Sampled step ``k`` goes to slot ``(k // every) % R``;
     the last slot holds the first step whose gradients went non-finite when it is not a
     sampled one (a forced snapshot, taken once)."""
@@ -228,7 +308,7 @@ class _Group:
         self.names = kinds_names  # kind -> [names], in row order
         self.dtypes = {}
         total = sum(len(v) for v in kinds_names.values())
-        self.width = bins + 10 + PROBE_COLUMNS
+        self.width = bins + H.EXTRA + _COLUMNS
         row_bytes = max(1, total) * self.width * 8
         # As many slots as the budget holds (at most 256): the host reads them often
         # enough (every half ring of sampled steps) whatever their number.
@@ -239,7 +319,8 @@ class _Group:
             self.steps = _compat.buffer_variable(tf.fill([slots], tf.constant(-1, tf.int64)), "tfhist_steps")
             self.walls = _compat.buffer_variable(tf.zeros([slots], tf.float64), "tfhist_walls")
             self.buf = _compat.buffer_variable(tf.zeros([slots, total, self.width], tf.float64), "tfhist_rows")
-        self._befores = None  # per compute dtype: (weight rows, variables, their values before an update)
+        self._befores = None  # per compute dtype: _Before
+        self.model: str | None = None  # the label of the model whose updates these are
         self.nonfinite = _NonFiniteCheck()
         self.last = -1
         self.lost = 0
@@ -251,31 +332,40 @@ class _Group:
         # constants, so a sliced assign at a moving slot recompiled the step every call.
         regular = tf.cast((step // self.every) % self.ring, tf.int32)
         slot = tf.reshape(tf.where(forced, tf.constant(self.ring, tf.int32), regular), [1])
+        pad = self.width - rows.shape[-1]
+        if pad:
+            rows = tf.pad(rows, [[0, 0], [0, pad]], constant_values=np.nan)
         self.buf.scatter_update(tf.IndexedSlices(rows[None], slot))
         self.steps.scatter_update(tf.IndexedSlices(tf.reshape(step, [1]), slot))
         self.walls.scatter_update(tf.IndexedSlices(tf.reshape(tf.cast(wall, tf.float64), [1]), slot))
 
-    def befores(self, ratio_of) -> list:
-        """For the update ratios of ``ratio_of`` (``(row, variable)`` pairs), per compute
-        dtype: ``(rows, variables, buffer)``, the buffer one flat device vector that holds
-        their values side by side before a sampled update (made once per group)."""
+    def befores(self, measured, start_of) -> list:
+        """For the weights ``measured`` (:func:`_measured_rows`), per compute dtype, a
+        :class:`_Before`: a flat device vector that holds their values side by side before
+        a sampled update (made once per group), and where their w0 lies
+        (``start_of(cd, variables)``, the Engine's)."""
         if self._befores is None:
             self._befores = []
             for cd in (tf.float32, tf.float64):
-                pick = [(i, v) for i, v in ratio_of if compute_dtype(tf.as_dtype(v.dtype)) == cd]
+                pick = [(i, v, r) for i, v, r in measured if compute_dtype(tf.as_dtype(v.dtype)) == cd]
                 if pick:
-                    size = sum(tf.TensorShape(v.shape).num_elements() for _, v in pick)
+                    size = sum(tf.TensorShape(v.shape).num_elements() for _, v, _ in pick)
                     with tf.init_scope():
                         buf = _compat.buffer_variable(tf.zeros([size], cd), "tfhist_before")
-                    self._befores.append(([i for i, _ in pick], [v for _, v in pick], buf))
+                    variables = [v for _, v, _ in pick]
+                    self._befores.append(_Before([i for i, _, _ in pick], variables, [r for _, _, r in pick], buf, start_of(cd, variables)))
         return self._befores
 
-    def write_ratios(self, step, indices: list, values):
-        """Put the update ratios of weight rows ``indices`` into probe column 0 at ``step``."""
+    def write_scalars(self, step, indices: list, values):
+        """Put the update scalars ``values`` (``[T, UPDATE_COLUMNS]``) of weight rows
+        ``indices`` into their probe columns at ``step``."""
         slot = tf.cast((step // self.every) % self.ring, tf.int32)
-        col = self.width - PROBE_COLUMNS
-        at = tf.stack([tf.fill([len(indices)], slot), tf.constant(indices, tf.int32), tf.fill([len(indices)], col)], 1)
-        self.buf.scatter_nd_update(at, values)
+        col = self.width - _COLUMNS
+        T, C = len(indices), UPDATE_COLUMNS
+        rows = np.repeat(np.asarray(indices, np.int32), C)
+        cols = np.tile(np.arange(col, col + C, dtype=np.int32), T)
+        at = tf.concat([tf.fill([T * C, 1], slot), tf.constant(np.stack([rows, cols], 1))], 1)
+        self.buf.scatter_nd_update(at, tf.reshape(values, [-1]))
 
     def read(self):
         """New (steps, walls, {kind: (rows, probes)}) since the last read, in step order."""
@@ -291,13 +381,24 @@ class _Group:
             self.lost += int((regular[0] - max(self.last, -self.every) - self.every) // self.every)
         walls = tf.gather(self.walls, idx).numpy()
         data = tf.gather(self.buf, idx).numpy()  # only the new slots cross to the host
-        rows, probes = data[..., : -PROBE_COLUMNS], data[..., -PROBE_COLUMNS:]
+        rows, probes = data[..., :-_COLUMNS], data[..., -_COLUMNS:]
         out, start = {}, 0
         for kind, names in self.names.items():
             out[kind] = (rows[:, start : start + len(names)], probes[:, start : start + len(names)])
             start += len(names)
         self.last = int(got[-1])
         return got, walls, out
+
+
+class _Before:
+    """One compute dtype's weights whose update scalars a group measures: their rows, the
+    variables, which get an update ratio, the buffer of their values before a sampled
+    update and where their w0 lies (:class:`_Start`)."""
+
+    __slots__ = ("rows", "variables", "ratio", "buf", "start")
+
+    def __init__(self, rows, variables, ratio, buf, start):
+        self.rows, self.variables, self.ratio, self.buf, self.start = rows, variables, ratio, buf, start
 
 
 class _OptState:
@@ -376,6 +477,9 @@ class Engine:
         self._eager_check: _NonFiniteCheck | None = None  # for updates run eagerly
         self.model_labels: dict[int, str] = {}  # id(model) -> its name in rec.models
         self._output_names: set[str] = set()  # activations that are a model's output
+        # id(weight) -> (_Origin, offset, size): where its w0 lies, for the whole watch
+        # (the device buffers go when the watch closes)
+        self._origins: dict = {}
 
     # -- install / uninstall -----------------------------------------------------------
     def __enter__(self):
@@ -418,6 +522,7 @@ class Engine:
                 self._post.clear()
                 self.traces.restore()
                 self._groups.clear()  # the device buffers go with the traces that wrote them
+                self._origins.clear()
                 self.rec.status = None
                 for fn in self.on_close:
                     fn()
@@ -665,8 +770,9 @@ class Engine:
 
         step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
         check = _all_finite([g for _, g in pairs] + [loss])
-        # Update ratios for weight matrices (rank >= 2): copied before the update, compared after.
-        ratio_of = _ratio_rows(names, tensors)
+        # The update's scalars (its norm, the distance from w0, the update ratio of weight
+        # matrices) of the weights with a static shape: copied before the update, compared after.
+        measured = _measured_rows(names, tensors)
 
         kinds_of = [probe_kind(t, b) for _, t, b in acts] + [None] * sum(len(names[k]) for k in names if k != "activations")
 
@@ -674,7 +780,26 @@ class Engine:
             flat = [t for kind in names for t in values(kind)]
             return rows_and_probes(flat, self.bins, kinds_of)
 
-        self._write(opt, key, step, check, names, tensors, rows_of, ratio_of)
+        self._write(opt, key, step, check, names, tensors, rows_of, measured, model=self._label_of(mine, opt))
+
+    def _label_of(self, mine, opt) -> str:
+        """The label the update's global gradient norm goes under: its model's (as in
+        ``rec.models``), or the optimizer's name when no model's layers were seen."""
+        if mine:
+            return self.model_label(mine[0].root)
+        return getattr(opt, "name", None) or type(opt).__name__
+
+    def _start_of(self, cd, variables) -> _Start:
+        """Where the w0 of ``variables`` (one compute dtype) lies: the Engine's origins,
+        one made now for those that have none yet (their first sampled update fills it)."""
+        new = [v for v in variables if id(v) not in self._origins]
+        if new:
+            o = _Origin(new, cd)
+            at = 0
+            for v, n in zip(new, o.sizes):
+                self._origins[id(v)] = (o, at, n)
+                at += n
+        return _Start(variables, [self._origins[id(v)] for v in variables])
 
     def _add_models(self, mine, names) -> None:
         outputs = [n for n in names.get("activations", ()) if n in self._output_names]
@@ -682,13 +807,16 @@ class Engine:
             self.rec.add_model(self.model_label(m.root), [n for k in names for n in names[k]], outputs)
             self.seen_models[id(m.root)] = weakref.ref(m.root)
 
-    def _write(self, opt, key, step, check, names, tensors, rows_of, ratio_of=(), chief=True) -> None:
+    def _write(self, opt, key, step, check, names, tensors, rows_of, measured=(), chief=True, model=None) -> None:
         """Record the rows ``rows_of()`` builds (``[T, bins + 12]``: each with its probe
         columns), at ``step`` and its wall time: now when running eagerly, else in the
         graph, into the group's ring buffer, on sampled steps and on the first step whose
         ``check`` (every gradient and the loss finite) fails, whatever ``every``.
-        ``ratio_of`` lists ``(row, variable)`` of the weights whose update ratio
-        :meth:`after_update` measures once the optimizer has run."""
+        ``measured`` lists ``(row, variable, ratio)`` of the weights whose update scalars
+        :meth:`after_update` measures once the optimizer has run (:func:`_measured_rows`):
+        on sampled steps, their values are copied before the update, and the first
+        sampled step that reads them fills their w0 (:class:`_Origin`). ``model``: the
+        label the global gradient norm goes under."""
         dtypes = {k: [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors[k]] for k in names}
         order = [(kind, n) for kind in names for n in names[kind]]
         if key is None:  # eager: straight to the Recording
@@ -709,24 +837,37 @@ class Engine:
                             n = len(names[kind])
                             self.rec.add_rows(kind, names[kind], [k], rows[None, start : start + n], walls=wall, dtypes=dtypes[kind])
                             self._add_probes(kind, names[kind], [k], probes[None, start : start + n], wall)
+                            if kind == "grads" and model is not None:
+                                add_grad_norm(self.rec, model, [k], rows[None, start : start + n], wall)
                             start += n
-                    if ratio_of and k % self.every == 0:
-                        # a copy (DeepCopy), not a read that could alias the updated buffer
-                        self._post[key] = (k, wall, [(order[i][1], v, tf.raw_ops.DeepCopy(x=tf.convert_to_tensor(v))) for i, v in ratio_of])
+                    if measured and k % self.every == 0:
+                        items = []
+                        for cd in (tf.float32, tf.float64):
+                            pick = [(i, v, r) for i, v, r in measured if compute_dtype(tf.as_dtype(v.dtype)) == cd]
+                            if pick:
+                                variables = [v for _, v, _ in pick]
+                                # a copy (DeepCopy), not a read that could alias the updated buffer
+                                before = tf.raw_ops.DeepCopy(x=_flat(variables, cd))
+                                start_ = self._start_of(cd, variables)
+                                start_.fill_once(before)
+                                items.append(([order[i][1] for i, _, _ in pick], variables, [r for _, _, r in pick], before, start_.read()))
+                        self._post[key] = (k, wall, items)
                     self._read_eager_check()
                     self.rec.changed()
             return
-        group = self._group(opt, names, dtypes)
+        group = self._group(opt, names, dtypes, model)
         sampled = tf.equal(step % self.every, 0)
         take = sampled
         if check is not None:
             take = sampled | group.nonfinite.first(step, check)
-        befores = group.befores(ratio_of) if chief and ratio_of else []
+        befores = group.befores(measured, self._start_of) if chief and measured else []
         clock = self._xla_clock() if _compat.in_xla_context() else None
 
         def _sampled():
-            for _, variables, buf in befores:
-                buf.assign(tf.concat([tf.reshape(tf.cast(tf.convert_to_tensor(v), buf.dtype), [-1]) for v in variables], 0))
+            for b in befores:
+                values = _flat(b.variables, b.buf.dtype)
+                b.buf.assign(values)
+                b.start.fill_once(values)  # w0, at the first sampled step that reads these weights
             rows = rows_of()
             if chief:
                 wall = tf.timestamp() if clock is None else clock.read_value()
@@ -747,27 +888,30 @@ class Engine:
         return self._clock
 
     def after_update(self) -> None:
-        """Once the optimizer's update ran: the update ratios of this step's weights
-        (std of what the update changed over std of the weights before it), from the
-        copies :meth:`_write` made. Measured on what the optimizer actually did, so any
-        optimizer, any ``every``."""
+        """Once the optimizer's update ran, the update scalars of this step's weights
+        (:func:`~._ops.update_scalars`), from the copies :meth:`_write` made: the update
+        ratio of weight matrices (std of what the update changed over std of the weights
+        before it), the update's norm ``||w_after - w||`` and the distance from the start
+        ``||w - w0||`` of every weight with a static shape. Measured on what the optimizer
+        actually did, so any optimizer, any ``every``."""
         key = _graph_key()
         post = self._post.pop(key, None)
         if post is None:
             return
         if key is None:
             k, wall, items = post
-            vals = [float(update_ratio(tf.convert_to_tensor(v), before).numpy()) for _, v, before in items]
-            names = [n for n, _, _ in items]
-            self._add_probes("weights", names, [k], np.array(vals, dtype=np.float64).reshape(1, -1, 1) * np.array([1.0, np.nan]), wall)
+            with self.rec.batch():
+                for names, variables, ratio, before, origin in items:
+                    vals = update_scalars([tf.convert_to_tensor(v) for v in variables], before, origin, ratio).numpy()
+                    self._add_probes("weights", names, [k], vals[None], wall)
             self.rec.changed()
             return
         group, step, befores = post
 
         def _sampled():
-            for rows, variables, buf in befores:
-                vals = update_ratios([tf.convert_to_tensor(v) for v in variables], buf.read_value())
-                group.write_ratios(step, rows, vals)
+            for b in befores:
+                vals = update_scalars([tf.convert_to_tensor(v) for v in b.variables], b.buf.read_value(), b.start.read(), b.ratio)
+                group.write_scalars(step, b.rows, vals)
             return tf.constant(True)
 
         tf.cond(tf.equal(step % self.every, 0), _sampled, lambda: tf.constant(False))
@@ -831,10 +975,10 @@ class Engine:
             return
         device = distribution.extended.worker_devices[0]
         # Dead units and saturation merged over the replicas in the counting round's
-        # reduction; update ratios of the weight matrices from one copy, before and after
-        # the cross-replica update (after_update, called once the optimizer's merge ran).
+        # reduction; the update scalars from one copy of the weights, before and after the
+        # cross-replica update (after_update, called once the optimizer's merge ran).
         kinds_of = [probe_kind(t, b) for _, t, b in acts]
-        ratio_of = _ratio_rows(names, tensors)
+        measured = _measured_rows(names, tensors)
 
         def rows_of():
             with tf.device(device):
@@ -848,7 +992,7 @@ class Engine:
         with tf.device(device):
             step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
             check = _all_finite([g for _, g in reduced])
-        self._write(opt, key, step, check, names, tensors, rows_of, ratio_of, chief=self.chief)
+        self._write(opt, key, step, check, names, tensors, rows_of, measured, chief=self.chief, model=self._label_of(stash.mine, opt))
 
     @staticmethod
     def _applied(g, scale):
@@ -856,13 +1000,14 @@ class Engine:
         g = tf.convert_to_tensor(g)  # densifies IndexedSlices
         return g if scale is None else g / scale
 
-    def _group(self, opt, names, dtypes) -> _Group:
+    def _group(self, opt, names, dtypes, model=None) -> _Group:
         sig = (id(opt), tuple((k, tuple(v)) for k, v in names.items()))
         for g in self._groups:
             if g.sig == sig:
                 return g
         g = _Group(names, self.bins, self.every)
         g.sig = sig
+        g.model = model
         total = sum(len(v) for v in names.values())
         self.rec.status = {"text": f"preparing the recording for {total} tensors", "since": time.time()}
         self.rec.changed()  # a live page says so while the step is traced and compiled
@@ -910,6 +1055,8 @@ class Engine:
                 for kind, (rows, probes) in data.items():
                     self.rec.add_rows(kind, g.names[kind], steps, rows, walls=walls, dtypes=g.dtypes[kind])
                     self._add_probes(kind, g.names[kind], steps, probes, walls)
+                    if kind == "grads" and g.model is not None:
+                        add_grad_norm(self.rec, g.model, steps, rows, walls)
             got_any = True
         if got_any:
             self.rec.status = None

@@ -1,6 +1,6 @@
 // tfhist_magic dashboard: bundled by js/build.mjs from js/src/*.js (edit those, then
 // `cd js && npm install && npm run build`). No imports, nothing from a CDN.
-// sources: sha256 8ebe9ca170fba429c363e48b75e8d3a2cc08983198f7bd50730a01b0b6555a0b
+// sources: sha256 381466cd664359dc8a7bfbbe565f3b4d7addcba2186f957a4d49704ce0837113
 
 // src/constants.js
 var KINDS = ["activations", "weights", "grads"];
@@ -22,7 +22,11 @@ var PROBES = {
   weights: [["update_ratio", "update / weight ratio, std(\u0394w) / std(w) (grey: the other weight matrices)", true]],
   activations: [["dead_units", "dead units: zero on the whole batch", false], ["saturation", "saturated: within 0.03 of the bounds", false]]
 };
-var SCALARS = ["update_ratio", "dead_units", "saturation"];
+var NORMS = {
+  weights: [["update_norm", "update norm \u2016\u0394w\u2016", "tensor"], ["init_distance", "distance from init \u2016w \u2212 w\u2080\u2016", "tensor"]],
+  grads: [["grad_norm", "global gradient norm of the model's update", "model"]]
+};
+var SCALARS = ["update_ratio", "update_norm", "init_distance", "dead_units", "saturation", "grad_norm"];
 var STATS = ["norm", "std", "mean"];
 var DEPTH = {
   grads: [["norm", "gradient norm", "log"]],
@@ -1102,6 +1106,66 @@ var probesMethods = {
     ctx.lineTo(X(snap.step), box.t + box.h);
     ctx.stroke();
     this.probe.dataset.drawn = JSON.stringify(drawn);
+  },
+  /** The tensor's sizes over steps on a log axis (NORMS: a weight's update norm and
+   * distance from init; a gradient's model's global gradient norm), with a mark at the
+   * selected step; hidden when it has none. */
+  drawNorms(s, snap, hidden) {
+    const models = this.store.header && this.store.header.models || {};
+    const got = (NORMS[s.kind] || []).map(([m, label, by]) => [m, label, by === "model" ? models[s.name] : s.name]).map(([m, label, of]) => [m, label, of, of === void 0 ? null : this.store.scalar(m, of)]).filter((p) => p[3] && p[3].steps.length);
+    if (hidden || !got.length) {
+      this.norms.style.display = "none";
+      delete this.norms.dataset.drawn;
+      return;
+    }
+    this.norms.style.display = "";
+    const W = Math.max(320, this.plot.clientWidth || 600), Hh = 120;
+    const ctx = sizeCanvas(this.norms, W, Hh);
+    const box = { l: 58, t: 16, w: W - 58 - 96, h: Hh - 40 };
+    const x0 = Math.min(s.snaps[0].step, ...got.map((g) => g[3].steps[0]));
+    const x1 = Math.max(s.snaps[s.snaps.length - 1].step, ...got.map((g) => g[3].steps[g[3].steps.length - 1]), x0 + 1);
+    const f = (v) => v > 0 ? Math.log10(v) : NaN;
+    let y0 = Infinity, y1 = -Infinity;
+    for (const g of got) for (const v of g[3].values) if (v > 0 && Number.isFinite(v)) {
+      y0 = Math.min(y0, f(v));
+      y1 = Math.max(y1, f(v));
+    }
+    if (!Number.isFinite(y0)) [y0, y1] = [-3, 0];
+    y0 = Math.floor(y0 - 0.1);
+    y1 = Math.max(Math.ceil(y1 + 0.1), y0 + 1);
+    const yTicks = niceTicks(y0, y1, 4).filter(Number.isInteger).map((v) => [v, "1e" + v]);
+    const { X, Y } = axes(ctx, box, x0, x1, y0, y1, { yTicks, xTicks: niceTicks(x0, x1, 6).map((v) => [v, fmt(v)]) });
+    const drawn = { kind: s.kind, name: s.name, step: snap.step, metrics: {} };
+    const colors = s.kind === "grads" ? ["#457b9d"] : ["#2a9d8f", "#6a4c93"];
+    let legendX = box.l + 4;
+    got.forEach(([m, label, of, c], k) => {
+      ctx.strokeStyle = ctx.fillStyle = colors[k % colors.length];
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      let on = false;
+      c.steps.forEach((st, i) => {
+        const y = f(c.values[i]);
+        if (!Number.isFinite(y)) return void (on = false);
+        on ? ctx.lineTo(X(st), Y(y)) : ctx.moveTo(X(st), Y(y));
+        on = true;
+      });
+      ctx.stroke();
+      for (let i = 0; i < c.steps.length; i++) if (Number.isFinite(f(c.values[i]))) ctx.fillRect(X(c.steps[i]) - 1.5, Y(f(c.values[i])) - 1.5, 3, 3);
+      const at = c.steps.indexOf(snap.step);
+      const text = "\u2014 " + label + (of !== s.name ? ` (${of})` : "") + (at >= 0 ? `: ${fmt(c.values[at])}` : "");
+      ctx.textAlign = "left";
+      ctx.textBaseline = "alphabetic";
+      ctx.fillText(text, legendX, 11);
+      legendX += ctx.measureText(text).width + 16;
+      drawn.metrics[m] = { of, steps: c.steps.slice(), values: c.values.slice() };
+    });
+    ctx.strokeStyle = "#333";
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    ctx.moveTo(X(snap.step), box.t);
+    ctx.lineTo(X(snap.step), box.t + box.h);
+    ctx.stroke();
+    this.norms.dataset.drawn = JSON.stringify(drawn);
   }
 };
 
@@ -1749,7 +1813,8 @@ var View = class {
     this.slide.append(this.slider, this.at, fl, this.pin);
     this.stats = el("div", "tfh-stats");
     this.probe = el("canvas", "tfh-probe");
-    this.main.append(this.bar, this.title, this.loading, this.plot, this.slide, this.stats, this.probe);
+    this.norms = el("canvas", "tfh-norms");
+    this.main.append(this.bar, this.title, this.loading, this.plot, this.slide, this.stats, this.probe, this.norms);
     this.findings = el("div", "tfh-findings");
     this.body.append(this.side, this.main, this.findings);
     r.append(this.empty, this.top, this.body);
@@ -1936,6 +2001,7 @@ ${covered(f).join("\n")}` : "");
     this.slide.style.display = wide ? "none" : "";
     this.options.style.display = wide ? "none" : "";
     this.drawProbes(s, snap, wide);
+    this.drawNorms(s, snap, wide);
     this.hit = this.pick = null;
     if (view !== this.drawnView) this.tip.style.display = "none";
     this.drawnView = view;

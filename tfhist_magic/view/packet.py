@@ -33,8 +33,9 @@ VERSION = 2
 ARRAYS = ("steps", "epochs", "wall", "counts", "extra", "lwh", "keep")
 #: Then the scalar series' arrays (one number a step), concatenated the same way.
 TRACK_ARRAYS = ("steps", "values", "keep")
-#: The Recording's scalar series the page draws under a tensor's histogram.
-SCALARS = ("update_ratio", "dead_units", "saturation")
+#: The Recording's scalar series the page draws under a tensor's histogram (all of them:
+#: ``recording.SCALARS``; ``grad_norm`` is named by the model, drawn under its gradients).
+SCALARS = ("update_ratio", "update_norm", "init_distance", "dead_units", "saturation", "grad_norm")
 #: Statistics of the rows the depth view can draw (besides the scalar series), sent as
 #: tracks named ``"<kind>.<stat>"``.
 STATS = {"norm": H.NORM, "std": H.STD, "mean": H.MEAN}

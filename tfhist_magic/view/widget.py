@@ -35,7 +35,7 @@ import anywidget
 import traitlets
 
 from .. import histogram as H
-from ..recording import KINDS
+from ..recording import KINDS, MODEL_SCALARS
 from .packet import SCALARS, STATS, VERSION, Packet, decode, encode, header, json_safe, row_bytes
 
 __all__ = ["Dashboard", "encode", "decode"]
@@ -178,14 +178,18 @@ class Dashboard(anywidget.AnyWidget):
         rec = self.recording
         pk = Packet(rec, self._answer_header("series", kind))
         known = set(rec.names(kind)) if kind in rec.kinds else set()
+        model_of = {n: m for m, ns in rec.models.items() for n in ns}
+        sent = set()
         for name in dict.fromkeys(n for n in names if n in known):
             ch = rec.changes(kind, name)
             entry = {"id": self._ids.setdefault((kind, name), len(self._ids)), "after": None, "kept": ch.kept}
             pk.series(entry, kind, name, ch.steps, ch.walls, ch.rows, ch.edges)
             for metric in SCALARS:
-                if name in rec.scalar_names(metric):
-                    c = rec.scalar_changes(metric, name)
-                    pk.track({"metric": metric, "name": name, "after": None, "kept": c.kept}, c.steps, c.rows[:, 0])
+                of = model_of.get(name) if metric in MODEL_SCALARS else name  # grad_norm: the tensor's model's
+                if of is not None and (metric, of) not in sent and of in rec.scalar_names(metric):
+                    sent.add((metric, of))
+                    c = rec.scalar_changes(metric, of)
+                    pk.track({"metric": metric, "name": of, "after": None, "kept": c.kept}, c.steps, c.rows[:, 0])
         return pk.encode()
 
     def _depth_packet(self, kind: str, metrics) -> bytes:
