@@ -354,17 +354,43 @@ def snapshot_rows(tensors, bins: int) -> tf.Tensor:
     return rows_and_probes(flat, bins, [None] * len(flat))[:, : bins + H.EXTRA]
 
 
-def _segments(flat: list):
-    """The values of ``flat`` (tensors of one dtype) side by side, and each one's size
-    (constants where the shapes are known: one op per tensor, the reshape)."""
+def _segments(flat: list, keep_order: bool = False):
+    """The values of ``flat`` (tensors of one dtype) side by side, each one's size, and
+    the order they are in (``perm``, indices into ``flat``). Tensors of one fully known
+    shape go in with one stack (one op for all of them: a model repeats few shapes), the
+    others with one reshape each. ``keep_order``: only neighbours are stacked together,
+    so the values lie in input order (``perm`` is the identity), as a concatenation of
+    each one flattened would lay them."""
+    groups: list = []
+    by_shape: dict = {}
+    for i, t in enumerate(flat):
+        shape = tf.TensorShape(t.shape)
+        key = tuple(shape.as_list()) if shape.is_fully_defined() else None
+        if key is not None and keep_order and groups and groups[-1][0] == key:
+            groups[-1][1].append(i)
+        elif key is not None and not keep_order and key in by_shape:
+            by_shape[key].append(i)
+        else:
+            groups.append((key, [i]))
+            if key is not None and not keep_order:
+                by_shape[key] = groups[-1][1]
     flat_shape = tf.constant([-1], tf.int32)  # one constant for all the reshapes
-    parts = [tf.reshape(t, flat_shape) for t in flat]
-    known = [p.shape.num_elements() for p in parts]
+    parts, perm, known = [], [], []
+    for key, idx in groups:
+        parts.append(tf.reshape(flat[idx[0]] if len(idx) == 1 else tf.stack([flat[i] for i in idx]), flat_shape))
+        perm += idx
+        known += [tf.TensorShape(flat[i].shape).num_elements() for i in idx]
     if all(n is not None for n in known):
         sizes = tf.constant(known, tf.int32)
     else:
-        sizes = tf.stack([tf.constant(n, tf.int32) if n is not None else tf.size(p, out_type=tf.int32) for n, p in zip(known, parts)])
-    return (tf.concat(parts, 0) if len(parts) > 1 else parts[0]), sizes
+        sizes = tf.stack([tf.constant(n, tf.int32) if n is not None else tf.size(flat[i], out_type=tf.int32) for n, i in zip(known, perm)])
+    return (tf.concat(parts, 0) if len(parts) > 1 else parts[0]), sizes, perm
+
+
+def flat_values(tensors) -> tf.Tensor:
+    """The values of ``tensors`` (one dtype) side by side in one flat vector, in input
+    order: each one flattened, concatenated (neighbours of one shape in one stack)."""
+    return _segments(list(tensors), keep_order=True)[0]
 
 
 def _by_dtype(flat: list, each):
@@ -457,10 +483,12 @@ def rows_and_probes(tensors, bins: int, kinds) -> tf.Tensor:
 
     def each(idx, ts):
         cd = ts[0].dtype
-        values, sizes = _segments(ts)
+        values, sizes, perm = _segments(ts)  # the tensors of one shape together
+        idx, ts = [idx[j] for j in perm], [ts[j] for j in perm]
         units = [int(tf.TensorShape(t.shape)[-1]) if kinds[i] is not None else 0 for i, t in zip(idx, ts)]
         bounds = [_BOUNDS.get(kinds[i], (np.nan, np.nan)) for i in idx]
-        return _loop_fn("rows", cd, bins)(values, sizes, tf.constant(units, tf.int32), tf.constant(np.array(bounds, cd.as_numpy_dtype).reshape(-1, 2)))
+        rows = _loop_fn("rows", cd, bins)(values, sizes, tf.constant(units, tf.int32), tf.constant(np.array(bounds, cd.as_numpy_dtype).reshape(-1, 2)))
+        return rows if perm == sorted(perm) else tf.gather(rows, np.argsort(perm).astype(np.int32))  # back in input order
 
     # The call ops run their functions without Grappler: the histogram graph is plain
     # element-wise work with nothing to gain from it, and optimizing it again for every
@@ -821,7 +849,7 @@ def update_scalars(afters, before, origin, ratio) -> tf.Tensor:
             out.append(tf.stack([_ratio_one(x, b) if want else nan, *norms]))
             at += n
         return tf.stack(out)
-    after, sizes = _segments(afters)
+    after, sizes, _ = _segments(afters, keep_order=True)  # laid out as flat_values lays ``before``
     with _compat.function_call_config(_compat.NO_GRAPPLER):
         return _loop_fn("ratios", after.dtype)(after, before, origin, sizes, tf.constant([int(bool(w)) for w in ratio], tf.int32))
 

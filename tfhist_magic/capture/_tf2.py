@@ -38,7 +38,7 @@ from ..health import is_weight_matrix
 from ..recording import KINDS, Recording
 from . import _compat
 from .. import histogram as H
-from ._ops import PROBE_COLUMNS, UPDATE_COLUMNS, compute_dtype, merged_rows, probe_kind, rows_and_probes, snapshot_rows, update_scalars
+from ._ops import PROBE_COLUMNS, UPDATE_COLUMNS, compute_dtype, flat_values, merged_rows, probe_kind, rows_and_probes, snapshot_rows, update_scalars
 from ._patch import Patches
 
 __all__ = ["Engine", "record_now", "add_probes", "add_grad_norm", "PROBES"]
@@ -96,7 +96,7 @@ def add_grad_norm(rec: Recording, label: str, steps, rows, walls) -> None:
 
 def _flat(tensors, cd) -> tf.Tensor:
     """The values of ``tensors`` (variables, tensors) in ``cd``, flat, side by side."""
-    return tf.concat([tf.reshape(tf.cast(tf.convert_to_tensor(v), cd), [-1]) for v in tensors], 0)
+    return flat_values([tf.cast(tf.convert_to_tensor(v), cd) for v in tensors])
 
 
 class _Origin:
@@ -319,6 +319,10 @@ class _Group:
             self.steps = _compat.buffer_variable(tf.fill([slots], tf.constant(-1, tf.int64)), "tfhist_steps")
             self.walls = _compat.buffer_variable(tf.zeros([slots], tf.float64), "tfhist_walls")
             self.buf = _compat.buffer_variable(tf.zeros([slots, total, self.width], tf.float64), "tfhist_rows")
+        # The group's own functions (Engine._write): made by the first trace that reaches
+        # the group, called by every one (None under XLA and tf.distribute: inline there).
+        self.record = None
+        self.after = None
         self._befores = None  # per compute dtype: _Before
         self.model: str | None = None  # the label of the model whose updates these are
         self.nonfinite = _NonFiniteCheck()
@@ -348,6 +352,11 @@ class _Group:
             self._befores = []
             for cd in (tf.float32, tf.float64):
                 pick = [(i, v, r) for i, v, r in measured if compute_dtype(tf.as_dtype(v.dtype)) == cd]
+                # weights of one shape side by side: one stack copies them (_flat)
+                first = {}
+                for _, v, _ in pick:
+                    first.setdefault(tuple(v.shape), len(first))
+                pick.sort(key=lambda p: first[tuple(p[1].shape)])
                 if pick:
                     size = sum(tf.TensorShape(v.shape).num_elements() for _, v, _ in pick)
                     with tf.init_scope():
@@ -388,6 +397,15 @@ class _Group:
             start += len(names)
         self.last = int(got[-1])
         return got, walls, out
+
+
+def _own_function(fn):
+    """``fn`` as a ``tf.function`` of this package's (no AutoGraph; the trace swap leaves
+    it alone): traced once for its arguments' types, its call op inlined when the step
+    that calls it runs."""
+    f = tf.function(fn, autograph=False)
+    _compat.OWN_FUNCTIONS.add(id(f))
+    return f
 
 
 class _Before:
@@ -765,22 +783,30 @@ class Engine:
         if not names:
             return
 
-        def values(kind):
-            return [self._applied(g, scale) for g in tensors[kind]] if kind == "grads" else tensors[kind]
-
         step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
-        check = _all_finite([g for _, g in pairs] + [loss])
+        checked = [t for t in [g for _, g in pairs] + [loss] if t is not None]
         # The update's scalars (its norm, the distance from w0, the update ratio of weight
         # matrices) of the weights with a static shape: copied before the update, compared after.
         measured = _measured_rows(names, tensors)
 
         kinds_of = [probe_kind(t, b) for _, t, b in acts] + [None] * sum(len(names[k]) for k in names if k != "activations")
+        # This trace's tensors the rows read (the weights are read where the rows are made).
+        live = {k: tensors[k] for k in names if k != "weights"}
+        if scale is not None:
+            live["scale"] = scale
 
-        def rows_of():
-            flat = [t for kind in names for t in values(kind)]
-            return rows_and_probes(flat, self.bins, kinds_of)
+        def rows_of(live, read=tf.convert_to_tensor):
+            def values(kind):
+                if kind == "weights":
+                    return [read(v) for v in tensors[kind]]
+                return [self._applied(g, live.get("scale")) for g in live[kind]] if kind == "grads" else live[kind]
 
-        self._write(opt, key, step, check, names, tensors, rows_of, measured, model=self._label_of(mine, opt))
+            return rows_and_probes([t for kind in names for t in values(kind)], self.bins, kinds_of)
+
+        if key is not None and not _compat.in_xla_context():  # the group's own functions
+            self._write(opt, key, step, None, names, tensors, rows_of, measured, model=self._label_of(mine, opt), checked=checked, live=live)
+        else:
+            self._write(opt, key, step, _all_finite(checked), names, tensors, lambda: rows_of(live), measured, model=self._label_of(mine, opt))
 
     def _label_of(self, mine, opt) -> str:
         """The label the update's global gradient norm goes under: its model's (as in
@@ -807,7 +833,7 @@ class Engine:
             self.rec.add_model(self.model_label(m.root), [n for k in names for n in names[k]], outputs)
             self.seen_models[id(m.root)] = weakref.ref(m.root)
 
-    def _write(self, opt, key, step, check, names, tensors, rows_of, measured=(), chief=True, model=None) -> None:
+    def _write(self, opt, key, step, check, names, tensors, rows_of, measured=(), chief=True, model=None, checked=None, live=None) -> None:
         """Record the rows ``rows_of()`` builds (``[T, bins + 12]``: each with its probe
         columns), at ``step`` and its wall time: now when running eagerly, else in the
         graph, into the group's ring buffer, on sampled steps and on the first step whose
@@ -816,7 +842,14 @@ class Engine:
         :meth:`after_update` measures once the optimizer has run (:func:`_measured_rows`):
         on sampled steps, their values are copied before the update, and the first
         sampled step that reads them fills their w0 (:class:`_Origin`). ``model``: the
-        label the global gradient norm goes under."""
+        label the global gradient norm goes under.
+
+        With ``live`` (a traced step, not XLA), the work is the group's own function
+        (``check`` None: ``checked`` are the tensors the check reads, ``rows_of(live)``
+        makes the rows from ``live``, this trace's tensors): traced once for the group and
+        called from every trace that reaches it (Keras traces a step twice), one call op
+        in the training graph, inlined when it runs. A training step's new trace then
+        costs one op per recorded update, not the per-tensor work again."""
         dtypes = {k: [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors[k]] for k in names}
         order = [(kind, n) for kind in names for n in names[kind]]
         if key is None:  # eager: straight to the Recording
@@ -856,28 +889,44 @@ class Engine:
                     self.rec.changed()
             return
         group = self._group(opt, names, dtypes, model)
-        sampled = tf.equal(step % self.every, 0)
-        take = sampled
-        if check is not None:
-            take = sampled | group.nonfinite.first(step, check)
         befores = group.befores(measured, self._start_of) if chief and measured else []
         clock = self._xla_clock() if _compat.in_xla_context() else None
 
-        def _sampled():
-            for b in befores:
-                values = _flat(b.variables, b.buf.dtype)
-                b.buf.assign(values)
-                b.start.fill_once(values)  # w0, at the first sampled step that reads these weights
-            rows = rows_of()
-            if chief:
-                wall = tf.timestamp() if clock is None else clock.read_value()
-                group.write(step, rows, wall, tf.logical_not(sampled))
-            with tf.control_dependencies([rows]):
-                return tf.constant(True)
+        def record(step, checked, live):
+            ok = _all_finite(checked) if live is not None else check
+            sampled = tf.equal(step % self.every, 0)
+            take = sampled if ok is None else sampled | group.nonfinite.first(step, ok)
 
-        tf.cond(take, _sampled, lambda: tf.constant(False))
+            def _sampled():
+                reads: dict = {}  # one read of each weight for the copies and the rows
+
+                def read(v):
+                    if id(v) not in reads:
+                        reads[id(v)] = tf.convert_to_tensor(v)
+                    return reads[id(v)]
+
+                for b in befores:
+                    values = _flat([read(v) for v in b.variables], b.buf.dtype)
+                    b.buf.assign(values)
+                    b.start.fill_once(values)  # w0, at the first sampled step that reads these weights
+                rows = rows_of(live, read) if live is not None else rows_of()
+                if chief:
+                    wall = tf.timestamp() if clock is None else clock.read_value()
+                    group.write(step, rows, wall, tf.logical_not(sampled))
+                with tf.control_dependencies([rows]):
+                    return tf.constant(True)
+
+            tf.cond(take, _sampled, lambda: tf.constant(False))
+            return step
+
+        if live is None:
+            record(step, None, None)
+        else:
+            if group.record is None:
+                group.record = _own_function(record)
+            step = group.record(step, checked, live)
         if befores:
-            self._post[key] = (group, step, befores)
+            self._post[key] = (group, step, befores, live is not None)
 
     def _xla_clock(self):
         """XLA has no Timestamp op: XLA-compiled steps record the host time at which the
@@ -906,15 +955,23 @@ class Engine:
                     self._add_probes("weights", names, [k], vals[None], wall)
             self.rec.changed()
             return
-        group, step, befores = post
+        group, step, befores, own = post
 
-        def _sampled():
-            for b in befores:
-                vals = update_scalars([tf.convert_to_tensor(v) for v in b.variables], b.buf.read_value(), b.start.read(), b.ratio)
-                group.write_scalars(step, b.rows, vals)
-            return tf.constant(True)
+        def after(step):
+            def _sampled():
+                for b in befores:
+                    vals = update_scalars([tf.convert_to_tensor(v) for v in b.variables], b.buf.read_value(), b.start.read(), b.ratio)
+                    group.write_scalars(step, b.rows, vals)
+                return tf.constant(True)
 
-        tf.cond(tf.equal(step % self.every, 0), _sampled, lambda: tf.constant(False))
+            tf.cond(tf.equal(step % self.every, 0), _sampled, lambda: tf.constant(False))
+
+        if not own:
+            after(step)
+            return
+        if group.after is None:
+            group.after = _own_function(after)
+        group.after(step)
 
     def _add_probes(self, kind: str, names, steps, probes, walls) -> None:
         """Probe columns into the Recording's scalar series (finite values only)."""
