@@ -4,14 +4,18 @@
     python bench/tracecost.py --workload cnn --rounds 9
     python bench/tracecost.py --workload mirrored   # the MLP under MirroredStrategy, 2 logical CPUs
     python bench/tracecost.py --workload resnet50 --rounds 3   # also transformer (bench/scale.py's models)
+    python bench/tracecost.py --workload transformer --arms plain,all   # fewer arms
 
 Each arm trains a fresh, identically seeded model for ONE batch (so the run is mostly
 tracing and instantiating the training function, plus step 0, which is sampled), after a
-warm-up that traces the histogram functions once. Reported: median process CPU ms per
-arm and its difference from plain. The arms separate the parts: all kinds; gradients
-only; gradients with the histogram rows replaced by a constant (what the branch, the
-ring buffer, the probe and the extra tracing cost without the histogram function's call
-sites); and all kinds without the findings' update ratios, then without their probes.
+warm-up that traces the package's own functions once. Reported per arm, medians over
+rounds, process CPU: the whole one-batch fit, the part of it spent tracing in Python
+(the outermost ``func_graph_from_py_func`` calls: Keras traces the step twice, and the
+watch's own functions once), the rest (the runtime instantiating the traced function,
+step 0, the watch's set-up and exit), and the graph ops created; each also as the
+difference from plain. The arms: all kinds; gradients only; activations only; all kinds
+without the probes (dead units, saturation); all kinds without the weights' update
+scalars (update ratio, update norm, distance from the start).
 """
 
 from __future__ import annotations
@@ -26,12 +30,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+ARMS = ("plain", "all", "grads", "activations", "all-no-probes", "all-no-update-scalars")
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workload", default="mlp", choices=("mlp", "cnn", "mirrored", "transformer", "resnet50"))
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, from {', '.join(ARMS)}")
     args = ap.parse_args(argv)
+    arms = [a for a in args.arms.split(",") if a]
+    bad = [a for a in arms if a not in ARMS]
+    if bad or "plain" not in arms:
+        ap.error(f"--arms must include plain and name only {', '.join(ARMS)}; got {args.arms}")
 
     import tensorflow as tf
 
@@ -39,9 +50,32 @@ def main(argv=None) -> int:
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
+    from tensorflow.python.framework import func_graph, ops
+
     import tfhist_magic
     from bench import WORKLOADS, _data, _model
     from tfhist_magic.capture import _tf2
+
+    # Python tracing time (outermost traces only) and graph ops created, counted while an arm runs.
+    count = {"trace": 0.0, "ops": 0, "depth": 0}
+    real_trace, real_op = func_graph.func_graph_from_py_func, ops.Graph._create_op_internal
+
+    def trace(*a, **k):
+        count["depth"] += 1
+        t0 = time.process_time()
+        try:
+            return real_trace(*a, **k)
+        finally:
+            count["depth"] -= 1
+            if count["depth"] == 0:
+                count["trace"] += time.process_time() - t0
+
+    def create_op(self, *a, **k):
+        count["ops"] += 1
+        return real_op(self, *a, **k)
+
+    func_graph.func_graph_from_py_func = trace
+    ops.Graph._create_op_internal = create_op
 
     wl = WORKLOADS[args.workload]
     x, y = _data(wl["kind"], 512)
@@ -51,53 +85,40 @@ def main(argv=None) -> int:
     with tfhist_magic.watch():
         _model(wl["kind"]).fit(*one, **kw)
 
-    real = _tf2.snapshot_rows
-
-    def constant_rows(tensors, bins):
-        total = tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in tensors])
-        return tf.zeros([len(tensors), bins + 10], tf.float64) + tf.cast(total, tf.float64)
-
-    # The findings' measurements, switched off one at a time (issue 11): the probes of the
-    # activations (dead units, saturation) and the update ratios of the weights.
-    real_kind, real_write = _tf2.probe_kind, _tf2.Engine._write
-
-    def no_ratios(self, *a, **k):
-        a = list(a)
-        if len(a) > 7:
-            a[7] = ()  # ratio_of
-        k.pop("ratio_of", None)
-        return real_write(self, *a, **k)
-
-    arms = {
-        "plain": None,
-        "all kinds": dict(kinds="all"),
-        "all kinds, no update ratios": dict(kinds="all"),
-        "all kinds, no update ratios, no probes": dict(kinds="all"),
-        "grads only": dict(kinds="grads"),
-        "activations only": dict(kinds="activations"),
-        "grads only, rows replaced by a constant": dict(kinds="grads"),
-    }
+    real_kind, real_measured = _tf2.probe_kind, _tf2._measured_rows
+    watch_args = {"all": dict(kinds="all"), "grads": dict(kinds="grads"), "activations": dict(kinds="activations")}
     got = {a: [] for a in arms}
-    for _ in range(args.rounds):
-        for arm, watch_args in arms.items():
-            _tf2.snapshot_rows = constant_rows if "constant" in arm else real
-            _tf2.Engine._write = no_ratios if "no update ratios" in arm else real_write
-            _tf2.probe_kind = (lambda t, b: None) if "no probes" in arm else real_kind
+    series = {}
+    for r in range(args.rounds):
+        for arm in arms[r % len(arms) :] + arms[: r % len(arms)]:  # who goes first rotates
+            _tf2.probe_kind = (lambda t, b: None) if arm == "all-no-probes" else real_kind
+            _tf2._measured_rows = (lambda names, tensors: []) if arm == "all-no-update-scalars" else real_measured
             m = _model(wl["kind"])
+            count.update(trace=0.0, ops=0)
             c = time.process_time()
-            if watch_args is None:
+            if arm == "plain":
                 m.fit(*one, **kw)
             else:
-                with tfhist_magic.watch(**watch_args):
+                with tfhist_magic.watch(**watch_args.get(arm, dict(kinds="all"))) as rec:
                     m.fit(*one, **kw)
-            got[arm].append((time.process_time() - c) * 1000)
-    _tf2.snapshot_rows, _tf2.Engine._write, _tf2.probe_kind = real, real_write, real_kind
-    plain = statistics.median(got["plain"])
+                series[arm] = sum(len(rec.names(k)) for k in rec.kinds)
+            total = time.process_time() - c
+            got[arm].append((total * 1000, count["trace"] * 1000, count["ops"]))
+            del m
+    _tf2.probe_kind, _tf2._measured_rows = real_kind, real_measured
+    func_graph.func_graph_from_py_func, ops.Graph._create_op_internal = real_trace, real_op
+    med = {a: [statistics.median(v) for v in zip(*got[a])] for a in arms}
+    p_total, p_trace, p_ops = med["plain"]
     print(f"## {args.workload}: one-batch fit of a fresh model, {args.rounds} rounds, median CPU ms")
-    print("| arm | CPU ms | added |\n|---|---|---|")
-    for arm in arms:
-        med = statistics.median(got[arm])
-        print(f"| {arm} | {med:.0f} | {med - plain:+.0f} |")
+    print("| arm | series | CPU ms (added) | of it Python tracing (added) | the rest (added) | graph ops (added) |")
+    print("|---|---|---|---|---|---|")
+    for a in arms:
+        total, tr, n = med[a]
+        rest, p_rest = total - tr, p_total - p_trace
+        print(
+            f"| {a} | {series.get(a, '')} | {total:.0f} ({total - p_total:+.0f}) | {tr:.0f} ({tr - p_trace:+.0f}) | "
+            f"{rest:.0f} ({rest - p_rest:+.0f}) | {n:.0f} ({n - p_ops:+.0f}) |"
+        )
     return 0
 
 
