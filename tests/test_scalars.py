@@ -289,3 +289,38 @@ def test_mirrored_update_norm_init_distance_and_grad_norm():
     assert steps == [0, 1, 2, 3]
     np.testing.assert_allclose(gn, from_rows, rtol=1e-12)
     np.testing.assert_allclose(gn, r["gn_want"], rtol=1e-3)  # from float32 weight differences
+
+
+def test_weights_of_one_shape_keep_their_own_scalars(xy):
+    """Several weights of one shape (stacked together on their way to the fused pass, the
+    copies sorted by shape): each weight's update ratio, update norm and distance from the
+    start are its own, against the weights fetched before and after each step; with an
+    eager first update (w0 made in another order) then a traced fit."""
+    x, y = xy
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((8,)), L.Dense(16, activation="tanh"), L.Dense(16, activation="tanh"), L.Dense(16, activation="tanh"), L.Dense(1)])
+    m.compile(optimizer=keras.optimizers.SGD(LR), loss="mse")
+    names = [v.path for v in m.trainable_variables]
+    assert len({tuple(v.shape) for v in m.trainable_variables}) < len(names)  # shapes repeat
+    keep = _Keep(m)
+    with tfhist_magic.watch(every=1) as rec:
+        keep.snaps.append([v.numpy().astype(np.float64) for v in m.trainable_variables])
+        with tf.GradientTape() as tape:  # one eager update first: w0 is this step's read
+            loss = tf.reduce_mean(tf.square(m(x[:BATCH]) - y[:BATCH]))
+        m.optimizer.apply_gradients(zip(tape.gradient(loss, m.trainable_variables), m.trainable_variables))
+        m.fit(x[BATCH:], y[BATCH:], batch_size=BATCH, epochs=1, verbose=0, shuffle=False, callbacks=[keep])
+    keep.snaps.append([v.numpy().astype(np.float64) for v in m.trainable_variables])
+    snaps = keep.snaps
+    n = len(snaps) - 1
+    square = [nm for nm, v in zip(names, m.trainable_variables) if tuple(v.shape) == (16, 16)]
+    assert len(square) == 2 and set(square) <= set(rec.scalar_names("update_ratio"))
+    for i, name in enumerate(names):
+        steps, un = rec.scalar("update_norm", name)
+        np.testing.assert_array_equal(steps, np.arange(n))
+        np.testing.assert_allclose(un, [np.linalg.norm(snaps[k + 1][i] - snaps[k][i]) for k in range(n)], rtol=2e-6)
+        steps, dist = rec.scalar("init_distance", name)
+        np.testing.assert_allclose(dist, [np.linalg.norm(snaps[k][i] - snaps[0][i]) for k in range(n)], rtol=2e-6, atol=1e-12)
+        if name in rec.scalar_names("update_ratio"):
+            steps, ratio = rec.scalar("update_ratio", name)
+            want = [np.std(snaps[k + 1][i] - snaps[k][i]) / np.std(snaps[k][i]) for k in range(n)]
+            np.testing.assert_allclose(ratio, want, rtol=1e-5)

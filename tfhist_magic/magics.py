@@ -228,6 +228,8 @@ class TfHistMagics(Magics):
             raise UsageError(f"Received: --labels {' '.join(labels)} ({len(labels)} labels for {len(runs)} Recordings; expected one label per Recording).")
         if len(set(labels)) != len(labels):
             dup = next(x for x in labels if labels.count(x) > 1)
+            if args.labels is None:
+                raise UsageError(f"Received: --compare with {dup!r} twice (expected different Recordings, or --labels to tell them apart).")
             raise UsageError(f"Received: --labels with {dup!r} twice (expected a different label for each Recording).")
         cmp = compare(*runs, labels=labels)
         self.shell.user_ns["_tfhist_compare"] = cmp

@@ -49,6 +49,7 @@ from tensorflow.python.util import nest as _nest
 __all__ = [
     "Function",
     "OWN_FUNCTIONS",
+    "mark_own",
     "NO_GRAPPLER",
     "BaseSession",
     "fetch_mapper",
@@ -76,8 +77,17 @@ __all__ = [
 Function = _pf.Function
 #: The Session base class (``Session``, ``InteractiveSession``, monitored sessions).
 BaseSession = _session.BaseSession
-#: ids of this package's own tf.functions (never re-traced for a watch).
+#: ids of this package's process-wide cached tf.functions (never re-traced for a watch);
+#: a function that can be freed is marked with :func:`mark_own` instead (an id can be reused).
 OWN_FUNCTIONS: set[int] = set()
+
+
+def mark_own(fn):
+    """Mark ``fn`` (a tf.function this package made) as its own: a watch never swaps its
+    traces. On the object, not by id, so a freed function's id given to a user's function
+    later does not hide that one from the watch."""
+    fn._tfhist_own = True
+    return fn
 
 NO_GRAPPLER = config_pb2.ConfigProto()
 NO_GRAPPLER.graph_options.rewrite_options.disable_meta_optimizer = True
@@ -157,7 +167,7 @@ class TraceSwap:
 
     def enter(self, fn) -> None:
         """Call before ``fn`` runs inside the watch (cheap after the first time)."""
-        if id(fn) in self._seen or id(fn) in OWN_FUNCTIONS:
+        if id(fn) in self._seen or id(fn) in OWN_FUNCTIONS or getattr(fn, "_tfhist_own", False):
             return
         saved = None
         if fn._no_variable_creation_config is not None or fn._variable_creation_config is not None:

@@ -339,7 +339,7 @@ def probe_kind(t, bounded: str | None) -> str | None:
     """What :func:`snapshot_rows` can probe in activation ``t``: "units" (dead units) for an
     output of rank >= 2, "tanh"/"sigmoid" when it is also that function's; else None."""
     shape = tf.TensorShape(t.shape)
-    if shape.rank is None or shape.rank < 2 or shape[-1] == 0:
+    if shape.rank is None or shape.rank < 2 or not shape[-1]:  # unknown or no units
         return None
     return bounded if bounded in _BOUNDS and tf.as_dtype(t.dtype).is_floating else "units"
 
@@ -354,10 +354,15 @@ def snapshot_rows(tensors, bins: int) -> tf.Tensor:
     return rows_and_probes(flat, bins, [None] * len(flat))[:, : bins + H.EXTRA]
 
 
+#: Tensors of one shape stack together up to this many values each (the op saved is worth
+#: a copy of a small tensor, not of a large one: a model's large tensors are few).
+_STACK_MAX = 1 << 16
+
+
 def _segments(flat: list, keep_order: bool = False):
     """The values of ``flat`` (tensors of one dtype) side by side, each one's size, and
-    the order they are in (``perm``, indices into ``flat``). Tensors of one fully known
-    shape go in with one stack (one op for all of them: a model repeats few shapes), the
+    the order they are in (``perm``, indices into ``flat``). Small tensors of one fully
+    known shape go in with one stack (one op for all of them: a model repeats few shapes), the
     others with one reshape each. ``keep_order``: only neighbours are stacked together,
     so the values lie in input order (``perm`` is the identity), as a concatenation of
     each one flattened would lay them."""
@@ -365,7 +370,8 @@ def _segments(flat: list, keep_order: bool = False):
     by_shape: dict = {}
     for i, t in enumerate(flat):
         shape = tf.TensorShape(t.shape)
-        key = tuple(shape.as_list()) if shape.is_fully_defined() else None
+        # small tensors only: a stack is one more copy of what it holds (the concat copies again)
+        key = tuple(shape.as_list()) if shape.is_fully_defined() and shape.num_elements() <= _STACK_MAX else None
         if key is not None and keep_order and groups and groups[-1][0] == key:
             groups[-1][1].append(i)
         elif key is not None and not keep_order and key in by_shape:

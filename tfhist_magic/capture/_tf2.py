@@ -38,7 +38,7 @@ from ..health import is_weight_matrix
 from ..recording import KINDS, Recording
 from . import _compat
 from .. import histogram as H
-from ._ops import PROBE_COLUMNS, UPDATE_COLUMNS, compute_dtype, flat_values, merged_rows, probe_kind, rows_and_probes, snapshot_rows, update_scalars
+from ._ops import PROBE_COLUMNS, UPDATE_COLUMNS, _prepare, compute_dtype, flat_values, merged_rows, probe_kind, rows_and_probes, snapshot_rows, update_scalars
 from ._patch import Patches
 
 __all__ = ["Engine", "record_now", "add_probes", "add_grad_norm", "PROBES"]
@@ -96,7 +96,7 @@ def add_grad_norm(rec: Recording, label: str, steps, rows, walls) -> None:
 
 def _flat(tensors, cd) -> tf.Tensor:
     """The values of ``tensors`` (variables, tensors) in ``cd``, flat, side by side."""
-    return flat_values([tf.cast(tf.convert_to_tensor(v), cd) for v in tensors])
+    return flat_values([tf.cast(_prepare(v), cd) for v in tensors])  # as update_scalars reads them (|z| of complex)
 
 
 class _Origin:
@@ -403,9 +403,9 @@ def _own_function(fn):
     """``fn`` as a ``tf.function`` of this package's (no AutoGraph; the trace swap leaves
     it alone): traced once for its arguments' types, its call op inlined when the step
     that calls it runs."""
-    f = tf.function(fn, autograph=False)
-    _compat.OWN_FUNCTIONS.add(id(f))
-    return f
+    # reduce_retracing: a later trace whose tensors differ only in a dimension (the batch)
+    # reuses a trace with that dimension unknown
+    return _compat.mark_own(tf.function(fn, autograph=False, reduce_retracing=True))
 
 
 class _Before:
