@@ -8,7 +8,7 @@
 // index of the compared step, -1 the last).
 
 import { PERCENTILES, TITLES } from "./constants.js";
-import { axes, el, ramp, sizeCanvas } from "./draw.js";
+import { axes, el, ramp, sizeCanvas, viewBar } from "./draw.js";
 import { describe, fmt, frame, pct, percentiles, rebin, total, valueRange } from "./numbers.js";
 
 export const COMPARE_VIEWS = [
@@ -101,15 +101,7 @@ export class CompareView {
     this.only = el("div", "tfh-only");
     this.side.append(this.rankHead, this.filter, this.list, this.only);
     this.main = el("div", "tfh-main");
-    this.bar = el("div", "tfh-bar");
-    this.viewButtons = {};
-    for (const [v, label] of COMPARE_VIEWS) {
-      const b = el("button", "tfh-view", label);
-      b.dataset.view = v;
-      b.addEventListener("click", () => this.set({ view: v }));
-      this.viewButtons[v] = b;
-      this.bar.append(b);
-    }
+    ({ bar: this.bar, buttons: this.viewButtons } = viewBar(COMPARE_VIEWS, (view) => this.set({ view })));
     this.title = el("div", "tfh-title");
     this.plot = el("div", "tfh-plot");
     this.canvas = el("canvas", "tfh-canvas");

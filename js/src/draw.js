@@ -119,3 +119,39 @@ export function searchEdges(edges, v) {
   }
   return lo;
 }
+
+/** A line through (X(step), Y(f(value))), broken where f(value) is not finite. */
+export function polyline(ctx, steps, values, X, Y, f = (v) => v) {
+  ctx.beginPath();
+  let on = false;
+  steps.forEach((st, i) => {
+    const y = f(values[i]);
+    if (!Number.isFinite(y)) return void (on = false);
+    on ? ctx.lineTo(X(st), Y(y)) : ctx.moveTo(X(st), Y(y));
+    on = true;
+  });
+  ctx.stroke();
+}
+
+/** The colour ramp as a vertical bar at x, over the plot box's height (top: 1, bottom: 0). */
+export function colorBar(ctx, x, box, w = 12) {
+  for (let k = 0; k < box.h; k++) {
+    ctx.fillStyle = ramp(1 - k / box.h);
+    ctx.fillRect(x, box.t + k, w, 1.5);
+  }
+}
+
+/** A bar of view buttons ([view, label] pairs); ``pick(view)`` on a click. Returns the bar
+ *  and the buttons by view. */
+export function viewBar(views, pick) {
+  const bar = el("div", "tfh-bar");
+  const buttons = {};
+  for (const [v, label] of views) {
+    const b = el("button", "tfh-view", label);
+    b.dataset.view = v;
+    b.addEventListener("click", () => pick(v));
+    buttons[v] = b;
+    bar.append(b);
+  }
+  return { bar, buttons };
+}

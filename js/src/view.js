@@ -1,7 +1,7 @@
 // The dashboard's view: tabs, picker, plot, slider, findings, keys; each view's drawing is mixed in from its module.
 
 import { DEPTH, TITLES, VIEWS } from "./constants.js";
-import { covered, el, mark, sizeCanvas } from "./draw.js";
+import { covered, el, mark, sizeCanvas, viewBar } from "./draw.js";
 import { describe, fmt, statusText } from "./numbers.js";
 import { pickerMethods } from "./picker.js";
 import { GRID_SORTS, tilesMethods } from "./tiles.js";
@@ -154,15 +154,7 @@ export class View {
     this.side.append(this.filter, this.list);
     // main
     this.main = el("div", "tfh-main");
-    this.bar = el("div", "tfh-bar");
-    this.viewButtons = {};
-    for (const [v, label] of VIEWS) {
-      const b = el("button", "tfh-view", label);
-      b.dataset.view = v;
-      b.addEventListener("click", () => this.set({ view: v }));
-      this.viewButtons[v] = b;
-      this.bar.append(b);
-    }
+    ({ bar: this.bar, buttons: this.viewButtons } = viewBar(VIEWS, (view) => this.set({ view })));
     this.options = el("span", "tfh-options");
     const check = (key, label) => {
       const l = el("label");

@@ -22,7 +22,7 @@ import zlib
 import numpy as np
 
 from .packet import Packet, header, row_bytes
-from .saved import BUDGET, page_html, page_code_bytes
+from .saved import BUDGET, mime_bundle, page_html
 
 __all__ = ["SavedComparison", "compare_packet", "show"]
 
@@ -135,27 +135,18 @@ class SavedComparison:
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         cmp = self.comparison
-        text = cmp.summary()
-        data, meta = {}, {}
-        png, width = b"", 0
-        try:
+
+        def picture():
             from .static import compare_png
 
-            png, width = compare_png(cmp)
-        except Exception as e:  # noqa: BLE001 - the dashboard and the text must still show
-            text += f"\n(the static picture could not be drawn: {type(e).__name__}: {e})"
-        if png:
-            data["image/png"] = base64.b64encode(png).decode("ascii")
-            meta["image/png"] = {"width": width}
-        data["text/plain"] = text
-        if len(cmp):
-            rest = 2 * len(data.get("image/png", "")) + 2 * len(text.encode()) + page_code_bytes() * 11 // 10 + 40_000
-            try:
-                page, self.info = compare_html(cmp, png=png, width=width, text=text, budget=max(50_000, self.budget - rest))
-            except Exception as e:  # noqa: BLE001 - the picture and the text must still show
-                data["text/plain"] = text + f"\n(the saved dashboard could not be built: {type(e).__name__}: {e})"
-            else:
-                data["text/html"] = page
+            return compare_png(cmp)
+
+        def page(png, width, text, budget):
+            return compare_html(cmp, png=png, width=width, text=text, budget=budget)
+
+        data, meta, info = mime_bundle(cmp.summary(), picture, page if len(cmp) else None, self.budget)
+        if info is not None:
+            self.info = info
         return data, meta
 
     def __repr__(self) -> str:

@@ -1,6 +1,6 @@
 // tfhist_magic dashboard: bundled by js/build.mjs from js/src/*.js (edit those, then
 // `cd js && npm install && npm run build`). No imports, nothing from a CDN.
-// sources: sha256 381466cd664359dc8a7bfbbe565f3b4d7addcba2186f957a4d49704ce0837113
+// sources: sha256 4baa9a67d484d9d288e579ba4ed030a408833c2c8d4a21539e47d56bb722ab47
 
 // src/constants.js
 var KINDS = ["activations", "weights", "grads"];
@@ -529,6 +529,35 @@ function searchEdges(edges, v) {
   }
   return lo;
 }
+function polyline(ctx, steps, values, X, Y, f = (v) => v) {
+  ctx.beginPath();
+  let on = false;
+  steps.forEach((st, i) => {
+    const y = f(values[i]);
+    if (!Number.isFinite(y)) return void (on = false);
+    on ? ctx.lineTo(X(st), Y(y)) : ctx.moveTo(X(st), Y(y));
+    on = true;
+  });
+  ctx.stroke();
+}
+function colorBar(ctx, x, box, w = 12) {
+  for (let k = 0; k < box.h; k++) {
+    ctx.fillStyle = ramp(1 - k / box.h);
+    ctx.fillRect(x, box.t + k, w, 1.5);
+  }
+}
+function viewBar(views, pick) {
+  const bar = el("div", "tfh-bar");
+  const buttons = {};
+  for (const [v, label] of views) {
+    const b = el("button", "tfh-view", label);
+    b.dataset.view = v;
+    b.addEventListener("click", () => pick(v));
+    buttons[v] = b;
+    bar.append(b);
+  }
+  return { bar, buttons };
+}
 
 // src/picker.js
 var CROWD = 12;
@@ -985,10 +1014,7 @@ var depthMethods = {
       ctx.stroke();
     }
     const cb = { x: box.l + box.w + 12, w: 12 };
-    for (let k = 0; k < box.h; k++) {
-      ctx.fillStyle = ramp(1 - k / box.h);
-      ctx.fillRect(cb.x, box.t + k, cb.w, 1.5);
-    }
+    colorBar(ctx, cb.x, box, cb.w);
     ctx.fillStyle = "#444";
     ctx.font = "10px sans-serif";
     ctx.textAlign = "left";
@@ -1039,17 +1065,7 @@ var probesMethods = {
     const x0 = s.snaps[0].step, x1 = Math.max(s.snaps[s.snaps.length - 1].step, x0 + 1);
     const log = got[0][2];
     const f = (v) => log ? v > 0 ? Math.log10(v) : NaN : v;
-    const line = (c) => {
-      ctx.beginPath();
-      let on = false;
-      c.steps.forEach((st, i) => {
-        const y = f(c.values[i]);
-        if (!Number.isFinite(y)) return void (on = false);
-        on ? ctx.lineTo(X(st), Y(y)) : ctx.moveTo(X(st), Y(y));
-        on = true;
-      });
-      ctx.stroke();
-    };
+    const line = (c) => polyline(ctx, c.steps, c.values, X, Y, f);
     const mates = log ? this.store.ofKind(s.kind).filter((o) => o.name !== s.name) : [];
     if (mates.length) this.store.wantDepth(s.kind, got[0][0], mates);
     const others = mates.map((o) => this.store.scalar(got[0][0], o.name)).filter((c) => c && c.steps.length);
@@ -1141,15 +1157,7 @@ var probesMethods = {
     got.forEach(([m, label, of, c], k) => {
       ctx.strokeStyle = ctx.fillStyle = colors[k % colors.length];
       ctx.lineWidth = 1.5;
-      ctx.beginPath();
-      let on = false;
-      c.steps.forEach((st, i) => {
-        const y = f(c.values[i]);
-        if (!Number.isFinite(y)) return void (on = false);
-        on ? ctx.lineTo(X(st), Y(y)) : ctx.moveTo(X(st), Y(y));
-        on = true;
-      });
-      ctx.stroke();
+      polyline(ctx, c.steps, c.values, X, Y, f);
       for (let i = 0; i < c.steps.length; i++) if (Number.isFinite(f(c.values[i]))) ctx.fillRect(X(c.steps[i]) - 1.5, Y(f(c.values[i])) - 1.5, 3, 3);
       const at = c.steps.indexOf(snap.step);
       const text = "\u2014 " + label + (of !== s.name ? ` (${of})` : "") + (at >= 0 ? `: ${fmt(c.values[at])}` : "");
@@ -1479,10 +1487,7 @@ var timeMethods = {
     ctx.lineTo(sel.x + sel.w / 2, box.t + 6);
     ctx.fill();
     const cbar = { x: box.l + box.w + 14, w: 12 };
-    for (let k = 0; k < box.h; k++) {
-      ctx.fillStyle = ramp(1 - k / box.h);
-      ctx.fillRect(cbar.x, box.t + k, cbar.w, 1.5);
-    }
+    colorBar(ctx, cbar.x, box, cbar.w);
     ctx.fillStyle = "#444";
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
@@ -1710,15 +1715,7 @@ var View = class {
     this.list.dataset.lmSuppressShortcuts = this.filter.dataset.lmSuppressShortcuts = "true";
     this.side.append(this.filter, this.list);
     this.main = el("div", "tfh-main");
-    this.bar = el("div", "tfh-bar");
-    this.viewButtons = {};
-    for (const [v, label] of VIEWS) {
-      const b = el("button", "tfh-view", label);
-      b.dataset.view = v;
-      b.addEventListener("click", () => this.set({ view: v }));
-      this.viewButtons[v] = b;
-      this.bar.append(b);
-    }
+    ({ bar: this.bar, buttons: this.viewButtons } = viewBar(VIEWS, (view) => this.set({ view })));
     this.options = el("span", "tfh-options");
     const check = (key, label) => {
       const l = el("label");
@@ -2197,15 +2194,7 @@ var CompareView = class {
     this.only = el("div", "tfh-only");
     this.side.append(this.rankHead, this.filter, this.list, this.only);
     this.main = el("div", "tfh-main");
-    this.bar = el("div", "tfh-bar");
-    this.viewButtons = {};
-    for (const [v, label] of COMPARE_VIEWS) {
-      const b = el("button", "tfh-view", label);
-      b.dataset.view = v;
-      b.addEventListener("click", () => this.set({ view: v }));
-      this.viewButtons[v] = b;
-      this.bar.append(b);
-    }
+    ({ bar: this.bar, buttons: this.viewButtons } = viewBar(COMPARE_VIEWS, (view) => this.set({ view })));
     this.title = el("div", "tfh-title");
     this.plot = el("div", "tfh-plot");
     this.canvas = el("canvas", "tfh-canvas");

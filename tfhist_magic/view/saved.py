@@ -256,6 +256,38 @@ def page_html(z: bytes, info: dict, fallback: str) -> str:
     )
 
 
+def mime_bundle(text: str, picture, page, budget: int):
+    """A notebook output: the PNG ``picture()`` gives (``(png, width)``), the text, and
+    the self-contained page ``page(png, width, text, budget)`` gives (``(html, info)``)
+    within ``budget`` bytes in all; either may be None (not made). A picture or a page
+    that fails is said in the text; the others still show. Returns ``(data, metadata,
+    the page's info or None)``."""
+    data, meta = {}, {}
+    png, width = b"", 0
+    if picture is not None:
+        try:
+            png, width = picture()
+        except Exception as e:  # noqa: BLE001 - the dashboard and the text must still show
+            text += f"\n(the static picture could not be drawn: {type(e).__name__}: {e})"
+            png = b""
+    if png:
+        data["image/png"] = base64.b64encode(png).decode("ascii")
+        meta["image/png"] = {"width": width}
+    data["text/plain"] = text
+    info = None
+    if page is not None:
+        # what the HTML carries besides the data: the picture and the text again (for
+        # where no script runs), the page code, the JSON escapes of a notebook's lines
+        rest = 2 * len(data.get("image/png", "")) + 2 * len(text.encode()) + page_code_bytes() * 11 // 10 + 40_000
+        try:
+            html_page, info = page(png, width, text, max(50_000, budget - rest))
+        except Exception as e:  # noqa: BLE001 - the picture and the text must still show
+            data["text/plain"] = text + f"\n(the saved dashboard could not be built: {type(e).__name__}: {e})"
+        else:
+            data["text/html"] = html_page
+    return data, meta, info
+
+
 class SavedView:
     """The saved dashboard of a Recording as a display object: ``display(SavedView(rec))``
     shows the self-contained HTML dashboard with the PNG and the text beside it, all of it
@@ -269,31 +301,18 @@ class SavedView:
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         rec = self.recording
-        text = rec.summary()
-        data, meta = {}, {}
-        png, width = b"", 0
-        if len(rec):
-            try:
-                from .static import overview_png
 
-                png, width = overview_png(rec)
-            except Exception as e:  # noqa: BLE001 - the dashboard and the text must still show
-                text += f"\n(the static picture could not be drawn: {type(e).__name__}: {e})"
-                png = b""
-        if png:
-            data["image/png"] = base64.b64encode(png).decode("ascii")
-            meta["image/png"] = {"width": width}
-        data["text/plain"] = text
-        if len(rec):
-            # what the HTML carries besides the data: the picture and the text again (for
-            # where no script runs), the page code, the JSON escapes of a notebook's lines
-            rest = 2 * len(data.get("image/png", "")) + 2 * len(text.encode()) + len(_module_source()) * 11 // 10 + 40_000
-            try:
-                page, self.info = saved_html(rec, png=png, width=width, text=text, budget=max(50_000, self.budget - rest), handoff=self.handoff)
-            except Exception as e:  # noqa: BLE001 - the picture and the text must still show
-                data["text/plain"] = text + f"\n(the saved dashboard could not be built: {type(e).__name__}: {e})"
-            else:
-                data["text/html"] = page
+        def picture():
+            from .static import overview_png
+
+            return overview_png(rec)
+
+        def page(png, width, text, budget):
+            return saved_html(rec, png=png, width=width, text=text, budget=budget, handoff=self.handoff)
+
+        data, meta, info = mime_bundle(rec.summary(), picture if len(rec) else None, page if len(rec) else None, self.budget)
+        if info is not None:
+            self.info = info
         return data, meta
 
     def __repr__(self) -> str:

@@ -190,13 +190,20 @@ def range_labels(e0: float, e1: float, X, left: float, right: float, width, gap:
     return out
 
 
-def _panel(draw, x0: int, y0: int, series, kind: str, title: str) -> None:
+def _plot_box(draw, x0: int, y0: int, title: str):
+    """A panel's plot box ``(left, right, top, bottom)`` at ``(x0, y0)``, its title drawn."""
     S = SCALE
     w, h = PANEL_W * S, PANEL_H * S
     left, right = x0 + PAD_SIDE * S, x0 + w - PAD_SIDE * S
     top, bottom = y0 + PAD_TOP * S, y0 + h - PAD_BOTTOM * S
     bold = _font(9, bold=True)
     draw.text((left, y0 + 3 * S), _fit(title, bold, right - left), fill=INK, font=bold)
+    return left, right, top, bottom
+
+
+def _panel(draw, x0: int, y0: int, series, kind: str, title: str) -> None:
+    S = SCALE
+    left, right, top, bottom = _plot_box(draw, x0, y0, title)
     # shares of each snapshot's finite values, so a snapshot with few values (or many)
     # still compares with the first one
     counts, edges = series.counts.astype(np.float64), series.edges
@@ -327,11 +334,7 @@ def _compare_panel(draw, x0: int, y0: int, series: list, index: list, colors: li
     """One tensor in every run: each run's snapshot (``index[r]`` of ``series[r]``) as the
     outline of its density (count / (total x bin width): runs with other bins compare)."""
     S = SCALE
-    w, h = PANEL_W * S, PANEL_H * S
-    left, right = x0 + PAD_SIDE * S, x0 + w - PAD_SIDE * S
-    top, bottom = y0 + PAD_TOP * S, y0 + h - PAD_BOTTOM * S
-    bold = _font(9, bold=True)
-    draw.text((left, y0 + 3 * S), _fit(title, bold, right - left), fill=INK, font=bold)
+    left, right, top, bottom = _plot_box(draw, x0, y0, title)
     snaps = []
     for s, i in zip(series, index):
         c = s.counts[i].astype(np.float64)

@@ -1,7 +1,7 @@
 // depth x step: one statistic of every tensor of a kind at every kept step.
 
 import { DEPTH } from "../constants.js";
-import { axes, ramp, rampRGB, sizeCanvas } from "../draw.js";
+import { axes, colorBar, rampRGB, sizeCanvas } from "../draw.js";
 import { fmt } from "../numbers.js";
 
 // Methods of View (view.js mixes them in): `this` is the dashboard's view.
@@ -88,10 +88,7 @@ export const depthMethods = {
     }
     // colour bar
     const cb = { x: box.l + box.w + 12, w: 12 };
-    for (let k = 0; k < box.h; k++) {
-      ctx.fillStyle = ramp(1 - k / box.h);
-      ctx.fillRect(cb.x, box.t + k, cb.w, 1.5);
-    }
+    colorBar(ctx, cb.x, box, cb.w);
     ctx.fillStyle = "#444";
     ctx.font = "10px sans-serif";
     ctx.textAlign = "left";

@@ -3,7 +3,7 @@
 // global gradient norm).
 
 import { NORMS, PROBES } from "../constants.js";
-import { axes, sizeCanvas } from "../draw.js";
+import { axes, polyline, sizeCanvas } from "../draw.js";
 import { fmt, niceTicks } from "../numbers.js";
 
 // Methods of View (view.js mixes them in): `this` is the dashboard's view.
@@ -25,17 +25,7 @@ export const probesMethods = {
     const x0 = s.snaps[0].step, x1 = Math.max(s.snaps[s.snaps.length - 1].step, x0 + 1);
     const log = got[0][2];
     const f = (v) => (log ? (v > 0 ? Math.log10(v) : NaN) : v); // a zero ratio (no update) has no place on a log axis
-    const line = (c) => {
-      ctx.beginPath();
-      let on = false;
-      c.steps.forEach((st, i) => {
-        const y = f(c.values[i]);
-        if (!Number.isFinite(y)) return void (on = false);
-        on ? ctx.lineTo(X(st), Y(y)) : ctx.moveTo(X(st), Y(y));
-        on = true;
-      });
-      ctx.stroke();
-    };
+    const line = (c) => polyline(ctx, c.steps, c.values, X, Y, f);
     // the update ratio of every other weight matrix too, faint: the per-layer picture at once
     const mates = log ? this.store.ofKind(s.kind).filter((o) => o.name !== s.name) : [];
     if (mates.length) this.store.wantDepth(s.kind, got[0][0], mates); // their whole series, if the page lacks them
@@ -122,15 +112,7 @@ export const probesMethods = {
     got.forEach(([m, label, of, c], k) => {
       ctx.strokeStyle = ctx.fillStyle = colors[k % colors.length];
       ctx.lineWidth = 1.5;
-      ctx.beginPath();
-      let on = false;
-      c.steps.forEach((st, i) => {
-        const y = f(c.values[i]);
-        if (!Number.isFinite(y)) return void (on = false);
-        on ? ctx.lineTo(X(st), Y(y)) : ctx.moveTo(X(st), Y(y));
-        on = true;
-      });
-      ctx.stroke();
+      polyline(ctx, c.steps, c.values, X, Y, f);
       for (let i = 0; i < c.steps.length; i++) if (Number.isFinite(f(c.values[i]))) ctx.fillRect(X(c.steps[i]) - 1.5, Y(f(c.values[i])) - 1.5, 3, 3);
       const at = c.steps.indexOf(snap.step);
       const text = "— " + label + (of !== s.name ? ` (${of})` : "") + (at >= 0 ? `: ${fmt(c.values[at])}` : "");

@@ -1,7 +1,7 @@
 // The views over steps: offset, heatmap, distribution; snapshots of NaN/Inf only marked.
 
 import { COLORS, PERCENTILES } from "../constants.js";
-import { axes, ramp } from "../draw.js";
+import { axes, colorBar, ramp } from "../draw.js";
 import { describe, fmt, frame, pct, percentiles, rebin, spaced, statOf, total } from "../numbers.js";
 
 // Methods of View (view.js mixes them in): `this` is the dashboard's view.
@@ -197,10 +197,7 @@ export const timeMethods = {
     ctx.fill();
     // colour bar
     const cbar = { x: box.l + box.w + 14, w: 12 };
-    for (let k = 0; k < box.h; k++) {
-      ctx.fillStyle = ramp(1 - k / box.h);
-      ctx.fillRect(cbar.x, box.t + k, cbar.w, 1.5);
-    }
+    colorBar(ctx, cbar.x, box, cbar.w);
     ctx.fillStyle = "#444";
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
