@@ -2,6 +2,11 @@
 
 import { fmt, niceTicks } from "./numbers.js";
 
+/** Colours of what the canvases draw besides the data: text, axes, marks. theme.js fills
+ * it from the page's theme before each draw (these are the light theme's). */
+export const THEME = { dark: false, bg: "#fff", fg: "#1b1b1b", fg2: "#595959", axis: "#9e9e9e", error: "#b3261e", warn: "#8a4b00", sel: "#0277bd",
+  faint: "#c8c8c8", missing: "#ececec", unmeasured: "#c4c4c4", label: "rgba(255,255,255,0.88)", rampLo: 0.15, rampHi: 0.85 };
+
 export const RAMP = [[0, 0, 4], [59, 15, 112], [140, 41, 129], [222, 73, 104], [254, 159, 109], [252, 253, 191]];
 
 /** The colour scale at t in [0, 1], as [r, g, b]. */
@@ -62,14 +67,14 @@ export function axes(ctx, box, x0, x1, y0, y1, { xTicks, yTicks, yLabel, xLabel 
   const { l, t, w, h } = box;
   const X = (v) => l + ((v - x0) / (x1 - x0 || 1)) * w;
   const Y = (v) => t + h - ((v - y0) / (y1 - y0 || 1)) * h;
-  ctx.strokeStyle = "#999";
+  ctx.strokeStyle = THEME.axis;
   ctx.lineWidth = 1;
   ctx.beginPath();
   ctx.moveTo(l, t);
   ctx.lineTo(l, t + h);
   ctx.lineTo(l + w, t + h);
   ctx.stroke();
-  ctx.fillStyle = "#444";
+  ctx.fillStyle = THEME.fg;
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
   const xs = xTicks || niceTicks(x0, x1, Math.max(3, Math.floor(w / 70))).map((v) => [v, fmt(v)]);

@@ -158,3 +158,41 @@ export function statusText(status, elapsed) {
   const t = s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
   return `${status.text}… ${t}`;
 }
+
+/** The heatmap's default value range: the bulk of the steps, not their extremes. Each
+ * snapshot's 1st and 99th percentiles (read off its exact bins); the range runs from the
+ * 10th percentile of the lows to the 90th of the highs, so one wide step (an early
+ * gradient) does not squeeze the rest into a line. Null when it would not be narrower
+ * than half of `full` (then the whole range shows everything at little cost). */
+export function robustRange(snaps, full) {
+  const lows = [], highs = [];
+  for (const p of snaps) {
+    if (!(p.finite > 0)) continue;
+    const B = p.counts.length;
+    const mn = Number.isFinite(p.min) ? p.min : p.edges[0], mx = Number.isFinite(p.max) ? p.max : p.edges[B];
+    const [a, b] = percentiles(p.edges, p.counts, mn, mx, [1, 99]);
+    if (Number.isFinite(a) && Number.isFinite(b)) lows.push(a), highs.push(b);
+  }
+  if (lows.length < 2) return null;
+  const q = (xs, f) => {
+    const v = [...xs].sort((x, y) => x - y), at = f * (v.length - 1), i = Math.floor(at);
+    return i + 1 < v.length ? v[i] + (at - i) * (v[i + 1] - v[i]) : v[i];
+  };
+  const [lo, hi] = frame(q(lows, 0.1), q(highs, 0.9));
+  return 2 * (hi - lo) < full[1] - full[0] ? [lo, hi] : null;
+}
+
+/** The shares of a snapshot's finite values below `lo` and above `hi` (values spread
+ * evenly within a bin): what a narrowed range leaves out of the drawing. */
+export function outside(p, lo, hi) {
+  let below = 0, above = 0, all = 0;
+  for (let b = 0; b < p.counts.length; b++) {
+    const c = p.counts[b], e0 = p.edges[b], e1 = p.edges[b + 1];
+    if (!(c > 0)) continue;
+    all += c;
+    const w = e1 - e0;
+    below += w > 0 ? c * Math.min(1, Math.max(0, (lo - e0) / w)) : e0 < lo ? c : 0;
+    above += w > 0 ? c * Math.min(1, Math.max(0, (e1 - hi) / w)) : e1 > hi ? c : 0;
+  }
+  return all > 0 ? [below / all, above / all] : [0, 0];
+}

@@ -1,7 +1,7 @@
 // "all tensors": a tile per tensor, sorted by a statistic (the most unusual first), drawn only while on screen.
 
 import { COLORS } from "./constants.js";
-import { el, mark, ramp, sizeCanvas } from "./draw.js";
+import { THEME, el, mark, ramp, sizeCanvas } from "./draw.js";
 import { fmt, rebin, statOf, total, valueRange } from "./numbers.js";
 
 /** What "all tensors" can sort and filter by: [key, label, kinds it applies to (null: all)]. */
@@ -152,7 +152,7 @@ export const tilesMethods = {
         ctx.fillRect(Math.min(xa, w - bw), h - hh, bw, hh);
         bars.push([+Math.min(xa, w - bw).toFixed(2), +bw.toFixed(2), +hh.toFixed(2)]);
       }
-      ctx.fillStyle = "#555";
+      ctx.fillStyle = THEME.fg;
       ctx.font = "9px sans-serif";
       ctx.textBaseline = "top";
       ctx.textAlign = "left";
@@ -161,7 +161,7 @@ export const tilesMethods = {
       ctx.fillText(fmt(x1), w - 1, 1);
     }
     if (p.nan + p.posinf + p.neginf > 0) {
-      ctx.fillStyle = "#c00";
+      ctx.fillStyle = THEME.error;
       ctx.font = "10px sans-serif";
       ctx.textAlign = "center";
       ctx.fillText(`${p.nan + p.posinf + p.neginf} NaN/Inf`, w / 2, 14);

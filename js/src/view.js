@@ -1,14 +1,20 @@
 // The dashboard's view: tabs, picker, plot, slider, findings, keys; each view's drawing is mixed in from its module.
 
-import { DEPTH, TITLES, VIEWS } from "./constants.js";
-import { covered, el, mark, sizeCanvas, viewBar } from "./draw.js";
+import { TITLES } from "./constants.js";
+import { controlsMethods } from "./controls.js";
+import { THEME, covered, el, mark, sizeCanvas } from "./draw.js";
 import { describe, fmt, statusText } from "./numbers.js";
 import { pickerMethods } from "./picker.js";
-import { GRID_SORTS, tilesMethods } from "./tiles.js";
+import { applyTheme, watchTheme } from "./theme.js";
+import { tilesMethods } from "./tiles.js";
+import { hoverMethods } from "./views/hover.js";
 import { depthMethods } from "./views/depth.js";
 import { probesMethods } from "./views/probes.js";
 import { snapshotMethods } from "./views/snapshot.js";
 import { timeMethods } from "./views/time.js";
+
+// The plot's height in every view of one tensor (CSS pixels).
+export const PLOT_H = 320;
 
 export class View {
   /** The dashboard in `host`, showing `store` with its controls' state in `model` (the
@@ -32,6 +38,8 @@ export class View {
     host.appendChild(this.root);
     this.store = store;
     this.opts = { log: false, range: "auto", x: "step", logColor: true, gridHeat: false, gridSort: "order", gridUnusual: false, depth: {} };
+    const had = model.get("opts"); // the options the page had (a reopened notebook: where it was left)
+    if (had && typeof had === "object") for (const k of Object.keys(this.opts)) if (had[k] !== undefined) this.opts[k] = k === "depth" ? { ...had[k] } : had[k];
     this.pins = [];
     this.openState = new Map(); // picker group key -> open, where the user chose
     this.tiles = new Map(); // Series id -> its tile in "all tensors"
@@ -40,7 +48,9 @@ export class View {
     this.onData = () => this.update();
     this.store.listeners.add(this.onData);
     for (const key of ["kind", "tensor", "view", "step"]) model.on("change:" + key, this.onData);
+    this.unwatch = watchTheme(() => this.retheme(true));
     this.resize = new ResizeObserver(() => {
+      if (!this.themed) this.retheme(true); // attached to the page now: its colours can be read
       const w = this.plot.clientWidth;
       if (w && w !== this.lastWidth) {
         this.lastWidth = w;
@@ -66,229 +76,44 @@ export class View {
     this.update();
   }
 
-  destroy() {
+  destroy(keepRoot = false) {
     this.store.listeners.delete(this.onData);
     for (const key of ["kind", "tensor", "view", "step"]) this.model.off("change:" + key, this.onData);
     this.resize.disconnect();
     this.seen.disconnect();
+    this.unwatch();
+    clearTimeout(this.themeLater);
     clearInterval(this.ticker);
     clearTimeout(this.lateCheck);
     this.tiles.clear();
     this.visible.clear();
-    this.root.remove();
+    if (!keepRoot) this.root.remove();
   }
 
-  /** Keys typed anywhere in the dashboard (the picker has its own, `onKey`): on the step
-   * slider or the plot, ←/↓ and →/↑ step through the snapshots, PageUp/PageDown ten at a
-   * time, Home/End to the first and last; on a tab or view button, ←/→ go to the next
-   * one; Esc gives the keyboard back to the notebook. */
-  onRootKey(e) {
-    const t = e.target;
-    if (e.key === "Escape") {
-      if (t && t.blur) t.blur();
-      const nb = this.root.closest(".jp-Notebook");
-      if (nb) nb.focus();
-      e.stopPropagation();
-      return;
+  /** Read the page's colours again (the theme may have changed: JupyterLab loads the new
+   * theme's styles a moment after it says so, hence a second look); redraw if they did. */
+  retheme(redraw, again = true) {
+    if (!this.root.isConnected) return;
+    const was = this.themeKey;
+    this.theme = applyTheme(this.root);
+    this.themed = true;
+    this.themeKey = JSON.stringify(this.theme);
+    if (redraw && was !== undefined && was !== this.themeKey) this.draw();
+    if (redraw && again) {
+      clearTimeout(this.themeLater);
+      this.themeLater = setTimeout(() => this.retheme(true, false), 400);
     }
-    if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
-    if (t === this.filter || (t && (t.tagName === "SELECT" || t.type === "checkbox")) || this.list.contains(t)) return;
-    const group = t && t.closest && (t.closest(".tfh-tab") ? this.tabs : t.closest(".tfh-view") ? this.bar : null);
-    if (group && (e.key === "ArrowLeft" || e.key === "ArrowRight")) {
-      const buttons = [...group.querySelectorAll(group === this.tabs ? ".tfh-tab" : ".tfh-view")];
-      const i = buttons.indexOf(t.closest("button"));
-      const next = buttons[(i + (e.key === "ArrowRight" ? 1 : -1) + buttons.length) % buttons.length];
-      next.click();
-      // the tabs are rebuilt on a new kind: focus the one now showing
-      const again = group === this.tabs ? this.tabs.querySelector(`.tfh-tab[data-kind="${next.dataset.kind}"]`) : next;
-      if (again) again.focus();
-    } else {
-      const by = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10, Home: "first", End: "last" }[e.key];
-      if (by === undefined || !(t === this.slider || t === this.plot || t === this.root || this.plot.contains(t))) return;
-      this.stepBy(by);
-    }
-    e.preventDefault();
-    e.stopPropagation();
   }
 
-  /** Select the snapshot `by` after the selected one (or "first", "last"). */
-  stepBy(by) {
-    const s = this.current();
-    const view = this.model.get("view");
-    if (!s || view === "grid" || view === "depth") return;
-    const n = s.snaps.length;
-    const i = this.index(s);
-    const j = by === "first" ? 0 : by === "last" ? n - 1 : Math.max(0, Math.min(n - 1, i + by));
-    const follow = j === n - 1 && this.store.complete(s);
-    this.followBox.checked = follow;
-    this.set({ step: follow ? -1 : s.snaps[j].step });
+  /** The options (log counts, range, time axis, the grid's and depth view's choices) into
+   * the model, as the tab and view are: the kernel keeps them for the saved copy. */
+  saveOpts() {
+    this.set({ opts: JSON.parse(JSON.stringify(this.opts)) });
   }
 
   set(changes) {
     for (const [k, v] of Object.entries(changes)) this.model.set(k, v);
     this.model.save_changes(); // reaches the kernel when it is idle; the page does not wait
-  }
-
-  build() {
-    const r = this.root;
-    this.empty = el("div", "tfh-empty", "Waiting for the first snapshot…");
-    this.top = el("div", "tfh-top");
-    this.tabs = el("div", "tfh-tabs");
-    this.status = el("span", "tfh-status");
-    this.top.append(this.tabs, this.status);
-    this.body = el("div", "tfh-body");
-    // picker: a tree of groups (model, layer/block), each collapsible; arrows move, Enter toggles
-    this.side = el("div", "tfh-side");
-    this.filter = el("input", "tfh-filter");
-    this.filter.placeholder = "filter tensors";
-    this.filter.addEventListener("input", () => {
-      this.buildList();
-      this.draw();
-    });
-    this.list = el("div", "tfh-list");
-    this.list.tabIndex = 0;
-    this.list.setAttribute("role", "tree");
-    this.list.addEventListener("keydown", (e) => this.onKey(e));
-    // keys typed here are the picker's, not the notebook's shortcuts (JupyterLab's Lumino honours this)
-    this.list.dataset.lmSuppressShortcuts = this.filter.dataset.lmSuppressShortcuts = "true";
-    this.side.append(this.filter, this.list);
-    // main
-    this.main = el("div", "tfh-main");
-    ({ bar: this.bar, buttons: this.viewButtons } = viewBar(VIEWS, (view) => this.set({ view })));
-    this.options = el("span", "tfh-options");
-    const check = (key, label) => {
-      const l = el("label");
-      const c = el("input");
-      c.type = "checkbox";
-      c.checked = this.opts[key];
-      c.dataset.opt = key;
-      c.addEventListener("change", () => {
-        this.opts[key] = c.checked;
-        this.draw();
-      });
-      l.append(c, " " + label);
-      return l;
-    };
-    const choose = (key, choices, title) => {
-      const s = el("select");
-      s.title = title;
-      s.dataset.opt = key;
-      for (const [v, label] of choices) {
-        const o = el("option", "", label);
-        o.value = v;
-        s.append(o);
-      }
-      s.value = this.opts[key];
-      s.addEventListener("change", () => {
-        this.opts[key] = s.value;
-        this.draw();
-      });
-      return s;
-    };
-    this.makeCheck = check;
-    this.makeSelect = choose;
-    this.options.append(
-      check("log", "log counts"),
-      check("logColor", "log colour"),
-      choose("range", [["auto", "range: auto"], ["all", "range: all steps"], ["this", "range: this step"]], "value range: auto frames the selected step in the step and overlay views, all steps in the time views"),
-      choose("x", [["step", "time: step"], ["epoch", "time: epoch"], ["wall", "time: wall clock"]], "time axis"),
-    );
-    this.viewOpts = el("span", "tfh-options tfh-view-options"); // what only the grid or depth view has
-    this.bar.append(this.options, this.viewOpts);
-    this.title = el("div", "tfh-title");
-    this.loading = el("div", "tfh-loading");
-    this.plot = el("div", "tfh-plot");
-    this.plot.tabIndex = 0; // focus the plot to step through snapshots with the arrow keys
-    this.plot.title = "←/→: previous/next snapshot, Home/End: first/last";
-    this.canvas = el("canvas", "tfh-canvas");
-    this.tip = el("div", "tfh-tip");
-    this.grid = el("div", "tfh-grid");
-    this.legend = el("div", "tfh-legend");
-    this.plot.append(this.canvas, this.grid, this.tip, this.legend);
-    this.canvas.addEventListener("mousemove", (e) => this.hover(e));
-    this.canvas.addEventListener("mouseleave", () => {
-      this.tip.style.display = "none";
-      this.hoverAt = null;
-    });
-    this.canvas.addEventListener("click", (e) => {
-      const r = this.canvas.getBoundingClientRect();
-      const got = this.pick && this.pick(e.clientX - r.left, e.clientY - r.top);
-      if (got) {
-        this.followBox.checked = false;
-        this.set({ tensor: got.name, step: got.step, view: "step" });
-      }
-    });
-    this.slide = el("div", "tfh-slide");
-    this.slider = el("input", "tfh-slider");
-    this.slider.type = "range";
-    this.slider.min = 0;
-    this.slider.addEventListener("input", () => {
-      const s = this.current();
-      if (!s) return;
-      const i = +this.slider.value;
-      const follow = i === s.snaps.length - 1 && this.store.complete(s);
-      this.followBox.checked = follow;
-      this.set({ step: follow ? -1 : s.snaps[i].step });
-    });
-    this.at = el("span", "tfh-at");
-    const fl = el("label", "tfh-follow");
-    this.followBox = el("input");
-    this.followBox.type = "checkbox";
-    this.followBox.checked = true;
-    this.followBox.addEventListener("change", () => {
-      if (this.followBox.checked) this.set({ step: -1 });
-    });
-    fl.append(this.followBox, " follow latest");
-    this.pin = el("button", "tfh-pin", "pin step");
-    this.pin.title = "add this step to the overlay view";
-    this.pin.addEventListener("click", () => {
-      const snap = this.snap();
-      if (snap && !this.pins.includes(snap.step)) this.pins.push(snap.step);
-      this.draw();
-    });
-    this.slide.append(this.slider, this.at, fl, this.pin);
-    this.stats = el("div", "tfh-stats");
-    this.probe = el("canvas", "tfh-probe");
-    this.norms = el("canvas", "tfh-norms");
-    this.main.append(this.bar, this.title, this.loading, this.plot, this.slide, this.stats, this.probe, this.norms);
-    // findings
-    this.findings = el("div", "tfh-findings");
-    this.body.append(this.side, this.main, this.findings);
-    r.append(this.empty, this.top, this.body);
-  }
-
-  /** The grid's sort and filter, or the depth view's statistic, for this kind. */
-  buildViewOptions(view, kind) {
-    const key = view + "|" + kind;
-    if (key === this.viewOptsKey) return;
-    this.viewOptsKey = key;
-    const items = [];
-    if (view === "grid") {
-      const sorts = GRID_SORTS.filter(([, , kinds]) => !kinds || kinds.includes(kind));
-      if (!sorts.some(([k]) => k === this.opts.gridSort)) this.opts.gridSort = "order";
-      const s = this.makeSelect("gridSort", sorts.map(([k, label]) => [k, "sort: " + label]), "the order of the tiles: the most unusual first");
-      const u = this.makeCheck("gridUnusual", "unusual only");
-      u.title = "only the tiles whose statistic is past the findings' thresholds (NaN/Inf, update ratio outside its band, norm changed more than 10×, dead share)";
-      items.push(s, u, this.makeCheck("gridHeat", "heatmaps"));
-    } else if (view === "depth") {
-      const choices = DEPTH[kind] || [];
-      if (!choices.some(([m]) => m === this.opts.depth[kind])) this.opts.depth[kind] = choices[0] && choices[0][0];
-      const s = el("select");
-      s.dataset.opt = "depth";
-      s.title = "the statistic drawn for each tensor at each step";
-      for (const [m, label] of choices) {
-        const o = el("option", "", label);
-        o.value = m;
-        s.append(o);
-      }
-      s.value = this.opts.depth[kind];
-      s.addEventListener("change", () => {
-        this.opts.depth[kind] = s.value;
-        this.draw();
-      });
-      items.push(s);
-    }
-    this.viewOpts.replaceChildren(...items);
   }
 
   // -- state -------------------------------------------------------------------------
@@ -370,7 +195,8 @@ export class View {
   }
 
   /** The status line and the empty state; while the kernel reports a status (the
-   * training function being traced), its elapsed time counts up every second. */
+   * training function being traced), its elapsed time counts up every second. The line
+   * is one line at any width: what does not fit is in its tooltip. */
   tick() {
     const h = this.store.header;
     const st = h && h.status;
@@ -379,10 +205,16 @@ export class View {
     if (st && !this.ticker) this.ticker = setInterval(() => this.tick(), 1000);
     if (!st && this.ticker) this.ticker = clearInterval(this.ticker);
     const live = !!(h && h.live);
+    const saving = !!(h && h.saving);
+    this.root.dataset.saving = saving ? "1" : "0";
     this.empty.textContent = said || (live || !h ? "Waiting for the first snapshot…" : "Nothing was recorded.");
     const n = [...this.store.series.values()].filter((s) => s.snaps.length).length;
-    this.status.textContent = (live ? "● recording · " : "") + `${n} series` + (said ? " · " + said : "") + (this.store.stale ? " · some updates missed, catching up" : "") +
-      (this.saved ? " · saved in the notebook" + (this.saved.note ? ": " + this.saved.note : "") : "");
+    const lead = live ? "● recording · " : saving ? "● saving… · " : this.saved ? "saved in the notebook · " : "";
+    const thinned = this.saved && this.saved.thinned ? ` · ${this.saved.per_series ? "about " + this.saved.per_series : "some"} snapshots per tensor kept` : "";
+    const text = lead + `${n} series` + (said ? " · " + said : "") + (this.store.stale ? " · some updates missed, catching up" : "") + thinned;
+    this.status.textContent = text;
+    this.status.title = text + (saving ? "\nThe cell has ended; the dashboard the notebook keeps is being built and takes this one's place when it has drawn." : "") +
+      (this.saved ? "\nThis copy is saved in the notebook" + (this.saved.note ? ": " + this.saved.note : ", every recorded snapshot.") : "");
   }
 
   buildFindings() {
@@ -414,9 +246,19 @@ export class View {
   }
 
   // -- drawing ----------------------------------------------------------------------------
+  /** The height of the plot: the same for every view of one tensor; the views of every
+   * tensor (all tensors, depth × step) also take the room of what they do not show
+   * (slider, statistics, scalar series), so the dashboard keeps its height. */
+  plotHeight(wide) {
+    if (!wide) return PLOT_H;
+    return PLOT_H + (this.belowH || 48);
+  }
+
   draw() {
     const s = this.current();
     if (!s) return;
+    if (!this.themed) this.retheme(false);
+    if (this.theme) Object.assign(THEME, this.theme); // the canvases' colours are this dashboard's
     const t0 = performance.now();
     const view = this.model.get("view");
     const wide = view === "grid" || view === "depth"; // views of every tensor of the kind
@@ -439,31 +281,38 @@ export class View {
     this.slider.max = s.snaps.length - 1;
     this.slider.value = i;
     this.followBox.checked = this.model.get("step") < 0;
-    this.at.textContent = `step ${snap.step}` + (snap.epoch >= 0 ? ` · epoch ${snap.epoch + 1}` : "") + `  (snapshot ${i + 1} of ${s.snaps.length}${complete ? "" : ` here, ${s.kept} kept`}` +
-      (s.recorded > s.snaps.length ? `; this saved copy keeps ${s.snaps.length} of the ${s.recorded} recorded)` : ")");
+    const thinned = s.recorded > s.snaps.length;
+    this.at.textContent = `step ${snap.step}` + (snap.epoch >= 0 ? ` · epoch ${snap.epoch + 1}` : "") + ` · ${i + 1}/${s.snaps.length}` + (thinned ? ` kept of ${s.recorded}` : complete ? "" : ` here of ${s.kept}`);
+    this.at.title = `snapshot ${i + 1} of the ${s.snaps.length} ` + (thinned ? `this saved copy keeps (the run recorded ${s.recorded}: the ticks under the slider are the kept steps, the gaps between them were thinned out to fit the notebook)` : complete ? "kept" : `here (${s.kept} kept)`);
     this.title.textContent = `${TITLES[s.kind]} · ${wide ? (view === "grid" ? "all tensors" : "depth × step") : s.name}` + (!wide && s.dtype && s.dtype !== "float32" && s.dtype !== "unknown" ? ` (${s.dtype})` : "");
+    this.title.title = this.title.textContent;
     this.stats.textContent = wide ? "" : describe(snap, s.explicit);
+    this.stats.title = this.stats.textContent;
     this.stats.classList.toggle("tfh-bad", !wide && snap.nan + snap.posinf + snap.neginf > 0);
     const grid = view === "grid";
     this.canvas.style.display = grid ? "none" : "";
     this.grid.style.display = grid ? "" : "none";
-    this.slide.style.display = wide ? "none" : "";
+    this.below.style.display = wide ? "none" : "";
     this.options.style.display = wide ? "none" : "";
     this.drawProbes(s, snap, wide);
     this.drawNorms(s, snap, wide);
+    if (!wide) this.drawKept(s, i);
     this.hit = this.pick = null;
     if (view !== this.drawnView) this.tip.style.display = "none"; // a tip of the view before
     this.drawnView = view;
+    this.markHover(null);
     this.legend.textContent = ""; // each view writes its own: none stays from the view before
+    const height = this.plotHeight(wide);
+    this.plot.style.height = height + "px";
     if (grid) {
+      this.grid.style.height = height + "px";
       this.canvas.dataset.drawn = JSON.stringify({ view, kind: s.kind });
       this.drawGrid(s.kind);
     } else {
       const width = Math.max(280, this.plot.clientWidth || 600);
       const drawn = { view, kind: s.kind, name: s.name, step: snap.step };
-      if (view === "depth") this.drawDepth(width, s, snap, drawn);
+      if (view === "depth") this.drawDepth(width, height, s, snap, drawn);
       else {
-        const height = view === "offset" ? 360 : 300;
         const ctx = sizeCanvas(this.canvas, width, height);
         ({ step: () => this.drawStep(ctx, width, height, s, snap, drawn),
            overlay: () => this.drawOverlay(ctx, width, height, s, snap, drawn),
@@ -474,6 +323,8 @@ export class View {
       }
       this.canvas.dataset.drawn = JSON.stringify(drawn);
     }
+    this.legend.title = this.legend.textContent;
+    if (!wide && this.below.isConnected) this.belowH = this.below.offsetHeight; // the room the views of every tensor take
     const ms = performance.now() - t0;
     this.root.dataset.drawMs = ms.toFixed(1);
     if (this.root.dataset.firstDrawMs === undefined) { // from the view's creation: decode was before
@@ -483,26 +334,6 @@ export class View {
       if (f) Object.assign(this.root.dataset, { packetBytes: f.bytes, decodeMs: f.decode.toFixed(1), applyMs: f.apply.toFixed(1) });
     }
   }
-
-  hover(e) {
-    if (!this.hit) return;
-    const r = this.canvas.getBoundingClientRect();
-    const mx = e.clientX - r.left, my = e.clientY - r.top;
-    const got = this.hit(mx, my);
-    if (!got) {
-      this.tip.style.display = "none";
-      return;
-    }
-    this.tip.textContent = got.text;
-    this.tip.style.display = "block";
-    this.tip.style.left = Math.min(mx + 12, r.width - 260) + "px";
-    this.tip.style.top = my + 12 + "px";
-    this.canvas.style.cursor = this.pick ? "pointer" : "";
-    if (got.bin !== undefined && got.bin !== this.hoverAt && this.model.get("view") === "step") {
-      this.hoverAt = got.bin;
-      this.draw();
-    }
-  }
 }
 
-for (const methods of [pickerMethods, tilesMethods, snapshotMethods, timeMethods, depthMethods, probesMethods]) Object.assign(View.prototype, methods);
+for (const methods of [controlsMethods, hoverMethods, pickerMethods, tilesMethods, snapshotMethods, timeMethods, depthMethods, probesMethods]) Object.assign(View.prototype, methods);

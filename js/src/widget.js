@@ -43,9 +43,50 @@ export function storeFor(model) {
   return entry;
 }
 
-/** What a live view showed when it went (kind, tensor, view, step), by widget: when a
- * watched cell ends its output becomes the saved copy, which opens where the live view
- * was (saved.js: `handedOver`). Page-wide, as the saved copy's module is another instance. */
+/** The state a page shows: kind, tensor, view, step and the options. */
+export function stateOf(model, view) {
+  const out = Object.fromEntries(["kind", "tensor", "view", "step"].map((k) => [k, model.get(k)]));
+  out.opts = JSON.parse(JSON.stringify(view.opts));
+  return out;
+}
+
+/** The live views on this page, by widget (page-wide: the saved copy's module is another
+ * instance). When a watched cell ends its output becomes the saved copy, whose first
+ * script takes the live view's root into its own place (`claimed`) and shows it until
+ * the saved dashboard has drawn, then drops it: the output never empties, never shows
+ * the no-script picture, and opens where the live view was (saved.js). */
+export function liveViews() {
+  const g = globalThis;
+  if (!g.__tfhistLive) g.__tfhistLive = new Map();
+  return g.__tfhistLive;
+}
+
+function register(model, view) {
+  const uid = model.get("_uid");
+  const entry = { root: view.root, height: 0, claimed: false, state: () => stateOf(model, view) };
+  const sized = new ResizeObserver(() => {
+    const h = view.root.getBoundingClientRect().height;
+    if (h > 0) entry.height = h;
+    if (h > 0 && Math.abs(h - (model.get("_height") || 0)) > 8) { // the saved copy keeps this height while it starts
+      model.set("_height", Math.round(h));
+      model.save_changes();
+    }
+  });
+  sized.observe(view.root);
+  liveViews().set(uid, entry);
+  return () => {
+    sized.disconnect();
+    const st = entry.state();
+    entry.state = () => st; // what it showed when it went
+    handOver(uid, st);
+    view.destroy(true); // its root kept: the saved copy may hold it (or has already)
+    if (!entry.claimed) view.root.remove(); // detached, still whole: a saved copy may take it yet
+    if (!entry.claimed) setTimeout(() => liveViews().get(uid) === entry && !entry.claimed && liveViews().delete(uid), 60_000);
+  };
+}
+
+/** What a live view showed when it went (kind, tensor, view, step, options), by widget,
+ * for a saved copy that did not take its root (saved.js: `handedOver`). */
 export function handOver(uid, state) {
   const g = globalThis;
   if (!g.__tfhistHandOver) g.__tfhistHandOver = new Map();
@@ -59,9 +100,6 @@ export default {
   },
   render({ model, el: host }) {
     const view = new View(model, host, storeFor(model).store);
-    return () => {
-      handOver(model.get("_uid"), Object.fromEntries(["kind", "tensor", "view", "step"].map((k) => [k, model.get(k)])));
-      view.destroy();
-    };
+    return register(model, view);
   },
 };

@@ -122,14 +122,15 @@ class LiveView:
             else:
                 display(self.rec)
                 return None
-        self.dashboard.finish()
+        self.dashboard.finish(saving=not self.keep_widget)  # the page says "saving…" while the copy is built
         if self.keep_widget:
             if self._handle is not None:
                 self._handle.update(self.dashboard)
             return self.dashboard
         from .saved import SavedView
 
-        self.saved = SavedView(self.rec, handoff=self.dashboard._uid)  # opens where the live view was
+        # opens where the live view was: what the page showed, as the kernel last heard it
+        self.saved = SavedView(self.rec, handoff=self.dashboard._uid, state=self.dashboard.page_state())
         if self._handle is not None:
             self._handle.update(self.saved)
         else:

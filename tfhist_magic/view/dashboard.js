@@ -1,6 +1,6 @@
 // tfhist_magic dashboard: bundled by js/build.mjs from js/src/*.js (edit those, then
 // `cd js && npm install && npm run build`). No imports, nothing from a CDN.
-// sources: sha256 4baa9a67d484d9d288e579ba4ed030a408833c2c8d4a21539e47d56bb722ab47
+// sources: sha256 0c01b6691111c356b8a18adb1ec5291841c0755518a5e78f80612a6efec44ac8
 
 // src/constants.js
 var KINDS = ["activations", "weights", "grads"];
@@ -218,6 +218,35 @@ function statusText(status, elapsed) {
   const t = s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
   return `${status.text}\u2026 ${t}`;
 }
+function robustRange(snaps, full) {
+  const lows = [], highs = [];
+  for (const p of snaps) {
+    if (!(p.finite > 0)) continue;
+    const B = p.counts.length;
+    const mn = Number.isFinite(p.min) ? p.min : p.edges[0], mx = Number.isFinite(p.max) ? p.max : p.edges[B];
+    const [a, b] = percentiles(p.edges, p.counts, mn, mx, [1, 99]);
+    if (Number.isFinite(a) && Number.isFinite(b)) lows.push(a), highs.push(b);
+  }
+  if (lows.length < 2) return null;
+  const q = (xs, f) => {
+    const v = [...xs].sort((x, y) => x - y), at = f * (v.length - 1), i = Math.floor(at);
+    return i + 1 < v.length ? v[i] + (at - i) * (v[i + 1] - v[i]) : v[i];
+  };
+  const [lo, hi] = frame(q(lows, 0.1), q(highs, 0.9));
+  return 2 * (hi - lo) < full[1] - full[0] ? [lo, hi] : null;
+}
+function outside(p, lo, hi) {
+  let below = 0, above = 0, all = 0;
+  for (let b = 0; b < p.counts.length; b++) {
+    const c = p.counts[b], e0 = p.edges[b], e1 = p.edges[b + 1];
+    if (!(c > 0)) continue;
+    all += c;
+    const w = e1 - e0;
+    below += w > 0 ? c * Math.min(1, Math.max(0, (lo - e0) / w)) : e0 < lo ? c : 0;
+    above += w > 0 ? c * Math.min(1, Math.max(0, (e1 - hi) / w)) : e1 > hi ? c : 0;
+  }
+  return all > 0 ? [below / all, above / all] : [0, 0];
+}
 
 // src/store.js
 function snapsOf(p, B) {
@@ -429,6 +458,22 @@ function localModel(state) {
 }
 
 // src/draw.js
+var THEME = {
+  dark: false,
+  bg: "#fff",
+  fg: "#1b1b1b",
+  fg2: "#595959",
+  axis: "#9e9e9e",
+  error: "#b3261e",
+  warn: "#8a4b00",
+  sel: "#0277bd",
+  faint: "#c8c8c8",
+  missing: "#ececec",
+  unmeasured: "#c4c4c4",
+  label: "rgba(255,255,255,0.88)",
+  rampLo: 0.15,
+  rampHi: 0.85
+};
 var RAMP = [[0, 0, 4], [59, 15, 112], [140, 41, 129], [222, 73, 104], [254, 159, 109], [252, 253, 191]];
 function rampRGB(t) {
   t = Math.min(1, Math.max(0, t)) * (RAMP.length - 1);
@@ -473,14 +518,14 @@ function axes(ctx, box, x0, x1, y0, y1, { xTicks, yTicks, yLabel, xLabel } = {})
   const { l, t, w, h } = box;
   const X = (v) => l + (v - x0) / (x1 - x0 || 1) * w;
   const Y = (v) => t + h - (v - y0) / (y1 - y0 || 1) * h;
-  ctx.strokeStyle = "#999";
+  ctx.strokeStyle = THEME.axis;
   ctx.lineWidth = 1;
   ctx.beginPath();
   ctx.moveTo(l, t);
   ctx.lineTo(l, t + h);
   ctx.lineTo(l + w, t + h);
   ctx.stroke();
-  ctx.fillStyle = "#444";
+  ctx.fillStyle = THEME.fg;
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
   const xs = xTicks || niceTicks(x0, x1, Math.max(3, Math.floor(w / 70))).map((v) => [v, fmt(v)]);
@@ -546,18 +591,395 @@ function colorBar(ctx, x, box, w = 12) {
     ctx.fillRect(x, box.t + k, w, 1.5);
   }
 }
-function viewBar(views, pick) {
+function viewBar(views, pick2) {
   const bar = el("div", "tfh-bar");
   const buttons = {};
   for (const [v, label] of views) {
     const b = el("button", "tfh-view", label);
     b.dataset.view = v;
-    b.addEventListener("click", () => pick(v));
+    b.addEventListener("click", () => pick2(v));
     buttons[v] = b;
     bar.append(b);
   }
   return { bar, buttons };
 }
+
+// src/tiles.js
+var GRID_SORTS = [
+  ["order", "model order", null],
+  ["nonfinite", "NaN/Inf count", null],
+  ["update_ratio", "update ratio (farthest from 1e-3)", ["weights"]],
+  ["norm_change", "norm change since the first step", null],
+  ["dead", "dead share", ["activations"]]
+];
+function gridStat(store, s, key) {
+  const last = s.snaps[s.snaps.length - 1];
+  const th = store.header && store.header.thresholds || {};
+  const latest = (m) => {
+    const c = store.scalar(m, s.name);
+    return c && c.values.length ? c.values[c.values.length - 1] : NaN;
+  };
+  if (key === "nonfinite") {
+    const v = last.nan + last.posinf + last.neginf;
+    return { value: v, score: v, unusual: v > 0, label: v ? `${v} NaN/Inf` : "no NaN/Inf" };
+  }
+  if (key === "update_ratio") {
+    const v = latest("update_ratio");
+    const [lo, hi] = th.update_ratio || [1e-5, 0.1];
+    const score = v > 0 ? Math.abs(Math.log10(v / 1e-3)) : v === 0 ? 99 : NaN;
+    return { value: v, score, unusual: v === 0 || v < lo || v > hi, label: Number.isFinite(v) ? `ratio ${fmt(v)}` : "no ratio" };
+  }
+  if (key === "norm_change") {
+    const v = statOf(last, "norm") / s.norm0;
+    const ok = Number.isFinite(v) && v > 0;
+    return { value: v, score: ok ? Math.abs(Math.log10(v)) : NaN, unusual: ok && (v > 10 || v < 0.1), label: ok ? `norm \xD7${fmt(v)}` : "norm: \u2014" };
+  }
+  if (key === "dead") {
+    const v = latest("dead_units");
+    return { value: v, score: v, unusual: v >= (th.dead_units ?? 0.9), label: Number.isFinite(v) ? `dead ${(100 * v).toFixed(0)}%` : "not measured" };
+  }
+  return { value: NaN, score: NaN, unusual: false, label: "" };
+}
+function sortTiles(store, list, key, unusual = false) {
+  let out = list.map((s, i) => [s, gridStat(store, s, key), i]);
+  if (key === "order") return out.map(([s, st]) => [s, st]);
+  if (unusual) out = out.filter(([, st]) => st.unusual);
+  const sc = (st) => Number.isNaN(st.score) ? -Infinity : st.score;
+  out.sort((a, b) => sc(b[1]) - sc(a[1]) || a[2] - b[2]);
+  return out.map(([s, st]) => [s, st]);
+}
+var tilesMethods = {
+  /** "all tensors": a tile per tensor of the kind, the width's worth of columns, ordered
+   * by a statistic (the most unusual first); a tile is drawn only while it is on screen. */
+  drawGrid(kind) {
+    const q = this.filter.value.trim().toLowerCase();
+    const list = this.store.ofKind(kind).filter((s) => !q || s.name.toLowerCase().includes(q));
+    const sorted = sortTiles(this.store, list, this.opts.gridSort, this.opts.gridUnusual && this.opts.gridSort !== "order");
+    const badges = this.badges();
+    const order = [];
+    for (const [s, st] of sorted) {
+      let t = this.tiles.get(s.id);
+      if (!t) {
+        t = el("div", "tfh-tile");
+        t.dataset.id = s.id;
+        t.dataset.name = s.name;
+        t.title = `${s.name}: click to open`;
+        t.head = el("div", "tfh-tile-name");
+        t.stat = el("div", "tfh-tile-stat");
+        t.append(t.head, t.stat);
+        t.addEventListener("click", () => this.set({ tensor: s.name, view: "step" }));
+        this.tiles.set(s.id, t);
+        this.seen.observe(t);
+      }
+      const short = s.name.length > 30 ? "\u2026" + s.name.slice(-29) : s.name;
+      const b = badges.get(kind + "	" + s.name);
+      t.head.replaceChildren(...b ? [mark(b.severity)] : [], short);
+      t.stat.textContent = this.opts.gridSort === "order" ? "" : st.label;
+      t.stat.classList.toggle("tfh-bad", !!st.unusual);
+      t.dataset.value = Number.isFinite(st.value) ? st.value : "";
+      order.push(t);
+    }
+    const key = [kind, this.opts.gridSort, this.opts.gridUnusual, q, ...order.map((t) => t.dataset.id)].join("\n");
+    if (key !== this.gridKey) {
+      this.gridKey = key;
+      this.grid.replaceChildren(...order);
+      if (!order.length) this.grid.append(el("div", "tfh-none", "no tensor matches"));
+      this.drawOnScreen(order);
+    } else for (const t of this.visible) if (t.isConnected) this.drawTile(t);
+    this.root.dataset.tiles = order.length;
+    this.root.dataset.drawnTiles = this.visible.size;
+    this.legend.textContent = `${order.length} tensors` + (this.opts.gridSort === "order" ? " in model order" : `, the most unusual ${GRID_SORTS.find(([k]) => k === this.opts.gridSort)[1]} first`) + (this.opts.gridHeat ? "; each tile a compact heatmap of its kept snapshots" : "; each tile the latest snapshot") + ". Click one to open it.";
+    this.wantTileHistories();
+  },
+  /** Draw the tiles on screen (in `order`, just laid out), from the top until one is below it. */
+  drawOnScreen(order) {
+    const box = this.grid.getBoundingClientRect();
+    if (!box.height) return;
+    for (const t of order) {
+      const r = t.getBoundingClientRect();
+      if (r.top > box.bottom + 120) break;
+      if (r.bottom >= box.top - 120) {
+        this.visible.add(t);
+        this.drawTile(t);
+      }
+    }
+  },
+  drawTile(tile) {
+    const s = this.store.series.get(+tile.dataset.id);
+    if (!s || !s.snaps.length || this.model.get("view") !== "grid") return;
+    let c = tile.querySelector("canvas");
+    if (!c) tile.append(c = el("canvas"));
+    const w = Math.max(120, tile.clientWidth - 6), h = 80;
+    const ctx = sizeCanvas(c, w, h);
+    const p = s.snaps[s.snaps.length - 1];
+    const kind = s.kind;
+    const bars = [];
+    if (this.opts.gridHeat && s.snaps.length > 1) {
+      const [y0, y1] = valueRange(s.snaps);
+      const G = 24, grid = Float64Array.from({ length: G + 1 }, (_, j) => y0 + (y1 - y0) * j / G);
+      const cw = w / s.snaps.length;
+      s.snaps.forEach((r, j) => {
+        if (!(r.finite > 0)) return;
+        const m = rebin(r.edges, r.counts, grid), t = total(r);
+        for (let g = 0; g < G; g++) {
+          ctx.fillStyle = ramp(Math.log10(1 + 1e3 * m[g] / t) / 3);
+          ctx.fillRect(j * cw, h - (g + 1) * h / G, cw + 0.5, h / G + 0.5);
+        }
+      });
+    } else {
+      let ymax = 1;
+      for (const v of p.counts) ymax = Math.max(ymax, v);
+      const [x0, x1] = valueRange([p]);
+      ctx.fillStyle = COLORS[kind];
+      for (let b = 0; b < p.counts.length; b++) {
+        if (!(p.counts[b] > 0)) continue;
+        const xa = (p.edges[b] - x0) / (x1 - x0) * w, xb = (p.edges[b + 1] - x0) / (x1 - x0) * w;
+        const hh = Math.max(1, this.yOf(p.counts[b]) / this.yOf(ymax) * (h - 14));
+        const bw = Math.max(2, xb - xa);
+        ctx.fillRect(Math.min(xa, w - bw), h - hh, bw, hh);
+        bars.push([+Math.min(xa, w - bw).toFixed(2), +bw.toFixed(2), +hh.toFixed(2)]);
+      }
+      ctx.fillStyle = THEME.fg;
+      ctx.font = "9px sans-serif";
+      ctx.textBaseline = "top";
+      ctx.textAlign = "left";
+      ctx.fillText(fmt(x0), 1, 1);
+      ctx.textAlign = "right";
+      ctx.fillText(fmt(x1), w - 1, 1);
+    }
+    if (p.nan + p.posinf + p.neginf > 0) {
+      ctx.fillStyle = THEME.error;
+      ctx.font = "10px sans-serif";
+      ctx.textAlign = "center";
+      ctx.fillText(`${p.nan + p.posinf + p.neginf} NaN/Inf`, w / 2, 14);
+    }
+    tile.dataset.drawn = "1";
+    tile.dataset.bars = JSON.stringify(bars);
+    this.tileDraws = (this.tileDraws || 0) + 1;
+    this.root.dataset.tileDraws = this.tileDraws;
+  },
+  /** Heatmap tiles need their Series' kept snapshots: ask for those on screen, at once. */
+  wantTileHistories() {
+    if (!this.opts.gridHeat || this.model.get("view") !== "grid") return;
+    const need = [...this.visible].map((t) => this.store.series.get(+t.dataset.id)).filter(Boolean);
+    if (need.length) this.store.wantHistory(need);
+  }
+};
+
+// src/controls.js
+var controlsMethods = {
+  build() {
+    const r = this.root;
+    this.empty = el("div", "tfh-empty", "Waiting for the first snapshot\u2026");
+    this.top = el("div", "tfh-top");
+    this.tabs = el("div", "tfh-tabs");
+    this.status = el("span", "tfh-status");
+    this.top.append(this.tabs, this.status);
+    this.body = el("div", "tfh-body");
+    this.side = el("div", "tfh-side");
+    this.filter = el("input", "tfh-filter");
+    this.filter.placeholder = "filter tensors";
+    this.filter.addEventListener("input", () => {
+      this.buildList();
+      this.draw();
+    });
+    this.list = el("div", "tfh-list");
+    this.list.tabIndex = 0;
+    this.list.setAttribute("role", "tree");
+    this.list.addEventListener("keydown", (e) => this.onKey(e));
+    this.list.dataset.lmSuppressShortcuts = this.filter.dataset.lmSuppressShortcuts = "true";
+    this.side.append(this.filter, this.list);
+    this.main = el("div", "tfh-main");
+    ({ bar: this.bar, buttons: this.viewButtons } = viewBar(VIEWS, (view) => this.set({ view })));
+    this.options = el("span", "tfh-options");
+    const check = (key, label) => {
+      const l = el("label");
+      const c = el("input");
+      c.type = "checkbox";
+      c.checked = this.opts[key];
+      c.dataset.opt = key;
+      c.addEventListener("change", () => {
+        this.opts[key] = c.checked;
+        this.saveOpts();
+        this.draw();
+      });
+      l.append(c, " " + label);
+      return l;
+    };
+    const choose = (key, choices, title) => {
+      const s = el("select");
+      s.title = title;
+      s.dataset.opt = key;
+      for (const [v, label] of choices) {
+        const o = el("option", "", label);
+        o.value = v;
+        s.append(o);
+      }
+      s.value = this.opts[key];
+      s.addEventListener("change", () => {
+        this.opts[key] = s.value;
+        this.saveOpts();
+        this.draw();
+      });
+      return s;
+    };
+    this.makeCheck = check;
+    this.makeSelect = choose;
+    this.options.append(
+      check("log", "log counts"),
+      check("logColor", "log colour"),
+      choose("range", [["auto", "range: auto"], ["all", "range: all steps"], ["this", "range: this step"]], "value range: auto frames the selected step in the step and overlay views, all steps in the time views"),
+      choose("x", [["step", "time: step"], ["epoch", "time: epoch"], ["wall", "time: wall clock"]], "time axis")
+    );
+    this.viewOpts = el("span", "tfh-options tfh-view-options");
+    this.optRow = el("div", "tfh-optrow");
+    this.optRow.append(this.options, this.viewOpts);
+    this.title = el("div", "tfh-title");
+    this.loading = el("div", "tfh-loading");
+    this.plot = el("div", "tfh-plot");
+    this.plot.tabIndex = 0;
+    this.plot.title = "\u2190/\u2192: previous/next snapshot, Home/End: first/last";
+    this.canvas = el("canvas", "tfh-canvas");
+    this.tip = el("div", "tfh-tip");
+    this.grid = el("div", "tfh-grid");
+    this.legend = el("div", "tfh-legend");
+    this.marks = el("canvas", "tfh-marks");
+    this.plot.append(this.canvas, this.marks, this.grid, this.loading, this.tip);
+    this.canvas.addEventListener("mousemove", (e) => this.hover(e));
+    this.canvas.addEventListener("mouseleave", () => {
+      this.tip.style.display = "none";
+      this.hoverAt = null;
+      this.markHover(null);
+    });
+    this.canvas.addEventListener("click", (e) => {
+      const r2 = this.canvas.getBoundingClientRect();
+      const got = this.pick && this.pick(e.clientX - r2.left, e.clientY - r2.top);
+      if (got) {
+        this.followBox.checked = false;
+        this.markHover(got.rect ? got : null, true);
+        this.set(got.view === null ? { step: got.step } : { tensor: got.name, step: got.step, view: "step" });
+      }
+    });
+    this.slide = el("div", "tfh-slide");
+    this.slider = el("input", "tfh-slider");
+    this.slider.type = "range";
+    this.slider.min = 0;
+    this.slider.addEventListener("input", () => {
+      const s = this.current();
+      if (!s) return;
+      const i = +this.slider.value;
+      const follow = i === s.snaps.length - 1 && this.store.complete(s);
+      this.followBox.checked = follow;
+      this.set({ step: follow ? -1 : s.snaps[i].step });
+    });
+    this.at = el("span", "tfh-at");
+    const fl = el("label", "tfh-follow");
+    this.followBox = el("input");
+    this.followBox.type = "checkbox";
+    this.followBox.checked = true;
+    this.followBox.addEventListener("change", () => {
+      if (this.followBox.checked) this.set({ step: -1 });
+    });
+    fl.append(this.followBox, " follow latest");
+    this.pin = el("button", "tfh-pin", "pin step");
+    this.pin.title = "add this step to the overlay view";
+    this.pin.addEventListener("click", () => {
+      const snap = this.snap();
+      if (snap && !this.pins.includes(snap.step)) this.pins.push(snap.step);
+      this.draw();
+    });
+    this.kept = el("canvas", "tfh-kept");
+    this.slideBox = el("div", "tfh-slidebox");
+    this.slideBox.append(this.slider, this.kept);
+    this.slide.append(this.slideBox, this.at, fl, this.pin);
+    this.stats = el("div", "tfh-stats");
+    this.probe = el("canvas", "tfh-probe");
+    this.norms = el("canvas", "tfh-norms");
+    this.below = el("div", "tfh-below");
+    this.below.append(this.slide, this.stats, this.probe, this.norms);
+    this.main.append(this.bar, this.optRow, this.title, this.plot, this.legend, this.below);
+    this.findings = el("div", "tfh-findings");
+    this.body.append(this.side, this.main, this.findings);
+    r.append(this.empty, this.top, this.body);
+  },
+  /** The grid's sort and filter, or the depth view's statistic, for this kind. */
+  buildViewOptions(view, kind) {
+    const key = view + "|" + kind;
+    if (key === this.viewOptsKey) return;
+    this.viewOptsKey = key;
+    const items = [];
+    if (view === "grid") {
+      const sorts = GRID_SORTS.filter(([, , kinds]) => !kinds || kinds.includes(kind));
+      if (!sorts.some(([k]) => k === this.opts.gridSort)) this.opts.gridSort = "order";
+      const s = this.makeSelect("gridSort", sorts.map(([k, label]) => [k, "sort: " + label]), "the order of the tiles: the most unusual first");
+      const u = this.makeCheck("gridUnusual", "unusual only");
+      u.title = "only the tiles whose statistic is past the findings' thresholds (NaN/Inf, update ratio outside its band, norm changed more than 10\xD7, dead share)";
+      items.push(s, u, this.makeCheck("gridHeat", "heatmaps"));
+    } else if (view === "depth") {
+      const choices = DEPTH[kind] || [];
+      if (!choices.some(([m]) => m === this.opts.depth[kind])) this.opts.depth[kind] = choices[0] && choices[0][0];
+      const s = el("select");
+      s.dataset.opt = "depth";
+      s.title = "the statistic drawn for each tensor at each step";
+      for (const [m, label] of choices) {
+        const o = el("option", "", label);
+        o.value = m;
+        s.append(o);
+      }
+      s.value = this.opts.depth[kind];
+      s.addEventListener("change", () => {
+        this.opts.depth[kind] = s.value;
+        this.saveOpts();
+        this.draw();
+      });
+      items.push(s);
+    }
+    this.viewOpts.replaceChildren(...items);
+  },
+  /** Keys typed anywhere in the dashboard (the picker has its own, `onKey`): on the step
+   * slider or the plot, ←/↓ and →/↑ step through the snapshots, PageUp/PageDown ten at a
+   * time, Home/End to the first and last; on a tab or view button, ←/→ go to the next
+   * one; Esc gives the keyboard back to the notebook. */
+  onRootKey(e) {
+    const t = e.target;
+    if (e.key === "Escape") {
+      if (t && t.blur) t.blur();
+      const nb = this.root.closest(".jp-Notebook");
+      if (nb) nb.focus();
+      e.stopPropagation();
+      return;
+    }
+    if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (t === this.filter || t && (t.tagName === "SELECT" || t.type === "checkbox") || this.list.contains(t)) return;
+    const group = t && t.closest && (t.closest(".tfh-tab") ? this.tabs : t.closest(".tfh-view") ? this.bar : null);
+    if (group && (e.key === "ArrowLeft" || e.key === "ArrowRight")) {
+      const buttons = [...group.querySelectorAll(group === this.tabs ? ".tfh-tab" : ".tfh-view")];
+      const i = buttons.indexOf(t.closest("button"));
+      const next = buttons[(i + (e.key === "ArrowRight" ? 1 : -1) + buttons.length) % buttons.length];
+      next.click();
+      const again = group === this.tabs ? this.tabs.querySelector(`.tfh-tab[data-kind="${next.dataset.kind}"]`) : next;
+      if (again) again.focus();
+    } else {
+      const by = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10, Home: "first", End: "last" }[e.key];
+      if (by === void 0 || !(t === this.slider || t === this.plot || t === this.root || this.plot.contains(t))) return;
+      this.stepBy(by);
+    }
+    e.preventDefault();
+    e.stopPropagation();
+  },
+  /** Select the snapshot `by` after the selected one (or "first", "last"). */
+  stepBy(by) {
+    const s = this.current();
+    const view = this.model.get("view");
+    if (!s || view === "grid" || view === "depth") return;
+    const n = s.snaps.length;
+    const i = this.index(s);
+    const j = by === "first" ? 0 : by === "last" ? n - 1 : Math.max(0, Math.min(n - 1, i + by));
+    const follow = j === n - 1 && this.store.complete(s);
+    this.followBox.checked = follow;
+    this.set({ step: follow ? -1 : s.snaps[j].step });
+  }
+};
 
 // src/picker.js
 var CROWD = 12;
@@ -768,174 +1190,153 @@ var pickerMethods = {
   }
 };
 
-// src/tiles.js
-var GRID_SORTS = [
-  ["order", "model order", null],
-  ["nonfinite", "NaN/Inf count", null],
-  ["update_ratio", "update ratio (farthest from 1e-3)", ["weights"]],
-  ["norm_change", "norm change since the first step", null],
-  ["dead", "dead share", ["activations"]]
-];
-function gridStat(store, s, key) {
-  const last = s.snaps[s.snaps.length - 1];
-  const th = store.header && store.header.thresholds || {};
-  const latest = (m) => {
-    const c = store.scalar(m, s.name);
-    return c && c.values.length ? c.values[c.values.length - 1] : NaN;
+// src/theme.js
+function rgbaOf(css) {
+  const ctx = rgbaOf.ctx || (rgbaOf.ctx = document.createElement("canvas").getContext("2d"));
+  ctx.fillStyle = "#000";
+  ctx.fillStyle = css || "#000";
+  const v = ctx.fillStyle;
+  if (v[0] === "#") return [1, 3, 5].map((i) => parseInt(v.slice(i, i + 2), 16)).concat(1);
+  const m = v.match(/[\d.]+/g) || [0, 0, 0, 1];
+  return [+m[0], +m[1], +m[2], m[3] === void 0 ? 1 : +m[3]];
+}
+function over(top, under) {
+  const a = top[3] === void 0 ? 1 : top[3];
+  return [0, 1, 2].map((k) => top[k] * a + under[k] * (1 - a));
+}
+function luminance([r, g, b]) {
+  const f = (c) => (c /= 255) <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+}
+var LIGHT = { faint: "#c8c8c8", missing: "#ececec", unmeasured: "#c4c4c4", label: "rgba(255,255,255,0.88)", rampLo: 0.15, rampHi: 0.85 };
+var DARK = { faint: "#5a5a5a", missing: "#2a2a2a", unmeasured: "#4a4a4a", label: "rgba(20,20,20,0.88)", rampLo: 0.35, rampHi: 0.97 };
+function applyTheme(root) {
+  const cs = getComputedStyle(root);
+  const get = (k, d) => cs.getPropertyValue(k).trim() || d;
+  const bg = over(rgbaOf(get("--tfh-bg", "#fff")), [255, 255, 255]);
+  const dark = luminance(bg) < 0.3;
+  root.dataset.theme = dark ? "dark" : "light";
+  const cs2 = getComputedStyle(root);
+  const t = {
+    dark,
+    bg: `rgb(${bg.map(Math.round).join(",")})`,
+    fg: get("--tfh-fg", dark ? "#e6e6e6" : "#1b1b1b"),
+    fg2: get("--tfh-fg2", dark ? "#a8a8a8" : "#595959"),
+    axis: get("--tfh-border", dark ? "#666" : "#9e9e9e"),
+    error: cs2.getPropertyValue("--tfh-error").trim() || (dark ? "#ff8f85" : "#b3261e"),
+    warn: cs2.getPropertyValue("--tfh-warn").trim() || (dark ? "#f0b35a" : "#8a4b00"),
+    sel: dark ? "#4fc3f7" : "#0277bd",
+    ...dark ? DARK : LIGHT
   };
-  if (key === "nonfinite") {
-    const v = last.nan + last.posinf + last.neginf;
-    return { value: v, score: v, unusual: v > 0, label: v ? `${v} NaN/Inf` : "no NaN/Inf" };
-  }
-  if (key === "update_ratio") {
-    const v = latest("update_ratio");
-    const [lo, hi] = th.update_ratio || [1e-5, 0.1];
-    const score = v > 0 ? Math.abs(Math.log10(v / 1e-3)) : v === 0 ? 99 : NaN;
-    return { value: v, score, unusual: v === 0 || v < lo || v > hi, label: Number.isFinite(v) ? `ratio ${fmt(v)}` : "no ratio" };
-  }
-  if (key === "norm_change") {
-    const v = statOf(last, "norm") / s.norm0;
-    const ok = Number.isFinite(v) && v > 0;
-    return { value: v, score: ok ? Math.abs(Math.log10(v)) : NaN, unusual: ok && (v > 10 || v < 0.1), label: ok ? `norm \xD7${fmt(v)}` : "norm: \u2014" };
-  }
-  if (key === "dead") {
-    const v = latest("dead_units");
-    return { value: v, score: v, unusual: v >= (th.dead_units ?? 0.9), label: Number.isFinite(v) ? `dead ${(100 * v).toFixed(0)}%` : "not measured" };
-  }
-  return { value: NaN, score: NaN, unusual: false, label: "" };
+  Object.assign(THEME, t);
+  return t;
 }
-function sortTiles(store, list, key, unusual = false) {
-  let out = list.map((s, i) => [s, gridStat(store, s, key), i]);
-  if (key === "order") return out.map(([s, st]) => [s, st]);
-  if (unusual) out = out.filter(([, st]) => st.unusual);
-  const sc = (st) => Number.isNaN(st.score) ? -Infinity : st.score;
-  out.sort((a, b) => sc(b[1]) - sc(a[1]) || a[2] - b[2]);
-  return out.map(([s, st]) => [s, st]);
+function watchTheme(changed) {
+  const mo = new MutationObserver(changed);
+  for (const node of [document.body, document.documentElement]) if (node) mo.observe(node, { attributes: true, attributeFilter: ["class", "data-jp-theme-light", "data-jp-theme-name", "theme", "style"] });
+  const mq = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  if (mq && mq.addEventListener) mq.addEventListener("change", changed);
+  return () => {
+    mo.disconnect();
+    if (mq && mq.removeEventListener) mq.removeEventListener("change", changed);
+  };
 }
-var tilesMethods = {
-  /** "all tensors": a tile per tensor of the kind, the width's worth of columns, ordered
-   * by a statistic (the most unusual first); a tile is drawn only while it is on screen. */
-  drawGrid(kind) {
-    const q = this.filter.value.trim().toLowerCase();
-    const list = this.store.ofKind(kind).filter((s) => !q || s.name.toLowerCase().includes(q));
-    const sorted = sortTiles(this.store, list, this.opts.gridSort, this.opts.gridUnusual && this.opts.gridSort !== "order");
-    const badges = this.badges();
-    const order = [];
-    for (const [s, st] of sorted) {
-      let t = this.tiles.get(s.id);
-      if (!t) {
-        t = el("div", "tfh-tile");
-        t.dataset.id = s.id;
-        t.dataset.name = s.name;
-        t.title = `${s.name}: click to open`;
-        t.head = el("div", "tfh-tile-name");
-        t.stat = el("div", "tfh-tile-stat");
-        t.append(t.head, t.stat);
-        t.addEventListener("click", () => this.set({ tensor: s.name, view: "step" }));
-        this.tiles.set(s.id, t);
-        this.seen.observe(t);
-      }
-      const short = s.name.length > 30 ? "\u2026" + s.name.slice(-29) : s.name;
-      const b = badges.get(kind + "	" + s.name);
-      t.head.replaceChildren(...b ? [mark(b.severity)] : [], short);
-      t.stat.textContent = this.opts.gridSort === "order" ? "" : st.label;
-      t.stat.classList.toggle("tfh-bad", !!st.unusual);
-      t.dataset.value = Number.isFinite(st.value) ? st.value : "";
-      order.push(t);
+
+// src/views/hover.js
+var hoverMethods = {
+  hover(e) {
+    if (!this.hit) return;
+    const r = this.canvas.getBoundingClientRect();
+    const mx = e.clientX - r.left, my = e.clientY - r.top;
+    const got = this.hit(mx, my);
+    if (!got) {
+      this.tip.style.display = "none";
+      this.markHover(null);
+      return;
     }
-    const key = [kind, this.opts.gridSort, this.opts.gridUnusual, q, ...order.map((t) => t.dataset.id)].join("\n");
-    if (key !== this.gridKey) {
-      this.gridKey = key;
-      this.grid.replaceChildren(...order);
-      if (!order.length) this.grid.append(el("div", "tfh-none", "no tensor matches"));
-      this.drawOnScreen(order);
-    } else for (const t of this.visible) if (t.isConnected) this.drawTile(t);
-    this.root.dataset.tiles = order.length;
-    this.root.dataset.drawnTiles = this.visible.size;
-    this.legend.textContent = `${order.length} tensors` + (this.opts.gridSort === "order" ? " in model order" : `, the most unusual ${GRID_SORTS.find(([k]) => k === this.opts.gridSort)[1]} first`) + (this.opts.gridHeat ? "; each tile a compact heatmap of its kept snapshots" : "; each tile the latest snapshot") + ". Click one to open it.";
-    this.wantTileHistories();
-  },
-  /** Draw the tiles on screen (in `order`, just laid out), from the top until one is below it. */
-  drawOnScreen(order) {
-    const box = this.grid.getBoundingClientRect();
-    if (!box.height) return;
-    for (const t of order) {
-      const r = t.getBoundingClientRect();
-      if (r.top > box.bottom + 120) break;
-      if (r.bottom >= box.top - 120) {
-        this.visible.add(t);
-        this.drawTile(t);
-      }
+    this.tip.textContent = got.text;
+    this.tip.style.display = "block";
+    this.tip.style.left = Math.max(0, Math.min(mx + 12, r.width - 260)) + "px";
+    this.tip.style.top = my + 12 + "px";
+    this.canvas.style.cursor = this.pick ? "pointer" : "";
+    this.markHover(got);
+    if (got.bin !== void 0 && got.bin !== this.hoverAt && this.model.get("view") === "step") {
+      this.hoverAt = got.bin;
+      this.draw();
     }
   },
-  drawTile(tile) {
-    const s = this.store.series.get(+tile.dataset.id);
-    if (!s || !s.snaps.length || this.model.get("view") !== "grid") return;
-    let c = tile.querySelector("canvas");
-    if (!c) tile.append(c = el("canvas"));
-    const w = Math.max(120, tile.clientWidth - 6), h = 80;
+  /** Frame the cell `got.rect` ([x, y, w, h] on the canvas) and write `got.label` ({text,
+   * x, y}: a row's name where not every row is labelled) on its own background; `clicked`:
+   * a heavier frame that fades. null clears. */
+  markHover(got, clicked = false) {
+    const c = this.marks;
+    if (!c) return;
+    if (!got || !got.rect) {
+      if (c.dataset.on) {
+        c.getContext("2d").clearRect(0, 0, c.width, c.height);
+        delete c.dataset.on;
+        delete c.dataset.rect;
+      }
+      return;
+    }
+    const w = parseFloat(this.canvas.style.width) || this.canvas.clientWidth, h = parseFloat(this.canvas.style.height) || this.canvas.clientHeight;
     const ctx = sizeCanvas(c, w, h);
-    const p = s.snaps[s.snaps.length - 1];
-    const kind = s.kind;
-    const bars = [];
-    if (this.opts.gridHeat && s.snaps.length > 1) {
-      const [y0, y1] = valueRange(s.snaps);
-      const G = 24, grid = Float64Array.from({ length: G + 1 }, (_, j) => y0 + (y1 - y0) * j / G);
-      const cw = w / s.snaps.length;
-      s.snaps.forEach((r, j) => {
-        if (!(r.finite > 0)) return;
-        const m = rebin(r.edges, r.counts, grid), t = total(r);
-        for (let g = 0; g < G; g++) {
-          ctx.fillStyle = ramp(Math.log10(1 + 1e3 * m[g] / t) / 3);
-          ctx.fillRect(j * cw, h - (g + 1) * h / G, cw + 0.5, h / G + 0.5);
-        }
-      });
-    } else {
-      let ymax = 1;
-      for (const v of p.counts) ymax = Math.max(ymax, v);
-      const [x0, x1] = valueRange([p]);
-      ctx.fillStyle = COLORS[kind];
-      for (let b = 0; b < p.counts.length; b++) {
-        if (!(p.counts[b] > 0)) continue;
-        const xa = (p.edges[b] - x0) / (x1 - x0) * w, xb = (p.edges[b + 1] - x0) / (x1 - x0) * w;
-        const hh = Math.max(1, this.yOf(p.counts[b]) / this.yOf(ymax) * (h - 14));
-        const bw = Math.max(2, xb - xa);
-        ctx.fillRect(Math.min(xa, w - bw), h - hh, bw, hh);
-        bars.push([+Math.min(xa, w - bw).toFixed(2), +bw.toFixed(2), +hh.toFixed(2)]);
-      }
-      ctx.fillStyle = "#555";
-      ctx.font = "9px sans-serif";
-      ctx.textBaseline = "top";
-      ctx.textAlign = "left";
-      ctx.fillText(fmt(x0), 1, 1);
+    const [x, y, rw, rh] = got.rect;
+    ctx.fillStyle = THEME.dark ? "rgba(255,255,255,0.18)" : "rgba(0,0,0,0.12)";
+    ctx.fillRect(x, y, rw, rh);
+    ctx.lineWidth = clicked ? 3 : 1.5;
+    ctx.strokeStyle = THEME.bg;
+    ctx.strokeRect(x - 1.5, y - 1.5, rw + 3, rh + 3);
+    ctx.strokeStyle = THEME.sel;
+    ctx.strokeRect(x - 0.5, y - 0.5, rw + 1, rh + 1);
+    if (got.label) {
+      ctx.font = "bold 10px sans-serif";
+      const tw = ctx.measureText(got.label.text).width;
+      const lx = got.label.x, ly = got.label.y;
+      ctx.fillStyle = THEME.bg;
+      ctx.fillRect(lx - tw - 4, ly - 7, tw + 6, 14);
+      ctx.fillStyle = THEME.fg;
       ctx.textAlign = "right";
-      ctx.fillText(fmt(x1), w - 1, 1);
+      ctx.textBaseline = "middle";
+      ctx.fillText(got.label.text, lx, ly);
     }
-    if (p.nan + p.posinf + p.neginf > 0) {
-      ctx.fillStyle = "#c00";
-      ctx.font = "10px sans-serif";
-      ctx.textAlign = "center";
-      ctx.fillText(`${p.nan + p.posinf + p.neginf} NaN/Inf`, w / 2, 14);
-    }
-    tile.dataset.drawn = "1";
-    tile.dataset.bars = JSON.stringify(bars);
-    this.tileDraws = (this.tileDraws || 0) + 1;
-    this.root.dataset.tileDraws = this.tileDraws;
+    c.dataset.on = clicked ? "click" : "hover";
+    c.dataset.rect = JSON.stringify(got.rect.map((v) => +v.toFixed(1)));
+    if (clicked) setTimeout(() => c.dataset.on === "click" && this.markHover(null), 700);
   },
-  /** Heatmap tiles need their Series' kept snapshots: ask for those on screen, at once. */
-  wantTileHistories() {
-    if (!this.opts.gridHeat || this.model.get("view") !== "grid") return;
-    const need = [...this.visible].map((t) => this.store.series.get(+t.dataset.id)).filter(Boolean);
-    if (need.length) this.store.wantHistory(need);
+  /** The kept snapshots' steps as ticks on the step axis under the slider: where a saved
+   * copy thinned the run, the gaps between them show (and the recorded range around). */
+  drawKept(s, i) {
+    const c = this.kept;
+    const n = s.snaps.length;
+    const thinned = s.recorded > n;
+    const w = Math.max(40, this.slider.clientWidth || 200), h = 8;
+    const ctx = sizeCanvas(c, w, h);
+    const x0 = s.snaps[0].step, x1 = Math.max(s.snaps[n - 1].step, x0 + 1);
+    const pad = 8;
+    const X = (st) => pad + (st - x0) / (x1 - x0) * (w - 2 * pad);
+    if (thinned) {
+      ctx.fillStyle = THEME.dark ? "rgba(255,255,255,0.12)" : "rgba(0,0,0,0.08)";
+      ctx.fillRect(pad, 2, w - 2 * pad, h - 3);
+    }
+    ctx.fillStyle = THEME.fg2;
+    for (const p of s.snaps) ctx.fillRect(Math.round(X(p.step)) - 0.5, thinned ? 1 : 3, 1, thinned ? h - 1 : h - 3);
+    ctx.fillStyle = THEME.sel;
+    ctx.fillRect(Math.round(X(s.snaps[i].step)) - 1, 0, 3, h);
+    c.dataset.steps = JSON.stringify(s.snaps.map((p) => p.step));
+    c.dataset.thinned = thinned ? "1" : "0";
+    c.title = thinned ? `the ${n} steps this saved copy keeps of the ${s.recorded} recorded, on the step axis: the gaps were thinned out to fit the notebook` : `the ${n} kept steps on the step axis`;
   }
 };
 
 // src/views/depth.js
+var LINE = 12;
 var depthMethods = {
   /** Depth × step: one statistic per tensor of the kind (rows, in model order) at each
    * kept step (columns), as colour: the gradient-flow picture at a glance. A click opens
-   * that tensor at that step. */
-  drawDepth(W, cur, snap, drawn) {
+   * that tensor at that step. Every row is named when the names fit; otherwise the
+   * selected row and as many others as fit without overlapping, and the hovered one. */
+  drawDepth(W, Hh, cur, snap, drawn) {
     const kind = cur.kind;
     const [metric, label, scale] = (DEPTH[kind] || []).find(([m]) => m === this.opts.depth[kind]) || DEPTH[kind][0];
     const q = this.filter.value.trim().toLowerCase();
@@ -956,9 +1357,8 @@ var depthMethods = {
     if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
     if (hi <= lo) hi = lo + 1;
     const rows = list.length;
-    const rowH = Math.max(1, Math.min(14, 560 / Math.max(1, rows)));
+    const rowH = Math.max(0.5, Math.min(14, (Hh - 48) / Math.max(1, rows)));
     const L = 190, box = { l: L, t: 8, w: Math.max(60, W - L - 78), h: rows * rowH };
-    const Hh = box.t + box.h + 40;
     const ctx = sizeCanvas(this.canvas, W, Hh);
     const x0 = steps.length ? steps[0] : 0;
     const last = steps.length ? steps[steps.length - 1] : 0;
@@ -971,43 +1371,50 @@ var depthMethods = {
     const octx = off.getContext("2d");
     const img = octx.createImageData(pw, Math.max(1, rows));
     const lut = Array.from({ length: 256 }, (_, k) => rampRGB(k / 255));
+    const rgbOf = (css) => {
+      const m = css.match(/[0-9a-f]{2}/gi);
+      return m ? m.slice(0, 3).map((h) => parseInt(h, 16)) : [128, 128, 128];
+    };
+    const missing = rgbOf(THEME.missing), unmeasured = rgbOf(THEME.unmeasured);
     const px = (st) => (st - x0) / (x1 - x0 || 1) * pw;
     tracks.forEach((t, r) => {
       const base = r * pw * 4;
-      for (let x = 0; x < pw; x++) img.data.set([246, 246, 246, 255], base + 4 * x);
+      for (let x = 0; x < pw; x++) img.data.set([...missing, 255], base + 4 * x);
       if (!t) return;
       for (let j = 0; j < t.steps.length; j++) {
         const xa = Math.max(0, Math.floor(px(t.steps[j])));
         const xb = Math.min(pw, Math.max(xa + 1, Math.ceil(px(j + 1 < t.steps.length ? t.steps[j + 1] : x1))));
         const y = f(t.values[j]);
-        const c = Number.isFinite(y) ? lut[Math.max(0, Math.min(255, Math.round(255 * (y - lo) / (hi - lo))))] : [205, 205, 205];
+        const c = Number.isFinite(y) ? lut[Math.max(0, Math.min(255, Math.round(255 * (y - lo) / (hi - lo))))] : unmeasured;
         for (let x = xa; x < xb; x++) img.data.set([c[0], c[1], c[2], 255], base + 4 * x);
       }
     });
     octx.putImageData(img, 0, 0);
     ctx.imageSmoothingEnabled = false;
     if (rows) ctx.drawImage(off, box.l, box.t, box.w, box.h);
-    ctx.fillStyle = "#444";
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
     ctx.font = "10px sans-serif";
-    const every = Math.max(1, Math.ceil(11 / rowH));
     const clip = (n) => n.length > 30 ? "\u2026" + n.slice(-29) : n;
-    list.forEach((s, r) => {
-      if (r % every === 0 && s !== cur) ctx.fillText(clip(s.name), box.l - 4, box.t + (r + 0.5) * rowH);
-    });
     const at = list.indexOf(cur);
+    const ys = list.map((_, r) => box.t + (r + 0.5) * rowH);
+    const named = rowH >= LINE ? list.map((_, r) => r) : spaced(ys, LINE, at >= 0 ? [at] : []);
+    for (const r of named) {
+      if (r === at) continue;
+      ctx.fillStyle = THEME.fg;
+      ctx.fillText(clip(list[r].name), box.l - 4, ys[r]);
+    }
     if (at >= 0) {
-      ctx.fillStyle = "#fff";
-      ctx.fillRect(0, box.t + (at + 0.5) * rowH - 6, box.l - 2, 12);
-      ctx.fillStyle = "#0a5";
+      ctx.fillStyle = THEME.bg;
+      ctx.fillRect(0, ys[at] - 6, box.l - 2, 12);
+      ctx.fillStyle = THEME.fg;
       ctx.font = "bold 10px sans-serif";
-      ctx.fillText("\u25B6 " + clip(cur.name), box.l - 4, box.t + (at + 0.5) * rowH);
-      ctx.strokeStyle = "#0af";
+      ctx.fillText("\u25B6 " + clip(cur.name), box.l - 4, ys[at]);
+      ctx.strokeStyle = THEME.sel;
       ctx.strokeRect(box.l, box.t + at * rowH, box.w, Math.max(1, rowH));
     }
     if (this.model.get("step") >= 0) {
-      ctx.strokeStyle = "#0af";
+      ctx.strokeStyle = THEME.sel;
       ctx.beginPath();
       ctx.moveTo(X(snap.step), box.t);
       ctx.lineTo(X(snap.step), box.t + box.h);
@@ -1015,7 +1422,7 @@ var depthMethods = {
     }
     const cb = { x: box.l + box.w + 12, w: 12 };
     colorBar(ctx, cb.x, box, cb.w);
-    ctx.fillStyle = "#444";
+    ctx.fillStyle = THEME.fg;
     ctx.font = "10px sans-serif";
     ctx.textAlign = "left";
     const tickOf = (y) => log ? fmt(Math.pow(10, y)) : fmt(y);
@@ -1028,20 +1435,34 @@ var depthMethods = {
     const rowAt = (my) => Math.floor((my - box.t) / rowH);
     const cell = (mx, my) => {
       const r = rowAt(my);
-      if (r < 0 || r >= rows || mx < box.l || mx > box.l + box.w || !tracks[r]) return null;
-      const t = tracks[r], xv = x0 + (mx - box.l) / box.w * (x1 - x0);
+      if (r < 0 || r >= rows || mx < box.l || mx > box.l + box.w) return null;
+      const xv = x0 + (mx - box.l) / box.w * (x1 - x0);
+      let k = -1;
+      for (let q2 = 0; q2 < steps.length; q2++) if (steps[q2] <= xv) k = q2;
+      const step = k < 0 ? steps[0] : steps[k];
+      const xa = X(step), xb = X(k + 1 < steps.length ? steps[k + 1] : x1);
+      const t = tracks[r];
       let j = -1;
-      for (let k = 0; k < t.steps.length; k++) if (t.steps[k] <= xv) j = k;
-      return j < 0 ? null : { s: list[r], step: t.steps[j], value: t.values[j] };
+      if (t) {
+        for (let q2 = 0; q2 < t.steps.length; q2++) if (t.steps[q2] <= xv) j = q2;
+      }
+      const measured = t && j >= 0 && t.steps[j] === step;
+      const rect = [xa, box.t + r * rowH, Math.max(2, xb - xa), Math.max(2, rowH)];
+      if (rowH < 2) rect[1] -= (2 - rowH) / 2;
+      return { s: list[r], r, step: measured ? t.steps[j] : step, value: measured ? t.values[j] : NaN, measured, rect };
     };
     this.hit = (mx, my) => {
       const c = cell(mx, my);
-      return c && { text: `${c.s.name} \xB7 step ${c.step}: ${label} ${fmt(c.value)}` };
+      if (!c) return null;
+      const got = { text: `${c.s.name} \xB7 step ${c.step}: ` + (c.measured ? `${label} ${fmt(c.value)}` : "not measured"), rect: c.rect };
+      if (!named.includes(c.r) || c.r === at) got.label = { text: clip(c.s.name), x: box.l - 4, y: ys[c.r] };
+      return got;
     };
     this.pick = (mx, my) => {
       const c = cell(mx, my);
-      return c && { name: c.s.name, step: c.step };
+      return c && { name: c.s.name, step: c.step, rect: c.rect };
     };
+    drawn.labelled = named.map((r) => [list[r].name, +ys[r].toFixed(2)]);
     Object.assign(drawn, { metric, rows, cols: steps.length, names: list.map((s) => s.name), steps, range: log ? [Math.pow(10, lo), Math.pow(10, hi)] : [lo, hi], complete: !incomplete });
   }
 };
@@ -1085,20 +1506,20 @@ var probesMethods = {
     }
     const yTicks = log ? niceTicks(y0, y1, 4).filter(Number.isInteger).map((v) => [v, "1e" + v]) : [[0, "0"], [0.5, "50%"], [1, "100%"]];
     const { X, Y } = axes(ctx, box, x0, x1, y0, y1, { yTicks, xTicks: niceTicks(x0, x1, 6).map((v) => [v, fmt(v)]) });
-    ctx.fillStyle = "rgba(0,0,0,0.05)";
+    ctx.fillStyle = THEME.dark ? "rgba(255,255,255,0.07)" : "rgba(0,0,0,0.05)";
     if (log && th.update_ratio) {
       const [lo, hi] = th.update_ratio.map(f);
       ctx.fillRect(box.l, Y(hi), box.w, Y(lo) - Y(hi));
     }
     const drawn = { kind: s.kind, name: s.name, step: snap.step, metrics: {}, others: others.length };
-    ctx.strokeStyle = "#ccc";
+    ctx.strokeStyle = THEME.faint;
     ctx.lineWidth = 1;
     for (const c of others) line(c);
-    const colors = ["#e76f51", "#6a4c93"];
+    const colors = THEME.dark ? ["#f4a261", "#b39ddb"] : ["#c2410c", "#6a4c93"];
     let legendX = box.l + 4;
     got.forEach(([m, label, , c], k) => {
       if (!log && th[m] !== void 0) {
-        ctx.strokeStyle = "#bbb";
+        ctx.strokeStyle = THEME.fg2;
         ctx.setLineDash([4, 3]);
         ctx.beginPath();
         ctx.moveTo(box.l, Y(th[m]));
@@ -1116,7 +1537,7 @@ var probesMethods = {
       legendX += ctx.measureText("\u2014 " + label).width + 16;
       drawn.metrics[m] = { steps: c.steps.slice(), values: c.values.slice() };
     });
-    ctx.strokeStyle = "#333";
+    ctx.strokeStyle = THEME.fg;
     ctx.beginPath();
     ctx.moveTo(X(snap.step), box.t);
     ctx.lineTo(X(snap.step), box.t + box.h);
@@ -1152,7 +1573,7 @@ var probesMethods = {
     const yTicks = niceTicks(y0, y1, 4).filter(Number.isInteger).map((v) => [v, "1e" + v]);
     const { X, Y } = axes(ctx, box, x0, x1, y0, y1, { yTicks, xTicks: niceTicks(x0, x1, 6).map((v) => [v, fmt(v)]) });
     const drawn = { kind: s.kind, name: s.name, step: snap.step, metrics: {} };
-    const colors = s.kind === "grads" ? ["#457b9d"] : ["#2a9d8f", "#6a4c93"];
+    const colors = THEME.dark ? s.kind === "grads" ? ["#8ecae6"] : ["#5fd3c3", "#b39ddb"] : s.kind === "grads" ? ["#2f5f80"] : ["#1d6f65", "#6a4c93"];
     let legendX = box.l + 4;
     got.forEach(([m, label, of, c], k) => {
       ctx.strokeStyle = ctx.fillStyle = colors[k % colors.length];
@@ -1167,7 +1588,7 @@ var probesMethods = {
       legendX += ctx.measureText(text).width + 16;
       drawn.metrics[m] = { of, steps: c.steps.slice(), values: c.values.slice() };
     });
-    ctx.strokeStyle = "#333";
+    ctx.strokeStyle = THEME.fg;
     ctx.lineWidth = 1;
     ctx.beginPath();
     ctx.moveTo(X(snap.step), box.t);
@@ -1215,12 +1636,12 @@ var snapshotMethods = {
       }
     }
     if (this.hoverAt != null && this.hoverAt < B) {
-      ctx.fillStyle = "rgba(0,0,0,0.25)";
+      ctx.fillStyle = THEME.dark ? "rgba(255,255,255,0.3)" : "rgba(0,0,0,0.25)";
       const [xa, xb] = bars[this.hoverAt];
       ctx.fillRect(xa, box.t, Math.max(1, xb - xa), box.h);
     }
     const slot = 26, gx = box.l + box.w + 14;
-    ctx.strokeStyle = "#ccc";
+    ctx.strokeStyle = THEME.faint;
     ctx.beginPath();
     ctx.moveTo(gx - 6, box.t);
     ctx.lineTo(gx - 6, box.t + box.h);
@@ -1230,7 +1651,7 @@ var snapshotMethods = {
     bad.forEach(([k, label], j) => {
       const x = gx + j * slot;
       const c = snap[k];
-      ctx.fillStyle = c > 0 ? "#c00" : "#bbb";
+      ctx.fillStyle = c > 0 ? THEME.error : THEME.fg2;
       if (c > 0) {
         const y = Y(this.yOf(c));
         ctx.fillRect(x, y, slot - 6, box.t + box.h - y);
@@ -1273,7 +1694,7 @@ var snapshotMethods = {
     ctx.rect(box.l, box.t - 2, box.w, box.h + 2);
     ctx.clip();
     chosen.forEach((p, j) => {
-      ctx.strokeStyle = ramp(0.15 + 0.7 * j / Math.max(1, chosen.length - 1));
+      ctx.strokeStyle = ramp(THEME.rampLo + (THEME.rampHi - THEME.rampLo) * j / Math.max(1, chosen.length - 1));
       ctx.lineWidth = p === snap ? 2 : 1.2;
       ctx.beginPath();
       ctx.moveTo(X(p.edges[0]), Y(0));
@@ -1290,9 +1711,9 @@ var snapshotMethods = {
     ctx.textBaseline = "middle";
     chosen.forEach((p, j) => {
       const y = box.t + 8 + j * 16;
-      ctx.fillStyle = ramp(0.15 + 0.7 * j / Math.max(1, chosen.length - 1));
+      ctx.fillStyle = ramp(THEME.rampLo + (THEME.rampHi - THEME.rampLo) * j / Math.max(1, chosen.length - 1));
       ctx.fillRect(box.l + box.w + 12, y - 1, 14, 3);
-      ctx.fillStyle = "#333";
+      ctx.fillStyle = THEME.fg;
       ctx.fillText(`step ${p.step}` + (p.epoch >= 0 ? ` (ep ${p.epoch + 1})` : ""), box.l + box.w + 30, y);
     });
     this.legend.textContent = "Outlines of the chosen steps (first, middle and selected; 'pin step' adds the selected one).";
@@ -1352,14 +1773,14 @@ var timeMethods = {
       }
       ctx.lineTo(X(p.edges[p.edges.length - 1]), base);
       ctx.closePath();
-      ctx.fillStyle = j === cur ? COLORS[s.kind] : "rgba(255,255,255,0.85)";
+      ctx.fillStyle = j === cur ? COLORS[s.kind] : THEME.label;
       ctx.fill();
-      ctx.strokeStyle = j === cur ? "#000" : ramp(0.2 + 0.6 * r / Math.max(1, idx.length - 1));
+      ctx.strokeStyle = j === cur ? THEME.fg : ramp(THEME.rampLo + (THEME.rampHi - THEME.rampLo) * r / Math.max(1, idx.length - 1));
       ctx.lineWidth = 1;
       ctx.stroke();
     });
     ctx.restore();
-    ctx.fillStyle = "#444";
+    ctx.fillStyle = THEME.fg;
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
     const ys = idx.map((j, r) => box.t + gap * (r + 1));
@@ -1403,16 +1824,16 @@ var timeMethods = {
     });
     if (out.length) {
       const [xa] = colX(s.snaps.findIndex((p) => p.step === out[0]));
-      ctx.fillStyle = "#c00";
+      ctx.fillStyle = THEME.error;
       ctx.font = "bold 11px sans-serif";
       ctx.textBaseline = "top";
       const label = out.length > 1 ? `NaN/Inf only (${out.length} steps, from ${out[0]})` : `NaN/Inf only (step ${out[0]})`;
       const w = ctx.measureText(label).width;
       ctx.textAlign = xa + w + 4 > box.l + box.w ? "right" : "left";
       const x = ctx.textAlign === "right" ? Math.max(box.l + w, xa - 3) : xa + 3;
-      ctx.fillStyle = "rgba(255,255,255,0.85)";
+      ctx.fillStyle = THEME.label;
       ctx.fillRect(ctx.textAlign === "right" ? x - w - 2 : x - 2, box.t + 2, w + 4, 14);
-      ctx.fillStyle = "#c00";
+      ctx.fillStyle = THEME.error;
       ctx.fillText(label, x, box.t + 3);
       ctx.font = "11px sans-serif";
     }
@@ -1421,7 +1842,9 @@ var timeMethods = {
   drawHeatmap(ctx, W, Hh, s, cur, drawn) {
     const box = { l: 70, t: 10, w: W - 70 - 96, h: Hh - 45 };
     const snap = s.snaps[cur];
-    const [y0, y1] = this.xRange(s, snap);
+    const full = this.xRange(s, snap);
+    const robust = this.opts.range === "auto" ? robustRange(s.snaps, full) : null;
+    const [y0, y1] = robust || full;
     const G = Math.max(8, Math.min(256, Math.floor(box.h / 2)));
     const grid = Float64Array.from({ length: G + 1 }, (_, j) => y0 + (y1 - y0) * j / G);
     const { xs, ticks, label } = this.timeX(s);
@@ -1429,18 +1852,20 @@ var timeMethods = {
     const xEnd = n > 1 ? xs[n - 1] + (xs[n - 1] - xs[n - 2]) : xs[0] + 1;
     const cols = [];
     let vmax = 0, clipped = 0, all = 0;
+    const out = [];
     for (const p of s.snaps) {
       const t = total(p);
       if (!(t > 0)) {
         cols.push(new Float64Array(G));
+        out.push([0, 0]);
         continue;
       }
       const m = rebin(p.edges, p.counts, grid);
       const share = m.map((v) => v / t);
-      for (let b = 0; b < p.counts.length; b++) {
-        if (p.edges[b + 1] <= y0 || p.edges[b] >= y1) clipped += p.counts[b];
-        all += p.counts[b];
-      }
+      const o = outside(p, y0, y1);
+      out.push(o);
+      clipped += (o[0] + o[1]) * t;
+      all += t;
       for (const v of share) vmax = Math.max(vmax, v);
       cols.push(share);
     }
@@ -1459,6 +1884,7 @@ var timeMethods = {
       }
     }
     const nonfinite = this.markNonFinite(ctx, box, s, colX);
+    const marked = this.markOutside(ctx, box, colX, out);
     ctx.strokeStyle = "#fff";
     ctx.lineWidth = 1;
     ctx.beginPath();
@@ -1478,9 +1904,9 @@ var timeMethods = {
     ctx.strokeStyle = "#fff";
     ctx.strokeRect(sel.x - 1, box.t - 1, sel.w + 2, box.h + 2);
     ctx.lineWidth = 1;
-    ctx.strokeStyle = "#0af";
+    ctx.strokeStyle = THEME.sel;
     ctx.strokeRect(sel.x, box.t, sel.w, box.h);
-    ctx.fillStyle = "#0af";
+    ctx.fillStyle = THEME.sel;
     ctx.beginPath();
     ctx.moveTo(sel.x + sel.w / 2 - 5, box.t - 1);
     ctx.lineTo(sel.x + sel.w / 2 + 5, box.t - 1);
@@ -1488,7 +1914,7 @@ var timeMethods = {
     ctx.fill();
     const cbar = { x: box.l + box.w + 14, w: 12 };
     colorBar(ctx, cbar.x, box, cbar.w);
-    ctx.fillStyle = "#444";
+    ctx.fillStyle = THEME.fg;
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
     const barLabels = [pct(vmax), "0%"];
@@ -1500,7 +1926,7 @@ var timeMethods = {
     ctx.textAlign = "center";
     ctx.fillText(this.opts.logColor ? "share of values (log)" : "share of values", 0, 0);
     ctx.restore();
-    this.legend.textContent = "Each column is one snapshot re-binned onto one value grid (mass conserved); colour is its share of the snapshot's finite values; white line: mean; blue frame: the selected step." + (nonfinite.length ? ` Red hatching: ${nonfinite.length} snapshot${nonfinite.length > 1 ? "s" : ""} with NaN/Inf values only.` : "") + (clipped > 0 ? ` ${pct(clipped / (all || 1))} of the finite values of these snapshots lie outside this range and are drawn in the edge rows.` : "");
+    this.legend.textContent = "Each column is one snapshot re-binned onto one value grid (mass conserved); colour is its share of the snapshot's finite values; white line: mean; blue frame: the selected step." + (nonfinite.length ? ` Red hatching: ${nonfinite.length} snapshot${nonfinite.length > 1 ? "s" : ""} with NaN/Inf values only.` : "") + (robust ? ` Range: the bulk of the steps (their 1st\u201399th percentiles, middle 80% of steps); ` : "") + (clipped > 0 ? ` ${pct(clipped / (all || 1))} of the finite values lie outside it, in ${marked} snapshot${marked === 1 ? "" : "s"}: \u25B2/\u25BC at the top/bottom edge (range: all steps shows them).` : "");
     this.hit = (mx, my) => {
       const xv = xs[0] + (mx - box.l) / box.w * (xEnd - xs[0]);
       let j = -1;
@@ -1508,8 +1934,18 @@ var timeMethods = {
       const g = Math.floor((box.t + box.h - my) / box.h * G);
       if (j < 0 || g < 0 || g >= G) return null;
       const p = s.snaps[j];
-      if (!(p.finite > 0)) return { text: `step ${p.step}: no finite values (` + describe(p, s.explicit).split(" \xB7 ").pop() + ")" };
-      return { text: `step ${p.step}: [${fmt(grid[g])}, ${fmt(grid[g + 1])})  ${pct(cols[j][g])} of its values` };
+      const [xa, xb] = colX(j), ya = Y(grid[g + 1]), yb = Y(grid[g]);
+      const rect = [xa, ya, Math.max(2, xb - xa), Math.max(2, yb - ya)];
+      if (!(p.finite > 0)) return { rect, text: `step ${p.step}: no finite values (` + describe(p, s.explicit).split(" \xB7 ").pop() + ")" };
+      const [below, above] = out[j];
+      return { rect, text: `step ${p.step}: [${fmt(grid[g])}, ${fmt(grid[g + 1])})  ${pct(cols[j][g])} of its values` + (below + above > 0 ? ` \xB7 outside the range: ${pct(below)} below, ${pct(above)} above` : "") };
+    };
+    this.pick = (mx, my) => {
+      const got = this.hit(mx, my);
+      const xv = xs[0] + (mx - box.l) / box.w * (xEnd - xs[0]);
+      let j = -1;
+      for (let k = 0; k < n; k++) if (xs[k] <= xv) j = k;
+      return got && j >= 0 ? { view: null, step: s.snaps[j].step, rect: got.rect } : null;
     };
     Object.assign(drawn, {
       grid: Array.from(grid),
@@ -1518,8 +1954,37 @@ var timeMethods = {
       colorbar: barLabels,
       selected: [sel.x, sel.w],
       nonfinite,
-      outside: clipped / (all || 1)
+      outside: clipped / (all || 1),
+      range: [y0, y1],
+      full,
+      robust: !!robust,
+      marked
     });
+  },
+  /** ▲ at the top edge of a column whose snapshot has values above the range, ▼ at the
+   * bottom for values below: a narrowed range never hides them. Returns how many. */
+  markOutside(ctx, box, colX, out) {
+    let n = 0;
+    const tri = (x, y, up) => {
+      ctx.beginPath();
+      ctx.moveTo(x - 4, up ? y + 6 : y - 6);
+      ctx.lineTo(x + 4, up ? y + 6 : y - 6);
+      ctx.lineTo(x, y);
+      ctx.closePath();
+      ctx.fill();
+      ctx.stroke();
+    };
+    ctx.fillStyle = "#00e5ff";
+    ctx.strokeStyle = "#000";
+    ctx.lineWidth = 1;
+    out.forEach(([below, above], j) => {
+      if (!(below + above > 0)) return;
+      const [xa, xb] = colX(j), x = (xa + xb) / 2;
+      if (above > 0) tri(x, box.t + 1, true);
+      if (below > 0) tri(x, box.t + box.h - 1, false);
+      n++;
+    });
+    return n;
   },
   drawDistribution(ctx, W, Hh, s, cur, drawn) {
     const box = { l: 70, t: 10, w: W - 70 - 20, h: Hh - 45 };
@@ -1564,11 +2029,11 @@ var timeMethods = {
       ctx.stroke();
       ctx.setLineDash([]);
     };
-    line((j) => ps[j][4], "#000", []);
-    line((j) => statOf(s.snaps[j], "mean"), "#c00", [4, 3]);
+    line((j) => ps[j][4], THEME.fg, []);
+    line((j) => statOf(s.snaps[j], "mean"), THEME.error, [4, 3]);
     const half = xs.length > 1 ? (X(xs[xs.length - 1]) - X(xs[0])) / (xs.length - 1) / 2 : 4;
     const nonfinite = this.markNonFinite(ctx, box, s, (j) => [X(xs[j]) - half, X(xs[j]) + half]);
-    ctx.strokeStyle = "#0af";
+    ctx.strokeStyle = THEME.sel;
     ctx.beginPath();
     ctx.moveTo(X(xs[cur]), box.t);
     ctx.lineTo(X(xs[cur]), box.t + box.h);
@@ -1586,6 +2051,7 @@ var timeMethods = {
 };
 
 // src/view.js
+var PLOT_H = 320;
 var View = class {
   /** The dashboard in `host`, showing `store` with its controls' state in `model` (the
    * widget's, or a `localModel`); `saved`: the saved copy's header entry (no kernel). */
@@ -1603,6 +2069,10 @@ var View = class {
     host.appendChild(this.root);
     this.store = store;
     this.opts = { log: false, range: "auto", x: "step", logColor: true, gridHeat: false, gridSort: "order", gridUnusual: false, depth: {} };
+    const had = model.get("opts");
+    if (had && typeof had === "object") {
+      for (const k of Object.keys(this.opts)) if (had[k] !== void 0) this.opts[k] = k === "depth" ? { ...had[k] } : had[k];
+    }
     this.pins = [];
     this.openState = /* @__PURE__ */ new Map();
     this.tiles = /* @__PURE__ */ new Map();
@@ -1611,7 +2081,9 @@ var View = class {
     this.onData = () => this.update();
     this.store.listeners.add(this.onData);
     for (const key of ["kind", "tensor", "view", "step"]) model.on("change:" + key, this.onData);
+    this.unwatch = watchTheme(() => this.retheme(true));
     this.resize = new ResizeObserver(() => {
+      if (!this.themed) this.retheme(true);
       const w = this.plot.clientWidth;
       if (w && w !== this.lastWidth) {
         this.lastWidth = w;
@@ -1635,219 +2107,41 @@ var View = class {
     }, { root: this.grid, rootMargin: "120px 0px" });
     this.update();
   }
-  destroy() {
+  destroy(keepRoot = false) {
     this.store.listeners.delete(this.onData);
     for (const key of ["kind", "tensor", "view", "step"]) this.model.off("change:" + key, this.onData);
     this.resize.disconnect();
     this.seen.disconnect();
+    this.unwatch();
+    clearTimeout(this.themeLater);
     clearInterval(this.ticker);
     clearTimeout(this.lateCheck);
     this.tiles.clear();
     this.visible.clear();
-    this.root.remove();
+    if (!keepRoot) this.root.remove();
   }
-  /** Keys typed anywhere in the dashboard (the picker has its own, `onKey`): on the step
-   * slider or the plot, ←/↓ and →/↑ step through the snapshots, PageUp/PageDown ten at a
-   * time, Home/End to the first and last; on a tab or view button, ←/→ go to the next
-   * one; Esc gives the keyboard back to the notebook. */
-  onRootKey(e) {
-    const t = e.target;
-    if (e.key === "Escape") {
-      if (t && t.blur) t.blur();
-      const nb = this.root.closest(".jp-Notebook");
-      if (nb) nb.focus();
-      e.stopPropagation();
-      return;
+  /** Read the page's colours again (the theme may have changed: JupyterLab loads the new
+   * theme's styles a moment after it says so, hence a second look); redraw if they did. */
+  retheme(redraw, again = true) {
+    if (!this.root.isConnected) return;
+    const was = this.themeKey;
+    this.theme = applyTheme(this.root);
+    this.themed = true;
+    this.themeKey = JSON.stringify(this.theme);
+    if (redraw && was !== void 0 && was !== this.themeKey) this.draw();
+    if (redraw && again) {
+      clearTimeout(this.themeLater);
+      this.themeLater = setTimeout(() => this.retheme(true, false), 400);
     }
-    if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
-    if (t === this.filter || t && (t.tagName === "SELECT" || t.type === "checkbox") || this.list.contains(t)) return;
-    const group = t && t.closest && (t.closest(".tfh-tab") ? this.tabs : t.closest(".tfh-view") ? this.bar : null);
-    if (group && (e.key === "ArrowLeft" || e.key === "ArrowRight")) {
-      const buttons = [...group.querySelectorAll(group === this.tabs ? ".tfh-tab" : ".tfh-view")];
-      const i = buttons.indexOf(t.closest("button"));
-      const next = buttons[(i + (e.key === "ArrowRight" ? 1 : -1) + buttons.length) % buttons.length];
-      next.click();
-      const again = group === this.tabs ? this.tabs.querySelector(`.tfh-tab[data-kind="${next.dataset.kind}"]`) : next;
-      if (again) again.focus();
-    } else {
-      const by = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10, Home: "first", End: "last" }[e.key];
-      if (by === void 0 || !(t === this.slider || t === this.plot || t === this.root || this.plot.contains(t))) return;
-      this.stepBy(by);
-    }
-    e.preventDefault();
-    e.stopPropagation();
   }
-  /** Select the snapshot `by` after the selected one (or "first", "last"). */
-  stepBy(by) {
-    const s = this.current();
-    const view = this.model.get("view");
-    if (!s || view === "grid" || view === "depth") return;
-    const n = s.snaps.length;
-    const i = this.index(s);
-    const j = by === "first" ? 0 : by === "last" ? n - 1 : Math.max(0, Math.min(n - 1, i + by));
-    const follow = j === n - 1 && this.store.complete(s);
-    this.followBox.checked = follow;
-    this.set({ step: follow ? -1 : s.snaps[j].step });
+  /** The options (log counts, range, time axis, the grid's and depth view's choices) into
+   * the model, as the tab and view are: the kernel keeps them for the saved copy. */
+  saveOpts() {
+    this.set({ opts: JSON.parse(JSON.stringify(this.opts)) });
   }
   set(changes) {
     for (const [k, v] of Object.entries(changes)) this.model.set(k, v);
     this.model.save_changes();
-  }
-  build() {
-    const r = this.root;
-    this.empty = el("div", "tfh-empty", "Waiting for the first snapshot\u2026");
-    this.top = el("div", "tfh-top");
-    this.tabs = el("div", "tfh-tabs");
-    this.status = el("span", "tfh-status");
-    this.top.append(this.tabs, this.status);
-    this.body = el("div", "tfh-body");
-    this.side = el("div", "tfh-side");
-    this.filter = el("input", "tfh-filter");
-    this.filter.placeholder = "filter tensors";
-    this.filter.addEventListener("input", () => {
-      this.buildList();
-      this.draw();
-    });
-    this.list = el("div", "tfh-list");
-    this.list.tabIndex = 0;
-    this.list.setAttribute("role", "tree");
-    this.list.addEventListener("keydown", (e) => this.onKey(e));
-    this.list.dataset.lmSuppressShortcuts = this.filter.dataset.lmSuppressShortcuts = "true";
-    this.side.append(this.filter, this.list);
-    this.main = el("div", "tfh-main");
-    ({ bar: this.bar, buttons: this.viewButtons } = viewBar(VIEWS, (view) => this.set({ view })));
-    this.options = el("span", "tfh-options");
-    const check = (key, label) => {
-      const l = el("label");
-      const c = el("input");
-      c.type = "checkbox";
-      c.checked = this.opts[key];
-      c.dataset.opt = key;
-      c.addEventListener("change", () => {
-        this.opts[key] = c.checked;
-        this.draw();
-      });
-      l.append(c, " " + label);
-      return l;
-    };
-    const choose = (key, choices, title) => {
-      const s = el("select");
-      s.title = title;
-      s.dataset.opt = key;
-      for (const [v, label] of choices) {
-        const o = el("option", "", label);
-        o.value = v;
-        s.append(o);
-      }
-      s.value = this.opts[key];
-      s.addEventListener("change", () => {
-        this.opts[key] = s.value;
-        this.draw();
-      });
-      return s;
-    };
-    this.makeCheck = check;
-    this.makeSelect = choose;
-    this.options.append(
-      check("log", "log counts"),
-      check("logColor", "log colour"),
-      choose("range", [["auto", "range: auto"], ["all", "range: all steps"], ["this", "range: this step"]], "value range: auto frames the selected step in the step and overlay views, all steps in the time views"),
-      choose("x", [["step", "time: step"], ["epoch", "time: epoch"], ["wall", "time: wall clock"]], "time axis")
-    );
-    this.viewOpts = el("span", "tfh-options tfh-view-options");
-    this.bar.append(this.options, this.viewOpts);
-    this.title = el("div", "tfh-title");
-    this.loading = el("div", "tfh-loading");
-    this.plot = el("div", "tfh-plot");
-    this.plot.tabIndex = 0;
-    this.plot.title = "\u2190/\u2192: previous/next snapshot, Home/End: first/last";
-    this.canvas = el("canvas", "tfh-canvas");
-    this.tip = el("div", "tfh-tip");
-    this.grid = el("div", "tfh-grid");
-    this.legend = el("div", "tfh-legend");
-    this.plot.append(this.canvas, this.grid, this.tip, this.legend);
-    this.canvas.addEventListener("mousemove", (e) => this.hover(e));
-    this.canvas.addEventListener("mouseleave", () => {
-      this.tip.style.display = "none";
-      this.hoverAt = null;
-    });
-    this.canvas.addEventListener("click", (e) => {
-      const r2 = this.canvas.getBoundingClientRect();
-      const got = this.pick && this.pick(e.clientX - r2.left, e.clientY - r2.top);
-      if (got) {
-        this.followBox.checked = false;
-        this.set({ tensor: got.name, step: got.step, view: "step" });
-      }
-    });
-    this.slide = el("div", "tfh-slide");
-    this.slider = el("input", "tfh-slider");
-    this.slider.type = "range";
-    this.slider.min = 0;
-    this.slider.addEventListener("input", () => {
-      const s = this.current();
-      if (!s) return;
-      const i = +this.slider.value;
-      const follow = i === s.snaps.length - 1 && this.store.complete(s);
-      this.followBox.checked = follow;
-      this.set({ step: follow ? -1 : s.snaps[i].step });
-    });
-    this.at = el("span", "tfh-at");
-    const fl = el("label", "tfh-follow");
-    this.followBox = el("input");
-    this.followBox.type = "checkbox";
-    this.followBox.checked = true;
-    this.followBox.addEventListener("change", () => {
-      if (this.followBox.checked) this.set({ step: -1 });
-    });
-    fl.append(this.followBox, " follow latest");
-    this.pin = el("button", "tfh-pin", "pin step");
-    this.pin.title = "add this step to the overlay view";
-    this.pin.addEventListener("click", () => {
-      const snap = this.snap();
-      if (snap && !this.pins.includes(snap.step)) this.pins.push(snap.step);
-      this.draw();
-    });
-    this.slide.append(this.slider, this.at, fl, this.pin);
-    this.stats = el("div", "tfh-stats");
-    this.probe = el("canvas", "tfh-probe");
-    this.norms = el("canvas", "tfh-norms");
-    this.main.append(this.bar, this.title, this.loading, this.plot, this.slide, this.stats, this.probe, this.norms);
-    this.findings = el("div", "tfh-findings");
-    this.body.append(this.side, this.main, this.findings);
-    r.append(this.empty, this.top, this.body);
-  }
-  /** The grid's sort and filter, or the depth view's statistic, for this kind. */
-  buildViewOptions(view, kind) {
-    const key = view + "|" + kind;
-    if (key === this.viewOptsKey) return;
-    this.viewOptsKey = key;
-    const items = [];
-    if (view === "grid") {
-      const sorts = GRID_SORTS.filter(([, , kinds]) => !kinds || kinds.includes(kind));
-      if (!sorts.some(([k]) => k === this.opts.gridSort)) this.opts.gridSort = "order";
-      const s = this.makeSelect("gridSort", sorts.map(([k, label]) => [k, "sort: " + label]), "the order of the tiles: the most unusual first");
-      const u = this.makeCheck("gridUnusual", "unusual only");
-      u.title = "only the tiles whose statistic is past the findings' thresholds (NaN/Inf, update ratio outside its band, norm changed more than 10\xD7, dead share)";
-      items.push(s, u, this.makeCheck("gridHeat", "heatmaps"));
-    } else if (view === "depth") {
-      const choices = DEPTH[kind] || [];
-      if (!choices.some(([m]) => m === this.opts.depth[kind])) this.opts.depth[kind] = choices[0] && choices[0][0];
-      const s = el("select");
-      s.dataset.opt = "depth";
-      s.title = "the statistic drawn for each tensor at each step";
-      for (const [m, label] of choices) {
-        const o = el("option", "", label);
-        o.value = m;
-        s.append(o);
-      }
-      s.value = this.opts.depth[kind];
-      s.addEventListener("change", () => {
-        this.opts.depth[kind] = s.value;
-        this.draw();
-      });
-      items.push(s);
-    }
-    this.viewOpts.replaceChildren(...items);
   }
   // -- state -------------------------------------------------------------------------
   kind() {
@@ -1922,7 +2216,8 @@ var View = class {
     this.draw();
   }
   /** The status line and the empty state; while the kernel reports a status (the
-   * training function being traced), its elapsed time counts up every second. */
+   * training function being traced), its elapsed time counts up every second. The line
+   * is one line at any width: what does not fit is in its tooltip. */
   tick() {
     const h = this.store.header;
     const st = h && h.status;
@@ -1931,9 +2226,15 @@ var View = class {
     if (st && !this.ticker) this.ticker = setInterval(() => this.tick(), 1e3);
     if (!st && this.ticker) this.ticker = clearInterval(this.ticker);
     const live = !!(h && h.live);
+    const saving = !!(h && h.saving);
+    this.root.dataset.saving = saving ? "1" : "0";
     this.empty.textContent = said || (live || !h ? "Waiting for the first snapshot\u2026" : "Nothing was recorded.");
     const n = [...this.store.series.values()].filter((s) => s.snaps.length).length;
-    this.status.textContent = (live ? "\u25CF recording \xB7 " : "") + `${n} series` + (said ? " \xB7 " + said : "") + (this.store.stale ? " \xB7 some updates missed, catching up" : "") + (this.saved ? " \xB7 saved in the notebook" + (this.saved.note ? ": " + this.saved.note : "") : "");
+    const lead = live ? "\u25CF recording \xB7 " : saving ? "\u25CF saving\u2026 \xB7 " : this.saved ? "saved in the notebook \xB7 " : "";
+    const thinned = this.saved && this.saved.thinned ? ` \xB7 ${this.saved.per_series ? "about " + this.saved.per_series : "some"} snapshots per tensor kept` : "";
+    const text = lead + `${n} series` + (said ? " \xB7 " + said : "") + (this.store.stale ? " \xB7 some updates missed, catching up" : "") + thinned;
+    this.status.textContent = text;
+    this.status.title = text + (saving ? "\nThe cell has ended; the dashboard the notebook keeps is being built and takes this one's place when it has drawn." : "") + (this.saved ? "\nThis copy is saved in the notebook" + (this.saved.note ? ": " + this.saved.note : ", every recorded snapshot.") : "");
   }
   buildFindings() {
     const h = this.store.header;
@@ -1964,9 +2265,18 @@ ${covered(f).join("\n")}` : "");
     this.findings.replaceChildren(...items);
   }
   // -- drawing ----------------------------------------------------------------------------
+  /** The height of the plot: the same for every view of one tensor; the views of every
+   * tensor (all tensors, depth × step) also take the room of what they do not show
+   * (slider, statistics, scalar series), so the dashboard keeps its height. */
+  plotHeight(wide) {
+    if (!wide) return PLOT_H;
+    return PLOT_H + (this.belowH || 48);
+  }
   draw() {
     const s = this.current();
     if (!s) return;
+    if (!this.themed) this.retheme(false);
+    if (this.theme) Object.assign(THEME, this.theme);
     const t0 = performance.now();
     const view = this.model.get("view");
     const wide = view === "grid" || view === "depth";
@@ -1988,30 +2298,38 @@ ${covered(f).join("\n")}` : "");
     this.slider.max = s.snaps.length - 1;
     this.slider.value = i;
     this.followBox.checked = this.model.get("step") < 0;
-    this.at.textContent = `step ${snap.step}` + (snap.epoch >= 0 ? ` \xB7 epoch ${snap.epoch + 1}` : "") + `  (snapshot ${i + 1} of ${s.snaps.length}${complete ? "" : ` here, ${s.kept} kept`}` + (s.recorded > s.snaps.length ? `; this saved copy keeps ${s.snaps.length} of the ${s.recorded} recorded)` : ")");
+    const thinned = s.recorded > s.snaps.length;
+    this.at.textContent = `step ${snap.step}` + (snap.epoch >= 0 ? ` \xB7 epoch ${snap.epoch + 1}` : "") + ` \xB7 ${i + 1}/${s.snaps.length}` + (thinned ? ` kept of ${s.recorded}` : complete ? "" : ` here of ${s.kept}`);
+    this.at.title = `snapshot ${i + 1} of the ${s.snaps.length} ` + (thinned ? `this saved copy keeps (the run recorded ${s.recorded}: the ticks under the slider are the kept steps, the gaps between them were thinned out to fit the notebook)` : complete ? "kept" : `here (${s.kept} kept)`);
     this.title.textContent = `${TITLES[s.kind]} \xB7 ${wide ? view === "grid" ? "all tensors" : "depth \xD7 step" : s.name}` + (!wide && s.dtype && s.dtype !== "float32" && s.dtype !== "unknown" ? ` (${s.dtype})` : "");
+    this.title.title = this.title.textContent;
     this.stats.textContent = wide ? "" : describe(snap, s.explicit);
+    this.stats.title = this.stats.textContent;
     this.stats.classList.toggle("tfh-bad", !wide && snap.nan + snap.posinf + snap.neginf > 0);
     const grid = view === "grid";
     this.canvas.style.display = grid ? "none" : "";
     this.grid.style.display = grid ? "" : "none";
-    this.slide.style.display = wide ? "none" : "";
+    this.below.style.display = wide ? "none" : "";
     this.options.style.display = wide ? "none" : "";
     this.drawProbes(s, snap, wide);
     this.drawNorms(s, snap, wide);
+    if (!wide) this.drawKept(s, i);
     this.hit = this.pick = null;
     if (view !== this.drawnView) this.tip.style.display = "none";
     this.drawnView = view;
+    this.markHover(null);
     this.legend.textContent = "";
+    const height = this.plotHeight(wide);
+    this.plot.style.height = height + "px";
     if (grid) {
+      this.grid.style.height = height + "px";
       this.canvas.dataset.drawn = JSON.stringify({ view, kind: s.kind });
       this.drawGrid(s.kind);
     } else {
       const width = Math.max(280, this.plot.clientWidth || 600);
       const drawn = { view, kind: s.kind, name: s.name, step: snap.step };
-      if (view === "depth") this.drawDepth(width, s, snap, drawn);
+      if (view === "depth") this.drawDepth(width, height, s, snap, drawn);
       else {
-        const height = view === "offset" ? 360 : 300;
         const ctx = sizeCanvas(this.canvas, width, height);
         ({
           step: () => this.drawStep(ctx, width, height, s, snap, drawn),
@@ -2023,6 +2341,8 @@ ${covered(f).join("\n")}` : "");
       }
       this.canvas.dataset.drawn = JSON.stringify(drawn);
     }
+    this.legend.title = this.legend.textContent;
+    if (!wide && this.below.isConnected) this.belowH = this.below.offsetHeight;
     const ms = performance.now() - t0;
     this.root.dataset.drawMs = ms.toFixed(1);
     if (this.root.dataset.firstDrawMs === void 0) {
@@ -2032,27 +2352,8 @@ ${covered(f).join("\n")}` : "");
       if (f) Object.assign(this.root.dataset, { packetBytes: f.bytes, decodeMs: f.decode.toFixed(1), applyMs: f.apply.toFixed(1) });
     }
   }
-  hover(e) {
-    if (!this.hit) return;
-    const r = this.canvas.getBoundingClientRect();
-    const mx = e.clientX - r.left, my = e.clientY - r.top;
-    const got = this.hit(mx, my);
-    if (!got) {
-      this.tip.style.display = "none";
-      return;
-    }
-    this.tip.textContent = got.text;
-    this.tip.style.display = "block";
-    this.tip.style.left = Math.min(mx + 12, r.width - 260) + "px";
-    this.tip.style.top = my + 12 + "px";
-    this.canvas.style.cursor = this.pick ? "pointer" : "";
-    if (got.bin !== void 0 && got.bin !== this.hoverAt && this.model.get("view") === "step") {
-      this.hoverAt = got.bin;
-      this.draw();
-    }
-  }
 };
-for (const methods of [pickerMethods, tilesMethods, snapshotMethods, timeMethods, depthMethods, probesMethods]) Object.assign(View.prototype, methods);
+for (const methods of [controlsMethods, hoverMethods, pickerMethods, tilesMethods, snapshotMethods, timeMethods, depthMethods, probesMethods]) Object.assign(View.prototype, methods);
 
 // src/widget.js
 var STORES = /* @__PURE__ */ new Map();
@@ -2091,6 +2392,39 @@ function storeFor(model) {
   }
   return entry;
 }
+function stateOf(model, view) {
+  const out = Object.fromEntries(["kind", "tensor", "view", "step"].map((k) => [k, model.get(k)]));
+  out.opts = JSON.parse(JSON.stringify(view.opts));
+  return out;
+}
+function liveViews() {
+  const g = globalThis;
+  if (!g.__tfhistLive) g.__tfhistLive = /* @__PURE__ */ new Map();
+  return g.__tfhistLive;
+}
+function register(model, view) {
+  const uid = model.get("_uid");
+  const entry = { root: view.root, height: 0, claimed: false, state: () => stateOf(model, view) };
+  const sized = new ResizeObserver(() => {
+    const h = view.root.getBoundingClientRect().height;
+    if (h > 0) entry.height = h;
+    if (h > 0 && Math.abs(h - (model.get("_height") || 0)) > 8) {
+      model.set("_height", Math.round(h));
+      model.save_changes();
+    }
+  });
+  sized.observe(view.root);
+  liveViews().set(uid, entry);
+  return () => {
+    sized.disconnect();
+    const st = entry.state();
+    entry.state = () => st;
+    handOver(uid, st);
+    view.destroy(true);
+    if (!entry.claimed) view.root.remove();
+    if (!entry.claimed) setTimeout(() => liveViews().get(uid) === entry && !entry.claimed && liveViews().delete(uid), 6e4);
+  };
+}
 function handOver(uid, state) {
   const g = globalThis;
   if (!g.__tfhistHandOver) g.__tfhistHandOver = /* @__PURE__ */ new Map();
@@ -2103,10 +2437,7 @@ var widget_default = {
   },
   render({ model, el: host }) {
     const view = new View(model, host, storeFor(model).store);
-    return () => {
-      handOver(model.get("_uid"), Object.fromEntries(["kind", "tensor", "view", "step"].map((k) => [k, model.get(k)])));
-      view.destroy();
-    };
+    return register(model, view);
   }
 };
 
@@ -2536,14 +2867,23 @@ score ${score === null ? "\u2014" : fmt(score)} (#${i + 1})`;
 };
 
 // src/saved.js
+var STATE_KEYS = ["kind", "tensor", "view", "step", "opts"];
 function mount(host, packet, state = {}) {
   const store = new Store(null);
   store.receive(packet);
-  const model = localModel({ kind: "", tensor: "", view: "step", step: -1, ...handedOver(store.header), ...state });
+  const saved = store.header.saved || {};
+  const model = localModel({ kind: "", tensor: "", view: "step", step: -1, opts: {}, ...pick(saved.state), ...pick(handedOver(store.header)), ...pick(state) });
   const Kind = store.header.compare ? CompareView : View;
   if (store.header.compare && !state.view) model.set("view", "overlay");
-  const view = new Kind(model, host, store, store.header.saved || {});
+  const view = new Kind(model, host, store, saved);
   return { view, model, store, destroy: () => view.destroy() };
+}
+function pick(state) {
+  const out = {};
+  if (state && typeof state === "object") {
+    for (const k of STATE_KEYS) if (state[k] !== void 0 && state[k] !== null) out[k] = state[k];
+  }
+  return out;
 }
 function handedOver(header) {
   const from = header && header.saved && header.saved.from;
@@ -2556,21 +2896,64 @@ function fromBase64(text) {
   for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
   return out;
 }
+function remembered(key) {
+  try {
+    return key ? JSON.parse(localStorage.getItem("tfhist:" + key) || "null") || {} : {};
+  } catch {
+    return {};
+  }
+}
+function remember(key, model) {
+  if (!key) return;
+  let timer = null;
+  const save = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      try {
+        localStorage.setItem("tfhist:" + key, JSON.stringify(Object.fromEntries(STATE_KEYS.map((k) => [k, model.get(k)]))));
+      } catch {
+      }
+    }, 200);
+  };
+  for (const k of STATE_KEYS) model.on("change:" + k, save);
+}
 async function mountSaved(root) {
   if (root.dataset.mounted) return root.tfhMounted;
   root.dataset.mounted = "1";
-  let bytes = fromBase64(root.getAttribute("data-packet") || "");
-  if (root.dataset.encoding === "deflate") {
-    const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
-    bytes = new Uint8Array(await new Response(stream).arrayBuffer());
-  }
   const host = root.querySelector(".tfh-host");
-  const got = mount(host, bytes.buffer);
-  root.removeAttribute("data-packet");
-  const fallback = root.querySelector(".tfh-fallback");
-  if (fallback) fallback.style.display = "none";
-  root.tfhMounted = got;
-  return got;
+  try {
+    let bytes = fromBase64(root.getAttribute("data-packet") || "");
+    if (root.dataset.encoding === "deflate") {
+      const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("deflate"));
+      bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+    }
+    const live = root.tfhLive;
+    const state = live ? live.state() : remembered(root.dataset.key);
+    host.classList.add("tfh-building");
+    const got = mount(host, bytes.buffer, state);
+    remember(root.dataset.key, got.model);
+    root.removeAttribute("data-packet");
+    if (root.tfhHeld) root.tfhHeld.remove();
+    if (live) globalThis.__tfhistLive.delete(root.dataset.from);
+    host.classList.remove("tfh-building");
+    root.removeAttribute("data-booting");
+    root.style.minHeight = "";
+    root.dataset.swapped = live ? "live" : "1";
+    const fallback = root.querySelector(".tfh-fallback");
+    if (fallback) fallback.style.display = "none";
+    root.tfhMounted = got;
+    return got;
+  } catch (e) {
+    unboot(root);
+    throw e;
+  }
+}
+function unboot(root) {
+  if (root.tfhHeld) root.tfhHeld.remove();
+  root.removeAttribute("data-booting");
+  root.style.minHeight = "";
+  const host = root.querySelector(".tfh-host");
+  if (host) host.classList.remove("tfh-building");
 }
 export {
   COMPARE_VIEWS,

@@ -93,7 +93,7 @@ def _pick(steps: np.ndarray, k: int, pins: np.ndarray, bad=None, cache=None) -> 
     return np.array(sorted(idx), dtype=np.int64)
 
 
-def _build(rec, k: int | None, pins: np.ndarray, cache: dict, handoff: str | None = None) -> tuple[bytes, dict]:
+def _build(rec, k: int | None, pins: np.ndarray, cache: dict, handoff: str | None = None, state: dict | None = None) -> tuple[bytes, dict]:
     """The full packet of ``rec`` with at most about ``k`` snapshots per Series (None: all
     kept), and what it holds."""
     hd = header(rec, full=True, live=False, seq=0)
@@ -125,6 +125,8 @@ def _build(rec, k: int | None, pins: np.ndarray, cache: dict, handoff: str | Non
         info["note"] = f"{saved:,} of the {kept:,} recorded snapshots (about {k} per tensor, the findings' steps among them)"
     if handoff:
         info["from"] = handoff  # the live widget it replaces: the page opens where that one was
+    if state:
+        info["state"] = state  # what the page showed when the cell ended: a reopened notebook opens there
     hd["saved"] = info
     return pk.encode(), info
 
@@ -138,14 +140,15 @@ _LEVEL = 3
 _RATIO = 0.42
 
 
-def saved_packet(rec, budget: int = 1_300_000, handoff: str | None = None) -> tuple[bytes, dict]:
+def saved_packet(rec, budget: int = 1_300_000, handoff: str | None = None, state: dict | None = None) -> tuple[bytes, dict]:
     """The Recording as one zlib-compressed full packet whose base64 takes at most
     ``budget`` bytes, and what it holds (``snapshots`` saved of ``recorded``, ``thinned``,
     ``per_series``, ``note``, ``bytes``). Every kept snapshot when they fit; otherwise the
     same number of evenly spaced snapshots of each Series (first, latest and the findings'
     steps always among them), as many as fit, found in at most three tries. A Series is
     never dropped. ``handoff``: the ``_uid`` of the live widget this copy replaces (the
-    page opens on what that one showed)."""
+    page opens on what that one showed); ``state``: what the page showed (kind, tensor,
+    view, step, opts, height), where the saved copy opens."""
     pins = np.array(sorted(_pins(rec)), dtype=np.int64)
     kept = [rec.latest(k, n).kept for k in KINDS if k in rec.kinds for n in rec.names(k)]
     most = max(kept, default=1)
@@ -155,7 +158,7 @@ def saved_packet(rec, budget: int = 1_300_000, handoff: str | None = None) -> tu
     cache: dict = {}
     best = None
     for attempt in range(3):
-        packet, info = _build(rec, k, pins, cache, handoff)
+        packet, info = _build(rec, k, pins, cache, handoff, state)
         z = zlib.compress(packet, _LEVEL)
         size = _b64_size(len(z))
         now = k if k is not None else most
@@ -173,7 +176,7 @@ def saved_packet(rec, budget: int = 1_300_000, handoff: str | None = None) -> tu
         else:
             k = max(2, min(now - 1, int(now * budget / size * 0.95)))
     if best is None:  # three tries too big: the fewest
-        packet, info = _build(rec, 2, pins, cache, handoff)
+        packet, info = _build(rec, 2, pins, cache, handoff, state)
         best = (zlib.compress(packet, _LEVEL), info, packet)
     z, info, packet = best
     info.update(bytes=len(z), raw=len(packet))
@@ -198,6 +201,21 @@ _BOOT = """(function () {
   var me = document.currentScript, root = me && me.parentNode;
   if (!root || !root.getAttribute("data-packet")) return;
   var key = "__tfhist_dashboard_%(hash)s", w = window;
+  // scripts run here: the picture and text for where none runs stay hidden (data-booting),
+  // and until the dashboard has drawn, the live view this copy replaces holds its place
+  // (or the height the page last had)
+  root.setAttribute("data-booting", "1");
+  var from = root.getAttribute("data-from"), live = from && w.__tfhistLive && w.__tfhistLive.get(from);
+  var host = root.querySelector(".tfh-host");
+  if (live && live.root && !live.claimed) {
+    live.claimed = true;
+    root.tfhLive = live;
+    root.tfhHeld = live.root;
+    root.style.minHeight = (live.height || 0) + "px";
+    root.insertBefore(live.root, host);
+  } else if (root.getAttribute("data-height")) {
+    root.style.minHeight = root.getAttribute("data-height") + "px";
+  }
   var load = w[key];
   if (!load) {
     var src = root.getAttribute("data-module");
@@ -208,16 +226,19 @@ _BOOT = """(function () {
   }
   root.removeAttribute("data-module");
   load.then(function (m) { return m.mountSaved(root); }).catch(function (e) {
+    if (root.tfhHeld && root.tfhHeld.parentNode === root) root.removeChild(root.tfhHeld);
+    root.removeAttribute("data-booting");
+    root.style.minHeight = "";
     root.setAttribute("data-error", String(e && e.stack || e));
     if (w.console) console.error("tfhist dashboard:", e);
   });
 })();"""
 
 
-def saved_html(rec, *, png: bytes | None = None, width: int = 0, text: str = "", budget: int = 1_300_000, handoff: str | None = None) -> tuple[str, dict]:
+def saved_html(rec, *, png: bytes | None = None, width: int = 0, text: str = "", budget: int = 1_300_000, handoff: str | None = None, state: dict | None = None) -> tuple[str, dict]:
     """The self-contained HTML of the dashboard of ``rec`` (see the module's docstring)
     and what its data holds (:func:`saved_packet`)."""
-    z, info = saved_packet(rec, budget, handoff)
+    z, info = saved_packet(rec, budget, handoff, state)
     picture = ""
     if png:
         picture = (
@@ -245,8 +266,14 @@ def page_html(z: bytes, info: dict, fallback: str) -> str:
     src = _module_source()
     digest = hashlib.sha1(src.encode()).hexdigest()[:12]
     css = (_HERE / "dashboard.css").read_text(encoding="utf-8")
+    extra = f' data-key="{hashlib.sha1(z).hexdigest()[:16]}"'  # this output, for the page's memory of its last state
+    if info.get("from"):
+        extra += f' data-from="{html.escape(str(info["from"]), quote=True)}"'
+    height = (info.get("state") or {}).get("height")
+    if isinstance(height, (int, float)) and 0 < height < 5000:
+        extra += f' data-height="{int(height)}"'  # the page's last height: kept while the dashboard starts
     return (
-        f'<div class="{ROOT_CLASS}" data-packet="{base64.b64encode(z).decode("ascii")}" data-encoding="deflate" '
+        f'<div class="{ROOT_CLASS}" data-packet="{base64.b64encode(z).decode("ascii")}" data-encoding="deflate"{extra} '
         f'data-module="{html.escape(src, quote=True)}" data-info="{html.escape(json.dumps(info), quote=True)}">'
         f"<style>{css}</style>"
         + fallback
@@ -293,10 +320,11 @@ class SavedView:
     shows the self-contained HTML dashboard with the PNG and the text beside it, all of it
     kept in the notebook (at most :data:`BUDGET` bytes)."""
 
-    def __init__(self, rec, *, budget: int = BUDGET, handoff: str | None = None):
+    def __init__(self, rec, *, budget: int = BUDGET, handoff: str | None = None, state: dict | None = None):
         self.recording = rec
         self.budget = int(budget)
         self.handoff = handoff  # the live widget this replaces (its _uid), if any
+        self.state = dict(state) if state else None  # what the page showed: the copy opens there
         self.info: dict = {}
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -308,7 +336,7 @@ class SavedView:
             return overview_png(rec)
 
         def page(png, width, text, budget):
-            return saved_html(rec, png=png, width=width, text=text, budget=budget, handoff=self.handoff)
+            return saved_html(rec, png=png, width=width, text=text, budget=budget, handoff=self.handoff, state=self.state)
 
         data, meta, info = mime_bundle(rec.summary(), picture if len(rec) else None, page if len(rec) else None, self.budget)
         if info is not None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -60,11 +61,19 @@ class Dashboard(anywidget.AnyWidget):
     tensor = traitlets.Unicode("").tag(sync=True)
     view = traitlets.Unicode("step").tag(sync=True)
     step = traitlets.Int(-1).tag(sync=True)
+    #: The page's options (log counts, value range, time axis, the grid's sort, the depth
+    #: view's statistic), as the page last said.
+    opts = traitlets.Dict().tag(sync=True)
+    # The page's height (CSS pixels), for the saved copy to keep while it starts.
+    _height = traitlets.Int(0).tag(sync=True)
     # Names this widget's data in the page, shared by all its views.
     _uid = traitlets.Unicode().tag(sync=True)
     # The full packet, built when the front end asks for the state (display, reload):
     # the trait's value is only a counter; the serializer reads the Recording.
     _data = traitlets.Int(0).tag(sync=True, to_json=lambda _, self: self._state_packet())
+
+    #: The page state :meth:`page_state` reports.
+    STATE = ("kind", "tensor", "view", "step", "opts", "_height")
 
     #: Seconds between the full packets sent while live (see :meth:`refresh`).
     keyframe_interval = 10.0
@@ -77,6 +86,9 @@ class Dashboard(anywidget.AnyWidget):
         self.recording = recording
         self.live_interval = float(live_interval)
         self.live = live  # still recording: the page says so, the static faces wait
+        self.saving = False  # the cell ended: the saved copy is being built
+        self._heard: dict = {}  # the page's state as its messages arrived (see _listen)
+        self._heard_lock = threading.Lock()
         self._ids: dict[tuple[str, str], int] = {}
         # What the last delta left each Series at (None until the first full packet:
         # deltas continue from there; a full packet sent later does not move them).
@@ -88,13 +100,60 @@ class Dashboard(anywidget.AnyWidget):
         self._png = (None, (b"", 0))
         super().__init__(_uid=uuid.uuid4().hex, **kwargs)
         self.on_msg(self._on_front_end)
+        self._listen()
+
+    # -- the page's state while the kernel is busy --------------------------------------
+    def _listen(self) -> None:
+        """Hear the page's clicks while a watched cell still runs. The kernel handles a
+        widget's messages only between cells, so the traits learn a click made during
+        training after the cell has ended, too late for the saved copy written at its end.
+        ipykernel 7 reads each message on its shell-channel thread first and asks the comm
+        where to route it (``_reply_subshell_for``): there the state a message carries is
+        noted, at once, and the message goes on as before. Elsewhere nothing is noted and
+        :meth:`page_state` gives the traits."""
+        comm = getattr(self, "comm", None)
+        route = getattr(comm, "_reply_subshell_for", None)
+        if comm is None or route is None:
+            return
+
+        def heard(data, default):
+            try:
+                if isinstance(data, dict) and data.get("method") == "update" and isinstance(data.get("state"), dict):
+                    got = {k: v for k, v in data["state"].items() if k in self.STATE}
+                    if got:
+                        with self._heard_lock:
+                            self._heard.update(got)
+            except Exception:  # noqa: BLE001 - routing must go on whatever a message holds
+                pass
+            return route(data, default)
+
+        comm._reply_subshell_for = heard
+
+    def page_state(self) -> dict:
+        """What the page shows (kind, tensor, view, step, opts, height), as last heard:
+        the traits, updated by what :meth:`_listen` noted since they last changed."""
+        state = {k: getattr(self, k) for k in self.STATE}
+        with self._heard_lock:
+            state.update(self._heard)
+        out = {k: state[k] for k in ("kind", "tensor", "view", "step", "opts") if state.get(k) not in (None, "")}
+        if isinstance(state.get("_height"), (int, float)) and state["_height"] > 0:
+            out["height"] = int(state["_height"])
+        return out
+
+    @traitlets.observe(*STATE)
+    def _forget_heard(self, change) -> None:
+        with self._heard_lock:  # the trait has caught up with what was heard
+            if change["name"] in self._heard and self._heard[change["name"]] == change["new"]:
+                del self._heard[change["name"]]
 
     # -- packets -----------------------------------------------------------------------
     def _header(self, full: bool) -> dict:
-        return header(self.recording, full=full, live=self.live, seq=self._seq if full else self._seq + 1)  # a delta carries its own number
+        hd = header(self.recording, full=full, live=self.live, seq=self._seq if full else self._seq + 1)  # a delta carries its own number
+        hd["saving"] = self.saving
+        return hd
 
     def _said_of(self, header: dict):
-        return (json.dumps(json_safe([header["findings"], header["status"]])), tuple(header["notes"]), header["live"], header["first_nonfinite"])
+        return (json.dumps(json_safe([header["findings"], header["status"]])), tuple(header["notes"]), header["live"], header["first_nonfinite"], header.get("saving"))
 
     def _each(self):
         rec = self.recording
@@ -277,10 +336,12 @@ class Dashboard(anywidget.AnyWidget):
             self.refresh()
         self.recording.subscribe(self.on_recording_changed)
 
-    def finish(self) -> None:
-        """The cell ended: send the last rows and say the recording is complete."""
+    def finish(self, saving: bool = False) -> None:
+        """The cell ended: send the last rows and say the recording is complete
+        (``saving``: and that its saved copy is being built, to take this one's place)."""
         self.recording.unsubscribe(self.on_recording_changed)
         self.live = False
+        self.saving = saving
         self.refresh()
 
     # -- static faces ------------------------------------------------------------------

@@ -1,15 +1,19 @@
 // depth x step: one statistic of every tensor of a kind at every kept step.
 
 import { DEPTH } from "../constants.js";
-import { axes, colorBar, rampRGB, sizeCanvas } from "../draw.js";
-import { fmt } from "../numbers.js";
+import { THEME, axes, colorBar, rampRGB, sizeCanvas } from "../draw.js";
+import { fmt, spaced } from "../numbers.js";
+
+// A row name needs this many pixels: below it, rows are named where they do not overlap.
+const LINE = 12;
 
 // Methods of View (view.js mixes them in): `this` is the dashboard's view.
 export const depthMethods = {
   /** Depth × step: one statistic per tensor of the kind (rows, in model order) at each
    * kept step (columns), as colour: the gradient-flow picture at a glance. A click opens
-   * that tensor at that step. */
-  drawDepth(W, cur, snap, drawn) {
+   * that tensor at that step. Every row is named when the names fit; otherwise the
+   * selected row and as many others as fit without overlapping, and the hovered one. */
+  drawDepth(W, Hh, cur, snap, drawn) {
     const kind = cur.kind;
     const [metric, label, scale] = (DEPTH[kind] || []).find(([m]) => m === this.opts.depth[kind]) || DEPTH[kind][0];
     const q = this.filter.value.trim().toLowerCase();
@@ -27,9 +31,8 @@ export const depthMethods = {
     if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
     if (hi <= lo) hi = lo + 1;
     const rows = list.length;
-    const rowH = Math.max(1, Math.min(14, 560 / Math.max(1, rows)));
+    const rowH = Math.max(0.5, Math.min(14, (Hh - 48) / Math.max(1, rows)));
     const L = 190, box = { l: L, t: 8, w: Math.max(60, W - L - 78), h: rows * rowH };
-    const Hh = box.t + box.h + 40;
     const ctx = sizeCanvas(this.canvas, W, Hh);
     const x0 = steps.length ? steps[0] : 0;
     const last = steps.length ? steps[steps.length - 1] : 0;
@@ -43,44 +46,49 @@ export const depthMethods = {
     const octx = off.getContext("2d");
     const img = octx.createImageData(pw, Math.max(1, rows));
     const lut = Array.from({ length: 256 }, (_, k) => rampRGB(k / 255));
+    const rgbOf = (css) => { const m = css.match(/[0-9a-f]{2}/gi); return m ? m.slice(0, 3).map((h) => parseInt(h, 16)) : [128, 128, 128]; };
+    const missing = rgbOf(THEME.missing), unmeasured = rgbOf(THEME.unmeasured);
     const px = (st) => ((st - x0) / (x1 - x0 || 1)) * pw;
     tracks.forEach((t, r) => {
       const base = r * pw * 4;
-      for (let x = 0; x < pw; x++) img.data.set([246, 246, 246, 255], base + 4 * x); // nothing measured
+      for (let x = 0; x < pw; x++) img.data.set([...missing, 255], base + 4 * x); // nothing measured
       if (!t) return;
       for (let j = 0; j < t.steps.length; j++) {
         const xa = Math.max(0, Math.floor(px(t.steps[j])));
         const xb = Math.min(pw, Math.max(xa + 1, Math.ceil(px(j + 1 < t.steps.length ? t.steps[j + 1] : x1))));
         const y = f(t.values[j]);
-        const c = Number.isFinite(y) ? lut[Math.max(0, Math.min(255, Math.round((255 * (y - lo)) / (hi - lo))))] : [205, 205, 205];
+        const c = Number.isFinite(y) ? lut[Math.max(0, Math.min(255, Math.round((255 * (y - lo)) / (hi - lo))))] : unmeasured;
         for (let x = xa; x < xb; x++) img.data.set([c[0], c[1], c[2], 255], base + 4 * x);
       }
     });
     octx.putImageData(img, 0, 0);
     ctx.imageSmoothingEnabled = false;
     if (rows) ctx.drawImage(off, box.l, box.t, box.w, box.h);
-    // names: every row when they fit, else every k-th; the selected tensor's always
-    ctx.fillStyle = "#444";
+    // names: every row when they fit; else the selected row's and those that fit between
+    // without overlapping (the hovered row's is written over the drawing, see hit)
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
     ctx.font = "10px sans-serif";
-    const every = Math.max(1, Math.ceil(11 / rowH));
     const clip = (n) => (n.length > 30 ? "…" + n.slice(-29) : n);
-    list.forEach((s, r) => {
-      if (r % every === 0 && s !== cur) ctx.fillText(clip(s.name), box.l - 4, box.t + (r + 0.5) * rowH);
-    });
     const at = list.indexOf(cur);
+    const ys = list.map((_, r) => box.t + (r + 0.5) * rowH);
+    const named = rowH >= LINE ? list.map((_, r) => r) : spaced(ys, LINE, at >= 0 ? [at] : []);
+    for (const r of named) {
+      if (r === at) continue;
+      ctx.fillStyle = THEME.fg;
+      ctx.fillText(clip(list[r].name), box.l - 4, ys[r]);
+    }
     if (at >= 0) {
-      ctx.fillStyle = "#fff";
-      ctx.fillRect(0, box.t + (at + 0.5) * rowH - 6, box.l - 2, 12);
-      ctx.fillStyle = "#0a5";
+      ctx.fillStyle = THEME.bg;
+      ctx.fillRect(0, ys[at] - 6, box.l - 2, 12);
+      ctx.fillStyle = THEME.fg;
       ctx.font = "bold 10px sans-serif";
-      ctx.fillText("▶ " + clip(cur.name), box.l - 4, box.t + (at + 0.5) * rowH);
-      ctx.strokeStyle = "#0af";
+      ctx.fillText("▶ " + clip(cur.name), box.l - 4, ys[at]);
+      ctx.strokeStyle = THEME.sel;
       ctx.strokeRect(box.l, box.t + at * rowH, box.w, Math.max(1, rowH));
     }
     if (this.model.get("step") >= 0) { // the selected step
-      ctx.strokeStyle = "#0af";
+      ctx.strokeStyle = THEME.sel;
       ctx.beginPath();
       ctx.moveTo(X(snap.step), box.t);
       ctx.lineTo(X(snap.step), box.t + box.h);
@@ -89,7 +97,7 @@ export const depthMethods = {
     // colour bar
     const cb = { x: box.l + box.w + 12, w: 12 };
     colorBar(ctx, cb.x, box, cb.w);
-    ctx.fillStyle = "#444";
+    ctx.fillStyle = THEME.fg;
     ctx.font = "10px sans-serif";
     ctx.textAlign = "left";
     const tickOf = (y) => (log ? fmt(Math.pow(10, y)) : fmt(y));
@@ -102,22 +110,35 @@ export const depthMethods = {
       (log ? ", log colour scale" : "") + "; grey: not measured. Click a cell to open that tensor at that step." +
       (incomplete ? ` ${incomplete} rows hold only the steps this page has seen; ` + (waiting ? "the rest is on its way from the kernel (it answers when idle)." : "the kernel did not send the rest.") : "");
     const rowAt = (my) => Math.floor((my - box.t) / rowH);
+    // every cell answers, a grey one too: its row, its column, "not measured"
     const cell = (mx, my) => {
       const r = rowAt(my);
-      if (r < 0 || r >= rows || mx < box.l || mx > box.l + box.w || !tracks[r]) return null;
-      const t = tracks[r], xv = x0 + ((mx - box.l) / box.w) * (x1 - x0);
+      if (r < 0 || r >= rows || mx < box.l || mx > box.l + box.w) return null;
+      const xv = x0 + ((mx - box.l) / box.w) * (x1 - x0);
+      let k = -1;
+      for (let q = 0; q < steps.length; q++) if (steps[q] <= xv) k = q;
+      const step = k < 0 ? steps[0] : steps[k];
+      const xa = X(step), xb = X(k + 1 < steps.length ? steps[k + 1] : x1);
+      const t = tracks[r];
       let j = -1;
-      for (let k = 0; k < t.steps.length; k++) if (t.steps[k] <= xv) j = k;
-      return j < 0 ? null : { s: list[r], step: t.steps[j], value: t.values[j] };
+      if (t) for (let q = 0; q < t.steps.length; q++) if (t.steps[q] <= xv) j = q;
+      const measured = t && j >= 0 && t.steps[j] === step;
+      const rect = [xa, box.t + r * rowH, Math.max(2, xb - xa), Math.max(2, rowH)];
+      if (rowH < 2) rect[1] -= (2 - rowH) / 2;
+      return { s: list[r], r, step: measured ? t.steps[j] : step, value: measured ? t.values[j] : NaN, measured, rect };
     };
     this.hit = (mx, my) => {
       const c = cell(mx, my);
-      return c && { text: `${c.s.name} · step ${c.step}: ${label} ${fmt(c.value)}` };
+      if (!c) return null;
+      const got = { text: `${c.s.name} · step ${c.step}: ` + (c.measured ? `${label} ${fmt(c.value)}` : "not measured"), rect: c.rect };
+      if (!named.includes(c.r) || c.r === at) got.label = { text: clip(c.s.name), x: box.l - 4, y: ys[c.r] };
+      return got;
     };
     this.pick = (mx, my) => {
       const c = cell(mx, my);
-      return c && { name: c.s.name, step: c.step };
+      return c && { name: c.s.name, step: c.step, rect: c.rect };
     };
+    drawn.labelled = named.map((r) => [list[r].name, +ys[r].toFixed(2)]);
     Object.assign(drawn, { metric, rows, cols: steps.length, names: list.map((s) => s.name), steps, range: log ? [Math.pow(10, lo), Math.pow(10, hi)] : [lo, hi], complete: !incomplete });
   },
 };

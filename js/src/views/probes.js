@@ -3,7 +3,7 @@
 // global gradient norm).
 
 import { NORMS, PROBES } from "../constants.js";
-import { axes, polyline, sizeCanvas } from "../draw.js";
+import { THEME, axes, polyline, sizeCanvas } from "../draw.js";
 import { fmt, niceTicks } from "../numbers.js";
 
 // Methods of View (view.js mixes them in): `this` is the dashboard's view.
@@ -40,20 +40,20 @@ export const probesMethods = {
     const yTicks = log ? niceTicks(y0, y1, 4).filter(Number.isInteger).map((v) => [v, "1e" + v]) : [[0, "0"], [0.5, "50%"], [1, "100%"]];
     const { X, Y } = axes(ctx, box, x0, x1, y0, y1, { yTicks, xTicks: niceTicks(x0, x1, 6).map((v) => [v, fmt(v)]) });
     // the rule's band or threshold
-    ctx.fillStyle = "rgba(0,0,0,0.05)";
+    ctx.fillStyle = THEME.dark ? "rgba(255,255,255,0.07)" : "rgba(0,0,0,0.05)";
     if (log && th.update_ratio) {
       const [lo, hi] = th.update_ratio.map(f);
       ctx.fillRect(box.l, Y(hi), box.w, Y(lo) - Y(hi));
     }
     const drawn = { kind: s.kind, name: s.name, step: snap.step, metrics: {}, others: others.length };
-    ctx.strokeStyle = "#ccc";
+    ctx.strokeStyle = THEME.faint;
     ctx.lineWidth = 1;
     for (const c of others) line(c);
-    const colors = ["#e76f51", "#6a4c93"];
+    const colors = THEME.dark ? ["#f4a261", "#b39ddb"] : ["#c2410c", "#6a4c93"]; // lines and their legends: text too
     let legendX = box.l + 4;
     got.forEach(([m, label, , c], k) => {
       if (!log && th[m] !== undefined) {
-        ctx.strokeStyle = "#bbb";
+        ctx.strokeStyle = THEME.fg2;
         ctx.setLineDash([4, 3]);
         ctx.beginPath();
         ctx.moveTo(box.l, Y(th[m]));
@@ -71,7 +71,7 @@ export const probesMethods = {
       legendX += ctx.measureText("— " + label).width + 16;
       drawn.metrics[m] = { steps: c.steps.slice(), values: c.values.slice() };
     });
-    ctx.strokeStyle = "#333";
+    ctx.strokeStyle = THEME.fg;
     ctx.beginPath();
     ctx.moveTo(X(snap.step), box.t);
     ctx.lineTo(X(snap.step), box.t + box.h);
@@ -107,7 +107,7 @@ export const probesMethods = {
     const yTicks = niceTicks(y0, y1, 4).filter(Number.isInteger).map((v) => [v, "1e" + v]);
     const { X, Y } = axes(ctx, box, x0, x1, y0, y1, { yTicks, xTicks: niceTicks(x0, x1, 6).map((v) => [v, fmt(v)]) });
     const drawn = { kind: s.kind, name: s.name, step: snap.step, metrics: {} };
-    const colors = s.kind === "grads" ? ["#457b9d"] : ["#2a9d8f", "#6a4c93"];
+    const colors = THEME.dark ? (s.kind === "grads" ? ["#8ecae6"] : ["#5fd3c3", "#b39ddb"]) : s.kind === "grads" ? ["#2f5f80"] : ["#1d6f65", "#6a4c93"];
     let legendX = box.l + 4;
     got.forEach(([m, label, of, c], k) => {
       ctx.strokeStyle = ctx.fillStyle = colors[k % colors.length];
@@ -122,7 +122,7 @@ export const probesMethods = {
       legendX += ctx.measureText(text).width + 16;
       drawn.metrics[m] = { of, steps: c.steps.slice(), values: c.values.slice() };
     });
-    ctx.strokeStyle = "#333";
+    ctx.strokeStyle = THEME.fg;
     ctx.lineWidth = 1;
     ctx.beginPath();
     ctx.moveTo(X(snap.step), box.t);

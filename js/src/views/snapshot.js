@@ -1,7 +1,7 @@
 // The views of one or a few snapshots: step (the exact bins) and overlay.
 
 import { COLORS } from "../constants.js";
-import { axes, ramp, searchEdges } from "../draw.js";
+import { THEME, axes, ramp, searchEdges } from "../draw.js";
 import { fmt, niceTicks, total, valueRange } from "../numbers.js";
 
 // Methods of View (view.js mixes them in): `this` is the dashboard's view.
@@ -45,13 +45,13 @@ export const snapshotMethods = {
       }
     }
     if (this.hoverAt != null && this.hoverAt < B) {
-      ctx.fillStyle = "rgba(0,0,0,0.25)";
+      ctx.fillStyle = THEME.dark ? "rgba(255,255,255,0.3)" : "rgba(0,0,0,0.25)";
       const [xa, xb] = bars[this.hoverAt];
       ctx.fillRect(xa, box.t, Math.max(1, xb - xa), box.h);
     }
     // NaN / +Inf / −Inf as their own marked counts, beside the axis
     const slot = 26, gx = box.l + box.w + 14;
-    ctx.strokeStyle = "#ccc";
+    ctx.strokeStyle = THEME.faint;
     ctx.beginPath();
     ctx.moveTo(gx - 6, box.t);
     ctx.lineTo(gx - 6, box.t + box.h);
@@ -61,7 +61,7 @@ export const snapshotMethods = {
     bad.forEach(([k, label], j) => {
       const x = gx + j * slot;
       const c = snap[k];
-      ctx.fillStyle = c > 0 ? "#c00" : "#bbb";
+      ctx.fillStyle = c > 0 ? THEME.error : THEME.fg2;
       if (c > 0) {
         const y = Y(this.yOf(c));
         ctx.fillRect(x, y, slot - 6, box.t + box.h - y);
@@ -105,7 +105,7 @@ export const snapshotMethods = {
     ctx.rect(box.l, box.t - 2, box.w, box.h + 2);
     ctx.clip();
     chosen.forEach((p, j) => {
-      ctx.strokeStyle = ramp(0.15 + (0.7 * j) / Math.max(1, chosen.length - 1));
+      ctx.strokeStyle = ramp(THEME.rampLo + ((THEME.rampHi - THEME.rampLo) * j) / Math.max(1, chosen.length - 1));
       ctx.lineWidth = p === snap ? 2 : 1.2;
       ctx.beginPath();
       ctx.moveTo(X(p.edges[0]), Y(0));
@@ -122,9 +122,9 @@ export const snapshotMethods = {
     ctx.textBaseline = "middle";
     chosen.forEach((p, j) => {
       const y = box.t + 8 + j * 16;
-      ctx.fillStyle = ramp(0.15 + (0.7 * j) / Math.max(1, chosen.length - 1));
+      ctx.fillStyle = ramp(THEME.rampLo + ((THEME.rampHi - THEME.rampLo) * j) / Math.max(1, chosen.length - 1));
       ctx.fillRect(box.l + box.w + 12, y - 1, 14, 3);
-      ctx.fillStyle = "#333";
+      ctx.fillStyle = THEME.fg;
       ctx.fillText(`step ${p.step}` + (p.epoch >= 0 ? ` (ep ${p.epoch + 1})` : ""), box.l + box.w + 30, y);
     });
     this.legend.textContent = "Outlines of the chosen steps (first, middle and selected; 'pin step' adds the selected one).";

@@ -1,8 +1,8 @@
 // The views over steps: offset, heatmap, distribution; snapshots of NaN/Inf only marked.
 
 import { COLORS, PERCENTILES } from "../constants.js";
-import { axes, colorBar, ramp } from "../draw.js";
-import { describe, fmt, frame, pct, percentiles, rebin, spaced, statOf, total } from "../numbers.js";
+import { THEME, axes, colorBar, ramp } from "../draw.js";
+import { describe, fmt, frame, outside, pct, percentiles, rebin, robustRange, spaced, statOf, total } from "../numbers.js";
 
 // Methods of View (view.js mixes them in): `this` is the dashboard's view.
 export const timeMethods = {
@@ -57,14 +57,14 @@ export const timeMethods = {
       }
       ctx.lineTo(X(p.edges[p.edges.length - 1]), base);
       ctx.closePath();
-      ctx.fillStyle = j === cur ? COLORS[s.kind] : "rgba(255,255,255,0.85)";
+      ctx.fillStyle = j === cur ? COLORS[s.kind] : THEME.label;
       ctx.fill();
-      ctx.strokeStyle = j === cur ? "#000" : ramp(0.2 + (0.6 * r) / Math.max(1, idx.length - 1));
+      ctx.strokeStyle = j === cur ? THEME.fg : ramp(THEME.rampLo + ((THEME.rampHi - THEME.rampLo) * r) / Math.max(1, idx.length - 1));
       ctx.lineWidth = 1;
       ctx.stroke();
     });
     ctx.restore();
-    ctx.fillStyle = "#444";
+    ctx.fillStyle = THEME.fg;
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
     // a label per row where they fit, the selected step's always: none closer than a line
@@ -110,16 +110,16 @@ export const timeMethods = {
     });
     if (out.length) {
       const [xa] = colX(s.snaps.findIndex((p) => p.step === out[0]));
-      ctx.fillStyle = "#c00";
+      ctx.fillStyle = THEME.error;
       ctx.font = "bold 11px sans-serif";
       ctx.textBaseline = "top";
       const label = out.length > 1 ? `NaN/Inf only (${out.length} steps, from ${out[0]})` : `NaN/Inf only (step ${out[0]})`;
       const w = ctx.measureText(label).width;
       ctx.textAlign = xa + w + 4 > box.l + box.w ? "right" : "left";
       const x = ctx.textAlign === "right" ? Math.max(box.l + w, xa - 3) : xa + 3;
-      ctx.fillStyle = "rgba(255,255,255,0.85)";
+      ctx.fillStyle = THEME.label;
       ctx.fillRect(ctx.textAlign === "right" ? x - w - 2 : x - 2, box.t + 2, w + 4, 14);
-      ctx.fillStyle = "#c00";
+      ctx.fillStyle = THEME.error;
       ctx.fillText(label, x, box.t + 3);
       ctx.font = "11px sans-serif";
     }
@@ -129,7 +129,10 @@ export const timeMethods = {
   drawHeatmap(ctx, W, Hh, s, cur, drawn) {
     const box = { l: 70, t: 10, w: W - 70 - 96, h: Hh - 45 };
     const snap = s.snaps[cur];
-    const [y0, y1] = this.xRange(s, snap);
+    const full = this.xRange(s, snap);
+    // range auto: the bulk of the steps (robust percentiles); what lies outside is marked
+    const robust = this.opts.range === "auto" ? robustRange(s.snaps, full) : null;
+    const [y0, y1] = robust || full;
     const G = Math.max(8, Math.min(256, Math.floor(box.h / 2)));
     const grid = Float64Array.from({ length: G + 1 }, (_, j) => y0 + ((y1 - y0) * j) / G);
     const { xs, ticks, label } = this.timeX(s);
@@ -137,18 +140,20 @@ export const timeMethods = {
     const xEnd = n > 1 ? xs[n - 1] + (xs[n - 1] - xs[n - 2]) : xs[0] + 1;
     const cols = [];
     let vmax = 0, clipped = 0, all = 0;
+    const out = []; // per snapshot: [share below, share above] the range
     for (const p of s.snaps) {
       const t = total(p);
       if (!(t > 0)) { // no finite values: no column of shares (marked below)
         cols.push(new Float64Array(G));
+        out.push([0, 0]);
         continue;
       }
       const m = rebin(p.edges, p.counts, grid);
       const share = m.map((v) => v / t);
-      for (let b = 0; b < p.counts.length; b++) {
-        if (p.edges[b + 1] <= y0 || p.edges[b] >= y1) clipped += p.counts[b];
-        all += p.counts[b];
-      }
+      const o = outside(p, y0, y1);
+      out.push(o);
+      clipped += (o[0] + o[1]) * t;
+      all += t;
       for (const v of share) vmax = Math.max(vmax, v);
       cols.push(share);
     }
@@ -167,6 +172,7 @@ export const timeMethods = {
       }
     }
     const nonfinite = this.markNonFinite(ctx, box, s, colX);
+    const marked = this.markOutside(ctx, box, colX, out);
     // the mean (broken where a snapshot has none), then the selected step
     ctx.strokeStyle = "#fff";
     ctx.lineWidth = 1;
@@ -187,9 +193,9 @@ export const timeMethods = {
     ctx.strokeStyle = "#fff";
     ctx.strokeRect(sel.x - 1, box.t - 1, sel.w + 2, box.h + 2);
     ctx.lineWidth = 1;
-    ctx.strokeStyle = "#0af";
+    ctx.strokeStyle = THEME.sel;
     ctx.strokeRect(sel.x, box.t, sel.w, box.h);
-    ctx.fillStyle = "#0af";
+    ctx.fillStyle = THEME.sel;
     ctx.beginPath(); // a notch above the frame: the selected step, whatever its colour
     ctx.moveTo(sel.x + sel.w / 2 - 5, box.t - 1);
     ctx.lineTo(sel.x + sel.w / 2 + 5, box.t - 1);
@@ -198,7 +204,7 @@ export const timeMethods = {
     // colour bar
     const cbar = { x: box.l + box.w + 14, w: 12 };
     colorBar(ctx, cbar.x, box, cbar.w);
-    ctx.fillStyle = "#444";
+    ctx.fillStyle = THEME.fg;
     ctx.textAlign = "left";
     ctx.textBaseline = "middle";
     const barLabels = [pct(vmax), "0%"];
@@ -212,7 +218,8 @@ export const timeMethods = {
     ctx.restore();
     this.legend.textContent = "Each column is one snapshot re-binned onto one value grid (mass conserved); colour is its share of the snapshot's finite values; white line: mean; blue frame: the selected step." +
       (nonfinite.length ? ` Red hatching: ${nonfinite.length} snapshot${nonfinite.length > 1 ? "s" : ""} with NaN/Inf values only.` : "") +
-      (clipped > 0 ? ` ${pct(clipped / (all || 1))} of the finite values of these snapshots lie outside this range and are drawn in the edge rows.` : "");
+      (robust ? ` Range: the bulk of the steps (their 1st–99th percentiles, middle 80% of steps); ` : "") +
+      (clipped > 0 ? ` ${pct(clipped / (all || 1))} of the finite values lie outside it, in ${marked} snapshot${marked === 1 ? "" : "s"}: ▲/▼ at the top/bottom edge (range: all steps shows them).` : "");
     this.hit = (mx, my) => {
       const xv = xs[0] + ((mx - box.l) / box.w) * (xEnd - xs[0]);
       let j = -1;
@@ -220,11 +227,48 @@ export const timeMethods = {
       const g = Math.floor(((box.t + box.h - my) / box.h) * G);
       if (j < 0 || g < 0 || g >= G) return null;
       const p = s.snaps[j];
-      if (!(p.finite > 0)) return { text: `step ${p.step}: no finite values (` + describe(p, s.explicit).split(" · ").pop() + ")" };
-      return { text: `step ${p.step}: [${fmt(grid[g])}, ${fmt(grid[g + 1])})  ${pct(cols[j][g])} of its values` };
+      const [xa, xb] = colX(j), ya = Y(grid[g + 1]), yb = Y(grid[g]);
+      const rect = [xa, ya, Math.max(2, xb - xa), Math.max(2, yb - ya)];
+      if (!(p.finite > 0)) return { rect, text: `step ${p.step}: no finite values (` + describe(p, s.explicit).split(" · ").pop() + ")" };
+      const [below, above] = out[j];
+      return { rect, text: `step ${p.step}: [${fmt(grid[g])}, ${fmt(grid[g + 1])})  ${pct(cols[j][g])} of its values` +
+        (below + above > 0 ? ` · outside the range: ${pct(below)} below, ${pct(above)} above` : "") };
+    };
+    this.pick = (mx, my) => {
+      const got = this.hit(mx, my);
+      const xv = xs[0] + ((mx - box.l) / box.w) * (xEnd - xs[0]);
+      let j = -1;
+      for (let k = 0; k < n; k++) if (xs[k] <= xv) j = k;
+      return got && j >= 0 ? { view: null, step: s.snaps[j].step, rect: got.rect } : null; // a click selects that step
     };
     Object.assign(drawn, { grid: Array.from(grid), shares: cols.map((c) => Array.from(c)), steps: s.snaps.map((p) => p.step), colorbar: barLabels,
-      selected: [sel.x, sel.w], nonfinite, outside: clipped / (all || 1) });
+      selected: [sel.x, sel.w], nonfinite, outside: clipped / (all || 1), range: [y0, y1], full, robust: !!robust, marked });
+  },
+
+  /** ▲ at the top edge of a column whose snapshot has values above the range, ▼ at the
+   * bottom for values below: a narrowed range never hides them. Returns how many. */
+  markOutside(ctx, box, colX, out) {
+    let n = 0;
+    const tri = (x, y, up) => {
+      ctx.beginPath();
+      ctx.moveTo(x - 4, up ? y + 6 : y - 6);
+      ctx.lineTo(x + 4, up ? y + 6 : y - 6);
+      ctx.lineTo(x, y);
+      ctx.closePath();
+      ctx.fill();
+      ctx.stroke();
+    };
+    ctx.fillStyle = "#00e5ff";
+    ctx.strokeStyle = "#000";
+    ctx.lineWidth = 1;
+    out.forEach(([below, above], j) => {
+      if (!(below + above > 0)) return;
+      const [xa, xb] = colX(j), x = (xa + xb) / 2;
+      if (above > 0) tri(x, box.t + 1, true);
+      if (below > 0) tri(x, box.t + box.h - 1, false);
+      n++;
+    });
+    return n;
   },
 
   drawDistribution(ctx, W, Hh, s, cur, drawn) {
@@ -271,11 +315,11 @@ export const timeMethods = {
       ctx.stroke();
       ctx.setLineDash([]);
     };
-    line((j) => ps[j][4], "#000", []);
-    line((j) => statOf(s.snaps[j], "mean"), "#c00", [4, 3]);
+    line((j) => ps[j][4], THEME.fg, []);
+    line((j) => statOf(s.snaps[j], "mean"), THEME.error, [4, 3]);
     const half = xs.length > 1 ? (X(xs[xs.length - 1]) - X(xs[0])) / (xs.length - 1) / 2 : 4;
     const nonfinite = this.markNonFinite(ctx, box, s, (j) => [X(xs[j]) - half, X(xs[j]) + half]);
-    ctx.strokeStyle = "#0af";
+    ctx.strokeStyle = THEME.sel;
     ctx.beginPath();
     ctx.moveTo(X(xs[cur]), box.t);
     ctx.lineTo(X(xs[cur]), box.t + box.h);
