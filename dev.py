@@ -5,8 +5,9 @@
     python3 dev.py test    # installs into .venv, runs ruff check, then the whole test suite with pytest
     python3 dev.py bench   # installs into .venv (+ tensorboard), runs bench/bench.py
     python3 dev.py bench scale   # the same set-up, runs bench/scale.py (cost across model sizes)
+    python3 dev.py bench memory  # the same set-up, runs bench/memory.py (peak memory, plain vs watched)
 
-Extra arguments go to the command run (pytest, bench/bench.py, bench/scale.py).
+Extra arguments go to the command run (pytest, bench/bench.py, bench/scale.py, bench/memory.py).
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ def main(argv: list[str]) -> int:
         _install("test,demo,bench")
         if rest[:1] == ["scale"]:
             run = [PY, "bench/scale.py", *rest[1:]]
+        elif rest[:1] == ["memory"]:
+            run = [PY, "bench/memory.py", *rest[1:]]
         else:
             run = [PY, "bench/bench.py", *rest]
     return subprocess.run(run, cwd=ROOT, env=env).returncode

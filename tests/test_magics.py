@@ -92,6 +92,9 @@ def test_kinds_and_targets(ip):
         ("%tfhist x", ["'x'", "not a model or Session"]),
         ("%tfhist model --kind nope", ["'nope'"]),
         ("%tfhist model --data x y x", ["--data"]),
+        ("%tfhist model --data x[:0] y[:0]", ["--data x[:0] y[:0]", "x[:0] has shape (0, 8)", "empty batch", ">= 1"]),
+        ("%tfhist model --data x y[:0]", ["--data x y[:0]", "y[:0] has shape (0, 1)", "empty batch"]),
+        ("%tfhist model --kind activations --data x[:0]", ["--data x[:0]", "x[:0] has shape (0, 8)"]),
     ],
 )
 def test_bad_input_is_a_plain_usage_error(ip, cell, words):
@@ -105,6 +108,25 @@ def test_bad_input_is_a_plain_usage_error(ip, cell, words):
     for w in words:
         assert w in msg, msg
     assert msg.count(". ") <= 2 and "\n" not in msg and "\x1b" not in msg
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "-0.25"])
+def test_live_interval_is_refused_by_the_trait_unless_positive(ip, value, caplog):
+    from traitlets import TraitError
+
+    mag = next(c for c in ip.configurables if type(c).__name__ == "TfHistMagics")
+    before = mag.live_interval
+    with pytest.raises(TraitError) as e:
+        mag.live_interval = float(value)
+    assert type(e.value) is TraitError
+    msg = str(e.value)
+    assert f"live_interval = {float(value)!r}" in msg and "> 0" in msg and "\n" not in msg, msg
+    ip.run_line_magic("config", f"TfHistMagics.live_interval = {value}")  # %config reports it, keeps the old value
+    assert mag.live_interval == before
+    assert f"live_interval = {float(value)!r}" in caplog.text
+    ip.run_line_magic("config", "TfHistMagics.live_interval = 2")
+    assert mag.live_interval == 2.0
+    mag.live_interval = before
 
 
 def test_data_expressions_with_spaces_inside(ip, capsys):

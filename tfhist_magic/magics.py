@@ -8,7 +8,7 @@ import keyword
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import CaselessStrEnum, Float, Integer
+from traitlets import CaselessStrEnum, Float, Integer, TraitError, validate
 
 from . import targets as T
 
@@ -30,6 +30,29 @@ def _positive(flag: str, value):
     if value is not None and value < 1:
         raise UsageError(f"Received: {flag} {value} (expected an integer >= 1).")
     return value
+
+
+def _empty_shape(value):
+    """The shape of ``value`` (an array or tensor; a dict, list or tuple of them for a
+    model of several inputs) when it holds an empty batch, with 0 as its first dimension
+    (of any part); else None."""
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, (list, tuple)) and value and all(hasattr(v, "shape") or isinstance(v, (dict, list, tuple)) for v in value):
+            return next((s for s in map(_empty_shape, value) if s is not None), None)
+        try:
+            import numpy as np
+
+            shape = np.shape(value)
+        except Exception:  # not array-like: the model says what is wrong with it
+            return None
+    try:
+        dims = tuple(None if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):  # an unknown rank
+        return None
+    return dims if dims and dims[0] == 0 else None
 
 
 def _bins(value):
@@ -54,7 +77,14 @@ class TfHistMagics(Magics):
         "dashboard the notebook keeps (drawn from data saved in the output, no kernel needed); text in a terminal. "
         "widget: the live widget, kept (it needs its kernel). html: only the saved dashboard.",
     ).tag(config=True)
-    live_interval = Float(0.5, help="Seconds between live widget updates while a watched cell runs.").tag(config=True)
+    live_interval = Float(0.5, help="Seconds between live widget updates while a watched cell runs (a number > 0).").tag(config=True)
+
+    @validate("live_interval")
+    def _check_live_interval(self, proposal):
+        value = proposal["value"]
+        if not 0 < value < float("inf"):
+            raise TraitError(f"Received: TfHistMagics.live_interval = {value!r} (expected a number of seconds > 0, such as 0.5).")
+        return value
 
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
@@ -270,6 +300,10 @@ class TfHistMagics(Magics):
         if data is not None:
             x = T.evaluate(self.shell, data[0], "an input batch")
             y = T.evaluate(self.shell, data[1], "a target batch") if len(data) > 1 else None
+            for expr, value in zip(data, (x, y)):
+                shape = _empty_shape(value)
+                if shape is not None:
+                    raise UsageError(f"Received: --data {' '.join(data)}, an empty batch: {expr} has shape {shape} (expected at least one example, a first dimension >= 1).")
             if "grads" in kinds and y is None and explicit:
                 raise UsageError(f"Gradients of {label!r} need targets: pass --data X Y.")
         use = tuple(k for k in kinds if k == "weights" or (k == "activations" and x is not None) or (k == "grads" and y is not None))

@@ -1,0 +1,292 @@
+"""What a watch holds in memory: the peak of one ``fit``, plain and watched, each arm in a
+fresh process (issue 27).
+
+    python bench/memory.py                                   # mlp, mlp50m, transformer, resnet50 (~5 min on 2 cores)
+    python bench/memory.py --workloads mlp50m                # the 50M-parameter MLP only (~1.5 min)
+    python bench/memory.py --workloads mlp50m --arms plain,default,every1,weights,grads,activations
+    python3 dev.py bench memory ...                          # the same, via dev.py
+
+Workloads: ``mlp``, ``transformer`` and ``resnet50`` are bench/bench.py's (the models
+bench/scale.py measures, built by ``bench._model``, with their batch sizes); ``mlp50m`` is
+a 50M-parameter MLP (4096 inputs, 3 x Dense 4096 ReLU, Dense 10; 192 MiB of float32
+weights; batch 32), defined here. Keras 3 ``fit`` with Adam, ``--steps`` (4) steps, one
+epoch. Arms: ``plain`` (no watch), ``default`` (``tfhist_magic.watch()``, the default
+``every``: only step 0 is sampled in a short fit), ``every1`` (every step sampled);
+``weights``, ``grads``, ``activations`` (one kind each, default ``every``) show which
+kind's work the extra comes from.
+
+Method. Every (workload, arm) runs in its own Python process, one after the other. The
+process warms up first (a one-batch plain fit of the bench MLP, and for a watched arm a
+watched one: TensorFlow's runtime and the package's own histogram functions are set up
+once a process, whatever the model), then builds the seeded model and its data,
+collects garbage, hands freed heap back (``malloc_trim``) and takes its baseline: the
+resident set (``VmRSS``). It then resets the kernel's high-water mark
+(``echo 5 > /proc/self/clear_refs``) and the TensorFlow allocator's peak
+(``tf.config.experimental.reset_memory_stats``), opens the watch, runs one ``fit``,
+closes the watch, and reads:
+
+- peak RSS over baseline: ``VmHWM`` minus the baseline. ``VmHWM`` is the kernel's own
+  high-water mark of the resident set, exact to the page (no sampling: a peak that lasts
+  a microsecond counts). It is what the machine must hold, allocator caches included.
+- TF peak over baseline: the peak of the bytes TensorFlow's allocator holds for tensors
+  (``get_memory_info('CPU:0')``, or ``'GPU:0'`` where a GPU is visible: then it is the
+  peak device memory), minus what it held at the baseline. Tensors only: no graphs, no
+  Python objects, no allocator slack.
+- held after fit: RSS and TF bytes still held once ``fit`` returned, the watch still
+  open (the optimizer's slots, the watch's buffers); and the watch's own buffers (its
+  ``tf.Variable``\\ s, named ``tfhist_*``), by name.
+
+The plain arm's peak includes what training itself allocates in its first fit (Adam's two
+slots per weight, gradients, activations, the traced step); "extra over plain" is the
+watched arm's peak minus the plain arm's, in multiples of the trainable weights' bytes
+(the issue's target: at most 1.5x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+WORKLOADS = ("mlp", "mlp50m", "transformer", "resnet50")
+TITLES = {
+    "mlp": "bench MLP 784-512-256-10, batch 128",
+    "mlp50m": "MLP 4096-4096x3-10 (50M), batch 32",
+    "transformer": "Transformer encoder, 6 blocks, batch 16",
+    "resnet50": "ResNet-50, 32x32x3, batch 4",
+}
+WATCHED = {"default": {}, "every1": {"every": 1}, "weights": {"kinds": "weights"}, "grads": {"kinds": "grads"}, "activations": {"kinds": "activations"}}
+ARMS = ("plain", *WATCHED)
+MIB = 2**20
+
+
+# -- the child: one (workload, arm) in this process -----------------------------------
+def _status(field: str) -> int:
+    """``field`` of /proc/self/status in bytes (VmRSS, VmHWM)."""
+    with open("/proc/self/status") as f:
+        return int(re.search(rf"^{field}:\s+(\d+) kB", f.read(), re.M).group(1)) * 1024
+
+
+def _trim() -> None:
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _mlp50m():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    m = keras.Sequential([keras.Input((4096,)), *[L.Dense(4096, activation="relu") for _ in range(3)], L.Dense(10)], name="mlp50m")
+    m.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return m
+
+
+def _workload(name: str, steps: int):
+    """(model, x, y, batch) for ``name``: bench/bench.py's models, or the 50M MLP."""
+    import numpy as np
+
+    from bench import WORKLOADS as BENCH, _data, _model
+
+    if name == "mlp50m":
+        batch = 32
+        rng = np.random.default_rng(0)
+        x = rng.random((steps * batch, 4096), dtype=np.float32)
+        return _mlp50m(), x, rng.integers(0, 10, steps * batch), batch
+    wl = BENCH[name]
+    x, y = _data(wl["kind"], steps * wl["batch"])
+    return _model(wl["kind"]), x, y, wl["batch"]
+
+
+def _nbytes(variables) -> int:
+    import numpy as np
+
+    def itemsize(v) -> int:
+        d = v.dtype
+        return d.size if hasattr(d, "as_numpy_dtype") else np.dtype(d).itemsize  # a tf.DType, or Keras' dtype name
+
+    return int(sum(int(np.prod(v.shape, dtype=np.int64)) * itemsize(v) for v in variables))
+
+
+def _watch_buffers() -> dict:
+    """The bytes of the watch's own variables alive now, by name (``tfhist_w0``, ...)."""
+    from tensorflow.python.ops.resource_variable_ops import BaseResourceVariable
+
+    out: dict = {}
+    for o in gc.get_objects():
+        if isinstance(o, BaseResourceVariable) and o.name.startswith("tfhist_"):
+            name = o.name.split(":")[0].split("_", 1)[1]
+            out[name] = out.get(name, 0) + _nbytes([o])
+    return out
+
+
+def child(name: str, arm: str, steps: int) -> dict:
+    import keras
+    import tensorflow as tf
+
+    import tfhist_magic
+    from bench import _data, _model
+
+    tf.get_logger().setLevel("ERROR")
+    gpu = bool(tf.config.list_physical_devices("GPU"))
+    dev = "GPU:0" if gpu else "CPU:0"
+    # warm-up: the runtime and (watched) the package's own functions, once a process
+    x, y = _data("mlp", 128)
+    _model("mlp").fit(x, y, batch_size=128, epochs=1, verbose=0)
+    if arm != "plain":
+        with tfhist_magic.watch(**WATCHED[arm]):
+            _model("mlp").fit(x, y, batch_size=128, epochs=1, verbose=0)
+    keras.backend.clear_session()
+
+    m, x, y, batch = _workload(name, steps)
+    weights = _nbytes(m.trainable_weights)
+    _trim()
+    base = _status("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # VmHWM := VmRSS
+    tf.config.experimental.reset_memory_stats(dev)
+    tf_base = tf.config.experimental.get_memory_info(dev)["current"]
+    t0 = time.perf_counter()
+    watch = tfhist_magic.watch(**WATCHED[arm]) if arm != "plain" else None
+    rec = watch.__enter__() if watch is not None else None
+    try:
+        m.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+        held_rss = _status("VmRSS") - base
+        held_tf = tf.config.experimental.get_memory_info(dev)["current"] - tf_base
+        buffers = _watch_buffers()
+    finally:
+        if watch is not None:
+            watch.__exit__(*sys.exc_info())
+    secs = time.perf_counter() - t0
+    peak = _status("VmHWM") - base
+    tf_peak = tf.config.experimental.get_memory_info(dev)["peak"] - tf_base
+    return {
+        "workload": name,
+        "arm": arm,
+        "device": dev,
+        "tf_version": tf.__version__,
+        "params": int(m.count_params()),
+        "weights_bytes": weights,
+        "optimizer_bytes": _nbytes(m.optimizer.variables),
+        "baseline_rss": base,
+        "peak_rss": peak,
+        "tf_peak": tf_peak,
+        "held_rss": held_rss,
+        "held_tf": held_tf,
+        "buffers": buffers,
+        "series": len(rec) if rec is not None else 0,
+        "fit_s": secs,
+    }
+
+
+# -- the parent: one fresh process per (workload, arm), then the table -------------------
+def _run_child(name: str, arm: str, steps: int) -> dict:
+    cmd = [sys.executable, os.path.abspath(__file__), "--child", name, arm, "--steps", str(steps)]
+    got = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    lines = [ln for ln in got.stdout.splitlines() if ln.startswith("{")]
+    if got.returncode != 0 or not lines:
+        raise RuntimeError(f"{name}/{arm} failed (exit {got.returncode}):\n{got.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def _mib(b: float) -> str:
+    return f"{b / MIB:+,.0f} MiB" if abs(b) >= 10 * MIB else f"{b / MIB:+,.1f} MiB"
+
+
+def table(results: dict, arms: list) -> str:
+    out = [
+        "| model | trainable weights | arm | peak RSS over baseline | extra over plain (× weights) | TF peak over baseline | extra over plain (× weights) | held after fit: RSS / TF | watch's buffers (× weights) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, by_arm in results.items():
+        plain = by_arm["plain"]
+        w = plain["weights_bytes"]
+        for i, arm in enumerate(arms):
+            r = by_arm[arm]
+            label = f"{TITLES[name]}, {r['params'] / 1e6:.2f} M params" if i == 0 else ""
+            wcol = f"{w / MIB:,.1f} MiB" if i == 0 else ""
+            if arm == "plain":
+                rss_x = tf_x = "–"
+            else:
+                rss_x = f"{_mib(r['peak_rss'] - plain['peak_rss'])} ({(r['peak_rss'] - plain['peak_rss']) / w:.2f}×)"
+                tf_x = f"{_mib(r['tf_peak'] - plain['tf_peak'])} ({(r['tf_peak'] - plain['tf_peak']) / w:.2f}×)"
+            buf = sum(r["buffers"].values())
+            bcol = f"{buf / MIB:,.1f} MiB ({buf / w:.2f}×)" if arm != "plain" else "–"
+            out.append(
+                f"| {label} | {wcol} | {arm} | {_mib(r['peak_rss'])} | {rss_x} | {_mib(r['tf_peak'])} | {tf_x} | "
+                f"{_mib(r['held_rss'])} / {_mib(r['held_tf'])} | {bcol} |"
+            )
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workloads", default=",".join(WORKLOADS), help=f"comma-separated, of {','.join(WORKLOADS)}")
+    ap.add_argument("--arms", default="plain,default,every1", help=f"comma-separated, of {','.join(ARMS)} (plain is always run)")
+    ap.add_argument("--steps", type=int, default=4, help="steps of the measured fit")
+    ap.add_argument("--json", metavar="FILE", help="also write every measurement to FILE")
+    ap.add_argument("--child", nargs=2, metavar=("WORKLOAD", "ARM"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(*args.child, args.steps)), flush=True)
+        return 0
+    workloads = [w for w in args.workloads.split(",") if w]
+    arms = [a for a in args.arms.split(",") if a]
+    if "plain" not in arms:
+        arms = ["plain", *arms]
+    bad = [w for w in workloads if w not in WORKLOADS] + [a for a in arms if a not in ARMS]
+    if bad or not workloads:
+        ap.error(f"unknown {', '.join(bad) or 'workload (none given)'}; workloads: {','.join(WORKLOADS)}; arms: {','.join(ARMS)}")
+    if args.steps < 1:
+        ap.error("--steps must be >= 1")
+    command = shlex.join(["bench/memory.py", *(sys.argv[1:] if argv is None else argv)])
+    t0 = time.perf_counter()
+    results: dict = {}
+    for name in workloads:
+        results[name] = {}
+        for arm in arms:
+            r = results[name][arm] = _run_child(name, arm, args.steps)
+            print(
+                f"  {name}/{arm}: peak RSS {_mib(r['peak_rss'])}, TF peak {_mib(r['tf_peak'])} over a baseline of "
+                f"{r['baseline_rss'] / MIB:,.0f} MiB; buffers {', '.join(f'{k} {v / MIB:.1f} MiB' for k, v in r['buffers'].items()) or 'none'}; "
+                f"fit {r['fit_s']:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    from tfhist_magic.watcher import DEFAULT_EVERY
+
+    first = next(iter(next(iter(results.values())).values()))
+    dev = first["device"]
+    where = "GPU: TF peak is device memory" if dev.startswith("GPU") else f"CPU only ({os.cpu_count()} cores)"
+    print(f"## What a watch holds in memory: TF {first['tf_version']}, {where}, Keras 3 `fit` (Adam), {args.steps} steps, default every={DEFAULT_EVERY}, each arm in a fresh process\n")
+    print(f"`python {command}`\n")
+    print(table(results, arms))
+    print(
+        "\nPeak RSS: the kernel's high-water mark (VmHWM, reset before the fit) minus the RSS just before it. "
+        "TF peak: the peak bytes of TensorFlow's allocator for tensors over its bytes before the fit. "
+        "Extra over plain: the arm's peak minus plain's, in multiples of the trainable weights' bytes (target: <= 1.5×). "
+        f"Took {time.perf_counter() - t0:.0f} s."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
