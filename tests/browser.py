@@ -108,3 +108,59 @@ def browser_page(width=1400, height=1000, failure_shot=None):
                 raise
         finally:
             browser.close()
+
+
+# Every text of the dashboards in the page, with its colour and the background it sits on
+# (the backgrounds of its ancestors laid over each other, the page's white under all), as
+# the page computed them; and the canvases' text colours against the dashboard's own.
+CONTRAST_JS = """(scope) => {
+  const rgba = (css) => { const m = (css || '').match(/[\\d.]+/g) || [0, 0, 0, 0]; return [+m[0], +m[1], +m[2], m[3] === undefined ? 1 : +m[3]]; };
+  const over = (t, u) => [0, 1, 2].map((k) => t[k] * t[3] + u[k] * (1 - t[3])).concat(1);
+  const lum = ([r, g, b]) => { const f = (c) => ((c /= 255) <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4)); return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const bgOf = (el) => {
+    const layers = [];
+    for (let e = el; e && e.nodeType === 1; e = e.parentElement) layers.push(rgba(getComputedStyle(e).backgroundColor));
+    let c = [255, 255, 255, 1];
+    for (const l of layers.reverse()) c = over(l, c);
+    return c;
+  };
+  const out = [];
+  for (const root of document.querySelectorAll(scope)) {
+    for (const el of root.querySelectorAll('*')) {
+      const cs = getComputedStyle(el);
+      const r = el.getBoundingClientRect();
+      if (!r.width || !r.height || cs.visibility === 'hidden' || el.closest('.tfh-fallback') || el.closest('.tfh-building')) continue;
+      let hidden = false;
+      for (let e = el; e; e = e.parentElement) if (getComputedStyle(e).display === 'none') { hidden = true; break; }
+      if (hidden) continue;
+      const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim()) || ((el.tagName === 'SELECT' || (el.tagName === 'INPUT' && el.type === 'text')) && (el.value || el.placeholder));
+      if (!own) continue;
+      const bg = bgOf(el);
+      const fg = over(rgba(cs.color), bg);
+      out.push({ text: (el.value || el.textContent).trim().slice(0, 40), cls: el.className, fg: fg.map(Math.round), bg: bg.map(Math.round), ratio: ratio(fg, bg) });
+    }
+    const cc = root.dataset.canvasColors && JSON.parse(root.dataset.canvasColors);
+    if (cc) {
+      const probe = document.createElement('span');
+      root.append(probe);
+      const col = (css) => { probe.style.color = css; return rgba(getComputedStyle(probe).color); };
+      const bg = over(col(cc.bg), [255, 255, 255, 1]);
+      for (const k of ['fg', 'fg2', 'error']) { const fg = over(col(cc[k]), bg); out.push({ text: 'canvas text ' + k, cls: 'canvas', fg: fg.map(Math.round), bg: bg.map(Math.round), ratio: ratio(fg, bg) }); }
+      probe.remove();
+    }
+  }
+  return out;
+}"""
+
+
+def contrasts(page, scope: str = ".tfh") -> list:
+    """Every text of the dashboards matching ``scope``: its colour, background and WCAG
+    contrast ratio, from the page's computed styles."""
+    return page.evaluate(CONTRAST_JS, scope)
+
+
+def low_contrast(page, scope: str = ".tfh", least: float = 4.5) -> list:
+    got = contrasts(page, scope)
+    assert len(got) > 20, got  # the dashboard's texts were found (tabs, views, options, picker, findings...)
+    return [c for c in got if c["ratio"] < least]

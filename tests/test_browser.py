@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("playwright")
 pytest.importorskip("jupyterlab")
 
-from browser import browser_page, jupyter_server, write_notebook  # noqa: E402
+from browser import browser_page, jupyter_server, low_contrast, write_notebook  # noqa: E402
 from tfhist_magic import histogram as H  # noqa: E402
 from tfhist_magic.recording import Recording  # noqa: E402
 
@@ -271,6 +271,138 @@ def test_notebook7_renders_the_recording(server):
         _assert_drawn(page, rec.series("weights", _state(page)["tensor"]), -1)
         page.locator(".tfh").screenshot(path=str(OUT / "notebook7-step.png"))
         assert page.our_errors() == [], page.errors
+
+
+# -- the end of a watched cell: the swap, the state it keeps, the theme ------------------------
+
+# Samples the watched cell's output every frame: its height, whether a dashboard shows
+# (not one being built), whether the no-script picture shows, the status line.
+SAMPLER = """() => {
+  const area = document.querySelectorAll('.jp-Notebook .jp-Cell')[1].querySelector('.jp-OutputArea');
+  const shown = (e) => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden' && !e.closest('.tfh-building');
+  window.__samples = [];
+  const take = () => {
+    const dash = [...area.querySelectorAll('.tfh')].filter(shown);
+    const fallback = [...area.querySelectorAll('.tfh-fallback')].filter((e) => shown(e) && getComputedStyle(e).display !== 'none');
+    const st = dash.length ? dash[0].querySelector('.tfh-status') : null;
+    // the output that holds the dashboard (the cell's other outputs, fit's History, are the user's)
+    const mine = [...area.children].find((c) => c.querySelector('.tfh, .tfh-saved'));
+    window.__samples.push({ t: performance.now(), h: mine ? mine.getBoundingClientRect().height : 0, dash: dash.length, fallback: fallback.length,
+      saved: dash.length ? dash[0].dataset.saved : null, status: st ? st.textContent : '',
+      parts: dash.length ? ['.tfh-side', '.tfh-main', '.tfh-findings', '.tfh-below', '.tfh-probe', '.tfh-norms', '.tfh-top'].map((q) => Math.round(dash[0].querySelector(q).getBoundingClientRect().height)) : [],
+      outputs: [...area.children].map((c) => Math.round(c.getBoundingClientRect().height)) });
+    if (!window.__stopSampling) requestAnimationFrame(take);
+  };
+  take();
+}"""
+
+
+def _saved_info(path: Path) -> dict:
+    """The data-info of the saved dashboard in notebook ``path``: what its data holds and
+    the state it opens on."""
+    import html as _html
+    import re
+
+    nb = json.loads(path.read_text())
+    for c in nb["cells"]:
+        for o in c.get("outputs", []):
+            page = "".join(o.get("data", {}).get("text/html", ""))
+            m = re.search(r'data-info="([^"]*)"', page)
+            if 'class="tfh-saved"' in page and m:
+                return json.loads(_html.unescape(m.group(1)))
+    raise AssertionError(f"no saved dashboard in {path}")
+
+
+def _theme(page, name: str, dark: bool) -> None:
+    page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{ theme: '{name}' }})")
+    page.wait_for_selector(f"body[data-jp-theme-light='{'false' if dark else 'true'}']", state="attached", timeout=30_000)
+    page.wait_for_selector(f".tfh[data-theme='{'dark' if dark else 'light'}']", timeout=10_000)
+    page.wait_for_timeout(800)  # the theme's styles, then the dashboard's second look
+
+
+def test_the_end_of_a_watched_cell(server, tmp_path):
+    """Clicks made while the cell trains (a tab, a tensor, the heatmap, a step, the time
+    axis): when the cell ends, the output is sampled every frame across the swap to the
+    saved copy: a dashboard shows at every sample, the no-script picture at none, the
+    status says "saving…" before the swap, and the height changes at most once. The
+    notebook file holds the state; reopened in a fresh browser it opens there. Then every
+    text is measured against its background in JupyterLab's light and dark themes, and in
+    nbconvert's light and dark exports of the saved notebook."""
+    from nbconvert import HTMLExporter
+
+    url, root = server
+    OUT.mkdir(parents=True, exist_ok=True)
+    write_notebook(root / "swap.ipynb", [SETUP, WATCH])
+    with browser_page(width=1300, height=1000, failure_shot=OUT / "swap-failure.png") as page:
+        _open_and_run(page, url + "/lab/tree/swap.ipynb?reset")
+        page.wait_for_selector(".tfh[data-live='1'][data-step]", timeout=120_000)
+        page.click(".tfh-tab[data-kind='weights']")
+        page.wait_for_selector(".tfh[data-kind='weights'] .tfh-item")
+        name = page.eval_on_selector_all(".tfh-item", "es => es.map((e) => e.dataset.name)")[1]
+        page.click(f".tfh-item[data-name='{name}']")
+        page.click(".tfh-view[data-view='heatmap']")
+        page.wait_for_function("() => +document.querySelector('.tfh').dataset.snaps >= 3", timeout=30_000)
+        page.eval_on_selector(".tfh-slider", "e => { e.value = 0; e.dispatchEvent(new Event('input')); }")  # the first it holds: not the latest
+        page.select_option("select[data-opt='x']", "epoch")
+        assert not page.is_checked(".tfh-follow input")
+        want = {k: _state(page)[k] for k in ("kind", "tensor", "view", "step")}
+        assert want["kind"] == "weights" and want["tensor"] == name and want["view"] == "heatmap", want
+        assert _state(page)["live"] == "1", "the clicks were made after training ended"
+        page.evaluate(SAMPLER)
+        page.wait_for_selector(".tfh[data-saved='1'][data-step]", timeout=180_000)
+        page.wait_for_timeout(1500)
+        samples = page.evaluate("() => { window.__stopSampling = true; return window.__samples; }")
+        assert len(samples) > 10, samples
+        assert all(s["dash"] >= 1 for s in samples), [s for s in samples if not s["dash"]][:3]  # never empty
+        assert not any(s["fallback"] for s in samples), [s for s in samples if s["fallback"]][:3]  # never the picture
+        assert any("saving" in s["status"] for s in samples if s["saved"] == "0"), {s["status"] for s in samples}
+        heights = [round(s["h"]) for s in samples]
+        changes = [(i, a, b) for i, (a, b) in enumerate(zip(heights, heights[1:])) if abs(a - b) > 2]
+        Path("/tmp/tfhist-swap-samples.json").write_text(json.dumps(samples))
+        assert len(changes) <= 1, [(c, [(x["saved"], round(x["h"]), x["status"][:30]) for x in samples[c[0] - 1 : c[0] + 3]]) for c in changes]
+        print("\nSWAP heights", sorted(set(heights)), "changes", changes, "samples", len(samples))
+        assert {k: _state(page)[k] for k in want} == want, page.eval_on_selector(".tfh-saved", "e => [e.dataset.opened, e.dataset.info]")  # where the live view was
+        assert page.eval_on_selector("select[data-opt='x']", "e => e.value") == "epoch"
+        page.wait_for_function("() => window.jupyterapp.shell.currentWidget.context.sessionContext.session.kernel.status === 'idle'", timeout=60_000)
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
+    info = _saved_info(root / "swap.ipynb")
+    st = info["state"]
+    assert {"kind": st["kind"], "tensor": st["tensor"], "view": st["view"], "step": str(st["step"])} == want, st
+    assert st["opts"]["x"] == "epoch" and st["height"] > 300, st
+    # reopened in a fresh browser (nothing remembered there): where it was left; the theme
+    with browser_page(width=1300, height=1000, failure_shot=OUT / "reopened-state-failure.png") as page:
+        page.goto(url + "/lab/tree/swap.ipynb?reset")
+        page.add_style_tag(content=".jp-toast-container, .Toastify { display: none !important; }")
+        page.wait_for_selector(".tfh[data-saved='1'][data-step]", timeout=90_000)
+        assert {k: _state(page)[k] for k in want} == want
+        assert page.eval_on_selector("select[data-opt='x']", "e => e.value") == "epoch"
+        try:
+            for theme, dark in (("JupyterLab Light", False), ("JupyterLab Dark", True)):
+                _theme(page, theme, dark)
+                for view in ("heatmap", "depth", "step"):
+                    page.click(f".tfh-view[data-view='{view}']")
+                    page.wait_for_selector(f".tfh[data-view='{view}']")
+                    bad = low_contrast(page)
+                    assert not bad, (theme, view, bad)
+                page.click(".tfh-view[data-view='heatmap']")
+                page.locator(".tfh").screenshot(path=str(OUT / f"lab-{'dark' if dark else 'light'}.png"))
+        finally:
+            _theme(page, "JupyterLab Light", False)  # the server's setting, for the other tests
+    for theme in ("light", "dark"):
+        body, _ = HTMLExporter(theme=theme).from_filename(str(root / "swap.ipynb"))
+        out = tmp_path / f"swap-{theme}.html"
+        out.write_text(body, encoding="utf-8")
+        with browser_page(width=1300, height=1000, failure_shot=OUT / f"nbconvert-{theme}-failure.png") as page:
+            page.goto(out.as_uri())
+            page.wait_for_selector(f".tfh[data-saved='1'][data-step][data-theme='{theme}']", timeout=60_000)
+            for view in ("heatmap", "grid", "step"):
+                page.click(f".tfh-view[data-view='{view}']")
+                page.wait_for_selector(f".tfh[data-view='{view}']")
+                bad = low_contrast(page)
+                assert not bad, (theme, view, bad)
+            page.locator(".tfh").screenshot(path=str(OUT / f"nbconvert-{theme}.png"))
+            assert page.our_errors() == [], page.errors
 
 
 # -- a dashboard for 600 tensors ---------------------------------------------------------------
@@ -534,6 +666,54 @@ def test_the_saved_dashboard_draws_right_on_its_own(tmp_path):
             assert f[1] < p[1] + 0.5 * (p[3] - p[1]) and f[2] <= box["w"] and f[2] - f[0] >= 160, (width, box)  # not under the plot
             page.screenshot(path=str(OUT / f"saved-{width}px.png"))
         assert page.our_errors() == [] and page.errors == [], page.errors
+
+
+VIEWS = ("step", "overlay", "offset", "heatmap", "distribution", "grid", "depth")
+
+_ROWS = """() => { const r = (s) => document.querySelector(s).getBoundingClientRect();
+    const st = document.querySelector('.tfh-status');
+    return { root: r('.tfh').height, top: r('.tfh-top').height, bar: r('.tfh-bar').height, opts: r('.tfh-optrow').height,
+             plotTop: r('.tfh-plot').top - r('.tfh').top, findTop: r('.tfh-findings').top - r('.tfh').top,
+             statusLines: Math.round(st.scrollHeight / parseFloat(getComputedStyle(st).lineHeight)),
+             statusCut: st.scrollWidth > st.clientWidth, statusTitle: st.title }; }"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_saved_dashboard_contrast_and_layout(tmp_path, scheme):
+    """The saved copy on a page of its own (no JupyterLab variables: the system's light or
+    dark, prefers-color-scheme): every text of the dashboard, the canvases' too, is at
+    least 4.5:1 against what it sits on, in every view. At 800 and 1,300 px the tab row,
+    the view buttons and the options keep their height in every view, the status stays one
+    line (all of it in its tooltip), and the dashboard keeps its height."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    rec = _odd_recording()
+    path = _saved_page(tmp_path, rec)
+    with browser_page(width=1300, height=1000, failure_shot=OUT / f"saved-{scheme}-failure.png") as page:
+        page.emulate_media(color_scheme=scheme)
+        page.goto(path.as_uri())
+        page.wait_for_selector(".tfh[data-saved='1'][data-step]", timeout=30_000)
+        assert page.get_attribute(".tfh", "data-theme") == scheme
+        for width in (1300, 800):
+            page.set_viewport_size({"width": width, "height": 1000})
+            page.click(".tfh-tab[data-kind='grads']")
+            page.click(".tfh-item[data-name='out/kernel']")
+            rows = {}
+            for view in VIEWS:
+                page.click(f".tfh-view[data-view='{view}']")
+                page.wait_for_selector(f".tfh[data-view='{view}']")
+                page.wait_for_timeout(100)
+                bad = low_contrast(page)
+                assert not bad, (width, view, bad)
+                rows[view] = page.evaluate(_ROWS)
+                if view in ("heatmap", "depth") and width == 1300:
+                    page.locator(".tfh").screenshot(path=str(OUT / f"saved-{scheme}-{view}.png"))
+            first = rows["step"]
+            for view, r in rows.items():
+                for k in ("root", "top", "bar", "opts", "plotTop", "findTop"):
+                    assert abs(r[k] - first[k]) <= 1, (width, view, k, r[k], first[k])
+                assert r["statusLines"] == 1 and "saved in the notebook" in r["statusTitle"], (width, view, r)
+            assert first["top"] < 40 and first["opts"] < 30, (width, first)  # the tab row and the options: one line each
+        assert page.errors == [], page.errors
 
 
 def test_saved_dashboard_of_600_tensors_mounts(tmp_path):

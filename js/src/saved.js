@@ -102,7 +102,7 @@ export async function mountSaved(root) {
     host.classList.remove("tfh-building");
     root.removeAttribute("data-booting");
     root.style.minHeight = "";
-    root.dataset.swapped = live ? "live" : "1";
+    root.dataset.opened = live ? "live" : Object.keys(state).length ? "remembered" : "file"; // where its state came from
     const fallback = root.querySelector(".tfh-fallback");
     if (fallback) fallback.style.display = "none";
     root.tfhMounted = got;

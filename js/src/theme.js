@@ -57,6 +57,7 @@ export function applyTheme(root) {
     ...(dark ? DARK : LIGHT),
   };
   Object.assign(THEME, t);
+  root.dataset.canvasColors = JSON.stringify({ bg: t.bg, fg: t.fg, fg2: t.fg2, error: t.error }); // what the canvases write text with
   return t;
 }
 

@@ -67,14 +67,26 @@ function register(model, view) {
   const sized = new ResizeObserver(() => {
     const h = view.root.getBoundingClientRect().height;
     if (h > 0) entry.height = h;
-    if (h > 0 && Math.abs(h - (model.get("_height") || 0)) > 8) { // the saved copy keeps this height while it starts
-      model.set("_height", Math.round(h));
-      model.save_changes();
-    }
+    if (h > 0 && Math.abs(h - (entry.told || 0)) > 8) tell(); // the saved copy keeps this height while it starts
   });
+  // the state, told to the kernel as a message of its own on every change: ipywidgets
+  // holds back a model's updates while the kernel is busy (one in flight), and a watched
+  // cell keeps it busy; the kernel notes these as they arrive (widget.py: _listen)
+  let timer = null;
+  const tell = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      entry.told = Math.round(entry.height);
+      model.send({ page: { ...entry.state(), height: entry.told } });
+    }, 60);
+  };
+  const keys = ["kind", "tensor", "view", "step", "opts"];
+  for (const k of keys) model.on("change:" + k, tell);
   sized.observe(view.root);
   liveViews().set(uid, entry);
   return () => {
+    for (const k of keys) model.off("change:" + k, tell);
+    clearTimeout(timer);
     sized.disconnect();
     const st = entry.state();
     entry.state = () => st; // what it showed when it went

@@ -1,6 +1,6 @@
 // tfhist_magic dashboard: bundled by js/build.mjs from js/src/*.js (edit those, then
 // `cd js && npm install && npm run build`). No imports, nothing from a CDN.
-// sources: sha256 0c01b6691111c356b8a18adb1ec5291841c0755518a5e78f80612a6efec44ac8
+// sources: sha256 eeb5ab94cf353c64f9476e1c9f0879569b464b5c90d91a8643c13b28e5b05b70
 
 // src/constants.js
 var KINDS = ["activations", "weights", "grads"];
@@ -1229,6 +1229,7 @@ function applyTheme(root) {
     ...dark ? DARK : LIGHT
   };
   Object.assign(THEME, t);
+  root.dataset.canvasColors = JSON.stringify({ bg: t.bg, fg: t.fg, fg2: t.fg2, error: t.error });
   return t;
 }
 function watchTheme(changed) {
@@ -2408,14 +2409,23 @@ function register(model, view) {
   const sized = new ResizeObserver(() => {
     const h = view.root.getBoundingClientRect().height;
     if (h > 0) entry.height = h;
-    if (h > 0 && Math.abs(h - (model.get("_height") || 0)) > 8) {
-      model.set("_height", Math.round(h));
-      model.save_changes();
-    }
+    if (h > 0 && Math.abs(h - (entry.told || 0)) > 8) tell();
   });
+  let timer = null;
+  const tell = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      entry.told = Math.round(entry.height);
+      model.send({ page: { ...entry.state(), height: entry.told } });
+    }, 60);
+  };
+  const keys = ["kind", "tensor", "view", "step", "opts"];
+  for (const k of keys) model.on("change:" + k, tell);
   sized.observe(view.root);
   liveViews().set(uid, entry);
   return () => {
+    for (const k of keys) model.off("change:" + k, tell);
+    clearTimeout(timer);
     sized.disconnect();
     const st = entry.state();
     entry.state = () => st;
@@ -2938,7 +2948,7 @@ async function mountSaved(root) {
     host.classList.remove("tfh-building");
     root.removeAttribute("data-booting");
     root.style.minHeight = "";
-    root.dataset.swapped = live ? "live" : "1";
+    root.dataset.opened = live ? "live" : Object.keys(state).length ? "remembered" : "file";
     const fallback = root.querySelector(".tfh-fallback");
     if (fallback) fallback.style.display = "none";
     root.tfhMounted = got;

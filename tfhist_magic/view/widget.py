@@ -64,8 +64,6 @@ class Dashboard(anywidget.AnyWidget):
     #: The page's options (log counts, value range, time axis, the grid's sort, the depth
     #: view's statistic), as the page last said.
     opts = traitlets.Dict().tag(sync=True)
-    # The page's height (CSS pixels), for the saved copy to keep while it starts.
-    _height = traitlets.Int(0).tag(sync=True)
     # Names this widget's data in the page, shared by all its views.
     _uid = traitlets.Unicode().tag(sync=True)
     # The full packet, built when the front end asks for the state (display, reload):
@@ -73,7 +71,7 @@ class Dashboard(anywidget.AnyWidget):
     _data = traitlets.Int(0).tag(sync=True, to_json=lambda _, self: self._state_packet())
 
     #: The page state :meth:`page_state` reports.
-    STATE = ("kind", "tensor", "view", "step", "opts", "_height")
+    STATE = ("kind", "tensor", "view", "step", "opts")
 
     #: Seconds between the full packets sent while live (see :meth:`refresh`).
     keyframe_interval = 10.0
@@ -106,11 +104,13 @@ class Dashboard(anywidget.AnyWidget):
     def _listen(self) -> None:
         """Hear the page's clicks while a watched cell still runs. The kernel handles a
         widget's messages only between cells, so the traits learn a click made during
-        training after the cell has ended, too late for the saved copy written at its end.
-        ipykernel 7 reads each message on its shell-channel thread first and asks the comm
-        where to route it (``_reply_subshell_for``): there the state a message carries is
-        noted, at once, and the message goes on as before. Elsewhere nothing is noted and
-        :meth:`page_state` gives the traits."""
+        training after the cell has ended, too late for the saved copy written at its end
+        (and ipywidgets holds a model's updates back while the kernel is busy). So the
+        page also tells its state as a message of its own (``{"page": {...}}``, widget.js)
+        on each change, and ipykernel 7 reads each message on its shell-channel thread
+        first, asking the comm where to route it (``_reply_subshell_for``): there the
+        state is noted, at once, and the message goes on as before. Elsewhere nothing is
+        noted and :meth:`page_state` gives the traits."""
         comm = getattr(self, "comm", None)
         route = getattr(comm, "_reply_subshell_for", None)
         if comm is None or route is None:
@@ -118,8 +118,10 @@ class Dashboard(anywidget.AnyWidget):
 
         def heard(data, default):
             try:
-                if isinstance(data, dict) and data.get("method") == "update" and isinstance(data.get("state"), dict):
-                    got = {k: v for k, v in data["state"].items() if k in self.STATE}
+                content = data.get("content") if isinstance(data, dict) and data.get("method") == "custom" else None
+                page = content.get("page") if isinstance(content, dict) else None
+                if isinstance(page, dict):
+                    got = {k: v for k, v in page.items() if k in self.STATE or k == "height"}
                     if got:
                         with self._heard_lock:
                             self._heard.update(got)
@@ -135,9 +137,9 @@ class Dashboard(anywidget.AnyWidget):
         state = {k: getattr(self, k) for k in self.STATE}
         with self._heard_lock:
             state.update(self._heard)
-        out = {k: state[k] for k in ("kind", "tensor", "view", "step", "opts") if state.get(k) not in (None, "")}
-        if isinstance(state.get("_height"), (int, float)) and state["_height"] > 0:
-            out["height"] = int(state["_height"])
+        out = {k: state[k] for k in self.STATE if state.get(k) not in (None, "")}
+        if isinstance(state.get("height"), (int, float)) and state["height"] > 0:
+            out["height"] = int(state["height"])
         return out
 
     @traitlets.observe(*STATE)
