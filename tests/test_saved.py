@@ -155,7 +155,10 @@ def test_a_finished_watch_leaves_the_saved_dashboard(monkeypatch):
     assert [k for k, _ in shown] == ["display", "update"] and isinstance(shown[1][1], SavedView)
     assert shown[1][1].recording is rec and dash.comm is None  # closed: the page frees its data
     page = shown[1][1]._repr_mimebundle_()[0]
-    assert WIDGET not in page and _packet_of(page["text/html"])["saved"]["from"] == dash._uid  # the page opens where the live view was
+    saved = _packet_of(page["text/html"])["saved"]
+    assert WIDGET not in page and saved["from"] == dash._uid  # the live view it replaces: the page takes its place
+    assert saved["state"] == {"view": "step", "step": -1, "opts": {}}  # what the page showed, as the kernel heard it
+    assert f'data-from="{dash._uid}"' in page["text/html"] and " data-height=" not in page["text/html"]
     shown.clear()
     kept = LiveView(rec, mode="widget")
     kept.start()
@@ -258,3 +261,15 @@ def test_the_pictures_range_labels_never_overlap():
     assert [t for *_, t in boxes(-1.17549435e-38, 0.5)] == ["-1.18e-38", "0.5"]  # no "0" on top of it
     assert [t for *_, t in boxes(-1.0, 1.0)] == ["-1", "0", "1"]
     assert [t for *_, t in boxes(0.0, 0.0)] == ["0"]
+
+
+def test_the_saved_copy_opens_where_the_page_was_and_keeps_its_height():
+    """The state the page showed when the cell ended goes into the saved header (a
+    reopened notebook opens there), its height onto the root (kept while the dashboard
+    starts, so the output does not collapse and grow again)."""
+    rec = _recording()
+    state = {"kind": "grads", "tensor": "d/bias", "view": "heatmap", "step": 30, "opts": {"x": "epoch"}, "height": 690}
+    page = SavedView(rec, handoff="abc", state=state)._repr_mimebundle_()[0]["text/html"]
+    assert _packet_of(page)["saved"]["state"] == state
+    assert 'data-height="690"' in page and 'data-from="abc"' in page and 'data-key="' in page
+    assert " data-height=" not in SavedView(rec, state={"height": 10**6})._repr_mimebundle_()[0]["text/html"]  # nonsense is left out

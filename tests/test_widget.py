@@ -383,3 +383,45 @@ def test_the_status_reaches_the_page():
     assert d.refresh() is False  # said once
     rec.status = None
     assert d.refresh() is True and decode(sent[-1][1][0])["status"] is None
+
+
+def test_the_kernel_hears_the_pages_state_while_a_cell_runs():
+    """The page's clicks reach the traits only once the cell ends (and ipywidgets holds a
+    model's updates back while the kernel is busy), so the page also tells its state as a
+    message of its own, which ipykernel 7's shell-channel thread hands to the comm's
+    routing hook as it arrives: the Dashboard notes it there, routes the message on
+    unchanged, and page_state() gives it (the saved copy opens there). An update message
+    or anything else is routed and not noted; the traits win once they catch up."""
+    d = Dashboard(_recording())
+    routed = []
+    d.comm._reply_subshell_for = lambda data, default: routed.append((data, default)) or "main"
+    d._listen()
+    assert d.page_state() == {"view": "step", "step": -1, "opts": {}}
+    page = {"kind": "grads", "tensor": "d/bias", "view": "heatmap", "step": 30, "opts": {"x": "epoch", "log": True}, "height": 712}
+    msg = {"method": "custom", "content": {"page": page}}
+    assert d.comm._reply_subshell_for(msg, None) == "main" and routed == [(msg, None)]  # routed on as it would have been
+    assert d.page_state() == page
+    d.comm._reply_subshell_for({"method": "update", "state": {"kind": "weights"}}, "sub")  # held back by ipywidgets anyway: not noted
+    d.comm._reply_subshell_for({"method": "custom", "content": {"want": "full"}}, None)
+    d.comm._reply_subshell_for("not a dict", None)
+    assert d.page_state() == page and len(routed) == 4
+    d.step = 30  # the trait caught up (the cell ended, the kernel handled the update)
+    d.kind = "weights"  # set from Python after the page said grads: the page's word stands until the trait says it
+    assert d.page_state()["step"] == 30 and d.page_state()["kind"] == "grads"
+    d.kind = "grads"
+    d.kind = "activations"
+    assert d.page_state()["kind"] == "activations"
+
+
+def test_the_page_is_told_saving_while_the_copy_is_built():
+    rec = _recording()
+    d = Dashboard(rec, live_interval=3600)
+    d.get_state()
+    sent = _sent(d)
+    d.start_live()
+    d.finish(saving=True)
+    h = decode(sent[-1][1][0])
+    assert h["live"] is False and h["saving"] is True  # sent though no row is new: the page says "saving…"
+    d.saving = False
+    d.refresh()
+    assert decode(sent[-1][1][0])["saving"] is False

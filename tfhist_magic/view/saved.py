@@ -76,7 +76,8 @@ def _pick(steps: np.ndarray, k: int, pins: np.ndarray, bad=None, cache=None) -> 
     """Indices of ``steps`` to keep: all when they are ``k`` or fewer, else ``k`` evenly
     spaced (the first and the latest among them), the pinned steps and the first snapshot
     that held non-finite values (``bad``: a boolean per snapshot). ``cache`` (a dict)
-    remembers the choice for Series with the same steps (most of them)."""
+    remembers the choice for Series with the same steps (most of them), and (for
+    :func:`_build`) the rows read from the Recording, shared by every try."""
     n = steps.size
     if n <= k:
         return np.arange(n)
@@ -105,7 +106,9 @@ def _build(rec, k: int | None, pins: np.ndarray, cache: dict, handoff: str | Non
         if kind not in rec.kinds:
             continue
         for name in rec.names(kind):
-            ch = rec.changes(kind, name)
+            ch = cache.get(("rows", kind, name))
+            if ch is None:  # read once for all the tries (a copy of every kept row)
+                ch = cache[("rows", kind, name)] = rec.changes(kind, name)
             B = ch.rows.shape[1] - H.EXTRA
             bad = (ch.rows[:, B + H.NAN] + ch.rows[:, B + H.POSINF] + ch.rows[:, B + H.NEGINF]) > 0
             at = _pick(ch.steps, k, pins, bad, cache) if k is not None else np.arange(ch.steps.size)
@@ -117,7 +120,9 @@ def _build(rec, k: int | None, pins: np.ndarray, cache: dict, handoff: str | Non
             thinned = thinned or at.size < ch.kept
     for metric in SCALARS:
         for name in rec.scalar_names(metric):
-            ch = rec.scalar_changes(metric, name)
+            ch = cache.get(("scalars", metric, name))
+            if ch is None:
+                ch = cache[("scalars", metric, name)] = rec.scalar_changes(metric, name)
             at = _pick(ch.steps, k, pins, None, cache) if k is not None else np.arange(ch.steps.size)
             pk.track({"metric": metric, "name": name, "after": None, "kept": int(at.size), "recorded": int(ch.kept)}, ch.steps[at], ch.rows[at, 0])
     info = {"snapshots": saved, "recorded": kept, "thinned": thinned, "per_series": k if thinned else None}
