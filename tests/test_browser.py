@@ -518,8 +518,16 @@ def test_a_dashboard_for_600_tensors(server):
         times["depth_redraw_ms"] = _set(page, "select[data-opt='depth']", "norm")
         page.locator(".tfh").screenshot(path=str(OUT / "big-depth.png"))
         box = page.locator(".tfh-canvas").bounding_box()
-        row_h = max(1, min(14, 560 / 200))
-        page.mouse.click(box["x"] + 190 + 1.5, box["y"] + 8 + 50.5 * row_h)  # row 50, the first step
+        (left, top, _, _), row_h = d["box"], d["rowH"]
+        # 200 rows: too many to name each; the names drawn never overlap, the selected row's among them
+        ys = [y for _, y in d["labelled"]]
+        assert 5 < len(ys) < 200 and all(b - a >= 12 for a, b in zip(ys, ys[1:])), ys
+        assert d["names"].index(_state(page)["tensor"]) in [d["names"].index(n) for n, _ in d["labelled"]]
+        # every cell answers the pointer: a frame on it, its row named, even where nothing was measured
+        page.mouse.move(box["x"] + left + 1.5, box["y"] + top + 50.5 * row_h)
+        page.wait_for_selector(".tfh-marks[data-on='hover']")
+        assert "encoder/block_5/attention/query/kernel · step 0" in page.inner_text(".tfh-tip")
+        page.mouse.click(box["x"] + left + 1.5, box["y"] + top + 50.5 * row_h)  # row 50, the first step
         page.wait_for_selector(".tfh[data-view='step'][data-tensor='encoder/block_5/attention/query/kernel'][data-step='0']", timeout=10_000)
         assert page.our_errors() == [], page.errors
     TIMES.write_text(json.dumps(times, indent=1))

@@ -1,6 +1,6 @@
 // tfhist_magic dashboard: bundled by js/build.mjs from js/src/*.js (edit those, then
 // `cd js && npm install && npm run build`). No imports, nothing from a CDN.
-// sources: sha256 eeb5ab94cf353c64f9476e1c9f0879569b464b5c90d91a8643c13b28e5b05b70
+// sources: sha256 d2f788a1ad76931d67a85de4476531b32d7df21005e70cc84d1fd1617541f4a3
 
 // src/constants.js
 var KINDS = ["activations", "weights", "grads"];
@@ -1464,6 +1464,7 @@ var depthMethods = {
       return c && { name: c.s.name, step: c.step, rect: c.rect };
     };
     drawn.labelled = named.map((r) => [list[r].name, +ys[r].toFixed(2)]);
+    Object.assign(drawn, { box: [box.l, box.t, box.w, box.h], rowH });
     Object.assign(drawn, { metric, rows, cols: steps.length, names: list.map((s) => s.name), steps, range: log ? [Math.pow(10, lo), Math.pow(10, hi)] : [lo, hi], complete: !incomplete });
   }
 };

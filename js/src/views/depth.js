@@ -139,6 +139,7 @@ export const depthMethods = {
       return c && { name: c.s.name, step: c.step, rect: c.rect };
     };
     drawn.labelled = named.map((r) => [list[r].name, +ys[r].toFixed(2)]);
+    Object.assign(drawn, { box: [box.l, box.t, box.w, box.h], rowH });
     Object.assign(drawn, { metric, rows, cols: steps.length, names: list.map((s) => s.name), steps, range: log ? [Math.pow(10, lo), Math.pow(10, hi)] : [lo, hi], complete: !incomplete });
   },
 };
