@@ -4,6 +4,7 @@ fresh process (issue 27).
     python bench/memory.py                                   # mlp, mlp50m, transformer, resnet50 (~5 min on 2 cores)
     python bench/memory.py --workloads mlp50m                # the 50M-parameter MLP only (~1.5 min)
     python bench/memory.py --workloads mlp50m --arms plain,default,every1,weights,grads,activations
+    python bench/memory.py --workloads mlp50m --repeats 3     # medians [min, max] of 3 processes an arm
     python3 dev.py bench memory ...                          # the same, via dev.py
 
 Workloads: ``mlp``, ``transformer`` and ``resnet50`` are bench/bench.py's (the models
@@ -36,6 +37,11 @@ closes the watch, and reads:
   open (the optimizer's slots, the watch's buffers); and the watch's own buffers (its
   ``tf.Variable``\\ s, named ``tfhist_*``), by name.
 
+A peak depends on which ops the executor happens to run at once (2 inter-op threads
+here), so one process can differ from the next by about half the weights' bytes on the
+50M MLP: ``--repeats`` runs each arm that many times (the arms alternating) and reports
+the medians with their range.
+
 The plain arm's peak includes what training itself allocates in its first fit (Adam's two
 slots per weight, gradients, activations, the traced step); "extra over plain" is the
 watched arm's peak minus the plain arm's, in multiples of the trainable weights' bytes
@@ -47,10 +53,12 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
+import itertools
 import json
 import os
 import re
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -208,18 +216,34 @@ def _mib(b: float) -> str:
     return f"{b / MIB:+,.0f} MiB" if abs(b) >= 10 * MIB else f"{b / MIB:+,.1f} MiB"
 
 
+def _merge(runs: list) -> dict:
+    """One arm's repeats as one: the medians of the peaks and of what was held, the rest
+    from the first run; the peaks' range kept beside them."""
+    out = dict(runs[0])
+    for key in ("peak_rss", "tf_peak", "held_rss", "held_tf"):
+        vals = sorted(r[key] for r in runs)
+        out[key] = statistics.median(vals)
+        out[key + "_range"] = (vals[0], vals[-1])
+    return out
+
+
 def table(results: dict, arms: list) -> str:
     out = [
         "| model | trainable weights | arm | peak RSS over baseline | extra over plain (× weights) | TF peak over baseline | extra over plain (× weights) | held after fit: RSS / TF | watch's buffers (× weights) |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, by_arm in results.items():
-        plain = by_arm["plain"]
+        plain = _merge(by_arm["plain"])
         w = plain["weights_bytes"]
         for i, arm in enumerate(arms):
-            r = by_arm[arm]
+            r = _merge(by_arm[arm])
             label = f"{TITLES[name]}, {r['params'] / 1e6:.2f} M params" if i == 0 else ""
             wcol = f"{w / MIB:,.1f} MiB" if i == 0 else ""
+
+            def peak(key):
+                lo, hi = r[key + "_range"]
+                return _mib(r[key]) + (f" [{_mib(lo)}, {_mib(hi)}]" if len(by_arm[arm]) > 1 else "")
+
             if arm == "plain":
                 rss_x = tf_x = "–"
             else:
@@ -228,7 +252,7 @@ def table(results: dict, arms: list) -> str:
             buf = sum(r["buffers"].values())
             bcol = f"{buf / MIB:,.1f} MiB ({buf / w:.2f}×)" if arm != "plain" else "–"
             out.append(
-                f"| {label} | {wcol} | {arm} | {_mib(r['peak_rss'])} | {rss_x} | {_mib(r['tf_peak'])} | {tf_x} | "
+                f"| {label} | {wcol} | {arm} | {peak('peak_rss')} | {rss_x} | {peak('tf_peak')} | {tf_x} | "
                 f"{_mib(r['held_rss'])} / {_mib(r['held_tf'])} | {bcol} |"
             )
     return "\n".join(out)
@@ -239,6 +263,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workloads", default=",".join(WORKLOADS), help=f"comma-separated, of {','.join(WORKLOADS)}")
     ap.add_argument("--arms", default="plain,default,every1", help=f"comma-separated, of {','.join(ARMS)} (plain is always run)")
     ap.add_argument("--steps", type=int, default=4, help="steps of the measured fit")
+    ap.add_argument("--repeats", type=int, default=1, help="fresh processes per arm (the arms alternate); the table shows medians [min, max]")
     ap.add_argument("--json", metavar="FILE", help="also write every measurement to FILE")
     ap.add_argument("--child", nargs=2, metavar=("WORKLOAD", "ARM"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -252,15 +277,16 @@ def main(argv=None) -> int:
     bad = [w for w in workloads if w not in WORKLOADS] + [a for a in arms if a not in ARMS]
     if bad or not workloads:
         ap.error(f"unknown {', '.join(bad) or 'workload (none given)'}; workloads: {','.join(WORKLOADS)}; arms: {','.join(ARMS)}")
-    if args.steps < 1:
-        ap.error("--steps must be >= 1")
+    if args.steps < 1 or args.repeats < 1:
+        ap.error("--steps and --repeats must be >= 1")
     command = shlex.join(["bench/memory.py", *(sys.argv[1:] if argv is None else argv)])
     t0 = time.perf_counter()
     results: dict = {}
     for name in workloads:
-        results[name] = {}
-        for arm in arms:
-            r = results[name][arm] = _run_child(name, arm, args.steps)
+        results[name] = {arm: [] for arm in arms}
+        for _, arm in itertools.product(range(args.repeats), arms):
+            r = _run_child(name, arm, args.steps)
+            results[name][arm].append(r)
             print(
                 f"  {name}/{arm}: peak RSS {_mib(r['peak_rss'])}, TF peak {_mib(r['tf_peak'])} over a baseline of "
                 f"{r['baseline_rss'] / MIB:,.0f} MiB; buffers {', '.join(f'{k} {v / MIB:.1f} MiB' for k, v in r['buffers'].items()) or 'none'}; "
@@ -273,10 +299,11 @@ def main(argv=None) -> int:
             json.dump(results, f, indent=1)
     from tfhist_magic.watcher import DEFAULT_EVERY
 
-    first = next(iter(next(iter(results.values())).values()))
+    first = next(iter(next(iter(results.values())).values()))[0]
     dev = first["device"]
     where = "GPU: TF peak is device memory" if dev.startswith("GPU") else f"CPU only ({os.cpu_count()} cores)"
-    print(f"## What a watch holds in memory: TF {first['tf_version']}, {where}, Keras 3 `fit` (Adam), {args.steps} steps, default every={DEFAULT_EVERY}, each arm in a fresh process\n")
+    reps = f", medians of {args.repeats} [min, max]" if args.repeats > 1 else ""
+    print(f"## What a watch holds in memory: TF {first['tf_version']}, {where}, Keras 3 `fit` (Adam), {args.steps} steps, default every={DEFAULT_EVERY}, each arm in a fresh process{reps}\n")
     print(f"`python {command}`\n")
     print(table(results, arms))
     print(
