@@ -724,6 +724,38 @@ def test_saved_dashboard_contrast_and_layout(tmp_path, scheme):
         assert page.errors == [], page.errors
 
 
+def test_the_heatmap_frames_the_bulk_of_the_steps(tmp_path):
+    """A gradient whose first step is 100 times wider than the rest: range auto frames the
+    bulk of the steps (their robust percentiles), not that one column, and marks every
+    snapshot with values outside it; "range: all steps" shows them all. A click on a
+    column selects its step, with a frame where it landed."""
+    rng = np.random.default_rng(1)
+    rec = Recording(bins=32)
+    for step in range(40):
+        rec.add("grads", "w", step, H.reference_row(rng.normal(0, 100.0 if step == 0 else 1.0, size=2000).astype(np.float32), 32))
+    path = _saved_page(tmp_path, rec)
+    with browser_page(width=1300, height=900, failure_shot=OUT / "heatmap-range-failure.png") as page:
+        page.goto(path.as_uri())
+        page.wait_for_selector(".tfh[data-saved='1'][data-step]", timeout=30_000)
+        page.click(".tfh-view[data-view='heatmap']")
+        d = _wait_drawn(page, view="heatmap")
+        lo, hi = d["range"]
+        assert d["robust"] and hi - lo < 0.2 * (d["full"][1] - d["full"][0]), d["range"]
+        assert 2 < hi < 10 and -10 < lo < -2, d["range"]  # about the bulk's 1st-99th percentiles
+        assert d["marked"] >= 1 and d["outside"] > 0 and "outside it" in page.inner_text(".tfh-legend")
+        grid = np.array(d["grid"])
+        np.testing.assert_allclose(d["shares"][5], H.rebin(rec.series("grads", "w").edges[5], rec.series("grads", "w").counts[5], grid) / 2000, atol=1e-12)
+        page.locator(".tfh").screenshot(path=str(OUT / "heatmap-robust-range.png"))
+        box = page.locator(".tfh-canvas").bounding_box()
+        page.mouse.click(box["x"] + 70 + (box["width"] - 70 - 96) * (20.5 / 40), box["y"] + 100)
+        _wait_drawn(page, view="heatmap", step=20)
+        assert page.get_attribute(".tfh-marks", "data-on") == "click"
+        page.select_option("select[data-opt='range']", "all")
+        d = _wait_drawn(page, view="heatmap")
+        assert not d["robust"] and d["range"] == d["full"] and d["marked"] == 0
+        assert page.errors == [], page.errors
+
+
 def test_saved_dashboard_of_600_tensors_mounts(tmp_path):
     """The saved copy of 600 Series x 100 snapshots (thinned to fit its budget) decodes and
     draws in the page; the time is printed, not asserted."""
@@ -745,6 +777,12 @@ def test_saved_dashboard_of_600_tensors_mounts(tmp_path):
         took = time.monotonic() - t
         assert _tabs(page) == ["activations", "weights", "grads"] and int(_state(page)["pickerRows"]) < 60
         assert "saved in the notebook" in page.inner_text(".tfh-status")
+        # thinned to fit: the kept steps marked on the step axis under the slider, the gaps plain
+        s = rec.series("activations", rec.names("activations")[0])
+        kept = json.loads(page.get_attribute(".tfh-kept", "data-steps"))
+        assert page.get_attribute(".tfh-kept", "data-thinned") == "1" and 2 < len(kept) < len(s)
+        assert set(kept) <= set(s.steps.tolist()) and kept[0] == s.steps[0] and kept[-1] == s.steps[-1]
+        assert f"kept of {len(s)}" in page.inner_text(".tfh-at")
         page.click(".tfh-tab[data-kind='grads']")
         page.wait_for_selector(".tfh[data-kind='grads']")
         assert page.our_errors() == [] and page.errors == [], page.errors

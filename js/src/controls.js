@@ -99,8 +99,8 @@ export const controlsMethods = {
       const got = this.pick && this.pick(e.clientX - r.left, e.clientY - r.top);
       if (got) {
         this.followBox.checked = false;
-        this.markHover(got.rect ? got : null, true); // the click shows where it landed
         this.set(got.view === null ? { step: got.step } : { tensor: got.name, step: got.step, view: "step" });
+        if (got.view === null) this.markHover(got, true); // the click shows where it landed (a view of its own otherwise)
       }
     });
     this.slide = el("div", "tfh-slide");

@@ -160,17 +160,15 @@ export function statusText(status, elapsed) {
 }
 
 /** The heatmap's default value range: the bulk of the steps, not their extremes. Each
- * snapshot's 1st and 99th percentiles (read off its exact bins); the range runs from the
- * 10th percentile of the lows to the 90th of the highs, so one wide step (an early
- * gradient) does not squeeze the rest into a line. Null when it would not be narrower
- * than half of `full` (then the whole range shows everything at little cost). */
+ * snapshot's own range (its exact bins' first and last edge); the range runs from the
+ * 10th percentile over steps of their lows to the 90th of their highs, so one wide step
+ * (an early gradient) does not squeeze the rest into a line. Null when it would not be
+ * narrower than half of `full` (then the whole range shows everything at little cost). */
 export function robustRange(snaps, full) {
   const lows = [], highs = [];
   for (const p of snaps) {
     if (!(p.finite > 0)) continue;
-    const B = p.counts.length;
-    const mn = Number.isFinite(p.min) ? p.min : p.edges[0], mx = Number.isFinite(p.max) ? p.max : p.edges[B];
-    const [a, b] = percentiles(p.edges, p.counts, mn, mx, [1, 99]);
+    const a = p.edges[0], b = p.edges[p.counts.length];
     if (Number.isFinite(a) && Number.isFinite(b)) lows.push(a), highs.push(b);
   }
   if (lows.length < 2) return null;

@@ -1,6 +1,6 @@
 // tfhist_magic dashboard: bundled by js/build.mjs from js/src/*.js (edit those, then
 // `cd js && npm install && npm run build`). No imports, nothing from a CDN.
-// sources: sha256 d2f788a1ad76931d67a85de4476531b32d7df21005e70cc84d1fd1617541f4a3
+// sources: sha256 168414bb9342fd69ea38c635205616ff8935893bca6a9d0eb12b425a0f7a99b0
 
 // src/constants.js
 var KINDS = ["activations", "weights", "grads"];
@@ -222,9 +222,7 @@ function robustRange(snaps, full) {
   const lows = [], highs = [];
   for (const p of snaps) {
     if (!(p.finite > 0)) continue;
-    const B = p.counts.length;
-    const mn = Number.isFinite(p.min) ? p.min : p.edges[0], mx = Number.isFinite(p.max) ? p.max : p.edges[B];
-    const [a, b] = percentiles(p.edges, p.counts, mn, mx, [1, 99]);
+    const a = p.edges[0], b = p.edges[p.counts.length];
     if (Number.isFinite(a) && Number.isFinite(b)) lows.push(a), highs.push(b);
   }
   if (lows.length < 2) return null;
@@ -856,8 +854,8 @@ var controlsMethods = {
       const got = this.pick && this.pick(e.clientX - r2.left, e.clientY - r2.top);
       if (got) {
         this.followBox.checked = false;
-        this.markHover(got.rect ? got : null, true);
         this.set(got.view === null ? { step: got.step } : { tensor: got.name, step: got.step, view: "step" });
+        if (got.view === null) this.markHover(got, true);
       }
     });
     this.slide = el("div", "tfh-slide");
@@ -1928,7 +1926,7 @@ var timeMethods = {
     ctx.textAlign = "center";
     ctx.fillText(this.opts.logColor ? "share of values (log)" : "share of values", 0, 0);
     ctx.restore();
-    this.legend.textContent = "Each column is one snapshot re-binned onto one value grid (mass conserved); colour is its share of the snapshot's finite values; white line: mean; blue frame: the selected step." + (nonfinite.length ? ` Red hatching: ${nonfinite.length} snapshot${nonfinite.length > 1 ? "s" : ""} with NaN/Inf values only.` : "") + (robust ? ` Range: the bulk of the steps (their 1st\u201399th percentiles, middle 80% of steps); ` : "") + (clipped > 0 ? ` ${pct(clipped / (all || 1))} of the finite values lie outside it, in ${marked} snapshot${marked === 1 ? "" : "s"}: \u25B2/\u25BC at the top/bottom edge (range: all steps shows them).` : "");
+    this.legend.textContent = "Each column is one snapshot re-binned onto one value grid (mass conserved); colour is its share of the snapshot's finite values; white line: mean; blue frame: the selected step." + (nonfinite.length ? ` Red hatching: ${nonfinite.length} snapshot${nonfinite.length > 1 ? "s" : ""} with NaN/Inf values only.` : "") + (robust ? ` Range: the bulk of the steps (from the 10th percentile of their lowest values to the 90th of their highest); ` : "") + (clipped > 0 ? ` ${pct(clipped / (all || 1))} of the finite values lie outside it, in ${marked} snapshot${marked === 1 ? "" : "s"}: \u25B2/\u25BC at the top/bottom edge (range: all steps shows them).` : "");
     this.hit = (mx, my) => {
       const xv = xs[0] + (mx - box.l) / box.w * (xEnd - xs[0]);
       let j = -1;

@@ -218,7 +218,7 @@ export const timeMethods = {
     ctx.restore();
     this.legend.textContent = "Each column is one snapshot re-binned onto one value grid (mass conserved); colour is its share of the snapshot's finite values; white line: mean; blue frame: the selected step." +
       (nonfinite.length ? ` Red hatching: ${nonfinite.length} snapshot${nonfinite.length > 1 ? "s" : ""} with NaN/Inf values only.` : "") +
-      (robust ? ` Range: the bulk of the steps (their 1st–99th percentiles, middle 80% of steps); ` : "") +
+      (robust ? ` Range: the bulk of the steps (from the 10th percentile of their lowest values to the 90th of their highest); ` : "") +
       (clipped > 0 ? ` ${pct(clipped / (all || 1))} of the finite values lie outside it, in ${marked} snapshot${marked === 1 ? "" : "s"}: ▲/▼ at the top/bottom edge (range: all steps shows them).` : "");
     this.hit = (mx, my) => {
       const xv = xs[0] + ((mx - box.l) / box.w) * (xEnd - xs[0]);
