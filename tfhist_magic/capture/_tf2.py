@@ -38,7 +38,7 @@ from ..health import is_weight_matrix
 from ..recording import KINDS, Recording
 from . import _compat
 from .. import histogram as H
-from ._ops import PROBE_COLUMNS, UPDATE_COLUMNS, _prepare, compute_dtype, flat_values, merged_rows, probe_kind, rows_and_probes, snapshot_rows, update_scalars
+from ._ops import PROBE_COLUMNS, UPDATE_COLUMNS, compute_dtype, prepare, flat_values, merged_rows, probe_kind, rows_and_probes, snapshot_rows, update_scalars
 from ._patch import Patches
 
 __all__ = ["Engine", "record_now", "add_probes", "add_grad_norm", "PROBES"]
@@ -96,7 +96,7 @@ def add_grad_norm(rec: Recording, label: str, steps, rows, walls) -> None:
 
 def _flat(tensors, cd) -> tf.Tensor:
     """The values of ``tensors`` (variables, tensors) in ``cd``, flat, side by side."""
-    return flat_values([tf.cast(_prepare(v), cd) for v in tensors])  # as update_scalars reads them (|z| of complex)
+    return flat_values([tf.cast(prepare(v), cd) for v in tensors])  # as update_scalars reads them (|z| of complex)
 
 
 class _Origin:
@@ -112,12 +112,13 @@ class _Origin:
             self.buf = _compat.buffer_variable(tf.zeros([sum(self.sizes)], cd), "tfhist_w0")
             self.filled = _compat.buffer_variable(tf.constant(0, tf.int64), "tfhist_w0_filled")
 
-    def fill_once(self, values=None) -> None:
-        """Fill the buffer with ``values`` (the variables' values as this step reads them,
-        side by side; read here when None) unless it is filled already."""
+    def fill_once(self, reads=None) -> None:
+        """Fill the buffer with ``reads`` (the variables' values as this step reads them;
+        read here when None) unless it is filled already (the values side by side are
+        made in the branch that fills, once a watch)."""
 
         def fill():
-            self.buf.assign(values if values is not None else _flat(self.variables, self.buf.dtype))
+            self.buf.assign(_flat(reads if reads is not None else self.variables, self.buf.dtype))
             self.filled.assign(tf.constant(1, tf.int64))
             return tf.constant(True)
 
@@ -136,15 +137,14 @@ class _Start:
         # the common case: one origin laid out as these weights are (the first group, a recompile)
         self.whole = one is not None and [id(v) for v in one.variables] == [id(v) for v in variables]
 
-    def fill_once(self, values) -> None:
-        """Fill the origins not filled yet; ``values``: these weights' values, side by side."""
+    def fill_once(self, reads) -> None:
+        """Fill the origins not filled yet; ``reads``: these weights' values now."""
         for o in self.origins:
-            o.fill_once(values if self.whole else None)
+            o.fill_once(reads if self.whole else None)
 
-    def read(self) -> tf.Tensor:
-        if self.whole:
-            return self.origins[0].buf.read_value()
-        return tf.concat([o.buf[at : at + n] for o, at, n in self.parts], 0)
+    def read(self) -> list:
+        """The w0 of each weight, flat (slices of the origins' buffers)."""
+        return [o.buf[at : at + n] for o, at, n in self.parts]
 
 
 def _bounded(layer) -> str | None:
@@ -345,24 +345,15 @@ class _Group:
 
     def befores(self, measured, start_of) -> list:
         """For the weights ``measured`` (:func:`_measured_rows`), per compute dtype, a
-        :class:`_Before`: a flat device vector that holds their values side by side before
-        a sampled update (made once per group), and where their w0 lies
-        (``start_of(cd, variables)``, the Engine's)."""
+        :class:`_Before`: their rows, which get an update ratio, and where their w0 lies
+        (``start_of(cd, variables)``, the Engine's); made once per group."""
         if self._befores is None:
             self._befores = []
             for cd in (tf.float32, tf.float64):
                 pick = [(i, v, r) for i, v, r in measured if compute_dtype(tf.as_dtype(v.dtype)) == cd]
-                # weights of one shape side by side: one stack copies them (_flat)
-                first = {}
-                for _, v, _ in pick:
-                    first.setdefault(tuple(v.shape), len(first))
-                pick.sort(key=lambda p: first[tuple(p[1].shape)])
                 if pick:
-                    size = sum(tf.TensorShape(v.shape).num_elements() for _, v, _ in pick)
-                    with tf.init_scope():
-                        buf = _compat.buffer_variable(tf.zeros([size], cd), "tfhist_before")
                     variables = [v for _, v, _ in pick]
-                    self._befores.append(_Before([i for i, _, _ in pick], variables, [r for _, _, r in pick], buf, start_of(cd, variables)))
+                    self._befores.append(_Before([i for i, _, _ in pick], variables, [r for _, _, r in pick], start_of(cd, variables)))
         return self._befores
 
     def write_scalars(self, step, indices: list, values):
@@ -410,13 +401,27 @@ def _own_function(fn):
 
 class _Before:
     """One compute dtype's weights whose update scalars a group measures: their rows, the
-    variables, which get an update ratio, the buffer of their values before a sampled
-    update and where their w0 lies (:class:`_Start`)."""
+    variables, which get an update ratio, and where their w0 lies (:class:`_Start`).
 
-    __slots__ = ("rows", "variables", "ratio", "buf", "start")
+    Their values before a sampled update are not copied into a buffer: the sampled
+    branch hands its reads of them on to the code after the update, and the update's
+    own writes copy a buffer still read (TensorFlow's copy-on-write), so a copy of a
+    weight lives only from its update to its update scalars, on sampled steps."""
 
-    def __init__(self, rows, variables, ratio, buf, start):
-        self.rows, self.variables, self.ratio, self.buf, self.start = rows, variables, ratio, buf, start
+    __slots__ = ("rows", "variables", "ratio", "start", "buf")
+
+    def __init__(self, rows, variables, ratio, start):
+        self.rows, self.variables, self.ratio, self.start = rows, variables, ratio, start
+        self.buf = None
+
+    def ensure_buffer(self) -> None:
+        """Under XLA, the values before the update go to a buffer (made once): an XLA
+        branch cannot hand on tensors whose shape the other branch does not have."""
+        if self.buf is None:
+            cd = compute_dtype(tf.as_dtype(self.variables[0].dtype))
+            size = sum(tf.TensorShape(v.shape).num_elements() for v in self.variables)
+            with tf.init_scope():
+                self.buf = _compat.buffer_variable(tf.zeros([size], cd), "tfhist_before")
 
 
 class _OptState:
@@ -454,10 +459,15 @@ class Engine:
         model_vars: ``fn(model) -> list`` of its trainable variables.
         tf_var: ``fn(variable) -> tf.Variable`` the variable a distributed update names
             (Keras 3 hands ``v.value`` to the strategy).
+        init_distance: measure each weight's distance from its value at the first sampled
+            step (keeps one copy of the weights on the device for the whole watch).
     """
 
-    def __init__(self, recording: Recording, *, every: int, kinds, targets=None, iterations, var_name, layer_name, model_vars, tf_var=None):
+    def __init__(self, recording: Recording, *, every: int, kinds, targets=None, iterations, var_name, layer_name, model_vars, tf_var=None, init_distance: bool = True):
         self.rec = recording
+        # w0 of every weight, kept for the whole watch (one copy of the weights): what the
+        # distance from the start needs, and nothing else
+        self.init_distance = bool(init_distance)
         self.bins = recording.bins
         self.every = int(every)
         self.kinds = tuple(k for k in KINDS if k in kinds)
@@ -815,9 +825,12 @@ class Engine:
             return self.model_label(mine[0].root)
         return getattr(opt, "name", None) or type(opt).__name__
 
-    def _start_of(self, cd, variables) -> _Start:
+    def _start_of(self, cd, variables) -> _Start | None:
         """Where the w0 of ``variables`` (one compute dtype) lies: the Engine's origins,
-        one made now for those that have none yet (their first sampled update fills it)."""
+        one made now for those that have none yet (their first sampled update fills it);
+        None when the distance from the start is not measured (``init_distance=False``)."""
+        if not self.init_distance:
+            return None
         new = [v for v in variables if id(v) not in self._origins]
         if new:
             o = _Origin(new, cd)
@@ -879,18 +892,26 @@ class Engine:
                             pick = [(i, v, r) for i, v, r in measured if compute_dtype(tf.as_dtype(v.dtype)) == cd]
                             if pick:
                                 variables = [v for _, v, _ in pick]
-                                # a copy (DeepCopy), not a read that could alias the updated buffer
-                                before = tf.raw_ops.DeepCopy(x=_flat(variables, cd))
+                                # copies (DeepCopy), not reads that could alias the updated buffers
+                                before = [tf.raw_ops.DeepCopy(x=tf.convert_to_tensor(v)) for v in variables]
                                 start_ = self._start_of(cd, variables)
-                                start_.fill_once(before)
-                                items.append(([order[i][1] for i, _, _ in pick], variables, [r for _, _, r in pick], before, start_.read()))
+                                origin = None
+                                if start_ is not None:
+                                    start_.fill_once(before)
+                                    origin = start_.read()
+                                items.append(([order[i][1] for i, _, _ in pick], variables, [r for _, _, r in pick], before, origin))
                         self._post[key] = (k, wall, items)
                     self._read_eager_check()
                     self.rec.changed()
             return
         group = self._group(opt, names, dtypes, model)
         befores = group.befores(measured, self._start_of) if chief and measured else []
-        clock = self._xla_clock() if _compat.in_xla_context() else None
+        xla = _compat.in_xla_context()
+        clock = self._xla_clock() if xla else None
+        std_col = self.bins + H.STD
+        if xla:
+            for b in befores:
+                b.ensure_buffer()
 
         def record(step, checked, live):
             ok = _all_finite(checked) if live is not None else check
@@ -898,35 +919,45 @@ class Engine:
             take = sampled if ok is None else sampled | group.nonfinite.first(step, ok)
 
             def _sampled():
-                reads: dict = {}  # one read of each weight for the copies and the rows
+                reads: dict = {}  # one read of each weight for the rows, w0 and after the update
 
                 def read(v):
                     if id(v) not in reads:
                         reads[id(v)] = tf.convert_to_tensor(v)
                     return reads[id(v)]
 
-                for b in befores:
-                    values = _flat([read(v) for v in b.variables], b.buf.dtype)
-                    b.buf.assign(values)
-                    b.start.fill_once(values)  # w0, at the first sampled step that reads these weights
                 rows = rows_of(live, read) if live is not None else rows_of()
+                held = []
+                for b in befores:
+                    values = [read(v) for v in b.variables]
+                    if b.start is not None:
+                        b.start.fill_once(values)  # w0, at the first sampled step that reads these weights
+                    if b.buf is not None:  # XLA: a copy in the buffer (a branch's outputs keep their shapes there)
+                        b.buf.assign(_flat(values, b.buf.dtype))
+                    else:  # held for after_update: the update copies what is still read
+                        held += values
                 if chief:
                     wall = tf.timestamp() if clock is None else clock.read_value()
                     group.write(step, rows, wall, tf.logical_not(sampled))
+                stds = [tf.gather(rows[:, std_col], b.rows) for b in befores]
                 with tf.control_dependencies([rows]):
-                    return tf.constant(True)
+                    return tf.constant(True), held, stds
 
-            tf.cond(take, _sampled, lambda: tf.constant(False))
-            return step
+            def _skipped():
+                held = [tf.zeros([0], v.dtype) for b in befores if b.buf is None for v in b.variables]
+                return tf.constant(False), held, [tf.zeros([len(b.rows)], tf.float64) for b in befores]
+
+            _, held, stds = tf.cond(take, _sampled, _skipped)
+            return step, held, stds
 
         if live is None:
-            record(step, None, None)
+            step, held, stds = record(step, None, None)
         else:
             if group.record is None:
                 group.record = _own_function(record)
-            step = group.record(step, checked, live)
+            step, held, stds = group.record(step, checked, live)
         if befores:
-            self._post[key] = (group, step, befores, live is not None)
+            self._post[key] = (group, step, befores, live is not None, list(held), list(stds))
 
     def _xla_clock(self):
         """XLA has no Timestamp op: XLA-compiled steps record the host time at which the
@@ -955,23 +986,32 @@ class Engine:
                     self._add_probes("weights", names, [k], vals[None], wall)
             self.rec.changed()
             return
-        group, step, befores, own = post
+        group, step, befores, own, held, stds = post
 
-        def after(step):
+        def after(step, held, stds):
             def _sampled():
-                for b in befores:
-                    vals = update_scalars([tf.convert_to_tensor(v) for v in b.variables], b.buf.read_value(), b.start.read(), b.ratio)
+                at = 0
+                for b, std in zip(befores, stds):
+                    if b.buf is not None:
+                        flat = b.buf.read_value()
+                        sizes = [tf.TensorShape(v.shape).num_elements() for v in b.variables]
+                        before = tf.split(flat, sizes) if len(sizes) > 1 else [flat]
+                    else:
+                        before = held[at : at + len(b.variables)]
+                        at += len(b.variables)
+                    origins = b.start.read() if b.start is not None else None
+                    vals = update_scalars([tf.convert_to_tensor(v) for v in b.variables], before, origins, b.ratio, std)
                     group.write_scalars(step, b.rows, vals)
                 return tf.constant(True)
 
             tf.cond(tf.equal(step % self.every, 0), _sampled, lambda: tf.constant(False))
 
         if not own:
-            after(step)
+            after(step, held, stds)
             return
         if group.after is None:
             group.after = _own_function(after)
-        group.after(step)
+        group.after(step, held, stds)
 
     def _add_probes(self, kind: str, names, steps, probes, walls) -> None:
         """Probe columns into the Recording's scalar series (finite values only)."""
