@@ -1,8 +1,9 @@
-"""tfhist_magic: live histograms of TensorFlow activations, weights and gradients in Jupyter.
+"""tfhist_magic: live histograms of activations, weights and gradients in Jupyter
+(TensorFlow, and Keras 3 on TensorFlow or JAX).
 
 ``%load_ext tfhist_magic`` registers ``%%tfhist_watch`` and ``%tfhist``. From plain
 Python, ``tfhist_magic.watch(...)`` is the same engine. Importing this package does not
-import TensorFlow; that happens when something is first watched.
+import TensorFlow (nor JAX); that happens when something of theirs is first watched.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def _quiet_tensorflow_import() -> None:
         level = 0
     if level < 1 or "tensorflow" in sys.modules:
         return
+    if os.environ.get("KERAS_BACKEND", "tensorflow").lower() not in ("tensorflow", ""):
+        return  # Keras on JAX: TensorFlow is imported only if a TensorFlow object is watched
     try:
         sys.stderr.flush()
         saved = os.dup(2)

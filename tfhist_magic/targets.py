@@ -79,7 +79,12 @@ def _is_target(obj) -> bool:
 
 def resolve_target(shell, expr: str):
     """``expr`` evaluated and checked to be a model or a Session this package can watch."""
+    from .watcher import unsupported
+
     obj = evaluate(shell, expr, "a Keras model or a tf.compat.v1 Session")
+    why = unsupported(obj)
+    if why is not None:
+        raise UsageError(f"{expr}: {why}")
     if not _is_target(obj):
         raise UsageError(f"{expr!r} is a {type(obj).__name__}, not a model or Session: pass a Keras model or a tf.compat.v1 Session.")
     return obj

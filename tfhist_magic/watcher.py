@@ -15,7 +15,7 @@ import os
 from .histogram import MAX_BINS
 from .recording import KINDS, Recording
 
-__all__ = ["DEFAULT_EVERY", "Watch", "watch", "snapshot", "parse_kinds", "is_model"]
+__all__ = ["DEFAULT_EVERY", "Watch", "watch", "snapshot", "parse_kinds", "is_model", "keras_backend", "built_under", "unsupported"]
 
 #: Default sampling period in optimizer steps, picked from ``bench/`` so that watching
 #: all three kinds costs about as much as the cheapest peer does for weights alone.
@@ -50,20 +50,71 @@ def _check_int(name: str, value, low: int = 1, high: int | None = None) -> int:
     return value
 
 
+def keras_backend() -> str | None:
+    """The backend Keras 3 runs on, once ``keras`` is imported (None before)."""
+    import sys
+
+    if "keras" not in sys.modules:
+        return None
+    try:
+        return sys.modules["keras"].backend.backend()
+    except Exception:  # a partly imported keras
+        return None
+
+
+def built_under(obj) -> str | None:
+    """The Keras 3 backend ``obj`` (a model or layer) was built under, from its class;
+    None for anything else."""
+    for cls in type(obj).__mro__:
+        parts = cls.__module__.split(".")
+        if len(parts) > 3 and parts[:3] == ["keras", "src", "backend"]:
+            return parts[3]
+    return None
+
+
+def unsupported(obj) -> str | None:
+    """Why ``obj``, a Keras 3 model, cannot be watched now (one sentence), or None: built
+    under another backend than the one Keras runs on, or on a backend not supported yet."""
+    built, now = built_under(obj), keras_backend()
+    if built is None:
+        return None
+    if now is not None and built != now:
+        return (
+            f"Received: a Keras model built under the {built} backend while Keras now runs on the {now} backend "
+            f"(expected a model built under {now}: build it again, or watch it where KERAS_BACKEND={built})."
+        )
+    if built not in _SUPPORTED_BACKENDS:
+        return f"Received: a Keras model on the {built} backend, which tfhist_magic does not support yet (expected KERAS_BACKEND=tensorflow or jax)."
+    return None
+
+
+#: The Keras 3 backends a watch can record.
+_SUPPORTED_BACKENDS = ("tensorflow", "jax")
+
+
+def _check_backend(error=ValueError) -> None:
+    """Refuse a Keras backend the watch cannot record (the PyTorch one, for now)."""
+    now = keras_backend()
+    if now is not None and now not in _SUPPORTED_BACKENDS:
+        raise error(f"Received: KERAS_BACKEND={now}, which tfhist_magic does not support yet (expected tensorflow or jax).")
+
+
 def _flavors() -> list:
-    """The Keras capture modules that apply now: Keras 3 (TensorFlow backend) once
+    """The Keras capture modules that apply now: Keras 3 (TensorFlow or JAX backend) once
     ``keras`` is imported, tf_keras once imported or asked for (TF_USE_LEGACY_KERAS)."""
     import os
     import sys
 
     out = []
-    if "keras" in sys.modules:
-        import keras
+    backend = keras_backend()
+    if backend == "tensorflow":
+        from .capture import keras3
 
-        if keras.backend.backend() == "tensorflow":
-            from .capture import keras3
+        out.append(keras3.FLAVOR)
+    elif backend == "jax":
+        from .capture import jax_keras
 
-            out.append(keras3.FLAVOR)
+        out.append(jax_keras.FLAVOR)
     legacy = os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes")
     if "tf_keras" in sys.modules or legacy:
         try:
@@ -77,7 +128,7 @@ def _flavors() -> list:
 
 
 def is_model(obj) -> bool:
-    """True for a model this package can watch (Keras 3 on TensorFlow, or tf_keras)."""
+    """True for a model this package can watch (Keras 3 on TensorFlow or JAX, or tf_keras)."""
     return any(f.is_model(obj) for f in _flavors())
 
 
@@ -119,7 +170,11 @@ class Watch:
         self.bins = _check_int("bins", bins, 1, MAX_BINS)
         self.kinds = parse_kinds(kinds)
         self.targets = list(targets)
+        _check_backend()
         for t in self.targets:
+            why = unsupported(t)
+            if why is not None:
+                raise ValueError(why)
             if not (is_model(t) or is_session(t)):
                 raise ValueError(f"Received: {type(t).__name__} object (expected a Keras model or a tf.compat.v1 Session to watch).")
         self.recording = Recording(bins=self.bins, max_snapshots=max_snapshots)
@@ -133,7 +188,8 @@ class Watch:
             import keras  # noqa: F401
         except Exception:  # e.g. KERAS_BACKEND names a backend that is not installed
             pass
-        from .capture.session import SessionCapture
+        _check_backend(RuntimeError)  # Keras imported just now (the magic says it in one line)
+        import sys
 
         _ACTIVE.append(self)
         try:
@@ -144,7 +200,10 @@ class Watch:
                 self._engines.append((flavor, engine))
                 flavor.attach(engine)
             sessions = [t for t in self.targets if is_session(t)]
-            if sessions or not self.targets:
+            # No TensorFlow imported (Keras on JAX): no Session can run; TF stays unimported.
+            if sessions or (not self.targets and "tensorflow" in sys.modules):
+                from .capture.session import SessionCapture
+
                 self._sessions = SessionCapture(self.recording, every=self.every, kinds=self.kinds, targets=sessions or None)
                 self._sessions.__enter__()
         except BaseException:
@@ -275,6 +334,9 @@ def snapshot(target, *, kinds=None, x=None, y=None, feed=None, bins: int = 64) -
     """
     rec = Recording(bins=_check_int("bins", bins, 1, MAX_BINS))
     kinds = parse_kinds(kinds)
+    why = unsupported(target)
+    if why is not None:
+        raise ValueError(why)
     if is_session(target):
         from .capture.session import snapshot as session_snapshot
 

@@ -1,0 +1,147 @@
+"""The JAX backend: its rows against the NumPy oracle (here: JAX alone, no Keras), and
+the Keras-on-JAX tests (tests/test_jax_keras.py), run in a process of their own with
+KERAS_BACKEND=jax (Keras picks its backend at import; this suite runs on TensorFlow).
+Skipped only when JAX is not importable."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+
+from test_ops import B, _cases, _check, _edge_stress  # noqa: E402
+from tfhist_magic import histogram as H  # noqa: E402
+from tfhist_magic.capture import _jnp as J  # noqa: E402
+
+HERE = Path(__file__).parent
+
+
+def _rows(values, bins=B, jit=True):
+    def f(*xs):
+        return J.rows(list(xs), bins)
+
+    with J.x64():  # float64 values stay float64 (JAX's default would make them float32)
+        return np.asarray((jax.jit(f) if jit else f)(*[jnp.asarray(v) for v in values]))
+
+
+@pytest.mark.parametrize("jit", [False, True], ids=["eager", "jit"])
+def test_rows_match_numpy_bit_for_bit_on_the_adversarial_cases(jit):
+    """Every case tests/test_ops.py gives the TensorFlow paths, one fused computation:
+    counts, non-finite counts, min, max and width equal to the oracle's, bit for bit."""
+    cases = _cases()
+    names = sorted(n for n in cases if n != "bfloat16" or jit)
+    rows = _rows([cases[n] for n in names], jit=jit)
+    for name, row in zip(names, rows):
+        v = cases[name]
+        _check(row, v)
+        ref = H.reference_row(v, B)
+        np.testing.assert_array_equal(row[: B + 3], ref[: B + 3], err_msg=name)
+        assert row[B + H.WIDTH] == ref[B + H.WIDTH], name
+        if np.isfinite(v.astype(np.float64)).any() and name not in ("subnormals", "only_subnormals", "subnormals64"):
+            assert (row[B + H.MIN], row[B + H.MAX]) == (ref[B + H.MIN], ref[B + H.MAX]), name
+
+
+def test_values_at_every_edge_over_every_magnitude():
+    for bins in (1, 7, B, 1024):
+        cases = [v for v, b in _edge_stress() if b == bins]
+        for dt in (np.float32, np.float64):
+            group = [v for v in cases if v.dtype == dt]
+            for row, values in zip(_rows(group, bins), group):
+                edges = H.bin_edges(row[bins + H.MIN], row[bins + H.MAX], bins, H.compute_dtype(values.dtype))
+                np.testing.assert_array_equal(row[:bins], np.histogram(values.astype(np.float64), bins=edges)[0])
+
+
+def test_update_scalars_and_probes_against_numpy():
+    rng = np.random.default_rng(1)
+    a, b, o = (rng.normal(size=(6, 5)).astype(np.float32) for _ in range(3))
+    c = np.zeros(4, np.float32)
+    with J.x64():
+        got = np.asarray(J.update_scalars([a, c], [b, c], [o, c], [True, True]))
+        act = np.maximum(rng.normal(size=(10, 4)), 0).astype(np.float32)
+        act[:, 1] = 0
+        p = np.asarray(J.probes([act, np.tanh(act * 9)], ["units", "tanh"]))
+    np.testing.assert_allclose(got[0], [np.std(a - b) / np.std(b), np.linalg.norm(a - b), np.linalg.norm(b - o)], rtol=1e-6)
+    assert np.isnan(got[1, 0]) and got[1, 1] == 0 and got[1, 2] == 0  # std(before) 0: no ratio
+    assert p[0, 0] == 0.25 and np.isnan(p[0, 1])
+    np.testing.assert_allclose(p[1, 1], np.mean(np.abs(np.tanh(act * 9)) > 0.97))
+
+
+@pytest.fixture(scope="module")
+def jax_run(tmp_path_factory):
+    """tests/test_jax_keras.py in a process with KERAS_BACKEND=jax; it leaves a JAX run of a
+    small model (and its initial weights) in the returned folder."""
+    out = tmp_path_factory.mktemp("jax_run")
+    env = dict(os.environ, KERAS_BACKEND="jax", TFHIST_JAX_OUT=str(out), TF_CPP_MIN_LOG_LEVEL="3")
+    got = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(HERE / "test_jax_keras.py")],
+        capture_output=True, text=True, timeout=1500, env=env, cwd=HERE.parent,
+    )
+    return got, out
+
+
+def test_keras_on_jax_in_its_own_process(jax_run):
+    got, _ = jax_run
+    assert got.returncode == 0, got.stdout[-6000:] + got.stderr[-3000:]
+    assert " passed" in got.stdout and "skipped" not in got.stdout.splitlines()[-1], got.stdout[-2000:]
+
+
+def test_a_jax_run_compares_with_a_tensorflow_run_of_the_same_model(jax_run, data):
+    """The same model, weights and batches, trained on TensorFlow here: the runs share
+    every tensor name, step 0's weights are the same rows, and the gradients nearly so."""
+    import keras
+
+    import tfhist_magic
+    from tfhist_magic.recording import Recording
+
+    got, out = jax_run
+    if not (out / "jax_run.npz").exists():
+        pytest.fail("the JAX process left no run: " + got.stdout[-3000:])
+    init = np.load(out / "init.npz")
+    m = keras.Sequential([keras.Input((8,)), keras.layers.Dense(16, activation="relu", name="hidden"), keras.layers.Dense(1, name="out")])
+    m.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    m.set_weights([init[f"arr_{i}"] for i in range(4)])
+    with tfhist_magic.watch(m, every=1) as tf_run:
+        m.fit(*data, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    jax_rec = Recording.load(out / "jax_run.npz")
+    cmp = tfhist_magic.compare(jax_rec, tf_run, labels=["jax", "tf"])
+    assert not cmp.only  # every tensor in both runs
+    for kind in ("weights", "grads", "activations"):
+        assert len(cmp.tensors(kind)) == len(tf_run.names(kind)) > 0
+    for jn, tn in zip(jax_rec.names("weights"), tf_run.names("weights")):
+        a, b = jax_rec.series("weights", jn), tf_run.series("weights", tn)
+        np.testing.assert_array_equal(a.rows[0][: B + 6], b.rows[0][: B + 6])  # same values, same row
+        np.testing.assert_array_equal(a.steps, b.steps)
+    for _, score in cmp.ranking("grads"):
+        assert score < 0.05  # the same training, up to float rounding
+    assert "jax" in cmp.summary()
+
+
+def test_bad_backend_is_a_one_line_usage_error(tmp_path):
+    """A model built under JAX, then Keras switched to TensorFlow: one UsageError line
+    naming both backends (in a process of its own: the switch reloads Keras)."""
+    code = """
+import os
+os.environ["KERAS_BACKEND"] = "jax"
+import keras
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+m = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+keras.config.set_backend("tensorflow")
+ip = InteractiveShell.instance()
+ip.run_line_magic("load_ext", "tfhist_magic")
+ip.user_ns["m"] = m
+try:
+    ip.run_cell_magic("tfhist_watch", "m", "pass")
+except UsageError as e:
+    print("USAGE:" + str(e))
+"""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env, cwd=HERE.parent)
+    line = [ln for ln in got.stdout.splitlines() if ln.startswith("USAGE:")]
+    assert line, got.stdout[-2000:] + got.stderr[-2000:]
+    assert "built under the jax backend" in line[0] and "runs on the tensorflow backend" in line[0]

@@ -1,0 +1,266 @@
+"""Keras 3 on the JAX backend, against oracles (jax.grad, the layer's own output, NumPy's
+histogram on the same values). Keras picks its backend at import, so these run in their
+own process with KERAS_BACKEND=jax: tests/test_jax.py starts it (in the suite's own
+process, with the TensorFlow backend, this module is skipped)."""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+if os.environ.get("KERAS_BACKEND") != "jax":
+    pytest.skip("runs in its own process with KERAS_BACKEND=jax (tests/test_jax.py starts it)", allow_module_level=True)
+
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp  # noqa: E402
+import keras  # noqa: E402
+from IPython.core.error import UsageError  # noqa: E402
+
+import tfhist_magic  # noqa: E402
+from tfhist_magic import histogram as H  # noqa: E402
+from tfhist_magic.recording import Recording  # noqa: E402
+
+B = 64
+
+
+def make(seed=0, activation="relu", name=None, opt=None):
+    """A small MLP with seeded initializers (``keras.utils.set_random_seed`` would import
+    TensorFlow); same layer names as the suite's ``make_mlp``."""
+    layers = [
+        keras.Input((8,)),
+        keras.layers.Dense(16, activation=activation, name="hidden", kernel_initializer=keras.initializers.GlorotUniform(seed=seed)),
+        keras.layers.Dense(1, name="out", kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1)),
+    ]
+    m = keras.Sequential(layers, name=name)
+    m.compile(optimizer=opt or keras.optimizers.SGD(0.1), loss="mse")
+    return m
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(64, 8)).astype("float32"), rng.normal(size=(64, 1)).astype("float32")
+
+
+def values(m):
+    return [np.array(v.value) for v in m.trainable_variables]
+
+
+def exact(row, v):
+    """The row's counts, min, max and width are the oracle's, bit for bit."""
+    ref = H.reference_row(np.asarray(v), B)
+    np.testing.assert_array_equal(row[:B], ref[:B])
+    for k in (H.NAN, H.POSINF, H.NEGINF, H.MIN, H.MAX, H.WIDTH):
+        assert row[B + k] == ref[B + k], k
+    np.testing.assert_allclose(row[B + H.MEAN], ref[B + H.MEAN], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(row[B + H.STD], ref[B + H.STD], rtol=1e-5, atol=1e-7)
+
+
+def test_importing_and_watching_does_not_import_tensorflow(data):
+    assert "tensorflow" not in sys.modules
+    m = make()
+    with tfhist_magic.watch(m, every=1) as rec:
+        m.fit(*data, batch_size=32, epochs=1, verbose=0)
+    assert len(rec) and "tensorflow" not in sys.modules
+
+
+def test_fit_step0_and_final_against_the_oracles(data):
+    x, y = data
+    m = make(name="net")
+    w0 = values(m)
+    tv = [v.value for v in m.trainable_variables]
+    ntv = [v.value for v in m.non_trainable_variables]
+
+    def loss(t, xb, yb):
+        pred, _ = m.stateless_call(t, ntv, xb, training=True)
+        return jnp.mean(jnp.square(pred - yb))
+
+    g0 = jax.grad(loss)(tv, x[:32], y[:32])
+    hidden0 = np.asarray(m.get_layer("hidden")(x[:32]))  # the layer's output on the first batch
+    out0 = np.asarray(m.get_layer("out")(hidden0))
+    with tfhist_magic.watch(m, every=1) as rec:
+        m.fit(x, y, batch_size=32, epochs=2, verbose=0, shuffle=False)
+    names = [v.path for v in m.trainable_variables]
+    assert rec.names("weights") == names and rec.names("grads") == names
+    assert names == ["net/hidden/kernel", "net/hidden/bias", "net/out/kernel", "net/out/bias"]
+    assert rec.names("activations") == ["net/hidden", "net/out"]
+    wk = rec.series("weights", names[0])
+    np.testing.assert_array_equal(wk.steps, [0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(wk.epochs, [0, 0, 1, 1, 1])
+    for i, n in enumerate(names):
+        s = rec.series("weights", n)
+        exact(s.rows[0], w0[i])  # step 0: the initial weights
+        exact(s.rows[-1], values(m)[i])  # the last snapshot: the trained weights
+        np.testing.assert_array_equal(s.edges[0], H.bin_edges(w0[i].min(), w0[i].max(), B))
+        exact(rec.series("grads", n).rows[0], np.asarray(g0[i]))  # step 0: jax.grad on batch 0
+    acts = rec.names("activations")
+    exact(rec.series("activations", acts[0]).rows[0], hidden0)
+    np.testing.assert_allclose(rec.series("activations", acts[1]).rows[0][B + H.MEAN], out0.mean(), rtol=1e-5)
+    # the per-step scalars
+    for metric, name in (("update_ratio", names[0]), ("update_norm", names[0]), ("init_distance", names[0]), ("grad_norm", "net"), ("dead_units", acts[0])):
+        steps, vals = rec.scalar(metric, name)
+        assert steps[0] == 0 and np.isfinite(vals).all(), metric
+    _, dist = rec.scalar("init_distance", names[0])
+    assert dist[0] == 0 and dist[-1] > 0
+    _, norm = rec.scalar("update_norm", names[0])
+    # SGD: the first update is -lr * g0
+    np.testing.assert_allclose(norm[0], 0.1 * np.linalg.norm(np.asarray(g0[0])), rtol=1e-5)
+    _, gn = rec.scalar("grad_norm", "net")
+    np.testing.assert_allclose(gn[0], np.sqrt(sum(float(np.sum(np.square(g))) for g in g0)), rtol=1e-5)
+    assert rec.findings() == []  # a healthy run: no findings
+
+
+def test_every_samples_and_unsampled_steps_record_nothing(data):
+    m = make()
+    with tfhist_magic.watch(m, every=3) as rec:
+        m.fit(*data, batch_size=8, epochs=1, verbose=0)  # 8 steps: 0..7
+    np.testing.assert_array_equal(rec.series("grads", rec.names("grads")[0]).steps, [0, 3, 6])
+    np.testing.assert_array_equal(rec.series("weights", rec.names("weights")[0]).steps, [0, 3, 6, 8])  # + the final weights
+    assert rec.first_nonfinite is None
+
+
+def test_train_on_batch_and_one_timeline_across_fits(data):
+    x, y = data
+    m = make()
+    with tfhist_magic.watch(m, every=2) as rec:
+        for _ in range(3):
+            m.train_on_batch(x[:16], y[:16])
+        m.fit(x, y, batch_size=16, epochs=1, verbose=0)  # steps 3..6
+    np.testing.assert_array_equal(rec.series("grads", rec.names("grads")[0]).steps, [0, 2, 4, 6])
+    exact(rec.series("weights", rec.names("weights")[0]).rows[-1], values(m)[0])
+
+
+def test_custom_loop_over_stateless_call_inside_jit(data):
+    x, y = data
+    m = make(opt=keras.optimizers.Adam(0.01))
+    opt = m.optimizer
+    opt.build(m.trainable_variables)
+    ntv = [v.value for v in m.non_trainable_variables]
+
+    def loss(t, xb, yb):
+        pred, _ = m.stateless_call(t, ntv, xb, training=True)
+        return jnp.mean(jnp.square(pred - yb))
+
+    @jax.jit
+    def step(t, ov, xb, yb):
+        g = jax.grad(loss)(t, xb, yb)
+        return opt.stateless_apply(ov, g, t)
+
+    tv = [v.value for v in m.trainable_variables]
+    ov = [v.value for v in opt.variables]
+    step(tv, ov, x[:16], y[:16])  # traced before the watch: traced again inside it
+    grads = []
+    with tfhist_magic.watch(m, every=1) as rec:
+        for i in range(4):
+            grads.append(jax.grad(loss)(tv, x[16 * i : 16 * i + 16], y[16 * i : 16 * i + 16]))
+            tv, ov = step(tv, ov, x[16 * i : 16 * i + 16], y[16 * i : 16 * i + 16])
+    names = rec.names("grads")
+    for i in range(4):
+        exact(rec.series("grads", names[0]).rows[i], np.asarray(grads[i][0]))
+    np.testing.assert_array_equal(rec.series("weights", names[0]).steps, [0, 1, 2, 3])
+    assert rec.names("activations") == [names[0].rsplit("/", 1)[0], names[2].rsplit("/", 1)[0]]
+    # after the watch the same jitted step runs plainly: nothing recorded, nothing patched
+    n = len(rec)
+    step(tv, ov, x[:16], y[:16])
+    assert len(rec) == n
+
+
+def test_nan_in_a_batch_is_recorded_in_full_and_named(data):
+    x, y = data
+    x = x.copy()
+    x[40, 2] = np.nan  # batch 5 of 8
+    m = make()
+    with tfhist_magic.watch(m, every=50) as rec:
+        m.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    assert rec.first_nonfinite == 5
+    g = rec.series("grads", rec.names("grads")[0])
+    np.testing.assert_array_equal(g.steps, [0, 5])  # the first non-finite step, unsampled, in full
+    assert g.nan[1] > 0
+    a = rec.series("activations", rec.names("activations")[0])
+    assert a.nan[1] == 16  # one example's row of the hidden layer: 16 units
+    (f,) = [f for f in rec.findings() if f.rule == "non-finite"]
+    assert f.first_step == 5 and f.tensor == rec.names("activations")[0]
+
+
+def test_watched_training_equals_plain_training_and_nothing_stays_patched(data):
+    before = {c: dict(vars(c)) for c in (keras.Layer, keras.Model, keras.src.optimizers.base_optimizer.BaseOptimizer)}
+    a, b = make(), make()
+    b.fit(*data, batch_size=16, epochs=1, verbose=0, shuffle=False)  # traced before the watch: its function is set aside
+    a.fit(*data, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    fn = b.train_function
+    with tfhist_magic.watch(every=1) as rec:
+        a.fit(*data, batch_size=16, epochs=2, verbose=0, shuffle=False)
+    b.fit(*data, batch_size=16, epochs=2, verbose=0, shuffle=False)
+    assert len(rec)
+    for va, vb in zip(values(a), values(b)):
+        np.testing.assert_array_equal(va, vb)  # bit-identical
+    for c, d in before.items():
+        assert dict(vars(c)) == d, c
+    assert b.train_function is fn
+    n = len(rec)
+    a.fit(*data, batch_size=16, epochs=1, verbose=0)  # trains plainly after the watch
+    assert len(rec) == n
+
+
+def test_magics_watch_and_show_a_model(ip, data):
+    x, y = data
+    ip.user_ns.update(x=x, y=y, jmodel=make())
+    ip.run_cell_magic("tfhist_watch", "jmodel --every 2 -o jrec", "jmodel.fit(x, y, batch_size=16, epochs=1, verbose=0)")
+    rec = ip.user_ns["jrec"]
+    assert set(rec.kinds) == {"activations", "weights", "grads"}
+    ip.run_line_magic("tfhist", "jmodel")
+    fresh = tfhist_magic.snapshot(ip.user_ns["jmodel"], x=x[:16], y=y[:16])
+    m = ip.user_ns["jmodel"]
+    exact(fresh.series("weights", m.trainable_variables[0].path).rows[0], values(m)[0])
+    hidden = np.asarray(m.get_layer("hidden")(x[:16]))
+    exact(fresh.series("activations", fresh.names("activations")[0]).rows[0], hidden)
+    assert fresh.names("grads") == [v.path for v in m.trainable_variables]
+
+
+def test_a_model_built_under_another_backend_is_one_line_usage_error(ip):
+    """A model whose class says it was built under the TensorFlow backend (its Keras
+    trainer's module names the backend), watched while Keras runs on JAX."""
+    trainer = type("TensorFlowTrainer", (), {"__module__": "keras.src.backend.tensorflow.trainer"})
+    ip.user_ns["tf_model"] = type("Sequential", (trainer,), {})()
+    for magic, line in (("tfhist", "tf_model"), ("tfhist_watch", "tf_model")):
+        with pytest.raises(UsageError) as e:
+            if magic == "tfhist":
+                ip.run_line_magic(magic, line)
+            else:
+                ip.run_cell_magic(magic, line, "pass")
+        msg = str(e.value)
+        assert "\n" not in msg and "built under the tensorflow backend" in msg and "runs on the jax backend" in msg, msg
+    with pytest.raises(ValueError, match="built under the tensorflow backend"):
+        tfhist_magic.watch(ip.user_ns["tf_model"])
+
+
+def test_pytorch_backend_is_refused_in_one_line(monkeypatch):
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    with pytest.raises(ValueError, match=r"^Received: KERAS_BACKEND=torch, which tfhist_magic does not support yet \(expected tensorflow or jax\)\.$"):
+        tfhist_magic.watch().__enter__()
+
+
+def test_downstream_save_load_views_and_findings(data, tmp_path):
+    m = make()
+    with tfhist_magic.watch(m, every=1) as rec:
+        m.fit(*data, batch_size=16, epochs=1, verbose=0)
+    rec.save(tmp_path / "run")
+    back = Recording.load(tmp_path / "run")
+    for kind in rec.kinds:
+        for n in rec.names(kind):
+            np.testing.assert_array_equal(back.series(kind, n).rows, rec.series(kind, n).rows)
+    assert "Weights" in rec.summary()
+    png, meta = rec._repr_png_()
+    assert png[:4] == b"\x89PNG" and meta["width"] > 0
+    from tfhist_magic.view.saved import SavedView
+
+    assert SavedView(rec)._repr_mimebundle_()  # the saved notebook's dashboard
+    out = os.environ.get("TFHIST_JAX_OUT")
+    if out:  # for tests/test_jax.py: a JAX run to compare with a TensorFlow run of the same model
+        a = make(seed=5)
+        np.savez(os.path.join(out, "init.npz"), *values(a))
+        with tfhist_magic.watch(a, every=1) as run:
+            a.fit(*data, batch_size=16, epochs=1, verbose=0, shuffle=False)
+        run.save(os.path.join(out, "jax_run"))
+    assert "tensorflow" not in sys.modules
