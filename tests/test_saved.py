@@ -58,7 +58,7 @@ def test_the_saved_bundle_draws_without_a_kernel():
     assert page.startswith('<div class="tfh-saved"') and "<script>" in page and "mountSaved(root)" in page
     module = html.unescape(re.search(r'data-module="([^"]+)"', page).group(1))
     assert "async function mountSaved" in module and "  mountSaved," in module and "</script" not in module.lower()
-    fallback = page[page.index('<div class="tfh-fallback">') : page.index('<div class="tfh-host">')]
+    fallback = page[page.index('<div class="tfh-fallback"') : page.index('<div class="tfh-host">')]
     assert "<script" not in fallback
     assert "non-finite values from step 30" in fallback and "error:" in fallback  # the findings, first
     assert f'src="data:image/png;base64,{data["image/png"]}"' in fallback  # the picture

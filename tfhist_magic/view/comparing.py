@@ -112,11 +112,12 @@ def compare_html(cmp, *, png: bytes = b"", width: int = 0, text: str = "", budge
             'alt="tfhist compare: the ranking and the most different tensors in every run">'
         )
     fallback = (
-        '<div class="tfh-fallback">'
+        # a light card of its own (as the picture is): readable in a dark notebook too
+        '<div class="tfh-fallback" style="background: #fff; color: #1b1b1b; padding: 4px 6px">'
         + _ranking_html(cmp)
         + picture
         + f"<details><summary>Text summary</summary><pre>{html.escape(text)}</pre></details>"
-        + '<p class="tfh-fallback-why" style="color: #777; font-size: 11px">This output holds the interactive '
+        + '<p class="tfh-fallback-why" style="color: #555; font-size: 11px">This output holds the interactive '
         "tfhist comparison; it runs where the notebook's scripts may run (a trusted notebook in JupyterLab or "
         "Notebook 7, nbconvert HTML, VS Code).</p>"
         "</div>"

@@ -197,7 +197,7 @@ def _findings_html(rec) -> str:
     items = []
     for f in found:
         error = f.get("severity") == "error"
-        color = "#c00" if error else "#a60"
+        color = "#b3261e" if error else "#8a4b00"  # 6:1 and more on the card's white
         items.append(f'<li style="color: {color}"><b>{"error" if error else "warning"}:</b> {html.escape(f["message"])}</li>')
     return f'<p><b>Findings ({len(found)})</b></p><ul class="tfh-fallback-findings">{"".join(items)}</ul>'
 
@@ -252,11 +252,12 @@ def saved_html(rec, *, png: bytes | None = None, width: int = 0, text: str = "",
         )
     thinned = f" This copy keeps {html.escape(info['note'])}." if info.get("note") else ""
     fallback = (
-        '<div class="tfh-fallback">'
+        # a light card of its own (as the picture is): readable in a dark notebook too
+        '<div class="tfh-fallback" style="background: #fff; color: #1b1b1b; padding: 4px 6px">'
         + _findings_html(rec)
         + picture
         + f"<details><summary>Text summary</summary><pre>{html.escape(text)}</pre></details>"
-        + '<p class="tfh-fallback-why" style="color: #777; font-size: 11px">This output holds the interactive '
+        + '<p class="tfh-fallback-why" style="color: #555; font-size: 11px">This output holds the interactive '
         "tfhist dashboard; it runs where the notebook's scripts may run (a trusted notebook in JupyterLab or "
         f"Notebook 7, nbconvert HTML, VS Code).{thinned}</p>"
         "</div>"
