@@ -527,6 +527,15 @@ def test_a_dashboard_for_600_tensors(server):
         page.mouse.move(box["x"] + left + 1.5, box["y"] + top + 50.5 * row_h)
         page.wait_for_selector(".tfh-marks[data-on='hover']")
         assert "encoder/block_5/attention/query/kernel · step 0" in page.inner_text(".tfh-tip")
+        # every name, a line each: the picture scrolls inside the plot, the dashboard keeps its height
+        height = page.eval_on_selector(".tfh", "e => e.getBoundingClientRect().height")
+        page.check("input[data-opt='depthAll']")
+        d2 = _wait_drawn(page, view="depth")
+        assert d2["scroll"] and len(d2["labelled"]) == 200 and d2["rowH"] >= 12
+        assert page.eval_on_selector(".tfh-plot", "e => e.scrollHeight > e.clientHeight + 1000")
+        assert page.eval_on_selector(".tfh", "e => e.getBoundingClientRect().height") == height
+        page.uncheck("input[data-opt='depthAll']")
+        _wait_drawn(page, view="depth")
         page.mouse.click(box["x"] + left + 1.5, box["y"] + top + 50.5 * row_h)  # row 50, the first step
         page.wait_for_selector(".tfh[data-view='step'][data-tensor='encoder/block_5/attention/query/kernel'][data-step='0']", timeout=10_000)
         assert page.our_errors() == [], page.errors

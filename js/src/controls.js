@@ -177,7 +177,9 @@ export const controlsMethods = {
         this.saveOpts();
         this.draw();
       });
-      items.push(s);
+      const all = this.makeCheck("depthAll", "every name (scroll)");
+      all.title = "a line per tensor, every one named; the picture scrolls";
+      items.push(s, all);
     }
     this.viewOpts.replaceChildren(...items);
   },

@@ -37,7 +37,7 @@ export class View {
     this.root.addEventListener("keydown", (e) => this.onRootKey(e));
     host.appendChild(this.root);
     this.store = store;
-    this.opts = { log: false, range: "auto", x: "step", logColor: true, gridHeat: false, gridSort: "order", gridUnusual: false, depth: {} };
+    this.opts = { log: false, range: "auto", x: "step", logColor: true, gridHeat: false, gridSort: "order", gridUnusual: false, depth: {}, depthAll: false };
     const had = model.get("opts"); // the options the page had (a reopened notebook: where it was left)
     if (had && typeof had === "object") for (const k of Object.keys(this.opts)) if (had[k] !== undefined) this.opts[k] = k === "depth" ? { ...had[k] } : had[k];
     this.pins = [];
@@ -304,6 +304,7 @@ export class View {
     this.legend.textContent = ""; // each view writes its own: none stays from the view before
     const height = this.plotHeight(wide);
     this.plot.style.height = height + "px";
+    if (view !== "depth") this.plot.style.overflowY = "";
     if (grid) {
       this.grid.style.height = height + "px";
       this.canvas.dataset.drawn = JSON.stringify({ view, kind: s.kind });

@@ -1,6 +1,6 @@
 // tfhist_magic dashboard: bundled by js/build.mjs from js/src/*.js (edit those, then
 // `cd js && npm install && npm run build`). No imports, nothing from a CDN.
-// sources: sha256 268e1cefab26be0f41cda3997246051fcd3743c50f6a17a7e2235955ac33d93b
+// sources: sha256 14c20c231ee4034d011c88292b1ed8412b1dd6e04457e81b7c98125d5d48dfac
 
 // src/constants.js
 var KINDS = ["activations", "weights", "grads"];
@@ -930,7 +930,9 @@ var controlsMethods = {
         this.saveOpts();
         this.draw();
       });
-      items.push(s);
+      const all = this.makeCheck("depthAll", "every name (scroll)");
+      all.title = "a line per tensor, every one named; the picture scrolls";
+      items.push(s, all);
     }
     this.viewOpts.replaceChildren(...items);
   },
@@ -1356,9 +1358,12 @@ var depthMethods = {
     if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
     if (hi <= lo) hi = lo + 1;
     const rows = list.length;
-    const rowH = Math.max(0.5, Math.min(14, (Hh - 48) / Math.max(1, rows)));
+    const scroll = !!this.opts.depthAll && rows * LINE > Hh - 48;
+    const rowH = scroll ? LINE : Math.max(0.5, Math.min(14, (Hh - 48) / Math.max(1, rows)));
+    if (scroll) W -= 16;
     const L = 190, box = { l: L, t: 8, w: Math.max(60, W - L - 78), h: rows * rowH };
-    const ctx = sizeCanvas(this.canvas, W, Hh);
+    const ctx = sizeCanvas(this.canvas, W, scroll ? box.t + box.h + 40 : Hh);
+    this.plot.style.overflowY = scroll ? "auto" : "";
     const x0 = steps.length ? steps[0] : 0;
     const last = steps.length ? steps[steps.length - 1] : 0;
     const x1 = steps.length > 1 ? last + (last - steps[steps.length - 2]) : last + 1;
@@ -1461,8 +1466,12 @@ var depthMethods = {
       const c = cell(mx, my);
       return c && { name: c.s.name, step: c.step, rect: c.rect };
     };
+    if (scroll && at >= 0 && this.depthScrolled !== cur.name) {
+      this.depthScrolled = cur.name;
+      this.plot.scrollTop = Math.max(0, ys[at] - Hh / 2);
+    }
     drawn.labelled = named.map((r) => [list[r].name, +ys[r].toFixed(2)]);
-    Object.assign(drawn, { box: [box.l, box.t, box.w, box.h], rowH });
+    Object.assign(drawn, { box: [box.l, box.t, box.w, box.h], rowH, scroll });
     Object.assign(drawn, { metric, rows, cols: steps.length, names: list.map((s) => s.name), steps, range: log ? [Math.pow(10, lo), Math.pow(10, hi)] : [lo, hi], complete: !incomplete });
   }
 };
@@ -2068,7 +2077,7 @@ var View = class {
     this.root.addEventListener("keydown", (e) => this.onRootKey(e));
     host.appendChild(this.root);
     this.store = store;
-    this.opts = { log: false, range: "auto", x: "step", logColor: true, gridHeat: false, gridSort: "order", gridUnusual: false, depth: {} };
+    this.opts = { log: false, range: "auto", x: "step", logColor: true, gridHeat: false, gridSort: "order", gridUnusual: false, depth: {}, depthAll: false };
     const had = model.get("opts");
     if (had && typeof had === "object") {
       for (const k of Object.keys(this.opts)) if (had[k] !== void 0) this.opts[k] = k === "depth" ? { ...had[k] } : had[k];
@@ -2321,6 +2330,7 @@ ${covered(f).join("\n")}` : "");
     this.legend.textContent = "";
     const height = this.plotHeight(wide);
     this.plot.style.height = height + "px";
+    if (view !== "depth") this.plot.style.overflowY = "";
     if (grid) {
       this.grid.style.height = height + "px";
       this.canvas.dataset.drawn = JSON.stringify({ view, kind: s.kind });

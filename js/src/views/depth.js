@@ -31,9 +31,13 @@ export const depthMethods = {
     if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
     if (hi <= lo) hi = lo + 1;
     const rows = list.length;
-    const rowH = Math.max(0.5, Math.min(14, (Hh - 48) / Math.max(1, rows)));
+    // "every name": a row per line, the plot scrolls (its height stays); else all rows fit
+    const scroll = !!this.opts.depthAll && rows * LINE > Hh - 48;
+    const rowH = scroll ? LINE : Math.max(0.5, Math.min(14, (Hh - 48) / Math.max(1, rows)));
+    if (scroll) W -= 16; // the scroll bar's room
     const L = 190, box = { l: L, t: 8, w: Math.max(60, W - L - 78), h: rows * rowH };
-    const ctx = sizeCanvas(this.canvas, W, Hh);
+    const ctx = sizeCanvas(this.canvas, W, scroll ? box.t + box.h + 40 : Hh);
+    this.plot.style.overflowY = scroll ? "auto" : "";
     const x0 = steps.length ? steps[0] : 0;
     const last = steps.length ? steps[steps.length - 1] : 0;
     const x1 = steps.length > 1 ? last + (last - steps[steps.length - 2]) : last + 1;
@@ -138,8 +142,12 @@ export const depthMethods = {
       const c = cell(mx, my);
       return c && { name: c.s.name, step: c.step, rect: c.rect };
     };
+    if (scroll && at >= 0 && this.depthScrolled !== cur.name) { // the selected row in sight
+      this.depthScrolled = cur.name;
+      this.plot.scrollTop = Math.max(0, ys[at] - Hh / 2);
+    }
     drawn.labelled = named.map((r) => [list[r].name, +ys[r].toFixed(2)]);
-    Object.assign(drawn, { box: [box.l, box.t, box.w, box.h], rowH });
+    Object.assign(drawn, { box: [box.l, box.t, box.w, box.h], rowH, scroll });
     Object.assign(drawn, { metric, rows, cols: steps.length, names: list.map((s) => s.name), steps, range: log ? [Math.pow(10, lo), Math.pow(10, hi)] : [lo, hi], complete: !incomplete });
   },
 };
