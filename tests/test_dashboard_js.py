@@ -462,3 +462,33 @@ def test_the_saved_copy_needs_no_kernel():
     got = run(script, _b64(packet))
     assert got["complete"] == [True, True] and got["recorded"] == [3, 3] and got["asked"] == [False, False] and got["waiting"] == 0
     assert got["saved"]["thinned"] is False and got["saved"]["snapshots"] == 6
+
+
+def test_the_heatmaps_range_frames_the_bulk_and_counts_what_it_leaves_out():
+    """robustRange: the 10th percentile over steps of the snapshots' lowest values to the
+    90th of their highest (NumPy's linear quantile on the same edges), or null when that
+    is not under half the whole range. outside: the shares of a snapshot below and above
+    a range, its values spread evenly within a bin (checked on exact fractions)."""
+    rng = np.random.default_rng(3)
+    snaps = []
+    for j in range(20):
+        v = rng.normal(0, 50.0 if j == 0 else 1.0, size=1000)
+        c, e = np.histogram(v, 16)
+        snaps.append({"edges": e.tolist(), "counts": c.tolist(), "finite": 1000})
+    lows = np.array([s["edges"][0] for s in snaps])
+    highs = np.array([s["edges"][-1] for s in snaps])
+    full = [lows.min(), highs.max()]
+    one = {"edges": [0, 1, 2, 4], "counts": [10, 20, 10], "finite": 40}
+    got = run("OUT = { r: D.robustRange(DATA.snaps, DATA.full), none: D.robustRange(DATA.snaps.slice(1), [-5, 5]), "
+              "out: [D.outside(DATA.one, 0.5, 3), D.outside(DATA.one, -1, 9), D.outside(DATA.one, 1, 2)] };",
+              {"snaps": snaps, "full": full, "one": one})
+    np.testing.assert_allclose(got["r"], [np.quantile(lows, 0.1), np.quantile(highs, 0.9)], rtol=1e-12)
+    assert got["none"] is None  # the steps alike: the whole range, nothing marked
+    np.testing.assert_allclose(got["out"], [[5 / 40, 5 / 40], [0, 0], [10 / 40, 10 / 40]], rtol=1e-12)
+
+
+def test_contrast_is_wcags():
+    """The contrast the page measures (theme.js) is WCAG 2's: black on white 21:1, white on
+    white 1:1, and #767676 on white just above 4.5:1 (the usual reference)."""
+    got = run("OUT = [D.contrast([0, 0, 0], [255, 255, 255]), D.contrast([255, 255, 255], [255, 255, 255]), D.contrast([118, 118, 118], [255, 255, 255])];", None)
+    assert abs(got[0] - 21) < 1e-9 and abs(got[1] - 1) < 1e-12 and 4.5 < got[2] < 4.6

@@ -1,6 +1,6 @@
 // tfhist_magic dashboard: bundled by js/build.mjs from js/src/*.js (edit those, then
 // `cd js && npm install && npm run build`). No imports, nothing from a CDN.
-// sources: sha256 14c20c231ee4034d011c88292b1ed8412b1dd6e04457e81b7c98125d5d48dfac
+// sources: sha256 92476b1409b800f84e37c410162b7b75b4a77bcd74bb95cdf1ef4e1734dc7450
 
 // src/constants.js
 var KINDS = ["activations", "weights", "grads"];
@@ -1207,6 +1207,10 @@ function over(top, under) {
 function luminance([r, g, b]) {
   const f = (c) => (c /= 255) <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
   return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+}
+function contrast(a, b) {
+  const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
 }
 var LIGHT = { faint: "#c8c8c8", missing: "#ececec", unmeasured: "#c4c4c4", label: "rgba(255,255,255,0.88)", rampLo: 0.15, rampHi: 0.85 };
 var DARK = { faint: "#5a5a5a", missing: "#2a2a2a", unmeasured: "#4a4a4a", label: "rgba(20,20,20,0.88)", rampLo: 0.35, rampHi: 0.97 };
@@ -2987,6 +2991,7 @@ export {
   PERCENTILES,
   Store,
   binEdges,
+  contrast,
   decode,
   widget_default as default,
   density,
@@ -2997,11 +3002,14 @@ export {
   gridStat,
   groupTree,
   localModel,
+  luminance,
   mount,
   mountSaved,
+  outside,
   pct,
   percentiles,
   rebin,
+  robustRange,
   sortTiles,
   spaced,
   statOf,
