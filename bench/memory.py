@@ -12,7 +12,8 @@ bench/scale.py measures, built by ``bench._model``, with their batch sizes); ``m
 a 50M-parameter MLP (4096 inputs, 3 x Dense 4096 ReLU, Dense 10; 192 MiB of float32
 weights; batch 32), defined here. Keras 3 ``fit`` with Adam, ``--steps`` (4) steps, one
 epoch. Arms: ``plain`` (no watch), ``default`` (``tfhist_magic.watch()``, the default
-``every``: only step 0 is sampled in a short fit), ``every1`` (every step sampled);
+``every``: only step 0 is sampled in a short fit), ``every1`` (every step sampled),
+``noinit`` and ``noinit1`` (the same with ``init_distance=False``: no w0 copy);
 ``weights``, ``grads``, ``activations`` (one kind each, default ``every``) show which
 kind's work the extra comes from.
 
@@ -75,7 +76,7 @@ TITLES = {
     "transformer": "Transformer encoder, 6 blocks, batch 16",
     "resnet50": "ResNet-50, 32x32x3, batch 4",
 }
-WATCHED = {"default": {}, "every1": {"every": 1}, "weights": {"kinds": "weights"}, "grads": {"kinds": "grads"}, "activations": {"kinds": "activations"}}
+WATCHED = {"default": {}, "every1": {"every": 1}, "noinit": {"init_distance": False}, "noinit1": {"every": 1, "init_distance": False}, "weights": {"kinds": "weights"}, "grads": {"kinds": "grads"}, "activations": {"kinds": "activations"}}
 ARMS = ("plain", *WATCHED)
 MIB = 2**20
 

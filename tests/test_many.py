@@ -189,3 +189,25 @@ def test_no_large_tensor_is_copied_into_a_concatenation():
             n = op.outputs[0].shape.num_elements()
             assert n is None or n < 160_000, (op.name, op.outputs[0].shape)
     assert _ops.SMALL_MAX == _many.SMALL_MAX
+
+
+def test_tensors_above_a_chunk_are_binned_a_chunk_at_a_time():
+    """Tensors of more than ``CHUNK`` values (adversarial cases repeated, a few ulps
+    apart, with NaN and Inf) are counted a chunk at a time on shared edges: counts,
+    extremes and width bit-identical to the whole tensor binned at once, the mean and std
+    as the exact ones."""
+    from tfhist_magic.capture._rule import row_either
+
+    cases = _cases()
+    n = 2 * _many.CHUNK + 77
+    values = [_large(cases[k], n) for k in ("on_edges", "nonfinite", "huge_range32", "subnormals", "float64", "wide32")]
+    values.append(np.resize(_few_ulps(np.float32, 1.0, 3, 0, False), n))
+    rows = _graph(values)
+    for v, row in zip(values, rows):
+        _check(row, v)
+        whole = row_either(tf.reshape(tf.constant(v), [-1]), B).numpy()
+        np.testing.assert_array_equal(row[: B + H.MEAN], whole[: B + H.MEAN])
+        assert row[B + H.WIDTH] == whole[B + H.WIDTH]
+    mean, std = _exact_moments(values[-1])
+    np.testing.assert_allclose(rows[-1][B + H.STD], std, rtol=1e-6)
+    assert abs(rows[-1][B + H.MEAN] - mean) <= 1e-6 * std + np.spacing(abs(mean))

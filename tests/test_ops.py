@@ -240,16 +240,16 @@ def test_replicas_merge_the_std_of_values_a_few_ulps_apart(dtype):
     """The distributed combination (each replica's parts, summed, then one row) on the
     same values split unequally over three replicas (one share empty): the std and mean
     as the exact ones; counts, min and max as one device computes."""
-    from tfhist_magic.capture import _ops
+    from tfhist_magic.capture import _rule
 
     def merged(values, cuts):
         x = tf.constant(values)
         shares = [x[a:b] for a, b in zip((0, *cuts), (*cuts, len(values)))]
-        mn = tf.reduce_min(tf.stack([_ops._range_one(s)[0] for s in shares]))
-        mx = tf.reduce_max(tf.stack([_ops._range_one(s)[1] for s in shares]))
-        (lo, w, large), = _ops._global_range([x], [mn], [mx], B)
-        p = tf.add_n([_ops._count_one(s, lo, w, large, B) for s in shares])
-        return _ops._merged_row(p, mn, mx, lo, w, large, B, x.dtype).numpy()
+        mn = tf.reduce_min(tf.stack([_rule.finite_range(s)[0] for s in shares]))
+        mx = tf.reduce_max(tf.stack([_rule.finite_range(s)[1] for s in shares]))
+        lo, w, large = _rule.shared_range(mn, mx, B, x.dtype)
+        p = tf.add_n([_rule.count_part(s, lo, w, large, B) for s in shares])
+        return _rule.merged_row(p, mn, mx, lo, w, large, B, x.dtype).numpy()
 
     cases = [_few_ulps(dtype, mag, spread, seed, nan) for seed, (mag, spread, nan) in enumerate((m, s, n) for m in (1e-30, 1.0, 3e4, 1e30) for s in (1, 3, 8) for n in (False, True))]
     cases += [_cases()[name].astype(dtype).ravel() for name in ("normal32", "huge_range32", "nonfinite_huge", "wide32")]

@@ -324,3 +324,37 @@ def test_weights_of_one_shape_keep_their_own_scalars(xy):
             steps, ratio = rec.scalar("update_ratio", name)
             want = [np.std(snaps[k + 1][i] - snaps[k][i]) / np.std(snaps[k][i]) for k in range(n)]
             np.testing.assert_allclose(ratio, want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("how", ["graph", "xla", "eager"])
+def test_no_init_distance_keeps_no_copy_of_the_weights(xy, how):
+    """``init_distance=False`` (``--no-init-distance``): no distance from the start, and no
+    w0 buffer on the device; the update's norm and ratio are measured as before."""
+    x, y = xy
+    m = _model(how)
+    keep = _Keep(m)
+    made = []
+    orig = tf.Variable.__init__  # not patched: the w0 buffers are made through _compat
+    from tfhist_magic.capture import _compat
+
+    real = _compat.buffer_variable
+
+    def spy(initial_value, name):
+        made.append(name)
+        return real(initial_value, name)
+
+    _compat.buffer_variable = spy
+    try:
+        with tfhist_magic.watch(every=1, init_distance=False) as rec:
+            m.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False, callbacks=[keep])
+    finally:
+        _compat.buffer_variable = real
+    assert orig is tf.Variable.__init__
+    keep.snaps.append([v.numpy().astype(np.float64) for v in m.trainable_variables])
+    assert rec.scalar_names("init_distance") == [] and "tfhist_w0" not in made
+    names = [v.path for v in m.trainable_variables]
+    assert rec.scalar_names("update_norm") == names
+    for i, name in enumerate(names):
+        steps, un = rec.scalar("update_norm", name)
+        want = [np.linalg.norm(keep.snaps[k + 1][i] - keep.snaps[k][i]) for k in steps]
+        np.testing.assert_allclose(un, want, rtol=2e-5)

@@ -8,7 +8,7 @@ import keyword
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import CaselessStrEnum, Float, Integer, TraitError, validate
+from traitlets import Bool, CaselessStrEnum, Float, Integer, TraitError, validate
 
 from . import targets as T
 
@@ -77,6 +77,11 @@ class TfHistMagics(Magics):
         "dashboard the notebook keeps (drawn from data saved in the output, no kernel needed); text in a terminal. "
         "widget: the live widget, kept (it needs its kernel). html: only the saved dashboard.",
     ).tag(config=True)
+    init_distance = Bool(
+        True,
+        help="Measure each weight's distance from where the watch found it (init_distance): keeps one copy of the "
+        "trainable weights on the device for the whole watch; False saves that memory (see %%tfhist_watch --no-init-distance).",
+    ).tag(config=True)
     live_interval = Float(0.5, help="Seconds between live widget updates while a watched cell runs (a number > 0).").tag(config=True)
 
     @validate("live_interval")
@@ -99,6 +104,7 @@ class TfHistMagics(Magics):
     @argument("--bins", type=int, default=None, help="Bins per histogram (default 64).")
     @argument("-o", "--output", default=None, metavar="VAR", help="Also store the Recording in VAR (it is always in _tfhist).")
     @argument("--logdir", default=None, metavar="DIR", help="Also write the Recording to DIR as TensorBoard event files when the cell ends.")
+    @argument("--no-init-distance", action="store_true", help="Do not measure the weights' distance from where the watch found them: saves the one copy of the weights a watch keeps.")
     @no_var_expand
     @cell_magic
     def tfhist_watch(self, line, cell):
@@ -115,7 +121,8 @@ class TfHistMagics(Magics):
         if args.output is not None and not (args.output.isidentifier() and not keyword.iskeyword(args.output)):
             raise UsageError(f"Received: -o {args.output!r} (expected a Python variable name, not a keyword).")
         models = [T.resolve_target(self.shell, t) for t in args.targets]
-        w = _usage(watch, *models, every=every, kinds=kinds, bins=bins, max_snapshots=self.max_snapshots)
+        init_distance = self.init_distance and not args.no_init_distance
+        w = _usage(watch, *models, every=every, kinds=kinds, bins=bins, max_snapshots=self.max_snapshots, init_distance=init_distance)
         rec = w.recording
         view = LiveView(rec, mode=self.display if w.chief else "none", interval=self.live_interval)
         self.last_recording, self.last_watch = rec, w

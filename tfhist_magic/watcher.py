@@ -165,8 +165,9 @@ def _chief_task() -> bool:
 class Watch:
     """Context manager behind :func:`watch`; entering it returns the Recording."""
 
-    def __init__(self, *targets, every: int | None = None, kinds=None, bins: int = 64, max_snapshots: int = 256):
+    def __init__(self, *targets, every: int | None = None, kinds=None, bins: int = 64, max_snapshots: int = 256, init_distance: bool = True):
         self.every = _check_int("every", DEFAULT_EVERY if every is None else every)
+        self.init_distance = bool(init_distance)
         self.bins = _check_int("bins", bins, 1, MAX_BINS)
         self.kinds = parse_kinds(kinds)
         self.targets = list(targets)
@@ -195,7 +196,7 @@ class Watch:
         try:
             for flavor in _flavors():
                 mine = [t for t in self.targets if flavor.is_model(t)]
-                engine = flavor.make_engine(self.recording, every=self.every, kinds=self.kinds, targets=mine if self.targets else None)
+                engine = flavor.make_engine(self.recording, every=self.every, kinds=self.kinds, targets=mine if self.targets else None, init_distance=self.init_distance)
                 engine.__enter__()
                 self._engines.append((flavor, engine))
                 flavor.attach(engine)
@@ -304,7 +305,7 @@ class Seen:
         return feed if ref is not None and ref() is sess else None
 
 
-def watch(*targets, every: int | None = None, kinds=None, bins: int = 64, max_snapshots: int = 256) -> Watch:
+def watch(*targets, every: int | None = None, kinds=None, bins: int = 64, max_snapshots: int = 256, init_distance: bool = True) -> Watch:
     """Record histograms of every model that trains inside the ``with`` block.
 
     Args:
@@ -315,6 +316,9 @@ def watch(*targets, every: int | None = None, kinds=None, bins: int = 64, max_sn
         kinds: ``"activations"``, ``"weights"``, ``"grads"``, several, or ``"all"``.
         bins: bins per histogram.
         max_snapshots: snapshots kept per tensor (first and latest always kept).
+        init_distance: measure each weight's distance from its value at the first
+            sampled step (``init_distance``): the watch keeps one copy of the trainable
+            weights on the device for that; False saves it.
 
     Returns:
         A context manager whose ``__enter__`` returns the :class:`Recording`.
@@ -322,7 +326,7 @@ def watch(*targets, every: int | None = None, kinds=None, bins: int = 64, max_sn
     Raises:
         ValueError: for a bad ``every``/``bins``/``kinds`` or a target that is not a model.
     """
-    return Watch(*targets, every=every, kinds=kinds, bins=bins, max_snapshots=max_snapshots)
+    return Watch(*targets, every=every, kinds=kinds, bins=bins, max_snapshots=max_snapshots, init_distance=init_distance)
 
 
 def snapshot(target, *, kinds=None, x=None, y=None, feed=None, bins: int = 64) -> Recording:

@@ -59,8 +59,8 @@ class Flavor:
     def is_model(self, obj) -> bool:
         return isinstance(obj, self.Model)
 
-    def make_engine(self, recording: Recording, *, every: int, kinds, targets=None) -> Engine:
-        return make_engine(self, recording, every=every, kinds=kinds, targets=targets)
+    def make_engine(self, recording: Recording, *, every: int, kinds, targets=None, init_distance: bool = True) -> Engine:
+        return make_engine(self, recording, every=every, kinds=kinds, targets=targets, init_distance=init_distance)
 
     def attach(self, engine: Engine) -> None:
         attach(engine, self)
@@ -69,7 +69,7 @@ class Flavor:
         return snapshot(self, model, recording, kinds=kinds, x=x, y=y, loss=self.loss(model))
 
 
-def make_engine(flavor: Flavor, recording: Recording, *, every: int, kinds, targets=None) -> Engine:
+def make_engine(flavor: Flavor, recording: Recording, *, every: int, kinds, targets=None, init_distance: bool = True) -> Engine:
     return Engine(
         recording,
         every=every,
@@ -80,6 +80,7 @@ def make_engine(flavor: Flavor, recording: Recording, *, every: int, kinds, targ
         layer_name=flavor.layer_name,
         model_vars=flavor.model_vars,
         tf_var=flavor.tf_var,
+        init_distance=init_distance,
     )
 
 

@@ -16,8 +16,9 @@ together, with the rule of ``_rule`` and nothing else:
   training step adds one call op per dtype, whatever the number of tensors.
 * :func:`one_fn` is the cached function of one large tensor, for the tensors that are
   known to be large when the step is traced: they are binned where they lie, never
-  copied into a concatenation (what a watch holds in memory stays bounded by the
-  largest tensor, not by the model).
+  copied into a concatenation, and above :data:`CHUNK` values a chunk at a time (the
+  parts of ``_rule.count_part`` added up, as replicas' are): what binning holds in
+  memory stays a few chunks, whatever the model.
 * :func:`rows_fused` is the same vectorised idea for XLA (segment ids and one segment
   sum: XLA fuses the gathers; every tensor of a dtype in one computation).
 
@@ -34,7 +35,12 @@ import tensorflow as tf
 from .. import histogram as H
 from . import _compat
 from ._rule import (
+    PART,
     PROBE_COLUMNS,
+    count_part,
+    finite_range,
+    merged_row,
+    shared_range,
     SATURATION_MARGIN,
     bin_width,
     binning_range,
@@ -47,7 +53,7 @@ from ._rule import (
     row_either,
 )
 
-__all__ = ["SMALL_MAX", "class_rows", "grouped_fn", "one_fn", "rows_fused"]
+__all__ = ["SMALL_MAX", "CHUNK", "class_rows", "grouped_fn", "one_fn", "rows_fused"]
 
 #: Tensors of at most this many values are binned with others of their size class;
 #: larger ones on their own (their fixed cost is small next to their values).
@@ -196,11 +202,51 @@ def class_probes(X0, M, n, units, bounds) -> tf.Tensor:
     return tf.cond(tf.reduce_any(probed), measure, lambda: tf.fill([k, PROBE_COLUMNS], nan))
 
 
+#: A tensor above this many values is binned a chunk at a time (``count_part`` of each,
+#: added up): the temporaries of binning stay a few chunks, whatever the tensor's size.
+CHUNK = 1 << 20
+
+
+def _chunked_row(x, bins: int):
+    """The row of a large flat tensor, exactly ``_rule.one_row``'s (counts, extremes and
+    width bit for bit; mean and std combined over the chunks about a shared pivot, as the
+    replicas' are): the range from whole-tensor reductions (no temporary when every value
+    is finite), then each chunk counted on the shared edges."""
+    cd = x.dtype
+    n = tf.size(x, out_type=tf.int32)
+    chunks = (n + CHUNK - 1) // CHUNK
+    finite = tf.math.is_finite(tf.reduce_sum(x))
+
+    def chunk(i):
+        return x[i * CHUNK : tf.minimum((i + 1) * CHUNK, n)]
+
+    def masked_range():
+        def step(i, mn, mx):
+            r = finite_range(chunk(i))
+            return i + 1, tf.minimum(mn, r[0]), tf.maximum(mx, r[1])
+
+        inf = tf.constant(np.inf, tf.float64)
+        _, mn, mx = tf.while_loop(lambda i, *_: i < chunks, step, (tf.constant(0), inf, -inf))
+        return mn, mx
+
+    mn, mx = tf.cond(finite, lambda: (_f64(tf.reduce_min(x)), _f64(tf.reduce_max(x))), masked_range)
+    lo, w, large = shared_range(mn, mx, bins, cd)
+
+    def step(i, acc):
+        c = chunk(i)
+        part = tf.cond(finite, lambda: count_part(c, lo, w, large, bins, masked=False), lambda: count_part(c, lo, w, large, bins))
+        return i + 1, acc + part
+
+    _, p = tf.while_loop(lambda i, _: i < chunks, step, (tf.constant(0), tf.zeros([bins + PART], tf.float64)))
+    return merged_row(p, mn, mx, lo, w, large, bins, cd)
+
+
 def _one(x, units, bounds, bins: int):
     """One flat tensor's row and probe columns (``[bins + 10 + PROBE_COLUMNS]``)."""
     nan2 = tf.constant([np.nan, np.nan], tf.float64)
     probe = tf.cond(units > 0, lambda: probe_segment(x, units, bounds), lambda: nan2)
-    return tf.concat([row_either(x, bins), probe], 0)
+    row = tf.cond(tf.size(x) > CHUNK, lambda: _chunked_row(x, bins), lambda: row_either(x, bins))
+    return tf.concat([row, probe], 0)
 
 
 def _classes(sizes):

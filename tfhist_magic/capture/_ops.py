@@ -31,16 +31,14 @@ from . import _compat
 from ._many import SMALL_MAX, grouped_fn, one_fn, rows_fused
 from ._rule import (
     BOUNDS,
+    PART,
+    count_part,
+    finite_range,
+    merged_row,
+    shared_range,
     PROBE_COLUMNS,
     SATURATION_MARGIN,
-    bin_counts,
-    bin_width,
-    binning_range,
     compute_dtype,
-    consts,
-    deviations,
-    dev_scale,
-    moments,
     prepare,
     probe_one,
 )
@@ -211,56 +209,6 @@ def rows_and_probes(tensors, bins: int, kinds) -> tf.Tensor:
 # and the pieces of the mean and variance then simply add (one SUM across replicas).
 # Only numbers per tensor cross devices (or workers), never the tensors themselves.
 
-_PART = 7  # nan, posinf, neginf, zeros, n_finite, a, q (per replica: see _count_one)
-
-
-def _range_one(x) -> tf.Tensor:
-    """``[2]`` float64: the finite min and max of ``x`` (``+inf``, ``-inf`` if none)."""
-    inf = tf.constant(np.inf, x.dtype)
-    finite = tf.math.is_finite(x)
-    return tf.cast(tf.stack([tf.reduce_min(tf.where(finite, x, inf)), tf.reduce_max(tf.where(finite, x, -inf))]), tf.float64)
-
-
-def _count_one(x, lo, w, large, bins: int) -> tf.Tensor:
-    """``[bins + 7]`` float64: ``x``'s counts on the shared edges and the parts of its
-    statistics that add across replicas: non-finite and zero counts, the finite count
-    ``n``, and, with ``e`` this replica's mean minus the shared pivot ``c`` (in ``r``
-    units, :func:`_shared_moments`) and ``M2`` its sum of squared deviations from its own
-    mean (the corrected two-pass formula, :func:`deviations`), ``a = n e`` and
-    ``q = M2 + n e^2``. Over all replicas, with ``N = sum(n)``: the mean is
-    ``c + sum(a) / N`` and the sum of squared deviations ``sum(q) - sum(a)^2 / N``
-    (``e`` is at most about 2: no cancellation beyond float64's)."""
-    cd = x.dtype
-    zero, inf = tf.constant(0, cd), tf.constant(np.inf, cd)
-    finite = tf.math.is_finite(x)
-    n = tf.size(x, out_type=tf.int32)
-    n_fin = tf.reduce_sum(tf.cast(finite, tf.int32))
-    n_bad = n - n_fin
-    nan = tf.reduce_sum(tf.cast(tf.math.is_nan(x), tf.int32))
-    posinf = tf.reduce_sum(tf.cast(tf.equal(x, inf), tf.int32))
-    counts = bin_counts(tf.where(finite, x, lo), lo, w, bins, cd) - tf.one_hot(0, bins, dtype=tf.int32) * n_bad
-    zeros = tf.reduce_sum(tf.cast(tf.equal(x, zero), tf.int32))
-    inv, c, r = _shared_moments(lo, w, large, bins, cd)
-    xs = tf.where(finite, x * inv, zero)
-    nf = tf.cast(n_fin, tf.float64)
-    n1 = tf.maximum(nf, 1.0)
-    m = tf.cast(tf.cast(tf.reduce_sum(xs), tf.float64) / n1, cd)  # this replica's mean (scaled), rounded
-    s1, s2 = deviations(xs, m, r, finite)
-    r64 = tf.cast(r, tf.float64)
-    e = (tf.cast(m, tf.float64) - c) * r64 + s1 / n1  # (its mean - c) * r; m - c exact near c
-    m2 = tf.maximum(s2 - tf.square(s1) / n1, 0.0)
-    ints = tf.cast(tf.stack([nan, posinf, n_bad - nan - posinf, zeros, n_fin]), tf.float64)
-    return tf.concat([tf.cast(counts, tf.float64), ints, tf.stack([nf * e, m2 + nf * tf.square(e)])], 0)
-
-
-def _shared_moments(lo, w, large, bins: int, cd: tf.DType):
-    """What every replica (and the merge) derives alike from the shared range: the sum
-    scale ``inv`` (``cd``), the pivot ``c`` (float64, scaled: the middle of the bins) and
-    the deviation scale ``r`` (:func:`dev_scale`)."""
-    inv = tf.where(large, tf.constant(consts(cd).sum_scale, cd), tf.constant(1, cd))
-    inv64 = tf.cast(inv, tf.float64)
-    c = tf.cast(lo, tf.float64) * inv64 + tf.cast(w, tf.float64) * inv64 * (bins / 2)
-    return inv, c, dev_scale(w, inv, bins, cd)
 
 
 _PART_FNS: dict = {}
@@ -273,9 +221,9 @@ def _part_fn(which: str, cd: tf.DType, bins: int):
     fn = _PART_FNS.get(key)
     if fn is None:
         if which == "range":
-            body, sig = _range_one, [tf.TensorSpec([None], cd)]
+            body, sig = finite_range, [tf.TensorSpec([None], cd)]
         else:
-            body = lambda x, lo, w, large: _count_one(x, lo, w, large, bins)  # noqa: E731
+            body = lambda x, lo, w, large: count_part(x, lo, w, large, bins)  # noqa: E731
             sig = [tf.TensorSpec([None], cd), tf.TensorSpec([], cd), tf.TensorSpec([], cd), tf.TensorSpec([], tf.bool)]
         fn = _PART_FNS[key] = tf.function(body, input_signature=sig, autograph=False, experimental_attributes=_compat.NOINLINE)
         _compat.OWN_FUNCTIONS.add(id(fn))
@@ -290,17 +238,11 @@ def _range_part(flat: list) -> tf.Tensor:
 
 def _global_range(flat: list, mn, mx, bins: int):
     """Per tensor: ``lo, w`` in its compute dtype and whether sums are scaled (as in :func:`one_row`)."""
-    out = []
-    for t, x in enumerate(flat):
-        cd = x.dtype
-        lo, hi = binning_range(tf.cast(mn[t], cd), tf.cast(mx[t], cd), cd)
-        w = bin_width(lo, hi, bins, cd)
-        out.append((lo, w, tf.maximum(tf.abs(lo), tf.abs(hi)) > tf.constant(consts(cd).sum_limit, cd)))
-    return out
+    return [shared_range(mn[t], mx[t], bins, x.dtype) for t, x in enumerate(flat)]
 
 
 def _count_part(flat: list, ranges, bins: int) -> tf.Tensor:
-    """``[T (bins + 8)]`` float64: one replica's :func:`_count_one` of every tensor."""
+    """``[T (bins + 8)]`` float64: one replica's :func:`count_part` of every tensor."""
     with _compat.function_call_config(_compat.NO_GRAPPLER):
         return tf.concat([_part_fn("count", x.dtype, bins)(x, lo, w, large) for x, (lo, w, large) in zip(flat, ranges)], 0)
 
@@ -364,9 +306,9 @@ def merged_rows(distribution, per_replica: list, bins: int, kinds=None) -> tf.Te
 
     with _quiet_tf_logger():
         parts = distribution.reduce(SUM, on_replica(counts_of), axis=None)
-    n_counts = T * (bins + _PART)
-    rows = tf.reshape(parts[:n_counts], [T, bins + _PART])
-    rows = [_merged_row(rows[t], mn[t], mx[t], lo, w, large, bins, x.dtype) for t, (x, (lo, w, large)) in enumerate(zip(flats[0], shared))]
+    n_counts = T * (bins + PART)
+    rows = tf.reshape(parts[:n_counts], [T, bins + PART])
+    rows = [merged_row(rows[t], mn[t], mx[t], lo, w, large, bins, x.dtype) for t, (x, (lo, w, large)) in enumerate(zip(flats[0], shared))]
     rows = tf.stack(rows) if rows else tf.zeros([0, bins + H.EXTRA], tf.float64)
     if kinds is None:
         return rows
@@ -426,25 +368,6 @@ def _merged_probes(p, probed, T: int) -> tf.Tensor:
         cols[t] = tf.stack([dead, share])
         at += units + 2
     return tf.stack(cols) if cols else tf.zeros([0, PROBE_COLUMNS], tf.float64)
-
-
-def _merged_row(p, mn, mx, lo, w, large, bins: int, cd: tf.DType) -> tf.Tensor:
-    """One tensor's row from the sum over replicas ``p`` of :func:`_count_one`, its global
-    finite ``mn``, ``mx`` (float64) and the shared ``lo, w, large``."""
-    nf = p[bins + 4]
-    n = tf.maximum(nf, 1.0)
-    a, q = p[bins + 5], p[bins + 6]
-    k = tf.where(large, tf.constant(1.0 / consts(cd).sum_scale, tf.float64), tf.constant(1.0, tf.float64))
-    _, pivot, r = _shared_moments(lo, w, large, bins, cd)
-    r = tf.cast(r, tf.float64)
-    # Chan et al.'s combination about the shared pivot (each replica's M2 about its own
-    # mean, and its mean's offset from the pivot, in r units): see _count_one.
-    mean = tf.where(nf > 0, pivot + a / n / r, 0.0)  # / k
-    var_r = tf.maximum(q - tf.square(a) / n, 0.0) / n  # variance * (r / k)^2
-    mean, std, norm = moments(mean, var_r, r, k, nf)
-    floats = tf.stack([mn, mx, mean, std, norm, tf.cast(w, tf.float64)])
-    return tf.concat([p[:bins], p[bins : bins + 4], floats], 0)
-
 
 
 def probes(tensors, kinds) -> tf.Tensor:

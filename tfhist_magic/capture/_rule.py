@@ -19,8 +19,10 @@ from . import _compat
 __all__ = [
     "compute_dtype", "prepare", "consts", "binning_range", "bin_width", "edges", "estimate_scale", "bin_counts",
     "dev_scale", "moments", "deviations", "one_row", "row_either", "SATURATION_MARGIN", "BOUNDS", "probe_one",
-    "PROBE_COLUMNS", "probe_segment",
+    "PROBE_COLUMNS", "probe_segment", "PART", "finite_range", "shared_range", "count_part", "shared_moments", "merged_row",
 ]
+
+PART = 7  # what count_part adds beside the counts: nan, posinf, neginf, zeros, n_finite, a, q
 
 def compute_dtype(dtype: tf.DType) -> tf.DType:
     """float64 tensors are binned in float64; everything else in float32."""
@@ -255,6 +257,95 @@ def _masked_fn(cd: tf.DType, bins: int):
         _compat.OWN_FUNCTIONS.add(id(fn))
     return fn
 
+
+
+# -- rows in parts that add: over replicas (tf.distribute) or over the chunks of one tensor
+#
+# A row in two rounds: every part reduces its values to their finite min and max, these
+# reduce to the global range, from which every part derives the same edges and counts its
+# own values on them; counts, non-finite and zero counts and the pieces of the mean and
+# variance then simply add (merged_row).
+
+
+def shared_range(mn, mx, bins: int, cd: tf.DType):
+    """``lo, w`` in ``cd`` and whether sums are scaled (as in :func:`one_row`), from the
+    finite min and max of all the parts."""
+    lo, hi = binning_range(tf.cast(mn, cd), tf.cast(mx, cd), cd)
+    w = bin_width(lo, hi, bins, cd)
+    return lo, w, tf.maximum(tf.abs(lo), tf.abs(hi)) > tf.constant(consts(cd).sum_limit, cd)
+
+
+def finite_range(x) -> tf.Tensor:
+    """``[2]`` float64: the finite min and max of ``x`` (``+inf``, ``-inf`` if none)."""
+    inf = tf.constant(np.inf, x.dtype)
+    finite = tf.math.is_finite(x)
+    return tf.cast(tf.stack([tf.reduce_min(tf.where(finite, x, inf)), tf.reduce_max(tf.where(finite, x, -inf))]), tf.float64)
+
+
+def count_part(x, lo, w, large, bins: int, masked: bool = True) -> tf.Tensor:
+    """``[bins + 7]`` float64: ``x``'s counts on the shared edges and the parts of its
+    statistics that add across replicas: non-finite and zero counts, the finite count
+    ``n``, and, with ``e`` this replica's mean minus the shared pivot ``c`` (in ``r``
+    units, :func:`shared_moments`) and ``M2`` its sum of squared deviations from its own
+    mean (the corrected two-pass formula, :func:`deviations`), ``a = n e`` and
+    ``q = M2 + n e^2``. Over all replicas, with ``N = sum(n)``: the mean is
+    ``c + sum(a) / N`` and the sum of squared deviations ``sum(q) - sum(a)^2 / N``
+    (``e`` is at most about 2: no cancellation beyond float64's). Not ``masked``: ``x``
+    is known to hold only finite values (fewer passes)."""
+    cd = x.dtype
+    zero, inf = tf.constant(0, cd), tf.constant(np.inf, cd)
+    n = tf.size(x, out_type=tf.int32)
+    inv, c, r = shared_moments(lo, w, large, bins, cd)
+    if masked:
+        finite = tf.math.is_finite(x)
+        n_fin = tf.reduce_sum(tf.cast(finite, tf.int32))
+        nan = tf.reduce_sum(tf.cast(tf.math.is_nan(x), tf.int32))
+        posinf = tf.reduce_sum(tf.cast(tf.equal(x, inf), tf.int32))
+        counts = bin_counts(tf.where(finite, x, lo), lo, w, bins, cd) - tf.one_hot(0, bins, dtype=tf.int32) * (n - n_fin)
+        xs = tf.where(finite, x * inv, zero)
+    else:
+        finite, n_fin, nan, posinf = None, n, tf.constant(0, tf.int32), tf.constant(0, tf.int32)
+        counts = bin_counts(x, lo, w, bins, cd)
+        xs = tf.cond(large, lambda: x * inv, lambda: x)
+    n_bad = n - n_fin
+    zeros = tf.reduce_sum(tf.cast(tf.equal(x, zero), tf.int32))
+    nf = tf.cast(n_fin, tf.float64)
+    n1 = tf.maximum(nf, 1.0)
+    m = tf.cast(tf.cast(tf.reduce_sum(xs), tf.float64) / n1, cd)  # this replica's mean (scaled), rounded
+    s1, s2 = deviations(xs, m, r, finite)
+    r64 = tf.cast(r, tf.float64)
+    e = (tf.cast(m, tf.float64) - c) * r64 + s1 / n1  # (its mean - c) * r; m - c exact near c
+    m2 = tf.maximum(s2 - tf.square(s1) / n1, 0.0)
+    ints = tf.cast(tf.stack([nan, posinf, n_bad - nan - posinf, zeros, n_fin]), tf.float64)
+    return tf.concat([tf.cast(counts, tf.float64), ints, tf.stack([nf * e, m2 + nf * tf.square(e)])], 0)
+
+
+def shared_moments(lo, w, large, bins: int, cd: tf.DType):
+    """What every replica (and the merge) derives alike from the shared range: the sum
+    scale ``inv`` (``cd``), the pivot ``c`` (float64, scaled: the middle of the bins) and
+    the deviation scale ``r`` (:func:`dev_scale`)."""
+    inv = tf.where(large, tf.constant(consts(cd).sum_scale, cd), tf.constant(1, cd))
+    inv64 = tf.cast(inv, tf.float64)
+    c = tf.cast(lo, tf.float64) * inv64 + tf.cast(w, tf.float64) * inv64 * (bins / 2)
+    return inv, c, dev_scale(w, inv, bins, cd)
+
+
+def merged_row(p, mn, mx, lo, w, large, bins: int, cd: tf.DType) -> tf.Tensor:
+    """One tensor's row from the sum over replicas ``p`` of :func:`count_part`, its global
+    finite ``mn``, ``mx`` (float64) and the shared ``lo, w, large``."""
+    nf = p[bins + 4]
+    n = tf.maximum(nf, 1.0)
+    a, q = p[bins + 5], p[bins + 6]
+    k = tf.where(large, tf.constant(1.0 / consts(cd).sum_scale, tf.float64), tf.constant(1.0, tf.float64))
+    _, pivot, r = shared_moments(lo, w, large, bins, cd)
+    r = tf.cast(r, tf.float64)
+    # Chan et al.'s combination about the shared pivot (each replica's M2 about its own
+    # mean, and its mean's offset from the pivot, in r units): see count_part.
+    mean = tf.where(nf > 0, pivot + a / n / r, 0.0)  # / k
+    var_r = tf.maximum(q - tf.square(a) / n, 0.0) / n  # variance * (r / k)^2
+    mean, std, norm = moments(mean, var_r, r, k, nf)
+    floats = tf.stack([mn, mx, mean, std, norm, tf.cast(w, tf.float64)])
+    return tf.concat([p[:bins], p[bins : bins + 4], floats], 0)
 
 
 # -- probes: the numbers the findings need that a histogram cannot give -------------------

@@ -157,6 +157,17 @@ def _bounded(layer) -> str | None:
 
 #: Device memory budget for one group's ring buffer (its slots, the forced one included).
 _RING_BYTES = 32 * 2**20
+#: ... and at most this share of the bytes of the model's trained tensors (its weights, or
+#: its gradients), but never below _RING_FLOOR: a small model's ring stays small.
+_RING_SHARE = 0.25
+_RING_FLOOR = 2 * 2**20
+
+
+def _ring_budget(tensors: dict) -> int:
+    """The ring's byte budget for an update that trains ``tensors`` (kind -> tensors)."""
+    trained = tensors.get("weights") or tensors.get("grads") or ()
+    nbytes = sum((tf.TensorShape(t.shape).num_elements() or 0) * tf.as_dtype(t.dtype).size for t in trained)
+    return int(np.clip(nbytes * _RING_SHARE, _RING_FLOOR, _RING_BYTES))
 _MAX_ROOTS = 8
 
 
@@ -304,7 +315,7 @@ class _Group:
     the last slot holds the first step whose gradients went non-finite when it is not a
     sampled one (a forced snapshot, taken once)."""
 
-    def __init__(self, kinds_names: dict, bins: int, every: int):
+    def __init__(self, kinds_names: dict, bins: int, every: int, budget: int = _RING_BYTES):
         self.names = kinds_names  # kind -> [names], in row order
         self.dtypes = {}
         total = sum(len(v) for v in kinds_names.values())
@@ -312,7 +323,7 @@ class _Group:
         row_bytes = max(1, total) * self.width * 8
         # As many slots as the budget holds (at most 256): the host reads them often
         # enough (every half ring of sampled steps) whatever their number.
-        self.ring = int(np.clip(_RING_BYTES // row_bytes - 1, 1, 256))
+        self.ring = int(np.clip(budget // row_bytes - 1, 1, 256))
         self.every = every
         with tf.init_scope():
             slots = self.ring + 1
@@ -904,7 +915,7 @@ class Engine:
                     self._read_eager_check()
                     self.rec.changed()
             return
-        group = self._group(opt, names, dtypes, model)
+        group = self._group(opt, names, dtypes, model, _ring_budget(tensors))
         befores = group.befores(measured, self._start_of) if chief and measured else []
         xla = _compat.in_xla_context()
         clock = self._xla_clock() if xla else None
@@ -1097,12 +1108,12 @@ class Engine:
         g = tf.convert_to_tensor(g)  # densifies IndexedSlices
         return g if scale is None else g / scale
 
-    def _group(self, opt, names, dtypes, model=None) -> _Group:
+    def _group(self, opt, names, dtypes, model=None, budget: int = _RING_BYTES) -> _Group:
         sig = (id(opt), tuple((k, tuple(v)) for k, v in names.items()))
         for g in self._groups:
             if g.sig == sig:
                 return g
-        g = _Group(names, self.bins, self.every)
+        g = _Group(names, self.bins, self.every, budget)
         g.sig = sig
         g.model = model
         total = sum(len(v) for v in names.values())

@@ -211,7 +211,7 @@ class _Flavor:
     def model_vars(self, model) -> list:
         return model_vars(model)
 
-    def make_engine(self, recording: Recording, *, every: int, kinds, targets=None) -> JaxEngine:
+    def make_engine(self, recording: Recording, *, every: int, kinds, targets=None, init_distance: bool = True) -> JaxEngine:
         return JaxEngine(recording, every=every, kinds=kinds, targets=targets)
 
     def attach(self, engine: JaxEngine) -> None:
