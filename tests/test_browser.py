@@ -313,16 +313,67 @@ def _saved_info(path: Path) -> dict:
     raise AssertionError(f"no saved dashboard in {path}")
 
 
-def _theme(page, name: str, dark: bool) -> None:
+def _theme(page, name: str, dark: bool, dashboard: bool = True) -> None:
     page.evaluate(f"() => window.jupyterapp.commands.execute('apputils:change-theme', {{ theme: '{name}' }})")
     page.wait_for_selector(f"body[data-jp-theme-light='{'false' if dark else 'true'}']", state="attached", timeout=30_000)
-    page.wait_for_selector(f".tfh[data-theme='{'dark' if dark else 'light'}']", timeout=10_000)
+    if dashboard:
+        page.wait_for_selector(f".tfh[data-theme='{'dark' if dark else 'light'}']", timeout=10_000)
     page.wait_for_timeout(800)  # the theme's styles, then the dashboard's second look
 
 
+def _swap(page, url, root) -> dict:
+    """The live phase of test_the_end_of_a_watched_cell: clicks while the cell trains, the
+    swap sampled every frame, the notebook saved. Returns the state the clicks left."""
+    _open_run_all = "() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }"
+    page.add_style_tag(content=".jp-toast-container, .Toastify { display: none !important; }")
+    page.wait_for_function(
+        "() => { const k = window.jupyterapp.shell.currentWidget?.context?.sessionContext;"
+        " return k && k.session && k.session.kernel && k.session.kernel.status === 'idle'; }",
+        timeout=90_000,
+    )
+    page.evaluate(_open_run_all)
+    page.wait_for_selector(".tfh[data-live='1'][data-step]", timeout=120_000)
+    assert page.get_attribute(".tfh", "data-theme") == "dark"
+    page.click(".tfh-tab[data-kind='weights']")
+    page.wait_for_selector(".tfh[data-kind='weights'] .tfh-item")
+    name = page.eval_on_selector_all(".tfh-item", "es => es.map((e) => e.dataset.name)")[1]
+    page.click(f".tfh-item[data-name='{name}']")
+    page.click(".tfh-view[data-view='heatmap']")
+    page.wait_for_function("() => +document.querySelector('.tfh').dataset.snaps >= 3", timeout=30_000)
+    page.eval_on_selector(".tfh-slider", "e => { e.value = 0; e.dispatchEvent(new Event('input')); }")  # the first it holds: not the latest
+    page.select_option("select[data-opt='x']", "epoch")
+    assert not page.is_checked(".tfh-follow input")
+    want = {k: _state(page)[k] for k in ("kind", "tensor", "view", "step")}
+    assert want["kind"] == "weights" and want["tensor"] == name and want["view"] == "heatmap", want
+    assert _state(page)["live"] == "1", "the clicks were made after training ended"
+    bad = low_contrast(page)  # the live dashboard, in JupyterLab Dark
+    assert not bad, bad
+    page.locator(".tfh").screenshot(path=str(OUT / "lab-live-dark.png"))
+    assert _state(page)["live"] == "1"
+    page.evaluate(SAMPLER)
+    page.wait_for_selector(".tfh[data-saved='1'][data-step]", timeout=180_000)
+    page.wait_for_timeout(1500)
+    samples = page.evaluate("() => { window.__stopSampling = true; return window.__samples; }")
+    assert len(samples) > 10, samples
+    assert all(s["dash"] >= 1 for s in samples), [s for s in samples if not s["dash"]][:3]  # never empty
+    assert not any(s["fallback"] for s in samples), [s for s in samples if s["fallback"]][:3]  # never the picture
+    assert any("saving" in s["status"] for s in samples if s["saved"] == "0"), {s["status"] for s in samples}
+    heights = [round(s["h"]) for s in samples]
+    changes = [(i, a, b) for i, (a, b) in enumerate(zip(heights, heights[1:])) if abs(a - b) > 2]
+    Path("/tmp/tfhist-swap-samples.json").write_text(json.dumps(samples))
+    assert len(changes) <= 1, [(c, [(x["saved"], round(x["h"]), x["status"][:30]) for x in samples[c[0] - 1 : c[0] + 3]]) for c in changes]
+    print("\nSWAP heights", sorted(set(heights)), "changes", changes, "samples", len(samples))
+    assert {k: _state(page)[k] for k in want} == want, page.eval_on_selector(".tfh-saved", "e => [e.dataset.opened, e.dataset.info]")  # where the live view was
+    assert page.eval_on_selector("select[data-opt='x']", "e => e.value") == "epoch"
+    page.wait_for_function("() => window.jupyterapp.shell.currentWidget.context.sessionContext.session.kernel.status === 'idle'", timeout=60_000)
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
+    return want
+
+
 def test_the_end_of_a_watched_cell(server, tmp_path):
-    """Clicks made while the cell trains (a tab, a tensor, the heatmap, a step, the time
-    axis): when the cell ends, the output is sampled every frame across the swap to the
+    """In JupyterLab Dark, clicks made while the cell trains (a tab, a tensor, the heatmap,
+    a step, the time axis), the live dashboard's contrast measured; when the cell ends, the output is sampled every frame across the swap to the
     saved copy: a dashboard shows at every sample, the no-script picture at none, the
     status says "saving…" before the swap, and the height changes at most once. The
     notebook file holds the state; reopened in a fresh browser it opens there. Then every
@@ -334,38 +385,13 @@ def test_the_end_of_a_watched_cell(server, tmp_path):
     OUT.mkdir(parents=True, exist_ok=True)
     write_notebook(root / "swap.ipynb", [SETUP, WATCH])
     with browser_page(width=1300, height=1000, failure_shot=OUT / "swap-failure.png") as page:
-        _open_and_run(page, url + "/lab/tree/swap.ipynb?reset")
-        page.wait_for_selector(".tfh[data-live='1'][data-step]", timeout=120_000)
-        page.click(".tfh-tab[data-kind='weights']")
-        page.wait_for_selector(".tfh[data-kind='weights'] .tfh-item")
-        name = page.eval_on_selector_all(".tfh-item", "es => es.map((e) => e.dataset.name)")[1]
-        page.click(f".tfh-item[data-name='{name}']")
-        page.click(".tfh-view[data-view='heatmap']")
-        page.wait_for_function("() => +document.querySelector('.tfh').dataset.snaps >= 3", timeout=30_000)
-        page.eval_on_selector(".tfh-slider", "e => { e.value = 0; e.dispatchEvent(new Event('input')); }")  # the first it holds: not the latest
-        page.select_option("select[data-opt='x']", "epoch")
-        assert not page.is_checked(".tfh-follow input")
-        want = {k: _state(page)[k] for k in ("kind", "tensor", "view", "step")}
-        assert want["kind"] == "weights" and want["tensor"] == name and want["view"] == "heatmap", want
-        assert _state(page)["live"] == "1", "the clicks were made after training ended"
-        page.evaluate(SAMPLER)
-        page.wait_for_selector(".tfh[data-saved='1'][data-step]", timeout=180_000)
-        page.wait_for_timeout(1500)
-        samples = page.evaluate("() => { window.__stopSampling = true; return window.__samples; }")
-        assert len(samples) > 10, samples
-        assert all(s["dash"] >= 1 for s in samples), [s for s in samples if not s["dash"]][:3]  # never empty
-        assert not any(s["fallback"] for s in samples), [s for s in samples if s["fallback"]][:3]  # never the picture
-        assert any("saving" in s["status"] for s in samples if s["saved"] == "0"), {s["status"] for s in samples}
-        heights = [round(s["h"]) for s in samples]
-        changes = [(i, a, b) for i, (a, b) in enumerate(zip(heights, heights[1:])) if abs(a - b) > 2]
-        Path("/tmp/tfhist-swap-samples.json").write_text(json.dumps(samples))
-        assert len(changes) <= 1, [(c, [(x["saved"], round(x["h"]), x["status"][:30]) for x in samples[c[0] - 1 : c[0] + 3]]) for c in changes]
-        print("\nSWAP heights", sorted(set(heights)), "changes", changes, "samples", len(samples))
-        assert {k: _state(page)[k] for k in want} == want, page.eval_on_selector(".tfh-saved", "e => [e.dataset.opened, e.dataset.info]")  # where the live view was
-        assert page.eval_on_selector("select[data-opt='x']", "e => e.value") == "epoch"
-        page.wait_for_function("() => window.jupyterapp.shell.currentWidget.context.sessionContext.session.kernel.status === 'idle'", timeout=60_000)
-        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-        page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
+        page.goto(url + "/lab/tree/swap.ipynb?reset")
+        page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook .jp-Cell')", timeout=90_000)
+        _theme(page, "JupyterLab Dark", True, dashboard=False)  # the live phase in the dark theme
+        try:
+            want = _swap(page, url, root)
+        finally:
+            _theme(page, "JupyterLab Light", False, dashboard=False)
     info = _saved_info(root / "swap.ipynb")
     st = info["state"]
     assert {"kind": st["kind"], "tensor": st["tensor"], "view": st["view"], "step": str(st["step"])} == want, st
