@@ -289,7 +289,7 @@ SAMPLER = """() => {
     const mine = [...area.children].find((c) => c.querySelector('.tfh, .tfh-saved'));
     window.__samples.push({ t: performance.now(), h: mine ? mine.getBoundingClientRect().height : 0, dash: dash.length, fallback: fallback.length,
       saved: dash.length ? dash[0].dataset.saved : null, status: st ? st.textContent : '',
-      parts: dash.length ? ['.tfh-side', '.tfh-main', '.tfh-findings', '.tfh-below', '.tfh-probe', '.tfh-norms', '.tfh-top'].map((q) => Math.round(dash[0].querySelector(q).getBoundingClientRect().height)) : [],
+      parts: dash.length ? ['.tfh-body', '.tfh-side', '.tfh-main', '.tfh-findings', '.tfh-below', '.tfh-probe', '.tfh-norms', '.tfh-top'].map((q) => Math.round(dash[0].querySelector(q).getBoundingClientRect().height)).concat([Math.round(dash[0].getBoundingClientRect().height)]) : [],
       outputs: [...area.children].map((c) => Math.round(c.getBoundingClientRect().height)) });
     if (!window.__stopSampling) requestAnimationFrame(take);
   };
