@@ -376,7 +376,8 @@ def test_the_end_of_a_watched_cell(server, tmp_path):
     a step, the time axis), the live dashboard's contrast measured; when the cell ends, the output is sampled every frame across the swap to the
     saved copy: a dashboard shows at every sample, the no-script picture at none, the
     status says "saving…" before the swap, and the height changes at most once. The
-    notebook file holds the state; reopened in a fresh browser it opens there. Then every
+    notebook file holds the state; reopened in a fresh browser it opens there, in JupyterLab
+    and in Notebook 7. Then every
     text is measured against its background in JupyterLab's light and dark themes, and in
     nbconvert's light and dark exports of the saved notebook."""
     from nbconvert import HTMLExporter
@@ -415,6 +416,10 @@ def test_the_end_of_a_watched_cell(server, tmp_path):
                 page.locator(".tfh").screenshot(path=str(OUT / f"lab-{'dark' if dark else 'light'}.png"))
         finally:
             _theme(page, "JupyterLab Light", False)  # the server's setting, for the other tests
+    with browser_page(width=1300, height=1000, failure_shot=OUT / "reopened-nb7-state-failure.png") as page:  # Notebook 7 too
+        page.goto(url + "/notebooks/swap.ipynb")
+        page.wait_for_selector(".tfh[data-saved='1'][data-step]", timeout=90_000)
+        assert {k: _state(page)[k] for k in want} == want
     for theme in ("light", "dark"):
         body, _ = HTMLExporter(theme=theme).from_filename(str(root / "swap.ipynb"))
         out = tmp_path / f"swap-{theme}.html"
