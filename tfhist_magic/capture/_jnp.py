@@ -6,7 +6,9 @@ width rounded to ``p - 11`` bits, the same edges, each value placed by an arithm
 estimate half a bin low and one exact comparison with the next edge. All the tensors
 of one compute dtype go through one fused computation (segment ids, per-segment
 reductions, one segment sum over ``segment * (bins + 3) + slot``): the graph does not
-grow with the number of tensors, so XLA compiles it quickly for any model.
+grow with the number of tensors, so XLA compiles it quickly for any model. XLA's
+scatters and gathers are what costs on a CPU: the next edge is computed where it is
+needed rather than gathered from a table, and the moments are one pass about a pivot.
 
 The rule needs float64 arithmetic (the width's bit mask, float64 tensors), which JAX
 turns off by default: every function here must run inside :func:`x64` (a scope: the
@@ -94,19 +96,6 @@ def bin_width(lo, hi, bins: int, cd):
     return w.astype(cd)
 
 
-def _next_edges(lo, w, bins: int, cd):
-    """``e[t, i + 1]`` for ``i < bins`` (``+inf`` after the last), as ``histogram._edges``."""
-    c = H.CONSTS[cd]
-    big, tiny, q = _c(c.max, cd), _c(c.tiny, cd), _c(0.25, cd)
-    lo_, w_ = lo[:, None], w[:, None]
-    i = jnp.asarray(np.arange(1, bins, dtype=cd))
-    huge = w_ > _c(c.huge, cd)
-    e = jnp.where(huge, (lo_ * q + i * (w_ * q)) * _c(4.0, cd), lo_ + i * w_)
-    e = jnp.minimum(e, big)
-    e = jnp.where(jnp.abs(e) < tiny, -tiny, e)
-    return jnp.concatenate([e, jnp.full_like(lo_, np.inf)], 1)
-
-
 def _estimate_scale(lo, w, cd):
     """``(a, s, c)``: ``(x * a) * s - c`` estimates ``(x - lo) / w - 1/2`` within 5/32 of
     a bin, without overflow (a huge ``w`` is scaled down first)."""
@@ -127,48 +116,69 @@ def _dev_scale(w, inv, bins: int, cd):
     return jnp.where((span < floor) | (span > ceil), 1.0 / p2, 1.0).astype(cd)
 
 
+def _next_edge(lo, w, i, bins: int, cd):
+    """``e[i]`` of the rule (``histogram._edges``) for each value, from its tensor's ``lo``
+    and ``w`` and its index ``i`` (``+inf`` past the last bin): computed where it is
+    needed, the same operations as the table, no gather."""
+    c = H.CONSTS[cd]
+    q = _c(0.25, cd)
+    fi = i.astype(cd)
+    e = jnp.where(w > _c(c.huge, cd), (lo * q + fi * (w * q)) * _c(4.0, cd), lo + fi * w)
+    e = jnp.minimum(e, _c(c.max, cd))
+    e = jnp.where(jnp.abs(e) < _c(c.tiny, cd), -_c(c.tiny, cd), e)
+    return jnp.where(i >= bins, _c(np.inf, cd), e)
+
+
 def _fused(flat: list, bins: int):
-    """Rows ``[T, bins + 10]`` of flat vectors of one compute dtype, in one computation."""
+    """Rows ``[T, bins + 10]`` of flat vectors of one compute dtype, in one computation.
+
+    Scatters over the values (the finite range; one count of bins, NaN, +Inf and -Inf;
+    the moments' two sums and the zeros) and gathers of each value's tensor's numbers:
+    on a CPU, XLA's scatters and gathers are what costs, so there are as few as can be,
+    and nothing is recomputed inside them."""
     cd = np.dtype(flat[0].dtype)
     T, S = len(flat), bins + 3
     c = H.CONSTS[cd]
     zero, inf = _c(0.0, cd), _c(np.inf, cd)
     x = jnp.concatenate(flat) if T > 1 else flat[0]
-    seg = jnp.asarray(np.repeat(np.arange(T, dtype=np.int32), [f.shape[0] for f in flat]))
+    # segment ids as broadcasts, which XLA neither folds into a constant nor passes in
+    seg = jnp.concatenate([jnp.full((f.shape[0],), t, jnp.int32) for t, f in enumerate(flat)]) if T > 1 else jnp.zeros(x.shape, jnp.int32)
     finite = jnp.isfinite(x)
-    mn = jax.ops.segment_min(jnp.where(finite, x, inf), seg, T)
-    mx = jax.ops.segment_max(jnp.where(finite, x, -inf), seg, T)
-    has = mn <= mx  # an empty segment: no finite values
-    mn, mx = jnp.where(has, mn, inf), jnp.where(has, mx, -inf)
-    zeros = jax.ops.segment_sum((x == zero).astype(jnp.int32), seg, T)
+    ends = jax.ops.segment_max(jnp.stack([jnp.where(finite, -x, -inf), jnp.where(finite, x, -inf)], 1), seg, T)
+    mn, mx = -ends[:, 0], ends[:, 1]  # +inf, -inf for no finite value
     lo, hi = binning_range(mn, mx, cd)
     w = bin_width(lo, hi, bins, cd)
-    nxt = _next_edges(lo, w, bins, cd)
     a, s_, c_ = _estimate_scale(lo, w, cd)
+    large = jnp.maximum(jnp.abs(lo), jnp.abs(hi)) > _c(c.sum_limit, cd)
+    inv = jnp.where(large, _c(c.sum_scale, cd), _c(1.0, cd))
+    r = _dev_scale(w, inv, bins, cd)
+    # The tensors' numbers computed once, not again for each value: without the barrier
+    # XLA fuses their computation into the gather that follows (ten times the cost).
+    table = jax.lax.optimization_barrier(jnp.stack([lo, w, a, s_, c_, inv, r], 1))
+    lo_e, w_e, a_e, s_e, c_e, inv_e, r_e = (table[:, i][seg] for i in range(7))
 
-    xb = jnp.where(finite, x, lo[seg])
-    j = jnp.minimum(((xb * a[seg]) * s_[seg] - c_[seg]).astype(jnp.int32), bins - 1)
-    j = j + (xb >= jnp.ravel(nxt)[seg * bins + j]).astype(jnp.int32)
+    xb = jnp.where(finite, x, lo_e)
+    j = jnp.minimum(((xb * a_e) * s_e - c_e).astype(jnp.int32), bins - 1)
+    j = j + (xb >= _next_edge(lo_e, w_e, j + 1, bins, cd)).astype(jnp.int32)
     slot = jnp.where(finite, j, jnp.where(jnp.isnan(x), bins, jnp.where(x > zero, bins + 1, bins + 2)))
-    got = jax.ops.segment_sum(jnp.ones_like(slot), seg * S + slot, T * S).reshape(T, S)
+    got = jnp.bincount(seg * S + slot, length=T * S).reshape(T, S)
     counts, nan, posinf, neginf = got[:, :bins], got[:, bins], got[:, bins + 1], got[:, bins + 2]
     n_fin = jnp.sum(counts, 1)
 
-    # Sums in float64 of the values scaled down by a power of two when large; the
-    # corrected two-pass formula for the spread (exact however few ulps apart).
-    large = jnp.maximum(jnp.abs(lo), jnp.abs(hi)) > _c(c.sum_limit, cd)
-    inv = jnp.where(large, _c(c.sum_scale, cd), _c(1.0, cd))
+    # Moments in float64 about a pivot in the middle of the bins (the values scaled by a
+    # power of two when large, the deviations by ``r``): one pass, and by Samuelson's
+    # inequality no cancellation beyond a few ulps of float64 below 10**10 values.
     k = jnp.where(large, 1.0 / c.sum_scale, 1.0).astype(F64)
-    xs = jnp.where(finite, (x * inv[seg]).astype(F64), 0.0)
+    inv64 = inv.astype(F64)
+    pivot = jax.lax.optimization_barrier(lo.astype(F64) * inv64 + w.astype(F64) * inv64 * (bins / 2))
+    r64 = r.astype(F64)
+    d = jnp.where(finite, ((x * inv_e).astype(F64) - pivot[seg]) * r_e.astype(F64), 0.0)
+    s1, s2 = jax.ops.segment_sum(d, seg, T), jax.ops.segment_sum(d * d, seg, T)
+    zeros = jax.ops.segment_sum((x == zero).astype(jnp.int32), seg, T)
     denom = jnp.maximum(n_fin, 1).astype(F64)
-    m = jax.ops.segment_sum(xs, seg, T) / denom
-    r = _dev_scale(w, inv, bins, cd).astype(F64)
-    d = jnp.where(finite, (xs - m[seg]) * r[seg], 0.0)
-    s1 = jax.ops.segment_sum(d, seg, T)
-    s2 = jax.ops.segment_sum(d * d, seg, T)
-    m64 = m + s1 / denom / r
+    m64 = jnp.where(n_fin > 0, pivot + s1 / denom / r64, 0.0)
     var_r = jnp.maximum(s2 - s1 * s1 / denom, 0.0) / denom
-    sd = jnp.sqrt(var_r) / r
+    sd = jnp.sqrt(var_r) / r64
     norm = jnp.sqrt(n_fin.astype(F64)) * jnp.sqrt(sd * sd + m64 * m64)
     f = lambda v: v.astype(F64)  # noqa: E731
     extra = jnp.stack([f(nan), f(posinf), f(neginf), f(zeros), f(mn), f(mx), m64 * k, sd * k, norm * k, f(w)], 1)
@@ -232,11 +242,11 @@ def update_scalars(afters, befores, origins, ratio):
     b = jnp.concatenate([prepare(v).astype(F64) for v in befores])
     o = jnp.concatenate([prepare(v).astype(F64) for v in origins])
     sizes = [int(np.prod(jnp.shape(v))) for v in afters]
-    seg = jnp.asarray(np.repeat(np.arange(T, dtype=np.int32), sizes))
+    seg = jnp.concatenate([jnp.full((k,), t, jnp.int32) for t, k in enumerate(sizes)])
     n = jnp.maximum(jnp.asarray(sizes, F64), 1.0)
 
     def std(v):
-        mean = jax.ops.segment_sum(v, seg, T) / n
+        mean = jax.lax.optimization_barrier(jax.ops.segment_sum(v, seg, T) / n)
         d = v - mean[seg]
         return jnp.sqrt(jax.ops.segment_sum(d * d, seg, T) / n)
 
