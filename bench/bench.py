@@ -3,6 +3,7 @@
     python bench/bench.py                      # everything (several minutes)
     python bench/bench.py --rounds 7 --workloads mlp --arms plain,default,every1
     python bench/bench.py --workloads mirrored --arms plain,default,every1   # on its own
+    python bench/bench.py --backend jax        # Keras 3 on JAX: plain, default, every=1
 
 Method: every round builds a fresh, identically seeded model per arm (so each arm pays
 its own trace), the arms run one after the other in a fixed rotation, and the figure
@@ -396,10 +397,13 @@ def main(argv=None) -> int:
     ap.add_argument("--arms", default=",".join(ALL_ARMS))
     ap.add_argument("--no-extras", action="store_true", help="skip the storage and %%load_ext checks")
     ap.add_argument("--no-breakdown", action="store_true", help="skip the per-batch cost breakdown")
+    ap.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow", help="Keras 3's backend (jax: the Keras workloads, arms plain, default, every1)")
     args = ap.parse_args(argv)
     arms = args.arms.split(",")
     if "plain" not in arms:
         arms = ["plain"] + arms
+    if args.backend == "jax":
+        return _main_jax(args, arms)
     import tensorflow as tf
 
     if "mirrored" in args.workloads.split(","):
@@ -433,6 +437,36 @@ def main(argv=None) -> int:
         nbytes, secs, kept, first, last = storage_check()
         print(f"\nStorage: 1,000 tensors x 100,000 steps -> {nbytes / 2**20:.1f} MiB, {kept} snapshots kept per tensor (steps {first}..{last}), filled in {secs:.1f}s")
         print(f"%load_ext tfhist_magic with TensorFlow imported: {load_ext_time() * 1000:.1f} ms")
+    print(f"Host peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    return 0
+
+
+#: The arms and workloads of the JAX backend (the peers' callbacks use TensorFlow).
+JAX_ARMS = ("plain", "default", "every1")
+JAX_WORKLOADS = ("mlp", "cnn")
+
+
+def _main_jax(args, arms) -> int:
+    """Keras 3 on JAX: the same method (fresh model per arm and round, rotation, median of
+    per-round ratios, process CPU time), ``fit`` jitted as Keras does by default."""
+    os.environ["KERAS_BACKEND"] = "jax"
+    import jax
+    import keras
+
+    if keras.backend.backend() != "jax":
+        raise SystemExit("--backend jax: Keras was imported before with another backend")
+    arms = [a for a in arms if a in JAX_ARMS] if args.arms != ",".join(ALL_ARMS) else list(JAX_ARMS)
+    names = [n for n in args.workloads.split(",") if n in JAX_WORKLOADS] or ["mlp"]
+    print(f"tfhist_magic bench: Keras {keras.__version__} on JAX {jax.__version__} ({jax.default_backend()}), {os.cpu_count()} CPUs, {args.rounds} rounds, median of per-round ratios")
+    for name in names:
+        wl = WORKLOADS[name]
+        print(f"\n## {name} (JAX): {wl['n']} examples, batch {wl['batch']}, {wl['epochs']} epochs, Keras 3 fit (Adam), jit_compile")
+        rows, info = bench_workload(name, arms, args.rounds)
+        print("| arm | CPU ratio | wall ratio | CPU s | wall s |\n|---|---|---|---|---|")
+        for arm, rc, rw, c, w in rows:
+            print(f"| {LABELS[arm].format(every=info['default_every'])} | {rc:.3f} | {rw:.3f} | {c:.2f} | {w:.2f} |")
+        if "cold" in info:
+            print(f"First watch in a fresh process: {info['cold'][0]:.2f} CPU s, {info['cold'][1]:.2f} wall s")
     print(f"Host peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
     return 0
 
