@@ -14,9 +14,9 @@ together, with the rule of ``_rule`` and nothing else:
   and runs :func:`class_rows` once per class; a tensor above :data:`SMALL_MAX` values
   is binned on its own (``_rule.row_either``, no padding, no copy). A new trace of a
   training step adds one call op per dtype, whatever the number of tensors.
-* :func:`one_fn` is the cached function of one large tensor, for the tensors that are
-  known to be large when the step is traced: they are binned where they lie, never
-  copied into a concatenation, and above :data:`CHUNK` values a chunk at a time (the
+* :func:`large_fn` is the cached function of the tensors known to be large when the
+  step is traced, handed over as one ``TensorList`` (their buffers, not copies): one
+  call op for all of them, binned one at a time where they lie, and above :data:`CHUNK` values a chunk at a time (the
   parts of ``_rule.count_part`` added up, as replicas' are): what binning holds in
   memory stays a few chunks, whatever the model.
 * :func:`rows_fused` is the same vectorised idea for XLA (segment ids and one segment
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.ops import list_ops
 
 from .. import histogram as H
 from . import _compat
@@ -53,7 +54,7 @@ from ._rule import (
     row_either,
 )
 
-__all__ = ["SMALL_MAX", "CHUNK", "class_rows", "grouped_fn", "one_fn", "rows_fused"]
+__all__ = ["SMALL_MAX", "CHUNK", "class_rows", "grouped_fn", "large_fn", "tensor_list", "list_item", "rows_fused"]
 
 #: Tensors of at most this many values are binned with others of their size class;
 #: larger ones on their own (their fixed cost is small next to their values).
@@ -226,7 +227,7 @@ def _chunked_row(x, bins: int):
             return i + 1, tf.minimum(mn, r[0]), tf.maximum(mx, r[1])
 
         inf = tf.constant(np.inf, tf.float64)
-        _, mn, mx = tf.while_loop(lambda i, *_: i < chunks, step, (tf.constant(0), inf, -inf))
+        _, mn, mx = tf.while_loop(lambda i, *_: i < chunks, step, (tf.constant(0), inf, -inf), parallel_iterations=1)
         return mn, mx
 
     mn, mx = tf.cond(finite, lambda: (_f64(tf.reduce_min(x)), _f64(tf.reduce_max(x))), masked_range)
@@ -237,7 +238,7 @@ def _chunked_row(x, bins: int):
         part = tf.cond(finite, lambda: count_part(c, lo, w, large, bins, masked=False), lambda: count_part(c, lo, w, large, bins))
         return i + 1, acc + part
 
-    _, p = tf.while_loop(lambda i, _: i < chunks, step, (tf.constant(0), tf.zeros([bins + PART], tf.float64)))
+    _, p = tf.while_loop(lambda i, _: i < chunks, step, (tf.constant(0), tf.zeros([bins + PART], tf.float64)), parallel_iterations=1)
     return merged_row(p, mn, mx, lo, w, large, bins, cd)
 
 
@@ -311,11 +312,39 @@ def grouped_fn(cd: tf.DType, bins: int):
     return _cached(("grouped", cd, bins), lambda: tf.function(run, input_signature=spec, autograph=False, experimental_attributes=_compat.NOINLINE))
 
 
-def one_fn(cd: tf.DType, bins: int):
-    """The cached function ``(x, units, bounds) -> [bins + 10 + PROBE_COLUMNS]`` of one
-    flat tensor of compute dtype ``cd`` (its row and probe columns)."""
-    spec = [tf.TensorSpec([None], cd), tf.TensorSpec([], tf.int32), tf.TensorSpec([2], cd)]
-    return _cached(("one", cd, bins), lambda: tf.function(lambda x, u, b: _one(x, u, b, bins), input_signature=spec, autograph=False, experimental_attributes=_compat.NOINLINE))
+def tensor_list(tensors, cd: tf.DType) -> tf.Tensor:
+    """A ``TensorList`` (one variant tensor) of the flat ``tensors``: handed to a cached
+    function as one argument, its items are the tensors themselves (no copy)."""
+    items = list_ops.empty_tensor_list(element_shape=None, element_dtype=cd)
+    for t in tensors:  # one op a tensor (no index, no reshape: flattened where it is read)
+        items = list_ops.tensor_list_push_back(items, t)
+    return items
+
+
+def list_item(items, i, cd: tf.DType) -> tf.Tensor:
+    """Item ``i`` of a :func:`tensor_list`, flat (the tensor, not a copy)."""
+    return tf.reshape(list_ops.tensor_list_get_item(items, i, element_dtype=cd, element_shape=None), [-1])
+
+
+def large_fn(cd: tf.DType, bins: int):
+    """The cached function ``(items, units, bounds) -> [K, bins + 10 + PROBE_COLUMNS]`` of
+    ``K`` large tensors of compute dtype ``cd`` (a :func:`tensor_list`: one call op in a
+    training trace for all of them, none copied): one at a time (their temporaries never
+    add up), each a chunk at a time above :data:`CHUNK` values."""
+    width = bins + H.EXTRA + PROBE_COLUMNS
+
+    def run(items, units, bounds):
+        K = tf.shape(units)[0]
+
+        def step(i, acc):
+            return i + 1, acc.write(i, _one(list_item(items, i, cd), units[i], bounds[i], bins))
+
+        acc = tf.TensorArray(tf.float64, size=K, element_shape=[width])
+        _, acc = tf.while_loop(lambda i, _: i < K, step, (tf.constant(0), acc), parallel_iterations=1)
+        return tf.reshape(acc.stack(), [K, width])
+
+    spec = [tf.TensorSpec([], tf.variant), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 2], cd)]
+    return _cached(("large", cd, bins), lambda: tf.function(run, input_signature=spec, autograph=False, experimental_attributes=_compat.NOINLINE))
 
 
 def rows_fused(flat: list, bins: int):

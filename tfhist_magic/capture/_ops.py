@@ -10,7 +10,7 @@ replicas; ``update_scalars`` measures what an optimizer update did to the weight
 * Outside XLA, the tensors of a compute dtype are binned a size class at a time by one
   cached function (``_many.grouped_fn``: one call op per dtype in a training trace,
   whatever the number of tensors), and a tensor known to be large is binned where it
-  lies (``_many.one_fn``), never copied into a concatenation.
+  lies, one at a time (``_many.large_fn``), never copied into a concatenation.
 * Under XLA (``jit_compile=True``, Keras' default for ``fit`` on a GPU), all the tensors
   of one dtype are binned in one fused computation (``_many.rows_fused``).
 
@@ -25,10 +25,11 @@ import logging
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.ops import list_ops
 
 from .. import histogram as H
 from . import _compat
-from ._many import SMALL_MAX, grouped_fn, one_fn, rows_fused
+from ._many import SMALL_MAX, grouped_fn, large_fn, list_item, rows_fused, tensor_list
 from ._rule import (
     BOUNDS,
     PART,
@@ -44,7 +45,7 @@ from ._rule import (
 )
 
 __all__ = [
-    "snapshot_rows", "rows_and_probes", "merged_rows", "probes", "probe_kind", "flat_values", "update_scalars", "update_ratio",
+    "snapshot_rows", "rows_and_probes", "merged_rows", "probes", "probe_kind", "flat_values", "update_scalars", "update_scalars_listed", "update_ratio",
     "compute_dtype", "prepare", "PROBE_COLUMNS", "SATURATION_MARGIN", "UPDATE_COLUMNS",
 ]
 
@@ -164,8 +165,8 @@ def rows_and_probes(tensors, bins: int, kinds) -> tf.Tensor:
     """``[T, bins + 10 + PROBE_COLUMNS]`` float64: each tensor's row and its probe columns
     (:func:`probes`; ``kinds[t]`` from :func:`probe_kind`, None for no probe), in input
     order. Outside XLA, per compute dtype: the tensors known to be large when the step is
-    traced are binned where they lie, one call of ``_many.one_fn`` each (never copied
-    into a concatenation); the others side by side in one call of ``_many.grouped_fn``,
+    traced are binned where they lie, one at a time, by one call of ``_many.large_fn``
+    (never copied into a concatenation); the others side by side in one call of ``_many.grouped_fn``,
     which bins them a size class at a time."""
     bins = int(bins)
     flat = [prepare(t) for t in tensors]
@@ -187,10 +188,12 @@ def rows_and_probes(tensors, bins: int, kinds) -> tf.Tensor:
             units = _int_vector([u for u, _ in args])
             bounds = tf.constant(np.array([b for _, b in args], cd.as_numpy_dtype).reshape(-1, 2))
             parts.append(grouped_fn(cd, bins)(values, seg_sizes, units, bounds))
-        for j in large:
-            units, bounds = _probe_args(ts[j], kinds[idx[j]], cd)
-            parts.append(one_fn(cd, bins)(tf.reshape(ts[j], [-1]), _int_vector([units])[0], tf.constant(bounds, cd))[None])
-            order.append(j)
+        if large:
+            args = [_probe_args(ts[j], kinds[idx[j]], cd) for j in large]
+            units = _int_vector([u for u, _ in args])
+            bounds = tf.constant(np.array([b for _, b in args], cd.as_numpy_dtype).reshape(-1, 2))
+            parts.append(large_fn(cd, bins)(tensor_list([ts[j] for j in large], cd), units, bounds))
+            order += large
         rows = parts[0] if len(parts) == 1 else tf.concat(parts, 0)
         return rows if order == sorted(order) else tf.gather(rows, np.argsort(order).astype(np.int32))  # back in input order
 
@@ -436,13 +439,57 @@ def _update_one(a, b, o=None) -> tf.Tensor:
 
 
 def _update_fn(cd: tf.DType, origin: bool):
-    """The cached function of :func:`_update_one` for one weight (one call op a weight)."""
+    """The cached function ``(afters, befores[, origin], offsets) -> [T, UPDATE_COLUMNS]``
+    (std of the update in the first column) of ``T`` weights of compute dtype ``cd``: their
+    flat values after and before the update as ``TensorList`` items (their buffers, not
+    copies), ``origin`` their w0 side by side in one flat vector, weight ``t`` at
+    ``offsets[t]``. One call op in a training trace for all the weights, which it
+    measures one at a time (their temporaries never add up)."""
     key = ("update", cd, origin)
     fn = _LOOP_FNS.get(key)
     if fn is None:
-        spec = [tf.TensorSpec([None], cd)] * (3 if origin else 2)
-        fn = _LOOP_FNS[key] = _compat.mark_own(tf.function(_update_one, input_signature=spec, autograph=False, experimental_attributes=_compat.NOINLINE))
+
+        def run(afters, befores, *rest):
+            T = list_ops.tensor_list_length(afters)
+            offsets = rest[-1]
+
+            def step(i, acc):
+                a, b = list_item(afters, i, cd), list_item(befores, i, cd)
+                o = tf.slice(rest[0], tf.reshape(offsets[i], [1]), tf.shape(b)) if origin else None
+                return i + 1, acc.write(i, _update_one(a, b, o))
+
+            acc = tf.TensorArray(tf.float64, size=T, element_shape=[UPDATE_COLUMNS])
+            _, acc = tf.while_loop(lambda i, _: i < T, step, (tf.constant(0), acc), parallel_iterations=1)
+            return tf.reshape(acc.stack(), [T, UPDATE_COLUMNS])
+
+        spec = [tf.TensorSpec([], tf.variant)] * 2 + ([tf.TensorSpec([None], cd)] if origin else []) + [tf.TensorSpec([None], tf.int32)]
+        fn = _LOOP_FNS[key] = _compat.mark_own(tf.function(run, input_signature=spec, autograph=False, experimental_attributes=_compat.NOINLINE))
     return fn
+
+
+def _ratio_column(out, ratio, before_std) -> tf.Tensor:
+    """``out`` (``[T, UPDATE_COLUMNS]``, std of the update first) with the update ratio
+    ``std(update) / std(before)`` in its first column, where ``ratio[t]`` (else NaN)."""
+    sb = tf.cast(before_std, tf.float64)
+    want = tf.constant([bool(w) for w in ratio]) & (sb > 0)
+    r = tf.where(want, out[:, 0] / tf.where(sb > 0, sb, 1.0), tf.constant(np.nan, tf.float64))
+    return tf.concat([r[:, None], out[:, 1:]], 1)
+
+
+def update_scalars_listed(afters, befores, origin, ratio, before_std) -> tf.Tensor:
+    """:func:`update_scalars` in a traced step, outside XLA: ``afters`` the weights (one
+    compute dtype, static shapes), ``befores`` a :func:`~._many.tensor_list` of their flat
+    values before the update, ``origin`` their w0 side by side in one flat vector (None:
+    not measured), ``before_std`` (``[T]``) the std of their values before the update (the
+    weights' rows). Adds a few ops per weight to the trace and one call op."""
+    cd = compute_dtype(tf.as_dtype(afters[0].dtype))
+    after_items = tensor_list([tf.cast(prepare(a), cd) for a in afters], cd)
+    sizes = [tf.TensorShape(a.shape).num_elements() for a in afters]
+    offsets = tf.constant(np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32))
+    args = (after_items, befores) + ((origin,) if origin is not None else ()) + (offsets,)
+    with _compat.function_call_config(_compat.NO_GRAPPLER):
+        out = _update_fn(cd, origin is not None)(*args)
+    return _ratio_column(out, ratio, before_std)
 
 
 def _update_small(a, b, o, sizes) -> tf.Tensor:
@@ -477,8 +524,8 @@ def update_scalars(afters, befores, origins, ratio, before_std=None) -> tf.Tenso
     rows measured it (then not read again).
 
     Outside XLA, small weights are measured together (one concatenation of small
-    tensors), each large one by one call of a cached function: no copy of the model's
-    weights is made."""
+    tensors), the large ones one at a time by one call of a cached function: no copy of
+    the model's weights is made."""
     T = len(afters)
     if not T:
         return tf.zeros([0, UPDATE_COLUMNS], tf.float64)
@@ -505,20 +552,19 @@ def update_scalars(afters, befores, origins, ratio, before_std=None) -> tf.Tenso
                     cat = [tf.concat([v[t] for t in small], 0) if len(small) > 1 else v[small[0]] for v in (flat, bs, os_) if v is not None]
                     parts.append(_update_small(*cat[:2], cat[2] if os_ is not None else None, [sizes[t] for t in small]))
                     order += small
-                for t in range(T):
-                    if flat[t].dtype == cd and sizes[t] > SMALL_MAX:
-                        args = (flat[t], bs[t]) if os_ is None else (flat[t], bs[t], os_[t])
-                        parts.append(_update_fn(cd, os_ is not None)(*args)[None])
-                        order.append(t)
+                large = [t for t in range(T) if flat[t].dtype == cd and sizes[t] > SMALL_MAX]
+                if large:
+                    items = [tensor_list([v[t] for t in large], cd) for v in (flat, bs)]
+                    origin = [tf.concat([os_[t] for t in large], 0)] if os_ is not None else []
+                    offsets = tf.constant(np.concatenate([[0], np.cumsum([sizes[t] for t in large])[:-1]]).astype(np.int32))
+                    parts.append(_update_fn(cd, os_ is not None)(*items, *origin, offsets))
+                    order += large
         out = tf.concat(parts, 0) if len(parts) > 1 else parts[0]
         if order != sorted(order):
             out = tf.gather(out, np.argsort(order).astype(np.int32))
     if before_std is None:
         before_std = tf.stack([tf.cast(tf.math.reduce_std(b), tf.float64) for b in bs])
-    sb = tf.cast(before_std, tf.float64)
-    want = tf.constant([bool(w) for w in ratio]) & (sb > 0)
-    r = tf.where(want, out[:, 0] / tf.where(sb > 0, sb, 1.0), tf.constant(np.nan, tf.float64))
-    return tf.concat([r[:, None], out[:, 1:]], 1)
+    return _ratio_column(out, ratio, before_std)
 
 
 def update_ratio(after, before) -> tf.Tensor:

@@ -38,7 +38,8 @@ from ..health import is_weight_matrix
 from ..recording import KINDS, Recording
 from . import _compat
 from .. import histogram as H
-from ._ops import PROBE_COLUMNS, UPDATE_COLUMNS, compute_dtype, prepare, flat_values, merged_rows, probe_kind, rows_and_probes, snapshot_rows, update_scalars
+from ._many import tensor_list
+from ._ops import PROBE_COLUMNS, UPDATE_COLUMNS, compute_dtype, prepare, flat_values, merged_rows, probe_kind, rows_and_probes, snapshot_rows, update_scalars, update_scalars_listed
 from ._patch import Patches
 
 __all__ = ["Engine", "record_now", "add_probes", "add_grad_norm", "PROBES"]
@@ -145,6 +146,12 @@ class _Start:
     def read(self) -> list:
         """The w0 of each weight, flat (slices of the origins' buffers)."""
         return [o.buf[at : at + n] for o, at, n in self.parts]
+
+    def read_flat(self) -> tf.Tensor:
+        """The w0 of these weights side by side (the buffer itself in the common case)."""
+        if self.whole:
+            return self.origins[0].buf.read_value()
+        return tf.concat(self.read(), 0)
 
 
 def _bounded(layer) -> str | None:
@@ -419,20 +426,20 @@ class _Before:
     own writes copy a buffer still read (TensorFlow's copy-on-write), so a copy of a
     weight lives only from its update to its update scalars, on sampled steps."""
 
-    __slots__ = ("rows", "variables", "ratio", "start", "buf")
+    __slots__ = ("rows", "variables", "ratio", "start", "buf", "dtype")
 
     def __init__(self, rows, variables, ratio, start):
         self.rows, self.variables, self.ratio, self.start = rows, variables, ratio, start
         self.buf = None
+        self.dtype = compute_dtype(tf.as_dtype(variables[0].dtype))
 
     def ensure_buffer(self) -> None:
         """Under XLA, the values before the update go to a buffer (made once): an XLA
         branch cannot hand on tensors whose shape the other branch does not have."""
         if self.buf is None:
-            cd = compute_dtype(tf.as_dtype(self.variables[0].dtype))
             size = sum(tf.TensorShape(v.shape).num_elements() for v in self.variables)
             with tf.init_scope():
-                self.buf = _compat.buffer_variable(tf.zeros([size], cd), "tfhist_before")
+                self.buf = _compat.buffer_variable(tf.zeros([size], self.dtype), "tfhist_before")
 
 
 class _OptState:
@@ -945,8 +952,9 @@ class Engine:
                         b.start.fill_once(values)  # w0, at the first sampled step that reads these weights
                     if b.buf is not None:  # XLA: a copy in the buffer (a branch's outputs keep their shapes there)
                         b.buf.assign(_flat(values, b.buf.dtype))
-                    else:  # held for after_update: the update copies what is still read
-                        held += values
+                        held.append(tf.zeros([]))
+                    else:  # held for after_update (the update copies what is still read): one list
+                        held.append(tensor_list([prepare(t) for t in values], b.dtype))
                 if chief:
                     wall = tf.timestamp() if clock is None else clock.read_value()
                     group.write(step, rows, wall, tf.logical_not(sampled))
@@ -955,7 +963,7 @@ class Engine:
                     return tf.constant(True), held, stds
 
             def _skipped():
-                held = [tf.zeros([0], v.dtype) for b in befores if b.buf is None for v in b.variables]
+                held = [tf.zeros([]) if b.buf is not None else tensor_list([], b.dtype) for b in befores]
                 return tf.constant(False), held, [tf.zeros([len(b.rows)], tf.float64) for b in befores]
 
             _, held, stds = tf.cond(take, _sampled, _skipped)
@@ -1001,17 +1009,16 @@ class Engine:
 
         def after(step, held, stds):
             def _sampled():
-                at = 0
-                for b, std in zip(befores, stds):
-                    if b.buf is not None:
-                        flat = b.buf.read_value()
-                        sizes = [tf.TensorShape(v.shape).num_elements() for v in b.variables]
-                        before = tf.split(flat, sizes) if len(sizes) > 1 else [flat]
+                for b, before, std in zip(befores, held, stds):
+                    afters = [tf.convert_to_tensor(v) for v in b.variables]
+                    if b.buf is None:
+                        origin = b.start.read_flat() if b.start is not None else None
+                        vals = update_scalars_listed(afters, before, origin, b.ratio, std)
                     else:
-                        before = held[at : at + len(b.variables)]
-                        at += len(b.variables)
-                    origins = b.start.read() if b.start is not None else None
-                    vals = update_scalars([tf.convert_to_tensor(v) for v in b.variables], before, origins, b.ratio, std)
+                        sizes = [tf.TensorShape(v.shape).num_elements() for v in b.variables]
+                        flat = b.buf.read_value()
+                        origins = b.start.read() if b.start is not None else None
+                        vals = update_scalars(afters, tf.split(flat, sizes) if len(sizes) > 1 else [flat], origins, b.ratio, std)
                     group.write_scalars(step, b.rows, vals)
                 return tf.constant(True)
 
