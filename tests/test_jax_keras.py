@@ -120,6 +120,18 @@ def test_every_samples_and_unsampled_steps_record_nothing(data):
     assert rec.first_nonfinite is None
 
 
+def test_no_init_distance_keeps_no_w0(data):
+    """``init_distance=False``: no distance from the start (no w0 kept), the update's norm
+    still measured."""
+    m = make()
+    with tfhist_magic.watch(m, every=2, init_distance=False) as rec:
+        m.fit(*data, batch_size=8, epochs=1, verbose=0)
+    names = rec.names("weights")
+    assert rec.scalar_names("init_distance") == [] and rec.scalar_names("update_norm") == names
+    steps, norm = rec.scalar("update_norm", names[0])
+    assert steps.tolist() == [0, 2, 4, 6] and (norm > 0).all()
+
+
 def test_train_on_batch_and_one_timeline_across_fits(data):
     x, y = data
     m = make()

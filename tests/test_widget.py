@@ -425,3 +425,21 @@ def test_the_page_is_told_saving_while_the_copy_is_built():
     d.saving = False
     d.refresh()
     assert decode(sent[-1][1][0])["saving"] is False
+
+
+def test_the_page_says_saving_while_the_watch_closes():
+    """``LiveView.ending`` (the magic calls it before the watch's exit reads the last rows
+    and the final weights): the live page says "saving…" from then on, rows still arrive."""
+    from tfhist_magic.view import LiveView
+
+    rec = _recording()
+    view = LiveView(rec, mode="widget", interval=3600)
+    view.keep_widget = False  # as in auto mode, where the saved copy takes the widget's place
+    view.dashboard = d = Dashboard(rec, live_interval=3600, live=True)
+    d.get_state()
+    sent = _sent(d)
+    d.start_live()
+    view.ending()
+    h = decode(sent[-1][1][0])
+    assert h["saving"] is True and h["live"] is True
+    LiveView(rec, mode="widget").ending()  # nothing shown yet: nothing to say, no error

@@ -139,6 +139,10 @@ class TfHistMagics(Magics):
             error = e
         finally:
             try:
+                try:
+                    view.ending()  # the page says "saving…" while the watch closes
+                except Exception as e:  # a display failure must not hide the user's error
+                    rec.note(f"display failed: {e}")
                 w.__exit__(None, None, None)
             finally:
                 self.shell.user_ns["_tfhist"] = rec

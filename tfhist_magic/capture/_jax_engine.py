@@ -152,10 +152,11 @@ class _Group:
 class JaxEngine:
     """Records one watch of Keras 3 models on the JAX backend (see the module doc)."""
 
-    def __init__(self, recording: Recording, *, every: int, kinds, targets=None):
+    def __init__(self, recording: Recording, *, every: int, kinds, targets=None, init_distance: bool = True):
         self.rec = recording
         self.bins = recording.bins
         self.every = int(every)
+        self.init_distance = bool(init_distance)  # False: no w0 kept, no distance from the start
         self.kinds = tuple(k for k in KINDS if k in kinds)
         self.targets = list(targets) if targets is not None else None
         self._target_ids = None
@@ -383,8 +384,11 @@ class JaxEngine:
                     cols[at.index("activations")] = jnp.concatenate([p, jnp.full((p.shape[0], 1), np.nan)], 1)
                 if afters:
                     befores = tensors["weights"]
-                    origins = self._origins(plan["variables"], step, befores)
-                    cols[at.index("weights")] = J.update_scalars(afters, befores, origins, ratio)
+                    if self.init_distance:
+                        origins = self._origins(plan["variables"], step, befores)
+                        cols[at.index("weights")] = J.update_scalars(afters, befores, origins, ratio)
+                    else:  # no w0: the distance column is not measured
+                        cols[at.index("weights")] = J.update_scalars(afters, befores, befores, ratio).at[:, 2].set(np.nan)
                 io_callback(functools.partial(self._receive, group), None, step, rows, jnp.concatenate(cols, 0))
 
             jax.lax.cond(take, sampled, lambda: None)

@@ -212,7 +212,7 @@ class _Flavor:
         return model_vars(model)
 
     def make_engine(self, recording: Recording, *, every: int, kinds, targets=None, init_distance: bool = True) -> JaxEngine:
-        return JaxEngine(recording, every=every, kinds=kinds, targets=targets)
+        return JaxEngine(recording, every=every, kinds=kinds, targets=targets, init_distance=init_distance)
 
     def attach(self, engine: JaxEngine) -> None:
         attach(engine)

@@ -102,6 +102,13 @@ class LiveView:
         self.dashboard.start_live()
         self._handle = display(self.dashboard, display_id=True)
 
+    def ending(self) -> None:
+        """The cell's code is done and the watch reads its last rows and final weights: a
+        live page says "saving…" from now on, not "recording" (it is replaced next)."""
+        if self.dashboard is not None and not self.keep_widget:
+            self.dashboard.saving = True
+            self.dashboard.refresh()
+
     def finish(self):
         """Final refresh: the live widget gets the last rows, then (unless the widget is to
         stay) the output becomes the saved dashboard and the widget is closed. Returns
