@@ -51,7 +51,6 @@ from ._rule import (
     estimate_scale,
     moments,
     probe_segment,
-    row_either,
 )
 
 __all__ = ["SMALL_MAX", "CHUNK", "class_rows", "grouped_fn", "large_fn", "tensor_list", "list_item", "rows_fused"]
@@ -158,12 +157,11 @@ def class_rows(X0, n, units, bounds, bins: int) -> tf.Tensor:
     large = tf.maximum(tf.abs(lo), tf.abs(hi)) > tf.constant(c.sum_limit, cd)
     inv = tf.where(large, tf.constant(c.sum_scale, cd), one)
     k = tf.where(large, tf.constant(1.0 / c.sum_scale, tf.float64), tf.constant(1.0, tf.float64))
-    any_large = tf.reduce_any(large)
-    xs = tf.cond(any_large, lambda: X0 * inv[:, None], lambda: X0)
-    m = tf.cond(any_large, lambda: tf.reduce_sum(tf.where(ok, xs, zero), 1), lambda: tot) / tf.cast(tf.maximum(n_fin, 1), cd)
+    # (small tensors: scaling every row, 1 or a power of two, costs less than a branch would)
+    xs = X0 * inv[:, None]
+    m = tf.where(large, tf.reduce_sum(tf.where(ok, xs, zero), 1), tot) / tf.cast(tf.maximum(n_fin, 1), cd)
     r = dev_scale(w, inv, bins, cd)
-    d = tf.where(ok, xs - m[:, None], zero)
-    d = tf.cond(tf.reduce_all(tf.equal(r, 1)), lambda: d, lambda: d * r[:, None])
+    d = tf.where(ok, xs - m[:, None], zero) * r[:, None]
     s1, s2 = _f64(tf.reduce_sum(d, 1)), _f64(tf.reduce_sum(tf.square(d), 1))
     n64 = tf.cast(tf.maximum(n_fin, 1), tf.float64)
     r64 = _f64(r)
@@ -212,7 +210,8 @@ def _chunked_row(x, bins: int):
     """The row of a large flat tensor, exactly ``_rule.one_row``'s (counts, extremes and
     width bit for bit; mean and std combined over the chunks about a shared pivot, as the
     replicas' are): the range from whole-tensor reductions (no temporary when every value
-    is finite), then each chunk counted on the shared edges."""
+    is finite), then each chunk (one for a tensor of at most :data:`CHUNK` values)
+    counted on the shared edges."""
     cd = x.dtype
     n = tf.size(x, out_type=tf.int32)
     chunks = (n + CHUNK - 1) // CHUNK
@@ -221,14 +220,9 @@ def _chunked_row(x, bins: int):
     def chunk(i):
         return x[i * CHUNK : tf.minimum((i + 1) * CHUNK, n)]
 
-    def masked_range():
-        def step(i, mn, mx):
-            r = finite_range(chunk(i))
-            return i + 1, tf.minimum(mn, r[0]), tf.maximum(mx, r[1])
-
-        inf = tf.constant(np.inf, tf.float64)
-        _, mn, mx = tf.while_loop(lambda i, *_: i < chunks, step, (tf.constant(0), inf, -inf), parallel_iterations=1)
-        return mn, mx
+    def masked_range():  # NaN or Inf somewhere (rare): a temporary the size of x, once
+        r = finite_range(x)
+        return r[0], r[1]
 
     mn, mx = tf.cond(finite, lambda: (_f64(tf.reduce_min(x)), _f64(tf.reduce_max(x))), masked_range)
     lo, w, large = shared_range(mn, mx, bins, cd)
@@ -246,14 +240,14 @@ def _one(x, units, bounds, bins: int):
     """One flat tensor's row and probe columns (``[bins + 10 + PROBE_COLUMNS]``)."""
     nan2 = tf.constant([np.nan, np.nan], tf.float64)
     probe = tf.cond(units > 0, lambda: probe_segment(x, units, bounds), lambda: nan2)
-    row = tf.cond(tf.size(x) > CHUNK, lambda: _chunked_row(x, bins), lambda: row_either(x, bins))
-    return tf.concat([row, probe], 0)
+    return tf.concat([_chunked_row(x, bins), probe], 0)
 
 
 def _classes(sizes):
-    """The classes of the tensors of sizes ``sizes``: ``(order, starts, ends, single)``,
-    ``order`` the tensors sorted by class, class ``g`` being ``order[starts[g]:ends[g]]``;
-    ``single[g]`` when it is one large tensor. Sizes within a factor of two share a class."""
+    """The classes of the tensors of sizes ``sizes``: ``(order, starts, ends)``, ``order``
+    the tensors sorted by class, class ``g`` being ``order[starts[g]:ends[g]]``. Sizes
+    within a factor of two share a class; a tensor above :data:`SMALL_MAX` values (one
+    whose size was not known when the step was traced) is a class of its own."""
     T = tf.shape(sizes)[0]
     cls = tf.reduce_sum(tf.cast(sizes[:, None] > tf.constant(_POW2)[None, :], tf.int32), 1)  # ceil(log2 size)
     cls = tf.where(sizes <= SMALL_MAX, cls, _SINGLE + tf.range(T))
@@ -262,7 +256,7 @@ def _classes(sizes):
     first = tf.concat([tf.ones([tf.minimum(T, 1)], tf.bool), tf.not_equal(sorted_cls[1:], sorted_cls[:-1])], 0)
     starts = tf.cast(tf.reshape(tf.where(first), [-1]), tf.int32)
     ends = tf.concat([starts[1:], tf.reshape(T, [1])], 0)
-    return order, starts, ends, tf.gather(sorted_cls, starts) >= _SINGLE
+    return order, starts, ends
 
 
 _FNS: dict = {}
@@ -286,23 +280,14 @@ def grouped_fn(cd: tf.DType, bins: int):
 
     def run(values, sizes, units, bounds):
         T = tf.shape(sizes)[0]
-        at = tf.cumsum(sizes, exclusive=True)
-        order, starts, ends, single = _classes(sizes)
+        order, starts, ends = _classes(sizes)
         ragged = tf.RaggedTensor.from_row_lengths(values, sizes, validate=False)
 
         def body(g, acc):
             members = order[starts[g] : ends[g]]
-
-            def alone():
-                i = members[0]
-                x = tf.slice(values, tf.reshape(at[i], [1]), tf.reshape(sizes[i], [1]))
-                return _one(x, units[i], bounds[i], bins)[None]
-
-            def together():
-                X0 = tf.gather(ragged, members).to_tensor()
-                return class_rows(X0, tf.gather(sizes, members), tf.gather(units, members), tf.gather(bounds, members), bins)
-
-            return g + 1, acc.scatter(members, tf.cond(single[g], alone, together))
+            X0 = tf.gather(ragged, members).to_tensor()
+            rows = class_rows(X0, tf.gather(sizes, members), tf.gather(units, members), tf.gather(bounds, members), bins)
+            return g + 1, acc.scatter(members, rows)
 
         acc = tf.TensorArray(tf.float64, size=T, element_shape=[width])
         _, acc = tf.while_loop(lambda g, _: g < tf.shape(starts)[0], body, (tf.constant(0), acc))

@@ -419,23 +419,20 @@ def _scaled_norm(d) -> tf.Tensor:
     return tf.sqrt(tf.cast(tf.reduce_sum(tf.square(d / s)), tf.float64)) * tf.cast(s, tf.float64)
 
 
-def _norm(d) -> tf.Tensor:
-    """``||d||`` (L2) of a flat vector in float64, from one fused reduction in ``d``'s own
-    dtype (no float64 copy); measured again with scaled values (:func:`_scaled_norm`)
-    only when that one may have overflowed or lost squares to underflow."""
-    fast = tf.cast(tf.math.reduce_euclidean_norm(d), tf.float64)
-    ok = tf.math.is_finite(fast) & (fast >= _SAFE_NORM[d.dtype])
-    return tf.cond(ok, lambda: fast, lambda: _scaled_norm(d))
-
-
 def _update_one(a, b, o=None) -> tf.Tensor:
     """``[std(a - b), ||a - b||, ||b - o||]`` in float64 for flat vectors of one dtype
-    (NaN for the last without ``o``)."""
+    (NaN for the last without ``o``): fused norms, measured again with scaled values
+    (:func:`_scaled_norm`) only when one of them may have overflowed or lost squares."""
     d = a - b
-    n = tf.cast(tf.maximum(tf.size(d), 1), tf.float64)
-    sd = _norm(d - tf.reduce_mean(d)) / tf.sqrt(n)  # the two-pass spread, each pass one fused op
-    sd = tf.where(tf.size(d) > 0, sd, tf.constant(np.nan, tf.float64))
-    return tf.stack([sd, _norm(d), _norm(b - o) if o is not None else tf.constant(np.nan, tf.float64)])
+    size = tf.size(d)
+    n = tf.cast(tf.maximum(size, 1), tf.float64)
+    parts = [d - tf.reduce_mean(d), d] + ([b - o] if o is not None else [])  # the spread: two passes
+    fast = tf.stack([tf.cast(tf.math.reduce_euclidean_norm(p), tf.float64) for p in parts])
+    ok = tf.reduce_all(tf.math.is_finite(fast) & (fast >= _SAFE_NORM[d.dtype]))
+    norms = tf.cond(ok, lambda: fast, lambda: tf.stack([_scaled_norm(p) for p in parts]))
+    sd = tf.where(size > 0, norms[0] / tf.sqrt(n), tf.constant(np.nan, tf.float64))
+    dist = norms[2] if o is not None else tf.constant(np.nan, tf.float64)
+    return tf.stack([sd, norms[1], dist])
 
 
 def _update_fn(cd: tf.DType, origin: bool):
