@@ -814,7 +814,7 @@ class Engine:
         step = tf.cast(tf.convert_to_tensor(self._iterations(opt)), tf.int64) - st.base
         checked = [t for t in [g for _, g in pairs] + [loss] if t is not None]
         # The update's scalars (its norm, the distance from w0, the update ratio of weight
-        # matrices) of the weights with a static shape: copied before the update, compared after.
+        # matrices) of the weights with a static shape: read before the update, compared after.
         measured = _measured_rows(names, tensors)
 
         kinds_of = [probe_kind(t, b) for _, t, b in acts] + [None] * sum(len(names[k]) for k in names if k != "activations")
@@ -871,7 +871,8 @@ class Engine:
         ``check`` (every gradient and the loss finite) fails, whatever ``every``.
         ``measured`` lists ``(row, variable, ratio)`` of the weights whose update scalars
         :meth:`after_update` measures once the optimizer has run (:func:`_measured_rows`):
-        on sampled steps, their values are copied before the update, and the first
+        on sampled steps, their reads before the update are handed on (a buffer under
+        XLA), and the first
         sampled step that reads them fills their w0 (:class:`_Origin`). ``model``: the
         label the global gradient norm goes under.
 
@@ -988,7 +989,8 @@ class Engine:
 
     def after_update(self) -> None:
         """Once the optimizer's update ran, the update scalars of this step's weights
-        (:func:`~._ops.update_scalars`), from the copies :meth:`_write` made: the update
+        (:func:`~._ops.update_scalars`), from the values before it that :meth:`_write`
+        handed on: the update
         ratio of weight matrices (std of what the update changed over std of the weights
         before it), the update's norm ``||w_after - w||`` and the distance from the start
         ``||w - w0||`` of every weight with a static shape. Measured on what the optimizer
