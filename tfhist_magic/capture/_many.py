@@ -246,15 +246,23 @@ def _one(x, units, bounds, bins: int):
 def _classes(sizes):
     """The classes of the tensors of sizes ``sizes``: ``(order, starts, ends)``, ``order``
     the tensors sorted by class, class ``g`` being ``order[starts[g]:ends[g]]``. Sizes
-    within a factor of two share a class; a tensor above :data:`SMALL_MAX` values (one
-    whose size was not known when the step was traced) is a class of its own."""
+    within a factor of two share a class, and a class holds at most :data:`CHUNK` padded
+    values (more tensors of a size make more classes: what binning one holds stays
+    bounded); a tensor above :data:`SMALL_MAX` values (one whose size was not known when
+    the step was traced) is a class of its own."""
     T = tf.shape(sizes)[0]
-    cls = tf.reduce_sum(tf.cast(sizes[:, None] > tf.constant(_POW2)[None, :], tf.int32), 1)  # ceil(log2 size)
-    cls = tf.where(sizes <= SMALL_MAX, cls, _SINGLE + tf.range(T))
+    log2 = tf.reduce_sum(tf.cast(sizes[:, None] > tf.constant(_POW2)[None, :], tf.int32), 1)  # ceil(log2 size)
+    cls = tf.where(sizes <= SMALL_MAX, log2, _SINGLE + tf.range(T))
     order = tf.argsort(cls, stable=True)
     sorted_cls = tf.gather(cls, order)
+    pos = tf.range(T)
     first = tf.concat([tf.ones([tf.minimum(T, 1)], tf.bool), tf.not_equal(sorted_cls[1:], sorted_cls[:-1])], 0)
-    starts = tf.cast(tf.reshape(tf.where(first), [-1]), tf.int32)
+    class_start = tf.gather(tf.boolean_mask(pos, first), tf.cumsum(tf.cast(first, tf.int32)) - 1)
+    cap = tf.bitwise.right_shift(CHUNK, tf.minimum(sorted_cls, 20))  # members whose padded values fit in CHUNK
+    sub = (pos - class_start) // tf.maximum(cap, 1)
+    key = tf.cast(sorted_cls, tf.int64) * (CHUNK + 1) + tf.cast(sub, tf.int64)
+    new = tf.concat([tf.ones([tf.minimum(T, 1)], tf.bool), tf.not_equal(key[1:], key[:-1])], 0)
+    starts = tf.cast(tf.reshape(tf.where(new), [-1]), tf.int32)
     ends = tf.concat([starts[1:], tf.reshape(T, [1])], 0)
     return order, starts, ends
 
