@@ -11,9 +11,10 @@ together, with the rule of ``_rule`` and nothing else:
 * :func:`grouped_fn` is one cached ``tf.function`` per ``(dtype, bins)`` that takes the
   values of any number of tensors side by side and their sizes, sorts the tensors into
   classes of sizes within a factor of two (so padding at most doubles what is read),
-  and runs :func:`class_rows` once per class; a tensor above :data:`SMALL_MAX` values
-  is binned on its own (``_rule.row_either``, no padding, no copy). A new trace of a
-  training step adds one call op per dtype, whatever the number of tensors.
+  and runs :func:`class_rows` once per class (at most :data:`CHUNK` padded values a
+  class); a tensor above :data:`SMALL_MAX` values whose size was unknown when the step
+  was traced is a class of its own. A new trace of a training step adds one call op per
+  dtype, whatever the number of tensors.
 * :func:`large_fn` is the cached function of the tensors known to be large when the
   step is traced, handed over as one ``TensorList`` (their buffers, not copies): one
   call op for all of them, binned one at a time where they lie, and above :data:`CHUNK` values a chunk at a time (the
