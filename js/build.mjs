@@ -12,8 +12,12 @@ import { build } from "esbuild";
 const here = fileURLToPath(new URL(".", import.meta.url));
 const src = join(here, "src");
 
+// Besides js/src, the bundle inlines the names Python and the page share.
+const shared = join(here, "..", "tfhist_magic", "constants.json");
+
 /** The sources' digest: each file's path (relative to js/src, "/"-separated, sorted), a
- * NUL, its bytes, a NUL. tests/test_dashboard_js.py computes the same. */
+ * NUL, its bytes, a NUL; then "tfhist_magic/constants.json", a NUL, its bytes, a NUL.
+ * tests/test_dashboard_js.py computes the same. */
 export function digest() {
   const files = [];
   const walk = (dir) => {
@@ -27,6 +31,7 @@ export function digest() {
   files.sort();
   const h = createHash("sha256");
   for (const f of files) h.update(f + "\0").update(readFileSync(join(src, f))).update("\0");
+  h.update("tfhist_magic/constants.json\0").update(readFileSync(shared)).update("\0");
   return h.digest("hex");
 }
 

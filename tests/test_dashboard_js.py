@@ -425,7 +425,7 @@ def test_a_local_model_stands_in_for_the_widgets():
 def test_the_shipped_bundle_is_built_from_the_sources():
     """tfhist_magic/view/dashboard.js is js/src/*.js bundled by js/build.mjs (committed, so
     pip install needs no npm): its first lines name the sources' digest, computed the
-    way build.mjs computes it. Rebuild with `cd js && npm install && npm run build`."""
+    way build.mjs computes it (with tfhist_magic/constants.json, which it inlines). Rebuild with `cd js && npm install && npm run build`."""
     import hashlib
     import re
     from pathlib import Path
@@ -434,6 +434,8 @@ def test_the_shipped_bundle_is_built_from_the_sources():
     h = hashlib.sha256()
     for f in sorted(p.relative_to(src).as_posix() for p in src.rglob("*.js")):
         h.update(f.encode() + b"\0" + (src / f).read_bytes() + b"\0")
+    shared = src.parents[1] / "tfhist_magic" / "constants.json"  # inlined: the names Python and the page share
+    h.update(b"tfhist_magic/constants.json\0" + shared.read_bytes() + b"\0")
     from jsnode import JS
 
     said = re.search(r"^// sources: sha256 ([0-9a-f]{64})$", JS.read_text(), re.M)

@@ -1,16 +1,34 @@
-// What every part shares: the kinds, their names and colours, the columns of a row, the views.
+// What every part shares. The names Python and the page share come from one file,
+// tfhist_magic/constants.json (esbuild inlines it; tests/test_constants.py checks both
+// sides): the kinds, their names and colours, the columns of a row, the percentiles, the
+// scalar series, the statistics. What only the page has is here: the views, the labels,
+// the depth view's choices.
 
-export const KINDS = ["activations", "weights", "grads"];
+import C from "../../tfhist_magic/constants.json";
 
-export const TITLES = { activations: "Activations", weights: "Weights", grads: "Gradients" };
+export const KINDS = C.KINDS;
 
-export const COLORS = { activations: "#2a9d8f", weights: "#e76f51", grads: "#457b9d" };
+export const TITLES = C.TITLES;
 
-export const EXTRA = 10;
+export const COLORS = C.COLORS;
 
-export const [NAN, POSINF, NEGINF, ZEROS, MIN, MAX, MEAN, STD, NORM] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+// The numbers stored after a row's counts, in this order (histogram.EXTRA of them).
+export const EXTRA_COLUMNS = C.EXTRA_COLUMNS;
 
-export const PERCENTILES = [0, 6.68, 15.87, 30.85, 50, 69.15, 84.13, 93.32, 100];
+export const EXTRA = EXTRA_COLUMNS.length;
+
+export const [NAN, POSINF, NEGINF, ZEROS, MIN, MAX, MEAN, STD, NORM] = ["nan", "posinf", "neginf", "zeros", "min", "max", "mean", "std", "norm"].map((c) => EXTRA_COLUMNS.indexOf(c));
+
+export const PERCENTILES = C.PERCENTILES;
+
+export const SCALARS = C.SCALARS;
+
+// The scalar series named by a model's label (the others by a tensor's name).
+export const MODEL_SCALARS = C.MODEL_SCALARS;
+
+// Statistics of the rows (packet.STATS): a page that fetched one for the depth view keeps
+// it as the scalar series "<kind>.<stat>", and the deltas' rows extend it.
+export const STATS = C.STATS;
 
 export const VIEWS = [
   ["step", "step"],
@@ -22,25 +40,29 @@ export const VIEWS = [
   ["depth", "depth × step"],
 ];
 
-// The scalar series drawn under a kind's histogram: [metric, label, log scale].
-export const PROBES = {
-  weights: [["update_ratio", "update / weight ratio, std(Δw) / std(w) (grey: the other weight matrices)", true]],
-  activations: [["dead_units", "dead units: zero on the whole batch", false], ["saturation", "saturated: within 0.03 of the bounds", false]],
+// How the page draws each scalar series: [label, strip, log scale]. Strip "probe": under
+// the histogram, with the rule's threshold or band; "norms": below it, sizes on a log axis.
+const LOOK = {
+  update_ratio: ["update / weight ratio, std(Δw) / std(w) (grey: the other weight matrices)", "probe", true],
+  dead_units: ["dead units: zero on the whole batch", "probe", false],
+  saturation: ["saturated: within 0.03 of the bounds", "probe", false],
+  update_norm: ["update norm ‖Δw‖", "norms", true],
+  init_distance: ["distance from init ‖w − w₀‖", "norms", true],
+  grad_norm: ["global gradient norm of the model's update", "norms", true],
 };
+
+// The scalar series drawn under a kind's histograms, in constants.json's order: a tensor's
+// (PROBES) and, under the gradients, their model's (MODEL_SCALARS).
+const under = (kind) => [...(C.PROBES[kind] || []), ...(kind === "grads" ? MODEL_SCALARS : [])];
+const strip = (name, entry) => Object.fromEntries(KINDS.map((k) => [k, under(k).filter((m) => LOOK[m][1] === name).map((m) => entry(m, LOOK[m]))]).filter(([, v]) => v.length));
+
+// The scalar series drawn under a kind's histogram: [metric, label, log scale].
+export const PROBES = strip("probe", (m, [label, , log]) => [m, label, log]);
 
 // Drawn below them, on a log axis: sizes per sampled step, [metric, label, named by]: a
 // weight's update norm and distance from the start (named by the tensor), the global
 // gradient norm of the tensor's model (named by the model, header.models).
-export const NORMS = {
-  weights: [["update_norm", "update norm ‖Δw‖", "tensor"], ["init_distance", "distance from init ‖w − w₀‖", "tensor"]],
-  grads: [["grad_norm", "global gradient norm of the model's update", "model"]],
-};
-
-export const SCALARS = ["update_ratio", "update_norm", "init_distance", "dead_units", "saturation", "grad_norm"];
-
-// Statistics of the rows (widget.STATS): a page that fetched one for the depth view keeps
-// it as the scalar series "<kind>.<stat>", and the deltas' rows extend it.
-export const STATS = ["norm", "std", "mean"];
+export const NORMS = strip("norms", (m, [label]) => [m, label, MODEL_SCALARS.includes(m) ? "model" : "tensor"]);
 
 // The depth × step view's statistic per kind: [metric, label, colour scale].
 export const DEPTH = {

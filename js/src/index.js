@@ -15,6 +15,7 @@ export { mount, mountSaved } from "./saved.js";
 export { Store, localModel } from "./store.js";
 export { binEdges, decode } from "./codec.js";
 export { PERCENTILES } from "./constants.js";
+export * as constants from "./constants.js";
 export { describe, fmt, fmtStat, frame, outside, pct, percentiles, rebin, robustRange, spaced, statOf, statusText, valueRange } from "./numbers.js";
 export { contrast, luminance } from "./theme.js";
 export { groupTree } from "./picker.js";

@@ -1,14 +1,64 @@
 // tfhist_magic dashboard: bundled by js/build.mjs from js/src/*.js (edit those, then
 // `cd js && npm install && npm run build`). No imports, nothing from a CDN.
-// sources: sha256 92476b1409b800f84e37c410162b7b75b4a77bcd74bb95cdf1ef4e1734dc7450
+// sources: sha256 23bc6f41a9744e41bb18fe6b22146328a396e055e3f874924a6c9e64e76b31c7
+var __defProp = Object.defineProperty;
+var __export = (target, all) => {
+  for (var name in all)
+    __defProp(target, name, { get: all[name], enumerable: true });
+};
 
 // src/constants.js
-var KINDS = ["activations", "weights", "grads"];
-var TITLES = { activations: "Activations", weights: "Weights", grads: "Gradients" };
-var COLORS = { activations: "#2a9d8f", weights: "#e76f51", grads: "#457b9d" };
-var EXTRA = 10;
-var [NAN, POSINF, NEGINF, ZEROS, MIN, MAX, MEAN, STD, NORM] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-var PERCENTILES = [0, 6.68, 15.87, 30.85, 50, 69.15, 84.13, 93.32, 100];
+var constants_exports = {};
+__export(constants_exports, {
+  COLORS: () => COLORS,
+  DEPTH: () => DEPTH,
+  EXTRA: () => EXTRA,
+  EXTRA_COLUMNS: () => EXTRA_COLUMNS,
+  KINDS: () => KINDS,
+  MAX: () => MAX,
+  MEAN: () => MEAN,
+  MIN: () => MIN,
+  MODEL_SCALARS: () => MODEL_SCALARS,
+  NAN: () => NAN,
+  NEGINF: () => NEGINF,
+  NORM: () => NORM,
+  NORMS: () => NORMS,
+  PERCENTILES: () => PERCENTILES,
+  POSINF: () => POSINF,
+  PROBES: () => PROBES,
+  SCALARS: () => SCALARS,
+  STATS: () => STATS,
+  STD: () => STD,
+  TITLES: () => TITLES,
+  VIEWS: () => VIEWS,
+  ZEROS: () => ZEROS
+});
+
+// ../tfhist_magic/constants.json
+var constants_default = {
+  _about: "The names Python and the page share: one source. tfhist_magic/constants.py reads this file; js/src/constants.js imports it (esbuild inlines it into the bundle); tests/test_constants.py checks both sides.",
+  KINDS: ["activations", "weights", "grads"],
+  TITLES: { activations: "Activations", weights: "Weights", grads: "Gradients" },
+  COLORS: { activations: "#2a9d8f", weights: "#e76f51", grads: "#457b9d" },
+  EXTRA_COLUMNS: ["nan", "posinf", "neginf", "zeros", "min", "max", "mean", "std", "norm", "width"],
+  PERCENTILES: [0, 6.68, 15.87, 30.85, 50, 69.15, 84.13, 93.32, 100],
+  SCALARS: ["update_ratio", "update_norm", "init_distance", "dead_units", "saturation", "grad_norm"],
+  MODEL_SCALARS: ["grad_norm"],
+  PROBES: { activations: ["dead_units", "saturation"], weights: ["update_ratio", "update_norm", "init_distance"] },
+  STATS: ["norm", "std", "mean"]
+};
+
+// src/constants.js
+var KINDS = constants_default.KINDS;
+var TITLES = constants_default.TITLES;
+var COLORS = constants_default.COLORS;
+var EXTRA_COLUMNS = constants_default.EXTRA_COLUMNS;
+var EXTRA = EXTRA_COLUMNS.length;
+var [NAN, POSINF, NEGINF, ZEROS, MIN, MAX, MEAN, STD, NORM] = ["nan", "posinf", "neginf", "zeros", "min", "max", "mean", "std", "norm"].map((c) => EXTRA_COLUMNS.indexOf(c));
+var PERCENTILES = constants_default.PERCENTILES;
+var SCALARS = constants_default.SCALARS;
+var MODEL_SCALARS = constants_default.MODEL_SCALARS;
+var STATS = constants_default.STATS;
 var VIEWS = [
   ["step", "step"],
   ["overlay", "overlay"],
@@ -18,16 +68,18 @@ var VIEWS = [
   ["grid", "all tensors"],
   ["depth", "depth \xD7 step"]
 ];
-var PROBES = {
-  weights: [["update_ratio", "update / weight ratio, std(\u0394w) / std(w) (grey: the other weight matrices)", true]],
-  activations: [["dead_units", "dead units: zero on the whole batch", false], ["saturation", "saturated: within 0.03 of the bounds", false]]
+var LOOK = {
+  update_ratio: ["update / weight ratio, std(\u0394w) / std(w) (grey: the other weight matrices)", "probe", true],
+  dead_units: ["dead units: zero on the whole batch", "probe", false],
+  saturation: ["saturated: within 0.03 of the bounds", "probe", false],
+  update_norm: ["update norm \u2016\u0394w\u2016", "norms", true],
+  init_distance: ["distance from init \u2016w \u2212 w\u2080\u2016", "norms", true],
+  grad_norm: ["global gradient norm of the model's update", "norms", true]
 };
-var NORMS = {
-  weights: [["update_norm", "update norm \u2016\u0394w\u2016", "tensor"], ["init_distance", "distance from init \u2016w \u2212 w\u2080\u2016", "tensor"]],
-  grads: [["grad_norm", "global gradient norm of the model's update", "model"]]
-};
-var SCALARS = ["update_ratio", "update_norm", "init_distance", "dead_units", "saturation", "grad_norm"];
-var STATS = ["norm", "std", "mean"];
+var under = (kind) => [...constants_default.PROBES[kind] || [], ...kind === "grads" ? MODEL_SCALARS : []];
+var strip = (name, entry) => Object.fromEntries(KINDS.map((k) => [k, under(k).filter((m) => LOOK[m][1] === name).map((m) => entry(m, LOOK[m]))]).filter(([, v]) => v.length));
+var PROBES = strip("probe", (m, [label, , log]) => [m, label, log]);
+var NORMS = strip("norms", (m, [label]) => [m, label, MODEL_SCALARS.includes(m) ? "model" : "tensor"]);
 var DEPTH = {
   grads: [["norm", "gradient norm", "log"]],
   weights: [["update_ratio", "update ratio", "log"], ["norm", "weight norm", "log"]],
@@ -1200,9 +1252,9 @@ function rgbaOf(css) {
   const m = v.match(/[\d.]+/g) || [0, 0, 0, 1];
   return [+m[0], +m[1], +m[2], m[3] === void 0 ? 1 : +m[3]];
 }
-function over(top, under) {
+function over(top, under2) {
   const a = top[3] === void 0 ? 1 : top[3];
-  return [0, 1, 2].map((k) => top[k] * a + under[k] * (1 - a));
+  return [0, 1, 2].map((k) => top[k] * a + under2[k] * (1 - a));
 }
 function luminance([r, g, b]) {
   const f = (c) => (c /= 255) <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
@@ -2991,6 +3043,7 @@ export {
   PERCENTILES,
   Store,
   binEdges,
+  constants_exports as constants,
   contrast,
   decode,
   widget_default as default,

@@ -14,6 +14,7 @@ from time import time as _unix_time
 
 import numpy as np
 
+from .. import constants as C
 from .. import histogram as H
 
 __all__ = ["ARRAYS", "TRACK_ARRAYS", "SCALARS", "STATS", "VERSION", "Packet", "decode", "encode", "header", "json_safe", "row_bytes"]
@@ -34,11 +35,11 @@ ARRAYS = ("steps", "epochs", "wall", "counts", "extra", "lwh", "keep")
 #: Then the scalar series' arrays (one number a step), concatenated the same way.
 TRACK_ARRAYS = ("steps", "values", "keep")
 #: The Recording's scalar series the page draws under a tensor's histogram (all of them:
-#: ``recording.SCALARS``; ``grad_norm`` is named by the model, drawn under its gradients).
-SCALARS = ("update_ratio", "update_norm", "init_distance", "dead_units", "saturation", "grad_norm")
+#: ``constants.SCALARS``; ``grad_norm`` is named by the model, drawn under its gradients).
+SCALARS = C.SCALARS
 #: Statistics of the rows the depth view can draw (besides the scalar series), sent as
-#: tracks named ``"<kind>.<stat>"``.
-STATS = {"norm": H.NORM, "std": H.STD, "mean": H.MEAN}
+#: tracks named ``"<kind>.<stat>"``: ``constants.STATS``, each to its column of a row.
+STATS = {name: C.EXTRA_COLUMNS.index(name) for name in C.STATS}
 
 
 def json_safe(obj):
