@@ -188,6 +188,54 @@ def test_the_saved_dashboard_holds_every_run_aligned():
     np.testing.assert_array_equal(scores["d/kernel"]["values"], cmp.matched("weights", "d/kernel").scores)
 
 
+def _with_scalars(rec, prefix, names, steps, scale):
+    """``rec`` with each weight's update ratio, update norm and distance from init, and its
+    model's global gradient norm, at ``steps`` (values ``scale`` times the step's index)."""
+    k = np.arange(1, len(steps) + 1, dtype=np.float64)
+    for n in names:
+        for metric, unit in (("update_ratio", 1e-3), ("update_norm", 0.1), ("init_distance", 1.0)):
+            rec.add_scalars(metric, f"{prefix}/{n}", steps, unit * scale * k)
+    rec.add_scalars("grad_norm", prefix, steps, 2.0 * scale * k)
+    return rec
+
+
+def _packet(cmp, **kwargs):
+    from tfhist_magic.view.comparing import compare_packet
+
+    return decode(zlib.decompress(compare_packet(cmp, **kwargs)[0]))
+
+
+def test_the_comparisons_packet_carries_every_runs_scalar_series():
+    """The per-step scalars drawn under a tensor (update ratio, update norm, distance from
+    init; the model's gradient norm under its gradients) travel for every run, named as the
+    comparison names the tensor (a model's: by its label in that run), each saying its run;
+    the header says which model each shared tensor belongs to in each run."""
+    names = ["d/kernel", "d/bias"]
+    a = _with_scalars(_run([0, 10, 20, 30], names), "net", names, [0, 10, 20, 30], 1.0)
+    b = _with_scalars(_run(list(range(0, 33, 4)), names, seed=1, prefix="net_1"), "net_1", names, list(range(0, 33, 4)), 3.0)
+    cmp = tfhist_magic.compare(a, b, labels=["a", "b"])
+    h = _packet(cmp)
+    assert [r["models"] for r in h["compare"]["runs"]] == [{"d/kernel": "net", "d/bias": "net"}, {"d/kernel": "net_1", "d/bias": "net_1"}]
+    tracks = {(t["metric"], t["name"], t["run"]): t for t in h["scalars"] if not t["metric"].startswith("score.")}
+    want = {(m, n, r) for m in ("update_ratio", "update_norm", "init_distance") for n in names for r in (0, 1)}
+    want |= {("grad_norm", "net", 0), ("grad_norm", "net_1", 1)}
+    assert set(tracks) == want
+    for (metric, name, r), t in tracks.items():  # every recorded value of each run (nothing thinned here)
+        rec, of = (a, b)[r], name if metric == "grad_norm" else ("net", "net_1")[r] + "/" + name
+        steps, values = rec.scalar(metric, of)
+        np.testing.assert_array_equal(t["steps"], steps)
+        np.testing.assert_array_equal(t["values"], values)
+    # thinned to fit: each run's scalars keep the steps its kept snapshots have
+    h = _packet(cmp, budget=1_500)
+    assert h["saved"]["thinned"]
+    kept = {(s["kind"], s["name"], s["run"]): set(s["steps"].tolist()) for s in h["series"]}
+    for t in h["scalars"]:
+        if t["metric"] in ("update_ratio", "update_norm", "init_distance"):
+            assert set(t["steps"].tolist()) == kept[("weights", t["name"], t["run"])]
+        elif t["metric"] == "grad_norm":
+            assert set(t["steps"].tolist()) == set().union(*(v for (k, _, r), v in kept.items() if k == "grads" and r == t["run"]))
+
+
 # -- real Keras runs -----------------------------------------------------------------------
 
 

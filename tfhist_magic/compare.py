@@ -44,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .constants import MODEL_SCALARS, PROBES
 from .recording import KINDS, Recording
 
 __all__ = ["RUN_COLORS", "Comparison", "compare", "spread", "wasserstein1"]
@@ -329,6 +330,53 @@ class Comparison:
         """The :class:`~tfhist_magic.recording.Series` of a shared tensor in each run."""
         m = self.matched(kind, name)
         return [rec.series(kind, n) for rec, n in zip(self.runs, m.names)]
+
+    def models(self, run: int) -> dict:
+        """``{tensor: model label in run}`` for the shared tensors (as the comparison names
+        them) that belong to one of the run's models: where its model's scalar series
+        (:data:`~tfhist_magic.constants.MODEL_SCALARS`, the global gradient norm) are."""
+        rec = self.runs[run]
+        of = {n: model for model, names in rec.models.items() for n in names}
+        return {m.name: of[m.names[run]] for kind in self.kinds for m in self._tensors[kind] if m.names[run] in of}
+
+    def tracks(self, picked: dict | None = None) -> list[tuple[dict, np.ndarray, np.ndarray]]:
+        """Every run's scalar series drawn under the shared tensors, as ``(entry, steps,
+        values)`` for a packet's ``track``: a tensor's (:data:`~tfhist_magic.constants.PROBES`
+        of its kind: update ratio, update norm, distance from init, dead units, saturation)
+        named as the comparison names the tensor, and its model's (``MODEL_SCALARS``, under
+        the gradients) named by the model's label in that run, once per run and model; each
+        entry says its ``run``. ``picked``: ``{(kind, name): rows of m.index kept}`` when a
+        packet keeps only some compared steps; each series then keeps only the steps its
+        run's kept snapshots have (without it: the whole series)."""
+        out = []
+        models = [self.models(r) for r in range(len(self.runs))]
+        kept: list[dict] = [{} for _ in self.runs]  # run -> {model: the steps its tensors' kept snapshots have}
+        for kind in self.kinds:
+            for m in self._tensors[kind]:
+                at = None if picked is None else picked.get((kind, m.name))
+                for r, (rec, name) in enumerate(zip(self.runs, m.names)):
+                    keep = None if at is None else m.steps[at, r]
+                    for metric in PROBES.get(kind, ()):
+                        if name in rec.scalar_names(metric):
+                            out.append(self._track(rec, metric, name, m.name, r, keep))
+                    if keep is not None and m.name in models[r]:
+                        kept[r].setdefault(models[r][m.name], set()).update(keep.tolist())
+        for r, rec in enumerate(self.runs):
+            for model in dict.fromkeys(models[r].values()):
+                for metric in MODEL_SCALARS:
+                    if model in rec.scalar_names(metric):
+                        keep = None if picked is None else np.array(sorted(kept[r].get(model, ())), dtype=np.int64)
+                        out.append(self._track(rec, metric, model, model, r, keep))
+        return out
+
+    @staticmethod
+    def _track(rec, metric: str, name: str, shown: str, run: int, keep) -> tuple[dict, np.ndarray, np.ndarray]:
+        steps, values = rec.scalar(metric, name)
+        if keep is not None:
+            at = np.isin(steps, keep)
+            steps, values = steps[at], values[at]
+        entry = {"metric": metric, "name": shown, "run": run, "after": None, "kept": int(steps.size), "recorded": int(steps.size)}
+        return entry, steps, values
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._tensors.values())

@@ -38,11 +38,13 @@ def _build(cmp, k: int | None) -> tuple[bytes, dict]:
     pk = Packet(base, hd)
     i = saved = total = 0
     thinned = False
+    picked = {}  # (kind, tensor) -> the compared steps kept
     for kind in cmp.kinds:
         for m in cmp.tensors(kind):
             S = m.index.shape[0]
             at = np.arange(S) if k is None or S <= k else np.unique(np.round(np.linspace(0, S - 1, max(k, 2))).astype(np.int64))
             thinned = thinned or at.size < S
+            picked[(kind, m.name)] = at
             for r, (rec, name) in enumerate(zip(cmp.runs, m.names)):
                 ch = rec.changes(kind, name)
                 rows = ch.rows[m.index[at, r]]
@@ -54,9 +56,11 @@ def _build(cmp, k: int | None) -> tuple[bytes, dict]:
                 saved += int(at.size)
                 total += int(S)
             pk.track({"metric": f"score.{kind}", "name": m.name, "after": None, "kept": int(at.size), "recorded": int(S)}, m.steps[at, m.reference], m.scores[at])
+    for entry, steps, values in cmp.tracks(picked if thinned else None):  # every run's scalar series (update ratio, norms, dead units, grad norm)
+        pk.track(entry, steps, values)
     ranking = {kind: [[name, score, cmp.matched(kind, name).reference] for name, score in cmp.ranking(kind)] for kind in cmp.kinds}
     hd["compare"] = {
-        "runs": [{"label": lab, "color": col, "series": len(rec)} for lab, col, rec in zip(cmp.labels, cmp.colors, cmp.runs)],
+        "runs": [{"label": lab, "color": col, "series": len(rec), "models": cmp.models(r)} for r, (lab, col, rec) in enumerate(zip(cmp.labels, cmp.colors, cmp.runs))],
         "ranking": ranking,
         "only": [[kind, name, list(held)] for (kind, name), held in cmp.only.items()],
         "steps_note": cmp.steps_note,
