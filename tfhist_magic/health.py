@@ -1,12 +1,14 @@
 """Findings: the questions people open histograms to answer, answered as rows arrive.
 
-Pure NumPy, no TensorFlow. A :class:`Tracker` belongs to each Recording and is fed every
-block of rows (and of probe scalars) as it is added, so findings are kept up to date
-incrementally, at a cost that grows with the rows added, not with the Recording: no
-Series is copied to compute them, however often a live view asks. ``rec.findings()``
-returns :class:`Finding` records; each names its evidence (the step and the number) and
-the rule's threshold. The thresholds are module constants: set them
-(``tfhist_magic.health.UPDATE_RATIO_HIGH = 0.05``) before a watch to change them.
+Pure NumPy, no TensorFlow. A :class:`Tracker` belongs to each Recording and subscribes to
+the blocks :func:`~tfhist_magic.block.deliver` resolves (``Store.arrivals``): it is handed
+each one before its rows are kept, so findings are kept up to date incrementally, at a
+cost that grows with the rows added, not with the Recording: no Series is copied to
+compute them, however often a live view asks. It measures what the rules judge; each
+rule (threshold, when it holds, its message) is one unit in :mod:`tfhist_magic.rules`.
+``rec.findings()`` returns :class:`Finding` records; each names its evidence (the step
+and the number) and the rule's threshold. The thresholds are module constants here: set
+them (``tfhist_magic.health.UPDATE_RATIO_HIGH = 0.05``) before a watch to change them.
 
 A finding is something a practitioner would act on, so the rules apply where
 practitioners apply them (README, "Findings"):
@@ -53,6 +55,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import histogram as H
+from .rules import DEAD_UNITS, DRIFT, EXPLODING, RATIO_HIGH, RATIO_LOW, RULES, SATURATION, VANISHING_DEPTH, VANISHING_TINY, Rule
 
 __all__ = [
     "Finding",
@@ -174,10 +177,6 @@ class _Run:
         self.extra = extra
 
 
-def _g(x) -> str:
-    return f"{x:.3g}"
-
-
 class Tracker:
     """The findings of one Recording, updated as rows arrive (see the module)."""
 
@@ -200,6 +199,16 @@ class Tracker:
         self._order: dict = {}
 
     # -- feeding -----------------------------------------------------------------------
+    def take(self, b) -> None:
+        """A block :func:`~tfhist_magic.block.deliver` resolved, before its rows are kept."""
+        if b.findings is not None:  # a saved file's: as they were
+            self.restore(b.findings)
+            return
+        for kind, rows in b.rows.items():
+            self.rows(kind, list(b.names[kind]), b.steps, rows)
+        for (metric, name), (steps, values, _) in b.scalars.items():
+            self.scalars(metric, name, steps, values)
+
     def rows(self, kind: str, names: list, steps, rows) -> None:
         """A block ``[S, T, B+10]`` of ``kind`` rows for ``names`` at ``steps``."""
         B = rows.shape[2] - H.EXTRA
@@ -234,18 +243,18 @@ class Tracker:
             return
         elif metric == "dead_units":
             for step, v in zip(steps, values):
-                self._hold("dead-units", "activations", name, step, v, v >= DEAD_UNITS_SHARE)
+                self._hold(DEAD_UNITS, name, step, v, DEAD_UNITS.holds(v))
         elif metric == "saturation":
             for step, v in zip(steps, values):
-                self._hold("saturation", "activations", name, step, v, v >= SATURATION_SHARE)
+                self._hold(SATURATION, name, step, v, SATURATION.holds(v))
 
-    def _hold(self, rule, kind, name, step, value, holds: bool, extra=None) -> None:
-        """Note that ``rule`` (``name:variant``) holds for ``name`` at ``step`` when
-        ``holds``: a run starts at the first step it holds (pinned); its last step and
-        value follow each later step it holds."""
+    def _hold(self, rule: Rule, name, step, value, holds: bool, extra=None) -> None:
+        """Note that ``rule`` holds for ``name`` at ``step`` when ``holds``: a run starts
+        at the first step it holds (pinned); its last step and value follow each later
+        step it holds."""
         if not holds:
             return
-        key = (rule, kind, name)
+        key = (rule.key, rule.kind, name)
         run = self.runs.get(key)
         if run is None:
             self.runs[key] = _Run(step, value, extra)
@@ -264,10 +273,8 @@ class Tracker:
                 continue
             med = float(np.median([r for _, r in recent]))
             peak = self.ratio_peak[name] = max(self.ratio_peak.get(name, 0.0), med)
-            self._hold("update-ratio:high", "weights", name, step, med, med > UPDATE_RATIO_HIGH)
-            # too low: the weights never moved at a healthy rate. A ratio that falls as a
-            # run converges (or as a schedule decays the learning rate) is not flagged.
-            self._hold("update-ratio:low", "weights", name, step, med, 0 < peak < UPDATE_RATIO_LOW)
+            self._hold(RATIO_HIGH, name, step, med, RATIO_HIGH.holds(med))
+            self._hold(RATIO_LOW, name, step, med, RATIO_LOW.holds(peak))
 
     def _grads(self, names, steps, norm) -> None:
         key = tuple(names)
@@ -284,12 +291,9 @@ class Tracker:
         for s_i, step in enumerate(steps):
             n = norm[s_i]
             ok = np.isfinite(n)
-            small = (w > 0) & (rel_all[s_i] < VANISHING_RATIO)
-            # exactly 0: nothing reaches the weights; merely tiny: only if it always was
-            # (gradients fall as a run converges)
-            tiny = judged & ok & ((n == 0) | (small & ~had))
-            for t in np.flatnonzero(tiny):
-                self._hold("vanishing-gradients:tiny", "grads", names[t], step, n[t], True, float(w[t]))
+            small = VANISHING_TINY.small(rel_all[s_i], w)
+            for t in np.flatnonzero(VANISHING_TINY.holds(n, small, had, judged)):
+                self._hold(VANISHING_TINY, names[t], step, n[t], True, float(w[t]))
             had |= ok & (n > 0) & ~small
             if not ok.any():
                 continue
@@ -300,7 +304,7 @@ class Tracker:
             else:
                 base = float(np.median(self.grad_totals))
                 if base > 0:
-                    self._hold("exploding-gradients", "grads", None, step, total, total > EXPLODING_GROWTH * base, base)
+                    self._hold(EXPLODING, None, step, total, EXPLODING.holds(total, base), base)
             # across depth: relative gradients of the weight matrices, first vs last
             if rel_idx.size >= 2:
                 rel = rel_all[s_i, rel_idx]
@@ -308,7 +312,7 @@ class Tracker:
                 if use.size >= 2 and rel[use[-1]] > 0:
                     r = float(rel[use[0]] / rel[use[-1]])
                     first, last = names[rel_idx[use[0]]], names[rel_idx[use[-1]]]
-                    self._hold("vanishing-gradients:depth", "grads", first, step, r, r < VANISHING_DEPTH_RATIO, last)
+                    self._hold(VANISHING_DEPTH, first, step, r, VANISHING_DEPTH.holds(r), last)
         self.grad_seen.update(names[t] for t in np.flatnonzero(had))
 
     def _hidden_groups(self, names) -> list:
@@ -351,9 +355,8 @@ class Tracker:
                 with np.errstate(divide="ignore"):  # a dead layer between (std 0) is no drift, and no warning in the cell
                     r = np.diff(np.log(sd))
                 monotone = (r < 0).all() or (r > 0).all()
-                holds = monotone and (ratio <= 1 / DRIFT_FACTOR or ratio >= DRIFT_FACTOR)
-                way = "shrinks" if ratio < 1 else "grows"
-                self._hold("scale-drift:" + way, "activations", names[hidden[0]], step, ratio, holds, names[hidden[-1]])
+                rule = DRIFT["shrinks" if ratio < 1 else "grows"]
+                self._hold(rule, names[hidden[0]], step, ratio, rule.holds(ratio, monotone), names[hidden[-1]])
 
     # -- reading ------------------------------------------------------------------------
     def restore(self, saved: list) -> None:
@@ -365,10 +368,8 @@ class Tracker:
         """Every finding; with ``kinds`` and ``names`` (sets), only those about them."""
         groups: dict[str, list] = {}
         for (rule, kind, name), run in self.runs.items():
-            if rule in ("dead-units", "saturation") and name in self.rec.outputs:
-                continue  # an output the capture named after the run began
-            if rule == "update-ratio:low" and self.ratio_peak.get(name, 0.0) >= UPDATE_RATIO_LOW:
-                continue  # it has moved at a healthy rate since (a warm-up): "never above" no longer holds
+            if not RULES[rule].current(self, name):
+                continue
             if (kinds is None or kind in kinds) and (names is None or name is None or name in names):
                 groups.setdefault(rule, []).append((kind, name, run))
         rest = [f for f in (self._describe(rule, members) for rule, members in groups.items()) if f is not None]
@@ -437,75 +438,22 @@ class Tracker:
         self._order_key, self._order = key, order
         return order
 
-    def _describe(self, rule, members) -> Finding | None:
-        """One finding for the runs ``members`` (``[(kind, name, run)]``) of ``rule``."""
-        rule, _, variant = rule.partition(":")
+    def _describe(self, key, members) -> Finding | None:
+        """One finding for the runs ``members`` (``[(kind, name, run)]``) of the rule ``key``."""
+        rule = RULES.get(key)
+        if rule is None:
+            return None
         members = sorted(members, key=lambda m: m[2].first)  # stable: model order within a step
         kind, name, run = members[0]
         a = min(r.first for _, _, r in members)
         b = max(r.last for _, _, r in members)
         span = f"at step {a}" if a == b else f"from step {a} to {b}"
-        values = [r.value for _, _, r in members]
-        n = len(members)
-        many = n > 1
-        first = f"first: {name} at step {run.first}"
-        v = run.value
-        if rule == "update-ratio":
-            window = f"median of the last {RATIO_WINDOW} sampled steps"
-            if variant == "high":
-                thr, v = UPDATE_RATIO_HIGH, max(values)
-                if many:
-                    msg = f"weights, {n} weight matrices: update/weight ratio above {_g(thr)} {span} ({window}; up to {_g(v)}; {first}): the learning rate may be too high."
-                else:
-                    msg = f"weights {name}: update/weight ratio {_g(v)} {span} ({window}), above {_g(thr)}: the learning rate may be too high."
-            else:
-                thr, v = UPDATE_RATIO_LOW, min(values)
-                if many:
-                    msg = f"weights, {n} weight matrices: update/weight ratio never above {_g(thr)} {span} ({window}; down to {_g(v)}; {first}): the learning rate may be too low."
-                else:
-                    msg = f"weights {name}: update/weight ratio {_g(v)} {span} ({window}), never above {_g(thr)}: the learning rate may be too low."
-        elif rule == "exploding-gradients":
-            base = run.extra if isinstance(run.extra, float) else np.nan
-            msg = f"grads: global gradient norm {_g(v)} {span}, over {_g(EXPLODING_GROWTH)}x its early median {_g(base)} (exploding gradients)."
-            thr = EXPLODING_GROWTH * base
-        elif rule == "vanishing-gradients":
-            if variant == "depth":
-                thr, v = VANISHING_DEPTH_RATIO, min(values)
-                if many:
-                    msg = f"grads, {n} models: vanishing across depth {span}: the first weight matrix's gradient relative to its weights is down to {_g(v)} of the last layer's, below {_g(thr)} ({first})."
-                else:
-                    msg = f"grads {name}: vanishing across depth {span}: its gradient relative to its weights is {_g(v)} of the last layer's ({run.extra}), below {_g(thr)}."
-            else:
-                thr, v = VANISHING_RATIO, min(values)
-                if many:
-                    msg = f"grads, {n} weight matrices: vanishing {span} (gradient norm 0 or below {_g(thr)} of the weights'; {first})."
-                else:
-                    other = run.extra
-                    against = "" if other is None or not np.isfinite(other) else f" against weights {_g(other)}"
-                    msg = f"grads {name}: vanishing {span} (norm {_g(v)}{against})."
-        elif rule == "dead-units":
-            thr, v = DEAD_UNITS_SHARE, max(values)
-            if many:
-                msg = f"activations, {n} layers: {100 * thr:.0f}% or more of units output zero for every example of the batch {span} (up to {100 * v:.0f}%; {first}; dead units; dying ReLU?)."
-            else:
-                msg = f"activations {name}: {100 * v:.0f}% of units output zero for every example of the batch {span} (dead units; dying ReLU?)."
-        elif rule == "saturation":
-            thr, v = SATURATION_SHARE, max(values)
-            if many:
-                msg = f"activations, {n} layers: {100 * thr:.0f}% or more of outputs within 0.03 of the bounds {span} (up to {100 * v:.0f}%; {first}; saturated)."
-            else:
-                msg = f"activations {name}: {100 * v:.0f}% of outputs within 0.03 of the bounds {span} (saturated)."
-        elif rule == "scale-drift":
-            thr = DRIFT_FACTOR
-            v = min(values) if variant == "shrinks" else max(values)
-            factor = 1 / v if v < 1 else v
-            if many:
-                msg = f"activations, {n} models: std {variant} up to {_g(factor)}x layer over layer from the first hidden layer to the last {span} ({first}; scale drift across depth)."
-            else:
-                msg = f"activations {name}: std {variant} {_g(factor)}x layer over layer from {name} to {run.extra} {span} (scale drift across depth)."
+        thr, v = rule.threshold(run), rule.pick(r.value for _, _, r in members)
+        if len(members) > 1:
+            msg = rule.many(len(members), v, thr, span, f"first: {name} at step {run.first}")
         else:
-            return None
-        return Finding(kind, name, a, b, "warning", rule, float(v), float(thr), msg, [m[1] for m in members if m[1] is not None])
+            msg = rule.one(name, v, thr, span, run)
+        return Finding(kind, name, a, b, "warning", rule.rule, float(v), float(thr), msg, [m[1] for m in members if m[1] is not None])
 
 
 class _Subset:
@@ -514,10 +462,7 @@ class _Subset:
     def __init__(self, tracker, kinds, names):
         self.tracker, self.kinds, self.names = tracker, set(kinds), names
 
-    def rows(self, *args) -> None:
-        pass
-
-    def scalars(self, *args) -> None:
+    def take(self, b) -> None:  # the parent's tracker judges what arrives
         pass
 
     def findings(self) -> list[Finding]:

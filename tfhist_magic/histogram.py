@@ -71,6 +71,7 @@ __all__ = [
     "binning_range",
     "bin_width",
     "bin_edges",
+    "edges_from",
     "reference_row",
     "rebin",
     "common_grid",
@@ -158,8 +159,10 @@ def bin_width(lo, hi, bins: int, dtype=np.float32):
     return w.astype(c.dtype)
 
 
-def _edges(lo, w, hi, bins: int, dt) -> np.ndarray:
-    """All ``bins + 1`` edges in the compute dtype (``[..., bins + 1]``)."""
+def edges_from(lo, w, hi, bins: int, dt) -> np.ndarray:
+    """All ``bins + 1`` edges in the compute dtype ``dt`` (``[..., bins + 1]``) from a
+    row's ``lo, w, hi`` (:func:`binning_range`, :func:`bin_width`): what the page
+    computes from a packet's ``lwh``."""
     c = CONSTS[dt]
     lo, w, hi = (np.asarray(a, dtype=dt)[..., None] for a in (lo, w, hi))
     i = np.arange(bins + 1, dtype=dt)
@@ -190,7 +193,7 @@ def bin_edges(mn, mx, bins: int, dtype=np.float32) -> np.ndarray:
     dt = compute_dtype(dtype)
     lo, hi = binning_range(mn, mx, dt)
     w = bin_width(lo, hi, bins, dt)
-    return _edges(lo, w, hi, bins, dt).astype(np.float64)
+    return edges_from(lo, w, hi, bins, dt).astype(np.float64)
 
 
 def reference_row(values, bins: int = 64) -> np.ndarray:

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from . import histogram as H
+from .block import Block, deliver
 from .recording import KINDS, SCALARS, Recording
 
 __all__ = ["to_tensorboard", "from_tensorboard"]
@@ -166,69 +167,55 @@ _PLUGIN, _ROW = "tfhist_magic", "tfhist_row"
 _DTYPE = re.compile(r"^tfhist_magic: .* \(((?:b?float|u?int)\d+)\)$")
 
 
-def from_tensorboard(logdir, run: str | None = None, tag: str | None = None, *, max_snapshots: int = 256) -> Recording:
-    """A Recording of the histogram summaries in the event files under ``logdir``.
+class _Found:
+    """What the event files under a directory hold, read once."""
 
-    ``run`` (a glob on the run's directory relative to ``logdir``, ``.`` for files in it)
-    and ``tag`` (a regular expression searched in the tag) narrow what is read. Each run
-    is a model in the Recording; names are ``run/tag`` when several runs are read."""
-    import tensorflow as tf
+    def __init__(self):
+        self.hists: dict = {}  # (run, tag) -> {step: (wall, edges, counts, stats)}
+        self.scalars: dict = {}  # (run, metric, name) -> {step: value}
+        self.plugins: dict = {}
+        self.dtypes: dict = {}  # (run, tag) -> the dtype our own files name in the description
+        self.extras: dict = {}  # (run, tag) -> {step: the row's other numbers}, from our own files
+        self.notes: list = []
 
-    logdir = Path(logdir)
-    if not logdir.is_dir():
-        raise FileNotFoundError(f"{logdir}: no such directory")
-    pattern = re.compile(tag) if tag is not None else None
-    files = sorted(p for p in logdir.rglob("*") if p.is_file() and "tfevents" in p.name)
-    notes = []
-    found: dict = {}  # (run, tag) -> {step: (wall, edges, counts, stats)}
-    scalars: dict = {}  # (run, metric, name) -> {step: value}
-    plugins: dict = {}
-    dtypes: dict = {}  # (run, tag) -> the dtype our own files name in the description
-    extras: dict = {}  # (run, tag) -> {step: the row's other numbers}, from our own files
-    for f in files:
-        rel = f.parent.relative_to(logdir).as_posix()
-        run_name = "." if rel in ("", ".") else rel
-        if run is not None and not fnmatch.fnmatch(run_name, run):
-            continue
+    def read(self, f: Path, run_name: str, pattern) -> None:
+        """The summaries of one event file (a broken one adds a note)."""
+        import tensorflow as tf
+
         if f.stat().st_size == 0:
-            notes.append(f"{f}: empty event file, skipped.")
-            continue
+            self.notes.append(f"{f}: empty event file, skipped.")
+            return
         events, broken = _read_events(f)
         if broken is not None:
             kept = sum(1 for e in events if e.HasField("summary"))
-            notes.append(f"{f}: truncated or malformed after {len(events)} records ({broken}); " + ("the rest of the file was skipped." if kept else "nothing in it was read."))
+            self.notes.append(f"{f}: truncated or malformed after {len(events)} records ({broken}); " + ("the rest of the file was skipped." if kept else "nothing in it was read."))
         for ev in events:
             for v in ev.summary.value if ev.HasField("summary") else ():
+                key = (run_name, v.tag)
                 if v.HasField("metadata") and v.metadata.plugin_data.plugin_name:
-                    plugins[(run_name, v.tag)] = v.metadata.plugin_data.plugin_name
+                    self.plugins[key] = v.metadata.plugin_data.plugin_name
                     said = _DTYPE.search(v.metadata.summary_description)
                     if said:
-                        dtypes[(run_name, v.tag)] = said.group(1)
-                if v.tag.endswith("/" + _ROW) and plugins.get((run_name, v.tag)) == _PLUGIN and v.HasField("tensor"):
-                    extras.setdefault((run_name, v.tag[: -len(_ROW) - 1]), {})[int(ev.step)] = tf.make_ndarray(v.tensor).astype(np.float64).ravel()
+                        self.dtypes[key] = said.group(1)
+                if v.tag.endswith("/" + _ROW) and self.plugins.get(key) == _PLUGIN and v.HasField("tensor"):
+                    self.extras.setdefault((run_name, v.tag[: -len(_ROW) - 1]), {})[int(ev.step)] = tf.make_ndarray(v.tensor).astype(np.float64).ravel()
                     continue
                 if pattern is not None and not pattern.search(v.tag):
                     continue
-                got = _histogram_of(v, plugins.get((run_name, v.tag)))
+                got = _histogram_of(v, self.plugins.get(key))
                 if got is None:
                     metric, _, of = v.tag.partition("/")
                     if metric in SCALARS and of and v.HasField("tensor"):  # our scalar series, back
-                        scalars.setdefault((run_name, metric, of), {})[int(ev.step)] = float(tf.make_ndarray(v.tensor))
+                        self.scalars.setdefault((run_name, metric, of), {})[int(ev.step)] = float(tf.make_ndarray(v.tensor))
                     continue
-                found.setdefault((run_name, v.tag), {})[int(ev.step)] = (ev.wall_time, *got)  # a later write of a step wins
-    runs = sorted({r for r, _ in found})
-    # Each Series keeps its own bucket count; the Recording's says the largest (for its summary).
-    widest = max((len(c) for snaps in found.values() for _, _, c, _ in snaps.values()), default=1)
-    rec = Recording(bins=int(np.clip(widest, 1, H.MAX_BINS)), max_snapshots=max_snapshots)
-    for (run_name, t), snaps in found.items():  # in the order the files first hold them
-        kind, name = _kind_of(t)
-        if len(runs) > 1:
-            name = f"{run_name}/{name}"
+                self.hists.setdefault(key, {})[int(ev.step)] = (ev.wall_time, *got)  # a later write of a step wins
+
+    def rows(self, run_name: str, tag: str):
+        """``(steps, walls, rows [S, 1, B+10], edges [S, 1, B+1])`` of one histogram tag."""
+        snaps = self.hists[(run_name, tag)]
         steps = sorted(snaps)
         B = max(len(snaps[s][2]) for s in steps)
-        rows = np.zeros((len(steps), 1, B + H.EXTRA))
-        edges = np.zeros((len(steps), 1, B + 1))
-        walls = np.zeros(len(steps))
+        rows, edges, walls = np.zeros((len(steps), 1, B + H.EXTRA)), np.zeros((len(steps), 1, B + 1)), np.zeros(len(steps))
         for i, s in enumerate(steps):
             wall, e, c, stats = snaps[s]
             k = len(c)
@@ -245,18 +232,49 @@ def from_tensorboard(logdir, run: str | None = None, tag: str | None = None, *, 
                 x[H.MIN], x[H.MAX], x[H.MEAN] = mn, mx, mean
                 x[H.STD] = np.sqrt(max(squares / num - mean * mean, 0.0))
                 x[H.NORM] = np.sqrt(squares)
-            said = extras.get((run_name, t), {}).get(s)
+            said = self.extras.get((run_name, tag), {}).get(s)
             if said is not None and said.size == H.EXTRA:  # our own file: the row exactly as recorded
                 x[:] = said
+        return steps, walls, rows, edges
+
+
+def from_tensorboard(logdir, run: str | None = None, tag: str | None = None, *, max_snapshots: int = 256) -> Recording:
+    """A Recording of the histogram summaries in the event files under ``logdir``.
+
+    ``run`` (a glob on the run's directory relative to ``logdir``, ``.`` for files in it)
+    and ``tag`` (a regular expression searched in the tag) narrow what is read. Each run
+    is a model in the Recording; names are ``run/tag`` when several runs are read. What
+    is read reaches the Recording as blocks, through :func:`~tfhist_magic.block.deliver`."""
+    logdir = Path(logdir)
+    if not logdir.is_dir():
+        raise FileNotFoundError(f"{logdir}: no such directory")
+    pattern = re.compile(tag) if tag is not None else None
+    found = _Found()
+    for f in sorted(p for p in logdir.rglob("*") if p.is_file() and "tfevents" in p.name):
+        rel = f.parent.relative_to(logdir).as_posix()
+        run_name = "." if rel in ("", ".") else rel
+        if run is None or fnmatch.fnmatch(run_name, run):
+            found.read(f, run_name, pattern)
+    runs = sorted({r for r, _ in found.hists})
+    # Each Series keeps its own bucket count; the Recording's says the largest (for its summary).
+    widest = max((len(c) for snaps in found.hists.values() for _, _, c, _ in snaps.values()), default=1)
+    rec = Recording(bins=int(np.clip(widest, 1, H.MAX_BINS)), max_snapshots=max_snapshots)
+    for run_name, t in found.hists:  # in the order the files first hold them
+        kind, name = _kind_of(t)
+        name = f"{run_name}/{name}" if len(runs) > 1 else name
+        steps, walls, rows, edges = found.rows(run_name, t)
         # the dtype is known when the file says it (ours do); TensorBoard's own summaries
         # keep float64 buckets whatever the tensor was, so theirs is "unknown", not float64
-        rec.add_rows(kind, [name], steps, rows, walls=walls, dtypes=[dtypes.get((run_name, t), "unknown")], edges=edges)
-        rec.add_model(run_name, [name])
-    for (run_name, metric, of), values in scalars.items():
+        dtype = found.dtypes.get((run_name, t), "unknown")
+        deliver(rec, Block(steps=steps, walls=walls, names={kind: [name]}, dtypes={kind: [dtype]}, rows={kind: rows}, edges={kind: edges}), notify=False)
+        deliver(rec, Block(model=run_name, names={kind: [name]}), notify=False)  # one tensor's rows: no gradient norm of the run
+    scalars = {}
+    for (run_name, metric, of), values in found.scalars.items():
         steps = sorted(values)
-        rec.add_scalars(metric, of if len(runs) <= 1 else f"{run_name}/{of}", steps, [values[k] for k in steps])
-    for n in notes:
+        scalars[(metric, of if len(runs) <= 1 else f"{run_name}/{of}")] = (steps, [values[k] for k in steps])
+    deliver(rec, Block(scalars=scalars), notify=False)
+    for n in found.notes:
         rec.note(n)
-    if not found:
+    if not found.hists:
         rec.note(f"{logdir}: no histogram summaries" + (f" matching run {run!r}" if run else "") + (f" and tag /{tag}/" if tag else "") + " in its event files.")
     return rec

@@ -117,7 +117,7 @@ def _dev_scale(w, inv, bins: int, cd):
 
 
 def _next_edge(lo, w, i, bins: int, cd):
-    """``e[i]`` of the rule (``histogram._edges``) for each value, from its tensor's ``lo``
+    """``e[i]`` of the rule (``histogram.edges_from``) for each value, from its tensor's ``lo``
     and ``w`` and its index ``i`` (``+inf`` past the last bin): computed where it is
     needed, the same operations as the table, no gather."""
     c = H.CONSTS[cd]

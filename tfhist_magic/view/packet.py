@@ -99,7 +99,7 @@ def decode(packet: bytes) -> dict:
             s["edges"] = take("lwh", k * (B + 1)).reshape(k, B + 1)
         else:
             lwh = take("lwh", 3 * k).reshape(k, 3)
-            s["edges"] = H._edges(lwh[:, 0], lwh[:, 1], lwh[:, 2], B, H.compute_dtype(np.dtype(s["dtype"]))).astype(np.float64).reshape(k, B + 1)
+            s["edges"] = H.edges_from(lwh[:, 0], lwh[:, 1], lwh[:, 2], B, H.compute_dtype(np.dtype(s["dtype"]))).astype(np.float64).reshape(k, B + 1)
         s["keep"] = take("keep", s["nkeep"]).astype(np.int64) if s.get("nkeep") else None
     tracks = dict(zip(TRACK_ARRAYS, flat[len(ARRAYS) :]))
     o = dict.fromkeys(TRACK_ARRAYS, 0)
@@ -143,7 +143,7 @@ class Packet:
         counts = rows[:, :B]
         self.big = self.big or bool(counts.size and counts.max() >= 2**32)
         self.rows["steps"].append(np.asarray(steps, dtype="<f8"))
-        self.rows["epochs"].append(rec.epochs_of(steps).astype("<f8"))
+        self.rows["epochs"].append(rec.epochs_of(steps, name).astype("<f8"))
         self.rows["wall"].append(np.asarray(walls, dtype="<f8"))
         self.rows["counts"].append(counts.ravel())
         self.rows["extra"].append(rows[:, B:].astype("<f8").ravel())
