@@ -12,7 +12,7 @@ kernel: it shows "model not found" in a notebook reopened without it).
 
 from __future__ import annotations
 
-__all__ = ["show", "in_kernel", "LiveView", "MODES"]
+__all__ = ["show", "in_kernel", "resolve_mode", "LiveView", "MODES"]
 
 #: How a Recording can be shown: ``auto`` picks by context (see the module's docstring),
 #: ``widget`` the live widget, ``html`` the saved dashboard, ``text`` the summary.
@@ -36,7 +36,9 @@ def in_kernel() -> bool:
     return isinstance(shell, ZMQInteractiveShell)
 
 
-def _mode(mode: str, live: bool = False) -> str:
+def resolve_mode(mode: str, live: bool = False) -> str:
+    """``mode`` checked, and ``auto`` picked by context: in a kernel the live widget
+    (``live``: while recording) or the saved dashboard, else the text."""
     if mode not in MODES:
         raise ValueError(f"Received: mode={mode!r} (expected one of {', '.join(MODES)}).")
     if mode == "auto":
@@ -52,7 +54,7 @@ def show(rec, *, mode: str = "auto"):
     ``"text"`` the summary, ``"none"`` nothing. Returns the Dashboard or the SavedView shown."""
     from IPython.display import display
 
-    mode = _mode(mode)
+    mode = resolve_mode(mode)
     if mode == "none":
         return None
     if mode == "widget":
@@ -81,7 +83,7 @@ class LiveView:
     def __init__(self, rec, *, mode: str = "auto", interval: float = 0.5):
         self.rec = rec
         self.keep_widget = mode == "widget"
-        self.mode = _mode(mode, live=True)
+        self.mode = resolve_mode(mode, live=True)
         self.interval = interval
         self.dashboard = None
         self.saved = None
@@ -137,7 +139,7 @@ class LiveView:
         from .saved import SavedView
 
         # opens where the live view was: what the page showed, as the kernel last heard it
-        self.saved = SavedView(self.rec, handoff=self.dashboard._uid, state=self.dashboard.page_state())
+        self.saved = SavedView(self.rec, handoff=self.dashboard.uid, state=self.dashboard.page_state())
         if self._handle is not None:
             self._handle.update(self.saved)
         else:

@@ -15,19 +15,14 @@ the same evenly spaced share of them (the first and the last always).
 
 from __future__ import annotations
 
-import base64
 import html
-import zlib
 
 import numpy as np
 
 from .packet import Packet, header, row_bytes
-from .saved import BUDGET, mime_bundle, page_html
+from .saved import BUDGET, Saved, fallback_html, fit, page_html
 
 __all__ = ["SavedComparison", "compare_packet", "show"]
-
-#: Base64 bytes of compressed packet per raw byte (a first guess, as in saved.py).
-_RATIO = 0.42
 
 
 def _build(cmp, k: int | None) -> tuple[bytes, dict]:
@@ -76,21 +71,9 @@ def _build(cmp, k: int | None) -> tuple[bytes, dict]:
 
 def compare_packet(cmp, budget: int = 1_300_000) -> tuple[bytes, dict]:
     """The comparison as one zlib-compressed packet whose base64 takes at most about
-    ``budget`` bytes, and what it holds (as ``saved.saved_packet``)."""
-    per = [m.index.shape[0] for kind in cmp.kinds for m in cmp.tensors(kind)]
-    most = max(per, default=1)
-    guess = sum(per) * len(cmp.runs) * (row_bytes(max(r.bins for r in cmp.runs)) + 16) * _RATIO
-    k = None if guess <= budget else max(2, int(most * budget / guess))
-    for _ in range(4):
-        packet, info = _build(cmp, k)
-        z = zlib.compress(packet, 3)
-        size = 4 * ((len(z) + 2) // 3)
-        now = k if k is not None else most
-        if size <= budget or now <= 2:
-            break
-        k = max(2, min(now - 1, int(now * budget / size * 0.95)))
-    info.update(bytes=len(z), raw=len(packet))
-    return z, info
+    ``budget`` bytes, and what it holds (``saved.fit``, as ``saved.saved_packet``)."""
+    per = [m.index.shape[0] for kind in cmp.kinds for m in cmp.tensors(kind)] * len(cmp.runs)
+    return fit(lambda k: _build(cmp, k), per, row_bytes(max(r.bins for r in cmp.runs)) + 16, budget)
 
 
 def _ranking_html(cmp, top: int = 8) -> str:
@@ -109,53 +92,31 @@ def _ranking_html(cmp, top: int = 8) -> str:
 def compare_html(cmp, *, png: bytes = b"", width: int = 0, text: str = "", budget: int = 1_300_000) -> tuple[str, dict]:
     """The self-contained HTML of the comparison's dashboard, and what its data holds."""
     z, info = compare_packet(cmp, budget)
-    picture = ""
-    if png:
-        picture = (
-            f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" width="{width}" '
-            'alt="tfhist compare: the ranking and the most different tensors in every run">'
-        )
-    fallback = (
-        # a light card of its own (as the picture is): readable in a dark notebook too
-        '<div class="tfh-fallback" style="background: #fff; color: #1b1b1b; padding: 4px 6px">'
-        + _ranking_html(cmp)
-        + picture
-        + f"<details><summary>Text summary</summary><pre>{html.escape(text)}</pre></details>"
-        + '<p class="tfh-fallback-why" style="color: #555; font-size: 11px">This output holds the interactive '
-        "tfhist comparison; it runs where the notebook's scripts may run (a trusted notebook in JupyterLab or "
-        "Notebook 7, nbconvert HTML, VS Code).</p>"
-        "</div>"
-    )
-    return page_html(z, info, fallback), info
+    alt = "tfhist compare: the ranking and the most different tensors in every run"
+    return page_html(z, info, fallback_html(_ranking_html(cmp), png=png, width=width, alt=alt, text=text, what="comparison", info=info)), info
 
 
-class SavedComparison:
+class SavedComparison(Saved):
     """A comparison's dashboard as a display object: the self-contained HTML dashboard,
     with the PNG and the text beside it, kept in the notebook (at most :data:`BUDGET` bytes)."""
 
     def __init__(self, cmp, *, budget: int = BUDGET):
+        super().__init__(budget)
         self.comparison = cmp
-        self.budget = int(budget)
-        self.info: dict = {}
 
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        cmp = self.comparison
-
-        def picture():
-            from .static import compare_png
-
-            return compare_png(cmp)
-
-        def page(png, width, text, budget):
-            return compare_html(cmp, png=png, width=width, text=text, budget=budget)
-
-        data, meta, info = mime_bundle(cmp.summary(), picture, page if len(cmp) else None, self.budget)
-        if info is not None:
-            self.info = info
-        return data, meta
-
-    def __repr__(self) -> str:
+    def text(self) -> str:
         return self.comparison.summary()
+
+    def picture(self):
+        from .static import compare_png
+
+        return lambda: compare_png(self.comparison)
+
+    def page(self):
+        def page(png, width, text, budget):
+            return compare_html(self.comparison, png=png, width=width, text=text, budget=budget)
+
+        return page if len(self.comparison) else None
 
 
 def show(cmp, *, mode: str = "auto"):
@@ -163,12 +124,9 @@ def show(cmp, *, mode: str = "auto"):
     ``"text"`` the summary; ``"none"`` nothing. Returns the SavedComparison shown, or None."""
     from IPython.display import display
 
-    from . import MODES, in_kernel
+    from . import resolve_mode
 
-    if mode not in MODES:
-        raise ValueError(f"Received: mode={mode!r} (expected one of {', '.join(MODES)}).")
-    if mode == "auto":
-        mode = "html" if in_kernel() else "text"
+    mode = resolve_mode(mode)
     if mode == "none":
         return None
     if mode in ("html", "widget"):  # a comparison has no live widget: the saved dashboard
@@ -177,4 +135,3 @@ def show(cmp, *, mode: str = "auto"):
         return saved
     print(cmp.summary())
     return None
-

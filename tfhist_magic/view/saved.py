@@ -16,6 +16,11 @@ its ``display_id``) by this bundle, as Plotly and Bokeh write theirs:
 The saved copy is bounded (:data:`BUDGET` for the whole bundle): every Series keeps its
 first and latest snapshots and the steps the findings name; when all kept snapshots do
 not fit, each Series keeps the same evenly spaced share of them, and the output says so.
+
+One builder serves a Recording (:class:`SavedView`) and a comparison
+(``comparing.SavedComparison``): the budget loop (:func:`fit`), the HTML shown where no
+script runs (:func:`fallback_html`), the page (:func:`page_html`), the notebook output
+(:func:`mime_bundle`) and the display object (:class:`Saved`).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from .. import histogram as H
 from ..recording import KINDS
 from .packet import SCALARS, Packet, header, row_bytes
 
-__all__ = ["BUDGET", "SavedView", "page_code_bytes", "page_html", "saved_html", "saved_packet"]
+__all__ = ["BUDGET", "Saved", "SavedView", "fallback_html", "fit", "page_code_bytes", "page_html", "saved_html", "saved_packet"]
 
 _HERE = Path(__file__).parent
 
@@ -145,25 +150,19 @@ _LEVEL = 3
 _RATIO = 0.42
 
 
-def saved_packet(rec, budget: int = 1_300_000, handoff: str | None = None, state: dict | None = None) -> tuple[bytes, dict]:
-    """The Recording as one zlib-compressed full packet whose base64 takes at most
-    ``budget`` bytes, and what it holds (``snapshots`` saved of ``recorded``, ``thinned``,
-    ``per_series``, ``note``, ``bytes``). Every kept snapshot when they fit; otherwise the
-    same number of evenly spaced snapshots of each Series (first, latest and the findings'
-    steps always among them), as many as fit, found in at most three tries. A Series is
-    never dropped. ``handoff``: the ``_uid`` of the live widget this copy replaces (the
-    page opens on what that one showed); ``state``: what the page showed (kind, tensor,
-    view, step, opts, height), where the saved copy opens."""
-    pins = np.array(sorted(_pins(rec)), dtype=np.int64)
-    kept = [rec.latest(k, n).kept for k in KINDS if k in rec.kinds for n in rec.names(k)]
-    most = max(kept, default=1)
-    per_snap = row_bytes(rec.bins) + 16 * 2  # a snapshot, and about two scalar values beside it
-    guess = sum(kept) * per_snap * _RATIO
+def fit(build, sizes, per_snap: int, budget: int) -> tuple[bytes, dict]:
+    """The one budget loop of a saved page (a Recording's or a comparison's): the packet
+    ``build(k)`` makes with at most about ``k`` snapshots per Series (None: all),
+    zlib-compressed, whose base64 takes at most ``budget`` bytes, and what it holds
+    (``info`` plus ``bytes``, ``raw``). ``sizes``: the snapshots of each Series;
+    ``per_snap``: about what one costs raw. Every snapshot when they fit; otherwise as
+    many of each Series as fit, found in at most three tries (then two each)."""
+    most = max(sizes, default=1)
+    guess = sum(sizes) * per_snap * _RATIO
     k = None if guess <= budget else max(2, int(most * budget / guess))
-    cache: dict = {}
     best = None
-    for attempt in range(3):
-        packet, info = _build(rec, k, pins, cache, handoff, state)
+    for _ in range(3):
+        packet, info = build(k)
         z = zlib.compress(packet, _LEVEL)
         size = _b64_size(len(z))
         now = k if k is not None else most
@@ -181,11 +180,26 @@ def saved_packet(rec, budget: int = 1_300_000, handoff: str | None = None, state
         else:
             k = max(2, min(now - 1, int(now * budget / size * 0.95)))
     if best is None:  # three tries too big: the fewest
-        packet, info = _build(rec, 2, pins, cache, handoff, state)
+        packet, info = build(2)
         best = (zlib.compress(packet, _LEVEL), info, packet)
     z, info, packet = best
     info.update(bytes=len(z), raw=len(packet))
     return z, info
+
+
+def saved_packet(rec, budget: int = 1_300_000, handoff: str | None = None, state: dict | None = None) -> tuple[bytes, dict]:
+    """The Recording as one zlib-compressed full packet whose base64 takes at most
+    ``budget`` bytes, and what it holds (``snapshots`` saved of ``recorded``, ``thinned``,
+    ``per_series``, ``note``, ``bytes``): :func:`fit`, the first, latest and the findings'
+    steps of each Series always among what is kept. A Series is never dropped.
+    ``handoff``: the ``uid`` of the live widget this copy replaces (the page opens on what
+    that one showed); ``state``: what the page showed (kind, tensor, view, step, opts,
+    height), where the saved copy opens."""
+    pins = np.array(sorted(_pins(rec)), dtype=np.int64)
+    kept = [rec.latest(k, n).kept for k in KINDS if k in rec.kinds for n in rec.names(k)]
+    cache: dict = {}
+    # a snapshot, and about two scalar values beside it
+    return fit(lambda k: _build(rec, k, pins, cache, handoff, state), kept, row_bytes(rec.bins) + 16 * 2, budget)
 
 
 def _findings_html(rec) -> str:
@@ -240,29 +254,33 @@ _BOOT = """(function () {
 })();"""
 
 
+def fallback_html(summary: str, *, png: bytes | None, width: int, alt: str, text: str, what: str, info: dict) -> str:
+    """What a saved page shows where no script runs: ``summary`` (HTML: the findings, a
+    comparison's ranking), the picture, the text summary, and why the interactive
+    ``what`` (``"dashboard"``, ``"comparison"``) is not drawn here."""
+    picture = ""
+    if png:
+        picture = f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" width="{width}" alt="{html.escape(alt, quote=True)}">'
+    thinned = f" This copy keeps {html.escape(info['note'])}." if info.get("note") else ""
+    return (
+        # a light card of its own (as the picture is): readable in a dark notebook too
+        '<div class="tfh-fallback" style="background: #fff; color: #1b1b1b; padding: 4px 6px">'
+        + summary
+        + picture
+        + f"<details><summary>Text summary</summary><pre>{html.escape(text)}</pre></details>"
+        + '<p class="tfh-fallback-why" style="color: #555; font-size: 11px">This output holds the interactive '
+        f"tfhist {what}; it runs where the notebook's scripts may run (a trusted notebook in JupyterLab or "
+        f"Notebook 7, nbconvert HTML, VS Code).{thinned}</p>"
+        "</div>"
+    )
+
+
 def saved_html(rec, *, png: bytes | None = None, width: int = 0, text: str = "", budget: int = 1_300_000, handoff: str | None = None, state: dict | None = None) -> tuple[str, dict]:
     """The self-contained HTML of the dashboard of ``rec`` (see the module's docstring)
     and what its data holds (:func:`saved_packet`)."""
     z, info = saved_packet(rec, budget, handoff, state)
-    picture = ""
-    if png:
-        picture = (
-            f'<img src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}" width="{width}" '
-            'alt="tfhist: the findings and the latest histogram of each tensor">'
-        )
-    thinned = f" This copy keeps {html.escape(info['note'])}." if info.get("note") else ""
-    fallback = (
-        # a light card of its own (as the picture is): readable in a dark notebook too
-        '<div class="tfh-fallback" style="background: #fff; color: #1b1b1b; padding: 4px 6px">'
-        + _findings_html(rec)
-        + picture
-        + f"<details><summary>Text summary</summary><pre>{html.escape(text)}</pre></details>"
-        + '<p class="tfh-fallback-why" style="color: #555; font-size: 11px">This output holds the interactive '
-        "tfhist dashboard; it runs where the notebook's scripts may run (a trusted notebook in JupyterLab or "
-        f"Notebook 7, nbconvert HTML, VS Code).{thinned}</p>"
-        "</div>"
-    )
-    return page_html(z, info, fallback), info
+    alt = "tfhist: the findings and the latest histogram of each tensor"
+    return page_html(z, info, fallback_html(_findings_html(rec), png=png, width=width, alt=alt, text=text, what="dashboard", info=info)), info
 
 
 def page_html(z: bytes, info: dict, fallback: str) -> str:
@@ -321,33 +339,58 @@ def mime_bundle(text: str, picture, page, budget: int):
     return data, meta, info
 
 
-class SavedView:
-    """The saved dashboard of a Recording as a display object: ``display(SavedView(rec))``
-    shows the self-contained HTML dashboard with the PNG and the text beside it, all of it
-    kept in the notebook (at most :data:`BUDGET` bytes)."""
+class Saved:
+    """A saved page as a display object: the self-contained HTML, with the PNG and the
+    text beside it, all of it kept in the notebook (at most ``budget`` bytes). Subclasses
+    say what they show: :meth:`text`, :meth:`picture` and :meth:`page` (None: not made)."""
 
-    def __init__(self, rec, *, budget: int = BUDGET, handoff: str | None = None, state: dict | None = None):
-        self.recording = rec
+    def __init__(self, budget: int = BUDGET):
         self.budget = int(budget)
-        self.handoff = handoff  # the live widget this replaces (its _uid), if any
-        self.state = dict(state) if state else None  # what the page showed: the copy opens there
         self.info: dict = {}
 
+    def text(self) -> str:
+        raise NotImplementedError
+
+    def picture(self):
+        """A function giving ``(png, width)``, or None."""
+        raise NotImplementedError
+
+    def page(self):
+        """A function ``(png, width, text, budget) -> (html, info)``, or None."""
+        raise NotImplementedError
+
     def _repr_mimebundle_(self, include=None, exclude=None):
-        rec = self.recording
-
-        def picture():
-            from .static import overview_png
-
-            return overview_png(rec)
-
-        def page(png, width, text, budget):
-            return saved_html(rec, png=png, width=width, text=text, budget=budget, handoff=self.handoff, state=self.state)
-
-        data, meta, info = mime_bundle(rec.summary(), picture if len(rec) else None, page if len(rec) else None, self.budget)
+        data, meta, info = mime_bundle(self.text(), self.picture(), self.page(), self.budget)
         if info is not None:
             self.info = info
         return data, meta
 
     def __repr__(self) -> str:
+        return self.text()
+
+
+class SavedView(Saved):
+    """The saved dashboard of a Recording as a display object: ``display(SavedView(rec))``
+    shows the self-contained HTML dashboard with the PNG and the text beside it, all of it
+    kept in the notebook (at most :data:`BUDGET` bytes)."""
+
+    def __init__(self, rec, *, budget: int = BUDGET, handoff: str | None = None, state: dict | None = None):
+        super().__init__(budget)
+        self.recording = rec
+        self.handoff = handoff  # the live widget this replaces (its uid), if any
+        self.state = dict(state) if state else None  # what the page showed: the copy opens there
+
+    def text(self) -> str:
         return self.recording.summary()
+
+    def picture(self):
+        from .static import overview_png
+
+        rec = self.recording
+        return (lambda: overview_png(rec)) if len(rec) else None
+
+    def page(self):
+        def page(png, width, text, budget):
+            return saved_html(self.recording, png=png, width=width, text=text, budget=budget, handoff=self.handoff, state=self.state)
+
+        return page if len(self.recording) else None

@@ -73,6 +73,12 @@ class Dashboard(anywidget.AnyWidget):
     #: The page state :meth:`page_state` reports.
     STATE = ("kind", "tensor", "view", "step", "opts")
 
+    @property
+    def uid(self) -> str:
+        """What names this widget's data in the page: a saved copy that replaces it says
+        so (``SavedView(handoff=...)``), and the page opens that copy where this one was."""
+        return self._uid
+
     #: Seconds between the full packets sent while live (see :meth:`refresh`).
     keyframe_interval = 10.0
     #: A full packet carries every kept snapshot when all of them fit in this many bytes;
