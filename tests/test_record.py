@@ -370,12 +370,12 @@ def test_the_page_hears_that_the_recording_is_being_prepared(xy):
 
 @pytest.mark.parametrize("tensors,bins", [(15, 64), (600, 64), (2000, 1024)])
 def test_the_ring_buffer_keeps_to_its_device_memory_budget(tensors, bins):
-    from tfhist_magic.capture import _tf2
+    from tfhist_magic.capture import _ring
 
-    g = _tf2._Group({"weights": [f"w{i}" for i in range(tensors)]}, bins, every=50)
+    g = _ring.Ring({"weights": [f"w{i}" for i in range(tensors)]}, bins, every=50)
     nbytes = g.buf.shape.num_elements() * 8 + g.steps.shape[0] * 16
-    assert g.buf.shape[0] == g.ring + 1 and nbytes <= _tf2._RING_BYTES + 2**20, (g.ring, nbytes)
-    assert g.ring == min(256, _tf2._RING_BYTES // (tensors * g.width * 8) - 1) and g.width == bins + 10 + 3  # each row, its probe columns
+    assert g.buf.shape[0] == g.ring + 1 and nbytes <= _ring.RING_BYTES + 2**20, (g.ring, nbytes)
+    assert g.ring == min(256, _ring.RING_BYTES // (tensors * g.width * 8) - 1) and g.width == bins + 10 + 3  # each row, its probe columns
 
 
 def test_one_lock_guards_the_recording_while_a_thread_writes():

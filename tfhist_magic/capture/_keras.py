@@ -1,30 +1,32 @@
 """What Keras 3 and tf_keras (Keras 2) share: the patches that feed the TF2 engine.
 
 A :class:`Flavor` names the classes and conventions of one Keras; :func:`attach`
-installs, on an entered :class:`~._tf2.Engine` (all undone by ``engine.close()``):
+installs, on an entered :class:`~._tf2.Engine` (all undone by ``engine.close()``), the
+patches every Keras gets (:mod:`._install`: ``Layer.__call__``, the optimizer update
+method(s), ``fit`` / ``train_on_batch`` with the epoch marker, ``compile``) and those only
+TensorFlow has:
 
-* ``Layer.__call__``: forward passes and nested layer outputs (activations);
-* the optimizer update method(s): every update, from ``fit``, ``train_on_batch`` or a
-  custom loop, in or out of ``tf.function``;
-* ``Model.fit`` / ``Model.train_on_batch``: the first time a model trains in the
-  watch, its compiled train function is set aside so the next call traces one with the
-  recording ops; the original is put back on exit, so the model is as fast afterwards
-  as before. ``fit`` also gets an epoch-marker callback (epoch hooks only, so Keras
-  keeps its async dispatch);
-* ``Model.compile``: a model recompiled inside the watch keeps its new state.
+* the cross-replica update a ``tf.distribute`` strategy merges into (the reduced
+  gradients);
+* ``Model.compute_loss``: the loss a training step computed, checked for NaN/Inf with
+  its gradients.
+
+:func:`snapshot` records one model now (``%tfhist model``), as one Block.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
 import tensorflow as tf
 
 from ..recording import Recording
-from ._tf2 import Engine, record_now
+from . import _install
+from ._base import deliver_snapshot
+from ._eager import rows_now
+from ._tf2 import Engine
 
 __all__ = ["Flavor", "attach", "make_engine", "snapshot"]
 
@@ -84,42 +86,8 @@ def make_engine(flavor: Flavor, recording: Recording, *, every: int, kinds, targ
     )
 
 
-#: The epoch-marker callback class of each Keras (its ``Callback`` class -> the marker's).
-_MARKERS: dict = {}
-
-
-def _epoch_marker(flavor: Flavor, engine: Engine, model, restores: bool):
-    """Marks each epoch's first step. Put first in the list, so that when a later
-    callback restores weights at the end (``restores``: EarlyStopping with
-    ``restore_best_weights``), the last update's weights are recorded before it does.
-
-    One class per Keras, closing over nothing: TensorFlow's ``nest`` keeps every type it
-    sees for the life of the process (tf_keras passes the callbacks through it), so a
-    class made per ``fit`` kept the engine it closed over, and its Recording, forever."""
-    cls = _MARKERS.get(flavor.Callback)
-    if cls is None:
-
-        class _EpochMarker(flavor.Callback):
-            def __init__(self, engine, model, restores):
-                super().__init__()
-                self._tfhist = (engine, model, restores)
-
-            def on_epoch_begin(self, epoch, logs=None):
-                engine, model, _ = self._tfhist
-                opt = getattr(model, "optimizer", None)
-                if opt is not None:
-                    engine.rec.mark_epoch(engine.step_of(opt, model), epoch)
-
-            def on_train_end(self, logs=None):
-                engine, model, restores = self._tfhist
-                if restores:
-                    engine.end_fit(model)
-
-        cls = _MARKERS[flavor.Callback] = _EpochMarker
-    return cls(engine, model, restores)
-
-
-#: A model's compiled training functions, set aside for a watch and put back after it.
+#: A model's compiled training functions, set aside for a watch and put back after it
+#: (tf_keras also keeps the tf.function it wraps, for TensorBoard's graph).
 _COMPILED = ("train_function", "train_tf_function")
 
 
@@ -129,102 +97,12 @@ def _no_autograph(fn):
 
 def attach(engine: Engine, flavor: Flavor) -> None:
     """Install ``flavor``'s patches on an entered engine (undone by ``engine.close()``)."""
-    p = engine.patches
-    claimed: dict[int, tuple] = {}
-    recompiled: set[int] = set()
-
-    orig_call = flavor.Layer.__call__
-
-    @functools.wraps(orig_call)
-    @_no_autograph
-    def __call__(layer, *args, **kwargs):
-        return engine.layer_call(layer, functools.partial(orig_call, layer), args, kwargs)
-
-    p.set(flavor.Layer, "__call__", __call__)
-
+    _install.layer_calls(engine, flavor.Layer, "__call__", _no_autograph)
     for cls, meth, unpack in flavor.updates:
-        orig = cls.__dict__.get(meth) or getattr(cls, meth)
-
-        def make(orig=orig, unpack=unpack):
-            @functools.wraps(orig)
-            @_no_autograph
-            def update(opt, *args, **kwargs):
-                if not engine.enter_update():  # an update inside an update (a wrapped optimizer)
-                    return orig(opt, *args, **kwargs)
-                try:
-                    got = unpack(opt, *args, **kwargs)
-                    if got is not None:
-                        grads, variables, scale, args, kwargs = got
-                        if grads and len(grads) == len(variables):
-                            engine.record_update(opt, grads, variables, scale=scale)
-                    out = orig(opt, *args, **kwargs)
-                    engine.after_update()  # update ratios, from what the update did
-                    return out
-                finally:
-                    engine.exit_update()
-
-            return update
-
-        p.set(cls, meth, make())
-
+        _install.updates(engine, cls, meth, unpack, _no_autograph)
     for cls, meth, unpack in flavor.distributed:
-        orig = cls.__dict__.get(meth) or getattr(cls, meth)
-
-        def make_distributed(orig=orig, unpack=unpack):
-            @functools.wraps(orig)
-            @_no_autograph
-            def update(opt, *args, **kwargs):
-                distribution, grads, variables, args, kwargs = unpack(opt, *args, **kwargs)
-                engine.record_distributed(distribution, grads, variables)
-                out = orig(opt, *args, **kwargs)
-                engine.after_update()  # update ratios, from one copy after the cross-replica update
-                return out
-
-            return update
-
-        p.set(cls, meth, make_distributed())
-
-    def claim(model):
-        if id(model) in claimed:
-            return
-        if engine.targets is not None and not any(model is t for t in engine.targets):
-            return
-        # tf_keras also keeps the tf.function it wraps (for TensorBoard's graph): put back too
-        claimed[id(model)] = (model, {a: getattr(model, a) for a in _COMPILED if hasattr(model, a)})
-        model.train_function = None
-
-    def wrap_train(name):
-        orig = getattr(flavor.Model, name)
-        sig = inspect.signature(orig)
-
-        @functools.wraps(orig)
-        def method(model, *args, **kwargs):
-            claim(model)
-            if name == "fit":
-                ba = sig.bind(model, *args, **kwargs)
-                cbs = list(ba.arguments.get("callbacks") or [])
-                restores = any(getattr(cb, "restore_best_weights", False) is True for cb in cbs)
-                ba.arguments["callbacks"] = [_epoch_marker(flavor, engine, model, restores), *cbs]
-                args, kwargs = ba.args[1:], ba.kwargs
-            try:
-                return orig(model, *args, **kwargs)
-            finally:
-                engine.flush()
-
-        p.set(flavor.Model, name, method)
-
-    wrap_train("fit")
-    wrap_train("train_on_batch")
-
-    orig_compile = flavor.Model.compile
-
-    @functools.wraps(orig_compile)
-    def compile(model, *args, **kwargs):
-        recompiled.add(id(model))
-        return orig_compile(model, *args, **kwargs)
-
-    p.set(flavor.Model, "compile", compile)
-
+        _distributed_updates(engine, cls, meth, unpack)
+    _install.training(engine, flavor.Model, flavor.Callback, _install.Claims(engine, _COMPILED))
     orig_loss = flavor.Model.compute_loss
 
     @functools.wraps(orig_loss)
@@ -233,15 +111,24 @@ def attach(engine: Engine, flavor: Flavor) -> None:
         engine.note_loss(loss)  # checked for NaN/Inf with the step's gradients
         return loss
 
-    p.set(flavor.Model, "compute_loss", compute_loss)
+    engine.patches.set(flavor.Model, "compute_loss", compute_loss)
 
-    def restore():
-        for mid, (model, saved) in claimed.items():
-            for attr, fn in saved.items():
-                setattr(model, attr, None if mid in recompiled else fn)
-        claimed.clear()
 
-    engine.on_close.append(restore)
+def _distributed_updates(engine: Engine, cls, meth: str, unpack) -> None:
+    """Observe the cross-replica update ``cls.meth`` a ``tf.distribute`` strategy merges
+    into: ``unpack`` returns ``(distribution, grads, variables, args, kwargs)``."""
+    orig = cls.__dict__.get(meth) or getattr(cls, meth)
+
+    @functools.wraps(orig)
+    @_no_autograph
+    def update(opt, *args, **kwargs):
+        distribution, grads, variables, args, kwargs = unpack(opt, *args, **kwargs)
+        plan = engine.record_distributed(distribution, grads, variables)
+        out = orig(opt, *args, **kwargs)
+        engine.after_update(plan)  # update ratios, from one copy after the cross-replica update
+        return out
+
+    engine.patches.set(cls, meth, update)
 
 
 def snapshot(flavor: Flavor, model, recording: Recording, *, kinds, x=None, y=None, loss=None) -> Recording:
@@ -253,31 +140,29 @@ def snapshot(flavor: Flavor, model, recording: Recording, *, kinds, x=None, y=No
     """
     variables = flavor.model_vars(model)
     vnames = [flavor.var_name(v) for v in variables]
-    names = list(vnames)
-    if "weights" in kinds:
-        record_now(recording, "weights", vnames, [tf.convert_to_tensor(v) for v in variables], 0)
-    if x is None or not ({"activations", "grads"} & set(kinds)):
-        recording.add_model(model.name, names)
-        return recording
+    parts = [("weights", vnames, [tf.convert_to_tensor(v) for v in variables])] if "weights" in kinds else []
+    if x is not None and {"activations", "grads"} & set(kinds):
+        parts += _forward(flavor, model, recording, kinds, x, y, loss, variables, vnames)
+    deliver_snapshot(recording, model.name, vnames, parts, rows_now)
+    return recording
+
+
+def _forward(flavor: Flavor, model, recording: Recording, kinds, x, y, loss, variables, vnames) -> list:
+    """``[(kind, names, tensors)]`` of one inference-mode pass: its activations, and the
+    gradients of its loss."""
     engine = make_engine(flavor, recording, every=1, kinds=("activations",))
-    orig_call = flavor.Layer.__call__
     with engine:
-
-        def __call__(layer, *args, **kwargs):
-            return engine.layer_call(layer, functools.partial(orig_call, layer), args, kwargs)
-
-        engine.patches.set(flavor.Layer, "__call__", __call__)
+        _install.layer_calls(engine, flavor.Layer, "__call__")
         with tf.GradientTape() as tape:
             y_pred = model(x, training=False)
             value = loss(x, y, y_pred) if ("grads" in kinds and y is not None) else None
         roots = engine.take_forwards()
+    parts = []
     if "activations" in kinds:
         acts = [(engine.activation_name(layer, i, model), t) for fw in roots[-1:] for layer, i, t in fw.acts]
-        record_now(recording, "activations", [n for n, _ in acts], [t for _, t in acts], 0)
-        names += [n for n, _ in acts]
+        parts.append(("activations", [n for n, _ in acts], [t for _, t in acts]))
     if value is not None:
         grads = tape.gradient(value, variables)
         pairs = [(n, tf.convert_to_tensor(g)) for n, g in zip(vnames, grads) if g is not None]
-        record_now(recording, "grads", [n for n, _ in pairs], [g for _, g in pairs], 0)
-    recording.add_model(model.name, names)
-    return recording
+        parts.append(("grads", [n for n, _ in pairs], [g for _, g in pairs]))
+    return parts

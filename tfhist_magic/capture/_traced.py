@@ -1,0 +1,132 @@
+"""The traced path: an update recorded inside its training step's graph.
+
+Owns the ops a recorded update adds to a trace: before the update, one ``tf.cond`` on
+``step % every == 0`` (or the first step whose check failed) whose true branch computes
+the rows of every tensor, writes them into the update's :class:`~._ring.Ring`, fills the
+origins and hands the weights' values before the update on (:class:`~._update.Before`);
+after the update, one ``tf.cond`` that measures the update scalars into the same slot.
+An unsampled step runs the false branches: the check and nothing else.
+
+Outside XLA both are the ring's own ``tf.function``s (traced once for the ring, one call
+op in each training trace that reaches it: Keras traces a step twice, and a new trace
+costs one op per recorded update, not the per-tensor work again); under XLA and in the
+cross-replica merge they are inlined. Touches only the ring, the origins and the trace.
+"""
+
+from __future__ import annotations
+
+import time
+
+import tensorflow as tf
+
+from .. import histogram as H
+from . import _compat
+from ._ring import ring_budget
+from ._update import Update, all_finite, own_function
+
+__all__ = ["record", "XlaClock"]
+
+
+class XlaClock:
+    """XLA has no Timestamp op: XLA-compiled steps record the host time at which the call
+    that runs them was made (set by the engine's ``tf.function`` call wrapper)."""
+
+    def __init__(self):
+        self.var = None
+
+    def read(self):
+        if self.var is None:
+            with tf.init_scope():
+                self.var = _compat.buffer_variable(tf.constant(time.time(), tf.float64), "tfhist_clock")
+        return self.var
+
+    def set_now(self) -> None:
+        if self.var is not None:
+            self.var.assign(time.time())
+
+
+def record(engine, u: Update, own: bool):
+    """Add ``u``'s recording to the trace; what :meth:`After.finish` measures once the
+    update ran (None: no update scalars). ``own``: through the ring's own functions
+    (``u.live`` and ``u.checked`` their inputs); else inline, with ``u.check``."""
+    ring = engine.rings.get(u.opt, u.names, u.dtypes, u.model, ring_budget(u.tensors))
+    befores = ring.befores(u.measured, engine.origins) if u.chief and u.measured else []
+    xla = _compat.in_xla_context()
+    clock = engine.clock.read() if xla else None
+    if xla:
+        for b in befores:
+            b.ensure_buffer()
+    fn = _sampled_fn(u, ring, befores, engine.every, engine.bins + H.STD, clock)
+    if own:
+        if ring.record is None:
+            ring.record = own_function(fn)
+        step, held, stds = ring.record(u.step, u.checked, u.live)
+    else:
+        step, held, stds = fn(u.step, None, None)
+    return After(ring, befores, step, list(held), list(stds), own, engine.every) if befores else None
+
+
+def _sampled_fn(u: Update, ring, befores, every: int, std_col: int, clock):
+    """``record(step, checked, live) -> (step, held, stds)``: the check, then the cond
+    whose true branch writes the step's rows (``checked``/``live`` None: ``u``'s own)."""
+
+    def record(step, checked, live):
+        ok = all_finite(checked) if live is not None else u.check
+        sampled = tf.equal(step % every, 0)
+        take = sampled if ok is None else sampled | ring.nonfinite.first(step, ok)
+
+        def _sampled():
+            reads: dict = {}  # one read of each weight for the rows, the origins and after the update
+
+            def read(v):
+                if id(v) not in reads:
+                    reads[id(v)] = tf.convert_to_tensor(v)
+                return reads[id(v)]
+
+            rows = u.rows_of(live if live is not None else u.live, read)
+            held = [b.hold(read) for b in befores]
+            if u.chief:
+                wall = tf.timestamp() if clock is None else clock.read_value()
+                ring.write(step, rows, wall, tf.logical_not(sampled))
+            stds = [tf.gather(rows[:, std_col], b.rows) for b in befores]
+            with tf.control_dependencies([rows]):
+                return tf.constant(True), held, stds
+
+        def _skipped():
+            return tf.constant(False), [b.nothing() for b in befores], [tf.zeros([len(b.rows)], tf.float64) for b in befores]
+
+        _, held, stds = tf.cond(take, _sampled, _skipped)
+        return step, held, stds
+
+    return record
+
+
+class After:
+    """What a traced update's scalars need once the optimizer ran: the ring, the weights'
+    :class:`~._update.Before` and what the sampled branch handed on."""
+
+    __slots__ = ("ring", "befores", "step", "held", "stds", "own", "every")
+
+    def __init__(self, ring, befores, step, held, stds, own: bool, every: int):
+        self.ring, self.befores, self.step, self.held, self.stds, self.own, self.every = ring, befores, step, held, stds, own, every
+
+    def finish(self) -> None:
+        """The update scalars of the weights (see :meth:`~._update.Before.scalars`) into
+        the ring's slot, on sampled steps: measured on what the optimizer actually did,
+        so any optimizer, any ``every``."""
+        ring, befores, every = self.ring, self.befores, self.every
+
+        def after(step, held, stds):
+            def _sampled():
+                for b, before, std in zip(befores, held, stds):
+                    ring.write_scalars(step, b.rows, b.scalars(before, std))
+                return tf.constant(True)
+
+            tf.cond(tf.equal(step % every, 0), _sampled, lambda: tf.constant(False))
+
+        if not self.own:
+            after(self.step, self.held, self.stds)
+            return
+        if ring.after is None:
+            ring.after = own_function(after)
+        ring.after(self.step, self.held, self.stds)

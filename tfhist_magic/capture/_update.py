@@ -1,0 +1,237 @@
+"""One optimizer update as the TF2 engine records it, before either path takes it.
+
+Owns :class:`Update` (what the engine gathered of an update: its step, its tensors per
+kind, how their rows are made, which weights get update scalars), the non-finite check
+(:func:`all_finite`, :class:`NonFiniteCheck`) and the values before an update
+(:class:`Before`): outside XLA the sampled branch's reads, held as one ``TensorList`` per
+compute dtype until the update scalars are measured (the update's own writes copy a
+buffer still read: TensorFlow's copy-on-write, so a weight's old values live from its
+update to its scalars, on sampled steps only); under XLA, where a branch cannot hand on
+tensors of another shape, a buffer per dtype.
+
+Builds graph ops only where a path (``_traced``, ``_eager``) asks; writes nothing to a
+Recording.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import tensorflow as tf
+
+from . import _compat
+from ._base import ratio_of
+from ._many import tensor_list
+from ._ops import compute_dtype, prepare, rows_and_probes, update_scalars, update_scalars_listed
+from ._origin import Origins, flat
+
+__all__ = ["Update", "Before", "NonFiniteCheck", "all_finite", "applied", "befores", "measured_rows", "rows_maker", "own_function"]
+
+
+@dataclass
+class Update:
+    """One recorded update, as the engine hands it to a path.
+
+    Attributes:
+        opt: the optimizer.
+        key: the graph the update is traced in (None: eager).
+        step: int64 scalar tensor, the update's step on its model's timeline.
+        names, tensors: kind -> tensor names / tensors, in row order.
+        model: the label its global gradient norm goes under.
+        rows_of: ``fn(live, read) -> [T, bins + 10 + PROBE_COLUMNS]``: the rows of every
+            tensor, from ``live`` (this trace's tensors) and ``read(variable)``.
+        live: this trace's tensors the rows read (kind -> tensors, ``"scale"``).
+        checked: the tensors the non-finite check reads (gradients, the loss).
+        check: the check, a bool tensor (None: nothing to check); made by the path
+            unless ``inline``.
+        measured: ``[(row, variable, ratio)]`` (:func:`measured_rows`).
+        chief: keeps what it records (False: a worker that only joins the reductions).
+        inline: recorded inline, ``check`` made already (the cross-replica merge).
+    """
+
+    opt: object
+    key: object
+    step: tf.Tensor
+    names: dict
+    tensors: dict
+    model: str
+    rows_of: Callable
+    live: dict = field(default_factory=dict)
+    checked: list = field(default_factory=list)
+    check: object = None
+    measured: list = field(default_factory=list)
+    chief: bool = True
+    inline: bool = False
+
+    @property
+    def dtypes(self) -> dict:
+        return {k: [compute_dtype(tf.as_dtype(t.dtype)).name for t in self.tensors[k]] for k in self.names}
+
+
+def applied(g, scale):
+    """The gradient the optimizer applies: dense, without the loss scale."""
+    g = tf.convert_to_tensor(g)  # densifies IndexedSlices
+    return g if scale is None else g / scale
+
+
+def rows_maker(names: dict, tensors: dict, bins: int, kinds_of: list) -> Callable:
+    """``rows_of(live, read)`` for an update: the weights read where the rows are made,
+    the gradients densified and unscaled there (the sampled branch), so unsampled steps
+    pay nothing for them."""
+
+    def rows_of(live, read=tf.convert_to_tensor):
+        def values(kind):
+            if kind == "weights":
+                return [read(v) for v in tensors[kind]]
+            if kind == "grads":
+                return [applied(g, live.get("scale")) for g in live[kind]]
+            return live[kind]
+
+        return rows_and_probes([t for kind in names for t in values(kind)], bins, kinds_of)
+
+    return rows_of
+
+
+def all_finite(tensors):
+    """A bool scalar: every value of ``tensors`` (gradients, the loss) is finite; None when
+    there is nothing to check. One pass over each tensor, its sum (NaN or Inf anywhere
+    makes the sum so; finite values whose sum passes the dtype's range count as Inf too,
+    gradients that have exploded already), then one check of the total."""
+    sums = []
+    for t in tensors:
+        if t is None:
+            continue
+        if isinstance(t, tf.IndexedSlices):
+            t = t.values
+        t = tf.convert_to_tensor(t)
+        if t.dtype.is_complex:
+            t = tf.math.real(t) + tf.math.imag(t)
+        if t.dtype.is_floating:
+            sums.append(tf.cast(tf.reduce_sum(t), tf.float32))
+    if not sums:
+        return None
+    return tf.math.is_finite(sums[0] if len(sums) == 1 else tf.add_n(sums))
+
+
+class NonFiniteCheck:
+    """A device scalar: the first step whose check (every gradient, and the loss, all
+    finite) failed. Written every step inside the step's own graph (no host sync), read
+    on flush."""
+
+    def __init__(self):
+        with tf.init_scope():
+            self.var = _compat.buffer_variable(tf.constant(-1, tf.int64), "tfhist_first_nonfinite")
+        self.reported = -1
+
+    def first(self, step, ok):
+        """A bool tensor: ``step`` is the first whose check ``ok`` failed (and note it)."""
+        new = (self.var < 0) & tf.logical_not(ok)
+        self.var.assign(tf.where(new, tf.cast(step, tf.int64), self.var))
+        return new
+
+    def read(self) -> int:
+        return int(self.var.numpy())
+
+    def news(self) -> int | None:
+        """The first non-finite step, the first time it is read, else None."""
+        bad = self.read()
+        if bad < 0 or bad == self.reported:
+            return None
+        self.reported = bad
+        return bad
+
+
+def measured_rows(names: dict, tensors: dict) -> list:
+    """``[(row, variable, ratio)]`` of the weights with a static shape among
+    ``tensors["weights"]``, ``row`` their index in the rows (kinds in ``names`` order):
+    those whose update norm and distance from the origin are measured; ``ratio`` for the
+    weight matrices, whose update ratio is measured too."""
+    start = 0
+    for kind in names:
+        if kind == "weights":
+            break
+        start += len(names[kind])
+    out = []
+    for i, (n, v) in enumerate(zip(names.get("weights", ()), tensors.get("weights", ()))):
+        sh = tf.TensorShape(v.shape)
+        if sh.is_fully_defined():
+            out.append((start + i, v, ratio_of(n, sh.rank)))
+    return out
+
+
+def by_dtype(measured) -> list:
+    """``measured`` split per compute dtype: ``[(cd, [(row, variable, ratio)])]``."""
+    out = []
+    for cd in (tf.float32, tf.float64):
+        pick = [(i, v, r) for i, v, r in measured if compute_dtype(tf.as_dtype(v.dtype)) == cd]
+        if pick:
+            out.append((cd, pick))
+    return out
+
+
+class Before:
+    """One compute dtype's weights whose update scalars a ring measures: their rows, the
+    variables, which get an update ratio, where their origins lie, and how their values
+    before a sampled update reach the code after it (see the module doc)."""
+
+    __slots__ = ("rows", "variables", "ratio", "origin", "buf", "dtype")
+
+    def __init__(self, rows, variables, ratio, origin):
+        self.rows, self.variables, self.ratio, self.origin = rows, variables, ratio, origin
+        self.buf = None
+        self.dtype = compute_dtype(tf.as_dtype(variables[0].dtype))
+
+    def ensure_buffer(self) -> None:
+        """Under XLA, the values before the update go to a buffer (made once): an XLA
+        branch cannot hand on tensors whose shape the other branch does not have."""
+        if self.buf is None:
+            size = sum(tf.TensorShape(v.shape).num_elements() for v in self.variables)
+            with tf.init_scope():
+                self.buf = _compat.buffer_variable(tf.zeros([size], self.dtype), "tfhist_before")
+
+    def hold(self, read):
+        """In the sampled branch: fill the origins (the first sampled step that reads these
+        weights) and hand on their values now, ``read(variable)``: a list outside XLA, a
+        placeholder under XLA (the buffer holds them)."""
+        values = [read(v) for v in self.variables]
+        if self.origin is not None:
+            self.origin.fill_once(values)
+        if self.buf is not None:
+            self.buf.assign(flat(values, self.buf.dtype))
+            return tf.zeros([])
+        return tensor_list([prepare(t) for t in values], self.dtype)
+
+    def nothing(self):
+        """What the branch that does not sample hands on in :meth:`hold`'s place."""
+        return tf.zeros([]) if self.buf is not None else tensor_list([], self.dtype)
+
+    def scalars(self, held, std) -> tf.Tensor:
+        """After the update: ``[T, UPDATE_COLUMNS]`` from the values :meth:`hold` handed on
+        and the rows' std of each weight before it."""
+        afters = [tf.convert_to_tensor(v) for v in self.variables]
+        if self.buf is None:
+            origin = self.origin.read_flat() if self.origin is not None else None
+            return update_scalars_listed(afters, held, origin, self.ratio, std)
+        sizes = [tf.TensorShape(v.shape).num_elements() for v in self.variables]
+        values = self.buf.read_value()
+        origins = self.origin.read() if self.origin is not None else None
+        return update_scalars(afters, tf.split(values, sizes) if len(sizes) > 1 else [values], origins, self.ratio, std)
+
+
+def befores(measured, origins: Origins) -> list:
+    """For the weights ``measured``, per compute dtype, a :class:`Before`."""
+    out = []
+    for cd, pick in by_dtype(measured):
+        variables = [v for _, v, _ in pick]
+        out.append(Before([i for i, _, _ in pick], variables, [r for _, _, r in pick], origins.of(cd, variables)))
+    return out
+
+
+def own_function(fn):
+    """``fn`` as a ``tf.function`` of this package's (no AutoGraph; the trace swap leaves
+    it alone): traced once for its arguments' types, its call op inlined when the step
+    that calls it runs."""
+    # reduce_retracing: a later trace whose tensors differ only in a dimension (the batch)
+    # reuses a trace with that dimension unknown
+    return _compat.mark_own(tf.function(fn, autograph=False, reduce_retracing=True))
