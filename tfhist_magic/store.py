@@ -318,6 +318,7 @@ class Store:
         # model label (None: marks of no model) -> [(first step, epoch)], sorted by step
         self._epochs: dict[str | None, list[tuple[int, int]]] = {}
         self._owner: dict | None = None  # tensor name -> the model whose marks it takes (cached)
+        self._members: dict[str, set] = {}  # model label -> the names in models[label], to add new ones fast
         #: The first step whose gradients or loss held NaN or Inf, checked at every step
         #: (not only sampled ones); None when none did or nothing checked.
         self.first_nonfinite: int | None = None
@@ -402,9 +403,15 @@ class Store:
         """``names`` belong to ``model`` (in model order); ``outputs`` are those of its
         activations that are the model's own output."""
         lst = self.models.setdefault(model, [])
-        lst.extend(n for n in names if n not in lst)
+        seen = self._members.get(model)
+        if seen is None or len(seen) != len(lst):  # every block names its tensors: O(names), not O(names^2)
+            seen = self._members[model] = set(lst)
+        new = [n for n in dict.fromkeys(names) if n not in seen]
+        if new:
+            lst.extend(new)
+            seen.update(new)
+            self._owner = None
         self.outputs.update(outputs)
-        self._owner = None
 
     def mark_epochs(self, model: str | None, marks: dict) -> None:
         """``{step: epoch}``: Keras' 0-based ``epoch`` of ``model`` starts at ``step``
