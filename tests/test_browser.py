@@ -1030,3 +1030,58 @@ def test_a_comparison_clicked_through(tmp_path):
         assert d["kind"] == "grads" and d["name"] == ranked[-1] and len(d["medians"]) == 2
         page.locator(".tfh").screenshot(path=str(OUT / "compare-distribution.png"))
         assert page.errors == [], page.errors
+
+
+def test_a_comparison_draws_every_runs_scalar_series(tmp_path):
+    """Under a compared tensor, as under a recording's: the update ratio (with its band),
+    the update norm and distance from init of a weight, the global gradient norm of a
+    gradient's model, a line per run in the run's colour, each run's own values."""
+    import tfhist_magic
+    from tfhist_magic.view.comparing import SavedComparison
+
+    a, b = _compare_runs()
+    rng = np.random.default_rng(1)
+    for rec, prefix, steps, scale in ((a, "net", np.arange(0, 40, 4), 1.0), (b, "net_1", np.arange(0, 40, 5), 3.0)):
+        for n in ("d/kernel", "out/kernel"):
+            rec.add_scalars("update_ratio", f"{prefix}/{n}", steps, scale * 1e-3 * (1 + rng.uniform(size=steps.size)))
+            rec.add_scalars("update_norm", f"{prefix}/{n}", steps, scale * 0.1 * (1 + np.arange(steps.size)))
+            rec.add_scalars("init_distance", f"{prefix}/{n}", steps, scale * 0.05 * np.arange(steps.size))
+        rec.add_scalars("grad_norm", prefix, steps, scale * np.exp(-0.1 * np.arange(steps.size)))
+        rec.add_model(prefix, [f"{prefix}/{n}" for n in ("d/kernel", "d/bias", "out/kernel")])
+    cmp = tfhist_magic.compare(a, b, labels=["base", "shifted"])
+    data, _ = SavedComparison(cmp)._repr_mimebundle_()
+    path = tmp_path / "compare.html"
+    path.write_text("<!doctype html><meta charset='utf-8'><body style='margin: 8px'>" + data["text/html"], encoding="utf-8")
+
+    def strip(page, which):
+        return json.loads(page.get_attribute(f".tfh-compare .tfh-{which}", "data-drawn"))
+
+    def own(d, metric):
+        lines = [x for x in d["lines"] if x["metric"] == metric]
+        assert [x["run"] for x in lines] == [0, 1], (metric, d)
+        for x in lines:
+            rec, prefix = ((a, "net"), (b, "net_1"))[x["run"]]
+            steps, values = rec.scalar(metric, prefix if metric == "grad_norm" else f"{prefix}/{d['name']}")
+            np.testing.assert_array_equal(x["steps"], steps)
+            np.testing.assert_allclose(x["values"], values)
+        return lines
+
+    with browser_page(width=1300, height=1200, failure_shot=OUT / "compare-scalars-failure.png") as page:
+        page.goto(path.as_uri())
+        page.wait_for_selector(".tfh-compare[data-step] .tfh-probe[data-drawn]", timeout=30_000)
+        d = strip(page, "probe")
+        assert d["name"] == "d/kernel" and d["step"] == 35
+        own(d, "update_ratio")
+        d = strip(page, "norms")
+        own(d, "update_norm"), own(d, "init_distance")
+        page.locator(".tfh").screenshot(path=str(OUT / "compare-scalars-weights.png"))
+        page.click(".tfh-rank-item[data-name='d/bias']")  # a tensor with none: no strips
+        _wait_drawn(page, tensor="d/bias")
+        assert not page.is_visible(".tfh-probe") and not page.is_visible(".tfh-norms")
+        page.click(".tfh-tab[data-kind='grads']")
+        page.click(".tfh-rank-item[data-name='d/kernel']")
+        _wait_drawn(page, kind="grads", tensor="d/kernel")
+        lines = own(strip(page, "norms"), "grad_norm")
+        assert [x["of"] for x in lines] == ["net", "net_1"] and not page.is_visible(".tfh-probe")
+        page.locator(".tfh").screenshot(path=str(OUT / "compare-scalars-grads.png"))
+        assert page.errors == [], page.errors

@@ -494,3 +494,39 @@ def test_contrast_is_wcags():
     white 1:1, and #767676 on white just above 4.5:1 (the usual reference)."""
     got = run("OUT = [D.contrast([0, 0, 0], [255, 255, 255]), D.contrast([255, 255, 255], [255, 255, 255]), D.contrast([118, 118, 118], [255, 255, 255])];", None)
     assert abs(got[0] - 21) < 1e-9 and abs(got[1] - 1) < 1e-12 and 4.5 < got[2] < 4.6
+
+
+def test_the_page_keeps_each_runs_scalar_series_of_a_comparison():
+    """A comparison's packet carries every run's scalar series under one tensor name: the
+    page's Store keeps them apart by run (run 0 where a single recording's are), next to
+    the scores, and knows each run's model of a tensor (its gradient norm's name)."""
+    import zlib
+
+    import tfhist_magic
+    from tfhist_magic.view.comparing import compare_packet
+
+    runs = []
+    for r, prefix in enumerate(("net", "net_1")):
+        rec = Recording(bins=16)
+        rng = np.random.default_rng(r)
+        names = [f"{prefix}/d/kernel", f"{prefix}/d/bias"]
+        for kind in ("weights", "grads"):
+            rows = np.stack([np.stack([H.reference_row(rng.normal(size=200).astype(np.float32), 16) for _ in names]) for _ in range(4)])
+            rec.add_rows(kind, names, [0, 10, 20, 30], rows)
+        rec.add_model(prefix, names)
+        rec.add_scalars("update_norm", names[0], [0, 10, 20, 30], (r + 1) * np.array([1.0, 2.0, 3.0, 4.0]))
+        rec.add_scalars("grad_norm", prefix, [0, 10, 20, 30], (r + 1) * np.array([4.0, 3.0, 2.0, 1.0]))
+        runs.append(rec)
+    cmp = tfhist_magic.compare(*runs, labels=["a", "b"])
+    packet = zlib.decompress(compare_packet(cmp)[0])
+    script = """
+    const store = new D.Store(null);
+    store.receive(Uint8Array.from(atob(DATA), (c) => c.charCodeAt(0)).buffer);
+    const models = store.header.compare.runs.map((r) => r.models["d/kernel"]);
+    OUT = { norm: [0, 1].map((r) => store.scalar("update_norm", "d/kernel", r)?.values),
+            grad: [0, 1].map((r) => store.scalar("grad_norm", models[r], r)?.values), models,
+            score: store.scalar("score.weights", "d/kernel")?.steps };
+    """
+    got = run(script, _b64(packet))
+    assert got["norm"] == [[1, 2, 3, 4], [2, 4, 6, 8]] and got["grad"] == [[4, 3, 2, 1], [8, 6, 4, 2]]
+    assert got["models"] == ["net", "net_1"] and got["score"] == [0, 10, 20, 30]

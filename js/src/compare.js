@@ -4,14 +4,18 @@
 // with the rows of the compared steps aligned: snapshot j of each run is the j-th compared
 // step (the nearest step each run recorded). The header's `compare` entry names the runs
 // (label, fixed colour), ranks the tensors per kind, lists those not in every run and says
-// how steps and names were matched. The controls' state: kind, tensor, view, step (the
-// index of the compared step, -1 the last).
+// how steps and names were matched, and each run's model per tensor. Each tensor's score
+// per compared step, and every run's scalar series (update ratio, norms, dead units; the
+// model's gradient norm) under it (`run`: the run's index) come as scalar series. The
+// controls' state: kind, tensor, view, step (the index of the compared step, -1 the last).
 
-import { TITLES } from "./constants.js";
-import { THEME, el, viewBar } from "./draw.js";
+import { NORMS, PROBES, TITLES } from "./constants.js";
+import { el, showTabs, viewBar } from "./draw.js";
+import { Frame } from "./frame.js";
 import { describe, fmt } from "./numbers.js";
-import { applyTheme } from "./theme.js";
-import { compareDrawMethods } from "./views/compare-draw.js";
+import { drawBands, drawHeatmaps, drawOverlay, drawScores } from "./views/compare-draw.js";
+import { Pointer } from "./views/pointer.js";
+import { drawRunStrip, showStrip } from "./views/probes.js";
 
 export const COMPARE_VIEWS = [
   ["overlay", "overlay"],
@@ -21,18 +25,17 @@ export const COMPARE_VIEWS = [
 
 export { density } from "./views/compare-draw.js";
 
+// The drawings of the compared tensor on the plot's canvas, by view (overlay: the default).
+const PLOTS = { overlay: drawOverlay, heatmap: drawHeatmaps, distribution: drawBands };
+
 export class CompareView {
+  /** The comparison in `host`: `store` holds every run (its header's `compare` entry says
+   * how), the controls' state is in `model`; `saved`: the saved copy's header entry. The
+   * frame, the pointer and the scalar strips are the single recording's View's parts. */
   constructor(model, host, store, saved = null) {
-    this.born = performance.now();
-    this.model = model;
-    this.store = store;
-    this.saved = saved;
-    this.cmp = store.header.compare;
-    this.root = el("div", "tfh tfh-compare");
-    this.root.dataset.saved = saved ? "1" : "0";
+    this.frame = new Frame(model, host, { cls: "tfh tfh-compare", saved, redraw: () => this.draw() });
+    Object.assign(this, { model, store, saved, root: this.frame.root, cmp: store.header.compare });
     this.root.dataset.compare = String(this.cmp.runs.length);
-    this.root.dataset.lmSuppressShortcuts = "true";
-    host.appendChild(this.root);
     this.index = new Map(); // kind \t name -> [Series of run 0, run 1, ...]
     for (const s of store.series.values()) {
       const key = s.kind + "\t" + s.name;
@@ -40,36 +43,25 @@ export class CompareView {
       this.index.get(key)[s.run || 0] = s;
     }
     this.build();
-    this.onData = () => this.update();
-    for (const key of ["kind", "tensor", "view", "step"]) model.on("change:" + key, this.onData);
-    this.resize = new ResizeObserver(() => {
-      const w = this.plot.clientWidth;
-      if (w && w !== this.lastWidth) {
-        this.lastWidth = w;
-        this.draw();
-      }
-    });
-    this.resize.observe(this.plot);
+    this.pointer = new Pointer(this.canvas, this.tip, { tipRoom: 320 });
+    this.frame.onState(() => this.update());
+    this.frame.watchWidth(this.plot);
     this.update();
   }
 
-  destroy() {
-    for (const key of ["kind", "tensor", "view", "step"]) this.model.off("change:" + key, this.onData);
-    this.resize.disconnect();
-    this.root.remove();
+  destroy(keepRoot = false) {
+    this.frame.destroy(keepRoot);
   }
 
   set(changes) {
-    for (const [k, v] of Object.entries(changes)) this.model.set(k, v);
-    this.model.save_changes();
+    this.frame.set(changes);
   }
 
   build() {
-    const runs = this.cmp.runs;
     this.top = el("div", "tfh-top");
     this.tabs = el("div", "tfh-tabs");
     this.legendRuns = el("span", "tfh-runs");
-    for (const [r, run] of runs.entries()) {
+    for (const [r, run] of this.cmp.runs.entries()) {
       const item = el("span", "tfh-run");
       item.dataset.run = r;
       const sw = el("span", "tfh-swatch");
@@ -99,8 +91,13 @@ export class CompareView {
     this.tip = el("div", "tfh-tip");
     this.legend = el("div", "tfh-legend");
     this.plot.append(this.canvas, this.tip, this.legend);
-    this.canvas.addEventListener("mousemove", (e) => this.hover(e));
-    this.canvas.addEventListener("mouseleave", () => (this.tip.style.display = "none"));
+    this.main.append(this.bar, this.title, this.plot, this.buildSlide(), ...this.buildBelow());
+    this.body.append(this.side, this.main);
+    this.root.append(this.top, this.notes, this.body);
+  }
+
+  /** The slider over the compared steps, and where it is. */
+  buildSlide() {
     this.slide = el("div", "tfh-slide");
     this.slider = el("input", "tfh-slider");
     this.slider.type = "range";
@@ -113,13 +110,17 @@ export class CompareView {
     });
     this.at = el("span", "tfh-at");
     this.slide.append(this.slider, this.at);
-    this.stats = el("div", "tfh-stats");
-    this.probe = el("canvas", "tfh-probe");
-    this.main.append(this.bar, this.title, this.plot, this.slide, this.stats, this.probe);
-    this.body.append(this.side, this.main);
-    this.root.append(this.top, this.notes, this.body);
+    return this.slide;
   }
 
+  /** Under the plot: each run's statistics, the score, the runs' scalar series. */
+  buildBelow() {
+    this.stats = el("div", "tfh-stats");
+    this.scores = el("canvas", "tfh-score");
+    this.probe = el("canvas", "tfh-probe");
+    this.norms = el("canvas", "tfh-norms");
+    return [this.stats, this.scores, this.probe, this.norms];
+  }
   // -- state -------------------------------------------------------------------------------
   kinds() {
     return Object.keys(this.cmp.ranking).filter((k) => this.cmp.ranking[k].length);
@@ -155,16 +156,7 @@ export class CompareView {
   update() {
     const kind = this.kind();
     const kinds = this.kinds();
-    const tabKey = kinds.join(",") + "|" + kind;
-    if (tabKey !== this.tabKey) {
-      this.tabKey = tabKey;
-      this.tabs.replaceChildren(...kinds.map((k) => {
-        const b = el("button", "tfh-tab" + (k === kind ? " tfh-on" : ""), TITLES[k]);
-        b.dataset.kind = k;
-        b.addEventListener("click", () => this.set({ kind: k, step: -1 }));
-        return b;
-      }));
-    }
+    this.tabKey = showTabs(this.tabs, kinds, kind, this.tabKey, (k) => this.set({ kind: k, step: -1 }));
     const view = this.model.get("view");
     for (const [v, b] of Object.entries(this.viewButtons)) b.classList.toggle("tfh-on", v === view || (!this.viewButtons[view] && v === "overlay"));
     const shared = kinds.reduce((a, k) => a + this.cmp.ranking[k].length, 0);
@@ -209,10 +201,9 @@ export class CompareView {
 
   // -- drawing -----------------------------------------------------------------------------
   draw() {
-    if (!this.theme && this.root.isConnected) this.theme = applyTheme(this.root); // the notebook's colours, for the canvases
-    if (this.theme) Object.assign(THEME, this.theme);
     const t = this.current();
     if (!t) return;
+    this.frame.paint();
     const view = this.viewButtons[this.model.get("view")] ? this.model.get("view") : "overlay";
     const runs = this.cmp.runs;
     const snaps = t.series.map((s) => s.snaps[t.j]);
@@ -230,27 +221,22 @@ export class CompareView {
     }));
     const width = Math.max(280, this.plot.clientWidth || 600);
     const drawn = { view, kind: t.kind, name: t.name, at: t.j, steps, runs: runs.map((r) => r.label) };
-    this.hit = null;
-    this.legend.textContent = "";
-    if (view === "heatmap") this.drawHeatmaps(width, t, drawn);
-    else if (view === "distribution") this.drawBands(width, t, drawn);
-    else this.drawOverlay(width, t, snaps, drawn);
+    this.pointer.use(null);
+    const got = PLOTS[view](this.canvas, width, { t, snaps, runs, steps: this.steps(t), drawn });
+    this.pointer.use(got);
+    this.legend.textContent = got.legend;
     this.canvas.dataset.drawn = JSON.stringify(drawn);
-    this.drawScores(width, t);
-    if (this.root.dataset.firstDrawMs === undefined) this.root.dataset.firstDrawMs = (performance.now() - this.born).toFixed(1);
+    drawScores(this.scores, width, { store: this.store, t });
+    this.drawStrips(width, t);
+    this.frame.firstDraw(this.store);
   }
 
-  hover(e) {
-    if (!this.hit) return;
-    const r = this.canvas.getBoundingClientRect();
-    const mx = e.clientX - r.left, my = e.clientY - r.top;
-    const got = this.hit(mx, my);
-    if (!got) return void (this.tip.style.display = "none");
-    this.tip.textContent = got.text;
-    this.tip.style.display = "block";
-    this.tip.style.left = Math.min(mx + 12, r.width - 320) + "px";
-    this.tip.style.top = my + 12 + "px";
+  /** Every run's scalar series under the tensor (update ratio, dead units, saturation; the
+   * norms, the model's gradient norm), the selected compared step marked. */
+  drawStrips(width, t) {
+    const steps = this.steps(t);
+    const on = { store: this.store, t, runs: this.cmp.runs, steps, at: steps[t.j], th: (this.store.header && this.store.header.thresholds) || {} };
+    showStrip(this.probe, drawRunStrip(this.probe, width, { ...on, table: PROBES }));
+    showStrip(this.norms, drawRunStrip(this.norms, width, { ...on, table: NORMS }));
   }
 }
-
-Object.assign(CompareView.prototype, compareDrawMethods);

@@ -43,7 +43,7 @@ export const VIEWS = [
 // How the page draws each scalar series: [label, strip, log scale]. Strip "probe": under
 // the histogram, with the rule's threshold or band; "norms": below it, sizes on a log axis.
 const LOOK = {
-  update_ratio: ["update / weight ratio, std(Δw) / std(w) (grey: the other weight matrices)", "probe", true],
+  update_ratio: ["update / weight ratio, std(Δw) / std(w)", "probe", true],
   dead_units: ["dead units: zero on the whole batch", "probe", false],
   saturation: ["saturated: within 0.03 of the bounds", "probe", false],
   update_norm: ["update norm ‖Δw‖", "norms", true],

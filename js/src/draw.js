@@ -1,5 +1,6 @@
 // Drawing helpers: the colour scale, DOM elements, severity marks, canvases and axes.
 
+import { TITLES } from "./constants.js";
 import { fmt, niceTicks } from "./numbers.js";
 
 /** Colours of what the canvases draw besides the data: text, axes, marks. theme.js fills
@@ -159,4 +160,18 @@ export function viewBar(views, pick) {
     bar.append(b);
   }
   return { bar, buttons };
+}
+
+/** The kinds' tabs in `box`, `kind` on; ``pick(kind)`` on a click. Rebuilt only when the
+ * kinds or the kind differ from what `was` (the key it returned last) says. Returns the key. */
+export function showTabs(box, kinds, kind, was, pick) {
+  const key = kinds.join(",") + "|" + kind;
+  if (key === was) return key;
+  box.replaceChildren(...kinds.map((k) => {
+    const b = el("button", "tfh-tab" + (k === kind ? " tfh-on" : ""), TITLES[k]);
+    b.dataset.kind = k;
+    b.addEventListener("click", () => pick(k));
+    return b;
+  }));
+  return key;
 }

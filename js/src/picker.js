@@ -83,18 +83,25 @@ export function groupTree(names, modelOf = {}) {
   return finish(root);
 }
 
-// Methods of View (view.js mixes them in): `this` is the dashboard's view.
-export const pickerMethods = {
-  buildList() {
-    const kind = this.kind();
-    const cur = this.current();
-    const q = this.filter.value.trim().toLowerCase();
-    const badges = this.badges();
-    const models = (this.store.header && this.store.header.models) || {};
-    const list = this.store.ofKind(kind).filter((s) => !q || s.name.toLowerCase().includes(q));
+/** The picker: the tensors of a kind as a tree in `list` (an element), groups opened and
+ * closed by click or key. `pick(name)`: a tensor chosen; `refresh()`: show again (a group
+ * opened or closed); `root`: where it says how many rows it built and in how long. */
+export class Picker {
+  constructor(list, { root, pick, refresh }) {
+    Object.assign(this, { list, root, pick, refresh });
+    this.openState = new Map(); // group key -> open, where the user chose
+    this.cursor = null;
+    list.addEventListener("keydown", (e) => this.onKey(e));
+  }
+
+  /** The tree of `series` (one kind, filtered by `q`; `cur` selected), with `badges`
+   * (kind \t name -> {message, severity}) and `models` (name -> model label). Rebuilt
+   * only when what it shows changed. */
+  show(input) {
+    const { kind, cur, q, series: list, badges, models } = input;
     const key = [kind, q, cur && cur.name, list.length, [...this.openState].join(","), [...badges.keys()].join("|")].join("\n");
-    if (key === this.listKey) return;
-    this.listKey = key;
+    if (key === this.key) return;
+    this.key = key;
     const t0 = performance.now();
     const tree = groupTree(list.map((s) => s.name), models);
     const all = list.length <= 40;
@@ -107,40 +114,11 @@ export const pickerMethods = {
     const walk = (g, depth) => {
       for (const e of g.entries) {
         if (!e.entries) {
-          const item = el("div", "tfh-item" + (cur && e.name === cur.name ? " tfh-on" : ""));
-          item.dataset.name = e.name;
-          item.title = e.name;
-          item.setAttribute("role", "treeitem");
-          item.style.paddingLeft = 6 + 12 * depth + "px";
-          item.append(el("span", "tfh-name", e.label));
-          const b = badges.get(kind + "\t" + e.name);
-          if (b) {
-            const badge = el("span", "tfh-badge");
-            badge.append(mark(b.severity));
-            badge.title = b.message;
-            item.append(badge);
-          }
-          item.addEventListener("click", () => this.pickTensor(e.name));
-          rows.push(item);
+          rows.push(this.item(e, depth, kind, cur, badges));
           continue;
         }
         const open = isOpen(e, depth);
-        const head = el("div", "tfh-node" + (e.model ? " tfh-group" : ""));
-        head.dataset.key = e.key;
-        head.dataset.depth = depth;
-        head.setAttribute("role", "treeitem");
-        head.setAttribute("aria-expanded", String(open));
-        head.style.paddingLeft = 2 + 12 * depth + "px";
-        head.append(el("span", "tfh-caret", open ? "▾" : "▸"), el("span", "tfh-name", e.label), el("span", "tfh-n", String(e.names.size)));
-        const flagged = [...e.names].map((n) => badges.get(kind + "\t" + n)).filter(Boolean);
-        if (flagged.length && !open) {
-          const badge = el("span", "tfh-badge");
-          badge.append(mark(flagged.some((b) => b.severity === "error") ? "error" : "warning", flagged.length));
-          head.append(badge);
-        }
-        head.title = `${e.label}: ${e.names.size} tensors (click to ${open ? "collapse" : "expand"})`;
-        head.addEventListener("click", () => this.toggle(e.key, !open));
-        rows.push(head);
+        rows.push(this.node(e, depth, open, kind, badges));
         if (open) walk(e, depth + 1);
       }
     };
@@ -150,20 +128,59 @@ export const pickerMethods = {
     this.markCursor();
     this.root.dataset.pickerRows = rows.length;
     this.root.dataset.pickerMs = (performance.now() - t0).toFixed(1);
-  },
+  }
 
-  /** Select tensor `name` from the picker (the grid view opens it in the step view). */
+  /** A tensor's row. */
+  item(e, depth, kind, cur, badges) {
+    const item = el("div", "tfh-item" + (cur && e.name === cur.name ? " tfh-on" : ""));
+    item.dataset.name = e.name;
+    item.title = e.name;
+    item.setAttribute("role", "treeitem");
+    item.style.paddingLeft = 6 + 12 * depth + "px";
+    item.append(el("span", "tfh-name", e.label));
+    const b = badges.get(kind + "\t" + e.name);
+    if (b) {
+      const badge = el("span", "tfh-badge");
+      badge.append(mark(b.severity));
+      badge.title = b.message;
+      item.append(badge);
+    }
+    item.addEventListener("click", () => this.pickTensor(e.name));
+    return item;
+  }
+
+  /** A group's row: its caret, name and count; a closed one shows its tensors' marks. */
+  node(e, depth, open, kind, badges) {
+    const head = el("div", "tfh-node" + (e.model ? " tfh-group" : ""));
+    head.dataset.key = e.key;
+    head.dataset.depth = depth;
+    head.setAttribute("role", "treeitem");
+    head.setAttribute("aria-expanded", String(open));
+    head.style.paddingLeft = 2 + 12 * depth + "px";
+    head.append(el("span", "tfh-caret", open ? "▾" : "▸"), el("span", "tfh-name", e.label), el("span", "tfh-n", String(e.names.size)));
+    const flagged = [...e.names].map((n) => badges.get(kind + "\t" + n)).filter(Boolean);
+    if (flagged.length && !open) {
+      const badge = el("span", "tfh-badge");
+      badge.append(mark(flagged.some((b) => b.severity === "error") ? "error" : "warning", flagged.length));
+      head.append(badge);
+    }
+    head.title = `${e.label}: ${e.names.size} tensors (click to ${open ? "collapse" : "expand"})`;
+    head.addEventListener("click", () => this.toggle(e.key, !open));
+    return head;
+  }
+
+  /** Select tensor `name` from the picker. */
   pickTensor(name) {
     this.cursor = "i:" + name;
-    this.set({ tensor: name, view: this.model.get("view") === "grid" ? "step" : this.model.get("view") });
+    this.pick(name);
     this.markCursor(); // when the list was not rebuilt (the same tensor)
-  },
+  }
 
   toggle(key, open) {
     this.openState.set(key, open);
     this.cursor = "n:" + key;
-    this.buildList();
-  },
+    this.refresh();
+  }
 
   markCursor() {
     const rows = [...this.list.children];
@@ -171,7 +188,7 @@ export const pickerMethods = {
     if (!at) at = rows.find((r) => r.classList.contains("tfh-on"));
     for (const r of rows) r.classList.toggle("tfh-cursor", r === at);
     if (at && this.list.contains(document.activeElement)) at.scrollIntoView({ block: "nearest" });
-  },
+  }
 
   /** The picker from the keyboard: ↑/↓ move (an item is selected), → opens a group,
    * ← closes it or goes to the enclosing group, Enter/Space toggles, Home/End. */
@@ -216,5 +233,5 @@ export const pickerMethods = {
         return;
     }
     e.preventDefault();
-  },
-};
+  }
+}

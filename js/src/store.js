@@ -48,6 +48,12 @@ export function mergeTrack(c, after, keep, steps, values, kept) {
   c.kept = kept;
 }
 
+/** Where the Store keeps a scalar series: by metric and name, and by run past the first
+ * (a comparison's packet carries every run's). */
+function trackKey(metric, name, run) {
+  return metric + "\t" + name + (run ? "\t" + run : "");
+}
+
 /** What the page holds of the Recording, fed by packets: every Series (its `kept` count
  * and the snapshots the page has: the latest at least, all of them once fetched or
  * followed live), the scalar series, the header (findings, notes, state). A change is
@@ -57,7 +63,7 @@ export function mergeTrack(c, after, keep, steps, values, kept) {
 export class Store {
   constructor(ask = null) {
     this.series = new Map();
-    this.scalars = new Map(); // metric + "\t" + name -> { steps: [], values: [], kept }
+    this.scalars = new Map(); // metric \t name (\t run, past the first) -> { steps: [], values: [], kept }
     this.header = null;
     this.seq = -1;
     this.listeners = new Set();
@@ -99,7 +105,7 @@ export class Store {
     }
     for (const p of header.series) this.mergeSeries(p, header.bins);
     for (const p of header.scalars || []) {
-      const key = p.metric + "\t" + p.name;
+      const key = trackKey(p.metric, p.name, p.run);
       let c = this.scalars.get(key);
       if (!c) this.scalars.set(key, (c = { steps: [], values: [], kept: 0 }));
       mergeTrack(c, p.after, p.keep, p.steps, p.values, p.kept);
@@ -128,8 +134,10 @@ export class Store {
   changed() {
     for (const fn of this.listeners) fn();
   }
-  scalar(metric, name) {
-    return this.scalars.get(metric + "\t" + name) || null;
+  /** The scalar series `metric` of `name` ({steps, values, kept}), of run `run` in a
+   * comparison's packet; null when the page has none. */
+  scalar(metric, name, run = 0) {
+    return this.scalars.get(trackKey(metric, name, run)) || null;
   }
   kinds() {
     const have = new Set([...this.series.values()].filter((s) => s.snaps.length).map((s) => s.kind));

@@ -3,6 +3,7 @@
 import { COLORS } from "./constants.js";
 import { THEME, el, mark, ramp, sizeCanvas } from "./draw.js";
 import { fmt, rebin, statOf, total, valueRange } from "./numbers.js";
+import { yOf } from "./views/snapshot.js";
 
 /** What "all tensors" can sort and filter by: [key, label, kinds it applies to (null: all)]. */
 export const GRID_SORTS = [
@@ -57,51 +58,81 @@ export function sortTiles(store, list, key, unusual = false) {
   return out.map(([s, st]) => [s, st]);
 }
 
-// Methods of View (view.js mixes them in): `this` is the dashboard's view.
-export const tilesMethods = {
-  /** "all tensors": a tile per tensor of the kind, the width's worth of columns, ordered
-   * by a statistic (the most unusual first); a tile is drawn only while it is on screen. */
-  drawGrid(kind) {
-    const q = this.filter.value.trim().toLowerCase();
-    const list = this.store.ofKind(kind).filter((s) => !q || s.name.toLowerCase().includes(q));
-    const sorted = sortTiles(this.store, list, this.opts.gridSort, this.opts.gridUnusual && this.opts.gridSort !== "order");
-    const badges = this.badges();
-    const order = [];
-    for (const [s, st] of sorted) {
-      let t = this.tiles.get(s.id);
-      if (!t) {
-        t = el("div", "tfh-tile");
-        t.dataset.id = s.id;
-        t.dataset.name = s.name;
-        t.title = `${s.name}: click to open`;
-        t.head = el("div", "tfh-tile-name");
-        t.stat = el("div", "tfh-tile-stat");
-        t.append(t.head, t.stat);
-        t.addEventListener("click", () => this.set({ tensor: s.name, view: "step" }));
-        this.tiles.set(s.id, t);
-        this.seen.observe(t);
+/** "all tensors" in `grid` (an element): a tile per tensor of the kind, the width's worth
+ * of columns, ordered by a statistic (the most unusual first); a tile is drawn only while
+ * it is on screen and let go when it leaves. `store`: the page's data; `open(name)`: a
+ * tile clicked; `showing()`: whether the grid is the view shown; `root`: where it says how
+ * many tiles it holds and drew. */
+export class Tiles {
+  constructor(grid, { root, store, open, showing }) {
+    Object.assign(this, { grid, root, store, open, showing, opts: {}, draws: 0 });
+    this.tiles = new Map(); // Series id -> its tile
+    this.visible = new Set(); // tiles on screen (drawn)
+    this.seen = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        if (e.isIntersecting) {
+          this.visible.add(e.target);
+          if (!e.target.dataset.drawn) this.drawTile(e.target);
+        } else {
+          this.visible.delete(e.target);
+          e.target.querySelector("canvas")?.remove();
+          delete e.target.dataset.drawn;
+        }
       }
-      const short = s.name.length > 30 ? "…" + s.name.slice(-29) : s.name; // the end of a path says most
-      const b = badges.get(kind + "\t" + s.name);
-      t.head.replaceChildren(...(b ? [mark(b.severity)] : []), short);
-      t.stat.textContent = this.opts.gridSort === "order" ? "" : st.label;
-      t.stat.classList.toggle("tfh-bad", !!st.unusual);
-      t.dataset.value = Number.isFinite(st.value) ? st.value : "";
-      order.push(t);
-    }
-    const key = [kind, this.opts.gridSort, this.opts.gridUnusual, q, ...order.map((t) => t.dataset.id)].join("\n");
-    if (key !== this.gridKey) {
-      this.gridKey = key;
+      this.root.dataset.drawnTiles = this.visible.size;
+      this.wantHistories();
+    }, { root: grid, rootMargin: "120px 0px" });
+  }
+
+  destroy() {
+    this.seen.disconnect();
+    this.tiles.clear();
+    this.visible.clear();
+  }
+
+  /** The tiles of `list` (one kind, filtered by `q`) by `opts` (gridSort, gridUnusual,
+   * gridHeat, log), with `badges`. Returns the legend. */
+  show({ kind, list, q, opts, badges }) {
+    this.opts = opts;
+    const sorted = sortTiles(this.store, list, opts.gridSort, opts.gridUnusual && opts.gridSort !== "order");
+    const order = sorted.map(([s, st]) => this.tile(s, st, kind, badges));
+    const key = [kind, opts.gridSort, opts.gridUnusual, q, ...order.map((t) => t.dataset.id)].join("\n");
+    if (key !== this.key) {
+      this.key = key;
       this.grid.replaceChildren(...order);
       if (!order.length) this.grid.append(el("div", "tfh-none", "no tensor matches"));
       this.drawOnScreen(order); // now, not a frame later when the observer says so
     } else for (const t of this.visible) if (t.isConnected) this.drawTile(t); // new data: redraw what is on screen
     this.root.dataset.tiles = order.length;
     this.root.dataset.drawnTiles = this.visible.size;
-    this.legend.textContent = `${order.length} tensors` + (this.opts.gridSort === "order" ? " in model order" : `, the most unusual ${GRID_SORTS.find(([k]) => k === this.opts.gridSort)[1]} first`) +
-      (this.opts.gridHeat ? "; each tile a compact heatmap of its kept snapshots" : "; each tile the latest snapshot") + ". Click one to open it.";
-    this.wantTileHistories();
-  },
+    this.wantHistories();
+    return `${order.length} tensors` + (opts.gridSort === "order" ? " in model order" : `, the most unusual ${GRID_SORTS.find(([k]) => k === opts.gridSort)[1]} first`) +
+      (opts.gridHeat ? "; each tile a compact heatmap of its kept snapshots" : "; each tile the latest snapshot") + ". Click one to open it.";
+  }
+
+  /** Series `s`'s tile (made once), its name, mark and statistic `st` brought up to date. */
+  tile(s, st, kind, badges) {
+    let t = this.tiles.get(s.id);
+    if (!t) {
+      t = el("div", "tfh-tile");
+      t.dataset.id = s.id;
+      t.dataset.name = s.name;
+      t.title = `${s.name}: click to open`;
+      t.head = el("div", "tfh-tile-name");
+      t.stat = el("div", "tfh-tile-stat");
+      t.append(t.head, t.stat);
+      t.addEventListener("click", () => this.open(s.name));
+      this.tiles.set(s.id, t);
+      this.seen.observe(t);
+    }
+    const short = s.name.length > 30 ? "…" + s.name.slice(-29) : s.name; // the end of a path says most
+    const b = badges.get(kind + "\t" + s.name);
+    t.head.replaceChildren(...(b ? [mark(b.severity)] : []), short);
+    t.stat.textContent = this.opts.gridSort === "order" ? "" : st.label;
+    t.stat.classList.toggle("tfh-bad", !!st.unusual);
+    t.dataset.value = Number.isFinite(st.value) ? st.value : "";
+    return t;
+  }
 
   /** Draw the tiles on screen (in `order`, just laid out), from the top until one is below it. */
   drawOnScreen(order) {
@@ -115,51 +146,17 @@ export const tilesMethods = {
         this.drawTile(t);
       }
     }
-  },
+  }
 
   drawTile(tile) {
     const s = this.store.series.get(+tile.dataset.id);
-    if (!s || !s.snaps.length || this.model.get("view") !== "grid") return;
+    if (!s || !s.snaps.length || !this.showing()) return;
     let c = tile.querySelector("canvas");
     if (!c) tile.append((c = el("canvas")));
     const w = Math.max(120, tile.clientWidth - 6), h = 80;
     const ctx = sizeCanvas(c, w, h);
     const p = s.snaps[s.snaps.length - 1];
-    const kind = s.kind;
-    const bars = [];
-    if (this.opts.gridHeat && s.snaps.length > 1) {
-      const [y0, y1] = valueRange(s.snaps);
-      const G = 24, grid = Float64Array.from({ length: G + 1 }, (_, j) => y0 + ((y1 - y0) * j) / G);
-      const cw = w / s.snaps.length;
-      s.snaps.forEach((r, j) => {
-        if (!(r.finite > 0)) return;
-        const m = rebin(r.edges, r.counts, grid), t = total(r);
-        for (let g = 0; g < G; g++) {
-          ctx.fillStyle = ramp(Math.log10(1 + (1000 * m[g]) / t) / 3);
-          ctx.fillRect(j * cw, h - ((g + 1) * h) / G, cw + 0.5, h / G + 0.5);
-        }
-      });
-    } else {
-      let ymax = 1;
-      for (const v of p.counts) ymax = Math.max(ymax, v);
-      const [x0, x1] = valueRange([p]); // one value (bins of no width) framed around it
-      ctx.fillStyle = COLORS[kind];
-      for (let b = 0; b < p.counts.length; b++) {
-        if (!(p.counts[b] > 0)) continue;
-        const xa = ((p.edges[b] - x0) / (x1 - x0)) * w, xb = ((p.edges[b + 1] - x0) / (x1 - x0)) * w;
-        const hh = Math.max(1, (this.yOf(p.counts[b]) / this.yOf(ymax)) * (h - 14));
-        const bw = Math.max(2, xb - xa);
-        ctx.fillRect(Math.min(xa, w - bw), h - hh, bw, hh);
-        bars.push([+Math.min(xa, w - bw).toFixed(2), +bw.toFixed(2), +hh.toFixed(2)]);
-      }
-      ctx.fillStyle = THEME.fg;
-      ctx.font = "9px sans-serif";
-      ctx.textBaseline = "top";
-      ctx.textAlign = "left";
-      ctx.fillText(fmt(x0), 1, 1);
-      ctx.textAlign = "right";
-      ctx.fillText(fmt(x1), w - 1, 1);
-    }
+    const bars = this.opts.gridHeat && s.snaps.length > 1 ? heatTile(ctx, w, h, s) : barTile(ctx, w, h, p, COLORS[s.kind], this.opts.log);
     if (p.nan + p.posinf + p.neginf > 0) {
       ctx.fillStyle = THEME.error;
       ctx.font = "10px sans-serif";
@@ -168,14 +165,56 @@ export const tilesMethods = {
     }
     tile.dataset.drawn = "1";
     tile.dataset.bars = JSON.stringify(bars); // what was drawn: [x, width, height] of each non-empty bin
-    this.tileDraws = (this.tileDraws || 0) + 1;
-    this.root.dataset.tileDraws = this.tileDraws;
-  },
+    this.draws++;
+    this.root.dataset.tileDraws = this.draws;
+  }
 
   /** Heatmap tiles need their Series' kept snapshots: ask for those on screen, at once. */
-  wantTileHistories() {
-    if (!this.opts.gridHeat || this.model.get("view") !== "grid") return;
+  wantHistories() {
+    if (!this.opts.gridHeat || !this.showing()) return;
     const need = [...this.visible].map((t) => this.store.series.get(+t.dataset.id)).filter(Boolean);
     if (need.length) this.store.wantHistory(need);
-  },
-};
+  }
+}
+
+/** A compact heatmap of the kept snapshots of `s`. Returns no bars. */
+function heatTile(ctx, w, h, s) {
+  const [y0, y1] = valueRange(s.snaps);
+  const G = 24, grid = Float64Array.from({ length: G + 1 }, (_, j) => y0 + ((y1 - y0) * j) / G);
+  const cw = w / s.snaps.length;
+  s.snaps.forEach((r, j) => {
+    if (!(r.finite > 0)) return;
+    const m = rebin(r.edges, r.counts, grid), t = total(r);
+    for (let g = 0; g < G; g++) {
+      ctx.fillStyle = ramp(Math.log10(1 + (1000 * m[g]) / t) / 3);
+      ctx.fillRect(j * cw, h - ((g + 1) * h) / G, cw + 0.5, h / G + 0.5);
+    }
+  });
+  return [];
+}
+
+/** Snapshot `p`'s bins as bars in `color` (log: log counts), its range at the top. Returns
+ * [x, width, height] of each bar drawn. */
+function barTile(ctx, w, h, p, color, log) {
+  const bars = [];
+  let ymax = 1;
+  for (const v of p.counts) ymax = Math.max(ymax, v);
+  const [x0, x1] = valueRange([p]); // one value (bins of no width) framed around it
+  ctx.fillStyle = color;
+  for (let b = 0; b < p.counts.length; b++) {
+    if (!(p.counts[b] > 0)) continue;
+    const xa = ((p.edges[b] - x0) / (x1 - x0)) * w, xb = ((p.edges[b + 1] - x0) / (x1 - x0)) * w;
+    const hh = Math.max(1, (yOf(p.counts[b], log) / yOf(ymax, log)) * (h - 14));
+    const bw = Math.max(2, xb - xa);
+    ctx.fillRect(Math.min(xa, w - bw), h - hh, bw, hh);
+    bars.push([+Math.min(xa, w - bw).toFixed(2), +bw.toFixed(2), +hh.toFixed(2)]);
+  }
+  ctx.fillStyle = THEME.fg;
+  ctx.font = "9px sans-serif";
+  ctx.textBaseline = "top";
+  ctx.textAlign = "left";
+  ctx.fillText(fmt(x0), 1, 1);
+  ctx.textAlign = "right";
+  ctx.fillText(fmt(x1), w - 1, 1);
+  return bars;
+}

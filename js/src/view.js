@@ -1,108 +1,69 @@
-// The dashboard's view: tabs, picker, plot, slider, findings, keys; each view's drawing is mixed in from its module.
+// The dashboard's view of one Recording: it owns its parts (the frame, the controls, the
+// picker, the tiles, the pointer, the drawings) and hands each what it needs.
 
 import { TITLES } from "./constants.js";
-import { controlsMethods } from "./controls.js";
-import { THEME, covered, el, mark, sizeCanvas } from "./draw.js";
-import { describe, fmt, statusText } from "./numbers.js";
-import { pickerMethods } from "./picker.js";
-import { applyTheme, watchTheme } from "./theme.js";
-import { tilesMethods } from "./tiles.js";
-import { hoverMethods } from "./views/hover.js";
-import { depthMethods } from "./views/depth.js";
-import { probesMethods } from "./views/probes.js";
-import { snapshotMethods } from "./views/snapshot.js";
-import { timeMethods } from "./views/time.js";
+import { buildControls, rootKey, viewOptions } from "./controls.js";
+import { showTabs, sizeCanvas } from "./draw.js";
+import { badges, showFindings } from "./findings.js";
+import { Frame } from "./frame.js";
+import { describe, statusText } from "./numbers.js";
+import { Picker } from "./picker.js";
+import { Tiles } from "./tiles.js";
+import { drawDepth } from "./views/depth.js";
+import { drawHeatmap } from "./views/heatmap.js";
+import { Pointer, drawKept } from "./views/pointer.js";
+import { drawNorms, drawProbes, showStrip } from "./views/probes.js";
+import { drawOverlay, drawStep } from "./views/snapshot.js";
+import { drawDistribution, drawOffset } from "./views/time.js";
 
 // The plot's height in every view of one tensor (CSS pixels).
 export const PLOT_H = 320;
+
+// The drawings of one tensor on the plot's canvas, by view (step: the default).
+const PLOTS = {
+  step: (ctx, W, H, a) => drawStep(ctx, W, H, a),
+  overlay: (ctx, W, H, a) => drawOverlay(ctx, W, H, a),
+  offset: (ctx, W, H, a) => drawOffset(ctx, W, H, { ...a, cur: a.i }),
+  heatmap: (ctx, W, H, a) => drawHeatmap(ctx, W, H, { ...a, cur: a.i }),
+  distribution: (ctx, W, H, a) => drawDistribution(ctx, W, H, { ...a, cur: a.i }),
+};
 
 export class View {
   /** The dashboard in `host`, showing `store` with its controls' state in `model` (the
    * widget's, or a `localModel`); `saved`: the saved copy's header entry (no kernel). */
   constructor(model, host, store, saved = null) {
-    this.born = performance.now();
-    this.model = model;
-    this.saved = saved;
-    this.root = el("div", "tfh");
-    this.root.dataset.saved = saved ? "1" : "0";
-    // the dashboard's keys are its own: JupyterLab and Notebook 7 (Lumino) run no shortcut
-    // for a key typed in here, so arrows never move the notebook's cell selection. Lumino
-    // looks for the attribute from the focused element up, but a binding for ":focus"
-    // matches that element first: so whatever takes the focus here gets it too (Notebook 7
-    // handles keys before they reach the page; JupyterLab after, where onRootKey stops them)
-    this.root.dataset.lmSuppressShortcuts = "true";
-    this.root.addEventListener("focusin", (e) => {
-      if (e.target && e.target.dataset) e.target.dataset.lmSuppressShortcuts = "true";
-    });
-    this.root.addEventListener("keydown", (e) => this.onRootKey(e));
-    host.appendChild(this.root);
-    this.store = store;
+    this.frame = new Frame(model, host, { cls: "tfh", saved, redraw: () => this.draw() });
+    Object.assign(this, { model, store, saved, root: this.frame.root, pins: [] });
+    this.root.addEventListener("keydown", (e) => rootKey(e, this.root, this.ui, (by) => this.stepBy(by)));
     this.opts = { log: false, range: "auto", x: "step", logColor: true, gridHeat: false, gridSort: "order", gridUnusual: false, depth: {}, depthAll: false };
     const had = model.get("opts"); // the options the page had (a reopened notebook: where it was left)
     if (had && typeof had === "object") for (const k of Object.keys(this.opts)) if (had[k] !== undefined) this.opts[k] = k === "depth" ? { ...had[k] } : had[k];
-    this.pins = [];
-    this.openState = new Map(); // picker group key -> open, where the user chose
-    this.tiles = new Map(); // Series id -> its tile in "all tensors"
-    this.visible = new Set(); // tiles on screen (drawn)
-    this.build();
+    this.ui = buildControls(this.root, this.opts, {
+      set: (ch) => this.set(ch),
+      changed: () => (this.saveOpts(), this.draw()),
+      filtered: () => (this.buildList(), this.draw()),
+      slid: (i) => this.slid(i),
+      follow: (on) => on && this.set({ step: -1 }),
+      pin: () => this.pinStep(),
+    });
+    const viewOf = () => this.model.get("view");
+    this.picker = new Picker(this.ui.list, { root: this.root, pick: (name) => this.set({ tensor: name, view: viewOf() === "grid" ? "step" : viewOf() }), refresh: () => this.buildList() });
+    this.tiles = new Tiles(this.ui.grid, { root: this.root, store, open: (name) => this.set({ tensor: name, view: "step" }), showing: () => viewOf() === "grid" });
+    this.pointer = new Pointer(this.ui.canvas, this.ui.tip, { marks: this.ui.marks, onBin: () => viewOf() === "step" && this.draw() });
+    this.ui.canvas.addEventListener("click", (e) => this.clicked(e));
     this.onData = () => this.update();
     this.store.listeners.add(this.onData);
-    for (const key of ["kind", "tensor", "view", "step"]) model.on("change:" + key, this.onData);
-    this.unwatch = watchTheme(() => this.retheme(true));
-    this.resize = new ResizeObserver(() => {
-      if (!this.themed) this.retheme(true); // attached to the page now: its colours can be read
-      const w = this.plot.clientWidth;
-      if (w && w !== this.lastWidth) {
-        this.lastWidth = w;
-        this.draw();
-      }
-    });
-    this.resize.observe(this.plot);
-    // "all tensors" draws a tile when it comes on screen and lets it go when it leaves
-    this.seen = new IntersectionObserver((entries) => {
-      for (const e of entries) {
-        if (e.isIntersecting) {
-          this.visible.add(e.target);
-          if (!e.target.dataset.drawn) this.drawTile(e.target);
-        } else {
-          this.visible.delete(e.target);
-          e.target.querySelector("canvas")?.remove();
-          delete e.target.dataset.drawn;
-        }
-      }
-      this.root.dataset.drawnTiles = this.visible.size;
-      this.wantTileHistories();
-    }, { root: this.grid, rootMargin: "120px 0px" });
+    this.frame.onState(this.onData);
+    this.frame.watchWidth(this.ui.plot);
     this.update();
   }
 
   destroy(keepRoot = false) {
     this.store.listeners.delete(this.onData);
-    for (const key of ["kind", "tensor", "view", "step"]) this.model.off("change:" + key, this.onData);
-    this.resize.disconnect();
-    this.seen.disconnect();
-    this.unwatch();
-    clearTimeout(this.themeLater);
     clearInterval(this.ticker);
     clearTimeout(this.lateCheck);
-    this.tiles.clear();
-    this.visible.clear();
-    if (!keepRoot) this.root.remove();
-  }
-
-  /** Read the page's colours again (the theme may have changed: JupyterLab loads the new
-   * theme's styles a moment after it says so, hence a second look); redraw if they did. */
-  retheme(redraw, again = true) {
-    if (!this.root.isConnected) return;
-    const was = this.themeKey;
-    this.theme = applyTheme(this.root);
-    this.themed = true;
-    this.themeKey = JSON.stringify(this.theme);
-    if (redraw && was !== undefined && was !== this.themeKey) this.draw();
-    if (redraw && again) {
-      clearTimeout(this.themeLater);
-      this.themeLater = setTimeout(() => this.retheme(true, false), 400);
-    }
+    this.tiles.destroy();
+    this.frame.destroy(keepRoot);
   }
 
   /** The options (log counts, range, time axis, the grid's and depth view's choices) into
@@ -112,8 +73,7 @@ export class View {
   }
 
   set(changes) {
-    for (const [k, v] of Object.entries(changes)) this.model.set(k, v);
-    this.model.save_changes(); // reaches the kernel when it is idle; the page does not wait
+    this.frame.set(changes);
   }
 
   // -- state -------------------------------------------------------------------------
@@ -142,21 +102,45 @@ export class View {
     return s ? s.snaps[this.index(s)] : null;
   }
 
-  /** The tensors a finding names, or whose latest snapshot holds NaN/Inf: key ->
-   * {message, severity} (an error wins over a warning). */
-  badges() {
-    const out = new Map();
-    const put = (key, message, severity) => {
-      const had = out.get(key);
-      if (!had || (severity === "error" && had.severity !== "error")) out.set(key, { message, severity });
-    };
-    const h = this.store.header;
-    for (const f of (h && h.findings) || []) for (const n of covered(f)) put(f.kind + "\t" + n, f.message, f.severity);
-    for (const s of this.store.series.values()) {
-      const last = s.snaps[s.snaps.length - 1];
-      if (last && last.nan + last.posinf + last.neginf > 0) put(s.kind + "\t" + s.name, "NaN/Inf in the latest snapshot", "error");
-    }
-    return out;
+  /** The tensors of `kind` the filter lets through. */
+  filtered(kind) {
+    const q = this.ui.filter.value.trim().toLowerCase();
+    return { q, list: this.store.ofKind(kind).filter((s) => !q || s.name.toLowerCase().includes(q)) };
+  }
+
+  // -- the controls' actions -------------------------------------------------------------
+  /** The slider moved to snapshot `i`: the latest (when the page has all) follows. */
+  slid(i) {
+    const s = this.current();
+    if (!s) return;
+    const follow = i === s.snaps.length - 1 && this.store.complete(s);
+    this.ui.followBox.checked = follow;
+    this.set({ step: follow ? -1 : s.snaps[i].step });
+  }
+
+  /** Select the snapshot `by` after the selected one (or "first", "last"). */
+  stepBy(by) {
+    const s = this.current();
+    const view = this.model.get("view");
+    if (!s || view === "grid" || view === "depth") return;
+    const n = s.snaps.length;
+    const i = this.index(s);
+    this.slid(by === "first" ? 0 : by === "last" ? n - 1 : Math.max(0, Math.min(n - 1, i + by)));
+  }
+
+  pinStep() {
+    const snap = this.snap();
+    if (snap && !this.pins.includes(snap.step)) this.pins.push(snap.step);
+    this.draw();
+  }
+
+  /** A click on the plot: what the drawing picks (a step, or a tensor at a step). */
+  clicked(e) {
+    const got = this.pointer.picked(e);
+    if (!got) return;
+    this.ui.followBox.checked = false;
+    this.set(got.view === null ? { step: got.step } : { tensor: got.name, step: got.step, view: "step" });
+    if (got.view === null) this.pointer.mark(got, true); // the click shows where it landed (a view of its own otherwise)
   }
 
   // -- update: structure, then drawing ------------------------------------------------------
@@ -164,34 +148,29 @@ export class View {
     const kinds = this.store.kinds();
     const h = this.store.header;
     const live = !!(h && h.live);
+    const ui = this.ui;
     this.root.dataset.live = live ? "1" : "0";
     this.tick();
-    if (!kinds.length) {
-      this.empty.style.display = "";
-      this.top.style.display = this.body.style.display = "none";
-      return;
-    }
-    this.empty.style.display = "none";
-    this.top.style.display = this.body.style.display = "";
-    this.status.classList.toggle("tfh-live", live);
+    ui.empty.style.display = kinds.length ? "none" : "";
+    ui.top.style.display = ui.body.style.display = kinds.length ? "" : "none";
+    if (!kinds.length) return;
+    ui.status.classList.toggle("tfh-live", live);
     const kind = this.kind();
-    const tabKey = kinds.join(",") + "|" + kind;
-    if (tabKey !== this.tabKey) {
-      this.tabKey = tabKey;
-      this.tabs.replaceChildren(
-        ...kinds.map((k) => {
-          const b = el("button", "tfh-tab" + (k === kind ? " tfh-on" : ""), TITLES[k]);
-          b.dataset.kind = k;
-          b.addEventListener("click", () => this.set({ kind: k }));
-          return b;
-        }),
-      );
-    }
+    this.tabKey = showTabs(ui.tabs, kinds, kind, this.tabKey, (k) => this.set({ kind: k }));
     const view = this.model.get("view");
-    for (const [v, b] of Object.entries(this.viewButtons)) b.classList.toggle("tfh-on", v === view);
+    for (const [v, b] of Object.entries(ui.viewButtons)) b.classList.toggle("tfh-on", v === view);
     this.buildList();
-    this.buildFindings();
+    this.findKey = showFindings(ui.findings, h, this.findKey, (f) => {
+      ui.followBox.checked = false;
+      this.set({ kind: f.kind, step: f.step, view: "step", ...(f.name ? { tensor: f.name } : {}) });
+    });
     this.draw();
+  }
+
+  buildList() {
+    const kind = this.kind();
+    const { q, list } = this.filtered(kind);
+    this.picker.show({ kind, cur: this.current(), q, series: list, badges: badges(this.store), models: (this.store.header && this.store.header.models) || {} });
   }
 
   /** The status line and the empty state; while the kernel reports a status (the
@@ -207,42 +186,14 @@ export class View {
     const live = !!(h && h.live);
     const saving = !!(h && h.saving);
     this.root.dataset.saving = saving ? "1" : "0";
-    this.empty.textContent = said || (live || !h ? "Waiting for the first snapshot…" : "Nothing was recorded.");
+    this.ui.empty.textContent = said || (live || !h ? "Waiting for the first snapshot…" : "Nothing was recorded.");
     const n = [...this.store.series.values()].filter((s) => s.snaps.length).length;
     const lead = live ? "● recording · " : saving ? "● saving… · " : this.saved ? "saved in the notebook · " : "";
     const thinned = this.saved && this.saved.thinned ? ` · ${this.saved.per_series ? "about " + this.saved.per_series : "some"} snapshots per tensor kept` : "";
     const text = lead + `${n} series` + (said ? " · " + said : "") + (this.store.stale ? " · some updates missed, catching up" : "") + thinned;
-    this.status.textContent = text;
-    this.status.title = text + (saving ? "\nThe cell has ended; the dashboard the notebook keeps is being built and takes this one's place when it has drawn." : "") +
+    this.ui.status.textContent = text;
+    this.ui.status.title = text + (saving ? "\nThe cell has ended; the dashboard the notebook keeps is being built and takes this one's place when it has drawn." : "") +
       (this.saved ? "\nThis copy is saved in the notebook" + (this.saved.note ? ": " + this.saved.note : ", every recorded snapshot.") : "");
-  }
-
-  buildFindings() {
-    const h = this.store.header;
-    const found = (h && h.findings) || [];
-    const notes = (h && h.notes) || [];
-    const key = JSON.stringify([found, notes]);
-    if (key === this.findKey) return;
-    this.findKey = key;
-    const items = [el("div", "tfh-head", found.length ? `Findings (${found.length})` : "No findings")];
-    for (const f of found) {
-      const error = f.severity === "error";
-      const n = covered(f).length;
-      const d = el("div", "tfh-finding" + (error ? " tfh-error" : ""));
-      d.append(mark(f.severity), el("span", "tfh-finding-text", f.message));
-      if (n > 1) d.prepend(el("span", "tfh-count", `×${n}`)); // one problem on n tensors
-      d.title = `${f.rule}: ${fmt(f.value)} against ${f.threshold === null ? "—" : fmt(f.threshold)}, steps ${f.first_step}–${f.last_step}` + (n > 1 ? `\n${covered(f).join("\n")}` : "");
-      Object.assign(d.dataset, { kind: f.kind, name: f.name || "", step: f.step, rule: f.rule || "", severity: f.severity || "", count: n });
-      d.addEventListener("click", () => {
-        const ch = { kind: f.kind, step: f.step, view: "step" };
-        if (f.name) ch.tensor = f.name;
-        this.followBox.checked = false;
-        this.set(ch);
-      });
-      items.push(d);
-    }
-    for (const n of notes) items.push(el("div", "tfh-note", n));
-    this.findings.replaceChildren(...items);
   }
 
   // -- drawing ----------------------------------------------------------------------------
@@ -257,84 +208,103 @@ export class View {
   draw() {
     const s = this.current();
     if (!s) return;
-    if (!this.themed) this.retheme(false);
-    if (this.theme) Object.assign(THEME, this.theme); // the canvases' colours are this dashboard's
+    this.frame.paint();
     const t0 = performance.now();
     const view = this.model.get("view");
     const wide = view === "grid" || view === "depth"; // views of every tensor of the kind
     this.root.classList.toggle("tfh-wide", wide);
-    this.buildViewOptions(view, s.kind);
+    const key = view + "|" + s.kind;
+    if (key !== this.viewOptsKey) {
+      this.viewOptsKey = key;
+      this.ui.viewOpts.replaceChildren(...viewOptions(view, s.kind, this.opts, () => (this.saveOpts(), this.draw())));
+    }
     const i = this.index(s);
-    const snap = s.snaps[i];
+    Object.assign(this.root.dataset, { kind: s.kind, tensor: s.name, view, step: s.snaps[i].step, snaps: s.snaps.length, kept: s.kept });
+    this.drawHeader(s, i, view, wide);
+    this.drawBelow(s, i, wide);
+    this.drawPlot(s, i, view, wide);
+    if (!wide && this.ui.below.isConnected) this.belowH = this.ui.below.offsetHeight; // the room the views of every tensor take
+    this.root.dataset.drawMs = (performance.now() - t0).toFixed(1);
+    this.frame.firstDraw(this.store);
+  }
+
+  /** What says where the page is: the loading line, slider, step, title and statistics. */
+  drawHeader(s, i, view, wide) {
+    const ui = this.ui, snap = s.snaps[i];
     const complete = this.store.complete(s);
-    Object.assign(this.root.dataset, { kind: s.kind, tensor: s.name, view, step: snap.step, snaps: s.snaps.length, kept: s.kept });
     if (!wide && !complete) this.store.wantHistory([s]); // opened: fetch its kept snapshots
-    this.loading.style.display = !wide && !complete ? "" : "none";
-    if (!wide && !complete) {
-      const live = this.store.header && this.store.header.live;
-      const asked = this.store.asked.get(`series\t${s.kind}\t${s.name}`);
-      const late = asked !== undefined && performance.now() - asked > 10_000;
-      this.loading.textContent = `${s.snaps.length} of the ${s.kept} kept snapshots are here; the rest ` +
-        (live ? "arrive when the running cell ends (the kernel answers when idle)." : late ? "need the kernel, which has not answered (busy, or not running: a notebook reopened without its kernel has the latest snapshots only)." : "are on their way from the kernel…");
-      if (!live && !late && !this.lateCheck) this.lateCheck = setTimeout(() => ((this.lateCheck = null), this.draw()), 10_500);
-    }
-    this.slider.max = s.snaps.length - 1;
-    this.slider.value = i;
-    this.followBox.checked = this.model.get("step") < 0;
+    ui.loading.style.display = !wide && !complete ? "" : "none";
+    if (!wide && !complete) this.sayLoading(s);
+    ui.slider.max = s.snaps.length - 1;
+    ui.slider.value = i;
+    ui.followBox.checked = this.model.get("step") < 0;
     const thinned = s.recorded > s.snaps.length;
-    this.at.textContent = `step ${snap.step}` + (snap.epoch >= 0 ? ` · epoch ${snap.epoch + 1}` : "") + ` · ${i + 1}/${s.snaps.length}` + (thinned ? ` kept of ${s.recorded}` : complete ? "" : ` here of ${s.kept}`);
-    this.at.title = `snapshot ${i + 1} of the ${s.snaps.length} ` + (thinned ? `this saved copy keeps (the run recorded ${s.recorded}: the ticks under the slider are the kept steps, the gaps between them were thinned out to fit the notebook)` : complete ? "kept" : `here (${s.kept} kept)`);
-    this.title.textContent = `${TITLES[s.kind]} · ${wide ? (view === "grid" ? "all tensors" : "depth × step") : s.name}` + (!wide && s.dtype && s.dtype !== "float32" && s.dtype !== "unknown" ? ` (${s.dtype})` : "");
-    this.title.title = this.title.textContent;
-    this.stats.textContent = wide ? "" : describe(snap, s.explicit);
-    this.stats.title = this.stats.textContent;
-    this.stats.classList.toggle("tfh-bad", !wide && snap.nan + snap.posinf + snap.neginf > 0);
+    ui.at.textContent = `step ${snap.step}` + (snap.epoch >= 0 ? ` · epoch ${snap.epoch + 1}` : "") + ` · ${i + 1}/${s.snaps.length}` + (thinned ? ` kept of ${s.recorded}` : complete ? "" : ` here of ${s.kept}`);
+    ui.at.title = `snapshot ${i + 1} of the ${s.snaps.length} ` + (thinned ? `this saved copy keeps (the run recorded ${s.recorded}: the ticks under the slider are the kept steps, the gaps between them were thinned out to fit the notebook)` : complete ? "kept" : `here (${s.kept} kept)`);
+    ui.title.textContent = `${TITLES[s.kind]} · ${wide ? (view === "grid" ? "all tensors" : "depth × step") : s.name}` + (!wide && s.dtype && s.dtype !== "float32" && s.dtype !== "unknown" ? ` (${s.dtype})` : "");
+    ui.title.title = ui.title.textContent;
+    ui.stats.textContent = wide ? "" : describe(snap, s.explicit);
+    ui.stats.title = ui.stats.textContent;
+    ui.stats.classList.toggle("tfh-bad", !wide && snap.nan + snap.posinf + snap.neginf > 0);
+  }
+
+  /** Of a Series the page holds only some snapshots of: where the rest is. */
+  sayLoading(s) {
+    const live = this.store.header && this.store.header.live;
+    const asked = this.store.asked.get(`series\t${s.kind}\t${s.name}`);
+    const late = asked !== undefined && performance.now() - asked > 10_000;
+    this.ui.loading.textContent = `${s.snaps.length} of the ${s.kept} kept snapshots are here; the rest ` +
+      (live ? "arrive when the running cell ends (the kernel answers when idle)." : late ? "need the kernel, which has not answered (busy, or not running: a notebook reopened without its kernel has the latest snapshots only)." : "are on their way from the kernel…");
+    if (!live && !late && !this.lateCheck) this.lateCheck = setTimeout(() => ((this.lateCheck = null), this.draw()), 10_500);
+  }
+
+  /** Under the plot: the scalar series' strips and the kept steps (views of one tensor). */
+  drawBelow(s, i, wide) {
+    const ui = this.ui, snap = s.snaps[i];
+    ui.below.style.display = wide ? "none" : "";
+    ui.options.style.display = wide ? "none" : "";
+    const width = ui.plot.clientWidth;
+    const h = this.store.header || {};
+    showStrip(ui.probe, wide ? null : drawProbes(ui.probe, width, { store: this.store, s, snap, th: h.thresholds || {} }));
+    showStrip(ui.norms, wide ? null : drawNorms(ui.norms, width, { store: this.store, s, snap, models: h.models || {} }));
+    if (!wide) drawKept(ui.kept, ui.slider.clientWidth, s, i);
+  }
+
+  /** The plot: the view's drawing, what answers the pointer, the legend. */
+  drawPlot(s, i, view, wide) {
+    const ui = this.ui, snap = s.snaps[i];
     const grid = view === "grid";
-    this.canvas.style.display = grid ? "none" : "";
-    this.grid.style.display = grid ? "" : "none";
-    this.below.style.display = wide ? "none" : "";
-    this.options.style.display = wide ? "none" : "";
-    this.drawProbes(s, snap, wide);
-    this.drawNorms(s, snap, wide);
-    if (!wide) this.drawKept(s, i);
-    this.hit = this.pick = null;
-    if (view !== this.drawnView) this.tip.style.display = "none"; // a tip of the view before
+    ui.canvas.style.display = grid ? "none" : "";
+    ui.grid.style.display = grid ? "" : "none";
+    this.pointer.use(null);
+    if (view !== this.drawnView) ui.tip.style.display = "none"; // a tip of the view before
     this.drawnView = view;
-    this.markHover(null);
-    this.legend.textContent = ""; // each view writes its own: none stays from the view before
+    this.pointer.mark(null);
     const height = this.plotHeight(wide);
-    this.plot.style.height = height + "px";
-    if (view !== "depth") this.plot.style.overflowY = "";
+    ui.plot.style.height = height + "px";
+    if (view !== "depth") ui.plot.style.overflowY = "";
+    const drawn = grid ? { view, kind: s.kind } : { view, kind: s.kind, name: s.name, step: snap.step };
+    let got;
     if (grid) {
-      this.grid.style.height = height + "px";
-      this.canvas.dataset.drawn = JSON.stringify({ view, kind: s.kind });
-      this.drawGrid(s.kind);
+      ui.grid.style.height = height + "px";
+      const { q, list } = this.filtered(s.kind);
+      got = { legend: this.tiles.show({ kind: s.kind, list, q, opts: this.opts, badges: badges(this.store) }) };
     } else {
-      const width = Math.max(280, this.plot.clientWidth || 600);
-      const drawn = { view, kind: s.kind, name: s.name, step: snap.step };
-      if (view === "depth") this.drawDepth(width, height, s, snap, drawn);
-      else {
-        const ctx = sizeCanvas(this.canvas, width, height);
-        ({ step: () => this.drawStep(ctx, width, height, s, snap, drawn),
-           overlay: () => this.drawOverlay(ctx, width, height, s, snap, drawn),
-           offset: () => this.drawOffset(ctx, width, height, s, i, drawn),
-           heatmap: () => this.drawHeatmap(ctx, width, height, s, i, drawn),
-           distribution: () => this.drawDistribution(ctx, width, height, s, i, drawn),
-        }[view] || (() => this.drawStep(ctx, width, height, s, snap, drawn)))();
-      }
-      this.canvas.dataset.drawn = JSON.stringify(drawn);
+      const width = Math.max(280, ui.plot.clientWidth || 600);
+      got = view === "depth" ? this.drawDepth(width, height, s, snap, drawn) : (PLOTS[view] || PLOTS.step)(sizeCanvas(ui.canvas, width, height), width, height,
+        { s, snap, i, opts: this.opts, pins: this.pins, hoverAt: this.pointer.bin, drawn });
     }
-    this.legend.title = this.legend.textContent;
-    if (!wide && this.below.isConnected) this.belowH = this.below.offsetHeight; // the room the views of every tensor take
-    const ms = performance.now() - t0;
-    this.root.dataset.drawMs = ms.toFixed(1);
-    if (this.root.dataset.firstDrawMs === undefined) { // from the view's creation: decode was before
-      this.root.dataset.firstDrawMs = (performance.now() - this.born).toFixed(1);
-      this.root.dataset.firstDrawAt = performance.now().toFixed(0); // since the page began loading
-      const f = this.store.fullTiming;
-      if (f) Object.assign(this.root.dataset, { packetBytes: f.bytes, decodeMs: f.decode.toFixed(1), applyMs: f.apply.toFixed(1) });
-    }
+    ui.canvas.dataset.drawn = JSON.stringify(drawn);
+    this.pointer.use(got);
+    ui.legend.textContent = got.legend || "";
+    ui.legend.title = ui.legend.textContent;
+  }
+
+  drawDepth(width, height, s, snap, drawn) {
+    const { list } = this.filtered(s.kind);
+    const step = this.model.get("step") >= 0 ? snap.step : -1;
+    const got = drawDepth(this.ui.canvas, this.ui.plot, width, height, { store: this.store, kind: s.kind, list, cur: s, step, opts: this.opts, scrolled: this.depthScrolled, drawn });
+    this.depthScrolled = got.scrolled;
+    return got;
   }
 }
-
-for (const methods of [controlsMethods, hoverMethods, pickerMethods, tilesMethods, snapshotMethods, timeMethods, depthMethods, probesMethods]) Object.assign(View.prototype, methods);

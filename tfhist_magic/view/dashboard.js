@@ -1,6 +1,6 @@
 // tfhist_magic dashboard: bundled by js/build.mjs from js/src/*.js (edit those, then
 // `cd js && npm install && npm run build`). No imports, nothing from a CDN.
-// sources: sha256 23bc6f41a9744e41bb18fe6b22146328a396e055e3f874924a6c9e64e76b31c7
+// sources: sha256 0fc7534788729737ef96647eadfb3868af664437fa5b53142bdd8b44b4301d5c
 var __defProp = Object.defineProperty;
 var __export = (target, all) => {
   for (var name in all)
@@ -69,7 +69,7 @@ var VIEWS = [
   ["depth", "depth \xD7 step"]
 ];
 var LOOK = {
-  update_ratio: ["update / weight ratio, std(\u0394w) / std(w) (grey: the other weight matrices)", "probe", true],
+  update_ratio: ["update / weight ratio, std(\u0394w) / std(w)", "probe", true],
   dead_units: ["dead units: zero on the whole batch", "probe", false],
   saturation: ["saturated: within 0.03 of the bounds", "probe", false],
   update_norm: ["update norm \u2016\u0394w\u2016", "norms", true],
@@ -347,6 +347,9 @@ function mergeTrack(c, after, keep, steps, values, kept) {
   }
   c.kept = kept;
 }
+function trackKey(metric, name, run) {
+  return metric + "	" + name + (run ? "	" + run : "");
+}
 var Store = class {
   constructor(ask = null) {
     this.series = /* @__PURE__ */ new Map();
@@ -392,7 +395,7 @@ var Store = class {
     }
     for (const p of header.series) this.mergeSeries(p, header.bins);
     for (const p of header.scalars || []) {
-      const key = p.metric + "	" + p.name;
+      const key = trackKey(p.metric, p.name, p.run);
       let c = this.scalars.get(key);
       if (!c) this.scalars.set(key, c = { steps: [], values: [], kept: 0 });
       mergeTrack(c, p.after, p.keep, p.steps, p.values, p.kept);
@@ -421,8 +424,10 @@ var Store = class {
   changed() {
     for (const fn of this.listeners) fn();
   }
-  scalar(metric, name) {
-    return this.scalars.get(metric + "	" + name) || null;
+  /** The scalar series `metric` of `name` ({steps, values, kept}), of run `run` in a
+   * comparison's packet; null when the page has none. */
+  scalar(metric, name, run = 0) {
+    return this.scalars.get(trackKey(metric, name, run)) || null;
   }
   kinds() {
     const have = new Set([...this.series.values()].filter((s) => s.snaps.length).map((s) => s.kind));
@@ -564,7 +569,7 @@ function sizeCanvas(canvas, width, height) {
   ctx.font = "11px sans-serif";
   return ctx;
 }
-function axes(ctx, box, x0, x1, y0, y1, { xTicks, yTicks, yLabel, xLabel } = {}) {
+function axes(ctx, box, x0, x1, y0, y1, { xTicks, yTicks: yTicks2, yLabel, xLabel } = {}) {
   const { l, t, w, h } = box;
   const X = (v) => l + (v - x0) / (x1 - x0 || 1) * w;
   const Y = (v) => t + h - (v - y0) / (y1 - y0 || 1) * h;
@@ -592,7 +597,7 @@ function axes(ctx, box, x0, x1, y0, y1, { xTicks, yTicks, yLabel, xLabel } = {})
   }
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
-  for (const [v, label] of yTicks || niceTicks(y0, y1, Math.max(2, Math.floor(h / 40))).map((v2) => [v2, fmt(v2)])) {
+  for (const [v, label] of yTicks2 || niceTicks(y0, y1, Math.max(2, Math.floor(h / 40))).map((v2) => [v2, fmt(v2)])) {
     const y = Y(v);
     if (y < t - 1 || y > t + h + 1) continue;
     ctx.fillRect(l - 4, y, 4, 1);
@@ -653,6 +658,140 @@ function viewBar(views, pick2) {
   }
   return { bar, buttons };
 }
+function showTabs(box, kinds, kind, was, pick2) {
+  const key = kinds.join(",") + "|" + kind;
+  if (key === was) return key;
+  box.replaceChildren(...kinds.map((k) => {
+    const b = el("button", "tfh-tab" + (k === kind ? " tfh-on" : ""), TITLES[k]);
+    b.dataset.kind = k;
+    b.addEventListener("click", () => pick2(k));
+    return b;
+  }));
+  return key;
+}
+
+// src/views/snapshot.js
+function xRange(s, snap, opts, view) {
+  const range = opts.range === "auto" ? ["step", "overlay"].includes(view) ? "this" : "all" : opts.range;
+  if (range === "this" && snap.finite > 0) return valueRange([snap]);
+  return valueRange(s.snaps);
+}
+function yOf(c, log) {
+  return log ? Math.log10(1 + c) : c;
+}
+function yTicks(max, log) {
+  if (!log) return niceTicks(0, max * 1.05, 5).filter(Number.isInteger).map((v) => [v, fmt(v)]);
+  const out = [];
+  for (let p = 0; Math.pow(10, p) <= max * 10; p++) out.push([Math.log10(1 + Math.pow(10, p)), fmt(Math.pow(10, p))]);
+  return [[0, "0"], ...out];
+}
+var BAD = [["nan", "NaN"], ["posinf", "+Inf"], ["neginf", "\u2212Inf"]];
+function drawNonFinite(ctx, box, Y, snap, log, gx, slot) {
+  ctx.strokeStyle = THEME.faint;
+  ctx.beginPath();
+  ctx.moveTo(gx - 6, box.t);
+  ctx.lineTo(gx - 6, box.t + box.h);
+  ctx.stroke();
+  ctx.textAlign = "center";
+  ctx.textBaseline = "top";
+  BAD.forEach(([k, label], j) => {
+    const x = gx + j * slot;
+    const c = snap[k];
+    ctx.fillStyle = c > 0 ? THEME.error : THEME.fg2;
+    if (c > 0) {
+      const y = Y(yOf(c, log));
+      ctx.fillRect(x, y, slot - 6, box.t + box.h - y);
+      ctx.textBaseline = "bottom";
+      ctx.fillText(fmt(c), x + (slot - 6) / 2, y - 1);
+      ctx.textBaseline = "top";
+    }
+    ctx.fillText(label, x + (slot - 6) / 2, box.t + box.h + 5);
+  });
+}
+function drawStep(ctx, W, Hh, { s, snap, opts, hoverAt, drawn }) {
+  const box = { l: 58, t: 10, w: W - 58 - 96, h: Hh - 40 };
+  const [x0, x1] = xRange(s, snap, opts, "step");
+  const log = opts.log;
+  let ymax = 1;
+  for (const c of snap.counts) ymax = Math.max(ymax, c);
+  for (const [k] of BAD) ymax = Math.max(ymax, snap[k]);
+  const { X, Y } = axes(ctx, box, x0, x1, 0, yOf(ymax, log) * 1.05, { yTicks: yTicks(ymax, log), yLabel: log ? "count (log)" : "count" });
+  const B = snap.counts.length;
+  const tot = total(snap);
+  ctx.fillStyle = COLORS[s.kind];
+  const bars = [];
+  for (let b = 0; b < B; b++) {
+    const c = snap.counts[b];
+    const xa = X(snap.edges[b]), xb = X(snap.edges[b + 1]);
+    bars.push([xa, xb]);
+    if (c > 0) {
+      const y = Y(yOf(c, log));
+      ctx.fillRect(xa, y, Math.max(1, xb - xa), box.t + box.h - y);
+    }
+  }
+  if (hoverAt != null && hoverAt < B) {
+    ctx.fillStyle = THEME.dark ? "rgba(255,255,255,0.3)" : "rgba(0,0,0,0.25)";
+    const [xa, xb] = bars[hoverAt];
+    ctx.fillRect(xa, box.t, Math.max(1, xb - xa), box.h);
+  }
+  const slot = 26, gx = box.l + box.w + 14;
+  drawNonFinite(ctx, box, Y, snap, log, gx, slot);
+  const hit = (mx) => {
+    const j = Math.floor((mx - gx) / slot);
+    if (mx >= gx && j >= 0 && j < 3) {
+      const [k, label] = BAD[j];
+      return { text: `${label}: ${snap[k]} values`, bin: B + j };
+    }
+    const v = x0 + (mx - box.l) / box.w * (x1 - x0);
+    const b = searchEdges(snap.edges, v);
+    if (b < 0) return null;
+    const c = snap.counts[b];
+    return { text: `[${fmt(snap.edges[b])}, ${fmt(snap.edges[b + 1])}${b === B - 1 ? "]" : ")"}  count ${c}  (${tot ? (100 * c / tot).toFixed(2) : 0}% of finite)`, bin: b };
+  };
+  Object.assign(drawn, { counts: Array.from(snap.counts), edges: Array.from(snap.edges), nan: snap.nan, posinf: snap.posinf, neginf: snap.neginf, range: [x0, x1] });
+  return { hit, legend: "" };
+}
+function drawOverlay(ctx, W, Hh, { s, snap, opts, pins, drawn }) {
+  const n = s.snaps.length;
+  const steps = pins.length ? [...pins] : [s.snaps[0].step, s.snaps[Math.floor((n - 1) / 2)].step];
+  if (!steps.includes(snap.step)) steps.push(snap.step);
+  const chosen = [...new Set(steps)].map((st) => s.snaps.find((p) => p.step === st)).filter(Boolean).sort((a, b) => a.step - b.step);
+  const box = { l: 58, t: 10, w: W - 58 - 120, h: Hh - 40 };
+  let ymax = 1;
+  for (const p of chosen) for (const c of p.counts) ymax = Math.max(ymax, c);
+  const [lo, hi] = valueRange(opts.range === "this" && snap.finite > 0 ? [snap] : chosen);
+  const { X, Y } = axes(ctx, box, lo, hi, 0, yOf(ymax, opts.log) * 1.05, { yTicks: yTicks(ymax, opts.log), yLabel: "count" });
+  const shade = (j) => ramp(THEME.rampLo + (THEME.rampHi - THEME.rampLo) * j / Math.max(1, chosen.length - 1));
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(box.l, box.t - 2, box.w, box.h + 2);
+  ctx.clip();
+  chosen.forEach((p, j) => {
+    ctx.strokeStyle = shade(j);
+    ctx.lineWidth = p === snap ? 2 : 1.2;
+    ctx.beginPath();
+    ctx.moveTo(X(p.edges[0]), Y(0));
+    for (let b = 0; b < p.counts.length; b++) {
+      const y = Y(yOf(p.counts[b], opts.log));
+      ctx.lineTo(X(p.edges[b]), y);
+      ctx.lineTo(X(p.edges[b + 1]), y);
+    }
+    ctx.lineTo(X(p.edges[p.edges.length - 1]), Y(0));
+    ctx.stroke();
+  });
+  ctx.restore();
+  ctx.textAlign = "left";
+  ctx.textBaseline = "middle";
+  chosen.forEach((p, j) => {
+    const y = box.t + 8 + j * 16;
+    ctx.fillStyle = shade(j);
+    ctx.fillRect(box.l + box.w + 12, y - 1, 14, 3);
+    ctx.fillStyle = THEME.fg;
+    ctx.fillText(`step ${p.step}` + (p.epoch >= 0 ? ` (ep ${p.epoch + 1})` : ""), box.l + box.w + 30, y);
+  });
+  Object.assign(drawn, { steps: chosen.map((p) => p.step) });
+  return { legend: "Outlines of the chosen steps (first, middle and selected; 'pin step' adds the selected one)." };
+}
 
 // src/tiles.js
 var GRID_SORTS = [
@@ -698,49 +837,72 @@ function sortTiles(store, list, key, unusual = false) {
   out.sort((a, b) => sc(b[1]) - sc(a[1]) || a[2] - b[2]);
   return out.map(([s, st]) => [s, st]);
 }
-var tilesMethods = {
-  /** "all tensors": a tile per tensor of the kind, the width's worth of columns, ordered
-   * by a statistic (the most unusual first); a tile is drawn only while it is on screen. */
-  drawGrid(kind) {
-    const q = this.filter.value.trim().toLowerCase();
-    const list = this.store.ofKind(kind).filter((s) => !q || s.name.toLowerCase().includes(q));
-    const sorted = sortTiles(this.store, list, this.opts.gridSort, this.opts.gridUnusual && this.opts.gridSort !== "order");
-    const badges = this.badges();
-    const order = [];
-    for (const [s, st] of sorted) {
-      let t = this.tiles.get(s.id);
-      if (!t) {
-        t = el("div", "tfh-tile");
-        t.dataset.id = s.id;
-        t.dataset.name = s.name;
-        t.title = `${s.name}: click to open`;
-        t.head = el("div", "tfh-tile-name");
-        t.stat = el("div", "tfh-tile-stat");
-        t.append(t.head, t.stat);
-        t.addEventListener("click", () => this.set({ tensor: s.name, view: "step" }));
-        this.tiles.set(s.id, t);
-        this.seen.observe(t);
+var Tiles = class {
+  constructor(grid, { root, store, open, showing }) {
+    Object.assign(this, { grid, root, store, open, showing, opts: {}, draws: 0 });
+    this.tiles = /* @__PURE__ */ new Map();
+    this.visible = /* @__PURE__ */ new Set();
+    this.seen = new IntersectionObserver((entries) => {
+      for (const e of entries) {
+        if (e.isIntersecting) {
+          this.visible.add(e.target);
+          if (!e.target.dataset.drawn) this.drawTile(e.target);
+        } else {
+          this.visible.delete(e.target);
+          e.target.querySelector("canvas")?.remove();
+          delete e.target.dataset.drawn;
+        }
       }
-      const short = s.name.length > 30 ? "\u2026" + s.name.slice(-29) : s.name;
-      const b = badges.get(kind + "	" + s.name);
-      t.head.replaceChildren(...b ? [mark(b.severity)] : [], short);
-      t.stat.textContent = this.opts.gridSort === "order" ? "" : st.label;
-      t.stat.classList.toggle("tfh-bad", !!st.unusual);
-      t.dataset.value = Number.isFinite(st.value) ? st.value : "";
-      order.push(t);
-    }
-    const key = [kind, this.opts.gridSort, this.opts.gridUnusual, q, ...order.map((t) => t.dataset.id)].join("\n");
-    if (key !== this.gridKey) {
-      this.gridKey = key;
+      this.root.dataset.drawnTiles = this.visible.size;
+      this.wantHistories();
+    }, { root: grid, rootMargin: "120px 0px" });
+  }
+  destroy() {
+    this.seen.disconnect();
+    this.tiles.clear();
+    this.visible.clear();
+  }
+  /** The tiles of `list` (one kind, filtered by `q`) by `opts` (gridSort, gridUnusual,
+   * gridHeat, log), with `badges`. Returns the legend. */
+  show({ kind, list, q, opts, badges: badges2 }) {
+    this.opts = opts;
+    const sorted = sortTiles(this.store, list, opts.gridSort, opts.gridUnusual && opts.gridSort !== "order");
+    const order = sorted.map(([s, st]) => this.tile(s, st, kind, badges2));
+    const key = [kind, opts.gridSort, opts.gridUnusual, q, ...order.map((t) => t.dataset.id)].join("\n");
+    if (key !== this.key) {
+      this.key = key;
       this.grid.replaceChildren(...order);
       if (!order.length) this.grid.append(el("div", "tfh-none", "no tensor matches"));
       this.drawOnScreen(order);
     } else for (const t of this.visible) if (t.isConnected) this.drawTile(t);
     this.root.dataset.tiles = order.length;
     this.root.dataset.drawnTiles = this.visible.size;
-    this.legend.textContent = `${order.length} tensors` + (this.opts.gridSort === "order" ? " in model order" : `, the most unusual ${GRID_SORTS.find(([k]) => k === this.opts.gridSort)[1]} first`) + (this.opts.gridHeat ? "; each tile a compact heatmap of its kept snapshots" : "; each tile the latest snapshot") + ". Click one to open it.";
-    this.wantTileHistories();
-  },
+    this.wantHistories();
+    return `${order.length} tensors` + (opts.gridSort === "order" ? " in model order" : `, the most unusual ${GRID_SORTS.find(([k]) => k === opts.gridSort)[1]} first`) + (opts.gridHeat ? "; each tile a compact heatmap of its kept snapshots" : "; each tile the latest snapshot") + ". Click one to open it.";
+  }
+  /** Series `s`'s tile (made once), its name, mark and statistic `st` brought up to date. */
+  tile(s, st, kind, badges2) {
+    let t = this.tiles.get(s.id);
+    if (!t) {
+      t = el("div", "tfh-tile");
+      t.dataset.id = s.id;
+      t.dataset.name = s.name;
+      t.title = `${s.name}: click to open`;
+      t.head = el("div", "tfh-tile-name");
+      t.stat = el("div", "tfh-tile-stat");
+      t.append(t.head, t.stat);
+      t.addEventListener("click", () => this.open(s.name));
+      this.tiles.set(s.id, t);
+      this.seen.observe(t);
+    }
+    const short = s.name.length > 30 ? "\u2026" + s.name.slice(-29) : s.name;
+    const b = badges2.get(kind + "	" + s.name);
+    t.head.replaceChildren(...b ? [mark(b.severity)] : [], short);
+    t.stat.textContent = this.opts.gridSort === "order" ? "" : st.label;
+    t.stat.classList.toggle("tfh-bad", !!st.unusual);
+    t.dataset.value = Number.isFinite(st.value) ? st.value : "";
+    return t;
+  }
   /** Draw the tiles on screen (in `order`, just laid out), from the top until one is below it. */
   drawOnScreen(order) {
     const box = this.grid.getBoundingClientRect();
@@ -753,50 +915,16 @@ var tilesMethods = {
         this.drawTile(t);
       }
     }
-  },
+  }
   drawTile(tile) {
     const s = this.store.series.get(+tile.dataset.id);
-    if (!s || !s.snaps.length || this.model.get("view") !== "grid") return;
+    if (!s || !s.snaps.length || !this.showing()) return;
     let c = tile.querySelector("canvas");
     if (!c) tile.append(c = el("canvas"));
     const w = Math.max(120, tile.clientWidth - 6), h = 80;
     const ctx = sizeCanvas(c, w, h);
     const p = s.snaps[s.snaps.length - 1];
-    const kind = s.kind;
-    const bars = [];
-    if (this.opts.gridHeat && s.snaps.length > 1) {
-      const [y0, y1] = valueRange(s.snaps);
-      const G = 24, grid = Float64Array.from({ length: G + 1 }, (_, j) => y0 + (y1 - y0) * j / G);
-      const cw = w / s.snaps.length;
-      s.snaps.forEach((r, j) => {
-        if (!(r.finite > 0)) return;
-        const m = rebin(r.edges, r.counts, grid), t = total(r);
-        for (let g = 0; g < G; g++) {
-          ctx.fillStyle = ramp(Math.log10(1 + 1e3 * m[g] / t) / 3);
-          ctx.fillRect(j * cw, h - (g + 1) * h / G, cw + 0.5, h / G + 0.5);
-        }
-      });
-    } else {
-      let ymax = 1;
-      for (const v of p.counts) ymax = Math.max(ymax, v);
-      const [x0, x1] = valueRange([p]);
-      ctx.fillStyle = COLORS[kind];
-      for (let b = 0; b < p.counts.length; b++) {
-        if (!(p.counts[b] > 0)) continue;
-        const xa = (p.edges[b] - x0) / (x1 - x0) * w, xb = (p.edges[b + 1] - x0) / (x1 - x0) * w;
-        const hh = Math.max(1, this.yOf(p.counts[b]) / this.yOf(ymax) * (h - 14));
-        const bw = Math.max(2, xb - xa);
-        ctx.fillRect(Math.min(xa, w - bw), h - hh, bw, hh);
-        bars.push([+Math.min(xa, w - bw).toFixed(2), +bw.toFixed(2), +hh.toFixed(2)]);
-      }
-      ctx.fillStyle = THEME.fg;
-      ctx.font = "9px sans-serif";
-      ctx.textBaseline = "top";
-      ctx.textAlign = "left";
-      ctx.fillText(fmt(x0), 1, 1);
-      ctx.textAlign = "right";
-      ctx.fillText(fmt(x1), w - 1, 1);
-    }
+    const bars = this.opts.gridHeat && s.snaps.length > 1 ? heatTile(ctx, w, h, s) : barTile(ctx, w, h, p, COLORS[s.kind], this.opts.log);
     if (p.nan + p.posinf + p.neginf > 0) {
       ctx.fillStyle = THEME.error;
       ctx.font = "10px sans-serif";
@@ -805,231 +933,374 @@ var tilesMethods = {
     }
     tile.dataset.drawn = "1";
     tile.dataset.bars = JSON.stringify(bars);
-    this.tileDraws = (this.tileDraws || 0) + 1;
-    this.root.dataset.tileDraws = this.tileDraws;
-  },
+    this.draws++;
+    this.root.dataset.tileDraws = this.draws;
+  }
   /** Heatmap tiles need their Series' kept snapshots: ask for those on screen, at once. */
-  wantTileHistories() {
-    if (!this.opts.gridHeat || this.model.get("view") !== "grid") return;
+  wantHistories() {
+    if (!this.opts.gridHeat || !this.showing()) return;
     const need = [...this.visible].map((t) => this.store.series.get(+t.dataset.id)).filter(Boolean);
     if (need.length) this.store.wantHistory(need);
   }
 };
+function heatTile(ctx, w, h, s) {
+  const [y0, y1] = valueRange(s.snaps);
+  const G = 24, grid = Float64Array.from({ length: G + 1 }, (_, j) => y0 + (y1 - y0) * j / G);
+  const cw = w / s.snaps.length;
+  s.snaps.forEach((r, j) => {
+    if (!(r.finite > 0)) return;
+    const m = rebin(r.edges, r.counts, grid), t = total(r);
+    for (let g = 0; g < G; g++) {
+      ctx.fillStyle = ramp(Math.log10(1 + 1e3 * m[g] / t) / 3);
+      ctx.fillRect(j * cw, h - (g + 1) * h / G, cw + 0.5, h / G + 0.5);
+    }
+  });
+  return [];
+}
+function barTile(ctx, w, h, p, color, log) {
+  const bars = [];
+  let ymax = 1;
+  for (const v of p.counts) ymax = Math.max(ymax, v);
+  const [x0, x1] = valueRange([p]);
+  ctx.fillStyle = color;
+  for (let b = 0; b < p.counts.length; b++) {
+    if (!(p.counts[b] > 0)) continue;
+    const xa = (p.edges[b] - x0) / (x1 - x0) * w, xb = (p.edges[b + 1] - x0) / (x1 - x0) * w;
+    const hh = Math.max(1, yOf(p.counts[b], log) / yOf(ymax, log) * (h - 14));
+    const bw = Math.max(2, xb - xa);
+    ctx.fillRect(Math.min(xa, w - bw), h - hh, bw, hh);
+    bars.push([+Math.min(xa, w - bw).toFixed(2), +bw.toFixed(2), +hh.toFixed(2)]);
+  }
+  ctx.fillStyle = THEME.fg;
+  ctx.font = "9px sans-serif";
+  ctx.textBaseline = "top";
+  ctx.textAlign = "left";
+  ctx.fillText(fmt(x0), 1, 1);
+  ctx.textAlign = "right";
+  ctx.fillText(fmt(x1), w - 1, 1);
+  return bars;
+}
 
 // src/controls.js
-var controlsMethods = {
-  build() {
-    const r = this.root;
-    this.empty = el("div", "tfh-empty", "Waiting for the first snapshot\u2026");
-    this.top = el("div", "tfh-top");
-    this.tabs = el("div", "tfh-tabs");
-    this.status = el("span", "tfh-status");
-    this.top.append(this.tabs, this.status);
-    this.body = el("div", "tfh-body");
-    this.side = el("div", "tfh-side");
-    this.filter = el("input", "tfh-filter");
-    this.filter.placeholder = "filter tensors";
-    this.filter.addEventListener("input", () => {
-      this.buildList();
-      this.draw();
-    });
-    this.list = el("div", "tfh-list");
-    this.list.tabIndex = 0;
-    this.list.setAttribute("role", "tree");
-    this.list.addEventListener("keydown", (e) => this.onKey(e));
-    this.list.dataset.lmSuppressShortcuts = this.filter.dataset.lmSuppressShortcuts = "true";
-    this.side.append(this.filter, this.list);
-    this.main = el("div", "tfh-main");
-    ({ bar: this.bar, buttons: this.viewButtons } = viewBar(VIEWS, (view) => this.set({ view })));
-    this.options = el("span", "tfh-options");
-    const check = (key, label) => {
-      const l = el("label");
-      const c = el("input");
-      c.type = "checkbox";
-      c.checked = this.opts[key];
-      c.dataset.opt = key;
-      c.addEventListener("change", () => {
-        this.opts[key] = c.checked;
-        this.saveOpts();
-        this.draw();
-      });
-      l.append(c, " " + label);
-      return l;
-    };
-    const choose = (key, choices, title) => {
-      const s = el("select");
-      s.title = title;
-      s.dataset.opt = key;
-      for (const [v, label] of choices) {
-        const o = el("option", "", label);
-        o.value = v;
-        s.append(o);
-      }
-      s.value = this.opts[key];
-      s.addEventListener("change", () => {
-        this.opts[key] = s.value;
-        this.saveOpts();
-        this.draw();
-      });
-      return s;
-    };
-    this.makeCheck = check;
-    this.makeSelect = choose;
-    this.options.append(
-      check("log", "log counts"),
-      check("logColor", "log colour"),
-      choose("range", [["auto", "range: auto"], ["all", "range: all steps"], ["this", "range: this step"]], "value range: auto frames the selected step in the step and overlay views, all steps in the time views"),
-      choose("x", [["step", "time: step"], ["epoch", "time: epoch"], ["wall", "time: wall clock"]], "time axis")
-    );
-    this.viewOpts = el("span", "tfh-options tfh-view-options");
-    this.optRow = el("div", "tfh-optrow");
-    this.optRow.append(this.options, this.viewOpts);
-    this.title = el("div", "tfh-title");
-    this.loading = el("div", "tfh-loading");
-    this.plot = el("div", "tfh-plot");
-    this.plot.tabIndex = 0;
-    this.plot.title = "\u2190/\u2192: previous/next snapshot, Home/End: first/last";
-    this.canvas = el("canvas", "tfh-canvas");
-    this.tip = el("div", "tfh-tip");
-    this.grid = el("div", "tfh-grid");
-    this.legend = el("div", "tfh-legend");
-    this.marks = el("canvas", "tfh-marks");
-    this.plot.append(this.canvas, this.marks, this.grid, this.loading, this.tip);
-    this.canvas.addEventListener("mousemove", (e) => this.hover(e));
-    this.canvas.addEventListener("mouseleave", () => {
-      this.tip.style.display = "none";
-      this.hoverAt = null;
-      this.markHover(null);
-    });
-    this.canvas.addEventListener("click", (e) => {
-      const r2 = this.canvas.getBoundingClientRect();
-      const got = this.pick && this.pick(e.clientX - r2.left, e.clientY - r2.top);
-      if (got) {
-        this.followBox.checked = false;
-        this.set(got.view === null ? { step: got.step } : { tensor: got.name, step: got.step, view: "step" });
-        if (got.view === null) this.markHover(got, true);
-      }
-    });
-    this.slide = el("div", "tfh-slide");
-    this.slider = el("input", "tfh-slider");
-    this.slider.type = "range";
-    this.slider.min = 0;
-    this.slider.addEventListener("input", () => {
-      const s = this.current();
-      if (!s) return;
-      const i = +this.slider.value;
-      const follow = i === s.snaps.length - 1 && this.store.complete(s);
-      this.followBox.checked = follow;
-      this.set({ step: follow ? -1 : s.snaps[i].step });
-    });
-    this.at = el("span", "tfh-at");
-    const fl = el("label", "tfh-follow");
-    this.followBox = el("input");
-    this.followBox.type = "checkbox";
-    this.followBox.checked = true;
-    this.followBox.addEventListener("change", () => {
-      if (this.followBox.checked) this.set({ step: -1 });
-    });
-    fl.append(this.followBox, " follow latest");
-    this.pin = el("button", "tfh-pin", "pin step");
-    this.pin.title = "add this step to the overlay view";
-    this.pin.addEventListener("click", () => {
-      const snap = this.snap();
-      if (snap && !this.pins.includes(snap.step)) this.pins.push(snap.step);
-      this.draw();
-    });
-    this.kept = el("canvas", "tfh-kept");
-    this.slideBox = el("div", "tfh-slidebox");
-    this.slideBox.append(this.slider, this.kept);
-    this.slide.append(this.slideBox, this.at, fl, this.pin);
-    this.stats = el("div", "tfh-stats");
-    this.probe = el("canvas", "tfh-probe");
-    this.norms = el("canvas", "tfh-norms");
-    this.below = el("div", "tfh-below");
-    this.below.append(this.slide, this.stats, this.probe, this.norms);
-    this.main.append(this.bar, this.optRow, this.title, this.plot, this.legend, this.below);
-    this.findings = el("div", "tfh-findings");
-    this.body.append(this.side, this.main, this.findings);
-    r.append(this.empty, this.top, this.body);
-  },
-  /** The grid's sort and filter, or the depth view's statistic, for this kind. */
-  buildViewOptions(view, kind) {
-    const key = view + "|" + kind;
-    if (key === this.viewOptsKey) return;
-    this.viewOptsKey = key;
-    const items = [];
-    if (view === "grid") {
-      const sorts = GRID_SORTS.filter(([, , kinds]) => !kinds || kinds.includes(kind));
-      if (!sorts.some(([k]) => k === this.opts.gridSort)) this.opts.gridSort = "order";
-      const s = this.makeSelect("gridSort", sorts.map(([k, label]) => [k, "sort: " + label]), "the order of the tiles: the most unusual first");
-      const u = this.makeCheck("gridUnusual", "unusual only");
-      u.title = "only the tiles whose statistic is past the findings' thresholds (NaN/Inf, update ratio outside its band, norm changed more than 10\xD7, dead share)";
-      items.push(s, u, this.makeCheck("gridHeat", "heatmaps"));
-    } else if (view === "depth") {
-      const choices = DEPTH[kind] || [];
-      if (!choices.some(([m]) => m === this.opts.depth[kind])) this.opts.depth[kind] = choices[0] && choices[0][0];
-      const s = el("select");
-      s.dataset.opt = "depth";
-      s.title = "the statistic drawn for each tensor at each step";
-      for (const [m, label] of choices) {
-        const o = el("option", "", label);
-        o.value = m;
-        s.append(o);
-      }
-      s.value = this.opts.depth[kind];
-      s.addEventListener("change", () => {
-        this.opts.depth[kind] = s.value;
-        this.saveOpts();
-        this.draw();
-      });
-      const all = this.makeCheck("depthAll", "every name (scroll)");
-      all.title = "a line per tensor, every one named; the picture scrolls";
-      items.push(s, all);
-    }
-    this.viewOpts.replaceChildren(...items);
-  },
-  /** Keys typed anywhere in the dashboard (the picker has its own, `onKey`): on the step
-   * slider or the plot, ←/↓ and →/↑ step through the snapshots, PageUp/PageDown ten at a
-   * time, Home/End to the first and last; on a tab or view button, ←/→ go to the next
-   * one; Esc gives the keyboard back to the notebook. */
-  onRootKey(e) {
-    const t = e.target;
-    if (e.key === "Escape") {
-      if (t && t.blur) t.blur();
-      const nb = this.root.closest(".jp-Notebook");
-      if (nb) nb.focus();
-      e.stopPropagation();
-      return;
-    }
-    if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
-    if (t === this.filter || t && (t.tagName === "SELECT" || t.type === "checkbox") || this.list.contains(t)) return;
-    const group = t && t.closest && (t.closest(".tfh-tab") ? this.tabs : t.closest(".tfh-view") ? this.bar : null);
-    if (group && (e.key === "ArrowLeft" || e.key === "ArrowRight")) {
-      const buttons = [...group.querySelectorAll(group === this.tabs ? ".tfh-tab" : ".tfh-view")];
-      const i = buttons.indexOf(t.closest("button"));
-      const next = buttons[(i + (e.key === "ArrowRight" ? 1 : -1) + buttons.length) % buttons.length];
-      next.click();
-      const again = group === this.tabs ? this.tabs.querySelector(`.tfh-tab[data-kind="${next.dataset.kind}"]`) : next;
-      if (again) again.focus();
-    } else {
-      const by = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10, Home: "first", End: "last" }[e.key];
-      if (by === void 0 || !(t === this.slider || t === this.plot || t === this.root || this.plot.contains(t))) return;
-      this.stepBy(by);
-    }
-    e.preventDefault();
+function check(opts, key, label, changed) {
+  const l = el("label");
+  const c = el("input");
+  c.type = "checkbox";
+  c.checked = opts[key];
+  c.dataset.opt = key;
+  c.addEventListener("change", () => {
+    opts[key] = c.checked;
+    changed();
+  });
+  l.append(c, " " + label);
+  return l;
+}
+function choose(opts, key, choices, title, changed) {
+  const s = el("select");
+  s.title = title;
+  s.dataset.opt = key;
+  for (const [v, label] of choices) {
+    const o = el("option", "", label);
+    o.value = v;
+    s.append(o);
+  }
+  s.value = opts[key];
+  s.addEventListener("change", () => {
+    opts[key] = s.value;
+    changed();
+  });
+  return s;
+}
+function buildTop(on) {
+  const ui = { top: el("div", "tfh-top"), tabs: el("div", "tfh-tabs"), status: el("span", "tfh-status") };
+  ui.top.append(ui.tabs, ui.status);
+  ui.side = el("div", "tfh-side");
+  ui.filter = el("input", "tfh-filter");
+  ui.filter.placeholder = "filter tensors";
+  ui.filter.addEventListener("input", on.filtered);
+  ui.list = el("div", "tfh-list");
+  ui.list.tabIndex = 0;
+  ui.list.setAttribute("role", "tree");
+  ui.list.dataset.lmSuppressShortcuts = ui.filter.dataset.lmSuppressShortcuts = "true";
+  ui.side.append(ui.filter, ui.list);
+  return ui;
+}
+function buildPlot() {
+  const ui = { title: el("div", "tfh-title"), loading: el("div", "tfh-loading"), plot: el("div", "tfh-plot") };
+  ui.plot.tabIndex = 0;
+  ui.plot.title = "\u2190/\u2192: previous/next snapshot, Home/End: first/last";
+  ui.canvas = el("canvas", "tfh-canvas");
+  ui.tip = el("div", "tfh-tip");
+  ui.grid = el("div", "tfh-grid");
+  ui.legend = el("div", "tfh-legend");
+  ui.marks = el("canvas", "tfh-marks");
+  ui.plot.append(ui.canvas, ui.marks, ui.grid, ui.loading, ui.tip);
+  return ui;
+}
+function buildBelow(on) {
+  const ui = { slide: el("div", "tfh-slide"), slider: el("input", "tfh-slider"), at: el("span", "tfh-at") };
+  ui.slider.type = "range";
+  ui.slider.min = 0;
+  ui.slider.addEventListener("input", () => on.slid(+ui.slider.value));
+  const fl = el("label", "tfh-follow");
+  ui.followBox = el("input");
+  ui.followBox.type = "checkbox";
+  ui.followBox.checked = true;
+  ui.followBox.addEventListener("change", () => on.follow(ui.followBox.checked));
+  fl.append(ui.followBox, " follow latest");
+  ui.pin = el("button", "tfh-pin", "pin step");
+  ui.pin.title = "add this step to the overlay view";
+  ui.pin.addEventListener("click", on.pin);
+  ui.kept = el("canvas", "tfh-kept");
+  const slideBox = el("div", "tfh-slidebox");
+  slideBox.append(ui.slider, ui.kept);
+  ui.slide.append(slideBox, ui.at, fl, ui.pin);
+  ui.stats = el("div", "tfh-stats");
+  ui.probe = el("canvas", "tfh-probe");
+  ui.norms = el("canvas", "tfh-norms");
+  ui.below = el("div", "tfh-below");
+  ui.below.append(ui.slide, ui.stats, ui.probe, ui.norms);
+  return ui;
+}
+function buildControls(root, opts, on) {
+  const ui = { empty: el("div", "tfh-empty", "Waiting for the first snapshot\u2026"), body: el("div", "tfh-body"), main: el("div", "tfh-main"), ...buildTop(on), ...buildPlot(), ...buildBelow(on) };
+  ({ bar: ui.bar, buttons: ui.viewButtons } = viewBar(VIEWS, (view) => on.set({ view })));
+  ui.options = el("span", "tfh-options");
+  ui.options.append(
+    check(opts, "log", "log counts", on.changed),
+    check(opts, "logColor", "log colour", on.changed),
+    choose(opts, "range", [["auto", "range: auto"], ["all", "range: all steps"], ["this", "range: this step"]], "value range: auto frames the selected step in the step and overlay views, all steps in the time views", on.changed),
+    choose(opts, "x", [["step", "time: step"], ["epoch", "time: epoch"], ["wall", "time: wall clock"]], "time axis", on.changed)
+  );
+  ui.viewOpts = el("span", "tfh-options tfh-view-options");
+  ui.optRow = el("div", "tfh-optrow");
+  ui.optRow.append(ui.options, ui.viewOpts);
+  ui.main.append(ui.bar, ui.optRow, ui.title, ui.plot, ui.legend, ui.below);
+  ui.findings = el("div", "tfh-findings");
+  ui.body.append(ui.side, ui.main, ui.findings);
+  root.append(ui.empty, ui.top, ui.body);
+  return ui;
+}
+function viewOptions(view, kind, opts, changed) {
+  if (view === "grid") {
+    const sorts = GRID_SORTS.filter(([, , kinds]) => !kinds || kinds.includes(kind));
+    if (!sorts.some(([k]) => k === opts.gridSort)) opts.gridSort = "order";
+    const s2 = choose(opts, "gridSort", sorts.map(([k, label]) => [k, "sort: " + label]), "the order of the tiles: the most unusual first", changed);
+    const u = check(opts, "gridUnusual", "unusual only", changed);
+    u.title = "only the tiles whose statistic is past the findings' thresholds (NaN/Inf, update ratio outside its band, norm changed more than 10\xD7, dead share)";
+    return [s2, u, check(opts, "gridHeat", "heatmaps", changed)];
+  }
+  if (view !== "depth") return [];
+  const choices = DEPTH[kind] || [];
+  if (!choices.some(([m]) => m === opts.depth[kind])) opts.depth[kind] = choices[0] && choices[0][0];
+  const s = choose(opts.depth, kind, choices, "the statistic drawn for each tensor at each step", changed);
+  s.dataset.opt = "depth";
+  const all = check(opts, "depthAll", "every name (scroll)", changed);
+  all.title = "a line per tensor, every one named; the picture scrolls";
+  return [s, all];
+}
+function rootKey(e, root, ui, stepBy) {
+  const t = e.target;
+  if (e.key === "Escape") {
+    if (t && t.blur) t.blur();
+    const nb = root.closest(".jp-Notebook");
+    if (nb) nb.focus();
     e.stopPropagation();
-  },
-  /** Select the snapshot `by` after the selected one (or "first", "last"). */
-  stepBy(by) {
-    const s = this.current();
-    const view = this.model.get("view");
-    if (!s || view === "grid" || view === "depth") return;
-    const n = s.snaps.length;
-    const i = this.index(s);
-    const j = by === "first" ? 0 : by === "last" ? n - 1 : Math.max(0, Math.min(n - 1, i + by));
-    const follow = j === n - 1 && this.store.complete(s);
-    this.followBox.checked = follow;
-    this.set({ step: follow ? -1 : s.snaps[j].step });
+    return;
+  }
+  if (e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
+  if (t === ui.filter || t && (t.tagName === "SELECT" || t.type === "checkbox") || ui.list.contains(t)) return;
+  const group = t && t.closest && (t.closest(".tfh-tab") ? ui.tabs : t.closest(".tfh-view") ? ui.bar : null);
+  if (group && (e.key === "ArrowLeft" || e.key === "ArrowRight")) {
+    const buttons = [...group.querySelectorAll(group === ui.tabs ? ".tfh-tab" : ".tfh-view")];
+    const i = buttons.indexOf(t.closest("button"));
+    const next = buttons[(i + (e.key === "ArrowRight" ? 1 : -1) + buttons.length) % buttons.length];
+    next.click();
+    const again = group === ui.tabs ? ui.tabs.querySelector(`.tfh-tab[data-kind="${next.dataset.kind}"]`) : next;
+    if (again) again.focus();
+  } else {
+    const by = { ArrowLeft: -1, ArrowDown: -1, ArrowRight: 1, ArrowUp: 1, PageDown: -10, PageUp: 10, Home: "first", End: "last" }[e.key];
+    if (by === void 0 || !(t === ui.slider || t === ui.plot || t === root || ui.plot.contains(t))) return;
+    stepBy(by);
+  }
+  e.preventDefault();
+  e.stopPropagation();
+}
+
+// src/findings.js
+function badges(store) {
+  const out = /* @__PURE__ */ new Map();
+  const put = (key, message, severity) => {
+    const had = out.get(key);
+    if (!had || severity === "error" && had.severity !== "error") out.set(key, { message, severity });
+  };
+  const h = store.header;
+  for (const f of h && h.findings || []) for (const n of covered(f)) put(f.kind + "	" + n, f.message, f.severity);
+  for (const s of store.series.values()) {
+    const last = s.snaps[s.snaps.length - 1];
+    if (last && last.nan + last.posinf + last.neginf > 0) put(s.kind + "	" + s.name, "NaN/Inf in the latest snapshot", "error");
+  }
+  return out;
+}
+function finding(f, open) {
+  const error = f.severity === "error";
+  const n = covered(f).length;
+  const d = el("div", "tfh-finding" + (error ? " tfh-error" : ""));
+  d.append(mark(f.severity), el("span", "tfh-finding-text", f.message));
+  if (n > 1) d.prepend(el("span", "tfh-count", `\xD7${n}`));
+  d.title = `${f.rule}: ${fmt(f.value)} against ${f.threshold === null ? "\u2014" : fmt(f.threshold)}, steps ${f.first_step}\u2013${f.last_step}` + (n > 1 ? `
+${covered(f).join("\n")}` : "");
+  Object.assign(d.dataset, { kind: f.kind, name: f.name || "", step: f.step, rule: f.rule || "", severity: f.severity || "", count: n });
+  d.addEventListener("click", () => open(f));
+  return d;
+}
+function showFindings(box, header, key, open) {
+  const found = header && header.findings || [];
+  const notes = header && header.notes || [];
+  const now = JSON.stringify([found, notes]);
+  if (now === key) return key;
+  const items = [el("div", "tfh-head", found.length ? `Findings (${found.length})` : "No findings")];
+  for (const f of found) items.push(finding(f, open));
+  for (const n of notes) items.push(el("div", "tfh-note", n));
+  box.replaceChildren(...items);
+  return now;
+}
+
+// src/theme.js
+function rgbaOf(css) {
+  const ctx = rgbaOf.ctx || (rgbaOf.ctx = document.createElement("canvas").getContext("2d"));
+  ctx.fillStyle = "#000";
+  ctx.fillStyle = css || "#000";
+  const v = ctx.fillStyle;
+  if (v[0] === "#") return [1, 3, 5].map((i) => parseInt(v.slice(i, i + 2), 16)).concat(1);
+  const m = v.match(/[\d.]+/g) || [0, 0, 0, 1];
+  return [+m[0], +m[1], +m[2], m[3] === void 0 ? 1 : +m[3]];
+}
+function over(top, under2) {
+  const a = top[3] === void 0 ? 1 : top[3];
+  return [0, 1, 2].map((k) => top[k] * a + under2[k] * (1 - a));
+}
+function luminance([r, g, b]) {
+  const f = (c) => (c /= 255) <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+}
+function contrast(a, b) {
+  const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+}
+var LIGHT = { faint: "#c8c8c8", missing: "#ececec", unmeasured: "#c4c4c4", label: "rgba(255,255,255,0.88)", rampLo: 0.15, rampHi: 0.85 };
+var DARK = { faint: "#5a5a5a", missing: "#2a2a2a", unmeasured: "#4a4a4a", label: "rgba(20,20,20,0.88)", rampLo: 0.35, rampHi: 0.97 };
+function applyTheme(root) {
+  const cs = getComputedStyle(root);
+  const get = (k, d) => cs.getPropertyValue(k).trim() || d;
+  const bg = over(rgbaOf(get("--tfh-bg", "#fff")), [255, 255, 255]);
+  const dark = luminance(bg) < 0.3;
+  root.dataset.theme = dark ? "dark" : "light";
+  const cs2 = getComputedStyle(root);
+  const t = {
+    dark,
+    bg: `rgb(${bg.map(Math.round).join(",")})`,
+    fg: get("--tfh-fg", dark ? "#e6e6e6" : "#1b1b1b"),
+    fg2: get("--tfh-fg2", dark ? "#a8a8a8" : "#595959"),
+    axis: get("--tfh-border", dark ? "#666" : "#9e9e9e"),
+    error: cs2.getPropertyValue("--tfh-error").trim() || (dark ? "#ff8f85" : "#b3261e"),
+    warn: cs2.getPropertyValue("--tfh-warn").trim() || (dark ? "#f0b35a" : "#8a4b00"),
+    sel: dark ? "#4fc3f7" : "#0277bd",
+    ...dark ? DARK : LIGHT
+  };
+  Object.assign(THEME, t);
+  root.dataset.canvasColors = JSON.stringify({ bg: t.bg, fg: t.fg, fg2: t.fg2, error: t.error });
+  return t;
+}
+function watchTheme(changed) {
+  const mo = new MutationObserver(changed);
+  for (const node of [document.body, document.documentElement]) if (node) mo.observe(node, { attributes: true, attributeFilter: ["class", "data-jp-theme-light", "data-jp-theme-name", "theme", "style"] });
+  const mq = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  if (mq && mq.addEventListener) mq.addEventListener("change", changed);
+  return () => {
+    mo.disconnect();
+    if (mq && mq.removeEventListener) mq.removeEventListener("change", changed);
+  };
+}
+
+// src/frame.js
+var STATE = ["kind", "tensor", "view", "step"];
+var Frame = class {
+  /** A root element of class `cls` in `host`, for widget model `model` (or a localModel);
+   * `saved`: the saved copy's header entry (no kernel). `redraw()` draws again, when the
+   * theme's colours change. */
+  constructor(model, host, { cls, saved = null, redraw }) {
+    this.born = performance.now();
+    this.model = model;
+    this.saved = saved;
+    this.redraw = redraw;
+    this.root = el("div", cls);
+    this.root.dataset.saved = saved ? "1" : "0";
+    this.root.dataset.lmSuppressShortcuts = "true";
+    this.root.addEventListener("focusin", (e) => {
+      if (e.target && e.target.dataset) e.target.dataset.lmSuppressShortcuts = "true";
+    });
+    host.appendChild(this.root);
+    this.unwatch = watchTheme(() => this.retheme(true));
+    this.undo = [];
+  }
+  /** Call `fn` on every change of the state the model holds (kind, tensor, view, step). */
+  onState(fn) {
+    for (const key of STATE) this.model.on("change:" + key, fn);
+    this.undo.push(() => {
+      for (const key of STATE) this.model.off("change:" + key, fn);
+    });
+  }
+  /** Redraw when `plot` changes width (and read the theme once it is on the page). */
+  watchWidth(plot) {
+    const resize = new ResizeObserver(() => {
+      if (!this.themed) this.retheme(true);
+      const w = plot.clientWidth;
+      if (w && w !== this.lastWidth) {
+        this.lastWidth = w;
+        this.redraw();
+      }
+    });
+    resize.observe(plot);
+    this.undo.push(() => resize.disconnect());
+  }
+  set(changes) {
+    for (const [k, v] of Object.entries(changes)) this.model.set(k, v);
+    this.model.save_changes();
+  }
+  /** Read the page's colours again (the theme may have changed: JupyterLab loads the new
+   * theme's styles a moment after it says so, hence a second look); redraw if they did. */
+  retheme(redraw, again = true) {
+    if (!this.root.isConnected) return;
+    const was = this.themeKey;
+    this.theme = applyTheme(this.root);
+    this.themed = true;
+    this.themeKey = JSON.stringify(this.theme);
+    if (redraw && was !== void 0 && was !== this.themeKey) this.redraw();
+    if (redraw && again) {
+      clearTimeout(this.themeLater);
+      this.themeLater = setTimeout(() => this.retheme(true, false), 400);
+    }
+  }
+  /** Before drawing: the canvases' colours are this dashboard's. */
+  paint() {
+    if (!this.themed) this.retheme(false);
+    if (this.theme) Object.assign(THEME, this.theme);
+  }
+  /** The first draw's timing, once: from the view's creation (decode was before). */
+  firstDraw(store) {
+    const d = this.root.dataset;
+    if (d.firstDrawMs !== void 0) return;
+    d.firstDrawMs = (performance.now() - this.born).toFixed(1);
+    d.firstDrawAt = performance.now().toFixed(0);
+    const f = store.fullTiming;
+    if (f) Object.assign(d, { packetBytes: f.bytes, decodeMs: f.decode.toFixed(1), applyMs: f.apply.toFixed(1) });
+  }
+  destroy(keepRoot = false) {
+    for (const undo of this.undo) undo();
+    this.unwatch();
+    clearTimeout(this.themeLater);
+    if (!keepRoot) this.root.remove();
   }
 };
 
@@ -1103,17 +1374,21 @@ function groupTree(names, modelOf = {}) {
   split(root);
   return finish(root);
 }
-var pickerMethods = {
-  buildList() {
-    const kind = this.kind();
-    const cur = this.current();
-    const q = this.filter.value.trim().toLowerCase();
-    const badges = this.badges();
-    const models = this.store.header && this.store.header.models || {};
-    const list = this.store.ofKind(kind).filter((s) => !q || s.name.toLowerCase().includes(q));
-    const key = [kind, q, cur && cur.name, list.length, [...this.openState].join(","), [...badges.keys()].join("|")].join("\n");
-    if (key === this.listKey) return;
-    this.listKey = key;
+var Picker = class {
+  constructor(list, { root, pick: pick2, refresh }) {
+    Object.assign(this, { list, root, pick: pick2, refresh });
+    this.openState = /* @__PURE__ */ new Map();
+    this.cursor = null;
+    list.addEventListener("keydown", (e) => this.onKey(e));
+  }
+  /** The tree of `series` (one kind, filtered by `q`; `cur` selected), with `badges`
+   * (kind \t name -> {message, severity}) and `models` (name -> model label). Rebuilt
+   * only when what it shows changed. */
+  show(input) {
+    const { kind, cur, q, series: list, badges: badges2, models } = input;
+    const key = [kind, q, cur && cur.name, list.length, [...this.openState].join(","), [...badges2.keys()].join("|")].join("\n");
+    if (key === this.key) return;
+    this.key = key;
     const t0 = performance.now();
     const tree = groupTree(list.map((s) => s.name), models);
     const all = list.length <= 40;
@@ -1126,40 +1401,11 @@ var pickerMethods = {
     const walk = (g, depth) => {
       for (const e of g.entries) {
         if (!e.entries) {
-          const item = el("div", "tfh-item" + (cur && e.name === cur.name ? " tfh-on" : ""));
-          item.dataset.name = e.name;
-          item.title = e.name;
-          item.setAttribute("role", "treeitem");
-          item.style.paddingLeft = 6 + 12 * depth + "px";
-          item.append(el("span", "tfh-name", e.label));
-          const b = badges.get(kind + "	" + e.name);
-          if (b) {
-            const badge = el("span", "tfh-badge");
-            badge.append(mark(b.severity));
-            badge.title = b.message;
-            item.append(badge);
-          }
-          item.addEventListener("click", () => this.pickTensor(e.name));
-          rows.push(item);
+          rows.push(this.item(e, depth, kind, cur, badges2));
           continue;
         }
         const open = isOpen(e, depth);
-        const head = el("div", "tfh-node" + (e.model ? " tfh-group" : ""));
-        head.dataset.key = e.key;
-        head.dataset.depth = depth;
-        head.setAttribute("role", "treeitem");
-        head.setAttribute("aria-expanded", String(open));
-        head.style.paddingLeft = 2 + 12 * depth + "px";
-        head.append(el("span", "tfh-caret", open ? "\u25BE" : "\u25B8"), el("span", "tfh-name", e.label), el("span", "tfh-n", String(e.names.size)));
-        const flagged = [...e.names].map((n) => badges.get(kind + "	" + n)).filter(Boolean);
-        if (flagged.length && !open) {
-          const badge = el("span", "tfh-badge");
-          badge.append(mark(flagged.some((b) => b.severity === "error") ? "error" : "warning", flagged.length));
-          head.append(badge);
-        }
-        head.title = `${e.label}: ${e.names.size} tensors (click to ${open ? "collapse" : "expand"})`;
-        head.addEventListener("click", () => this.toggle(e.key, !open));
-        rows.push(head);
+        rows.push(this.node(e, depth, open, kind, badges2));
         if (open) walk(e, depth + 1);
       }
     };
@@ -1169,25 +1415,62 @@ var pickerMethods = {
     this.markCursor();
     this.root.dataset.pickerRows = rows.length;
     this.root.dataset.pickerMs = (performance.now() - t0).toFixed(1);
-  },
-  /** Select tensor `name` from the picker (the grid view opens it in the step view). */
+  }
+  /** A tensor's row. */
+  item(e, depth, kind, cur, badges2) {
+    const item = el("div", "tfh-item" + (cur && e.name === cur.name ? " tfh-on" : ""));
+    item.dataset.name = e.name;
+    item.title = e.name;
+    item.setAttribute("role", "treeitem");
+    item.style.paddingLeft = 6 + 12 * depth + "px";
+    item.append(el("span", "tfh-name", e.label));
+    const b = badges2.get(kind + "	" + e.name);
+    if (b) {
+      const badge = el("span", "tfh-badge");
+      badge.append(mark(b.severity));
+      badge.title = b.message;
+      item.append(badge);
+    }
+    item.addEventListener("click", () => this.pickTensor(e.name));
+    return item;
+  }
+  /** A group's row: its caret, name and count; a closed one shows its tensors' marks. */
+  node(e, depth, open, kind, badges2) {
+    const head = el("div", "tfh-node" + (e.model ? " tfh-group" : ""));
+    head.dataset.key = e.key;
+    head.dataset.depth = depth;
+    head.setAttribute("role", "treeitem");
+    head.setAttribute("aria-expanded", String(open));
+    head.style.paddingLeft = 2 + 12 * depth + "px";
+    head.append(el("span", "tfh-caret", open ? "\u25BE" : "\u25B8"), el("span", "tfh-name", e.label), el("span", "tfh-n", String(e.names.size)));
+    const flagged = [...e.names].map((n) => badges2.get(kind + "	" + n)).filter(Boolean);
+    if (flagged.length && !open) {
+      const badge = el("span", "tfh-badge");
+      badge.append(mark(flagged.some((b) => b.severity === "error") ? "error" : "warning", flagged.length));
+      head.append(badge);
+    }
+    head.title = `${e.label}: ${e.names.size} tensors (click to ${open ? "collapse" : "expand"})`;
+    head.addEventListener("click", () => this.toggle(e.key, !open));
+    return head;
+  }
+  /** Select tensor `name` from the picker. */
   pickTensor(name) {
     this.cursor = "i:" + name;
-    this.set({ tensor: name, view: this.model.get("view") === "grid" ? "step" : this.model.get("view") });
+    this.pick(name);
     this.markCursor();
-  },
+  }
   toggle(key, open) {
     this.openState.set(key, open);
     this.cursor = "n:" + key;
-    this.buildList();
-  },
+    this.refresh();
+  }
   markCursor() {
     const rows = [...this.list.children];
     let at = rows.find((r) => (r.dataset.key !== void 0 ? "n:" + r.dataset.key : "i:" + r.dataset.name) === this.cursor);
     if (!at) at = rows.find((r) => r.classList.contains("tfh-on"));
     for (const r of rows) r.classList.toggle("tfh-cursor", r === at);
     if (at && this.list.contains(document.activeElement)) at.scrollIntoView({ block: "nearest" });
-  },
+  }
   /** The picker from the keyboard: ↑/↓ move (an item is selected), → opens a group,
    * ← closes it or goes to the enclosing group, Enter/Space toggles, Home/End. */
   onKey(e) {
@@ -1242,90 +1525,577 @@ var pickerMethods = {
   }
 };
 
-// src/theme.js
-function rgbaOf(css) {
-  const ctx = rgbaOf.ctx || (rgbaOf.ctx = document.createElement("canvas").getContext("2d"));
-  ctx.fillStyle = "#000";
-  ctx.fillStyle = css || "#000";
-  const v = ctx.fillStyle;
-  if (v[0] === "#") return [1, 3, 5].map((i) => parseInt(v.slice(i, i + 2), 16)).concat(1);
-  const m = v.match(/[\d.]+/g) || [0, 0, 0, 1];
-  return [+m[0], +m[1], +m[2], m[3] === void 0 ? 1 : +m[3]];
+// src/views/depth.js
+var LINE = 12;
+var clip = (n) => n.length > 30 ? "\u2026" + n.slice(-29) : n;
+function measure(store, list, metric, log) {
+  const tracks = list.map((s) => store.depthTrack(s, metric));
+  const all = /* @__PURE__ */ new Set();
+  for (const t of tracks) if (t) for (const st of t.steps) all.add(st);
+  const steps = [...all].sort((a, b) => a - b);
+  const f = (v) => log ? v > 0 ? Math.log10(v) : NaN : v;
+  let lo = Infinity, hi = -Infinity;
+  for (const t of tracks) if (t) for (const v of t.values) {
+    const y = f(v);
+    if (Number.isFinite(y)) lo = Math.min(lo, y), hi = Math.max(hi, y);
+  }
+  if (!log) [lo, hi] = [0, Math.max(1e-9, Number.isFinite(hi) ? Math.max(hi, 1) : 1)];
+  if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
+  if (hi <= lo) hi = lo + 1;
+  const x0 = steps.length ? steps[0] : 0;
+  const last = steps.length ? steps[steps.length - 1] : 0;
+  const x1 = steps.length > 1 ? last + (last - steps[steps.length - 2]) : last + 1;
+  return { tracks, steps, f, lo, hi, x0, x1 };
 }
-function over(top, under2) {
-  const a = top[3] === void 0 ? 1 : top[3];
-  return [0, 1, 2].map((k) => top[k] * a + under2[k] * (1 - a));
-}
-function luminance([r, g, b]) {
-  const f = (c) => (c /= 255) <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
-  return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
-}
-function contrast(a, b) {
-  const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
-  return (x + 0.05) / (y + 0.05);
-}
-var LIGHT = { faint: "#c8c8c8", missing: "#ececec", unmeasured: "#c4c4c4", label: "rgba(255,255,255,0.88)", rampLo: 0.15, rampHi: 0.85 };
-var DARK = { faint: "#5a5a5a", missing: "#2a2a2a", unmeasured: "#4a4a4a", label: "rgba(20,20,20,0.88)", rampLo: 0.35, rampHi: 0.97 };
-function applyTheme(root) {
-  const cs = getComputedStyle(root);
-  const get = (k, d) => cs.getPropertyValue(k).trim() || d;
-  const bg = over(rgbaOf(get("--tfh-bg", "#fff")), [255, 255, 255]);
-  const dark = luminance(bg) < 0.3;
-  root.dataset.theme = dark ? "dark" : "light";
-  const cs2 = getComputedStyle(root);
-  const t = {
-    dark,
-    bg: `rgb(${bg.map(Math.round).join(",")})`,
-    fg: get("--tfh-fg", dark ? "#e6e6e6" : "#1b1b1b"),
-    fg2: get("--tfh-fg2", dark ? "#a8a8a8" : "#595959"),
-    axis: get("--tfh-border", dark ? "#666" : "#9e9e9e"),
-    error: cs2.getPropertyValue("--tfh-error").trim() || (dark ? "#ff8f85" : "#b3261e"),
-    warn: cs2.getPropertyValue("--tfh-warn").trim() || (dark ? "#f0b35a" : "#8a4b00"),
-    sel: dark ? "#4fc3f7" : "#0277bd",
-    ...dark ? DARK : LIGHT
+function paint(ctx, box, m) {
+  const { tracks, f, lo, hi, x0, x1 } = m;
+  const rows = tracks.length;
+  const pw = Math.max(1, Math.round(box.w));
+  const off = document.createElement("canvas");
+  off.width = pw;
+  off.height = Math.max(1, rows);
+  const octx = off.getContext("2d");
+  const img = octx.createImageData(pw, Math.max(1, rows));
+  const lut = Array.from({ length: 256 }, (_, k) => rampRGB(k / 255));
+  const rgbOf = (css) => {
+    const c = css.match(/[0-9a-f]{2}/gi);
+    return c ? c.slice(0, 3).map((h) => parseInt(h, 16)) : [128, 128, 128];
   };
-  Object.assign(THEME, t);
-  root.dataset.canvasColors = JSON.stringify({ bg: t.bg, fg: t.fg, fg2: t.fg2, error: t.error });
-  return t;
+  const missing = rgbOf(THEME.missing), unmeasured = rgbOf(THEME.unmeasured);
+  const px = (st) => (st - x0) / (x1 - x0 || 1) * pw;
+  tracks.forEach((t, r) => {
+    const base = r * pw * 4;
+    for (let x = 0; x < pw; x++) img.data.set([...missing, 255], base + 4 * x);
+    if (!t) return;
+    for (let j = 0; j < t.steps.length; j++) {
+      const xa = Math.max(0, Math.floor(px(t.steps[j])));
+      const xb = Math.min(pw, Math.max(xa + 1, Math.ceil(px(j + 1 < t.steps.length ? t.steps[j + 1] : x1))));
+      const y = f(t.values[j]);
+      const c = Number.isFinite(y) ? lut[Math.max(0, Math.min(255, Math.round(255 * (y - lo) / (hi - lo))))] : unmeasured;
+      for (let x = xa; x < xb; x++) img.data.set([c[0], c[1], c[2], 255], base + 4 * x);
+    }
+  });
+  octx.putImageData(img, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  if (rows) ctx.drawImage(off, box.l, box.t, box.w, box.h);
 }
-function watchTheme(changed) {
-  const mo = new MutationObserver(changed);
-  for (const node of [document.body, document.documentElement]) if (node) mo.observe(node, { attributes: true, attributeFilter: ["class", "data-jp-theme-light", "data-jp-theme-name", "theme", "style"] });
-  const mq = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
-  if (mq && mq.addEventListener) mq.addEventListener("change", changed);
-  return () => {
-    mo.disconnect();
-    if (mq && mq.removeEventListener) mq.removeEventListener("change", changed);
+function nameRows(ctx, box, list, ys, rowH, at) {
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  ctx.font = "10px sans-serif";
+  const named = rowH >= LINE ? list.map((_, r) => r) : spaced(ys, LINE, at >= 0 ? [at] : []);
+  for (const r of named) {
+    if (r === at) continue;
+    ctx.fillStyle = THEME.fg;
+    ctx.fillText(clip(list[r].name), box.l - 4, ys[r]);
+  }
+  if (at >= 0) {
+    ctx.fillStyle = THEME.bg;
+    ctx.fillRect(0, ys[at] - 6, box.l - 2, 12);
+    ctx.fillStyle = THEME.fg;
+    ctx.font = "bold 10px sans-serif";
+    ctx.fillText("\u25B6 " + clip(list[at].name), box.l - 4, ys[at]);
+    ctx.strokeStyle = THEME.sel;
+    ctx.strokeRect(box.l, box.t + at * rowH, box.w, Math.max(1, rowH));
+  }
+  return named;
+}
+function scaleBar(ctx, box, lo, hi, log) {
+  const cb = { x: box.l + box.w + 12, w: 12 };
+  colorBar(ctx, cb.x, box, cb.w);
+  ctx.fillStyle = THEME.fg;
+  ctx.font = "10px sans-serif";
+  ctx.textAlign = "left";
+  const tickOf = (y) => log ? fmt(Math.pow(10, y)) : fmt(y);
+  ctx.textBaseline = "top";
+  ctx.fillText(tickOf(hi), cb.x + cb.w + 2, box.t);
+  ctx.textBaseline = "bottom";
+  ctx.fillText(tickOf(lo), cb.x + cb.w + 2, box.t + box.h);
+}
+function pointer(box, list, m, X, rowH, ys, named, at, label) {
+  const { tracks, steps, x0, x1 } = m;
+  const cell = (mx, my) => {
+    const r = Math.floor((my - box.t) / rowH);
+    if (r < 0 || r >= list.length || mx < box.l || mx > box.l + box.w) return null;
+    const xv = x0 + (mx - box.l) / box.w * (x1 - x0);
+    let k = -1;
+    for (let q = 0; q < steps.length; q++) if (steps[q] <= xv) k = q;
+    const step = k < 0 ? steps[0] : steps[k];
+    const xa = X(step), xb = X(k + 1 < steps.length ? steps[k + 1] : x1);
+    const t = tracks[r];
+    let j = -1;
+    if (t) {
+      for (let q = 0; q < t.steps.length; q++) if (t.steps[q] <= xv) j = q;
+    }
+    const measured = t && j >= 0 && t.steps[j] === step;
+    const rect = [xa, box.t + r * rowH, Math.max(2, xb - xa), Math.max(2, rowH)];
+    if (rowH < 2) rect[1] -= (2 - rowH) / 2;
+    return { s: list[r], r, step: measured ? t.steps[j] : step, value: measured ? t.values[j] : NaN, measured, rect };
+  };
+  const hit = (mx, my) => {
+    const c = cell(mx, my);
+    if (!c) return null;
+    const got = { text: `${c.s.name} \xB7 step ${c.step}: ` + (c.measured ? `${label} ${fmt(c.value)}` : "not measured"), rect: c.rect };
+    if (!named.includes(c.r) || c.r === at) got.label = { text: clip(c.s.name), x: box.l - 4, y: ys[c.r] };
+    return got;
+  };
+  const pick2 = (mx, my) => {
+    const c = cell(mx, my);
+    return c && { name: c.s.name, step: c.step, rect: c.rect };
+  };
+  return { hit, pick: pick2 };
+}
+function drawDepth(canvas, plot, W, Hh, { store, kind, list, cur, step, opts, scrolled, drawn }) {
+  const [metric, label, scale] = (DEPTH[kind] || []).find(([m2]) => m2 === opts.depth[kind]) || DEPTH[kind][0];
+  const waiting = store.wantDepth(kind, metric, list) || store.asked.has(`depth	${kind}	${metric}`);
+  const log = scale === "log";
+  const m = measure(store, list, metric, log);
+  const rows = list.length;
+  const scroll = !!opts.depthAll && rows * LINE > Hh - 48;
+  const rowH = scroll ? LINE : Math.max(0.5, Math.min(14, (Hh - 48) / Math.max(1, rows)));
+  if (scroll) W -= 16;
+  const L = 190, box = { l: L, t: 8, w: Math.max(60, W - L - 78), h: rows * rowH };
+  const ctx = sizeCanvas(canvas, W, scroll ? box.t + box.h + 40 : Hh);
+  plot.style.overflowY = scroll ? "auto" : "";
+  const { X } = axes(ctx, { ...box, h: box.h }, m.x0, m.x1, 0, 1, { yTicks: [], xLabel: "step" });
+  paint(ctx, box, m);
+  const at = list.indexOf(cur);
+  const ys = list.map((_, r) => box.t + (r + 0.5) * rowH);
+  const named = nameRows(ctx, box, list, ys, rowH, at);
+  if (step >= 0) {
+    ctx.strokeStyle = THEME.sel;
+    ctx.beginPath();
+    ctx.moveTo(X(step), box.t);
+    ctx.lineTo(X(step), box.t + box.h);
+    ctx.stroke();
+  }
+  scaleBar(ctx, box, m.lo, m.hi, log);
+  const incomplete = m.tracks.filter((t) => t && !t.complete).length;
+  const legend = `${label} of each ${kind === "activations" ? "layer output" : "tensor"} (rows, model order) at each kept step (columns)` + (log ? ", log colour scale" : "") + "; grey: not measured. Click a cell to open that tensor at that step." + (incomplete ? ` ${incomplete} rows hold only the steps this page has seen; ` + (waiting ? "the rest is on its way from the kernel (it answers when idle)." : "the kernel did not send the rest.") : "");
+  if (scroll && at >= 0 && scrolled !== cur.name) {
+    scrolled = cur.name;
+    plot.scrollTop = Math.max(0, ys[at] - Hh / 2);
+  }
+  drawn.labelled = named.map((r) => [list[r].name, +ys[r].toFixed(2)]);
+  Object.assign(drawn, { box: [box.l, box.t, box.w, box.h], rowH, scroll });
+  Object.assign(drawn, {
+    metric,
+    rows,
+    cols: m.steps.length,
+    names: list.map((s) => s.name),
+    steps: m.steps,
+    range: log ? [Math.pow(10, m.lo), Math.pow(10, m.hi)] : [m.lo, m.hi],
+    complete: !incomplete
+  });
+  return { ...pointer(box, list, m, X, rowH, ys, named, at, label), legend, scrolled };
+}
+
+// src/views/time.js
+function timeX(s, x) {
+  const w0 = s.snaps[0].wall;
+  const xs = s.snaps.map((p) => x === "wall" ? p.wall - w0 : p.step);
+  let ticks;
+  if (x === "epoch") {
+    ticks = [];
+    let last = null;
+    for (const p of s.snaps) if (p.epoch >= 0 && p.epoch !== last) {
+      last = p.epoch;
+      ticks.push([p.step, `ep ${p.epoch + 1}`]);
+    }
+    if (!ticks.length) ticks = void 0;
+  }
+  return { xs, ticks, label: x === "wall" ? "seconds" : x === "epoch" ? "epoch (first snapshot of each)" : "step" };
+}
+function drawOffset(ctx, W, Hh, { s, cur, opts, drawn }) {
+  const n = s.snaps.length;
+  const want = Math.min(n, 40);
+  const idx = [...new Set(Array.from({ length: want }, (_, j) => Math.round(j * (n - 1) / Math.max(1, want - 1))))];
+  if (!idx.includes(cur)) idx.push(cur);
+  idx.sort((a, b) => a - b);
+  const [x0, x1] = xRange(s, s.snaps[cur], opts, "offset");
+  const box = { l: 90, t: 50, w: W - 90 - 20, h: Hh - 50 - 30 };
+  const { X } = axes(ctx, box, x0, x1, 0, 1, { yTicks: [] });
+  const gap = box.h / Math.max(1, idx.length);
+  let smax = 0;
+  for (const j of idx) {
+    const p = s.snaps[j], t = total(p) || 1;
+    for (const c of p.counts) smax = Math.max(smax, c / t);
+  }
+  const amp = gap * 4 / (smax || 1);
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(box.l, 0, box.w, box.t + box.h);
+  ctx.clip();
+  idx.forEach((j, r) => {
+    const p = s.snaps[j], t = total(p) || 1;
+    const base = box.t + gap * (r + 1);
+    ctx.beginPath();
+    ctx.moveTo(X(p.edges[0]), base);
+    for (let b = 0; b < p.counts.length; b++) {
+      const y = base - Math.min(box.t + box.h, amp * (p.counts[b] / t));
+      ctx.lineTo(X(p.edges[b]), y);
+      ctx.lineTo(X(p.edges[b + 1]), y);
+    }
+    ctx.lineTo(X(p.edges[p.edges.length - 1]), base);
+    ctx.closePath();
+    ctx.fillStyle = j === cur ? COLORS[s.kind] : THEME.label;
+    ctx.fill();
+    ctx.strokeStyle = j === cur ? THEME.fg : ramp(THEME.rampLo + (THEME.rampHi - THEME.rampLo) * r / Math.max(1, idx.length - 1));
+    ctx.lineWidth = 1;
+    ctx.stroke();
+  });
+  ctx.restore();
+  const labels = offsetLabels(ctx, box, gap, s, idx, cur, opts.x);
+  Object.assign(drawn, { steps: idx.map((j) => s.snaps[j].step), labels });
+  return { legend: "Snapshots stacked over steps (oldest at the top), each drawn from its own exact bins as a share of its values; the selected step is filled." };
+}
+function offsetLabels(ctx, box, gap, s, idx, cur, x) {
+  const { xs } = timeX(s, x);
+  ctx.fillStyle = THEME.fg;
+  ctx.textAlign = "right";
+  ctx.textBaseline = "middle";
+  const ys = idx.map((j, r) => box.t + gap * (r + 1));
+  const labels = [];
+  for (const r of spaced(ys, 13, [idx.indexOf(cur)])) {
+    const p = s.snaps[idx[r]];
+    const label = x === "wall" ? `${fmt(xs[idx[r]])} s` : x === "epoch" && p.epoch >= 0 ? `ep ${p.epoch + 1} \xB7 ${p.step}` : `step ${p.step}`;
+    ctx.font = idx[r] === cur ? "bold 11px sans-serif" : "11px sans-serif";
+    ctx.fillText(label, box.l - 6, ys[r]);
+    labels.push([label, ys[r]]);
+  }
+  ctx.font = "11px sans-serif";
+  return labels;
+}
+function markNonFinite(ctx, box, s, colX) {
+  const out = [];
+  s.snaps.forEach((p, j) => {
+    if (p.finite > 0 || !(p.nan + p.posinf + p.neginf > 0)) return;
+    const [xa, xb] = colX(j);
+    const w = Math.max(3, xb - xa);
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(xa, box.t, w, box.h);
+    ctx.clip();
+    ctx.fillStyle = "rgba(204,0,0,0.18)";
+    ctx.fillRect(xa, box.t, w, box.h);
+    ctx.strokeStyle = "rgba(204,0,0,0.8)";
+    ctx.lineWidth = 1;
+    ctx.beginPath();
+    for (let y = box.t - w; y < box.t + box.h + w; y += 6) {
+      ctx.moveTo(xa, y + w);
+      ctx.lineTo(xa + w, y);
+    }
+    ctx.stroke();
+    ctx.restore();
+    out.push(p.step);
+  });
+  if (out.length) {
+    const [xa] = colX(s.snaps.findIndex((p) => p.step === out[0]));
+    ctx.fillStyle = THEME.error;
+    ctx.font = "bold 11px sans-serif";
+    ctx.textBaseline = "top";
+    const label = out.length > 1 ? `NaN/Inf only (${out.length} steps, from ${out[0]})` : `NaN/Inf only (step ${out[0]})`;
+    const w = ctx.measureText(label).width;
+    ctx.textAlign = xa + w + 4 > box.l + box.w ? "right" : "left";
+    const x = ctx.textAlign === "right" ? Math.max(box.l + w, xa - 3) : xa + 3;
+    ctx.fillStyle = THEME.label;
+    ctx.fillRect(ctx.textAlign === "right" ? x - w - 2 : x - 2, box.t + 2, w + 4, 14);
+    ctx.fillStyle = THEME.error;
+    ctx.fillText(label, x, box.t + 3);
+    ctx.font = "11px sans-serif";
+  }
+  return out;
+}
+function brokenLine(ctx, n, xs, X, Y, f, style, dash) {
+  ctx.strokeStyle = style;
+  ctx.setLineDash(dash);
+  ctx.beginPath();
+  let on = false;
+  for (let j = 0; j < n; j++) {
+    const v = f(j);
+    if (!Number.isFinite(v)) {
+      on = false;
+      continue;
+    }
+    on ? ctx.lineTo(X(xs[j]), Y(v)) : ctx.moveTo(X(xs[j]), Y(v));
+    on = true;
+  }
+  ctx.stroke();
+  ctx.setLineDash([]);
+}
+function drawBands(ctx, ps, xs, X, Y, col) {
+  const runs = [];
+  ps.forEach((q, j) => {
+    if (!Number.isFinite(q[4])) return;
+    if (runs.length && runs[runs.length - 1][1] === j - 1) runs[runs.length - 1][1] = j;
+    else runs.push([j, j]);
+  });
+  for (let k = 0; k < 4; k++) {
+    ctx.fillStyle = col;
+    ctx.globalAlpha = 0.18 + 0.16 * k;
+    for (const [a, b] of runs) {
+      ctx.beginPath();
+      for (let j = a; j <= b; j++) j === a ? ctx.moveTo(X(xs[j]), Y(ps[j][k])) : ctx.lineTo(X(xs[j]), Y(ps[j][k]));
+      for (let j = b; j >= a; j--) ctx.lineTo(X(xs[j]), Y(ps[j][8 - k]));
+      ctx.closePath();
+      a === b ? ctx.fillRect(X(xs[a]) - 1, Y(ps[a][8 - k]), 3, Math.max(1, Y(ps[a][k]) - Y(ps[a][8 - k]))) : ctx.fill();
+    }
+  }
+  ctx.globalAlpha = 1;
+}
+function drawDistribution(ctx, W, Hh, { s, cur, opts, drawn }) {
+  const box = { l: 70, t: 10, w: W - 70 - 20, h: Hh - 45 };
+  const { xs, ticks, label } = timeX(s, opts.x);
+  const ps = s.snaps.map((p) => p.finite > 0 ? percentiles(p.edges, p.counts, p.min, p.max) : PERCENTILES.map(() => NaN));
+  let lo = Infinity, hi = -Infinity;
+  for (const q of ps) for (const v of q) if (Number.isFinite(v)) lo = Math.min(lo, v), hi = Math.max(hi, v);
+  [lo, hi] = frame(lo, hi);
+  const pad = 0.04 * (hi - lo);
+  const x0 = xs[0], x1 = xs.length > 1 ? xs[xs.length - 1] : xs[0] + 1;
+  const { X, Y } = axes(ctx, box, x0, x1, lo - pad, hi + pad, { xTicks: ticks, yLabel: "value", xLabel: label });
+  drawBands(ctx, ps, xs, X, Y, COLORS[s.kind]);
+  const n = s.snaps.length;
+  brokenLine(ctx, n, xs, X, Y, (j) => ps[j][4], THEME.fg, []);
+  brokenLine(ctx, n, xs, X, Y, (j) => statOf(s.snaps[j], "mean"), THEME.error, [4, 3]);
+  const half = xs.length > 1 ? (X(xs[xs.length - 1]) - X(xs[0])) / (xs.length - 1) / 2 : 4;
+  const nonfinite = markNonFinite(ctx, box, s, (j) => [X(xs[j]) - half, X(xs[j]) + half]);
+  ctx.strokeStyle = THEME.sel;
+  ctx.beginPath();
+  ctx.moveTo(X(xs[cur]), box.t);
+  ctx.lineTo(X(xs[cur]), box.t + box.h);
+  ctx.stroke();
+  const hit = (mx) => {
+    const xv = x0 + (mx - box.l) / box.w * (x1 - x0);
+    let j = 0;
+    for (let k = 0; k < xs.length; k++) if (Math.abs(xs[k] - xv) < Math.abs(xs[j] - xv)) j = k;
+    if (!Number.isFinite(ps[j][4])) return { text: `step ${s.snaps[j].step}: no finite values` };
+    return { text: `step ${s.snaps[j].step}: ` + PERCENTILES.map((q, k) => `p${q} ${fmt(ps[j][k])}`).join(" \xB7 ") };
+  };
+  Object.assign(drawn, { percentiles: ps, steps: s.snaps.map((p) => p.step), nonfinite, mean: s.snaps.map((p) => statOf(p, "mean")) });
+  return {
+    hit,
+    legend: "Bands: min\u2013max, 6.7\u201393.3, 15.9\u201384.1 and 30.9\u201369.1 percentiles, read off the exact bins; black: median; red dashed: mean." + (nonfinite.length ? ` Red hatching: snapshots with NaN/Inf values only (no percentiles, no mean).` : "")
   };
 }
 
-// src/views/hover.js
-var hoverMethods = {
-  hover(e) {
-    if (!this.hit) return;
+// src/views/heatmap.js
+function columns(s, grid, y0, y1) {
+  const cols = [], out = [];
+  let vmax = 0, clipped = 0, all = 0;
+  for (const p of s.snaps) {
+    const t = total(p);
+    if (!(t > 0)) {
+      cols.push(new Float64Array(grid.length - 1));
+      out.push([0, 0]);
+      continue;
+    }
+    const share = rebin(p.edges, p.counts, grid).map((v) => v / t);
+    const o = outside(p, y0, y1);
+    out.push(o);
+    clipped += (o[0] + o[1]) * t;
+    all += t;
+    for (const v of share) vmax = Math.max(vmax, v);
+    cols.push(share);
+  }
+  return { cols, out, vmax, clipped, all };
+}
+function markOutside(ctx, box, colX, out) {
+  let n = 0;
+  const tri = (x, y, up) => {
+    ctx.beginPath();
+    ctx.moveTo(x - 4, up ? y + 6 : y - 6);
+    ctx.lineTo(x + 4, up ? y + 6 : y - 6);
+    ctx.lineTo(x, y);
+    ctx.closePath();
+    ctx.fill();
+    ctx.stroke();
+  };
+  ctx.fillStyle = "#00e5ff";
+  ctx.strokeStyle = "#000";
+  ctx.lineWidth = 1;
+  out.forEach(([below, above], j) => {
+    if (!(below + above > 0)) return;
+    const [xa, xb] = colX(j), x = (xa + xb) / 2;
+    if (above > 0) tri(x, box.t + 1, true);
+    if (below > 0) tri(x, box.t + box.h - 1, false);
+    n++;
+  });
+  return n;
+}
+function meanLine(ctx, s, colX, Y, y0, y1) {
+  ctx.strokeStyle = "#fff";
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  let on = false;
+  s.snaps.forEach((p, j) => {
+    const m = statOf(p, "mean");
+    if (!Number.isFinite(m)) return void (on = false);
+    const [xa, xb] = colX(j);
+    const x = (xa + xb) / 2, y = Y(Math.min(y1, Math.max(y0, m)));
+    on ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
+    on = true;
+  });
+  ctx.stroke();
+}
+function frameSelected(ctx, box, colX, cur) {
+  const [ca, cb] = colX(cur);
+  const sel = { x: ca - 1, w: Math.max(3, cb - ca) + 2 };
+  ctx.lineWidth = 2;
+  ctx.strokeStyle = "#fff";
+  ctx.strokeRect(sel.x - 1, box.t - 1, sel.w + 2, box.h + 2);
+  ctx.lineWidth = 1;
+  ctx.strokeStyle = THEME.sel;
+  ctx.strokeRect(sel.x, box.t, sel.w, box.h);
+  ctx.fillStyle = THEME.sel;
+  ctx.beginPath();
+  ctx.moveTo(sel.x + sel.w / 2 - 5, box.t - 1);
+  ctx.lineTo(sel.x + sel.w / 2 + 5, box.t - 1);
+  ctx.lineTo(sel.x + sel.w / 2, box.t + 6);
+  ctx.fill();
+  return sel;
+}
+function shareBar(ctx, box, vmax, log) {
+  const cbar = { x: box.l + box.w + 14, w: 12 };
+  colorBar(ctx, cbar.x, box, cbar.w);
+  ctx.fillStyle = THEME.fg;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "middle";
+  const labels = [pct(vmax), "0%"];
+  ctx.fillText(labels[0], cbar.x + cbar.w + 3, box.t + 4);
+  ctx.fillText(labels[1], cbar.x + cbar.w + 3, box.t + box.h - 4);
+  ctx.save();
+  ctx.translate(cbar.x + cbar.w + 44, box.t + box.h / 2);
+  ctx.rotate(Math.PI / 2);
+  ctx.textAlign = "center";
+  ctx.fillText(log ? "share of values (log)" : "share of values", 0, 0);
+  ctx.restore();
+  return labels;
+}
+function pointer2(s, box, xs, xEnd, grid, colX, Y, cols, out) {
+  const G = grid.length - 1, n = s.snaps.length;
+  const column = (mx) => {
+    const xv = xs[0] + (mx - box.l) / box.w * (xEnd - xs[0]);
+    let j = -1;
+    for (let k = 0; k < n; k++) if (xs[k] <= xv) j = k;
+    return j;
+  };
+  const hit = (mx, my) => {
+    const j = column(mx);
+    const g = Math.floor((box.t + box.h - my) / box.h * G);
+    if (j < 0 || g < 0 || g >= G) return null;
+    const p = s.snaps[j];
+    const [xa, xb] = colX(j), ya = Y(grid[g + 1]), yb = Y(grid[g]);
+    const rect = [xa, ya, Math.max(2, xb - xa), Math.max(2, yb - ya)];
+    if (!(p.finite > 0)) return { rect, text: `step ${p.step}: no finite values (` + describe(p, s.explicit).split(" \xB7 ").pop() + ")" };
+    const [below, above] = out[j];
+    return { rect, text: `step ${p.step}: [${fmt(grid[g])}, ${fmt(grid[g + 1])})  ${pct(cols[j][g])} of its values` + (below + above > 0 ? ` \xB7 outside the range: ${pct(below)} below, ${pct(above)} above` : "") };
+  };
+  const pick2 = (mx, my) => {
+    const got = hit(mx, my);
+    const j = column(mx);
+    return got && j >= 0 ? { view: null, step: s.snaps[j].step, rect: got.rect } : null;
+  };
+  return { hit, pick: pick2 };
+}
+function drawHeatmap(ctx, W, Hh, { s, cur, opts, drawn }) {
+  const box = { l: 70, t: 10, w: W - 70 - 96, h: Hh - 45 };
+  const full = xRange(s, s.snaps[cur], opts, "heatmap");
+  const robust = opts.range === "auto" ? robustRange(s.snaps, full) : null;
+  const [y0, y1] = robust || full;
+  const G = Math.max(8, Math.min(256, Math.floor(box.h / 2)));
+  const grid = Float64Array.from({ length: G + 1 }, (_, j) => y0 + (y1 - y0) * j / G);
+  const { xs, ticks, label } = timeX(s, opts.x);
+  const n = s.snaps.length;
+  const xEnd = n > 1 ? xs[n - 1] + (xs[n - 1] - xs[n - 2]) : xs[0] + 1;
+  const { cols, out, vmax, clipped, all } = columns(s, grid, y0, y1);
+  const cv = (v) => opts.logColor ? Math.log10(1 + 1e3 * v) / Math.log10(1 + 1e3 * (vmax || 1)) : v / (vmax || 1);
+  const { X, Y } = axes(ctx, box, xs[0], xEnd, y0, y1, { xTicks: ticks, yLabel: "value", xLabel: label });
+  const colX = (j) => [X(xs[j]), X(j + 1 < n ? xs[j + 1] : xEnd)];
+  ctx.fillStyle = ramp(0);
+  ctx.fillRect(box.l + 1, box.t, box.w - 1, box.h);
+  for (let j = 0; j < n; j++) {
+    const [xa, xb] = colX(j);
+    for (let g = 0; g < G; g++) {
+      if (cols[j][g] <= 0) continue;
+      ctx.fillStyle = ramp(cv(cols[j][g]));
+      const ya = Y(grid[g + 1]), yb = Y(grid[g]);
+      ctx.fillRect(xa, ya, Math.max(1, xb - xa + 0.5), Math.max(1, yb - ya + 0.5));
+    }
+  }
+  const nonfinite = markNonFinite(ctx, box, s, colX);
+  const marked = markOutside(ctx, box, colX, out);
+  meanLine(ctx, s, colX, Y, y0, y1);
+  const sel = frameSelected(ctx, box, colX, cur);
+  const barLabels = shareBar(ctx, box, vmax, opts.logColor);
+  const legend = "Each column is one snapshot re-binned onto one value grid (mass conserved); colour is its share of the snapshot's finite values; white line: mean; blue frame: the selected step." + (nonfinite.length ? ` Red hatching: ${nonfinite.length} snapshot${nonfinite.length > 1 ? "s" : ""} with NaN/Inf values only.` : "") + (robust ? ` Range: the bulk of the steps (from the 10th percentile of their lowest values to the 90th of their highest); ` : "") + (clipped > 0 ? ` ${pct(clipped / (all || 1))} of the finite values lie outside it, in ${marked} snapshot${marked === 1 ? "" : "s"}: \u25B2/\u25BC at the top/bottom edge (range: all steps shows them).` : "");
+  Object.assign(drawn, {
+    grid: Array.from(grid),
+    shares: cols.map((c) => Array.from(c)),
+    steps: s.snaps.map((p) => p.step),
+    colorbar: barLabels,
+    selected: [sel.x, sel.w],
+    nonfinite,
+    outside: clipped / (all || 1),
+    range: [y0, y1],
+    full,
+    robust: !!robust,
+    marked
+  });
+  return { ...pointer2(s, box, xs, xEnd, grid, colX, Y, cols, out), legend };
+}
+
+// src/views/pointer.js
+var Pointer = class {
+  constructor(canvas, tip, { marks = null, tipRoom = 260, onBin = null } = {}) {
+    Object.assign(this, { canvas, tip, marks, tipRoom, onBin, hit: null, pick: null, bin: null });
+    canvas.addEventListener("mousemove", (e) => this.move(e));
+    canvas.addEventListener("mouseleave", () => {
+      this.tip.style.display = "none";
+      this.setBin(null);
+      this.mark(null);
+    });
+  }
+  /** What answers the pointer now (a drawing's hit and pick; null: nothing). */
+  use(got) {
+    this.hit = got && got.hit || null;
+    this.pick = got && got.pick || null;
+  }
+  /** Where a pointer event is on the canvas. */
+  at(e) {
     const r = this.canvas.getBoundingClientRect();
-    const mx = e.clientX - r.left, my = e.clientY - r.top;
+    return [e.clientX - r.left, e.clientY - r.top, r];
+  }
+  /** A click: what it picks (with its rect), or null. */
+  picked(e) {
+    const [mx, my] = this.at(e);
+    return this.pick ? this.pick(mx, my) : null;
+  }
+  setBin(bin) {
+    if (bin === this.bin) return;
+    this.bin = bin;
+    if (this.onBin) this.onBin(bin);
+  }
+  move(e) {
+    if (!this.hit) return;
+    const [mx, my, r] = this.at(e);
     const got = this.hit(mx, my);
     if (!got) {
       this.tip.style.display = "none";
-      this.markHover(null);
+      this.mark(null);
       return;
     }
     this.tip.textContent = got.text;
     this.tip.style.display = "block";
-    this.tip.style.left = Math.max(0, Math.min(mx + 12, r.width - 260)) + "px";
+    this.tip.style.left = Math.max(0, Math.min(mx + 12, r.width - this.tipRoom)) + "px";
     this.tip.style.top = my + 12 + "px";
     this.canvas.style.cursor = this.pick ? "pointer" : "";
-    this.markHover(got);
-    if (got.bin !== void 0 && got.bin !== this.hoverAt && this.model.get("view") === "step") {
-      this.hoverAt = got.bin;
-      this.draw();
-    }
-  },
+    this.mark(got);
+    if (got.bin !== void 0) this.setBin(got.bin);
+  }
   /** Frame the cell `got.rect` ([x, y, w, h] on the canvas) and write `got.label` ({text,
    * x, y}: a row's name where not every row is labelled) on its own background; `clicked`:
    * a heavier frame that fades. null clears. */
-  markHover(got, clicked = false) {
+  mark(got, clicked = false) {
     const c = this.marks;
     if (!c) return;
     if (!got || !got.rect) {
@@ -1359,845 +2129,196 @@ var hoverMethods = {
     }
     c.dataset.on = clicked ? "click" : "hover";
     c.dataset.rect = JSON.stringify(got.rect.map((v) => +v.toFixed(1)));
-    if (clicked) setTimeout(() => c.dataset.on === "click" && this.markHover(null), 700);
-  },
-  /** The kept snapshots' steps as ticks on the step axis under the slider: where a saved
-   * copy thinned the run, the gaps between them show (and the recorded range around). */
-  drawKept(s, i) {
-    const c = this.kept;
-    const n = s.snaps.length;
-    const thinned = s.recorded > n;
-    const w = Math.max(40, this.slider.clientWidth || 200), h = 8;
-    const ctx = sizeCanvas(c, w, h);
-    const x0 = s.snaps[0].step, x1 = Math.max(s.snaps[n - 1].step, x0 + 1);
-    const pad = 8;
-    const X = (st) => pad + (st - x0) / (x1 - x0) * (w - 2 * pad);
-    if (thinned) {
-      ctx.fillStyle = THEME.dark ? "rgba(255,255,255,0.12)" : "rgba(0,0,0,0.08)";
-      ctx.fillRect(pad, 2, w - 2 * pad, h - 3);
-    }
-    ctx.fillStyle = THEME.fg2;
-    for (const p of s.snaps) ctx.fillRect(Math.round(X(p.step)) - 0.5, thinned ? 1 : 3, 1, thinned ? h - 1 : h - 3);
-    ctx.fillStyle = THEME.sel;
-    ctx.fillRect(Math.round(X(s.snaps[i].step)) - 1, 0, 3, h);
-    c.dataset.steps = JSON.stringify(s.snaps.map((p) => p.step));
-    c.dataset.thinned = thinned ? "1" : "0";
-    c.title = thinned ? `the ${n} steps this saved copy keeps of the ${s.recorded} recorded, on the step axis: the gaps were thinned out to fit the notebook` : `the ${n} kept steps on the step axis`;
+    if (clicked) setTimeout(() => c.dataset.on === "click" && this.mark(null), 700);
   }
 };
-
-// src/views/depth.js
-var LINE = 12;
-var depthMethods = {
-  /** Depth × step: one statistic per tensor of the kind (rows, in model order) at each
-   * kept step (columns), as colour: the gradient-flow picture at a glance. A click opens
-   * that tensor at that step. Every row is named when the names fit; otherwise the
-   * selected row and as many others as fit without overlapping, and the hovered one. */
-  drawDepth(W, Hh, cur, snap, drawn) {
-    const kind = cur.kind;
-    const [metric, label, scale] = (DEPTH[kind] || []).find(([m]) => m === this.opts.depth[kind]) || DEPTH[kind][0];
-    const q = this.filter.value.trim().toLowerCase();
-    const list = this.store.ofKind(kind).filter((s) => !q || s.name.toLowerCase().includes(q));
-    const waiting = this.store.wantDepth(kind, metric, list) || this.store.asked.has(`depth	${kind}	${metric}`);
-    const tracks = list.map((s) => this.store.depthTrack(s, metric));
-    const all = /* @__PURE__ */ new Set();
-    for (const t of tracks) if (t) for (const st of t.steps) all.add(st);
-    const steps = [...all].sort((a, b) => a - b);
-    const log = scale === "log";
-    const f = (v) => log ? v > 0 ? Math.log10(v) : NaN : v;
-    let lo = Infinity, hi = -Infinity;
-    for (const t of tracks) if (t) for (const v of t.values) {
-      const y = f(v);
-      if (Number.isFinite(y)) lo = Math.min(lo, y), hi = Math.max(hi, y);
-    }
-    if (!log) [lo, hi] = [0, Math.max(1e-9, Number.isFinite(hi) ? Math.max(hi, 1) : 1)];
-    if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
-    if (hi <= lo) hi = lo + 1;
-    const rows = list.length;
-    const scroll = !!this.opts.depthAll && rows * LINE > Hh - 48;
-    const rowH = scroll ? LINE : Math.max(0.5, Math.min(14, (Hh - 48) / Math.max(1, rows)));
-    if (scroll) W -= 16;
-    const L = 190, box = { l: L, t: 8, w: Math.max(60, W - L - 78), h: rows * rowH };
-    const ctx = sizeCanvas(this.canvas, W, scroll ? box.t + box.h + 40 : Hh);
-    this.plot.style.overflowY = scroll ? "auto" : "";
-    const x0 = steps.length ? steps[0] : 0;
-    const last = steps.length ? steps[steps.length - 1] : 0;
-    const x1 = steps.length > 1 ? last + (last - steps[steps.length - 2]) : last + 1;
-    const { X } = axes(ctx, { ...box, h: box.h }, x0, x1, 0, 1, { yTicks: [], xLabel: "step" });
-    const pw = Math.max(1, Math.round(box.w));
-    const off = document.createElement("canvas");
-    off.width = pw;
-    off.height = Math.max(1, rows);
-    const octx = off.getContext("2d");
-    const img = octx.createImageData(pw, Math.max(1, rows));
-    const lut = Array.from({ length: 256 }, (_, k) => rampRGB(k / 255));
-    const rgbOf = (css) => {
-      const m = css.match(/[0-9a-f]{2}/gi);
-      return m ? m.slice(0, 3).map((h) => parseInt(h, 16)) : [128, 128, 128];
-    };
-    const missing = rgbOf(THEME.missing), unmeasured = rgbOf(THEME.unmeasured);
-    const px = (st) => (st - x0) / (x1 - x0 || 1) * pw;
-    tracks.forEach((t, r) => {
-      const base = r * pw * 4;
-      for (let x = 0; x < pw; x++) img.data.set([...missing, 255], base + 4 * x);
-      if (!t) return;
-      for (let j = 0; j < t.steps.length; j++) {
-        const xa = Math.max(0, Math.floor(px(t.steps[j])));
-        const xb = Math.min(pw, Math.max(xa + 1, Math.ceil(px(j + 1 < t.steps.length ? t.steps[j + 1] : x1))));
-        const y = f(t.values[j]);
-        const c = Number.isFinite(y) ? lut[Math.max(0, Math.min(255, Math.round(255 * (y - lo) / (hi - lo))))] : unmeasured;
-        for (let x = xa; x < xb; x++) img.data.set([c[0], c[1], c[2], 255], base + 4 * x);
-      }
-    });
-    octx.putImageData(img, 0, 0);
-    ctx.imageSmoothingEnabled = false;
-    if (rows) ctx.drawImage(off, box.l, box.t, box.w, box.h);
-    ctx.textAlign = "right";
-    ctx.textBaseline = "middle";
-    ctx.font = "10px sans-serif";
-    const clip = (n) => n.length > 30 ? "\u2026" + n.slice(-29) : n;
-    const at = list.indexOf(cur);
-    const ys = list.map((_, r) => box.t + (r + 0.5) * rowH);
-    const named = rowH >= LINE ? list.map((_, r) => r) : spaced(ys, LINE, at >= 0 ? [at] : []);
-    for (const r of named) {
-      if (r === at) continue;
-      ctx.fillStyle = THEME.fg;
-      ctx.fillText(clip(list[r].name), box.l - 4, ys[r]);
-    }
-    if (at >= 0) {
-      ctx.fillStyle = THEME.bg;
-      ctx.fillRect(0, ys[at] - 6, box.l - 2, 12);
-      ctx.fillStyle = THEME.fg;
-      ctx.font = "bold 10px sans-serif";
-      ctx.fillText("\u25B6 " + clip(cur.name), box.l - 4, ys[at]);
-      ctx.strokeStyle = THEME.sel;
-      ctx.strokeRect(box.l, box.t + at * rowH, box.w, Math.max(1, rowH));
-    }
-    if (this.model.get("step") >= 0) {
-      ctx.strokeStyle = THEME.sel;
-      ctx.beginPath();
-      ctx.moveTo(X(snap.step), box.t);
-      ctx.lineTo(X(snap.step), box.t + box.h);
-      ctx.stroke();
-    }
-    const cb = { x: box.l + box.w + 12, w: 12 };
-    colorBar(ctx, cb.x, box, cb.w);
-    ctx.fillStyle = THEME.fg;
-    ctx.font = "10px sans-serif";
-    ctx.textAlign = "left";
-    const tickOf = (y) => log ? fmt(Math.pow(10, y)) : fmt(y);
-    ctx.textBaseline = "top";
-    ctx.fillText(tickOf(hi), cb.x + cb.w + 2, box.t);
-    ctx.textBaseline = "bottom";
-    ctx.fillText(tickOf(lo), cb.x + cb.w + 2, box.t + box.h);
-    const incomplete = tracks.filter((t) => t && !t.complete).length;
-    this.legend.textContent = `${label} of each ${kind === "activations" ? "layer output" : "tensor"} (rows, model order) at each kept step (columns)` + (log ? ", log colour scale" : "") + "; grey: not measured. Click a cell to open that tensor at that step." + (incomplete ? ` ${incomplete} rows hold only the steps this page has seen; ` + (waiting ? "the rest is on its way from the kernel (it answers when idle)." : "the kernel did not send the rest.") : "");
-    const rowAt = (my) => Math.floor((my - box.t) / rowH);
-    const cell = (mx, my) => {
-      const r = rowAt(my);
-      if (r < 0 || r >= rows || mx < box.l || mx > box.l + box.w) return null;
-      const xv = x0 + (mx - box.l) / box.w * (x1 - x0);
-      let k = -1;
-      for (let q2 = 0; q2 < steps.length; q2++) if (steps[q2] <= xv) k = q2;
-      const step = k < 0 ? steps[0] : steps[k];
-      const xa = X(step), xb = X(k + 1 < steps.length ? steps[k + 1] : x1);
-      const t = tracks[r];
-      let j = -1;
-      if (t) {
-        for (let q2 = 0; q2 < t.steps.length; q2++) if (t.steps[q2] <= xv) j = q2;
-      }
-      const measured = t && j >= 0 && t.steps[j] === step;
-      const rect = [xa, box.t + r * rowH, Math.max(2, xb - xa), Math.max(2, rowH)];
-      if (rowH < 2) rect[1] -= (2 - rowH) / 2;
-      return { s: list[r], r, step: measured ? t.steps[j] : step, value: measured ? t.values[j] : NaN, measured, rect };
-    };
-    this.hit = (mx, my) => {
-      const c = cell(mx, my);
-      if (!c) return null;
-      const got = { text: `${c.s.name} \xB7 step ${c.step}: ` + (c.measured ? `${label} ${fmt(c.value)}` : "not measured"), rect: c.rect };
-      if (!named.includes(c.r) || c.r === at) got.label = { text: clip(c.s.name), x: box.l - 4, y: ys[c.r] };
-      return got;
-    };
-    this.pick = (mx, my) => {
-      const c = cell(mx, my);
-      return c && { name: c.s.name, step: c.step, rect: c.rect };
-    };
-    if (scroll && at >= 0 && this.depthScrolled !== cur.name) {
-      this.depthScrolled = cur.name;
-      this.plot.scrollTop = Math.max(0, ys[at] - Hh / 2);
-    }
-    drawn.labelled = named.map((r) => [list[r].name, +ys[r].toFixed(2)]);
-    Object.assign(drawn, { box: [box.l, box.t, box.w, box.h], rowH, scroll });
-    Object.assign(drawn, { metric, rows, cols: steps.length, names: list.map((s) => s.name), steps, range: log ? [Math.pow(10, lo), Math.pow(10, hi)] : [lo, hi], complete: !incomplete });
+function drawKept(c, width, s, i) {
+  const n = s.snaps.length;
+  const thinned = s.recorded > n;
+  const w = Math.max(40, width || 200), h = 8;
+  const ctx = sizeCanvas(c, w, h);
+  const x0 = s.snaps[0].step, x1 = Math.max(s.snaps[n - 1].step, x0 + 1);
+  const pad = 8;
+  const X = (st) => pad + (st - x0) / (x1 - x0) * (w - 2 * pad);
+  if (thinned) {
+    ctx.fillStyle = THEME.dark ? "rgba(255,255,255,0.12)" : "rgba(0,0,0,0.08)";
+    ctx.fillRect(pad, 2, w - 2 * pad, h - 3);
   }
-};
+  ctx.fillStyle = THEME.fg2;
+  for (const p of s.snaps) ctx.fillRect(Math.round(X(p.step)) - 0.5, thinned ? 1 : 3, 1, thinned ? h - 1 : h - 3);
+  ctx.fillStyle = THEME.sel;
+  ctx.fillRect(Math.round(X(s.snaps[i].step)) - 1, 0, 3, h);
+  c.dataset.steps = JSON.stringify(s.snaps.map((p) => p.step));
+  c.dataset.thinned = thinned ? "1" : "0";
+  c.title = thinned ? `the ${n} steps this saved copy keeps of the ${s.recorded} recorded, on the step axis: the gaps were thinned out to fit the notebook` : `the ${n} kept steps on the step axis`;
+}
 
 // src/views/probes.js
-var probesMethods = {
-  /** The tensor's scalar series (update ratio; dead units, saturation) over steps, with
-   * the rule's threshold and a mark at the selected step; hidden when it has none. */
-  drawProbes(s, snap, hidden) {
-    const got = (PROBES[s.kind] || []).map(([m, label, log2]) => [m, label, log2, this.store.scalar(m, s.name)]).filter((p) => p[3] && p[3].steps.length);
-    if (hidden || !got.length) {
-      this.probe.style.display = "none";
-      delete this.probe.dataset.drawn;
-      return;
-    }
-    this.probe.style.display = "";
-    const W = Math.max(320, this.plot.clientWidth || 600), Hh = 120;
-    const ctx = sizeCanvas(this.probe, W, Hh);
-    const th = this.store.header && this.store.header.thresholds || {};
-    const box = { l: 58, t: 16, w: W - 58 - 96, h: Hh - 40 };
-    const x0 = s.snaps[0].step, x1 = Math.max(s.snaps[s.snaps.length - 1].step, x0 + 1);
-    const log = got[0][2];
-    const f = (v) => log ? v > 0 ? Math.log10(v) : NaN : v;
-    const line = (c) => polyline(ctx, c.steps, c.values, X, Y, f);
-    const mates = log ? this.store.ofKind(s.kind).filter((o) => o.name !== s.name) : [];
-    if (mates.length) this.store.wantDepth(s.kind, got[0][0], mates);
-    const others = mates.map((o) => this.store.scalar(got[0][0], o.name)).filter((c) => c && c.steps.length);
-    let y0 = log ? Infinity : 0, y1 = log ? -Infinity : 1;
-    if (log) {
-      for (const c of [...got.map((g) => g[3]), ...others]) for (const v of c.values) if (v > 0) {
-        y0 = Math.min(y0, f(v));
-        y1 = Math.max(y1, f(v));
-      }
-      for (const t of th.update_ratio || []) {
-        y0 = Math.min(y0, f(t));
-        y1 = Math.max(y1, f(t));
-      }
-      if (!Number.isFinite(y0)) [y0, y1] = [-4, -2];
-      y0 = Math.floor(y0 - 0.2);
-      y1 = Math.ceil(y1 + 0.2);
-    }
-    const yTicks = log ? niceTicks(y0, y1, 4).filter(Number.isInteger).map((v) => [v, "1e" + v]) : [[0, "0"], [0.5, "50%"], [1, "100%"]];
-    const { X, Y } = axes(ctx, box, x0, x1, y0, y1, { yTicks, xTicks: niceTicks(x0, x1, 6).map((v) => [v, fmt(v)]) });
-    ctx.fillStyle = THEME.dark ? "rgba(255,255,255,0.07)" : "rgba(0,0,0,0.05)";
-    if (log && th.update_ratio) {
-      const [lo, hi] = th.update_ratio.map(f);
-      ctx.fillRect(box.l, Y(hi), box.w, Y(lo) - Y(hi));
-    }
-    const drawn = { kind: s.kind, name: s.name, step: snap.step, metrics: {}, others: others.length };
-    ctx.strokeStyle = THEME.faint;
-    ctx.lineWidth = 1;
-    for (const c of others) line(c);
-    const colors = THEME.dark ? ["#f4a261", "#b39ddb"] : ["#c2410c", "#6a4c93"];
-    let legendX = box.l + 4;
-    got.forEach(([m, label, , c], k) => {
-      if (!log && th[m] !== void 0) {
-        ctx.strokeStyle = THEME.fg2;
-        ctx.setLineDash([4, 3]);
-        ctx.beginPath();
-        ctx.moveTo(box.l, Y(th[m]));
-        ctx.lineTo(box.l + box.w, Y(th[m]));
-        ctx.stroke();
-        ctx.setLineDash([]);
-      }
-      ctx.strokeStyle = ctx.fillStyle = colors[k % colors.length];
-      ctx.lineWidth = 1.5;
-      line(c);
-      for (let i = 0; i < c.steps.length; i++) if (Number.isFinite(f(c.values[i]))) ctx.fillRect(X(c.steps[i]) - 1.5, Y(f(c.values[i])) - 1.5, 3, 3);
-      ctx.textAlign = "left";
-      ctx.textBaseline = "alphabetic";
-      ctx.fillText("\u2014 " + label, legendX, 11);
-      legendX += ctx.measureText("\u2014 " + label).width + 16;
-      drawn.metrics[m] = { steps: c.steps.slice(), values: c.values.slice() };
-    });
-    ctx.strokeStyle = THEME.fg;
-    ctx.beginPath();
-    ctx.moveTo(X(snap.step), box.t);
-    ctx.lineTo(X(snap.step), box.t + box.h);
-    ctx.stroke();
-    this.probe.dataset.drawn = JSON.stringify(drawn);
-  },
-  /** The tensor's sizes over steps on a log axis (NORMS: a weight's update norm and
-   * distance from init; a gradient's model's global gradient norm), with a mark at the
-   * selected step; hidden when it has none. */
-  drawNorms(s, snap, hidden) {
-    const models = this.store.header && this.store.header.models || {};
-    const got = (NORMS[s.kind] || []).map(([m, label, by]) => [m, label, by === "model" ? models[s.name] : s.name]).map(([m, label, of]) => [m, label, of, of === void 0 ? null : this.store.scalar(m, of)]).filter((p) => p[3] && p[3].steps.length);
-    if (hidden || !got.length) {
-      this.norms.style.display = "none";
-      delete this.norms.dataset.drawn;
-      return;
-    }
-    this.norms.style.display = "";
-    const W = Math.max(320, this.plot.clientWidth || 600), Hh = 120;
-    const ctx = sizeCanvas(this.norms, W, Hh);
-    const box = { l: 58, t: 16, w: W - 58 - 96, h: Hh - 40 };
-    const x0 = Math.min(s.snaps[0].step, ...got.map((g) => g[3].steps[0]));
-    const x1 = Math.max(s.snaps[s.snaps.length - 1].step, ...got.map((g) => g[3].steps[g[3].steps.length - 1]), x0 + 1);
-    const f = (v) => v > 0 ? Math.log10(v) : NaN;
-    let y0 = Infinity, y1 = -Infinity;
-    for (const g of got) for (const v of g[3].values) if (v > 0 && Number.isFinite(v)) {
-      y0 = Math.min(y0, f(v));
-      y1 = Math.max(y1, f(v));
-    }
-    if (!Number.isFinite(y0)) [y0, y1] = [-3, 0];
-    y0 = Math.floor(y0 - 0.1);
-    y1 = Math.max(Math.ceil(y1 + 0.1), y0 + 1);
-    const yTicks = niceTicks(y0, y1, 4).filter(Number.isInteger).map((v) => [v, "1e" + v]);
-    const { X, Y } = axes(ctx, box, x0, x1, y0, y1, { yTicks, xTicks: niceTicks(x0, x1, 6).map((v) => [v, fmt(v)]) });
-    const drawn = { kind: s.kind, name: s.name, step: snap.step, metrics: {} };
-    const colors = THEME.dark ? s.kind === "grads" ? ["#8ecae6"] : ["#5fd3c3", "#b39ddb"] : s.kind === "grads" ? ["#2f5f80"] : ["#1d6f65", "#6a4c93"];
-    let legendX = box.l + 4;
-    got.forEach(([m, label, of, c], k) => {
-      ctx.strokeStyle = ctx.fillStyle = colors[k % colors.length];
-      ctx.lineWidth = 1.5;
-      polyline(ctx, c.steps, c.values, X, Y, f);
-      for (let i = 0; i < c.steps.length; i++) if (Number.isFinite(f(c.values[i]))) ctx.fillRect(X(c.steps[i]) - 1.5, Y(f(c.values[i])) - 1.5, 3, 3);
-      const at = c.steps.indexOf(snap.step);
-      const text = "\u2014 " + label + (of !== s.name ? ` (${of})` : "") + (at >= 0 ? `: ${fmt(c.values[at])}` : "");
-      ctx.textAlign = "left";
-      ctx.textBaseline = "alphabetic";
-      ctx.fillText(text, legendX, 11);
-      legendX += ctx.measureText(text).width + 16;
-      drawn.metrics[m] = { of, steps: c.steps.slice(), values: c.values.slice() };
-    });
-    ctx.strokeStyle = THEME.fg;
-    ctx.lineWidth = 1;
-    ctx.beginPath();
-    ctx.moveTo(X(snap.step), box.t);
-    ctx.lineTo(X(snap.step), box.t + box.h);
-    ctx.stroke();
-    this.norms.dataset.drawn = JSON.stringify(drawn);
+var STRIP_H = 120;
+function valueAxis(log, series, band, pad, fallback) {
+  if (!log) return { y0: 0, y1: 1, f: (v) => v, yTicks: [[0, "0"], [0.5, "50%"], [1, "100%"]] };
+  const f = (v) => v > 0 ? Math.log10(v) : NaN;
+  let y0 = Infinity, y1 = -Infinity;
+  for (const c of series) for (const v of c.values) if (v > 0 && Number.isFinite(v)) {
+    y0 = Math.min(y0, f(v));
+    y1 = Math.max(y1, f(v));
   }
-};
-
-// src/views/snapshot.js
-var snapshotMethods = {
-  xRange(s, snap) {
-    const range = this.opts.range === "auto" ? ["step", "overlay"].includes(this.model.get("view")) ? "this" : "all" : this.opts.range;
-    if (range === "this" && snap.finite > 0) return valueRange([snap]);
-    return valueRange(s.snaps);
-  },
-  yOf(c) {
-    return this.opts.log ? Math.log10(1 + c) : c;
-  },
-  yTicks(max) {
-    if (!this.opts.log) return niceTicks(0, max * 1.05, 5).filter(Number.isInteger).map((v) => [v, fmt(v)]);
-    const out = [];
-    for (let p = 0; Math.pow(10, p) <= max * 10; p++) out.push([Math.log10(1 + Math.pow(10, p)), fmt(Math.pow(10, p))]);
-    return [[0, "0"], ...out];
-  },
-  drawStep(ctx, W, Hh, s, snap, drawn) {
-    const box = { l: 58, t: 10, w: W - 58 - 96, h: Hh - 40 };
-    const [x0, x1] = this.xRange(s, snap);
-    const bad = [["nan", "NaN"], ["posinf", "+Inf"], ["neginf", "\u2212Inf"]];
-    let ymax = 1;
-    for (const c of snap.counts) ymax = Math.max(ymax, c);
-    for (const [k] of bad) ymax = Math.max(ymax, snap[k]);
-    const { X, Y } = axes(ctx, box, x0, x1, 0, this.yOf(ymax) * 1.05, { yTicks: this.yTicks(ymax), yLabel: this.opts.log ? "count (log)" : "count" });
-    const B = snap.counts.length;
-    const tot = total(snap);
-    ctx.fillStyle = COLORS[s.kind];
-    const bars = [];
-    for (let b = 0; b < B; b++) {
-      const c = snap.counts[b];
-      const xa = X(snap.edges[b]), xb = X(snap.edges[b + 1]);
-      bars.push([xa, xb]);
-      if (c > 0) {
-        const y = Y(this.yOf(c));
-        ctx.fillRect(xa, y, Math.max(1, xb - xa), box.t + box.h - y);
-      }
-    }
-    if (this.hoverAt != null && this.hoverAt < B) {
-      ctx.fillStyle = THEME.dark ? "rgba(255,255,255,0.3)" : "rgba(0,0,0,0.25)";
-      const [xa, xb] = bars[this.hoverAt];
-      ctx.fillRect(xa, box.t, Math.max(1, xb - xa), box.h);
-    }
-    const slot = 26, gx = box.l + box.w + 14;
-    ctx.strokeStyle = THEME.faint;
-    ctx.beginPath();
-    ctx.moveTo(gx - 6, box.t);
-    ctx.lineTo(gx - 6, box.t + box.h);
-    ctx.stroke();
-    ctx.textAlign = "center";
-    ctx.textBaseline = "top";
-    bad.forEach(([k, label], j) => {
-      const x = gx + j * slot;
-      const c = snap[k];
-      ctx.fillStyle = c > 0 ? THEME.error : THEME.fg2;
-      if (c > 0) {
-        const y = Y(this.yOf(c));
-        ctx.fillRect(x, y, slot - 6, box.t + box.h - y);
-        ctx.textBaseline = "bottom";
-        ctx.fillText(fmt(c), x + (slot - 6) / 2, y - 1);
-        ctx.textBaseline = "top";
-      }
-      ctx.fillText(label, x + (slot - 6) / 2, box.t + box.h + 5);
-    });
-    this.hit = (mx, my) => {
-      const j = Math.floor((mx - gx) / slot);
-      if (mx >= gx && j >= 0 && j < 3) {
-        const [k, label] = bad[j];
-        return { text: `${label}: ${snap[k]} values`, bin: B + j };
-      }
-      const v = x0 + (mx - box.l) / box.w * (x1 - x0);
-      const b = searchEdges(snap.edges, v);
-      if (b < 0) return null;
-      const c = snap.counts[b];
-      return { text: `[${fmt(snap.edges[b])}, ${fmt(snap.edges[b + 1])}${b === B - 1 ? "]" : ")"}  count ${c}  (${tot ? (100 * c / tot).toFixed(2) : 0}% of finite)`, bin: b };
-    };
-    Object.assign(drawn, { counts: Array.from(snap.counts), edges: Array.from(snap.edges), nan: snap.nan, posinf: snap.posinf, neginf: snap.neginf, range: [x0, x1] });
-  },
-  drawOverlay(ctx, W, Hh, s, snap, drawn) {
-    const n = s.snaps.length;
-    let steps = this.pins.length ? [...this.pins] : [s.snaps[0].step, s.snaps[Math.floor((n - 1) / 2)].step];
-    if (!steps.includes(snap.step)) steps.push(snap.step);
-    const chosen = [...new Set(steps)].map((st) => s.snaps.find((p) => p.step === st)).filter(Boolean).sort((a, b) => a.step - b.step);
-    const box = { l: 58, t: 10, w: W - 58 - 120, h: Hh - 40 };
-    let lo = Infinity, hi = -Infinity, ymax = 1;
-    for (const p of chosen) {
-      lo = Math.min(lo, p.edges[0]);
-      hi = Math.max(hi, p.edges[p.edges.length - 1]);
-      for (const c of p.counts) ymax = Math.max(ymax, c);
-    }
-    [lo, hi] = valueRange(this.opts.range === "this" && snap.finite > 0 ? [snap] : chosen);
-    const { X, Y } = axes(ctx, box, lo, hi, 0, this.yOf(ymax) * 1.05, { yTicks: this.yTicks(ymax), yLabel: "count" });
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(box.l, box.t - 2, box.w, box.h + 2);
-    ctx.clip();
-    chosen.forEach((p, j) => {
-      ctx.strokeStyle = ramp(THEME.rampLo + (THEME.rampHi - THEME.rampLo) * j / Math.max(1, chosen.length - 1));
-      ctx.lineWidth = p === snap ? 2 : 1.2;
-      ctx.beginPath();
-      ctx.moveTo(X(p.edges[0]), Y(0));
-      for (let b = 0; b < p.counts.length; b++) {
-        const y = Y(this.yOf(p.counts[b]));
-        ctx.lineTo(X(p.edges[b]), y);
-        ctx.lineTo(X(p.edges[b + 1]), y);
-      }
-      ctx.lineTo(X(p.edges[p.edges.length - 1]), Y(0));
-      ctx.stroke();
-    });
-    ctx.restore();
-    ctx.textAlign = "left";
-    ctx.textBaseline = "middle";
-    chosen.forEach((p, j) => {
-      const y = box.t + 8 + j * 16;
-      ctx.fillStyle = ramp(THEME.rampLo + (THEME.rampHi - THEME.rampLo) * j / Math.max(1, chosen.length - 1));
-      ctx.fillRect(box.l + box.w + 12, y - 1, 14, 3);
-      ctx.fillStyle = THEME.fg;
-      ctx.fillText(`step ${p.step}` + (p.epoch >= 0 ? ` (ep ${p.epoch + 1})` : ""), box.l + box.w + 30, y);
-    });
-    this.legend.textContent = "Outlines of the chosen steps (first, middle and selected; 'pin step' adds the selected one).";
-    Object.assign(drawn, { steps: chosen.map((p) => p.step) });
+  for (const t of band || []) {
+    y0 = Math.min(y0, f(t));
+    y1 = Math.max(y1, f(t));
   }
-};
-
-// src/views/time.js
-var timeMethods = {
-  timeX(s) {
-    const x = this.opts.x;
-    const w0 = s.snaps[0].wall;
-    const xs = s.snaps.map((p) => x === "wall" ? p.wall - w0 : p.step);
-    let ticks;
-    if (x === "epoch") {
-      ticks = [];
-      let last = null;
-      for (const p of s.snaps) if (p.epoch >= 0 && p.epoch !== last) {
-        last = p.epoch;
-        ticks.push([p.step, `ep ${p.epoch + 1}`]);
-      }
-      if (!ticks.length) ticks = void 0;
-    }
-    return { xs, ticks, label: x === "wall" ? "seconds" : x === "epoch" ? "epoch (first snapshot of each)" : "step" };
-  },
-  drawOffset(ctx, W, Hh, s, cur, drawn) {
-    const n = s.snaps.length;
-    const want = Math.min(n, 40);
-    const idx = [...new Set(Array.from({ length: want }, (_, j) => Math.round(j * (n - 1) / Math.max(1, want - 1))))];
-    if (!idx.includes(cur)) idx.push(cur);
-    idx.sort((a, b) => a - b);
-    const snap = s.snaps[cur];
-    const [x0, x1] = this.xRange(s, snap);
-    const box = { l: 90, t: 50, w: W - 90 - 20, h: Hh - 50 - 30 };
-    const { X } = axes(ctx, box, x0, x1, 0, 1, { yTicks: [] });
-    const gap = box.h / Math.max(1, idx.length);
-    let smax = 0;
-    for (const j of idx) {
-      const p = s.snaps[j], t = total(p) || 1;
-      for (const c of p.counts) smax = Math.max(smax, c / t);
-    }
-    const amp = gap * 4 / (smax || 1);
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(box.l, 0, box.w, box.t + box.h);
-    ctx.clip();
-    const { xs } = this.timeX(s);
-    idx.forEach((j, r) => {
-      const p = s.snaps[j], t = total(p) || 1;
-      const base = box.t + gap * (r + 1);
+  if (!Number.isFinite(y0)) [y0, y1] = fallback;
+  y0 = Math.floor(y0 - pad);
+  y1 = Math.max(Math.ceil(y1 + pad), y0 + 1);
+  return { y0, y1, f, yTicks: niceTicks(y0, y1, 4).filter(Number.isInteger).map((v) => [v, "1e" + v]) };
+}
+function drawStrip(canvas, width, { x0, x1, log, pad, fallback, lines, faint = [], band = null, at }) {
+  const W = Math.max(320, width || 600);
+  const ctx = sizeCanvas(canvas, W, STRIP_H);
+  const box = { l: 58, t: 16, w: W - 58 - 96, h: STRIP_H - 40 };
+  const { y0, y1, f, yTicks: yTicks2 } = valueAxis(log, [...lines, ...faint], band, pad, fallback);
+  const { X, Y } = axes(ctx, box, x0, x1, y0, y1, { yTicks: yTicks2, xTicks: niceTicks(x0, x1, 6).map((v) => [v, fmt(v)]) });
+  ctx.fillStyle = THEME.dark ? "rgba(255,255,255,0.07)" : "rgba(0,0,0,0.05)";
+  if (band) ctx.fillRect(box.l, Y(f(band[1])), box.w, Y(f(band[0])) - Y(f(band[1])));
+  ctx.strokeStyle = THEME.faint;
+  ctx.lineWidth = 1;
+  for (const c of faint) polyline(ctx, c.steps, c.values, X, Y, f);
+  let legendX = box.l + 4;
+  for (const c of lines) {
+    if (c.rule !== void 0) {
+      ctx.strokeStyle = THEME.fg2;
+      ctx.setLineDash([4, 3]);
       ctx.beginPath();
-      ctx.moveTo(X(p.edges[0]), base);
-      for (let b = 0; b < p.counts.length; b++) {
-        const y = base - Math.min(box.t + box.h, amp * (p.counts[b] / t));
-        ctx.lineTo(X(p.edges[b]), y);
-        ctx.lineTo(X(p.edges[b + 1]), y);
-      }
-      ctx.lineTo(X(p.edges[p.edges.length - 1]), base);
-      ctx.closePath();
-      ctx.fillStyle = j === cur ? COLORS[s.kind] : THEME.label;
-      ctx.fill();
-      ctx.strokeStyle = j === cur ? THEME.fg : ramp(THEME.rampLo + (THEME.rampHi - THEME.rampLo) * r / Math.max(1, idx.length - 1));
-      ctx.lineWidth = 1;
-      ctx.stroke();
-    });
-    ctx.restore();
-    ctx.fillStyle = THEME.fg;
-    ctx.textAlign = "right";
-    ctx.textBaseline = "middle";
-    const ys = idx.map((j, r) => box.t + gap * (r + 1));
-    const labelled = spaced(ys, 13, [idx.indexOf(cur)]);
-    const labels = [];
-    for (const r of labelled) {
-      const p = s.snaps[idx[r]];
-      const label = this.opts.x === "wall" ? `${fmt(xs[idx[r]])} s` : this.opts.x === "epoch" && p.epoch >= 0 ? `ep ${p.epoch + 1} \xB7 ${p.step}` : `step ${p.step}`;
-      ctx.font = idx[r] === cur ? "bold 11px sans-serif" : "11px sans-serif";
-      ctx.fillText(label, box.l - 6, ys[r]);
-      labels.push([label, ys[r]]);
-    }
-    ctx.font = "11px sans-serif";
-    this.legend.textContent = "Snapshots stacked over steps (oldest at the top), each drawn from its own exact bins as a share of its values; the selected step is filled.";
-    Object.assign(drawn, { steps: idx.map((j) => s.snaps[j].step), labels });
-  },
-  /** Mark the snapshots with no finite values (NaN/Inf only) over the time axis: a red
-   * hatched column each, so a step that went bad is not a blank one. Returns their steps. */
-  markNonFinite(ctx, box, s, colX) {
-    const out = [];
-    s.snaps.forEach((p, j) => {
-      if (p.finite > 0 || !(p.nan + p.posinf + p.neginf > 0)) return;
-      const [xa, xb] = colX(j);
-      const w = Math.max(3, xb - xa);
-      ctx.save();
-      ctx.beginPath();
-      ctx.rect(xa, box.t, w, box.h);
-      ctx.clip();
-      ctx.fillStyle = "rgba(204,0,0,0.18)";
-      ctx.fillRect(xa, box.t, w, box.h);
-      ctx.strokeStyle = "rgba(204,0,0,0.8)";
-      ctx.lineWidth = 1;
-      ctx.beginPath();
-      for (let y = box.t - w; y < box.t + box.h + w; y += 6) {
-        ctx.moveTo(xa, y + w);
-        ctx.lineTo(xa + w, y);
-      }
-      ctx.stroke();
-      ctx.restore();
-      out.push(p.step);
-    });
-    if (out.length) {
-      const [xa] = colX(s.snaps.findIndex((p) => p.step === out[0]));
-      ctx.fillStyle = THEME.error;
-      ctx.font = "bold 11px sans-serif";
-      ctx.textBaseline = "top";
-      const label = out.length > 1 ? `NaN/Inf only (${out.length} steps, from ${out[0]})` : `NaN/Inf only (step ${out[0]})`;
-      const w = ctx.measureText(label).width;
-      ctx.textAlign = xa + w + 4 > box.l + box.w ? "right" : "left";
-      const x = ctx.textAlign === "right" ? Math.max(box.l + w, xa - 3) : xa + 3;
-      ctx.fillStyle = THEME.label;
-      ctx.fillRect(ctx.textAlign === "right" ? x - w - 2 : x - 2, box.t + 2, w + 4, 14);
-      ctx.fillStyle = THEME.error;
-      ctx.fillText(label, x, box.t + 3);
-      ctx.font = "11px sans-serif";
-    }
-    return out;
-  },
-  drawHeatmap(ctx, W, Hh, s, cur, drawn) {
-    const box = { l: 70, t: 10, w: W - 70 - 96, h: Hh - 45 };
-    const snap = s.snaps[cur];
-    const full = this.xRange(s, snap);
-    const robust = this.opts.range === "auto" ? robustRange(s.snaps, full) : null;
-    const [y0, y1] = robust || full;
-    const G = Math.max(8, Math.min(256, Math.floor(box.h / 2)));
-    const grid = Float64Array.from({ length: G + 1 }, (_, j) => y0 + (y1 - y0) * j / G);
-    const { xs, ticks, label } = this.timeX(s);
-    const n = s.snaps.length;
-    const xEnd = n > 1 ? xs[n - 1] + (xs[n - 1] - xs[n - 2]) : xs[0] + 1;
-    const cols = [];
-    let vmax = 0, clipped = 0, all = 0;
-    const out = [];
-    for (const p of s.snaps) {
-      const t = total(p);
-      if (!(t > 0)) {
-        cols.push(new Float64Array(G));
-        out.push([0, 0]);
-        continue;
-      }
-      const m = rebin(p.edges, p.counts, grid);
-      const share = m.map((v) => v / t);
-      const o = outside(p, y0, y1);
-      out.push(o);
-      clipped += (o[0] + o[1]) * t;
-      all += t;
-      for (const v of share) vmax = Math.max(vmax, v);
-      cols.push(share);
-    }
-    const cv = (v) => this.opts.logColor ? Math.log10(1 + 1e3 * v) / Math.log10(1 + 1e3 * (vmax || 1)) : v / (vmax || 1);
-    const { X, Y } = axes(ctx, box, xs[0], xEnd, y0, y1, { xTicks: ticks, yLabel: "value", xLabel: label });
-    const colX = (j) => [X(xs[j]), X(j + 1 < n ? xs[j + 1] : xEnd)];
-    ctx.fillStyle = ramp(0);
-    ctx.fillRect(box.l + 1, box.t, box.w - 1, box.h);
-    for (let j = 0; j < n; j++) {
-      const [xa, xb] = colX(j);
-      for (let g = 0; g < G; g++) {
-        if (cols[j][g] <= 0) continue;
-        ctx.fillStyle = ramp(cv(cols[j][g]));
-        const ya = Y(grid[g + 1]), yb = Y(grid[g]);
-        ctx.fillRect(xa, ya, Math.max(1, xb - xa + 0.5), Math.max(1, yb - ya + 0.5));
-      }
-    }
-    const nonfinite = this.markNonFinite(ctx, box, s, colX);
-    const marked = this.markOutside(ctx, box, colX, out);
-    ctx.strokeStyle = "#fff";
-    ctx.lineWidth = 1;
-    ctx.beginPath();
-    let on = false;
-    s.snaps.forEach((p, j) => {
-      const m = statOf(p, "mean");
-      if (!Number.isFinite(m)) return void (on = false);
-      const [xa, xb] = colX(j);
-      const x = (xa + xb) / 2, y = Y(Math.min(y1, Math.max(y0, m)));
-      on ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
-      on = true;
-    });
-    ctx.stroke();
-    const [ca, cb_] = colX(cur);
-    const sel = { x: ca - 1, w: Math.max(3, cb_ - ca) + 2 };
-    ctx.lineWidth = 2;
-    ctx.strokeStyle = "#fff";
-    ctx.strokeRect(sel.x - 1, box.t - 1, sel.w + 2, box.h + 2);
-    ctx.lineWidth = 1;
-    ctx.strokeStyle = THEME.sel;
-    ctx.strokeRect(sel.x, box.t, sel.w, box.h);
-    ctx.fillStyle = THEME.sel;
-    ctx.beginPath();
-    ctx.moveTo(sel.x + sel.w / 2 - 5, box.t - 1);
-    ctx.lineTo(sel.x + sel.w / 2 + 5, box.t - 1);
-    ctx.lineTo(sel.x + sel.w / 2, box.t + 6);
-    ctx.fill();
-    const cbar = { x: box.l + box.w + 14, w: 12 };
-    colorBar(ctx, cbar.x, box, cbar.w);
-    ctx.fillStyle = THEME.fg;
-    ctx.textAlign = "left";
-    ctx.textBaseline = "middle";
-    const barLabels = [pct(vmax), "0%"];
-    ctx.fillText(barLabels[0], cbar.x + cbar.w + 3, box.t + 4);
-    ctx.fillText(barLabels[1], cbar.x + cbar.w + 3, box.t + box.h - 4);
-    ctx.save();
-    ctx.translate(cbar.x + cbar.w + 44, box.t + box.h / 2);
-    ctx.rotate(Math.PI / 2);
-    ctx.textAlign = "center";
-    ctx.fillText(this.opts.logColor ? "share of values (log)" : "share of values", 0, 0);
-    ctx.restore();
-    this.legend.textContent = "Each column is one snapshot re-binned onto one value grid (mass conserved); colour is its share of the snapshot's finite values; white line: mean; blue frame: the selected step." + (nonfinite.length ? ` Red hatching: ${nonfinite.length} snapshot${nonfinite.length > 1 ? "s" : ""} with NaN/Inf values only.` : "") + (robust ? ` Range: the bulk of the steps (from the 10th percentile of their lowest values to the 90th of their highest); ` : "") + (clipped > 0 ? ` ${pct(clipped / (all || 1))} of the finite values lie outside it, in ${marked} snapshot${marked === 1 ? "" : "s"}: \u25B2/\u25BC at the top/bottom edge (range: all steps shows them).` : "");
-    this.hit = (mx, my) => {
-      const xv = xs[0] + (mx - box.l) / box.w * (xEnd - xs[0]);
-      let j = -1;
-      for (let k = 0; k < n; k++) if (xs[k] <= xv) j = k;
-      const g = Math.floor((box.t + box.h - my) / box.h * G);
-      if (j < 0 || g < 0 || g >= G) return null;
-      const p = s.snaps[j];
-      const [xa, xb] = colX(j), ya = Y(grid[g + 1]), yb = Y(grid[g]);
-      const rect = [xa, ya, Math.max(2, xb - xa), Math.max(2, yb - ya)];
-      if (!(p.finite > 0)) return { rect, text: `step ${p.step}: no finite values (` + describe(p, s.explicit).split(" \xB7 ").pop() + ")" };
-      const [below, above] = out[j];
-      return { rect, text: `step ${p.step}: [${fmt(grid[g])}, ${fmt(grid[g + 1])})  ${pct(cols[j][g])} of its values` + (below + above > 0 ? ` \xB7 outside the range: ${pct(below)} below, ${pct(above)} above` : "") };
-    };
-    this.pick = (mx, my) => {
-      const got = this.hit(mx, my);
-      const xv = xs[0] + (mx - box.l) / box.w * (xEnd - xs[0]);
-      let j = -1;
-      for (let k = 0; k < n; k++) if (xs[k] <= xv) j = k;
-      return got && j >= 0 ? { view: null, step: s.snaps[j].step, rect: got.rect } : null;
-    };
-    Object.assign(drawn, {
-      grid: Array.from(grid),
-      shares: cols.map((c) => Array.from(c)),
-      steps: s.snaps.map((p) => p.step),
-      colorbar: barLabels,
-      selected: [sel.x, sel.w],
-      nonfinite,
-      outside: clipped / (all || 1),
-      range: [y0, y1],
-      full,
-      robust: !!robust,
-      marked
-    });
-  },
-  /** ▲ at the top edge of a column whose snapshot has values above the range, ▼ at the
-   * bottom for values below: a narrowed range never hides them. Returns how many. */
-  markOutside(ctx, box, colX, out) {
-    let n = 0;
-    const tri = (x, y, up) => {
-      ctx.beginPath();
-      ctx.moveTo(x - 4, up ? y + 6 : y - 6);
-      ctx.lineTo(x + 4, up ? y + 6 : y - 6);
-      ctx.lineTo(x, y);
-      ctx.closePath();
-      ctx.fill();
-      ctx.stroke();
-    };
-    ctx.fillStyle = "#00e5ff";
-    ctx.strokeStyle = "#000";
-    ctx.lineWidth = 1;
-    out.forEach(([below, above], j) => {
-      if (!(below + above > 0)) return;
-      const [xa, xb] = colX(j), x = (xa + xb) / 2;
-      if (above > 0) tri(x, box.t + 1, true);
-      if (below > 0) tri(x, box.t + box.h - 1, false);
-      n++;
-    });
-    return n;
-  },
-  drawDistribution(ctx, W, Hh, s, cur, drawn) {
-    const box = { l: 70, t: 10, w: W - 70 - 20, h: Hh - 45 };
-    const { xs, ticks, label } = this.timeX(s);
-    const ps = s.snaps.map((p) => p.finite > 0 ? percentiles(p.edges, p.counts, p.min, p.max) : PERCENTILES.map(() => NaN));
-    let lo = Infinity, hi = -Infinity;
-    for (const q of ps) for (const v of q) if (Number.isFinite(v)) lo = Math.min(lo, v), hi = Math.max(hi, v);
-    [lo, hi] = frame(lo, hi);
-    const pad = 0.04 * (hi - lo);
-    const x0 = xs[0], x1 = xs.length > 1 ? xs[xs.length - 1] : xs[0] + 1;
-    const { X, Y } = axes(ctx, box, x0, x1, lo - pad, hi + pad, { xTicks: ticks, yLabel: "value", xLabel: label });
-    const runs = [];
-    ps.forEach((q, j) => {
-      if (!Number.isFinite(q[4])) return;
-      if (runs.length && runs[runs.length - 1][1] === j - 1) runs[runs.length - 1][1] = j;
-      else runs.push([j, j]);
-    });
-    const col = COLORS[s.kind];
-    for (let k = 0; k < 4; k++) {
-      ctx.fillStyle = col;
-      ctx.globalAlpha = 0.18 + 0.16 * k;
-      for (const [a, b] of runs) {
-        ctx.beginPath();
-        for (let j = a; j <= b; j++) j === a ? ctx.moveTo(X(xs[j]), Y(ps[j][k])) : ctx.lineTo(X(xs[j]), Y(ps[j][k]));
-        for (let j = b; j >= a; j--) ctx.lineTo(X(xs[j]), Y(ps[j][8 - k]));
-        ctx.closePath();
-        a === b ? ctx.fillRect(X(xs[a]) - 1, Y(ps[a][8 - k]), 3, Math.max(1, Y(ps[a][k]) - Y(ps[a][8 - k]))) : ctx.fill();
-      }
-    }
-    ctx.globalAlpha = 1;
-    const line = (f, style, dash) => {
-      ctx.strokeStyle = style;
-      ctx.setLineDash(dash);
-      ctx.beginPath();
-      let on = false;
-      s.snaps.forEach((p, j) => {
-        const v = f(j);
-        if (!Number.isFinite(v)) return void (on = false);
-        on ? ctx.lineTo(X(xs[j]), Y(v)) : ctx.moveTo(X(xs[j]), Y(v));
-        on = true;
-      });
+      ctx.moveTo(box.l, Y(c.rule));
+      ctx.lineTo(box.l + box.w, Y(c.rule));
       ctx.stroke();
       ctx.setLineDash([]);
-    };
-    line((j) => ps[j][4], THEME.fg, []);
-    line((j) => statOf(s.snaps[j], "mean"), THEME.error, [4, 3]);
-    const half = xs.length > 1 ? (X(xs[xs.length - 1]) - X(xs[0])) / (xs.length - 1) / 2 : 4;
-    const nonfinite = this.markNonFinite(ctx, box, s, (j) => [X(xs[j]) - half, X(xs[j]) + half]);
-    ctx.strokeStyle = THEME.sel;
-    ctx.beginPath();
-    ctx.moveTo(X(xs[cur]), box.t);
-    ctx.lineTo(X(xs[cur]), box.t + box.h);
-    ctx.stroke();
-    this.legend.textContent = "Bands: min\u2013max, 6.7\u201393.3, 15.9\u201384.1 and 30.9\u201369.1 percentiles, read off the exact bins; black: median; red dashed: mean." + (nonfinite.length ? ` Red hatching: snapshots with NaN/Inf values only (no percentiles, no mean).` : "");
-    this.hit = (mx) => {
-      const xv = x0 + (mx - box.l) / box.w * (x1 - x0);
-      let j = 0;
-      for (let k = 0; k < xs.length; k++) if (Math.abs(xs[k] - xv) < Math.abs(xs[j] - xv)) j = k;
-      if (!Number.isFinite(ps[j][4])) return { text: `step ${s.snaps[j].step}: no finite values` };
-      return { text: `step ${s.snaps[j].step}: ` + PERCENTILES.map((q, k) => `p${q} ${fmt(ps[j][k])}`).join(" \xB7 ") };
-    };
-    Object.assign(drawn, { percentiles: ps, steps: s.snaps.map((p) => p.step), nonfinite, mean: s.snaps.map((p) => statOf(p, "mean")) });
+    }
+    ctx.strokeStyle = ctx.fillStyle = c.color;
+    ctx.lineWidth = 1.5;
+    ctx.setLineDash(c.dash || []);
+    polyline(ctx, c.steps, c.values, X, Y, f);
+    ctx.setLineDash([]);
+    for (let i = 0; i < c.steps.length; i++) if (Number.isFinite(f(c.values[i]))) ctx.fillRect(X(c.steps[i]) - 1.5, Y(f(c.values[i])) - 1.5, 3, 3);
+    if (!c.legend) continue;
+    if (c.legendColor) ctx.fillStyle = c.legendColor;
+    ctx.textAlign = "left";
+    ctx.textBaseline = "alphabetic";
+    ctx.fillText(c.legend, legendX, 11);
+    legendX += ctx.measureText(c.legend).width + 16;
   }
-};
+  ctx.strokeStyle = THEME.fg;
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  ctx.moveTo(X(at), box.t);
+  ctx.lineTo(X(at), box.t + box.h);
+  ctx.stroke();
+}
+function showStrip(canvas, drawn) {
+  canvas.style.display = drawn ? "" : "none";
+  if (drawn) canvas.dataset.drawn = JSON.stringify(drawn);
+  else delete canvas.dataset.drawn;
+}
+var PROBE_COLORS = () => THEME.dark ? ["#f4a261", "#b39ddb"] : ["#c2410c", "#6a4c93"];
+var NORM_COLORS = (kind) => THEME.dark ? kind === "grads" ? ["#8ecae6"] : ["#5fd3c3", "#b39ddb"] : kind === "grads" ? ["#2f5f80"] : ["#1d6f65", "#6a4c93"];
+function drawProbes(canvas, width, { store, s, snap, th }) {
+  const got = (PROBES[s.kind] || []).map(([m, label, log2]) => [m, label, log2, store.scalar(m, s.name)]).filter((p) => p[3] && p[3].steps.length);
+  if (!got.length) return null;
+  const log = got[0][2];
+  const mates = log ? store.ofKind(s.kind).filter((o) => o.name !== s.name) : [];
+  if (mates.length) store.wantDepth(s.kind, got[0][0], mates);
+  const others = mates.map((o) => store.scalar(got[0][0], o.name)).filter((c) => c && c.steps.length);
+  const colors = PROBE_COLORS();
+  const lines = got.map(([m, label, , c], k) => ({ legend: "\u2014 " + label + (k === 0 && log ? " (grey: the other weight matrices)" : ""), color: colors[k % colors.length], steps: c.steps, values: c.values, rule: log ? void 0 : th[m] }));
+  const x0 = s.snaps[0].step, x1 = Math.max(s.snaps[s.snaps.length - 1].step, x0 + 1);
+  drawStrip(canvas, width, { x0, x1, log, pad: 0.2, fallback: [-4, -2], lines, faint: others, band: log ? th.update_ratio : null, at: snap.step });
+  const metrics = Object.fromEntries(got.map(([m, , , c]) => [m, { steps: c.steps.slice(), values: c.values.slice() }]));
+  return { kind: s.kind, name: s.name, step: snap.step, metrics, others: others.length };
+}
+function drawNorms(canvas, width, { store, s, snap, models }) {
+  const got = (NORMS[s.kind] || []).map(([m, label, by]) => [m, label, by === "model" ? models[s.name] : s.name]).map(([m, label, of]) => [m, label, of, of === void 0 ? null : store.scalar(m, of)]).filter((p) => p[3] && p[3].steps.length);
+  if (!got.length) return null;
+  const colors = NORM_COLORS(s.kind);
+  const lines = got.map(([, label, of, c], k) => {
+    const i = c.steps.indexOf(snap.step);
+    return { legend: "\u2014 " + label + (of !== s.name ? ` (${of})` : "") + (i >= 0 ? `: ${fmt(c.values[i])}` : ""), color: colors[k % colors.length], steps: c.steps, values: c.values };
+  });
+  const x0 = Math.min(s.snaps[0].step, ...got.map((g) => g[3].steps[0]));
+  const x1 = Math.max(s.snaps[s.snaps.length - 1].step, ...got.map((g) => g[3].steps[g[3].steps.length - 1]), x0 + 1);
+  drawStrip(canvas, width, { x0, x1, log: true, pad: 0.1, fallback: [-3, 0], lines, at: snap.step });
+  const metrics = Object.fromEntries(got.map(([m, , of, c]) => [m, { of, steps: c.steps.slice(), values: c.values.slice() }]));
+  return { kind: s.kind, name: s.name, step: snap.step, metrics };
+}
+var DASHES = [[], [5, 3], [1, 2]];
+function drawRunStrip(canvas, width, { store, table, t, runs, steps, at, th }) {
+  const lines = [], drawn = [];
+  const entries = table[t.kind] || [];
+  entries.forEach(([m, label, how], k) => {
+    const legend = (k ? "\u2504 " : "\u2014 ") + label;
+    runs.forEach((run, r) => {
+      const of = how === "model" ? (run.models || {})[t.name] : t.name;
+      const c = of === void 0 ? null : store.scalar(m, of, r);
+      if (!c || !c.steps.length) return;
+      const first = !lines.some((l) => l.metric === m);
+      const rule = first && table === PROBES && !how ? th[m] : void 0;
+      lines.push({ metric: m, legend: first ? legend : "", legendColor: THEME.fg, color: run.color, steps: c.steps, values: c.values, dash: DASHES[k % DASHES.length], rule });
+      drawn.push({ metric: m, run: r, of, steps: c.steps.slice(), values: c.values.slice() });
+    });
+  });
+  if (!lines.length) return null;
+  const log = table === NORMS || entries[0][2] === true;
+  const x0 = Math.min(steps[0], ...lines.map((c) => c.steps[0]));
+  const x1 = Math.max(steps[steps.length - 1], ...lines.map((c) => c.steps[c.steps.length - 1]), x0 + 1);
+  drawStrip(canvas, width, { x0, x1, log, pad: table === NORMS ? 0.1 : 0.2, fallback: table === NORMS ? [-3, 0] : [-4, -2], lines, band: log && table === PROBES ? th.update_ratio : null, at });
+  return { kind: t.kind, name: t.name, step: at, lines: drawn };
+}
 
 // src/view.js
 var PLOT_H = 320;
+var PLOTS = {
+  step: (ctx, W, H, a) => drawStep(ctx, W, H, a),
+  overlay: (ctx, W, H, a) => drawOverlay(ctx, W, H, a),
+  offset: (ctx, W, H, a) => drawOffset(ctx, W, H, { ...a, cur: a.i }),
+  heatmap: (ctx, W, H, a) => drawHeatmap(ctx, W, H, { ...a, cur: a.i }),
+  distribution: (ctx, W, H, a) => drawDistribution(ctx, W, H, { ...a, cur: a.i })
+};
 var View = class {
   /** The dashboard in `host`, showing `store` with its controls' state in `model` (the
    * widget's, or a `localModel`); `saved`: the saved copy's header entry (no kernel). */
   constructor(model, host, store, saved = null) {
-    this.born = performance.now();
-    this.model = model;
-    this.saved = saved;
-    this.root = el("div", "tfh");
-    this.root.dataset.saved = saved ? "1" : "0";
-    this.root.dataset.lmSuppressShortcuts = "true";
-    this.root.addEventListener("focusin", (e) => {
-      if (e.target && e.target.dataset) e.target.dataset.lmSuppressShortcuts = "true";
-    });
-    this.root.addEventListener("keydown", (e) => this.onRootKey(e));
-    host.appendChild(this.root);
-    this.store = store;
+    this.frame = new Frame(model, host, { cls: "tfh", saved, redraw: () => this.draw() });
+    Object.assign(this, { model, store, saved, root: this.frame.root, pins: [] });
+    this.root.addEventListener("keydown", (e) => rootKey(e, this.root, this.ui, (by) => this.stepBy(by)));
     this.opts = { log: false, range: "auto", x: "step", logColor: true, gridHeat: false, gridSort: "order", gridUnusual: false, depth: {}, depthAll: false };
     const had = model.get("opts");
     if (had && typeof had === "object") {
       for (const k of Object.keys(this.opts)) if (had[k] !== void 0) this.opts[k] = k === "depth" ? { ...had[k] } : had[k];
     }
-    this.pins = [];
-    this.openState = /* @__PURE__ */ new Map();
-    this.tiles = /* @__PURE__ */ new Map();
-    this.visible = /* @__PURE__ */ new Set();
-    this.build();
+    this.ui = buildControls(this.root, this.opts, {
+      set: (ch) => this.set(ch),
+      changed: () => (this.saveOpts(), this.draw()),
+      filtered: () => (this.buildList(), this.draw()),
+      slid: (i) => this.slid(i),
+      follow: (on) => on && this.set({ step: -1 }),
+      pin: () => this.pinStep()
+    });
+    const viewOf = () => this.model.get("view");
+    this.picker = new Picker(this.ui.list, { root: this.root, pick: (name) => this.set({ tensor: name, view: viewOf() === "grid" ? "step" : viewOf() }), refresh: () => this.buildList() });
+    this.tiles = new Tiles(this.ui.grid, { root: this.root, store, open: (name) => this.set({ tensor: name, view: "step" }), showing: () => viewOf() === "grid" });
+    this.pointer = new Pointer(this.ui.canvas, this.ui.tip, { marks: this.ui.marks, onBin: () => viewOf() === "step" && this.draw() });
+    this.ui.canvas.addEventListener("click", (e) => this.clicked(e));
     this.onData = () => this.update();
     this.store.listeners.add(this.onData);
-    for (const key of ["kind", "tensor", "view", "step"]) model.on("change:" + key, this.onData);
-    this.unwatch = watchTheme(() => this.retheme(true));
-    this.resize = new ResizeObserver(() => {
-      if (!this.themed) this.retheme(true);
-      const w = this.plot.clientWidth;
-      if (w && w !== this.lastWidth) {
-        this.lastWidth = w;
-        this.draw();
-      }
-    });
-    this.resize.observe(this.plot);
-    this.seen = new IntersectionObserver((entries) => {
-      for (const e of entries) {
-        if (e.isIntersecting) {
-          this.visible.add(e.target);
-          if (!e.target.dataset.drawn) this.drawTile(e.target);
-        } else {
-          this.visible.delete(e.target);
-          e.target.querySelector("canvas")?.remove();
-          delete e.target.dataset.drawn;
-        }
-      }
-      this.root.dataset.drawnTiles = this.visible.size;
-      this.wantTileHistories();
-    }, { root: this.grid, rootMargin: "120px 0px" });
+    this.frame.onState(this.onData);
+    this.frame.watchWidth(this.ui.plot);
     this.update();
   }
   destroy(keepRoot = false) {
     this.store.listeners.delete(this.onData);
-    for (const key of ["kind", "tensor", "view", "step"]) this.model.off("change:" + key, this.onData);
-    this.resize.disconnect();
-    this.seen.disconnect();
-    this.unwatch();
-    clearTimeout(this.themeLater);
     clearInterval(this.ticker);
     clearTimeout(this.lateCheck);
-    this.tiles.clear();
-    this.visible.clear();
-    if (!keepRoot) this.root.remove();
-  }
-  /** Read the page's colours again (the theme may have changed: JupyterLab loads the new
-   * theme's styles a moment after it says so, hence a second look); redraw if they did. */
-  retheme(redraw, again = true) {
-    if (!this.root.isConnected) return;
-    const was = this.themeKey;
-    this.theme = applyTheme(this.root);
-    this.themed = true;
-    this.themeKey = JSON.stringify(this.theme);
-    if (redraw && was !== void 0 && was !== this.themeKey) this.draw();
-    if (redraw && again) {
-      clearTimeout(this.themeLater);
-      this.themeLater = setTimeout(() => this.retheme(true, false), 400);
-    }
+    this.tiles.destroy();
+    this.frame.destroy(keepRoot);
   }
   /** The options (log counts, range, time axis, the grid's and depth view's choices) into
    * the model, as the tab and view are: the kernel keeps them for the saved copy. */
@@ -2205,8 +2326,7 @@ var View = class {
     this.set({ opts: JSON.parse(JSON.stringify(this.opts)) });
   }
   set(changes) {
-    for (const [k, v] of Object.entries(changes)) this.model.set(k, v);
-    this.model.save_changes();
+    this.frame.set(changes);
   }
   // -- state -------------------------------------------------------------------------
   kind() {
@@ -2230,55 +2350,69 @@ var View = class {
     const s = this.current();
     return s ? s.snaps[this.index(s)] : null;
   }
-  /** The tensors a finding names, or whose latest snapshot holds NaN/Inf: key ->
-   * {message, severity} (an error wins over a warning). */
-  badges() {
-    const out = /* @__PURE__ */ new Map();
-    const put = (key, message, severity) => {
-      const had = out.get(key);
-      if (!had || severity === "error" && had.severity !== "error") out.set(key, { message, severity });
-    };
-    const h = this.store.header;
-    for (const f of h && h.findings || []) for (const n of covered(f)) put(f.kind + "	" + n, f.message, f.severity);
-    for (const s of this.store.series.values()) {
-      const last = s.snaps[s.snaps.length - 1];
-      if (last && last.nan + last.posinf + last.neginf > 0) put(s.kind + "	" + s.name, "NaN/Inf in the latest snapshot", "error");
-    }
-    return out;
+  /** The tensors of `kind` the filter lets through. */
+  filtered(kind) {
+    const q = this.ui.filter.value.trim().toLowerCase();
+    return { q, list: this.store.ofKind(kind).filter((s) => !q || s.name.toLowerCase().includes(q)) };
+  }
+  // -- the controls' actions -------------------------------------------------------------
+  /** The slider moved to snapshot `i`: the latest (when the page has all) follows. */
+  slid(i) {
+    const s = this.current();
+    if (!s) return;
+    const follow = i === s.snaps.length - 1 && this.store.complete(s);
+    this.ui.followBox.checked = follow;
+    this.set({ step: follow ? -1 : s.snaps[i].step });
+  }
+  /** Select the snapshot `by` after the selected one (or "first", "last"). */
+  stepBy(by) {
+    const s = this.current();
+    const view = this.model.get("view");
+    if (!s || view === "grid" || view === "depth") return;
+    const n = s.snaps.length;
+    const i = this.index(s);
+    this.slid(by === "first" ? 0 : by === "last" ? n - 1 : Math.max(0, Math.min(n - 1, i + by)));
+  }
+  pinStep() {
+    const snap = this.snap();
+    if (snap && !this.pins.includes(snap.step)) this.pins.push(snap.step);
+    this.draw();
+  }
+  /** A click on the plot: what the drawing picks (a step, or a tensor at a step). */
+  clicked(e) {
+    const got = this.pointer.picked(e);
+    if (!got) return;
+    this.ui.followBox.checked = false;
+    this.set(got.view === null ? { step: got.step } : { tensor: got.name, step: got.step, view: "step" });
+    if (got.view === null) this.pointer.mark(got, true);
   }
   // -- update: structure, then drawing ------------------------------------------------------
   update() {
     const kinds = this.store.kinds();
     const h = this.store.header;
     const live = !!(h && h.live);
+    const ui = this.ui;
     this.root.dataset.live = live ? "1" : "0";
     this.tick();
-    if (!kinds.length) {
-      this.empty.style.display = "";
-      this.top.style.display = this.body.style.display = "none";
-      return;
-    }
-    this.empty.style.display = "none";
-    this.top.style.display = this.body.style.display = "";
-    this.status.classList.toggle("tfh-live", live);
+    ui.empty.style.display = kinds.length ? "none" : "";
+    ui.top.style.display = ui.body.style.display = kinds.length ? "" : "none";
+    if (!kinds.length) return;
+    ui.status.classList.toggle("tfh-live", live);
     const kind = this.kind();
-    const tabKey = kinds.join(",") + "|" + kind;
-    if (tabKey !== this.tabKey) {
-      this.tabKey = tabKey;
-      this.tabs.replaceChildren(
-        ...kinds.map((k) => {
-          const b = el("button", "tfh-tab" + (k === kind ? " tfh-on" : ""), TITLES[k]);
-          b.dataset.kind = k;
-          b.addEventListener("click", () => this.set({ kind: k }));
-          return b;
-        })
-      );
-    }
+    this.tabKey = showTabs(ui.tabs, kinds, kind, this.tabKey, (k) => this.set({ kind: k }));
     const view = this.model.get("view");
-    for (const [v, b] of Object.entries(this.viewButtons)) b.classList.toggle("tfh-on", v === view);
+    for (const [v, b] of Object.entries(ui.viewButtons)) b.classList.toggle("tfh-on", v === view);
     this.buildList();
-    this.buildFindings();
+    this.findKey = showFindings(ui.findings, h, this.findKey, (f) => {
+      ui.followBox.checked = false;
+      this.set({ kind: f.kind, step: f.step, view: "step", ...f.name ? { tensor: f.name } : {} });
+    });
     this.draw();
+  }
+  buildList() {
+    const kind = this.kind();
+    const { q, list } = this.filtered(kind);
+    this.picker.show({ kind, cur: this.current(), q, series: list, badges: badges(this.store), models: this.store.header && this.store.header.models || {} });
   }
   /** The status line and the empty state; while the kernel reports a status (the
    * training function being traced), its elapsed time counts up every second. The line
@@ -2293,41 +2427,13 @@ var View = class {
     const live = !!(h && h.live);
     const saving = !!(h && h.saving);
     this.root.dataset.saving = saving ? "1" : "0";
-    this.empty.textContent = said || (live || !h ? "Waiting for the first snapshot\u2026" : "Nothing was recorded.");
+    this.ui.empty.textContent = said || (live || !h ? "Waiting for the first snapshot\u2026" : "Nothing was recorded.");
     const n = [...this.store.series.values()].filter((s) => s.snaps.length).length;
     const lead = live ? "\u25CF recording \xB7 " : saving ? "\u25CF saving\u2026 \xB7 " : this.saved ? "saved in the notebook \xB7 " : "";
     const thinned = this.saved && this.saved.thinned ? ` \xB7 ${this.saved.per_series ? "about " + this.saved.per_series : "some"} snapshots per tensor kept` : "";
     const text = lead + `${n} series` + (said ? " \xB7 " + said : "") + (this.store.stale ? " \xB7 some updates missed, catching up" : "") + thinned;
-    this.status.textContent = text;
-    this.status.title = text + (saving ? "\nThe cell has ended; the dashboard the notebook keeps is being built and takes this one's place when it has drawn." : "") + (this.saved ? "\nThis copy is saved in the notebook" + (this.saved.note ? ": " + this.saved.note : ", every recorded snapshot.") : "");
-  }
-  buildFindings() {
-    const h = this.store.header;
-    const found = h && h.findings || [];
-    const notes = h && h.notes || [];
-    const key = JSON.stringify([found, notes]);
-    if (key === this.findKey) return;
-    this.findKey = key;
-    const items = [el("div", "tfh-head", found.length ? `Findings (${found.length})` : "No findings")];
-    for (const f of found) {
-      const error = f.severity === "error";
-      const n = covered(f).length;
-      const d = el("div", "tfh-finding" + (error ? " tfh-error" : ""));
-      d.append(mark(f.severity), el("span", "tfh-finding-text", f.message));
-      if (n > 1) d.prepend(el("span", "tfh-count", `\xD7${n}`));
-      d.title = `${f.rule}: ${fmt(f.value)} against ${f.threshold === null ? "\u2014" : fmt(f.threshold)}, steps ${f.first_step}\u2013${f.last_step}` + (n > 1 ? `
-${covered(f).join("\n")}` : "");
-      Object.assign(d.dataset, { kind: f.kind, name: f.name || "", step: f.step, rule: f.rule || "", severity: f.severity || "", count: n });
-      d.addEventListener("click", () => {
-        const ch = { kind: f.kind, step: f.step, view: "step" };
-        if (f.name) ch.tensor = f.name;
-        this.followBox.checked = false;
-        this.set(ch);
-      });
-      items.push(d);
-    }
-    for (const n of notes) items.push(el("div", "tfh-note", n));
-    this.findings.replaceChildren(...items);
+    this.ui.status.textContent = text;
+    this.ui.status.title = text + (saving ? "\nThe cell has ended; the dashboard the notebook keeps is being built and takes this one's place when it has drawn." : "") + (this.saved ? "\nThis copy is saved in the notebook" + (this.saved.note ? ": " + this.saved.note : ", every recorded snapshot.") : "");
   }
   // -- drawing ----------------------------------------------------------------------------
   /** The height of the plot: the same for every view of one tensor; the views of every
@@ -2340,86 +2446,104 @@ ${covered(f).join("\n")}` : "");
   draw() {
     const s = this.current();
     if (!s) return;
-    if (!this.themed) this.retheme(false);
-    if (this.theme) Object.assign(THEME, this.theme);
+    this.frame.paint();
     const t0 = performance.now();
     const view = this.model.get("view");
     const wide = view === "grid" || view === "depth";
     this.root.classList.toggle("tfh-wide", wide);
-    this.buildViewOptions(view, s.kind);
+    const key = view + "|" + s.kind;
+    if (key !== this.viewOptsKey) {
+      this.viewOptsKey = key;
+      this.ui.viewOpts.replaceChildren(...viewOptions(view, s.kind, this.opts, () => (this.saveOpts(), this.draw())));
+    }
     const i = this.index(s);
-    const snap = s.snaps[i];
+    Object.assign(this.root.dataset, { kind: s.kind, tensor: s.name, view, step: s.snaps[i].step, snaps: s.snaps.length, kept: s.kept });
+    this.drawHeader(s, i, view, wide);
+    this.drawBelow(s, i, wide);
+    this.drawPlot(s, i, view, wide);
+    if (!wide && this.ui.below.isConnected) this.belowH = this.ui.below.offsetHeight;
+    this.root.dataset.drawMs = (performance.now() - t0).toFixed(1);
+    this.frame.firstDraw(this.store);
+  }
+  /** What says where the page is: the loading line, slider, step, title and statistics. */
+  drawHeader(s, i, view, wide) {
+    const ui = this.ui, snap = s.snaps[i];
     const complete = this.store.complete(s);
-    Object.assign(this.root.dataset, { kind: s.kind, tensor: s.name, view, step: snap.step, snaps: s.snaps.length, kept: s.kept });
     if (!wide && !complete) this.store.wantHistory([s]);
-    this.loading.style.display = !wide && !complete ? "" : "none";
-    if (!wide && !complete) {
-      const live = this.store.header && this.store.header.live;
-      const asked = this.store.asked.get(`series	${s.kind}	${s.name}`);
-      const late = asked !== void 0 && performance.now() - asked > 1e4;
-      this.loading.textContent = `${s.snaps.length} of the ${s.kept} kept snapshots are here; the rest ` + (live ? "arrive when the running cell ends (the kernel answers when idle)." : late ? "need the kernel, which has not answered (busy, or not running: a notebook reopened without its kernel has the latest snapshots only)." : "are on their way from the kernel\u2026");
-      if (!live && !late && !this.lateCheck) this.lateCheck = setTimeout(() => (this.lateCheck = null, this.draw()), 10500);
-    }
-    this.slider.max = s.snaps.length - 1;
-    this.slider.value = i;
-    this.followBox.checked = this.model.get("step") < 0;
+    ui.loading.style.display = !wide && !complete ? "" : "none";
+    if (!wide && !complete) this.sayLoading(s);
+    ui.slider.max = s.snaps.length - 1;
+    ui.slider.value = i;
+    ui.followBox.checked = this.model.get("step") < 0;
     const thinned = s.recorded > s.snaps.length;
-    this.at.textContent = `step ${snap.step}` + (snap.epoch >= 0 ? ` \xB7 epoch ${snap.epoch + 1}` : "") + ` \xB7 ${i + 1}/${s.snaps.length}` + (thinned ? ` kept of ${s.recorded}` : complete ? "" : ` here of ${s.kept}`);
-    this.at.title = `snapshot ${i + 1} of the ${s.snaps.length} ` + (thinned ? `this saved copy keeps (the run recorded ${s.recorded}: the ticks under the slider are the kept steps, the gaps between them were thinned out to fit the notebook)` : complete ? "kept" : `here (${s.kept} kept)`);
-    this.title.textContent = `${TITLES[s.kind]} \xB7 ${wide ? view === "grid" ? "all tensors" : "depth \xD7 step" : s.name}` + (!wide && s.dtype && s.dtype !== "float32" && s.dtype !== "unknown" ? ` (${s.dtype})` : "");
-    this.title.title = this.title.textContent;
-    this.stats.textContent = wide ? "" : describe(snap, s.explicit);
-    this.stats.title = this.stats.textContent;
-    this.stats.classList.toggle("tfh-bad", !wide && snap.nan + snap.posinf + snap.neginf > 0);
+    ui.at.textContent = `step ${snap.step}` + (snap.epoch >= 0 ? ` \xB7 epoch ${snap.epoch + 1}` : "") + ` \xB7 ${i + 1}/${s.snaps.length}` + (thinned ? ` kept of ${s.recorded}` : complete ? "" : ` here of ${s.kept}`);
+    ui.at.title = `snapshot ${i + 1} of the ${s.snaps.length} ` + (thinned ? `this saved copy keeps (the run recorded ${s.recorded}: the ticks under the slider are the kept steps, the gaps between them were thinned out to fit the notebook)` : complete ? "kept" : `here (${s.kept} kept)`);
+    ui.title.textContent = `${TITLES[s.kind]} \xB7 ${wide ? view === "grid" ? "all tensors" : "depth \xD7 step" : s.name}` + (!wide && s.dtype && s.dtype !== "float32" && s.dtype !== "unknown" ? ` (${s.dtype})` : "");
+    ui.title.title = ui.title.textContent;
+    ui.stats.textContent = wide ? "" : describe(snap, s.explicit);
+    ui.stats.title = ui.stats.textContent;
+    ui.stats.classList.toggle("tfh-bad", !wide && snap.nan + snap.posinf + snap.neginf > 0);
+  }
+  /** Of a Series the page holds only some snapshots of: where the rest is. */
+  sayLoading(s) {
+    const live = this.store.header && this.store.header.live;
+    const asked = this.store.asked.get(`series	${s.kind}	${s.name}`);
+    const late = asked !== void 0 && performance.now() - asked > 1e4;
+    this.ui.loading.textContent = `${s.snaps.length} of the ${s.kept} kept snapshots are here; the rest ` + (live ? "arrive when the running cell ends (the kernel answers when idle)." : late ? "need the kernel, which has not answered (busy, or not running: a notebook reopened without its kernel has the latest snapshots only)." : "are on their way from the kernel\u2026");
+    if (!live && !late && !this.lateCheck) this.lateCheck = setTimeout(() => (this.lateCheck = null, this.draw()), 10500);
+  }
+  /** Under the plot: the scalar series' strips and the kept steps (views of one tensor). */
+  drawBelow(s, i, wide) {
+    const ui = this.ui, snap = s.snaps[i];
+    ui.below.style.display = wide ? "none" : "";
+    ui.options.style.display = wide ? "none" : "";
+    const width = ui.plot.clientWidth;
+    const h = this.store.header || {};
+    showStrip(ui.probe, wide ? null : drawProbes(ui.probe, width, { store: this.store, s, snap, th: h.thresholds || {} }));
+    showStrip(ui.norms, wide ? null : drawNorms(ui.norms, width, { store: this.store, s, snap, models: h.models || {} }));
+    if (!wide) drawKept(ui.kept, ui.slider.clientWidth, s, i);
+  }
+  /** The plot: the view's drawing, what answers the pointer, the legend. */
+  drawPlot(s, i, view, wide) {
+    const ui = this.ui, snap = s.snaps[i];
     const grid = view === "grid";
-    this.canvas.style.display = grid ? "none" : "";
-    this.grid.style.display = grid ? "" : "none";
-    this.below.style.display = wide ? "none" : "";
-    this.options.style.display = wide ? "none" : "";
-    this.drawProbes(s, snap, wide);
-    this.drawNorms(s, snap, wide);
-    if (!wide) this.drawKept(s, i);
-    this.hit = this.pick = null;
-    if (view !== this.drawnView) this.tip.style.display = "none";
+    ui.canvas.style.display = grid ? "none" : "";
+    ui.grid.style.display = grid ? "" : "none";
+    this.pointer.use(null);
+    if (view !== this.drawnView) ui.tip.style.display = "none";
     this.drawnView = view;
-    this.markHover(null);
-    this.legend.textContent = "";
+    this.pointer.mark(null);
     const height = this.plotHeight(wide);
-    this.plot.style.height = height + "px";
-    if (view !== "depth") this.plot.style.overflowY = "";
+    ui.plot.style.height = height + "px";
+    if (view !== "depth") ui.plot.style.overflowY = "";
+    const drawn = grid ? { view, kind: s.kind } : { view, kind: s.kind, name: s.name, step: snap.step };
+    let got;
     if (grid) {
-      this.grid.style.height = height + "px";
-      this.canvas.dataset.drawn = JSON.stringify({ view, kind: s.kind });
-      this.drawGrid(s.kind);
+      ui.grid.style.height = height + "px";
+      const { q, list } = this.filtered(s.kind);
+      got = { legend: this.tiles.show({ kind: s.kind, list, q, opts: this.opts, badges: badges(this.store) }) };
     } else {
-      const width = Math.max(280, this.plot.clientWidth || 600);
-      const drawn = { view, kind: s.kind, name: s.name, step: snap.step };
-      if (view === "depth") this.drawDepth(width, height, s, snap, drawn);
-      else {
-        const ctx = sizeCanvas(this.canvas, width, height);
-        ({
-          step: () => this.drawStep(ctx, width, height, s, snap, drawn),
-          overlay: () => this.drawOverlay(ctx, width, height, s, snap, drawn),
-          offset: () => this.drawOffset(ctx, width, height, s, i, drawn),
-          heatmap: () => this.drawHeatmap(ctx, width, height, s, i, drawn),
-          distribution: () => this.drawDistribution(ctx, width, height, s, i, drawn)
-        }[view] || (() => this.drawStep(ctx, width, height, s, snap, drawn)))();
-      }
-      this.canvas.dataset.drawn = JSON.stringify(drawn);
+      const width = Math.max(280, ui.plot.clientWidth || 600);
+      got = view === "depth" ? this.drawDepth(width, height, s, snap, drawn) : (PLOTS[view] || PLOTS.step)(
+        sizeCanvas(ui.canvas, width, height),
+        width,
+        height,
+        { s, snap, i, opts: this.opts, pins: this.pins, hoverAt: this.pointer.bin, drawn }
+      );
     }
-    this.legend.title = this.legend.textContent;
-    if (!wide && this.below.isConnected) this.belowH = this.below.offsetHeight;
-    const ms = performance.now() - t0;
-    this.root.dataset.drawMs = ms.toFixed(1);
-    if (this.root.dataset.firstDrawMs === void 0) {
-      this.root.dataset.firstDrawMs = (performance.now() - this.born).toFixed(1);
-      this.root.dataset.firstDrawAt = performance.now().toFixed(0);
-      const f = this.store.fullTiming;
-      if (f) Object.assign(this.root.dataset, { packetBytes: f.bytes, decodeMs: f.decode.toFixed(1), applyMs: f.apply.toFixed(1) });
-    }
+    ui.canvas.dataset.drawn = JSON.stringify(drawn);
+    this.pointer.use(got);
+    ui.legend.textContent = got.legend || "";
+    ui.legend.title = ui.legend.textContent;
+  }
+  drawDepth(width, height, s, snap, drawn) {
+    const { list } = this.filtered(s.kind);
+    const step = this.model.get("step") >= 0 ? snap.step : -1;
+    const got = drawDepth(this.ui.canvas, this.ui.plot, width, height, { store: this.store, kind: s.kind, list, cur: s, step, opts: this.opts, scrolled: this.depthScrolled, drawn });
+    this.depthScrolled = got.scrolled;
+    return got;
   }
 };
-for (const methods of [controlsMethods, hoverMethods, pickerMethods, tilesMethods, snapshotMethods, timeMethods, depthMethods, probesMethods]) Object.assign(View.prototype, methods);
 
 // src/widget.js
 var STORES = /* @__PURE__ */ new Map();
@@ -2527,196 +2651,191 @@ function density(snap) {
   }
   return out;
 }
-var compareDrawMethods = {
-  /** Every run's snapshot at the compared step, as the outline of its density. */
-  drawOverlay(W, t, snaps, drawn) {
-    const Hh = 300;
-    const ctx = sizeCanvas(this.canvas, W, Hh);
-    const box = { l: 62, t: 10, w: W - 62 - 20, h: Hh - 40 };
-    const [lo, hi] = valueRange(snaps);
-    const dens = snaps.map(density);
-    let ymax = 0;
-    for (const d of dens) for (const v of d) ymax = Math.max(ymax, v);
-    ymax = ymax || 1;
-    const { X, Y } = axes(ctx, box, lo, hi, 0, ymax * 1.05, { yLabel: "density" });
-    ctx.save();
+function drawOverlay2(canvas, W, { snaps, runs, drawn }) {
+  const Hh = 300;
+  const ctx = sizeCanvas(canvas, W, Hh);
+  const box = { l: 62, t: 10, w: W - 62 - 20, h: Hh - 40 };
+  const [lo, hi] = valueRange(snaps);
+  const dens = snaps.map(density);
+  let ymax = 0;
+  for (const d of dens) for (const v of d) ymax = Math.max(ymax, v);
+  ymax = ymax || 1;
+  const { X, Y } = axes(ctx, box, lo, hi, 0, ymax * 1.05, { yLabel: "density" });
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(box.l, box.t - 2, box.w, box.h + 2);
+  ctx.clip();
+  snaps.forEach((p, r) => {
+    if (!(p.finite > 0)) return;
+    ctx.strokeStyle = runs[r].color;
+    ctx.lineWidth = 2;
     ctx.beginPath();
-    ctx.rect(box.l, box.t - 2, box.w, box.h + 2);
-    ctx.clip();
-    snaps.forEach((p, r) => {
-      if (!(p.finite > 0)) return;
-      ctx.strokeStyle = this.cmp.runs[r].color;
-      ctx.lineWidth = 2;
-      ctx.beginPath();
-      ctx.moveTo(X(p.edges[0]), Y(0));
-      for (let b = 0; b < p.counts.length; b++) {
-        const y = Y(dens[r][b]);
-        ctx.lineTo(X(p.edges[b]), y);
-        ctx.lineTo(X(p.edges[b + 1]), y);
-      }
-      ctx.lineTo(X(p.edges[p.edges.length - 1]), Y(0));
-      ctx.stroke();
-    });
-    ctx.restore();
-    const bad = snaps.map((p, r) => [r, p.nan + p.posinf + p.neginf]).filter(([, n]) => n > 0);
-    this.legend.textContent = "Each run's snapshot at this compared step, drawn from its own exact bins as a density (count / values / bin width), so runs with other bins compare." + (bad.length ? " NaN/Inf: " + bad.map(([r, n]) => `${n} in ${this.cmp.runs[r].label}`).join(", ") + "." : "");
-    this.hit = (mx) => {
-      const v = lo + (mx - box.l) / box.w * (hi - lo);
-      const parts = snaps.map((p, r) => {
-        let d = 0;
-        for (let b = 0; b < p.counts.length; b++) if (p.edges[b] <= v && v < p.edges[b + 1]) d = dens[r][b];
-        return `${this.cmp.runs[r].label} ${fmt(d)}`;
-      });
-      return { text: `at ${fmt(v)}: density ` + parts.join(" \xB7 ") };
-    };
-    drawn.range = [lo, hi];
-    drawn.lines = snaps.map((p, r) => ({ run: r, color: this.cmp.runs[r].color, edges: Array.from(p.edges), density: Array.from(dens[r]), counts: Array.from(p.counts) }));
-  },
-  /** A heatmap per run, side by side, on one value grid and one colour scale. */
-  drawHeatmaps(W, t, drawn) {
-    const R = t.series.length;
-    const Hh = 300;
-    const ctx = sizeCanvas(this.canvas, W, Hh);
-    const all = t.series.flatMap((s) => s.snaps.slice(0, t.n));
-    const [y0, y1] = valueRange(all);
-    const G = 64;
-    const grid = Float64Array.from({ length: G + 1 }, (_, g) => y0 + (y1 - y0) * g / G);
-    const gap = 14, left = 62;
-    const pw = (W - left - 10 - gap * (R - 1)) / R;
-    const cols = t.series.map((s) => s.snaps.slice(0, t.n).map((p) => {
-      const tt = total(p);
-      return tt > 0 ? rebin(p.edges, p.counts, grid).map((v) => v / tt) : new Float64Array(G);
-    }));
-    let vmax = 0;
-    for (const c of cols) for (const col of c) for (const v of col) vmax = Math.max(vmax, v);
-    const cv = (v) => Math.log10(1 + 1e3 * v) / Math.log10(1 + 1e3 * (vmax || 1));
-    const steps = this.steps(t);
-    const panels = [];
-    for (let r = 0; r < R; r++) {
-      const box = { l: left + r * (pw + gap), t: 22, w: pw, h: Hh - 22 - 32 };
-      const ticks = [[0, String(steps[0])], [t.n - 1, String(steps[t.n - 1])]];
-      const { Y } = axes(ctx, box, 0, Math.max(1, t.n), y0, y1, { xTicks: ticks.map(([i, l]) => [i + 0.5, l]), yTicks: r ? [] : void 0, yLabel: r ? "" : "value" });
-      const cw = box.w / t.n;
-      ctx.fillStyle = ramp(0);
-      ctx.fillRect(box.l + 1, box.t, box.w - 1, box.h);
-      cols[r].forEach((col, j) => {
-        for (let g = 0; g < G; g++) {
-          if (col[g] <= 0) continue;
-          ctx.fillStyle = ramp(cv(col[g]));
-          const ya = Y(grid[g + 1]), yb = Y(grid[g]);
-          ctx.fillRect(box.l + j * cw, ya, cw + 0.5, Math.max(1, yb - ya + 0.5));
-        }
-      });
-      ctx.strokeStyle = THEME.sel;
-      ctx.lineWidth = 1.5;
-      ctx.strokeRect(box.l + t.j * cw, box.t, Math.max(2, cw), box.h);
-      ctx.fillStyle = this.cmp.runs[r].color;
-      ctx.font = "bold 12px sans-serif";
-      ctx.textAlign = "left";
-      ctx.textBaseline = "top";
-      ctx.fillText(this.cmp.runs[r].label, box.l + 2, 3);
-      ctx.font = "11px sans-serif";
-      panels.push({ run: r, box: [box.l, box.t, box.w, box.h] });
+    ctx.moveTo(X(p.edges[0]), Y(0));
+    for (let b = 0; b < p.counts.length; b++) {
+      const y = Y(dens[r][b]);
+      ctx.lineTo(X(p.edges[b]), y);
+      ctx.lineTo(X(p.edges[b + 1]), y);
     }
-    this.legend.textContent = `A heatmap per run, side by side: each column one compared step (${fmt(steps[0])} to ${fmt(steps[t.n - 1])}), re-binned onto one value grid (mass conserved); colour is the share of the snapshot's finite values (log; one scale for all runs, largest ${pct(vmax)}); blue frame: the selected step.`;
-    this.hit = (mx, my) => {
-      const p = panels.find((q) => mx >= q.box[0] && mx < q.box[0] + q.box[2] && my >= q.box[1] && my < q.box[1] + q.box[3]);
-      if (!p) return null;
-      const j = Math.floor((mx - p.box[0]) / p.box[2] * t.n), g = Math.floor((p.box[1] + p.box[3] - my) / p.box[3] * G);
-      if (j < 0 || j >= t.n || g < 0 || g >= G) return null;
-      const s = t.series[p.run].snaps[j];
-      return { text: `${this.cmp.runs[p.run].label}, step ${s.step}: [${fmt(grid[g])}, ${fmt(grid[g + 1])})  ${pct(cols[p.run][j][g])} of its values` };
-    };
-    Object.assign(drawn, { panels, grid: [y0, y1], vmax, columns: cols.map((c) => c.length) });
-  },
-  /** Percentile bands of every run over the compared steps, one colour each, the median a line. */
-  drawBands(W, t, drawn) {
-    const Hh = 300;
-    const ctx = sizeCanvas(this.canvas, W, Hh);
-    const box = { l: 62, t: 10, w: W - 62 - 20, h: Hh - 45 };
-    const steps = this.steps(t);
-    const ps = t.series.map((s) => s.snaps.slice(0, t.n).map((p) => p.finite > 0 ? percentiles(p.edges, p.counts, p.min, p.max) : PERCENTILES.map(() => NaN)));
-    let lo = Infinity, hi = -Infinity;
-    for (const run of ps) for (const q of run) for (const v of q) if (Number.isFinite(v)) lo = Math.min(lo, v), hi = Math.max(hi, v);
-    [lo, hi] = frame(lo, hi);
-    const pad = 0.04 * (hi - lo);
-    const x0 = steps[0], x1 = steps.length > 1 ? steps[steps.length - 1] : steps[0] + 1;
-    const { X, Y } = axes(ctx, box, x0, x1, lo - pad, hi + pad, { yLabel: "value", xLabel: "step" });
-    ps.forEach((run, r) => {
-      const color = this.cmp.runs[r].color;
-      for (const [k, alpha] of [[1, 0.15], [2, 0.25]]) {
-        ctx.fillStyle = color;
-        ctx.globalAlpha = alpha;
-        ctx.beginPath();
-        let on2 = false;
-        for (let j = 0; j < run.length; j++) if (Number.isFinite(run[j][k])) on2 ? ctx.lineTo(X(steps[j]), Y(run[j][k])) : ctx.moveTo(X(steps[j]), Y(run[j][k])), on2 = true;
-        for (let j = run.length - 1; j >= 0; j--) if (Number.isFinite(run[j][8 - k])) ctx.lineTo(X(steps[j]), Y(run[j][8 - k]));
-        ctx.closePath();
-        ctx.fill();
-      }
-      ctx.globalAlpha = 1;
-      ctx.strokeStyle = color;
-      ctx.lineWidth = 2;
-      ctx.beginPath();
-      let on = false;
-      run.forEach((q, j) => {
-        if (!Number.isFinite(q[4])) return void (on = false);
-        on ? ctx.lineTo(X(steps[j]), Y(q[4])) : ctx.moveTo(X(steps[j]), Y(q[4]));
-        on = true;
-      });
-      ctx.stroke();
-    });
-    const xs = X(steps[t.j]);
-    ctx.strokeStyle = THEME.sel;
-    ctx.lineWidth = 1;
-    ctx.beginPath();
-    ctx.moveTo(xs, box.t);
-    ctx.lineTo(xs, box.t + box.h);
+    ctx.lineTo(X(p.edges[p.edges.length - 1]), Y(0));
     ctx.stroke();
-    this.legend.textContent = "Each run's distribution over the compared steps, read off its exact bins: the median (line), the 15.9\u201384.1 and 6.7\u201393.3 percentile bands (\xB11\u03C3, \xB11.5\u03C3 of a normal), one colour per run; blue: the selected step.";
-    this.hit = (mx) => {
-      const v = x0 + (mx - box.l) / box.w * (x1 - x0);
-      let j = 0;
-      for (let k = 0; k < steps.length; k++) if (Math.abs(steps[k] - v) < Math.abs(steps[j] - v)) j = k;
-      return { text: `step ${steps[j]}: median ` + ps.map((run, r) => `${this.cmp.runs[r].label} ${fmt(run[j][4])}`).join(" \xB7 ") };
-    };
-    Object.assign(drawn, { x: steps, medians: ps.map((run) => run.map((q) => Number.isFinite(q[4]) ? q[4] : null)) });
-  },
-  /** The tensor's score at each compared step, under the plot. */
-  drawScores(W, t) {
-    const c = this.store.scalar(`score.${t.kind}`, t.name);
-    if (!c || !c.steps.length) return void (this.probe.style.display = "none");
-    this.probe.style.display = "";
-    const Hh = 90;
-    const ctx = sizeCanvas(this.probe, W, Hh);
-    const box = { l: 62, t: 14, w: W - 62 - 20, h: Hh - 34 };
-    const xs = c.steps, ys = c.values;
-    let top = 0;
-    for (const v of ys) if (Number.isFinite(v)) top = Math.max(top, v);
-    const x1 = xs.length > 1 ? xs[xs.length - 1] : xs[0] + 1;
-    const { X, Y } = axes(ctx, box, xs[0], x1, 0, (top || 1) * 1.1, { yTicks: [[0, "0"], [top || 1, fmt(top || 1)]] });
-    ctx.strokeStyle = THEME.fg;
+  });
+  ctx.restore();
+  const bad = snaps.map((p, r) => [r, p.nan + p.posinf + p.neginf]).filter(([, n]) => n > 0);
+  const legend = "Each run's snapshot at this compared step, drawn from its own exact bins as a density (count / values / bin width), so runs with other bins compare." + (bad.length ? " NaN/Inf: " + bad.map(([r, n]) => `${n} in ${runs[r].label}`).join(", ") + "." : "");
+  const hit = (mx) => {
+    const v = lo + (mx - box.l) / box.w * (hi - lo);
+    const parts = snaps.map((p, r) => {
+      let d = 0;
+      for (let b = 0; b < p.counts.length; b++) if (p.edges[b] <= v && v < p.edges[b + 1]) d = dens[r][b];
+      return `${runs[r].label} ${fmt(d)}`;
+    });
+    return { text: `at ${fmt(v)}: density ` + parts.join(" \xB7 ") };
+  };
+  drawn.range = [lo, hi];
+  drawn.lines = snaps.map((p, r) => ({ run: r, color: runs[r].color, edges: Array.from(p.edges), density: Array.from(dens[r]), counts: Array.from(p.counts) }));
+  return { hit, legend };
+}
+function drawHeatmaps(canvas, W, { t, runs, steps, drawn }) {
+  const R = t.series.length;
+  const Hh = 300;
+  const ctx = sizeCanvas(canvas, W, Hh);
+  const all = t.series.flatMap((s) => s.snaps.slice(0, t.n));
+  const [y0, y1] = valueRange(all);
+  const G = 64;
+  const grid = Float64Array.from({ length: G + 1 }, (_, g) => y0 + (y1 - y0) * g / G);
+  const gap = 14, left = 62;
+  const pw = (W - left - 10 - gap * (R - 1)) / R;
+  const cols = t.series.map((s) => s.snaps.slice(0, t.n).map((p) => {
+    const tt = total(p);
+    return tt > 0 ? rebin(p.edges, p.counts, grid).map((v) => v / tt) : new Float64Array(G);
+  }));
+  let vmax = 0;
+  for (const c of cols) for (const col of c) for (const v of col) vmax = Math.max(vmax, v);
+  const cv = (v) => Math.log10(1 + 1e3 * v) / Math.log10(1 + 1e3 * (vmax || 1));
+  const panels = [];
+  for (let r = 0; r < R; r++) {
+    const box = { l: left + r * (pw + gap), t: 22, w: pw, h: Hh - 22 - 32 };
+    const ticks = [[0, String(steps[0])], [t.n - 1, String(steps[t.n - 1])]];
+    const { Y } = axes(ctx, box, 0, Math.max(1, t.n), y0, y1, { xTicks: ticks.map(([i, l]) => [i + 0.5, l]), yTicks: r ? [] : void 0, yLabel: r ? "" : "value" });
+    const cw = box.w / t.n;
+    ctx.fillStyle = ramp(0);
+    ctx.fillRect(box.l + 1, box.t, box.w - 1, box.h);
+    cols[r].forEach((col, j) => {
+      for (let g = 0; g < G; g++) {
+        if (col[g] <= 0) continue;
+        ctx.fillStyle = ramp(cv(col[g]));
+        const ya = Y(grid[g + 1]), yb = Y(grid[g]);
+        ctx.fillRect(box.l + j * cw, ya, cw + 0.5, Math.max(1, yb - ya + 0.5));
+      }
+    });
+    ctx.strokeStyle = THEME.sel;
     ctx.lineWidth = 1.5;
+    ctx.strokeRect(box.l + t.j * cw, box.t, Math.max(2, cw), box.h);
+    ctx.fillStyle = runs[r].color;
+    ctx.font = "bold 12px sans-serif";
+    ctx.textAlign = "left";
+    ctx.textBaseline = "top";
+    ctx.fillText(runs[r].label, box.l + 2, 3);
+    ctx.font = "11px sans-serif";
+    panels.push({ run: r, box: [box.l, box.t, box.w, box.h] });
+  }
+  const legend = `A heatmap per run, side by side: each column one compared step (${fmt(steps[0])} to ${fmt(steps[t.n - 1])}), re-binned onto one value grid (mass conserved); colour is the share of the snapshot's finite values (log; one scale for all runs, largest ${pct(vmax)}); blue frame: the selected step.`;
+  const hit = (mx, my) => {
+    const p = panels.find((q) => mx >= q.box[0] && mx < q.box[0] + q.box[2] && my >= q.box[1] && my < q.box[1] + q.box[3]);
+    if (!p) return null;
+    const j = Math.floor((mx - p.box[0]) / p.box[2] * t.n), g = Math.floor((p.box[1] + p.box[3] - my) / p.box[3] * G);
+    if (j < 0 || j >= t.n || g < 0 || g >= G) return null;
+    const s = t.series[p.run].snaps[j];
+    return { text: `${runs[p.run].label}, step ${s.step}: [${fmt(grid[g])}, ${fmt(grid[g + 1])})  ${pct(cols[p.run][j][g])} of its values` };
+  };
+  Object.assign(drawn, { panels, grid: [y0, y1], vmax, columns: cols.map((c) => c.length) });
+  return { hit, legend };
+}
+function drawBands2(canvas, W, { t, runs, steps, drawn }) {
+  const Hh = 300;
+  const ctx = sizeCanvas(canvas, W, Hh);
+  const box = { l: 62, t: 10, w: W - 62 - 20, h: Hh - 45 };
+  const ps = t.series.map((s) => s.snaps.slice(0, t.n).map((p) => p.finite > 0 ? percentiles(p.edges, p.counts, p.min, p.max) : PERCENTILES.map(() => NaN)));
+  let lo = Infinity, hi = -Infinity;
+  for (const run of ps) for (const q of run) for (const v of q) if (Number.isFinite(v)) lo = Math.min(lo, v), hi = Math.max(hi, v);
+  [lo, hi] = frame(lo, hi);
+  const pad = 0.04 * (hi - lo);
+  const x0 = steps[0], x1 = steps.length > 1 ? steps[steps.length - 1] : steps[0] + 1;
+  const { X, Y } = axes(ctx, box, x0, x1, lo - pad, hi + pad, { yLabel: "value", xLabel: "step" });
+  ps.forEach((run, r) => {
+    const color = runs[r].color;
+    for (const [k, alpha] of [[1, 0.15], [2, 0.25]]) {
+      ctx.fillStyle = color;
+      ctx.globalAlpha = alpha;
+      ctx.beginPath();
+      let on2 = false;
+      for (let j = 0; j < run.length; j++) if (Number.isFinite(run[j][k])) on2 ? ctx.lineTo(X(steps[j]), Y(run[j][k])) : ctx.moveTo(X(steps[j]), Y(run[j][k])), on2 = true;
+      for (let j = run.length - 1; j >= 0; j--) if (Number.isFinite(run[j][8 - k])) ctx.lineTo(X(steps[j]), Y(run[j][8 - k]));
+      ctx.closePath();
+      ctx.fill();
+    }
+    ctx.globalAlpha = 1;
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 2;
     ctx.beginPath();
     let on = false;
-    xs.forEach((x, j) => {
-      if (!Number.isFinite(ys[j])) return void (on = false);
-      on ? ctx.lineTo(X(x), Y(ys[j])) : ctx.moveTo(X(x), Y(ys[j]));
+    run.forEach((q, j) => {
+      if (!Number.isFinite(q[4])) return void (on = false);
+      on ? ctx.lineTo(X(steps[j]), Y(q[4])) : ctx.moveTo(X(steps[j]), Y(q[4]));
       on = true;
     });
     ctx.stroke();
-    if (t.j < xs.length && Number.isFinite(ys[t.j])) {
-      ctx.fillStyle = THEME.sel;
-      ctx.beginPath();
-      ctx.arc(X(xs[t.j]), Y(ys[t.j]), 3.5, 0, 2 * Math.PI);
-      ctx.fill();
-    }
-    ctx.fillStyle = THEME.fg;
-    ctx.textAlign = "left";
-    ctx.textBaseline = "top";
-    ctx.fillText("score at each compared step (W1 / pooled std)", box.l + 4, 1);
+  });
+  const xs = X(steps[t.j]);
+  ctx.strokeStyle = THEME.sel;
+  ctx.lineWidth = 1;
+  ctx.beginPath();
+  ctx.moveTo(xs, box.t);
+  ctx.lineTo(xs, box.t + box.h);
+  ctx.stroke();
+  const legend = "Each run's distribution over the compared steps, read off its exact bins: the median (line), the 15.9\u201384.1 and 6.7\u201393.3 percentile bands (\xB11\u03C3, \xB11.5\u03C3 of a normal), one colour per run; blue: the selected step.";
+  const hit = (mx) => {
+    const v = x0 + (mx - box.l) / box.w * (x1 - x0);
+    let j = 0;
+    for (let k = 0; k < steps.length; k++) if (Math.abs(steps[k] - v) < Math.abs(steps[j] - v)) j = k;
+    return { text: `step ${steps[j]}: median ` + ps.map((run, r) => `${runs[r].label} ${fmt(run[j][4])}`).join(" \xB7 ") };
+  };
+  Object.assign(drawn, { x: steps, medians: ps.map((run) => run.map((q) => Number.isFinite(q[4]) ? q[4] : null)) });
+  return { hit, legend };
+}
+function drawScores(canvas, W, { store, t }) {
+  const c = store.scalar(`score.${t.kind}`, t.name);
+  if (!c || !c.steps.length) return void (canvas.style.display = "none");
+  canvas.style.display = "";
+  const Hh = 90;
+  const ctx = sizeCanvas(canvas, W, Hh);
+  const box = { l: 62, t: 14, w: W - 62 - 20, h: Hh - 34 };
+  const xs = c.steps, ys = c.values;
+  let top = 0;
+  for (const v of ys) if (Number.isFinite(v)) top = Math.max(top, v);
+  const x1 = xs.length > 1 ? xs[xs.length - 1] : xs[0] + 1;
+  const { X, Y } = axes(ctx, box, xs[0], x1, 0, (top || 1) * 1.1, { yTicks: [[0, "0"], [top || 1, fmt(top || 1)]] });
+  ctx.strokeStyle = THEME.fg;
+  ctx.lineWidth = 1.5;
+  ctx.beginPath();
+  let on = false;
+  xs.forEach((x, j) => {
+    if (!Number.isFinite(ys[j])) return void (on = false);
+    on ? ctx.lineTo(X(x), Y(ys[j])) : ctx.moveTo(X(x), Y(ys[j]));
+    on = true;
+  });
+  ctx.stroke();
+  if (t.j < xs.length && Number.isFinite(ys[t.j])) {
+    ctx.fillStyle = THEME.sel;
+    ctx.beginPath();
+    ctx.arc(X(xs[t.j]), Y(ys[t.j]), 3.5, 0, 2 * Math.PI);
+    ctx.fill();
   }
-};
+  ctx.fillStyle = THEME.fg;
+  ctx.textAlign = "left";
+  ctx.textBaseline = "top";
+  ctx.fillText("score at each compared step (W1 / pooled std)", box.l + 4, 1);
+}
 
 // src/compare.js
 var COMPARE_VIEWS = [
@@ -2724,18 +2843,15 @@ var COMPARE_VIEWS = [
   ["heatmap", "heatmaps"],
   ["distribution", "distribution"]
 ];
+var PLOTS2 = { overlay: drawOverlay2, heatmap: drawHeatmaps, distribution: drawBands2 };
 var CompareView = class {
+  /** The comparison in `host`: `store` holds every run (its header's `compare` entry says
+   * how), the controls' state is in `model`; `saved`: the saved copy's header entry. The
+   * frame, the pointer and the scalar strips are the single recording's View's parts. */
   constructor(model, host, store, saved = null) {
-    this.born = performance.now();
-    this.model = model;
-    this.store = store;
-    this.saved = saved;
-    this.cmp = store.header.compare;
-    this.root = el("div", "tfh tfh-compare");
-    this.root.dataset.saved = saved ? "1" : "0";
+    this.frame = new Frame(model, host, { cls: "tfh tfh-compare", saved, redraw: () => this.draw() });
+    Object.assign(this, { model, store, saved, root: this.frame.root, cmp: store.header.compare });
     this.root.dataset.compare = String(this.cmp.runs.length);
-    this.root.dataset.lmSuppressShortcuts = "true";
-    host.appendChild(this.root);
     this.index = /* @__PURE__ */ new Map();
     for (const s of store.series.values()) {
       const key = s.kind + "	" + s.name;
@@ -2743,33 +2859,22 @@ var CompareView = class {
       this.index.get(key)[s.run || 0] = s;
     }
     this.build();
-    this.onData = () => this.update();
-    for (const key of ["kind", "tensor", "view", "step"]) model.on("change:" + key, this.onData);
-    this.resize = new ResizeObserver(() => {
-      const w = this.plot.clientWidth;
-      if (w && w !== this.lastWidth) {
-        this.lastWidth = w;
-        this.draw();
-      }
-    });
-    this.resize.observe(this.plot);
+    this.pointer = new Pointer(this.canvas, this.tip, { tipRoom: 320 });
+    this.frame.onState(() => this.update());
+    this.frame.watchWidth(this.plot);
     this.update();
   }
-  destroy() {
-    for (const key of ["kind", "tensor", "view", "step"]) this.model.off("change:" + key, this.onData);
-    this.resize.disconnect();
-    this.root.remove();
+  destroy(keepRoot = false) {
+    this.frame.destroy(keepRoot);
   }
   set(changes) {
-    for (const [k, v] of Object.entries(changes)) this.model.set(k, v);
-    this.model.save_changes();
+    this.frame.set(changes);
   }
   build() {
-    const runs = this.cmp.runs;
     this.top = el("div", "tfh-top");
     this.tabs = el("div", "tfh-tabs");
     this.legendRuns = el("span", "tfh-runs");
-    for (const [r, run] of runs.entries()) {
+    for (const [r, run] of this.cmp.runs.entries()) {
       const item = el("span", "tfh-run");
       item.dataset.run = r;
       const sw = el("span", "tfh-swatch");
@@ -2799,8 +2904,12 @@ var CompareView = class {
     this.tip = el("div", "tfh-tip");
     this.legend = el("div", "tfh-legend");
     this.plot.append(this.canvas, this.tip, this.legend);
-    this.canvas.addEventListener("mousemove", (e) => this.hover(e));
-    this.canvas.addEventListener("mouseleave", () => this.tip.style.display = "none");
+    this.main.append(this.bar, this.title, this.plot, this.buildSlide(), ...this.buildBelow());
+    this.body.append(this.side, this.main);
+    this.root.append(this.top, this.notes, this.body);
+  }
+  /** The slider over the compared steps, and where it is. */
+  buildSlide() {
     this.slide = el("div", "tfh-slide");
     this.slider = el("input", "tfh-slider");
     this.slider.type = "range";
@@ -2813,11 +2922,15 @@ var CompareView = class {
     });
     this.at = el("span", "tfh-at");
     this.slide.append(this.slider, this.at);
+    return this.slide;
+  }
+  /** Under the plot: each run's statistics, the score, the runs' scalar series. */
+  buildBelow() {
     this.stats = el("div", "tfh-stats");
+    this.scores = el("canvas", "tfh-score");
     this.probe = el("canvas", "tfh-probe");
-    this.main.append(this.bar, this.title, this.plot, this.slide, this.stats, this.probe);
-    this.body.append(this.side, this.main);
-    this.root.append(this.top, this.notes, this.body);
+    this.norms = el("canvas", "tfh-norms");
+    return [this.stats, this.scores, this.probe, this.norms];
   }
   // -- state -------------------------------------------------------------------------------
   kinds() {
@@ -2850,16 +2963,7 @@ var CompareView = class {
   update() {
     const kind = this.kind();
     const kinds = this.kinds();
-    const tabKey = kinds.join(",") + "|" + kind;
-    if (tabKey !== this.tabKey) {
-      this.tabKey = tabKey;
-      this.tabs.replaceChildren(...kinds.map((k) => {
-        const b = el("button", "tfh-tab" + (k === kind ? " tfh-on" : ""), TITLES[k]);
-        b.dataset.kind = k;
-        b.addEventListener("click", () => this.set({ kind: k, step: -1 }));
-        return b;
-      }));
-    }
+    this.tabKey = showTabs(this.tabs, kinds, kind, this.tabKey, (k) => this.set({ kind: k, step: -1 }));
     const view = this.model.get("view");
     for (const [v, b] of Object.entries(this.viewButtons)) b.classList.toggle("tfh-on", v === view || !this.viewButtons[view] && v === "overlay");
     const shared = kinds.reduce((a, k) => a + this.cmp.ranking[k].length, 0);
@@ -2904,10 +3008,9 @@ score ${score === null ? "\u2014" : fmt(score)} (#${i + 1})`;
   }
   // -- drawing -----------------------------------------------------------------------------
   draw() {
-    if (!this.theme && this.root.isConnected) this.theme = applyTheme(this.root);
-    if (this.theme) Object.assign(THEME, this.theme);
     const t = this.current();
     if (!t) return;
+    this.frame.paint();
     const view = this.viewButtons[this.model.get("view")] ? this.model.get("view") : "overlay";
     const runs = this.cmp.runs;
     const snaps = t.series.map((s) => s.snaps[t.j]);
@@ -2925,28 +3028,24 @@ score ${score === null ? "\u2014" : fmt(score)} (#${i + 1})`;
     }));
     const width = Math.max(280, this.plot.clientWidth || 600);
     const drawn = { view, kind: t.kind, name: t.name, at: t.j, steps, runs: runs.map((r) => r.label) };
-    this.hit = null;
-    this.legend.textContent = "";
-    if (view === "heatmap") this.drawHeatmaps(width, t, drawn);
-    else if (view === "distribution") this.drawBands(width, t, drawn);
-    else this.drawOverlay(width, t, snaps, drawn);
+    this.pointer.use(null);
+    const got = PLOTS2[view](this.canvas, width, { t, snaps, runs, steps: this.steps(t), drawn });
+    this.pointer.use(got);
+    this.legend.textContent = got.legend;
     this.canvas.dataset.drawn = JSON.stringify(drawn);
-    this.drawScores(width, t);
-    if (this.root.dataset.firstDrawMs === void 0) this.root.dataset.firstDrawMs = (performance.now() - this.born).toFixed(1);
+    drawScores(this.scores, width, { store: this.store, t });
+    this.drawStrips(width, t);
+    this.frame.firstDraw(this.store);
   }
-  hover(e) {
-    if (!this.hit) return;
-    const r = this.canvas.getBoundingClientRect();
-    const mx = e.clientX - r.left, my = e.clientY - r.top;
-    const got = this.hit(mx, my);
-    if (!got) return void (this.tip.style.display = "none");
-    this.tip.textContent = got.text;
-    this.tip.style.display = "block";
-    this.tip.style.left = Math.min(mx + 12, r.width - 320) + "px";
-    this.tip.style.top = my + 12 + "px";
+  /** Every run's scalar series under the tensor (update ratio, dead units, saturation; the
+   * norms, the model's gradient norm), the selected compared step marked. */
+  drawStrips(width, t) {
+    const steps = this.steps(t);
+    const on = { store: this.store, t, runs: this.cmp.runs, steps, at: steps[t.j], th: this.store.header && this.store.header.thresholds || {} };
+    showStrip(this.probe, drawRunStrip(this.probe, width, { ...on, table: PROBES }));
+    showStrip(this.norms, drawRunStrip(this.norms, width, { ...on, table: NORMS }));
   }
 };
-Object.assign(CompareView.prototype, compareDrawMethods);
 
 // src/saved.js
 var STATE_KEYS = ["kind", "tensor", "view", "step", "opts"];

@@ -4,34 +4,68 @@
 
 import { THEME, sizeCanvas } from "../draw.js";
 
-// Methods of View (view.js mixes them in): `this` is the dashboard's view.
-export const hoverMethods = {
-  hover(e) {
-    if (!this.hit) return;
+/** The pointer over one plot canvas. Each drawing hands over what answers it (`use`):
+ * `hit(mx, my)` -> {text, rect?, label?, bin?} or null, and `pick(mx, my)` (a click) ->
+ * what to select, or null. `marks`: the canvas over the drawing for the hovered cell's
+ * frame (none: no frames); `tipRoom`: the width the tip keeps from the right edge;
+ * `onBin(bin)`: the step view's hovered bin (or null), when it changes. */
+export class Pointer {
+  constructor(canvas, tip, { marks = null, tipRoom = 260, onBin = null } = {}) {
+    Object.assign(this, { canvas, tip, marks, tipRoom, onBin, hit: null, pick: null, bin: null });
+    canvas.addEventListener("mousemove", (e) => this.move(e));
+    canvas.addEventListener("mouseleave", () => {
+      this.tip.style.display = "none";
+      this.setBin(null);
+      this.mark(null);
+    });
+  }
+
+  /** What answers the pointer now (a drawing's hit and pick; null: nothing). */
+  use(got) {
+    this.hit = (got && got.hit) || null;
+    this.pick = (got && got.pick) || null;
+  }
+
+  /** Where a pointer event is on the canvas. */
+  at(e) {
     const r = this.canvas.getBoundingClientRect();
-    const mx = e.clientX - r.left, my = e.clientY - r.top;
+    return [e.clientX - r.left, e.clientY - r.top, r];
+  }
+
+  /** A click: what it picks (with its rect), or null. */
+  picked(e) {
+    const [mx, my] = this.at(e);
+    return this.pick ? this.pick(mx, my) : null;
+  }
+
+  setBin(bin) {
+    if (bin === this.bin) return;
+    this.bin = bin;
+    if (this.onBin) this.onBin(bin);
+  }
+
+  move(e) {
+    if (!this.hit) return;
+    const [mx, my, r] = this.at(e);
     const got = this.hit(mx, my);
     if (!got) {
       this.tip.style.display = "none";
-      this.markHover(null);
+      this.mark(null);
       return;
     }
     this.tip.textContent = got.text;
     this.tip.style.display = "block";
-    this.tip.style.left = Math.max(0, Math.min(mx + 12, r.width - 260)) + "px";
+    this.tip.style.left = Math.max(0, Math.min(mx + 12, r.width - this.tipRoom)) + "px";
     this.tip.style.top = my + 12 + "px";
     this.canvas.style.cursor = this.pick ? "pointer" : "";
-    this.markHover(got);
-    if (got.bin !== undefined && got.bin !== this.hoverAt && this.model.get("view") === "step") {
-      this.hoverAt = got.bin;
-      this.draw();
-    }
-  },
+    this.mark(got);
+    if (got.bin !== undefined) this.setBin(got.bin);
+  }
 
   /** Frame the cell `got.rect` ([x, y, w, h] on the canvas) and write `got.label` ({text,
    * x, y}: a row's name where not every row is labelled) on its own background; `clicked`:
    * a heavier frame that fades. null clears. */
-  markHover(got, clicked = false) {
+  mark(got, clicked = false) {
     const c = this.marks;
     if (!c) return;
     if (!got || !got.rect) {
@@ -65,30 +99,30 @@ export const hoverMethods = {
     }
     c.dataset.on = clicked ? "click" : "hover";
     c.dataset.rect = JSON.stringify(got.rect.map((v) => +v.toFixed(1)));
-    if (clicked) setTimeout(() => c.dataset.on === "click" && this.markHover(null), 700);
-  },
+    if (clicked) setTimeout(() => c.dataset.on === "click" && this.mark(null), 700);
+  }
+}
 
-  /** The kept snapshots' steps as ticks on the step axis under the slider: where a saved
-   * copy thinned the run, the gaps between them show (and the recorded range around). */
-  drawKept(s, i) {
-    const c = this.kept;
-    const n = s.snaps.length;
-    const thinned = s.recorded > n;
-    const w = Math.max(40, this.slider.clientWidth || 200), h = 8;
-    const ctx = sizeCanvas(c, w, h);
-    const x0 = s.snaps[0].step, x1 = Math.max(s.snaps[n - 1].step, x0 + 1);
-    const pad = 8; // a range input's thumb travels inside its box
-    const X = (st) => pad + ((st - x0) / (x1 - x0)) * (w - 2 * pad);
-    if (thinned) {
-      ctx.fillStyle = THEME.dark ? "rgba(255,255,255,0.12)" : "rgba(0,0,0,0.08)";
-      ctx.fillRect(pad, 2, w - 2 * pad, h - 3); // the recorded range; kept steps drawn over it
-    }
-    ctx.fillStyle = THEME.fg2;
-    for (const p of s.snaps) ctx.fillRect(Math.round(X(p.step)) - 0.5, thinned ? 1 : 3, 1, thinned ? h - 1 : h - 3);
-    ctx.fillStyle = THEME.sel;
-    ctx.fillRect(Math.round(X(s.snaps[i].step)) - 1, 0, 3, h);
-    c.dataset.steps = JSON.stringify(s.snaps.map((p) => p.step));
-    c.dataset.thinned = thinned ? "1" : "0";
-    c.title = thinned ? `the ${n} steps this saved copy keeps of the ${s.recorded} recorded, on the step axis: the gaps were thinned out to fit the notebook` : `the ${n} kept steps on the step axis`;
-  },
-};
+/** The kept snapshots' steps of Series `s` as ticks on the step axis under the slider
+ * (canvas `c`, `width` wide), snapshot `i` selected: where a saved copy thinned the run,
+ * the gaps between them show (and the recorded range around). */
+export function drawKept(c, width, s, i) {
+  const n = s.snaps.length;
+  const thinned = s.recorded > n;
+  const w = Math.max(40, width || 200), h = 8;
+  const ctx = sizeCanvas(c, w, h);
+  const x0 = s.snaps[0].step, x1 = Math.max(s.snaps[n - 1].step, x0 + 1);
+  const pad = 8; // a range input's thumb travels inside its box
+  const X = (st) => pad + ((st - x0) / (x1 - x0)) * (w - 2 * pad);
+  if (thinned) {
+    ctx.fillStyle = THEME.dark ? "rgba(255,255,255,0.12)" : "rgba(0,0,0,0.08)";
+    ctx.fillRect(pad, 2, w - 2 * pad, h - 3); // the recorded range; kept steps drawn over it
+  }
+  ctx.fillStyle = THEME.fg2;
+  for (const p of s.snaps) ctx.fillRect(Math.round(X(p.step)) - 0.5, thinned ? 1 : 3, 1, thinned ? h - 1 : h - 3);
+  ctx.fillStyle = THEME.sel;
+  ctx.fillRect(Math.round(X(s.snaps[i].step)) - 1, 0, 3, h);
+  c.dataset.steps = JSON.stringify(s.snaps.map((p) => p.step));
+  c.dataset.thinned = thinned ? "1" : "0";
+  c.title = thinned ? `the ${n} steps this saved copy keeps of the ${s.recorded} recorded, on the step axis: the gaps were thinned out to fit the notebook` : `the ${n} kept steps on the step axis`;
+}
