@@ -42,12 +42,17 @@ class Block:
         rows: kind -> float64[S, T, bins + 10] (see :mod:`tfhist_magic.histogram`).
         probes: kind -> float64[S, T, C], the first ``C`` metrics of
             ``constants.PROBES[kind]``; NaN where a step has no value.
-        scalars: ``(metric, name) -> (steps, values)``: scalar series given as such
-            (imports, a saved file); ``name`` is the model's label for model scalars.
+        scalars: ``(metric, name) -> (steps, values)`` or ``(steps, values, walls)``:
+            scalar series given as such (imports, a saved file; walls: now if not
+            given); ``name`` is the model's label for model scalars. In the block
+            :func:`deliver` hands its subscribers, every scalar series the block
+            brings (probes and the gradient norm included), as 3-tuples.
         edges: kind -> float64[S, T, B' + 1], explicit bin edges: rows imported with
             bins of their own (TensorBoard's), not the binning rule's.
         epochs: ``{step: epoch}``: Keras' 0-based ``epoch`` of ``model`` starts at
-            ``step``.
+            ``step``. Marks are kept per model (None: marks of no model, which the
+            tensors of a model without marks take): two models fit one after the other
+            keep their own.
         outputs: names of the model's output activations.
         nonfinite: the step whose gradients or loss first went NaN/Inf, or None.
         kept: ``(kind or metric, name) -> Kept.state()``: rows (values) a saved file kept,
