@@ -397,3 +397,38 @@ def test_session_update_ratio_only_where_it_is_exact(batch):
     np.testing.assert_allclose(rec.scalar("update_ratio", "res/kernel")[1], [np.std(after - before) / np.std(before)], rtol=1e-5)
     (note,) = [n for n in rec.notes if "no update ratio" in n]
     assert "ref/kernel" in note and "other/kernel" in note, note
+
+
+@pytest.mark.parametrize("init_distance", [True, False])
+def test_session_update_norm_and_init_distance_equal_numpy(batch, init_distance):
+    """Like Keras: every updated weight's ``||w_after - w_before||`` and ``||w_before - w0||``
+    (w0: its value at the first sampled run), against the weights the user fetched around
+    each run; the watch's w0 variables stay out of the user's collections."""
+    xb, yb = batch
+    m = _mlp_graph("adam")
+    feed = {m["x"]: xb, m["y"]: yb}
+    names = ["hidden/kernel", "hidden/bias", "out/kernel", "out/bias"]
+    with v1.Session(graph=m["graph"]) as sess:
+        sess.run(m["init"])
+        sess.run(m["train"], feed)  # trained before the watch: w0 is the value at its first sampled run
+        n_globals = len(m["graph"].get_collection(v1.GraphKeys.GLOBAL_VARIABLES))
+        with tfhist_magic.watch(every=2, init_distance=init_distance) as rec:
+            seen = []
+            for _ in range(5):
+                before = [a.astype(np.float64) for a in sess.run(m["vars"])]
+                sess.run(m["train"], feed)
+                seen.append((before, [a.astype(np.float64) for a in sess.run(m["vars"])]))
+        assert len(m["graph"].get_collection(v1.GraphKeys.GLOBAL_VARIABLES)) == n_globals
+        assert set(sess.run(v1.report_uninitialized_variables())) == set()
+    assert rec.scalar_names("update_norm") == names
+    assert rec.scalar_names("update_ratio") == ["hidden/kernel", "out/kernel"]
+    assert rec.scalar_names("init_distance") == (names if init_distance else [])
+    for t, name in enumerate(names):
+        steps, norm = rec.scalar("update_norm", name)
+        assert steps.tolist() == [0, 2, 4]
+        np.testing.assert_allclose(norm, [np.linalg.norm(seen[k][1][t] - seen[k][0][t]) for k in (0, 2, 4)], rtol=1e-5)
+        if init_distance:
+            _, dist = rec.scalar("init_distance", name)
+            w0 = seen[0][0][t]
+            np.testing.assert_allclose(dist, [np.linalg.norm(seen[k][0][t] - w0) for k in (0, 2, 4)], rtol=1e-5, atol=1e-12)
+            assert dist[0] == 0 and dist[-1] > 0

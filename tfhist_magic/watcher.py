@@ -205,7 +205,7 @@ class Watch:
             if sessions or (not self.targets and "tensorflow" in sys.modules):
                 from .capture.session import SessionCapture
 
-                self._sessions = SessionCapture(self.recording, every=self.every, kinds=self.kinds, targets=sessions or None)
+                self._sessions = SessionCapture(self.recording, every=self.every, kinds=self.kinds, targets=sessions or None, init_distance=self.init_distance)
                 self._sessions.__enter__()
         except BaseException:
             self._close()

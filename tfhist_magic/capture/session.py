@@ -16,13 +16,20 @@ inputs and control inputs, stopping at fed tensors; cached per fetch/feed signat
   of dense/conv layers (BiasAdd, or MatMul/Conv without one), outside the gradients;
   those no other one is computed from are the graph's outputs (``rec.outputs``).
 
-Probes, as on the Keras path (``_tf2.PROBES``): the dead-unit share of each activation
-(and the saturated share of Tanh/Sigmoid outputs) are probe columns of its row; the
-update ratio of each weight matrix compares the read its forward pass used (the value
-before this run's update: that read is upstream of the variable's apply ops, and a
-resource variable's read keeps its value) with a read made after the run's apply ops of
-that variable (control dependencies on them): exactly this run's update, for any
-optimizer. Both are part of the sampled runs' extra fetch only.
+Probes, as on the Keras path (``constants.PROBES``): the dead-unit share of each
+activation (and the saturated share of Tanh/Sigmoid outputs) are probe columns of its
+row. The update scalars of each weight (the update ratio of weight matrices, the update's
+norm ``||Δw||``, the distance ``||w - w0||`` from its value at the first sampled run)
+compare the read its forward pass used (the value before this run's update: that read is
+upstream of the variable's apply ops, and a resource variable's read keeps its value)
+with a read made after the run's apply ops of that variable (control dependencies on
+them): exactly this run's update, for any optimizer. w0 is one variable per weight, of
+the watch (in no collection: no Saver or initializer of the user's sees it), filled in
+each session from the variable just before its first sampled run. All of them are part
+of the sampled runs' extra fetch only.
+
+What a run recorded reaches the Recording as one :class:`~tfhist_magic.block.Block`
+through :func:`~tfhist_magic.block.deliver`, as on every other path.
 
 The histogram rows of all of them are one extra fetch added to the user's own ``run``
 call: no second forward or backward pass, and the user's results come back unchanged.
@@ -47,56 +54,29 @@ import tensorflow as tf
 
 from .. import histogram as H
 from .._errors import tf_message
+from ..block import Block, deliver
+from ..constants import KINDS
 from ..health import is_weight_matrix
-from ..recording import KINDS, Recording
+from ..recording import Recording
 from . import _compat
-from ._ops import PROBE_COLUMNS, SATURATION_MARGIN, compute_dtype, probe_kind, rows_and_probes, snapshot_rows, update_ratio
-from ._tf2 import add_probes
+from ._ops import PROBE_COLUMNS, UPDATE_COLUMNS, compute_dtype, rows_and_probes, snapshot_rows, update_scalars
+from ._graph import activation_ops, apply_grad_index, closure as run_closure, fetch_key, forward_read, graph_outputs, host_probe, session_probe_kind, update_reads, var_name
 from ._patch import Patches
+from ._update import all_finite
 
-__all__ = ["SessionCapture", "is_session", "ACTIVATION_OPS"]
-
-#: Op types whose outputs are activations.
-ACTIVATION_OPS = frozenset(
-    ["Relu", "Relu6", "Elu", "Selu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Softplus", "Softsign", "Gelu"]
-)
-_LINEAR_OPS = frozenset(["MatMul", "BatchMatMulV2", "Conv1D", "Conv2D", "Conv3D", "DepthwiseConv2dNative"])
-_APPLY_PREFIXES = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")
-#: Activation ops whose outputs are bounded (their probe kind, ``_ops.probe_kind``), and
-#: the bounds (for the host-binned path).
-_BOUNDED = {"Tanh": "tanh", "Sigmoid": "sigmoid"}
-_HOST_BOUNDS = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
+__all__ = ["SessionCapture", "is_session", "snapshot"]
 
 
 def is_session(obj) -> bool:
     return isinstance(obj, _compat.BaseSession)
 
 
-def _apply_grad_index(op):
-    if not op.type.startswith(_APPLY_PREFIXES):
-        return None
-    names = [a.name for a in op.op_def.input_arg]
-    for key in ("grad", "delta"):
-        if key in names:
-            return names.index(key)
-    return None
-
-
-def _var_name(t) -> str:
-    return t.op.name
-
-
-def _in_backward(op) -> bool:
-    name = op.name
-    return name.startswith("gradients") or "/gradients/" in name
-
-
 class _Plan:
     """What one fetch/feed signature of one graph records."""
 
-    __slots__ = ("training", "names", "tensors", "rows", "host", "dtypes", "check", "guarded", "stamp", "kinds", "outputs", "ratios", "ratio_rows")
+    __slots__ = ("training", "names", "tensors", "rows", "host", "dtypes", "check", "guarded", "stamp", "kinds", "outputs", "updates", "update_rows", "origins")
 
-    def __init__(self, training, names, tensors, rows, host, dtypes, check=None, guarded=None, stamp=None, kinds=(), outputs=(), ratios=None, ratio_rows=()):
+    def __init__(self, training, names, tensors, rows, host, dtypes, check=None, guarded=None, stamp=None, kinds=(), outputs=(), updates=None, update_rows=(), origins=()):
         self.training = training
         self.names = names  # kind -> [names]
         self.tensors = tensors  # flat list, kinds in order (host mode fetches these)
@@ -108,8 +88,9 @@ class _Plan:
         self.stamp = stamp  # the time the run computed them (tf.timestamp)
         self.kinds = kinds  # probe kind of each of ``tensors`` (``_ops.probe_kind``; None: no probe)
         self.outputs = outputs  # names of the activations that are the graph's outputs
-        self.ratios = ratios  # [len(ratio_rows)] update ratios of this run's update (None: none)
-        self.ratio_rows = ratio_rows  # the rows (indices into ``tensors``) they belong to
+        self.updates = updates  # [len(update_rows), UPDATE_COLUMNS] this run's update scalars (None: none)
+        self.update_rows = update_rows  # the weights (indices into ``names["weights"]``) they belong to
+        self.origins = origins  # the w0 variables ``updates`` reads (``_GraphState.origins``)
 
 
 class _GraphState:
@@ -125,13 +106,16 @@ class _GraphState:
         self.final_rows = None
         self.names: set = set()
         self.first_bad: int | None = None  # the first training run whose gradients went non-finite
+        self.origins: dict = {}  # weight name -> its w0 variable (the watch's, in no collection)
+        self.filled: set = set()  # (session id, weight name): w0 filled in that session
 
 
 class SessionCapture:
     """Records tf.compat.v1 Session runs into ``recording``; a context manager."""
 
-    def __init__(self, recording: Recording, *, every: int, kinds, targets=None):
+    def __init__(self, recording: Recording, *, every: int, kinds, targets=None, init_distance: bool = True):
         self.rec = recording
+        self.init_distance = bool(init_distance)
         self.bins = recording.bins
         self.every = int(every)
         self.kinds = tuple(k for k in KINDS if k in kinds)
@@ -186,46 +170,19 @@ class SessionCapture:
         version = graph.version
         if version != st.version:
             for op in graph.get_operations()[st.scanned :]:
-                i = _apply_grad_index(op)
+                i = apply_grad_index(op)
                 if i is not None:
                     st.applies.append((op, op.inputs[i], op.inputs[0]))
             st.scanned = len(graph.get_operations())
             st.version = version
         return st
 
-    def _closure(self, graph, fetches, feed_dict):
-        with graph.as_default():
-            mapper = _compat.fetch_mapper(fetches)
-        roots = []
-        for f in mapper.unique_fetches():
-            el = graph.as_graph_element(f, allow_tensor=True, allow_operation=True)
-            roots.append(el if isinstance(el, tf.Operation) else el.op)
-        fed = set()
-        for k in (feed_dict or {}):
-            try:
-                el = graph.as_graph_element(k, allow_tensor=True, allow_operation=False)
-                fed.add(el.name)
-            except Exception:  # SparseTensor feeds and the like: traversal just goes on
-                continue
-        seen: set = set()
-        stack = list(roots)
-        while stack:
-            op = stack.pop()
-            if op in seen:
-                continue
-            seen.add(op)
-            for t in op.inputs:
-                if t.name not in fed:
-                    stack.append(t.op)
-            stack.extend(op.control_inputs)
-        return seen, fed
-
     def _plan(self, sess, st: _GraphState, fetches, feed_dict):
         graph = sess.graph
-        key = (_fetch_key(fetches), tuple(sorted(str(getattr(k, "name", k)) for k in (feed_dict or {}))))
+        key = (fetch_key(fetches), tuple(sorted(str(getattr(k, "name", k)) for k in (feed_dict or {}))))
         if key in st.plans:
             return st.plans[key]
-        closure, fed = self._closure(graph, fetches, feed_dict)
+        closure, fed = run_closure(graph, fetches, feed_dict)
         applies = [(op, g, v) for op, g, v in st.applies if op in closure]
         training = bool(applies)
         names: dict[str, list] = {}
@@ -233,16 +190,16 @@ class SessionCapture:
         reads = []
         if training and "weights" in self.kinds:
             for v in graph.get_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES):
-                r = _forward_read(v, closure)
+                r = forward_read(v, closure)
                 if r is not None:
                     reads.append((v.op.name, r, v))
             names["weights"] = [n for n, _, _ in reads]
             tensors["weights"] = [r for _, r, _ in reads]
         if training and "grads" in self.kinds:
-            names["grads"] = [_var_name(var) for _, _, var in applies]
+            names["grads"] = [var_name(var) for _, _, var in applies]
             tensors["grads"] = [g for _, g, _ in applies]
         if "activations" in self.kinds and (training or not st.applies):
-            acts = [op.outputs[0] for op in _activation_ops(closure) if op.outputs[0].name not in fed]
+            acts = [op.outputs[0] for op in activation_ops(closure) if op.outputs[0].name not in fed]
             acts.sort(key=lambda t: _compat.op_order(t.op))  # graph order: model order
             names["activations"] = [t.op.name for t in acts]
             tensors["activations"] = acts
@@ -251,8 +208,8 @@ class SessionCapture:
         dtypes = {k: [compute_dtype(t.dtype.base_dtype).name for t in tensors[k]] for k in names}
         names = {k: names[k] for k in KINDS if k in names}
         acts = tensors.get("activations", []) if "activations" in names else []
-        kinds = [_session_probe_kind(t, closure) for t in acts] + [None] * (len(flat) - len(acts))
-        outputs = _outputs(acts, fed)
+        kinds = [session_probe_kind(t, closure) for t in acts] + [None] * (len(flat) - len(acts))
+        outputs = graph_outputs(acts, fed)
         if not flat:
             plan = None
         elif graph.finalized:
@@ -261,37 +218,67 @@ class SessionCapture:
             )
             plan = _Plan(training, names, flat, None, True, dtypes, kinds=kinds, outputs=outputs)
         else:
-            first_weight = len(acts)
-            measured, unmeasured = _ratio_reads(reads, applies, fed) if "weights" in names else ([], [])
+            measured, unmeasured = update_reads(reads, applies, fed) if "weights" in names else ([], [])
             if unmeasured:
                 self.rec.note(
-                    f"{st.label}: no update ratio for {', '.join(unmeasured[:3])}{' ...' if len(unmeasured) > 3 else ''}: "
-                    "it is measured for resource variables (TF2's default) whose forward read runs before their update."
+                    f"{st.label}: no update ratio, update norm or distance from init for {', '.join(unmeasured[:3])}{' ...' if len(unmeasured) > 3 else ''}: "
+                    "they are measured for resource variables (TF2's default) whose forward read runs before their update."
                 )
             with graph.as_default(), tf.name_scope("tfhist"):
                 rows = rows_and_probes(flat, self.bins, kinds)
                 stamp = tf.timestamp()
                 check = guarded = None
-                grads = [g for _, g, _ in applies if g.dtype.base_dtype.is_floating]
-                if training and grads:
+                if training:
                     # Every run: are all gradients finite? The first run where they are not is
                     # recorded in full whatever ``every`` (its rows computed only then).
-                    check = tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(g)) for g in grads]))
-                    empty = tf.zeros([0, self.bins + H.EXTRA + PROBE_COLUMNS], tf.float64)
-                    guarded = tf.cond(check, lambda: empty, lambda: rows_and_probes(flat, self.bins, kinds))
-                ratios = None
-                if measured:
-                    ratios = []
-                    for _, before, v, ops in measured:
-                        # the variable's value once this run's apply ops of it have run
-                        with tf.control_dependencies(ops):
-                            after = tf.raw_ops.ReadVariableOp(resource=v.handle, dtype=v.dtype.base_dtype)
-                        ratios.append(update_ratio(after, before))
-                    ratios = tf.stack(ratios)
-            ratio_rows = [first_weight + i for i, _, _, _ in measured]
-            plan = _Plan(training, names, flat, rows, False, dtypes, check, guarded, stamp, kinds, outputs, ratios, ratio_rows)
+                    check = all_finite([g for _, g, _ in applies])
+                    if check is not None:
+                        empty = tf.zeros([0, self.bins + H.EXTRA + PROBE_COLUMNS], tf.float64)
+                        guarded = tf.cond(check, lambda: empty, lambda: rows_and_probes(flat, self.bins, kinds))
+                updates, origins = self._updates(st, measured, reads)
+            plan = _Plan(training, names, flat, rows, False, dtypes, check, guarded, stamp, kinds, outputs, updates, [i for i, *_ in measured], origins)
         st.plans[key] = plan
         return plan
+
+    def _updates(self, st: _GraphState, measured, reads):
+        """``(updates, origins)``: the update scalars of the weights ``measured`` (see
+        :func:`update_reads`) as one ``[M, UPDATE_COLUMNS]`` tensor of the graph (None:
+        none), and the names of the weights whose w0 variables it reads (none without
+        ``init_distance``)."""
+        if not measured:
+            return None, []
+        afters = []
+        for _, before, v, ops in measured:
+            # the variable's value once this run's apply ops of it have run
+            with tf.control_dependencies(ops):
+                afters.append(tf.raw_ops.ReadVariableOp(resource=v.handle, dtype=v.dtype.base_dtype))
+        origins = [reads[i][0] for i, *_ in measured] if self.init_distance else []
+        values = [self._origin(st, reads[i][0], v).read_value() for i, _, v, _ in measured] if origins else None
+        ratio = [is_weight_matrix(reads[i][0]) and len(before.shape) >= 2 for i, before, _, _ in measured]
+        return update_scalars(afters, [before for _, before, _, _ in measured], values, ratio), origins
+
+    @staticmethod
+    def _origin(st: _GraphState, name: str, v):
+        """The w0 variable of the weight ``name`` (variable ``v``), made once per graph:
+        in no collection (the user's Savers and initializers never see it), initialized
+        from ``v``'s value (see :meth:`_fill_origins`)."""
+        o = st.origins.get(name)
+        if o is None:
+            o = st.origins[name] = tf.compat.v1.Variable(
+                tf.raw_ops.ReadVariableOp(resource=v.handle, dtype=v.dtype.base_dtype),
+                trainable=False, collections=[], use_resource=True, name="w0",
+            )
+        return o
+
+    def _fill_origins(self, sess, orig, st: _GraphState, plan) -> None:
+        """Before ``sess``'s first sampled run of ``plan``: set the w0 variables it reads
+        that ``sess`` has not filled yet to the weights' values now (what the run's forward
+        pass is about to read), so its distance from init is 0 and later ones measure from
+        there."""
+        todo = [n for n in plan.origins if (id(sess), n) not in st.filled]
+        if todo:
+            orig(sess, [st.origins[n].initializer for n in todo])
+            st.filled.update((id(sess), n) for n in todo)
 
     # -- the patched run -------------------------------------------------------------
     def _run(self, sess, orig, fetches, feed_dict, options, run_metadata):
@@ -307,63 +294,83 @@ class SessionCapture:
                 self.rec.note(f"could not instrument a Session.run ({type(e).__name__}: {e}); it ran unwatched.")
                 plan = None
             self._sessions[id(sess)] = weakref.ref(sess)
-            if plan is None:
-                return orig(sess, fetches, feed_dict, options, run_metadata)
-            if plan.training:
-                step = st.train_runs
-                st.train_runs += 1
-            elif not st.applies:  # a graph with no optimizer: its runs are the steps
-                step = st.other_runs
-                st.other_runs += 1
-            else:
+            step = None if plan is None else self._step(st, plan)
+            if step is None:
                 return orig(sess, fetches, feed_dict, options, run_metadata)
             self.last_feed[id(sess)] = feed_dict
-            sampled = step % self.every == 0
-            checking = plan.check is not None and st.first_bad is None
-            if plan.host:
-                if not sampled:
-                    return orig(sess, fetches, feed_dict, options, run_metadata)
-                result, got = orig(sess, [fetches, plan.tensors], feed_dict, options, run_metadata)
-                rows = np.stack([H.reference_row(a, self.bins) for a in got])
-                probes = np.array([_host_probe(a, k) for a, k in zip(got, plan.kinds)], dtype=np.float64).reshape(-1, PROBE_COLUMNS)
-                self._add(st, plan.names, plan.dtypes, step, rows, time.time(), probes, plan.outputs)
-                return result
-            if not (sampled or checking):
-                return orig(sess, fetches, feed_dict, options, run_metadata)
-            extra = {"rows": plan.rows if sampled else plan.guarded, "stamp": plan.stamp}
-            if checking:
-                extra["check"] = plan.check
-            if sampled and plan.ratios is not None:
-                extra["ratios"] = plan.ratios
-            result, got = orig(sess, [fetches, extra], feed_dict, options, run_metadata)
-            if checking and not got["check"]:
-                st.first_bad = step
-                self.rec.mark_nonfinite(step)
-            data = got["rows"]
-            if len(data):
-                B = self.bins + H.EXTRA
-                probes = data[:, B:].copy()
-                if "ratios" in got:
-                    probes[plan.ratio_rows, 0] = got["ratios"]
-                self._add(st, plan.names, plan.dtypes, step, data[:, :B], float(got["stamp"]), probes, plan.outputs)
-            return result
+            run = self._host_run if plan.host else self._graph_run
+            return run(sess, orig, st, plan, step, (fetches, feed_dict, options, run_metadata))
         finally:
             local.busy = False
 
-    def _add(self, st: _GraphState, names: dict, dtypes: dict, step: int, rows: np.ndarray, wall: float, probes=None, outputs=()) -> None:
-        """Rows ``[T, bins + 10]`` of one run (kinds in ``names`` order) and, when given,
-        their probe columns ``[T, PROBE_COLUMNS]`` into the Recording's scalar series."""
-        # the model (and its outputs) first: the rules on activations judge hidden layers only
-        self.rec.add_model(st.label, [n for ns in names.values() for n in ns], outputs)
+    @staticmethod
+    def _step(st: _GraphState, plan) -> int | None:
+        """The step of a run of ``plan`` (counted), or None when it is not recorded (a
+        run that does not train, in a graph that has an optimizer)."""
+        if plan.training:
+            st.train_runs += 1
+            return st.train_runs - 1
+        if not st.applies:  # a graph with no optimizer: its runs are the steps
+            st.other_runs += 1
+            return st.other_runs - 1
+        return None
+
+    def _host_run(self, sess, orig, st, plan, step, args):
+        """A run of a finalized graph: its tensors fetched in the same call on sampled
+        steps, binned on the host."""
+        fetches, feed_dict, options, run_metadata = args
+        if step % self.every:
+            return orig(sess, fetches, feed_dict, options, run_metadata)
+        result, got = orig(sess, [fetches, plan.tensors], feed_dict, options, run_metadata)
+        rows = np.stack([H.reference_row(a, self.bins) for a in got])
+        probes = np.array([host_probe(a, k) for a, k in zip(got, plan.kinds)], dtype=np.float64).reshape(-1, PROBE_COLUMNS)
+        self._deliver(st, plan, step, time.time(), rows, probes)
+        return result
+
+    def _graph_run(self, sess, orig, st, plan, step, args):
+        """A run with the rows (sampled steps) and the finiteness check (until the first
+        bad step) as one extra fetch beside the user's."""
+        fetches, feed_dict, options, run_metadata = args
+        sampled = step % self.every == 0
+        checking = plan.check is not None and st.first_bad is None
+        if not (sampled or checking):
+            return orig(sess, fetches, feed_dict, options, run_metadata)
+        extra = {"rows": plan.rows if sampled else plan.guarded, "stamp": plan.stamp}
+        if checking:
+            extra["check"] = plan.check
+        if sampled and plan.updates is not None:
+            extra["updates"] = plan.updates
+            self._fill_origins(sess, orig, st, plan)
+        result, got = orig(sess, [fetches, extra], feed_dict, options, run_metadata)
+        bad = checking and not got["check"]
+        if bad:
+            st.first_bad = step
+        data = got["rows"]
+        B = self.bins + H.EXTRA
+        if len(data) or bad:
+            self._deliver(st, plan, step, float(got["stamp"]), data[:, :B], data[:, B:], got.get("updates"), step if bad else None)
+        return result
+
+    def _deliver(self, st: _GraphState, plan, step: int, wall: float, rows, probes=None, updates=None, nonfinite=None) -> None:
+        """One run's rows ``[T, bins + 10]`` (kinds in ``plan.names`` order), their probe
+        columns ``[T, PROBE_COLUMNS]`` and the weights' update scalars ``[M,
+        UPDATE_COLUMNS]`` (rows ``plan.update_rows``) as one Block."""
+        b = Block(model=st.label, steps=[step] if len(rows) else [], walls=[wall] if len(rows) else [], outputs=tuple(plan.outputs), nonfinite=nonfinite)
         start = 0
-        with self.rec.batch():
-            for kind, ns in names.items():
-                self.rec.add_rows(kind, ns, [step], rows[None, start : start + len(ns)], walls=[wall], dtypes=dtypes[kind])
-                if probes is not None:
-                    add_probes(self.rec, kind, ns, [step], probes[None, start : start + len(ns)], [wall])
-                start += len(ns)
-                st.names.update(ns)
-        self.rec.changed()
+        for kind, ns in plan.names.items():
+            if not len(rows):
+                break
+            b.names[kind], b.dtypes[kind] = ns, plan.dtypes[kind]
+            b.rows[kind] = rows[None, start : start + len(ns)]
+            if kind == "activations" and probes is not None:
+                b.probes[kind] = probes[None, start : start + len(ns)]
+            elif kind == "weights" and updates is not None:
+                cols = np.full((1, len(ns), UPDATE_COLUMNS), np.nan)
+                cols[0, plan.update_rows] = updates
+                b.probes[kind] = cols
+            start += len(ns)
+            st.names.update(ns)
+        deliver(self.rec, b)
 
     # -- final weights ---------------------------------------------------------------
     def _final(self, sess, orig_run) -> None:
@@ -397,7 +404,7 @@ class SessionCapture:
         finally:
             local.busy = False
         dtypes = [compute_dtype(v.dtype.base_dtype).name for v in variables]
-        self._add(st, {"weights": names}, {"weights": dtypes}, step, rows, time.time())
+        self._deliver(st, _Plan(True, {"weights": names}, None, None, False, {"weights": dtypes}), step, time.time(), rows)
 
     # -- queries ---------------------------------------------------------------------
     def sessions(self) -> dict:
@@ -415,140 +422,6 @@ class SessionCapture:
         return id(sess) in self._sessions and st is not None and (st.train_runs > 0 or bool(st.names))
 
 
-def _fetch_key(fetches):
-    """A hashable key for a fetch structure (names of its elements, in order)."""
-    out = []
-    for f in tf.nest.flatten(fetches, expand_composites=False):
-        out.append(getattr(f, "name", None) or str(f))
-    return tuple(out)
-
-
-def _forward_read(v, closure):
-    """The tensor holding ``v``'s value as the run's forward pass reads it."""
-    handle = getattr(v, "handle", None)
-    if handle is not None and handle.dtype == tf.resource:
-        reads = [op for op in handle.consumers() if op.type == "ReadVariableOp" and op in closure and not _in_backward(op)]
-        if reads:
-            reads.sort(key=_compat.op_order)
-            return reads[0].outputs[0]
-        return None
-    # A reference variable: its "read" identity.
-    ref = _compat.ref_variable_tensor(v)
-    for op in ref.consumers():
-        if op.type == "Identity" and op in closure:
-            return op.outputs[0]
-    return None
-
-
-def _session_probe_kind(t, closure):
-    """``_ops.probe_kind`` of activation ``t``; None for a layer's pre-activation (a
-    BiasAdd or MatMul that feeds an activation op of the run: the layer's output is that
-    op's, as Keras records it), so a dead layer is one finding, on its activation."""
-    if t.op.type not in ACTIVATION_OPS and any(c.type in ACTIVATION_OPS and c in closure for c in t.consumers()):
-        return None
-    return probe_kind(t, _BOUNDED.get(t.op.type))
-
-
-def _outputs(acts, fed) -> list:
-    """Names of the activations ``acts`` that no other one is computed from: the graph's
-    outputs (a classifier's sigmoid is meant to saturate; the rules leave them out)."""
-    upstream: set = set()
-    stack = [t.op for a in acts for t in a.op.inputs if t.name not in fed]
-    while stack:
-        op = stack.pop()
-        if op in upstream:
-            continue
-        upstream.add(op)
-        stack.extend(t.op for t in op.inputs if t.name not in fed)
-    return [a.op.name for a in acts if a.op not in upstream]
-
-
-def _ratio_reads(reads, applies, fed) -> tuple:
-    """``([(i, before, variable, apply ops)], unmeasured)`` for the weights ``reads``
-    (``[(name, read, variable)]``): those whose update ratio a run can measure exactly,
-    weight matrices (rank >= 2, :func:`~tfhist_magic.health.is_weight_matrix`) updated by
-    apply ops of the run, held in resource variables (a reference variable's read aliases
-    its buffer, so the update would show in it), whose forward read ``before`` is upstream
-    of every one of those ops (so it ran before the update: the value before it); and the
-    names of the other updated weight matrices."""
-    ops_of: dict = {}
-    for op, _, var in applies:
-        ops_of.setdefault(var.name, []).append(op)
-    cand, unmeasured = [], []
-    for i, (name, r, v) in enumerate(reads):
-        shape = tf.TensorShape(r.shape)
-        if not ((shape.rank or 0) >= 2 and shape.is_fully_defined() and is_weight_matrix(name)):
-            continue
-        handle = getattr(v, "handle", None)
-        if handle is not None and handle.dtype == tf.resource and handle.name in ops_of:
-            cand.append((i, r, v, ops_of[handle.name]))
-        elif _compat.ref_variable_tensor(v).name in ops_of:
-            unmeasured.append(name)
-    if not cand:
-        return [], unmeasured
-    bit = {r.op: 1 << j for j, (_, r, _, _) in enumerate(cand)}
-    mask = _upstream_masks([op for *_, ops in cand for op in ops], bit, fed)
-    ok = [all(mask.get(op, 0) >> j & 1 for op in ops) for j, (_, _, _, ops) in enumerate(cand)]
-    unmeasured += [reads[i][0] for (i, *_), good in zip(cand, ok) if not good]
-    return [c for c, good in zip(cand, ok) if good], unmeasured
-
-
-def _upstream_masks(roots, bit: dict, fed) -> dict:
-    """``op -> int``: the OR of ``bit[o]`` over ``op`` and every op upstream of it (inputs
-    and control inputs, not through fed tensors), for the ops upstream of ``roots``. One
-    pass (each op once); a cycle (a while loop's back edge) is cut where it closes."""
-    mask: dict = {}
-    started: set = set()
-    for root in roots:
-        stack = [root]
-        while stack:
-            op = stack[-1]
-            if op in mask:
-                stack.pop()
-                continue
-            preds = [t.op for t in op.inputs if t.name not in fed] + list(op.control_inputs)
-            if op not in started:
-                started.add(op)
-                pending = [p for p in preds if p not in mask and p not in started]
-                if pending:
-                    stack.extend(pending)
-                    continue
-            m = bit.get(op, 0)
-            for p in preds:
-                m |= mask.get(p, 0)
-            mask[op] = m
-            stack.pop()
-    return mask
-
-
-def _host_probe(values, kind) -> tuple:
-    """``_ops.probes`` of one fetched activation, in NumPy (the host-binned path): the share
-    of units zero on every example and, for a bounded kind, the saturated share."""
-    if kind is None:
-        return (np.nan, np.nan)
-    a = np.asarray(values)
-    x = a.astype(np.float64 if a.dtype == np.float64 else np.float32).reshape(-1, a.shape[-1])
-    dead = float(np.mean(~np.any(x != 0, axis=0)))
-    bounds = _HOST_BOUNDS.get(kind)
-    if bounds is None or not x.size:
-        return (dead, np.nan)
-    m = x.dtype.type(SATURATION_MARGIN)
-    lo, hi = (x.dtype.type(b) for b in bounds)
-    return (dead, float(np.mean((x < lo + m) | (x > hi - m))))
-
-
-def _activation_ops(closure):
-    for op in closure:
-        if _in_backward(op) or op.name.startswith("tfhist"):
-            continue
-        if op.type in ACTIVATION_OPS or op.type == "BiasAdd":
-            yield op
-        elif op.type in _LINEAR_OPS:
-            if not any(c.type == "BiasAdd" for c in op.outputs[0].consumers()):
-                yield op
-
-
-
 def snapshot(sess, recording: Recording, *, kinds, feed=None) -> Recording:
     """A fresh snapshot of ``sess``'s graph at step 0: trainable variables now;
     activations (and gradients, when the graph has optimizer apply ops) computed with
@@ -564,14 +437,14 @@ def snapshot(sess, recording: Recording, *, kinds, feed=None) -> Recording:
         variables = graph.get_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)
         parts["weights"] = [(v.op.name, v) for v in variables]
     if feed is not None and "activations" in kinds:
-        acts = sorted(_activation_ops(graph.get_operations()), key=_compat.op_order)
+        acts = sorted(activation_ops(graph.get_operations()), key=_compat.op_order)
         parts["activations"] = [(op.name, op.outputs[0]) for op in acts]
     if feed is not None and "grads" in kinds:
         grads = []
         for op in graph.get_operations():
-            i = _apply_grad_index(op)
+            i = apply_grad_index(op)
             if i is not None:
-                grads.append((_var_name(op.inputs[0]), op.inputs[i]))
+                grads.append((var_name(op.inputs[0]), op.inputs[i]))
         parts["grads"] = grads
     parts = {k: v for k, v in parts.items() if v}
     if not parts:
@@ -590,13 +463,12 @@ def snapshot(sess, recording: Recording, *, kinds, feed=None) -> Recording:
         raise ValueError(f"The graph needs more than the feed gives: {tf_message(e)}.") from None
     except tf.errors.FailedPreconditionError:
         raise ValueError("The session's variables are not initialized yet: run the initializer first.") from None
-    start = 0
+    b, start = Block(model=label, steps=[0], walls=[time.time()]), 0
     for kind in KINDS:
-        if kind not in parts:
-            continue
-        ns = [n for n, _ in parts[kind]]
-        dts = [compute_dtype(t.dtype.base_dtype).name for _, t in parts[kind]]
-        recording.add_rows(kind, ns, [0], rows[None, start : start + len(ns)], dtypes=dts)
-        start += len(ns)
-        recording.add_model(label, ns)
+        if kind in parts:
+            b.names[kind] = [n for n, _ in parts[kind]]
+            b.dtypes[kind] = [compute_dtype(t.dtype.base_dtype).name for _, t in parts[kind]]
+            b.rows[kind] = rows[None, start : start + len(parts[kind])]
+            start += len(parts[kind])
+    deliver(recording, b)
     return recording
