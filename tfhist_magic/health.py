@@ -449,10 +449,7 @@ class Tracker:
         b = max(r.last for _, _, r in members)
         span = f"at step {a}" if a == b else f"from step {a} to {b}"
         thr, v = rule.threshold(run), rule.pick(r.value for _, _, r in members)
-        if len(members) > 1:
-            msg = rule.many(len(members), v, thr, span, f"first: {name} at step {run.first}")
-        else:
-            msg = rule.one(name, v, thr, span, run)
+        msg = rule.message(len(members), name, v, thr, span, f"first: {name} at step {run.first}", run)
         return Finding(kind, name, a, b, "warning", rule.rule, float(v), float(thr), msg, [m[1] for m in members if m[1] is not None])
 
 

@@ -30,10 +30,12 @@ def _g(x) -> str:
 class Rule:
     """One rule as one unit: the kind it judges, its threshold (the module setting named
     :attr:`setting`, read when used, so setting it before a watch takes effect), when it
-    holds (:meth:`holds`) and what its finding says (:meth:`one`, :meth:`many`). Its runs
-    are kept under :attr:`key` (``rule`` or ``rule:variant``)."""
+    holds (:meth:`holds`) and what its finding says: :attr:`one` (about one tensor) and
+    :attr:`many` (several), templates filled by :meth:`message`. Its runs are kept under
+    :attr:`key` (``rule`` or ``rule:variant``)."""
 
     rule = variant = kind = setting = ""
+    one = many = ""
     pick = staticmethod(max)  # the value a finding of several tensors reports
 
     @property
@@ -50,34 +52,44 @@ class Rule:
         """Whether a run that began still counts when the findings are read."""
         return True
 
-    def one(self, name, v, thr, span, run) -> str:
-        raise NotImplementedError
+    def fields(self, v, thr, run) -> dict:
+        """What this rule's templates name beyond the common fields."""
+        return {}
 
-    def many(self, n, v, thr, span, first) -> str:
-        raise NotImplementedError
+    def message(self, n: int, name, v: float, thr: float, span: str, first: str, run) -> str:
+        """The finding's sentence: ``n`` tensors (the first ``name``, its ``run``), the
+        reported value ``v``, the threshold ``thr``, the steps ``span``."""
+        f = {"n": n, "name": name, "v": _g(v), "thr": _g(thr), "pct": f"{100 * v:.0f}", "thr_pct": f"{100 * thr:.0f}", "span": span, "first": first, "extra": run.extra, "variant": self.variant}
+        f.update(self.fields(v, thr, run))
+        return (self.many if n > 1 else self.one).format(**f)
 
 
-_WINDOW = "median of the last {} sampled steps"
+class _Ratio(Rule):
+    """The update/weight ratio of a weight matrix, the median of a window of sampled steps."""
+
+    kind = "weights"
+    rule = "update-ratio"
+
+    def fields(self, v, thr, run):
+        return {"window": f"median of the last {_setting('RATIO_WINDOW', int)} sampled steps"}
 
 
-class _RatioHigh(Rule):
-    rule, variant, kind, setting = "update-ratio", "high", "weights", "UPDATE_RATIO_HIGH"
+class _RatioHigh(_Ratio):
+    variant, setting = "high", "UPDATE_RATIO_HIGH"
+    one = "weights {name}: update/weight ratio {v} {span} ({window}), above {thr}: the learning rate may be too high."
+    many = "weights, {n} weight matrices: update/weight ratio above {thr} {span} ({window}; up to {v}; {first}): the learning rate may be too high."
 
     def holds(self, median) -> bool:
         return median > self.threshold()
 
-    def one(self, name, v, thr, span, run):
-        return f"weights {name}: update/weight ratio {_g(v)} {span} ({_WINDOW.format(_setting('RATIO_WINDOW', int))}), above {_g(thr)}: the learning rate may be too high."
 
-    def many(self, n, v, thr, span, first):
-        return f"weights, {n} weight matrices: update/weight ratio above {_g(thr)} {span} ({_WINDOW.format(_setting('RATIO_WINDOW', int))}; up to {_g(v)}; {first}): the learning rate may be too high."
-
-
-class _RatioLow(Rule):
+class _RatioLow(_Ratio):
     """Too low: the weights never moved at a healthy rate. A ratio that falls as a run
     converges (or as a schedule decays the learning rate) is not flagged."""
 
-    rule, variant, kind, setting = "update-ratio", "low", "weights", "UPDATE_RATIO_LOW"
+    variant, setting = "low", "UPDATE_RATIO_LOW"
+    one = "weights {name}: update/weight ratio {v} {span} ({window}), never above {thr}: the learning rate may be too low."
+    many = "weights, {n} weight matrices: update/weight ratio never above {thr} {span} ({window}; down to {v}; {first}): the learning rate may be too low."
     pick = staticmethod(min)
 
     def holds(self, peak) -> bool:
@@ -86,15 +98,11 @@ class _RatioLow(Rule):
     def current(self, tracker, name) -> bool:  # it has moved at a healthy rate since (a warm-up)
         return tracker.ratio_peak.get(name, 0.0) < self.threshold()
 
-    def one(self, name, v, thr, span, run):
-        return f"weights {name}: update/weight ratio {_g(v)} {span} ({_WINDOW.format(_setting('RATIO_WINDOW', int))}), never above {_g(thr)}: the learning rate may be too low."
-
-    def many(self, n, v, thr, span, first):
-        return f"weights, {n} weight matrices: update/weight ratio never above {_g(thr)} {span} ({_WINDOW.format(_setting('RATIO_WINDOW', int))}; down to {_g(v)}; {first}): the learning rate may be too low."
-
 
 class _Exploding(Rule):
     rule, kind, setting = "exploding-gradients", "grads", "EXPLODING_GROWTH"
+    # one run, about no one tensor
+    one = many = "grads: global gradient norm {v} {span}, over {growth}x its early median {base} (exploding gradients)."
 
     def threshold(self, run=None) -> float:
         """The growth; of a run, the norm it was compared with (growth x early median)."""
@@ -105,30 +113,24 @@ class _Exploding(Rule):
     def holds(self, total, base) -> bool:
         return total > self.threshold() * base
 
-    def one(self, name, v, thr, span, run):
-        base = run.extra if isinstance(run.extra, float) else np.nan
-        return f"grads: global gradient norm {_g(v)} {span}, over {_g(_setting('EXPLODING_GROWTH'))}x its early median {_g(base)} (exploding gradients)."
-
-    def many(self, n, v, thr, span, first):  # never: its one run is about no one tensor
-        return f"grads: global gradient norm {_g(v)} {span}, over {_g(thr)} (exploding gradients)."
+    def fields(self, v, thr, run):
+        return {"growth": _g(self.threshold()), "base": _g(run.extra if isinstance(run.extra, float) else np.nan)}
 
 
 class _VanishingDepth(Rule):
     rule, variant, kind, setting = "vanishing-gradients", "depth", "grads", "VANISHING_DEPTH_RATIO"
+    one = "grads {name}: vanishing across depth {span}: its gradient relative to its weights is {v} of the last layer's ({extra}), below {thr}."
+    many = "grads, {n} models: vanishing across depth {span}: the first weight matrix's gradient relative to its weights is down to {v} of the last layer's, below {thr} ({first})."
     pick = staticmethod(min)
 
     def holds(self, ratio) -> bool:
         return ratio < self.threshold()
 
-    def one(self, name, v, thr, span, run):
-        return f"grads {name}: vanishing across depth {span}: its gradient relative to its weights is {_g(v)} of the last layer's ({run.extra}), below {_g(thr)}."
-
-    def many(self, n, v, thr, span, first):
-        return f"grads, {n} models: vanishing across depth {span}: the first weight matrix's gradient relative to its weights is down to {_g(v)} of the last layer's, below {_g(thr)} ({first})."
-
 
 class _VanishingTiny(Rule):
     rule, variant, kind, setting = "vanishing-gradients", "tiny", "grads", "VANISHING_RATIO"
+    one = "grads {name}: vanishing {span} (norm {v}{against})."
+    many = "grads, {n} weight matrices: vanishing {span} (gradient norm 0 or below {thr} of the weights'; {first})."
     pick = staticmethod(min)
 
     def small(self, relative, weights):
@@ -140,13 +142,9 @@ class _VanishingTiny(Rule):
         (gradients fall as a run converges). A mask over the tensors."""
         return judged & np.isfinite(norm) & ((norm == 0) | (small & ~had))
 
-    def one(self, name, v, thr, span, run):
+    def fields(self, v, thr, run):
         other = run.extra
-        against = "" if other is None or not np.isfinite(other) else f" against weights {_g(other)}"
-        return f"grads {name}: vanishing {span} (norm {_g(v)}{against})."
-
-    def many(self, n, v, thr, span, first):
-        return f"grads, {n} weight matrices: vanishing {span} (gradient norm 0 or below {_g(thr)} of the weights'; {first})."
+        return {"against": "" if other is None or not np.isfinite(other) else f" against weights {_g(other)}"}
 
 
 class _Share(Rule):
@@ -155,6 +153,8 @@ class _Share(Rule):
     began."""
 
     kind = "activations"
+    one = "activations {name}: {pct}% of {what} {span} ({why})."
+    many = "activations, {n} layers: {thr_pct}% or more of {what} {span} (up to {pct}%; {first}; {why})."
 
     def __init__(self, rule: str, setting: str, what: str, why: str):
         self.rule, self.setting, self.what, self.why = rule, setting, what, why
@@ -162,15 +162,14 @@ class _Share(Rule):
     def current(self, tracker, name) -> bool:
         return name not in tracker.rec.outputs
 
-    def one(self, name, v, thr, span, run):
-        return f"activations {name}: {100 * v:.0f}% of {self.what} {span} ({self.why})."
-
-    def many(self, n, v, thr, span, first):
-        return f"activations, {n} layers: {100 * thr:.0f}% or more of {self.what} {span} (up to {100 * v:.0f}%; {first}; {self.why})."
+    def fields(self, v, thr, run):
+        return {"what": self.what, "why": self.why}
 
 
 class _Drift(Rule):
     rule, kind, setting = "scale-drift", "activations", "DRIFT_FACTOR"
+    one = "activations {name}: std {variant} {factor}x layer over layer from {name} to {extra} {span} (scale drift across depth)."
+    many = "activations, {n} models: std {variant} up to {factor}x layer over layer from the first hidden layer to the last {span} ({first}; scale drift across depth)."
 
     def __init__(self, variant: str):
         self.variant = variant
@@ -180,11 +179,8 @@ class _Drift(Rule):
         f = self.threshold()
         return monotone and (ratio <= 1 / f or ratio >= f)
 
-    def one(self, name, v, thr, span, run):
-        return f"activations {name}: std {self.variant} {_g(1 / v if v < 1 else v)}x layer over layer from {name} to {run.extra} {span} (scale drift across depth)."
-
-    def many(self, n, v, thr, span, first):
-        return f"activations, {n} models: std {self.variant} up to {_g(1 / v if v < 1 else v)}x layer over layer from the first hidden layer to the last {span} ({first}; scale drift across depth)."
+    def fields(self, v, thr, run):
+        return {"factor": _g(1 / v if v < 1 else v)}
 
 
 RATIO_HIGH, RATIO_LOW, EXPLODING = _RatioHigh(), _RatioLow(), _Exploding()
