@@ -106,6 +106,34 @@ def test_the_page_store_ends_equal_to_the_recording(missed):
     assert got["ratio"]["steps"] == steps.tolist() and got["ratio"]["values"] == values.tolist()
 
 
+def test_a_page_that_missed_updates_asks_for_everything_once():
+    """Deltas after a gap leave the Store stale: it asks the kernel for a full packet once
+    (not on each later delta), and again after a full packet answered and a new gap."""
+    rec, rng = _recording()
+    d = Dashboard(rec)
+    packets = [d.get_state()["_data"]]
+    sent = []
+    d.send = lambda content, buffers=None: sent.append(buffers[0])
+    for step in range(30, 80, 10):
+        rec.add("grads", "a", step, H.reference_row(rng.normal(size=50).astype(np.float32), 8))
+        d.refresh()
+    full = _b64(d.get_state()["_data"])
+    for step in range(80, 100, 10):
+        rec.add("grads", "a", step, H.reference_row(rng.normal(size=50).astype(np.float32), 8))
+        d.refresh()
+    deltas = [_b64(b) for b in sent]
+    script = """
+    const asked = [];
+    const store = new D.Store((msg) => asked.push(msg));
+    const feed = (b64, full) => { store.receive(Uint8Array.from(atob(b64), (c) => c.charCodeAt(0)).buffer); store.catchUp(full); return asked.length; };
+    const n = [feed(DATA.first, true), feed(DATA.deltas[1], false), feed(DATA.deltas[2], false), feed(DATA.full, true), feed(DATA.deltas[6], false)];
+    OUT = { n, asked, stale: store.stale };
+    """
+    got = run(script, {"first": _b64(packets[0]), "deltas": deltas, "full": full})
+    assert got["n"] == [0, 1, 1, 1, 2] and got["asked"] == [{"want": "full"}] * 2
+    assert got["stale"] is True
+
+
 def test_js_decodes_what_python_encodes():
     rec, _ = _recording()
     packet = bytes(Dashboard(rec).get_state()["_data"])

@@ -160,6 +160,12 @@ export class Store {
     if (this.ask) this.ask(msg);
     return true;
   }
+  /** After a packet from the kernel: when updates were missed (`stale`), ask for
+   * everything, once until a full packet (`full`) answers. */
+  catchUp(full) {
+    if (full) this.asked.delete("full");
+    else if (this.stale) this.want("full", { want: "full" });
+  }
   /** Ask for the kept snapshots of those of `list` (one kind) the page lacks. */
   wantHistory(list) {
     if (!this.ask) return false;

@@ -19,11 +19,7 @@ export function storeFor(model) {
     const custom = (msg, buffers) => {
       if (msg && msg.tfhist && buffers && buffers.length) {
         store.receive(buffers[0]);
-        if (store.stale && !store.askedFull) {
-          store.askedFull = true;
-          model.send({ want: "full" });
-        }
-        if (msg.tfhist === "full") store.askedFull = false;
+        store.catchUp(msg.tfhist === "full");
       }
     };
     full();

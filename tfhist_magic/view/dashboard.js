@@ -1,6 +1,6 @@
 // tfhist_magic dashboard: bundled by js/build.mjs from js/src/*.js (edit those, then
 // `cd js && npm install && npm run build`). No imports, nothing from a CDN.
-// sources: sha256 0fc7534788729737ef96647eadfb3868af664437fa5b53142bdd8b44b4301d5c
+// sources: sha256 eb1f4965a9c689720a16c2ce3d3b505e1dbc2e46abe889b75280ca656bb4933f
 var __defProp = Object.defineProperty;
 var __export = (target, all) => {
   for (var name in all)
@@ -449,6 +449,12 @@ var Store = class {
     this.asked.set(key, performance.now());
     if (this.ask) this.ask(msg);
     return true;
+  }
+  /** After a packet from the kernel: when updates were missed (`stale`), ask for
+   * everything, once until a full packet (`full`) answers. */
+  catchUp(full) {
+    if (full) this.asked.delete("full");
+    else if (this.stale) this.want("full", { want: "full" });
   }
   /** Ask for the kept snapshots of those of `list` (one kind) the page lacks. */
   wantHistory(list) {
@@ -2559,11 +2565,7 @@ function storeFor(model) {
     const custom = (msg, buffers) => {
       if (msg && msg.tfhist && buffers && buffers.length) {
         store.receive(buffers[0]);
-        if (store.stale && !store.askedFull) {
-          store.askedFull = true;
-          model.send({ want: "full" });
-        }
-        if (msg.tfhist === "full") store.askedFull = false;
+        store.catchUp(msg.tfhist === "full");
       }
     };
     full();
