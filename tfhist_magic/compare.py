@@ -350,6 +350,7 @@ class Comparison:
         run's kept snapshots have (without it: the whole series)."""
         out = []
         models = [self.models(r) for r in range(len(self.runs))]
+        have = [{metric: set(rec.scalar_names(metric)) for metric in (*MODEL_SCALARS, *(m for ms in PROBES.values() for m in ms))} for rec in self.runs]
         kept: list[dict] = [{} for _ in self.runs]  # run -> {model: the steps its tensors' kept snapshots have}
         for kind in self.kinds:
             for m in self._tensors[kind]:
@@ -357,14 +358,14 @@ class Comparison:
                 for r, (rec, name) in enumerate(zip(self.runs, m.names)):
                     keep = None if at is None else m.steps[at, r]
                     for metric in PROBES.get(kind, ()):
-                        if name in rec.scalar_names(metric):
+                        if name in have[r][metric]:
                             out.append(self._track(rec, metric, name, m.name, r, keep))
                     if keep is not None and m.name in models[r]:
                         kept[r].setdefault(models[r][m.name], set()).update(keep.tolist())
         for r, rec in enumerate(self.runs):
             for model in dict.fromkeys(models[r].values()):
                 for metric in MODEL_SCALARS:
-                    if model in rec.scalar_names(metric):
+                    if model in have[r][metric]:
                         keep = None if picked is None else np.array(sorted(kept[r].get(model, ())), dtype=np.int64)
                         out.append(self._track(rec, metric, model, model, r, keep))
         return out
