@@ -121,6 +121,7 @@ export class CompareView {
     this.norms = el("canvas", "tfh-norms");
     return [this.stats, this.scores, this.probe, this.norms];
   }
+
   // -- state -------------------------------------------------------------------------------
   kinds() {
     return Object.keys(this.cmp.ranking).filter((k) => this.cmp.ranking[k].length);

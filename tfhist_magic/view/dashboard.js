@@ -1,6 +1,6 @@
 // tfhist_magic dashboard: bundled by js/build.mjs from js/src/*.js (edit those, then
 // `cd js && npm install && npm run build`). No imports, nothing from a CDN.
-// sources: sha256 eb1f4965a9c689720a16c2ce3d3b505e1dbc2e46abe889b75280ca656bb4933f
+// sources: sha256 4d0ed7f6a5caf4867eb490dfb2f77fe9a119445a745301f6da243743593a4d63
 var __defProp = Object.defineProperty;
 var __export = (target, all) => {
   for (var name in all)
