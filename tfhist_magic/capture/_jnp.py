@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import histogram as H
+from . import _span
 
 __all__ = ["x64", "compute_dtype", "prepare", "rows", "probes", "probe_kind", "update_scalars", "all_finite", "PROBE_COLUMNS", "UPDATE_COLUMNS"]
 
@@ -65,22 +66,8 @@ def _c(v, dt):
 
 
 def binning_range(mn, mx, cd):
-    """``histogram.binning_range``, operation for operation."""
-    c = H.CONSTS[cd]
-    zero, tiny, big = _c(0.0, cd), _c(c.tiny, cd), _c(c.max, cd)
-    has = mn <= mx
-    lo = jnp.where(has, mn, zero)
-    hi = jnp.where(has, mx, zero)
-    band = (jnp.abs(lo) < tiny) & (jnp.abs(hi) < tiny)
-    lo = jnp.where(band, zero, lo)
-    hi = jnp.where(band, zero, hi)
-    const = lo == hi
-    pad = jnp.maximum(_c(0.5, cd), jnp.abs(lo) * _c(H.CONSTANT_PAD, cd))
-    lo = jnp.where(const, jnp.maximum(lo - pad, -big), lo)
-    hi = jnp.where(const, jnp.minimum(hi + pad, big), hi)
-    lo = jnp.where(jnp.abs(lo) < tiny, -tiny, lo)
-    hi = jnp.where(jnp.abs(hi) < tiny, tiny, hi)
-    return lo, hi
+    """``histogram.binning_range``, operation for operation (:mod:`._span`)."""
+    return _span.binning_range(mn, mx, H.CONSTS[cd], jnp, lambda v: _c(v, cd))
 
 
 def bin_width(lo, hi, bins: int, cd):

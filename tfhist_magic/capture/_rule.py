@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from .. import histogram as H
-from . import _compat
+from . import _compat, _span
 
 __all__ = [
     "compute_dtype", "prepare", "consts", "binning_range", "bin_width", "edges", "estimate_scale", "bin_counts",
@@ -42,22 +42,8 @@ def consts(cd: tf.DType) -> H._Consts:
 
 
 def binning_range(mn, mx, cd: tf.DType):
-    """``histogram.binning_range`` in TensorFlow, operation for operation."""
-    c = consts(cd)
-    zero, tiny, big = (tf.constant(v, cd) for v in (0.0, c.tiny, c.max))
-    has = mn <= mx
-    lo = tf.where(has, mn, zero)
-    hi = tf.where(has, mx, zero)
-    band = (tf.abs(lo) < tiny) & (tf.abs(hi) < tiny)
-    lo = tf.where(band, zero, lo)
-    hi = tf.where(band, zero, hi)
-    const = tf.equal(lo, hi)
-    pad = tf.maximum(tf.constant(0.5, cd), tf.abs(lo) * tf.constant(H.CONSTANT_PAD, cd))
-    lo = tf.where(const, tf.maximum(lo - pad, -big), lo)
-    hi = tf.where(const, tf.minimum(hi + pad, big), hi)
-    lo = tf.where(tf.abs(lo) < tiny, -tiny, lo)
-    hi = tf.where(tf.abs(hi) < tiny, tiny, hi)
-    return lo, hi
+    """``histogram.binning_range`` in TensorFlow, operation for operation (:mod:`._span`)."""
+    return _span.binning_range(mn, mx, consts(cd), tf, lambda v: tf.constant(v, cd))
 
 
 def bin_width(lo, hi, bins: int, cd: tf.DType):

@@ -29,11 +29,9 @@ Recording only through ``deliver`` (and its ``status`` and notes).
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 
 from ..block import Block, deliver
-from ..constants import PROBES
 from ..recording import Recording
 from . import _compat, _eager, _traced
 from ._base import BaseEngine, Phase
@@ -43,21 +41,9 @@ from ._origin import Origins
 from ._ring import Rings
 from ._update import Update, all_finite, measured_rows, rows_maker
 
-__all__ = ["Engine", "record_now", "add_probes"]
+__all__ = ["Engine", "record_now"]
 
 record_now = _eager.record_now
-
-
-def add_probes(rec: Recording, kind: str, names, steps, probes, walls) -> None:
-    """Probe columns ``probes`` (``[S, T, C]``, the first ``C`` of ``constants.PROBES``)
-    of ``kind``'s tensors ``names`` at ``steps`` into ``rec``'s scalar series (finite
-    values only): what ``capture/session.py`` writes until its runs are Blocks."""
-    walls = np.asarray(walls, dtype=np.float64)
-    for col, metric in enumerate(PROBES.get(kind, ())[: probes.shape[-1]]):
-        for t, name in enumerate(names):
-            ok = np.isfinite(probes[:, t, col])
-            if ok.any():
-                rec.add_scalars(metric, name, np.asarray(steps)[ok], probes[ok, t, col], walls=walls[ok])
 
 
 class Engine(BaseEngine):

@@ -15,7 +15,6 @@ Recording.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable
 
 import tensorflow as tf
@@ -29,7 +28,6 @@ from ._origin import Origins, flat
 __all__ = ["Update", "Before", "NonFiniteCheck", "all_finite", "applied", "befores", "measured_rows", "rows_maker", "own_function"]
 
 
-@dataclass
 class Update:
     """One recorded update, as the engine hands it to a path.
 
@@ -50,19 +48,13 @@ class Update:
         inline: recorded inline, ``check`` made already (the cross-replica merge).
     """
 
-    opt: object
-    key: object
-    step: tf.Tensor
-    names: dict
-    tensors: dict
-    model: str
-    rows_of: Callable
-    live: dict = field(default_factory=dict)
-    checked: list = field(default_factory=list)
-    check: object = None
-    measured: list = field(default_factory=list)
-    chief: bool = True
-    inline: bool = False
+    __slots__ = ("opt", "key", "step", "names", "tensors", "model", "rows_of", "live", "checked", "check", "measured", "chief", "inline")
+
+    def __init__(self, opt, key, step, names, tensors, model, rows_of, *, live=None, checked=(), check=None, measured=(), chief=True, inline=False):
+        self.opt, self.key, self.step, self.model, self.rows_of = opt, key, step, model, rows_of
+        self.names, self.tensors, self.live = names, tensors, live if live is not None else {}
+        self.checked, self.check, self.measured = list(checked), check, list(measured)
+        self.chief, self.inline = chief, inline
 
     @property
     def dtypes(self) -> dict:

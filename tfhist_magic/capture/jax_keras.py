@@ -1,104 +1,60 @@
 """Keras 3 on the JAX backend: the patches that feed :class:`._jax_engine.JaxEngine`, the
 fresh snapshot of ``%tfhist model``, and the flavor the watcher uses.
 
-Installed on an entered engine (all undone by ``engine.close()``):
+Installed on an entered engine (all undone by ``engine.close()``): the patches every
+Keras gets (:mod:`._install`: ``Layer.__call__``, the optimizer update
+``BaseOptimizer.apply``, which ``fit``, ``train_on_batch`` and ``stateless_apply`` go
+through, in or out of ``jax.jit``; ``fit`` / ``train_on_batch`` with the epoch marker;
+``compile``), and those only the JAX trainer needs:
 
-* ``Layer.__call__`` and ``Layer.stateless_call``: forward passes and the outputs of the
-  layers nested in them (activations);
-* ``BaseOptimizer.apply``: every update, from ``fit``, ``train_on_batch`` or a custom
-  loop over ``optimizer.stateless_apply``, in or out of ``jax.jit``;
-* ``Model.fit`` / ``Model.train_on_batch``: the first time a model trains in the watch,
-  its compiled train function is set aside (the next call traces one with the
-  recording) and put back on exit; ``fit`` also gets an epoch-marker callback (epoch
-  hooks only, so Keras keeps its async dispatch);
+* ``Layer.stateless_call``: how Keras' JAX trainer runs a model, the outermost call of
+  a training step's forward pass;
 * ``Model.make_train_function``: a claimed model's train function tells the engine
-  after each call (live views are fed on the training thread);
-* ``Model.compile``: a model recompiled inside the watch keeps its new state.
+  after each call (live views are fed on the training thread).
+
+TensorFlow is never imported on this path.
 """
 
 from __future__ import annotations
 
 import functools
-import inspect
 
 import jax
 import keras
 
 from ..recording import Recording
 from ..watcher import built_under
-from ._jax_engine import BaseOptimizer, JaxEngine, model_vars, optimizer_variables, record_now
+from . import _install
+from ._base import deliver_snapshot
+from ._jax_engine import BaseOptimizer, JaxEngine, model_vars, optimizer_variables, path_name, rows_now
 
 __all__ = ["FLAVOR", "attach", "snapshot"]
 
 
-# -- the patches ------------------------------------------------------------------------
+def _unpack_apply(opt, grads, trainable_variables=None):
+    grads = list(grads)
+    variables = list(trainable_variables) if trainable_variables is not None else optimizer_variables(opt)
+    return grads, variables, getattr(opt, "loss_scale_factor", None), (grads, trainable_variables), {}
 
 
-class _EpochMarker(keras.callbacks.Callback):
-    """Marks each epoch's first step (epoch hooks only: Keras keeps its async dispatch)."""
-
-    def __init__(self, engine: JaxEngine, model):
-        super().__init__()
-        self._tfhist = (engine, model)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        engine, model = self._tfhist
-        opt = getattr(model, "optimizer", None)
-        if opt is not None:
-            engine.flush()
-            engine.rec.mark_epoch(engine.step_of(opt, model), epoch)
+def _layer_calls(engine: JaxEngine) -> None:
+    _install.layer_calls(engine, keras.Layer, "__call__")
+    _install.layer_calls(engine, keras.Layer, "stateless_call")
 
 
 def attach(engine: JaxEngine) -> None:
     """Install the patches on an entered engine (all undone by ``engine.close()``)."""
-    p = engine.patches
-    claimed: dict = {}
-    recompiled: set = set()
-
-    orig_call = keras.Layer.__call__
-
-    @functools.wraps(orig_call)
-    def __call__(layer, *args, **kwargs):
-        return engine.layer_call(layer, functools.partial(orig_call, layer), args, kwargs)
-
-    p.set(keras.Layer, "__call__", __call__)
-
-    # Keras' JAX trainer runs the model as ``stateless_call`` -> ``call``, not ``__call__``:
-    # that is the outermost call of a training step's forward pass.
-    orig_stateless = keras.Layer.stateless_call
-
-    @functools.wraps(orig_stateless)
-    def stateless_call(layer, *args, **kwargs):
-        return engine.layer_call(layer, functools.partial(orig_stateless, layer), args, kwargs)
-
-    p.set(keras.Layer, "stateless_call", stateless_call)
-
-    orig_apply = BaseOptimizer.__dict__["apply"]
-
-    @functools.wraps(orig_apply)
-    def apply(opt, grads, trainable_variables=None):
-        if not engine.enter_update():  # an update inside an update (a wrapped optimizer)
-            return orig_apply(opt, grads, trainable_variables)
-        try:
-            grads = list(grads)
-            variables = list(trainable_variables) if trainable_variables is not None else optimizer_variables(opt)
-            plan = engine.record_update(opt, grads, variables)
-            out = orig_apply(opt, grads, trainable_variables)
-            if plan is not None:
-                engine.after_update(plan)
-            return out
-        finally:
-            engine.exit_update()
-
-    p.set(BaseOptimizer, "apply", apply)
-
+    _layer_calls(engine)
+    _install.updates(engine, BaseOptimizer, "apply", _unpack_apply)
+    claims = _install.Claims(engine, on_claim=engine.claimed)
+    _install.training(engine, keras.Model, keras.callbacks.Callback, claims)
     orig_make = keras.Model.make_train_function
 
     @functools.wraps(orig_make)
     def make_train_function(model, force=False):
         out = orig_make(model, force)
         fn = model.train_function
-        if id(model) in claimed and fn is not None and not getattr(fn, "_tfhist", False):
+        if model in claims and fn is not None and not getattr(fn, "_tfhist", False):
 
             def ticking(*args, **kwargs):
                 got = fn(*args, **kwargs)
@@ -109,74 +65,26 @@ def attach(engine: JaxEngine) -> None:
             model.train_function = ticking
         return out
 
-    p.set(keras.Model, "make_train_function", make_train_function)
-
-    def claim(model):
-        if id(model) in claimed or (engine.targets is not None and not any(model is t for t in engine.targets)):
-            return
-        claimed[id(model)] = (model, model.train_function)
-        model.train_function = None  # traced again, with the recording
-        if getattr(model, "optimizer", None) is not None:
-            engine.opt_state(model.optimizer, model)  # the timeline's base, while the variables hold values
-
-    def wrap_train(name):
-        orig = getattr(keras.Model, name)
-        sig = inspect.signature(orig)
-
-        @functools.wraps(orig)
-        def method(model, *args, **kwargs):
-            claim(model)
-            if name == "fit":
-                ba = sig.bind(model, *args, **kwargs)
-                ba.arguments["callbacks"] = [_EpochMarker(engine, model), *list(ba.arguments.get("callbacks") or [])]
-                args, kwargs = ba.args[1:], ba.kwargs
-            try:
-                return orig(model, *args, **kwargs)
-            finally:
-                engine.flush()
-
-        p.set(keras.Model, name, method)
-
-    wrap_train("fit")
-    wrap_train("train_on_batch")
-
-    orig_compile = keras.Model.compile
-
-    @functools.wraps(orig_compile)
-    def compile(model, *args, **kwargs):
-        recompiled.add(id(model))
-        return orig_compile(model, *args, **kwargs)
-
-    p.set(keras.Model, "compile", compile)
-
-    def restore():
-        for mid, (model, fn) in claimed.items():
-            model.train_function = None if mid in recompiled else fn
-        claimed.clear()
-
-    engine.on_close.append(restore)
+    engine.patches.set(keras.Model, "make_train_function", make_train_function)
 
 
 def snapshot(model, rec: Recording, *, kinds, x=None, y=None) -> Recording:
     """A fresh snapshot of ``model`` at step 0: weights now; activations and gradients
     of one inference-mode pass on ``x`` (and ``y`` for the loss). Changes nothing."""
     variables = FLAVOR.model_vars(model)
-    vnames = [getattr(v, "path", None) or v.name for v in variables]
-    names = list(vnames)
-    if "weights" in kinds and variables:
-        record_now(rec, "weights", vnames, [v.value for v in variables], 0)
-    if x is None or not ({"activations", "grads"} & set(kinds)):
-        rec.add_model(model.name, names)
-        return rec
+    vnames = [path_name(v) for v in variables]
+    parts = [("weights", vnames, [v.value for v in variables])] if "weights" in kinds and variables else []
+    if x is not None and {"activations", "grads"} & set(kinds):
+        parts += _forward(model, rec, kinds, x, y, vnames)
+    deliver_snapshot(rec, model.name, vnames, parts, rows_now)
+    return rec
+
+
+def _forward(model, rec: Recording, kinds, x, y, vnames) -> list:
+    """``[(kind, names, values)]`` of one inference-mode pass: its activations, and the
+    gradients of its loss."""
     engine = JaxEngine(rec, every=1, kinds=("activations",))
-    orig_call = keras.Layer.__call__
-
-    def __call__(layer, *args, **kwargs):
-        return engine.layer_call(layer, functools.partial(orig_call, layer), args, kwargs)
-
-    engine.patches.set(keras.Layer, "__call__", __call__)
-    orig_stateless = keras.Layer.stateless_call
-    engine.patches.set(keras.Layer, "stateless_call", lambda layer, *a, **k: engine.layer_call(layer, functools.partial(orig_stateless, layer), a, k))
+    _layer_calls(engine)
     tv = [v.value for v in model.trainable_variables]
     ntv = [v.value for v in model.non_trainable_variables]
     try:
@@ -189,15 +97,14 @@ def snapshot(model, rec: Recording, *, kinds, x=None, y=None) -> Recording:
             model.stateless_call(tv, ntv, x, training=False)
     finally:
         engine.patches.undo()
+    parts = []
     if "activations" in kinds:
-        acts = engine._activations(engine._pending[-1:])
-        record_now(rec, "activations", [n for n, _, _ in acts], [t for _, t, _ in acts], 0)
-        names += [n for n, _, _ in acts]
+        acts = engine.activations(engine.take_forwards()[-1:])
+        parts.append(("activations", [n for n, _, _ in acts], [t for _, t, _ in acts]))
     if grads is not None:
         pairs = [(n, g) for n, g in zip(vnames, grads) if g is not None]
-        record_now(rec, "grads", [n for n, _ in pairs], [g for _, g in pairs], 0)
-    rec.add_model(model.name, names)
-    return rec
+        parts.append(("grads", [n for n, _ in pairs], [g for _, g in pairs]))
+    return parts
 
 
 class _Flavor:
