@@ -46,13 +46,12 @@ def layer_calls(engine, cls, meth: str, wrap=_plain) -> None:
     engine.patches.set(cls, meth, call)
 
 
-def updates(engine, cls, meth: str, unpack, wrap=_plain, record=None) -> None:
+def updates(engine, cls, meth: str, unpack, wrap=_plain) -> None:
     """Observe the update ``cls.meth``: ``unpack(opt, *args, **kwargs)`` returns
     ``(grads, variables, loss_scale, args, kwargs)`` of the update about to run, or None;
-    ``record(opt, grads, variables, scale)`` (``engine.record_update`` by default) adds its
-    recording and returns what ``engine.after_update`` measures once it ran."""
+    ``engine.record_update`` adds its recording and returns what ``engine.after_update``
+    measures once it ran."""
     orig = _original(cls, meth)
-    record = record or (lambda opt, grads, variables, scale: engine.record_update(opt, grads, variables, scale=scale))
 
     @functools.wraps(orig)
     @wrap
@@ -65,7 +64,7 @@ def updates(engine, cls, meth: str, unpack, wrap=_plain, record=None) -> None:
             if got is not None:
                 grads, variables, scale, args, kwargs = got
                 if grads and len(grads) == len(variables):
-                    plan = record(opt, grads, variables, scale)
+                    plan = engine.record_update(opt, grads, variables, scale=scale)
             out = orig(opt, *args, **kwargs)
             if plan is not None:
                 engine.after_update(plan)  # the update scalars, from what the update did
