@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from tfhist_magic import health
+from tfhist_magic import histogram as H
 from tfhist_magic.histogram import reference_row
 from tfhist_magic.recording import Recording
 
@@ -273,3 +274,21 @@ def test_subset_keeps_its_tensors_findings():
     rec.add_scalars("dead_units", "b", [0], [1.0])
     assert [f.tensor for f in rec.subset(names=["b"]).findings()] == ["b"]
     assert rec.subset(kinds=["grads"]).findings() == []
+
+
+def test_a_block_judges_its_gradients_with_its_own_weights_and_update_ratios():
+    # One ring flush is one block: the gradients' rules need the block's weight norms and
+    # which weights are matrices (their update ratios), so vanishing across depth holds at
+    # the block's first step, as when each kind arrived on its own.
+    from tfhist_magic.block import Block, deliver
+
+    rec = _rec()
+    w = np.stack([reference_row(rng.normal(size=100).astype(np.float32), 16) for _ in range(2)])
+    g = np.stack([reference_row((rng.normal(size=100) * s).astype(np.float32), 16) for s in (1e-6, 1e-1)])
+    names = ["d1/kernel", "d2/kernel"]
+    probes = np.array([[[1e-3, np.nan, np.nan], [1e-3, np.nan, np.nan]]])
+    deliver(rec, Block(model="m", steps=[0], names={"weights": names, "grads": names}, rows={"weights": w[None], "grads": g[None]}, probes={"weights": probes}))
+    (f,) = rec.findings()
+    relative = g[:, 16 + H.NORM] / w[:, 16 + H.NORM]  # the gradients' norms over their weights'
+    assert (f.rule, f.tensor, f.first_step) == ("vanishing-gradients", "d1/kernel", 0)
+    assert np.isclose(f.value, relative[0] / relative[1])

@@ -204,10 +204,15 @@ class Tracker:
         if b.findings is not None:  # a saved file's: as they were
             self.restore(b.findings)
             return
+        # The gradients last: their rules read the block's weight norms (its weights' rows)
+        # and which weights are matrices (their update ratios).
         for kind, rows in b.rows.items():
-            self.rows(kind, list(b.names[kind]), b.steps, rows)
+            if kind != "grads":
+                self.rows(kind, list(b.names[kind]), b.steps, rows)
         for (metric, name), (steps, values, _) in b.scalars.items():
             self.scalars(metric, name, steps, values)
+        if "grads" in b.rows:
+            self.rows("grads", list(b.names["grads"]), b.steps, b.rows["grads"])
 
     def rows(self, kind: str, names: list, steps, rows) -> None:
         """A block ``[S, T, B+10]`` of ``kind`` rows for ``names`` at ``steps``."""
