@@ -112,6 +112,7 @@ def test_a_load_arrives_as_blocks_through_deliver(tmp_path):
         lambda r: r.mark_nonfinite(3),
         lambda r: r.pin(4),
         lambda r: r.note("n"),
+        lambda r: r.model_of(),
     ],
 )
 def test_every_read_and_write_waits_for_the_lock(call):
@@ -126,6 +127,25 @@ def test_every_read_and_write_waits_for_the_lock(call):
         assert not done.wait(0.2)
     assert done.wait(5)
     t.join()
+
+
+def test_the_page_reads_models_and_notes_as_of_one_moment():
+    """The page's header reads what the training thread writes (models, notes) under the
+    lock: not a dict a writer is growing, nor half of a block."""
+    from tfhist_magic.view.packet import header
+
+    rec = Recording(bins=8)
+    deliver(rec, Block(model="a", steps=[0], names={"grads": ["a/k"]}, rows={"grads": _rows([0])}))
+    got = {}
+    with rec.lock:  # a writer in the middle of a block
+        t = threading.Thread(target=lambda: got.update(header(rec, full=True, live=True, seq=0)))
+        t.start()
+        t.join(0.2)
+        assert t.is_alive()
+        deliver(rec, Block(model="b", names={"": ["b/k"]}), notify=False)
+        rec.note("n")
+    t.join(5)
+    assert got["models"] == {"a/k": "a", "b/k": "b"} and got["notes"] == ["n"]
 
 
 def test_a_refused_block_keeps_nothing_of_itself():

@@ -336,7 +336,7 @@ class Comparison:
         them) that belong to one of the run's models: where its model's scalar series
         (:data:`~tfhist_magic.constants.MODEL_SCALARS`, the global gradient norm) are."""
         rec = self.runs[run]
-        of = {n: model for model, names in rec.models.items() for n in names}
+        of = rec.model_of()
         return {m.name: of[m.names[run]] for kind in self.kinds for m in self._tensors[kind] if m.names[run] in of}
 
     def tracks(self, picked: dict | None = None) -> list[tuple[dict, np.ndarray, np.ndarray]]:

@@ -514,6 +514,12 @@ class Store:
         return [(m, n, st) for m, stores in self._scalars.items() for n, st in stores.items()]
 
     @locked
+    def model_of(self) -> dict[str, str]:
+        """``{tensor name: model label}`` of every tensor a model names (a tensor two
+        models name: the later one's), read under the lock: a writer may be adding a model."""
+        return {n: m for m, ns in self.models.items() for n in ns}
+
+    @locked
     def epoch_marks(self) -> dict:
         """``model (None: of no model) -> [(first step, epoch)]``, sorted by step."""
         return {m: list(marks) for m, marks in self._epochs.items()}

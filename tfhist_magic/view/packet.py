@@ -199,7 +199,8 @@ def header(rec, *, full: bool, live: bool, seq: int) -> dict:
     scalar series are added by :class:`Packet`."""
     from .. import health
 
-    model_of = {n: m for m, ns in rec.models.items() for n in ns}
+    with rec.lock:  # what the training thread writes, read as of one moment
+        model_of, notes, first = rec.model_of(), list(rec.notes), rec.first_nonfinite
     return {
         "v": VERSION,
         "seq": seq,
@@ -211,8 +212,8 @@ def header(rec, *, full: bool, live: bool, seq: int) -> dict:
         "kinds": list(rec.kinds),
         "models": model_of,
         "findings": health.locate(rec) if len(rec) else [],
-        "notes": list(rec.notes),
-        "first_nonfinite": rec.first_nonfinite,
+        "notes": notes,
+        "first_nonfinite": first,
         "thresholds": {
             "update_ratio": [health.UPDATE_RATIO_LOW, health.UPDATE_RATIO_HIGH],
             "dead_units": health.DEAD_UNITS_SHARE,

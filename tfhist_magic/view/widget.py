@@ -245,7 +245,7 @@ class Dashboard(anywidget.AnyWidget):
         rec = self.recording
         pk = Packet(rec, self._answer_header("series", kind))
         known = set(rec.names(kind)) if kind in rec.kinds else set()
-        model_of = {n: m for m, ns in rec.models.items() for n in ns}
+        model_of = rec.model_of()
         sent = set()
         for name in dict.fromkeys(n for n in names if n in known):
             ch = rec.changes(kind, name)
