@@ -263,3 +263,28 @@ def test_mixed_precision_loss_scale_optimizer(data):
     assert rec.series("activations", m.get_layer("hidden").path).dtype == "float32"  # float16 binned as float32
     s = rec.series("grads", kernel.path)
     np.testing.assert_allclose([s.min[0], s.max[0]], [expect.min(), expect.max()], rtol=1e-2, atol=1e-3)
+
+
+def test_a_capture_that_fails_to_close_leaves_the_others_closed():
+    """Every capture of a watch is closed (its rows delivered, its patches undone) even
+    when another one's close raises; the failure still reaches the cell."""
+    from tfhist_magic.watcher import _ACTIVE, Watch
+
+    closed = []
+
+    class Capture:
+        def __init__(self, name, fails=False):
+            self.name, self.fails = name, fails
+
+        def close(self):
+            closed.append(self.name)
+            if self.fails:
+                raise RuntimeError(f"{self.name} failed")
+
+    w = Watch()
+    w._engines = [(None, Capture("keras")), (None, Capture("tf_keras", fails=True))]
+    w._sessions = Capture("sessions")
+    _ACTIVE.append(w)
+    with pytest.raises(RuntimeError, match="tf_keras failed"):
+        w._close()
+    assert closed == ["tf_keras", "keras", "sessions"] and w not in _ACTIVE

@@ -213,14 +213,18 @@ class Watch:
         return self.recording
 
     def _close(self) -> None:
-        try:
-            for _, engine in reversed(self._engines):
-                engine.close()
-            if self._sessions is not None:
-                self._sessions.close()
-        finally:
-            if self in _ACTIVE:
-                _ACTIVE.remove(self)
+        """Close every capture (each delivers what it holds and undoes its patches), even
+        when one of them fails; then the first failure is raised."""
+        failed = None
+        for capture in [e for _, e in reversed(self._engines)] + ([self._sessions] if self._sessions is not None else []):
+            try:
+                capture.close()
+            except BaseException as e:  # noqa: BLE001 - the others are closed first
+                failed = failed or e
+        if self in _ACTIVE:
+            _ACTIVE.remove(self)
+        if failed is not None:
+            raise failed
 
     def __exit__(self, *exc) -> bool:
         self._close()
