@@ -9,7 +9,7 @@ gradients went non-finite when it is not a sampled one (a forced snapshot, taken
 
 :class:`Rings` holds one engine's rings and when the host reads them: every half ring of
 sampled steps, or every ``live_interval`` seconds while a live view is shown, driven by
-:meth:`Rings.tick` after each ``tf.function`` call. A read turns each ring's new slots
+:meth:`Rings.due`, which the engine asks after each ``tf.function`` call. A read turns each ring's new slots
 into one :class:`~tfhist_magic.block.Block` and hands it to ``deliver``: the only way its
 rows reach the Recording.
 """
