@@ -157,3 +157,30 @@ def test_a_refused_block_keeps_nothing_of_itself():
     with pytest.raises(ValueError, match="after step 5"):
         deliver(rec, bad)
     assert rec.kinds == ("weights",) and rec.scalar_names("dead_units") == [] and rec.findings() == []
+
+
+def test_a_save_writes_the_store_as_of_one_moment(tmp_path, monkeypatch):
+    """What a save writes is read under the lock; the training thread may go on while the
+    file is compressed (thinning moves kept rows in place, a model may be added), and the
+    file still holds the rows, steps and models as they were when the save began."""
+    from tfhist_magic import npzfile
+
+    rec = Recording(bins=8, max_snapshots=4)
+    deliver(rec, Block(model="a", steps=[0, 1, 2, 3], names={"grads": ["g"]}, rows={"grads": _rows([0, 1, 2, 3])}))
+    before = rec.series("grads", "g")
+    write = np.savez_compressed
+
+    def savez(path, **arrays):  # another thread writes while the file is written
+        t = threading.Thread(target=lambda: (deliver(rec, Block(model="b", steps=[4], names={"grads": ["g"]}, rows={"grads": _rows([4])})), rec.note("later")))
+        t.start()
+        t.join(1.0)
+        write(path, **arrays)
+
+    monkeypatch.setattr(npzfile.np, "savez_compressed", savez)
+    rec.save(tmp_path / "r.npz")
+    monkeypatch.undo()
+    back = Recording.load(tmp_path / "r.npz")
+    got = back.series("grads", "g")
+    assert got.steps.tolist() == [0, 1, 2, 3]
+    np.testing.assert_array_equal(got.rows, before.rows)
+    assert back.models == {"a": ["g"]} and back.notes == []

@@ -58,7 +58,9 @@ def _meta(rec) -> dict:
 
 
 def save(rec, path) -> None:
-    """Write ``rec`` to ``path`` (see :meth:`Recording.save`)."""
+    """Write ``rec`` to ``path`` (see :meth:`Recording.save`): what it holds is copied
+    under its lock (the training thread thins kept rows in place and adds models), then
+    compressed and written outside it."""
     with rec.lock:
         meta = _meta(rec)
         arrays = {}
@@ -66,7 +68,7 @@ def save(rec, path) -> None:
         def put(entry: dict, st, key: str) -> None:
             state = st.state()
             entry.update(key=key, stride=state["stride"], seen=state["seen"], thins=state["thins"], latest=state["latest"], columns=st.rows.shape[1], kept=state["kept"])
-            arrays[key + "/rows"], arrays[key + "/steps"], arrays[key + "/walls"] = st.arrays()
+            arrays[key + "/rows"], arrays[key + "/steps"], arrays[key + "/walls"] = (np.array(a) for a in st.arrays())
 
         counts: dict = {}
         for kind, name, dtype, st, ex in rec.series_stores():
@@ -82,7 +84,7 @@ def save(rec, path) -> None:
             entry = {"metric": metric, "name": name}
             put(entry, st, f"c/{metric}/{i}")
             meta["scalars"].append(entry)
-    arrays["meta"] = np.frombuffer(json.dumps(meta, allow_nan=True).encode(), dtype=np.uint8)
+        arrays["meta"] = np.frombuffer(json.dumps(meta, allow_nan=True).encode(), dtype=np.uint8)
     np.savez_compressed(path, **arrays)
 
 
