@@ -209,6 +209,7 @@ def test_session_target_and_snapshot(batch):
         s = rec.series("grads", "hidden/kernel")
         np.testing.assert_array_equal(s.counts[0], _hist(g, s, 0))
         np.testing.assert_array_equal(sess.run(m["vars"][0]), w)  # the snapshot trained nothing
+        assert rec.scalar_names("grad_norm") == [] and set(rec.models[f"graph@{id(m['graph']):x}"]) >= {"hidden/kernel", m["h"].op.name}  # as on Keras
         with pytest.raises(ValueError, match="feed"):
             tfhist_magic.snapshot(sess, kinds="activations", feed={})
 

@@ -463,12 +463,13 @@ def snapshot(sess, recording: Recording, *, kinds, feed=None) -> Recording:
         raise ValueError(f"The graph needs more than the feed gives: {tf_message(e)}.") from None
     except tf.errors.FailedPreconditionError:
         raise ValueError("The session's variables are not initialized yet: run the initializer first.") from None
-    b, start = Block(model=label, steps=[0], walls=[time.time()]), 0
+    b, start = Block(steps=[0], walls=[time.time()]), 0
     for kind in KINDS:
         if kind in parts:
             b.names[kind] = [n for n, _ in parts[kind]]
             b.dtypes[kind] = [compute_dtype(t.dtype.base_dtype).name for _, t in parts[kind]]
             b.rows[kind] = rows[None, start : start + len(parts[kind])]
             start += len(parts[kind])
-    deliver(recording, b)
+    deliver(recording, b)  # of no model: a snapshot has no gradient norm of a step (as on Keras)
+    deliver(recording, Block(model=label, names={"": [n for ns in b.names.values() for n in ns]}))
     return recording
