@@ -121,6 +121,7 @@ class _Group:
         self.pending: list = []  # (step, wall, rows, cols)
         self.nonfinite: int | None = None
         self.reported: int | None = None
+        self.raw: list | None = None  # a lean step's tensors: [step, wall, meta, values, afters]
 
     def block(self, items: list) -> Block:
         """The Block of ``items`` (in step order) and a new first non-finite step."""
@@ -148,6 +149,7 @@ class _Plan:
     kinds_of: list
     variables: list
     label: str
+    kept: object = None  # lean: True on the first non-finite step (its tensors went to the host)
 
 
 class JaxEngine(BaseEngine):
@@ -205,8 +207,10 @@ class JaxEngine(BaseEngine):
 
     # -- optimizer updates -------------------------------------------------------------
     def record_update(self, opt, grads, variables, scale=None) -> _Plan | None:
-        """Before ``opt``'s update runs: what the recording needs of it (None: nothing)."""
-        grads, variables = list(grads), list(variables)
+        """Before ``opt``'s update runs: what the recording needs of it (None: nothing).
+        In a lean step, ``grads`` (the list the update is then given) is replaced in place
+        by the same values tied to the check (:meth:`_lean_check`)."""
+        given, grads, variables = grads, list(grads), list(variables)
         if not self._targeted(variables):
             return None
         mine = self._mine(self.take_forwards(), variables)
@@ -219,15 +223,51 @@ class JaxEngine(BaseEngine):
             return None
         kinds_of = [J.probe_kind(jnp.shape(t), t.dtype, b) for _, t, b in acts]
         step = jnp.asarray(opt.iterations.value) - st.base
-        return _Plan(opt, step, names, tensors, [g for _, g in pairs], kinds_of, variables, self.label_of(mine, opt))
+        plan = _Plan(opt, step, names, tensors, [g for _, g in pairs], kinds_of, variables, self.label_of(mine, opt))
+        split = getattr(self._local, "split", None)
+        if split is not None:
+            split.phases.append(st)
+            if split.lean_now and isinstance(given, list):
+                plan.kept = self._lean_check(plan)
+                at = [i for i, g in enumerate(given) if g is not None]
+                # the update runs after the check, so it updates the weights in place (a check
+                # XLA may order after the update costs a copy of the weights every step)
+                tied = jax.lax.optimization_barrier((plan.kept, [given[i] for i in at]))[1]
+                for i, g in zip(at, tied):
+                    given[i] = g
+        return plan
+
+    def _lean_check(self, plan: _Plan):
+        """The lean step's check, before the update: when the gradients are not finite and
+        the host says it is the first such step, every tensor of the update goes to the
+        host as it is (rows computed there, :meth:`_complete`); True then."""
+        names, tensors = plan.names, plan.tensors
+        group = self._group(plan.opt, plan.label, names, self._dtypes(tensors, names))
+        flat = [t for k in names for t in tensors[k]]
+        ratio = self._ratio(names, tensors)
+        keys = [id(v) for v in plan.variables] if "weights" in names else []
+        with J.x64():
+            step = plan.step
+
+            def bad():
+                first = io_callback(functools.partial(self._first_bad, group), jax.ShapeDtypeStruct((), jnp.bool_), step)
+                meta = (plan.kinds_of, ratio, keys)
+                keep = functools.partial(self._keep_bad, group, meta)
+                return jax.lax.cond(first, lambda: io_callback(keep, jax.ShapeDtypeStruct((), jnp.bool_), step, *flat), lambda: jnp.asarray(False))
+
+            return jax.lax.cond(J.all_finite(plan.grads), lambda: jnp.asarray(False), bad)
 
     def after_update(self, plan: _Plan) -> None:
         """Once the update ran (still in its trace): the sampled branch (see the module doc)."""
         names, tensors = plan.names, plan.tensors
         afters = [v.value for v in plan.variables] if "weights" in names else []
-        dtypes = {k: [J.compute_dtype(t.dtype).name for t in tensors[k]] for k in names}
-        group = self._group(plan.opt, plan.label, names, dtypes)
-        ratio = [ratio_of(n, len(jnp.shape(w))) for n, w in zip(names.get("weights", ()), tensors.get("weights", ()))]
+        group = self._group(plan.opt, plan.label, names, self._dtypes(tensors, names))
+        if plan.kept is not None:  # lean: the weights after the first non-finite step, to the host
+            with J.x64():
+                after = functools.partial(self._kept_after, group)
+                jax.lax.cond(plan.kept, lambda: io_callback(after, None, plan.step, *afters), lambda: None)
+            return
+        ratio = self._ratio(names, tensors)
         with J.x64():
             step = plan.step
             ok = J.all_finite(plan.grads)
@@ -246,6 +286,14 @@ class JaxEngine(BaseEngine):
                 io_callback(functools.partial(self._receive, group), None, step, rows, jnp.concatenate(cols, 0))
 
             jax.lax.cond(take, sampled, lambda: None)
+
+    @staticmethod
+    def _dtypes(tensors, names) -> dict:
+        return {k: [J.compute_dtype(t.dtype).name for t in tensors[k]] for k in names}
+
+    @staticmethod
+    def _ratio(names, tensors) -> list:
+        return [ratio_of(n, len(jnp.shape(w))) for n, w in zip(names.get("weights", ()), tensors.get("weights", ()))]
 
     def _update_scalars(self, variables, step, befores, afters, ratio):
         """``[T, UPDATE_COLUMNS]`` of the weights; without origins (``init_distance=False``)
@@ -296,6 +344,39 @@ class JaxEngine(BaseEngine):
                 group.nonfinite = int(step)
         return np.asarray(first)
 
+    def _keep_bad(self, group: _Group, meta, step, *values):
+        """The first non-finite step of a lean step function: its tensors as they are
+        (rows computed on the training thread, :meth:`_complete`)."""
+        with self._lock:
+            group.raw = [int(step), time.time(), meta, [np.array(v) for v in values], None]
+        return np.asarray(True)
+
+    def _kept_after(self, group: _Group, step, *afters) -> None:
+        with self._lock:
+            if group.raw is not None and group.raw[0] == int(step):
+                group.raw[4] = [np.array(a) for a in afters]
+
+    def _complete(self, group: _Group, raw) -> tuple:
+        """A lean step's kept tensors as a pending row set, computed now (training thread),
+        by the same functions as in the step; the update scalars from the weights kept
+        before and after its update."""
+        step, wall, (kinds_of, ratio, keys), values, afters = raw
+        rows, _ = rows_now(values, self.bins)
+        names, at, cols = group.names, 0, []
+        with J.x64():
+            for kind, ns in names.items():
+                part, col = values[at : at + len(ns)], np.full((len(ns), J.UPDATE_COLUMNS), np.nan)
+                if kind == "activations":
+                    col[:, : J.PROBE_COLUMNS] = np.asarray(J.probes([jnp.asarray(v) for v in part], kinds_of))
+                elif kind == "weights" and afters:
+                    origins = [self._origins.get(k, J.prepare(b)) for k, b in zip(keys, part)] if self.init_distance else part
+                    col = np.asarray(J.update_scalars([jnp.asarray(a) for a in afters], [jnp.asarray(b) for b in part], [jnp.asarray(o) for o in origins], ratio))
+                    if not self.init_distance:
+                        col[:, 2] = np.nan
+                cols.append(col)
+                at += len(ns)
+        return step, wall, rows, np.concatenate(cols, 0)
+
     def _receive(self, group: _Group, step, rows, cols) -> None:
         """A sampled step's rows, on the host (in JAX's callback thread): kept for
         :meth:`flush`, which runs on the training thread (:meth:`tick`), so no view ever
@@ -304,9 +385,9 @@ class JaxEngine(BaseEngine):
             return
         with self._lock:
             group.pending.append((int(step), time.time(), np.asarray(rows), np.asarray(cols)))
-            full = len(group.pending) >= _MAX_PENDING
+            full = len(group.pending) >= _MAX_PENDING and group.raw is None
         if full:
-            self.flush()
+            self.flush(complete=False)
 
     def tick(self) -> None:
         """After each call of a watched train function: deliver what arrived, while a live
@@ -323,12 +404,23 @@ class JaxEngine(BaseEngine):
         return g
 
     # -- host --------------------------------------------------------------------------
-    def flush(self) -> None:
-        """Deliver what the callbacks handed over to the Recording, in step order."""
+    def flush(self, complete: bool = True) -> None:
+        """Deliver what the callbacks handed over to the Recording, in step order (a lean
+        step's kept tensors binned first, unless called from a callback: ``complete``)."""
         with self._lock:
-            work = [(g, g.pending) for g in self._groups.values() if g.pending or g.nonfinite != g.reported]
-            for g, _ in work:
-                g.pending = []
+            done = [(g, g.raw) for g in self._groups.values() if complete and g.raw is not None and g.raw[4] is not None]
+            for g, _ in done:
+                g.raw = None
+        items = [(g, self._complete(g, raw)) for g, raw in done]
+        with self._lock:
+            for g, it in items:
+                g.pending.append(it)
+            work = []
+            for g in self._groups.values():
+                if g.pending or g.nonfinite != g.reported:
+                    cut = g.raw[0] if g.raw is not None else None  # an incomplete lean step: later rows wait
+                    work.append((g, [it for it in g.pending if cut is None or it[0] < cut]))
+                    g.pending = [it for it in g.pending if cut is not None and it[0] >= cut]
             self._last_flush = time.monotonic()
         for g, items in work:
             deliver(self.rec, g.block(items))

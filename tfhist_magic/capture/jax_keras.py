@@ -21,12 +21,16 @@ import functools
 
 import jax
 import keras
+import numpy as np
 
 from ..recording import Recording
 from ..watcher import built_under
 from . import _install
 from ._base import deliver_snapshot
 from ._jax_engine import BaseOptimizer, JaxEngine, model_vars, optimizer_variables, path_name, rows_now
+
+# -- _private: Keras' JAX trainer jits its train step through this module's ``jit`` --------
+from keras.src.backend.jax import trainer as _trainer  # noqa: E402
 
 __all__ = ["FLAVOR", "attach", "snapshot"]
 
@@ -52,7 +56,13 @@ def attach(engine: JaxEngine) -> None:
 
     @functools.wraps(orig_make)
     def make_train_function(model, force=False):
-        out = orig_make(model, force)
+        jit = _trainer.jit
+        if model in claims:  # the train step jitted twice: see Split
+            _trainer.jit = lambda fn, **kw: Split(engine, model, fn, jit, kw)
+        try:
+            out = orig_make(model, force)
+        finally:
+            _trainer.jit = jit
         fn = model.train_function
         if model in claims and fn is not None and not getattr(fn, "_tfhist", False):
 
@@ -66,6 +76,58 @@ def attach(engine: JaxEngine) -> None:
         return out
 
     engine.patches.set(keras.Model, "make_train_function", make_train_function)
+
+
+class Split:
+    """A claimed model's train step, jitted twice and chosen on the host per call: the
+    recorded one (the sampled ``lax.cond`` of :meth:`JaxEngine.after_update`) when the
+    step is sampled, else a lean one, the plain step plus the finiteness check of the
+    gradients (whose first failing step sends its tensors to the host).
+
+    Keras' JAX trainer calls the jitted step once per batch (``steps_per_execution``
+    loops on the host), so the choice is per step. The step is the optimizer's counter
+    less its phase's base (:class:`._base.Timeline`): read from the state the first
+    time, then counted (the state a call returns is the one the next call gets; a state
+    Keras took from the variables again is read again). A step whose update is not the
+    model's optimizer's (a wrapped one) is always the recorded one."""
+
+    def __init__(self, engine: JaxEngine, model, fn, jit, kw):
+        self.engine, self.model = engine, model
+        self.phases: list = []  # the phases the traces' updates took
+        self.lean_now = False
+        self.full, self.lean = jit(self._traced(fn, False), **kw), jit(self._traced(fn, True), **kw)
+        self._last = self._last_it = None
+
+    def _traced(self, fn, lean: bool):
+        @functools.wraps(fn)
+        def step(*args, **kwargs):  # runs when jax traces it
+            local = self.engine._local
+            local.split, self.lean_now = self, lean
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                local.split, self.lean_now = None, False
+
+        return step
+
+    def _counter(self, opt):
+        its = getattr(opt, "iterations", None)
+        at = [i for i, v in enumerate(getattr(opt, "variables", ())) if v is its]
+        if not at or any(st.opt() is not opt for st in self.phases):
+            return None
+        return at[0]
+
+    def __call__(self, state, data):
+        opt = getattr(self.model, "optimizer", None)
+        at = self._counter(opt) if opt is not None and self.engine.every > 1 else None
+        if at is None:
+            return self.full(state, data)
+        it = state[2][at]
+        it = self._last_it + 1 if it is self._last else int(np.asarray(it))
+        k = it - self.engine.timeline.phase(opt, self.model).base
+        logs, state = (self.full if k % self.engine.every == 0 else self.lean)(state, data)
+        self._last, self._last_it = state[2][at], it
+        return logs, state
 
 
 def snapshot(model, rec: Recording, *, kinds, x=None, y=None) -> Recording:
