@@ -433,3 +433,30 @@ def test_session_update_norm_and_init_distance_equal_numpy(batch, init_distance)
             w0 = seen[0][0][t]
             np.testing.assert_allclose(dist, [np.linalg.norm(seen[k][0][t] - w0) for k in (0, 2, 4)], rtol=1e-5, atol=1e-12)
             assert dist[0] == 0 and dist[-1] > 0
+
+
+def test_sessions_one_after_the_other_each_fill_their_w0_and_keep_their_final_weights(batch):
+    """A session freed and the next one made (CPython often gives it the freed one's id):
+    each fills its own w0 before its first sampled run (its distance from init starts at
+    0; the watch never reads a w0 the new session does not hold) and records its final
+    weights when it closes."""
+    xb, yb = batch
+    m = _mlp_graph("sgd")
+    feed = {m["x"]: xb, m["y"]: yb}
+    finals = []
+    with tfhist_magic.watch(every=1) as rec:
+        for _ in range(4):
+            sess = v1.Session(graph=m["graph"])
+            sess.run(m["init"])
+            for _ in range(2):
+                sess.run(m["train"], feed)
+            finals.append(sess.run(m["vars"][0]).astype(np.float64))
+            sess.close()
+            del sess
+    steps, dist = rec.scalar("init_distance", "hidden/kernel")
+    assert steps.tolist() == list(range(8))
+    np.testing.assert_array_equal(dist[::2], 0.0)  # each session's first run measures from its own w0
+    assert (dist[1::2] > 0).all()
+    s = rec.series("weights", "hidden/kernel")
+    assert [k for k in (2, 4, 6, 8) if k in s.steps.tolist()] == [2, 4, 6, 8]  # every session's final weights
+    np.testing.assert_array_equal(s.counts[s.steps.tolist().index(8)], _hist(finals[-1], s, s.steps.tolist().index(8)))

@@ -107,7 +107,8 @@ class _GraphState:
         self.names: set = set()
         self.first_bad: int | None = None  # the first training run whose gradients went non-finite
         self.origins: dict = {}  # weight name -> its w0 variable (the watch's, in no collection)
-        self.filled: set = set()  # (session id, weight name): w0 filled in that session
+        # session -> the weights whose w0 it filled (weak: a freed session's id is reused)
+        self.filled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class SessionCapture:
@@ -123,7 +124,7 @@ class SessionCapture:
         self.patches = Patches()
         self._graphs: dict[int, _GraphState] = {}
         self._sessions: dict[int, weakref.ref] = {}
-        self._finished: set[int] = set()
+        self._finished: weakref.WeakSet = weakref.WeakSet()  # sessions whose final weights are taken
         self._local = threading.local()
         self.last_feed: dict[int, object] = {}
 
@@ -275,10 +276,11 @@ class SessionCapture:
         that ``sess`` has not filled yet to the weights' values now (what the run's forward
         pass is about to read), so its distance from init is 0 and later ones measure from
         there."""
-        todo = [n for n in plan.origins if (id(sess), n) not in st.filled]
+        filled = st.filled.setdefault(sess, set())
+        todo = [n for n in plan.origins if n not in filled]
         if todo:
             orig(sess, [st.origins[n].initializer for n in todo])
-            st.filled.update((id(sess), n) for n in todo)
+            filled.update(todo)
 
     # -- the patched run -------------------------------------------------------------
     def _run(self, sess, orig, fetches, feed_dict, options, run_metadata):
@@ -375,9 +377,9 @@ class SessionCapture:
     # -- final weights ---------------------------------------------------------------
     def _final(self, sess, orig_run) -> None:
         """The trainable variables once more, at step = training runs done."""
-        if id(sess) in self._finished or id(sess) not in self._sessions or "weights" not in self.kinds:
+        if sess in self._finished or id(sess) not in self._sessions or "weights" not in self.kinds:
             return
-        self._finished.add(id(sess))
+        self._finished.add(sess)
         graph = sess.graph
         st = self._state(graph)
         variables = graph.get_collection(tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)
