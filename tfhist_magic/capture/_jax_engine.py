@@ -47,6 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import io_callback
+from jax import pure_callback
 
 from ..block import Block, deliver
 from ..recording import Recording
@@ -108,6 +109,7 @@ def model_vars(model) -> list:
 
 
 # -- the engine -------------------------------------------------------------------------
+_BOOL = jax.ShapeDtypeStruct((), jnp.bool_)
 #: Sampled steps held on the host before they are delivered whatever the throttle.
 _MAX_PENDING = 256
 
@@ -172,6 +174,7 @@ class JaxEngine(BaseEngine):
     def close(self) -> None:
         if not self.closed:
             jax.effects_barrier()  # the callbacks of steps still running arrive before the last flush
+            jax.block_until_ready([v for st in self.timeline.phases.values() for v in map(_host_value, st.vars) if v is not None])
         super().close()
 
     def _release(self) -> None:
@@ -229,12 +232,14 @@ class JaxEngine(BaseEngine):
             split.phases.append(st)
             if split.lean_now and isinstance(given, list):
                 plan.kept = self._lean_check(plan)
-                at = [i for i, g in enumerate(given) if g is not None]
-                # the update runs after the check, so it updates the weights in place (a check
-                # XLA may order after the update costs a copy of the weights every step)
-                tied = jax.lax.optimization_barrier((plan.kept, [given[i] for i in at]))[1]
-                for i, g in zip(at, tied):
-                    given[i] = g
+                # The update reads the check (times exactly 1): the check runs before it, so the
+                # update still writes the weights in place, and XLA keeps the check (an
+                # optimization barrier is expanded away on the CPU, and the callbacks are pure,
+                # which the fast dispatch path needs).
+                k = plan.kept.astype(jnp.float32)
+                for i, g in enumerate(given):
+                    if g is not None:
+                        given[i] = g * (1.0 + 0.0 * k).astype(g.dtype)
         return plan
 
     def _lean_check(self, plan: _Plan):
@@ -250,10 +255,9 @@ class JaxEngine(BaseEngine):
             step = plan.step
 
             def bad():
-                first = io_callback(functools.partial(self._first_bad, group), jax.ShapeDtypeStruct((), jnp.bool_), step)
-                meta = (plan.kinds_of, ratio, keys)
-                keep = functools.partial(self._keep_bad, group, meta)
-                return jax.lax.cond(first, lambda: io_callback(keep, jax.ShapeDtypeStruct((), jnp.bool_), step, *flat), lambda: jnp.asarray(False))
+                first = pure_callback(functools.partial(self._first_bad, group), _BOOL, step)
+                keep = functools.partial(self._keep_bad, group, (plan.kinds_of, ratio, keys))
+                return jax.lax.cond(first, lambda: pure_callback(keep, _BOOL, step, *flat), lambda: jnp.asarray(False))
 
             return jax.lax.cond(J.all_finite(plan.grads), lambda: jnp.asarray(False), bad)
 
@@ -265,7 +269,9 @@ class JaxEngine(BaseEngine):
         if plan.kept is not None:  # lean: the weights after the first non-finite step, to the host
             with J.x64():
                 after = functools.partial(self._kept_after, group)
-                jax.lax.cond(plan.kept, lambda: io_callback(after, None, plan.step, *afters), lambda: None)
+                done = jax.lax.cond(plan.kept, lambda: pure_callback(after, _BOOL, plan.step, *afters), lambda: jnp.asarray(False))
+            it = plan.opt.iterations  # what the step returns depends on it (max(n, -1 or 0) = n)
+            it.assign(jnp.maximum(it.value, done.astype(it.value.dtype) - 1))
             return
         ratio = self._ratio(names, tensors)
         with J.x64():
@@ -355,6 +361,7 @@ class JaxEngine(BaseEngine):
         with self._lock:
             if group.raw is not None and group.raw[0] == int(step):
                 group.raw[4] = [np.array(a) for a in afters]
+        return np.asarray(True)
 
     def _complete(self, group: _Group, raw) -> tuple:
         """A lean step's kept tensors as a pending row set, computed now (training thread),
