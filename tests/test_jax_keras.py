@@ -193,6 +193,14 @@ def test_nan_in_a_batch_is_recorded_in_full_and_named(data):
     assert a.nan[1] == 16  # one example's row of the hidden layer: 16 units
     (f,) = [f for f in rec.findings() if f.rule == "non-finite"]
     assert f.first_step == 5 and f.tensor == rec.names("activations")[0]
+    # in full from the lean step function: the weights as step 5 read them, its update's scalars
+    b = make()
+    b.fit(x[:40], y[:40], batch_size=8, epochs=1, verbose=0, shuffle=False)  # steps 0..4
+    for i, n in enumerate(rec.names("weights")):
+        w = rec.series("weights", n)
+        exact(w.rows[list(w.steps).index(5)], values(b)[i])
+    steps, dist = rec.scalar("init_distance", rec.names("weights")[0])  # the update itself is NaN
+    assert steps.tolist() == [0, 5] and dist[1] > 0
 
 
 def test_watched_training_equals_plain_training_and_nothing_stays_patched(data):

@@ -9,7 +9,8 @@ through, in or out of ``jax.jit``; ``fit`` / ``train_on_batch`` with the epoch m
 
 * ``Layer.stateless_call``: how Keras' JAX trainer runs a model, the outermost call of
   a training step's forward pass;
-* ``Model.make_train_function``: a claimed model's train function tells the engine
+* ``Model.make_train_function``: a claimed model's train step is jitted twice and
+  chosen on the host per step (:class:`Split`), and its train function tells the engine
   after each call (live views are fed on the training thread).
 
 TensorFlow is never imported on this path.
