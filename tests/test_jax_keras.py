@@ -120,6 +120,16 @@ def test_every_samples_and_unsampled_steps_record_nothing(data):
     assert rec.first_nonfinite is None
 
 
+def test_steps_per_execution_samples_each_step(data):
+    """Keras' JAX trainer runs ``steps_per_execution`` steps as host calls of the jitted
+    step: the sampled ones still run the recording step, the others the lean one."""
+    m = make()
+    m.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", steps_per_execution=3)
+    with tfhist_magic.watch(m, every=2) as rec:
+        m.fit(*data, batch_size=8, epochs=1, verbose=0)  # 8 steps: 0..7
+    np.testing.assert_array_equal(rec.series("grads", rec.names("grads")[0]).steps, [0, 2, 4, 6])
+
+
 def test_no_init_distance_keeps_no_w0(data):
     """``init_distance=False``: no distance from the start (no w0 kept), the update's norm
     still measured."""

@@ -123,7 +123,10 @@ class Split:
         at = self._counter(opt) if opt is not None and self.engine.every > 1 else None
         if at is None:
             return self.full(state, data)
-        it = state[2][at]
+        try:
+            it = state[2][at]
+        except (TypeError, IndexError, KeyError):  # a state of another shape: always recorded
+            return self.full(state, data)
         it = self._last_it + 1 if it is self._last else int(np.asarray(it))
         k = it - self.engine.timeline.phase(opt, self.model).base
         logs, state = (self.full if k % self.engine.every == 0 else self.lean)(state, data)
