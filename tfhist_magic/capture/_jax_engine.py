@@ -166,6 +166,7 @@ class JaxEngine(BaseEngine):
     def __init__(self, recording: Recording, *, every: int, kinds, targets=None, init_distance: bool = True):
         super().__init__(recording, every=every, kinds=kinds, targets=targets, var_name=path_name, layer_name=path_name, model_vars=model_vars, init_distance=init_distance)
         self._lock = threading.Lock()
+        self._flush_lock = threading.RLock()  # see flush
         self._groups: dict = {}
         self._last_flush = time.monotonic()
         self._origins: dict = {}  # id(weight) -> its origin, w0 (NumPy, flat, compute dtype)
@@ -423,18 +424,21 @@ class JaxEngine(BaseEngine):
             for g, _ in done:
                 g.raw = None
         items = [(g, self._complete(g, raw)) for g, raw in done]
-        with self._lock:
-            for g, it in items:
-                g.pending.append(it)
-            work = []
-            for g in self._groups.values():
-                if g.pending or g.nonfinite != g.reported:
-                    cut = g.raw[0] if g.raw is not None else None  # an incomplete lean step: later rows wait
-                    work.append((g, [it for it in g.pending if cut is None or it[0] < cut]))
-                    g.pending = [it for it in g.pending if cut is not None and it[0] >= cut]
-            self._last_flush = time.monotonic()
-        for g, items in work:
-            deliver(self.rec, g.block(items))
+        # One flush at a time from taking its rows to delivering them: the callback thread
+        # (past _MAX_PENDING) and the training thread must not deliver out of step order.
+        with self._flush_lock:
+            with self._lock:
+                for g, it in items:
+                    g.pending.append(it)
+                work = []
+                for g in self._groups.values():
+                    if g.pending or g.nonfinite != g.reported:
+                        cut = g.raw[0] if g.raw is not None else None  # an incomplete lean step: later rows wait
+                        work.append((g, [it for it in g.pending if cut is None or it[0] < cut]))
+                        g.pending = [it for it in g.pending if cut is not None and it[0] >= cut]
+                self._last_flush = time.monotonic()
+            for g, items in work:
+                deliver(self.rec, g.block(items))
 
 
 def rows_now(values, bins: int) -> tuple[np.ndarray, list[str]]:
