@@ -11,7 +11,8 @@ import tensorflow as tf
 from test_ops import B, _cases, _check, _edge_stress, _exact_moments, _few_ulps
 from tfhist_magic import histogram as H
 from tfhist_magic.capture import _many, _ops
-from tfhist_magic.capture._ops import rows_and_probes, snapshot_rows, update_scalars
+from tfhist_magic.capture._ops import rows_and_probes, snapshot_rows
+from tfhist_magic.capture._scalars import update_scalars
 
 
 def _graph(values, bins=B, unknown=False, kinds=None):
@@ -131,9 +132,12 @@ def test_probes_of_many_activations_at_once(unknown):
 
 def _scalars_np(a, b, o):
     a, b, o = (np.asarray(v, np.float64).ravel() for v in (a, b, o))
+    s = max(float(np.max(np.abs(v))) for v in (a, b, o))  # scaled: float64 squares of 1e200 overflow
+    s = s if np.isfinite(s) and s > 0 else 1.0
+    a, b, o = a / s, b / s, o / s
     d = a - b
     ratio = np.std(d) / np.std(b) if np.std(b) > 0 else np.nan
-    return ratio, np.linalg.norm(d), np.linalg.norm(b - o)
+    return ratio, np.linalg.norm(d) * s, np.linalg.norm(b - o) * s
 
 
 @pytest.mark.parametrize("graph", [False, True], ids=["eager", "graph"])
@@ -175,6 +179,33 @@ def test_update_scalars_with_non_finite_weights_and_no_origin():
     got = update_scalars([tf.constant(a), tf.constant(c), tf.constant(b[:2])], [tf.constant(b), tf.constant(b), tf.constant(b[:2] * 2)], None, [True, True, True]).numpy()
     assert np.isnan(got[0, 1]) and np.isinf(got[1, 1]) and np.isnan(got[:, 2]).all()
     np.testing.assert_allclose(got[2, 1], np.sqrt(600.0), rtol=1e-7)  # 600 values, each moved by 1
+
+
+def test_update_scalars_of_weights_above_a_chunk():
+    """Weights of more than ``CHUNK`` values are measured a chunk at a time (the update's
+    mean first, then each chunk's norms combined scaled): as NumPy measures them in float64,
+    with updates of 1e-30 (squares underflow), float64 values whose squares overflow, and
+    NaN/Inf in the update."""
+    rng = np.random.default_rng(7)
+    n = 2 * _many.CHUNK + 123
+    b32 = rng.normal(size=n).astype(np.float32)
+    b64 = rng.normal(size=n) * 1e200
+    cases = [
+        (b32, (b32 + rng.normal(size=n) * 1e-3).astype(np.float32)),
+        (b32, (b32 + rng.normal(size=n) * 1e-30).astype(np.float32)),
+        (b64, b64 + rng.normal(size=n) * 1e199),
+    ]
+    for before, after in cases:
+        origin = (before * 0.5).astype(before.dtype)
+        sb = np.std(before / 1e200) * 1e200 if before.dtype == np.float64 else np.std(before.astype(np.float64))  # as the rows measure it
+        got = tf.function(lambda a, b, o: update_scalars([a], [b], [o], [True], tf.constant([sb], tf.float64)), autograph=False)(*map(tf.constant, (after, before, origin))).numpy()[0]
+        np.testing.assert_allclose(got, _scalars_np(after, before, origin), rtol=2e-6, atol=0, err_msg=str((before.dtype, after[:2])))
+    bad = b32.copy()
+    bad[n - 5] = np.nan
+    inf = b32.copy()
+    inf[CHUNK_ONE := _many.CHUNK + 1] = np.inf
+    got = update_scalars([tf.constant(bad), tf.constant(inf)], [tf.constant(b32), tf.constant(b32)], None, [True, True]).numpy()
+    assert np.isnan(got[0, 1]) and np.isinf(got[1, 1]) and np.isnan(got[:, 2]).all() and CHUNK_ONE < n
 
 
 def test_no_large_tensor_is_copied_into_a_concatenation():

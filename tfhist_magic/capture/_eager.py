@@ -18,7 +18,8 @@ import tensorflow as tf
 
 from ..block import Block, deliver
 from ._base import now_block
-from ._ops import PROBE_COLUMNS, compute_dtype, snapshot_rows, update_scalars
+from ._ops import PROBE_COLUMNS, compute_dtype, snapshot_rows
+from ._scalars import update_scalars
 from ._update import NonFiniteCheck, Update, by_dtype
 
 __all__ = ["record", "record_now", "rows_now", "EagerChecks"]

@@ -59,7 +59,8 @@ from ..constants import KINDS
 from ..health import is_weight_matrix
 from ..recording import Recording
 from . import _compat
-from ._ops import PROBE_COLUMNS, UPDATE_COLUMNS, compute_dtype, rows_and_probes, snapshot_rows, update_scalars
+from ._ops import PROBE_COLUMNS, compute_dtype, rows_and_probes, snapshot_rows
+from ._scalars import UPDATE_COLUMNS, update_scalars
 from ._graph import activation_ops, apply_grad_index, closure as run_closure, fetch_key, forward_read, graph_outputs, host_probe, session_probe_kind, update_reads, var_name
 from ._patch import Patches
 from ._update import all_finite
