@@ -19,6 +19,7 @@ on JAX) say which classes and methods; nothing here imports TensorFlow or JAX.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 
@@ -46,6 +47,13 @@ def layer_calls(engine, cls, meth: str, wrap=_plain) -> None:
     engine.patches.set(cls, meth, call)
 
 
+def around(plan, opt):
+    """What ``plan`` observes while ``opt``'s update runs (``plan.around(opt)``; nothing
+    for a plan without it, or none)."""
+    hook = getattr(plan, "around", None)
+    return hook(opt) if hook is not None else contextlib.nullcontext()
+
+
 def updates(engine, cls, meth: str, unpack, wrap=_plain) -> None:
     """Observe the update ``cls.meth``: ``unpack(opt, *args, **kwargs)`` returns
     ``(grads, variables, loss_scale, args, kwargs)`` of the update about to run, or None;
@@ -65,7 +73,8 @@ def updates(engine, cls, meth: str, unpack, wrap=_plain) -> None:
                 grads, variables, scale, args, kwargs = got
                 if grads and len(grads) == len(variables):
                     plan = engine.record_update(opt, grads, variables, scale=scale)
-            out = orig(opt, *args, **kwargs)
+            with around(plan, opt):
+                out = orig(opt, *args, **kwargs)
             if plan is not None:
                 engine.after_update(plan)  # the update scalars, from what the update did
             return out

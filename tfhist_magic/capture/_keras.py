@@ -51,6 +51,7 @@ class Flavor:
     var_name: Callable = None
     layer_name: Callable = None
     loss: Callable = None  # loss(model) -> fn(x, y, y_pred), for snapshots
+    per_weight: tuple = None  # see _tf2.Engine
 
     def model_vars(self, model):
         try:
@@ -83,6 +84,7 @@ def make_engine(flavor: Flavor, recording: Recording, *, every: int, kinds, targ
         model_vars=flavor.model_vars,
         tf_var=flavor.tf_var,
         init_distance=init_distance,
+        per_weight=flavor.per_weight,
     )
 
 

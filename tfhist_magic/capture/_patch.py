@@ -16,7 +16,9 @@ class Patches:
     def set(self, obj, name: str, value) -> None:
         # For a class, look only at its own __dict__: an inherited attribute must be
         # restored by deleting ours, not by copying the parent's onto the class.
-        if isinstance(obj, type):
+        # An instance's own attribute likewise: a method patched on one object is undone
+        # by deleting it, so the class's method shows through again.
+        if isinstance(obj, type) or hasattr(obj, "__dict__"):
             old = obj.__dict__.get(name, _ABSENT)
         else:
             old = getattr(obj, name, _ABSENT)

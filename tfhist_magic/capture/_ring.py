@@ -24,7 +24,8 @@ import tensorflow as tf
 from .. import histogram as H
 from ..block import Block, deliver
 from . import _compat
-from ._ops import PROBE_COLUMNS, UPDATE_COLUMNS
+from ._ops import PROBE_COLUMNS
+from ._scalars import UPDATE_COLUMNS
 from ._update import NonFiniteCheck, befores
 
 __all__ = ["Ring", "Rings", "RING_BYTES", "COLUMNS", "ring_budget"]
@@ -70,16 +71,17 @@ class Ring:
         # The ring's own functions (``_traced``): made by the first trace that reaches the
         # ring, called by every one (None under XLA and tf.distribute: inline there).
         self.record = None
-        self.after = None
+        self.afters: dict = {}  # group -> its after-update function
         self._befores = None  # per compute dtype: _update.Before
         self.nonfinite = NonFiniteCheck()
         self.last = -1
         self.lost = 0
 
-    def befores(self, measured, origins) -> list:
-        """The :class:`~._update.Before` of the weights ``measured``, made once per ring."""
+    def befores(self, measured, origins, grouped: bool = False) -> list:
+        """The :class:`~._update.Before` of the weights ``measured`` (``grouped``: per
+        group, see :func:`~._update.groups_of`), made once per ring."""
         if self._befores is None:
-            self._befores = befores(measured, origins)
+            self._befores = befores(measured, origins, grouped)
         return self._befores
 
     def write(self, step, rows, wall, forced):

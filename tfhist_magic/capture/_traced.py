@@ -15,12 +15,14 @@ cross-replica merge they are inlined. Touches only the ring, the origins and the
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import tensorflow as tf
 
 from .. import histogram as H
 from . import _compat
+from ._patch import Patches
 from ._ring import ring_budget
 from ._update import Update, all_finite, own_function
 
@@ -50,7 +52,7 @@ def record(engine, u: Update, own: bool):
     update ran (None: no update scalars). ``own``: through the ring's own functions
     (``u.live`` and ``u.checked`` their inputs); else inline, with ``u.check``."""
     ring = engine.rings.get(u.opt, u.names, u.dtypes, u.model, ring_budget(u.tensors))
-    befores = ring.befores(u.measured, engine.origins) if u.chief and u.measured else []
+    befores = ring.befores(u.measured, engine.origins, grouped=engine.per_weight is not None) if u.chief and u.measured else []
     xla = _compat.in_xla_context()
     clock = engine.clock.read() if xla else None
     if xla:
@@ -63,7 +65,7 @@ def record(engine, u: Update, own: bool):
         step, held, stds = ring.record(u.step, u.checked, u.live)
     else:
         step, held, stds = fn(u.step, None, None)
-    return After(ring, befores, step, list(held), list(stds), own, engine.every) if befores else None
+    return After(ring, befores, step, list(held), list(stds), own, engine.every, engine.per_weight, engine.tf_var) if befores else None
 
 
 def _sampled_fn(u: Update, ring, befores, every: int, std_col: int, clock):
@@ -103,18 +105,37 @@ def _sampled_fn(u: Update, ring, befores, every: int, std_col: int, clock):
 
 class After:
     """What a traced update's scalars need once the optimizer ran: the ring, the weights'
-    :class:`~._update.Before` and what the sampled branch handed on."""
+    :class:`~._update.Before` and what the sampled branch handed on.
 
-    __slots__ = ("ring", "befores", "step", "held", "stds", "own", "every")
+    The scalars of a group of weights are measured once its last weight is updated:
+    :meth:`around` observes the optimizer's update of each weight where the engine
+    names how (``per_weight``), :meth:`finish` measures the groups left after it."""
 
-    def __init__(self, ring, befores, step, held, stds, own: bool, every: int):
+    __slots__ = ("ring", "befores", "step", "held", "stds", "own", "every", "per_weight", "tf_var", "done")
+
+    def __init__(self, ring, befores, step, held, stds, own: bool, every: int, per_weight=None, tf_var=None):
         self.ring, self.befores, self.step, self.held, self.stds, self.own, self.every = ring, befores, step, held, stds, own, every
+        self.per_weight, self.tf_var = per_weight, tf_var or (lambda v: v)
+        self.done: dict = {}  # group -> the graph it was measured in
 
     def finish(self) -> None:
         """The update scalars of the weights (see :meth:`~._update.Before.scalars`) into
         the ring's slot, on sampled steps: measured on what the optimizer actually did,
-        so any optimizer, any ``every``."""
-        ring, befores, every = self.ring, self.befores, self.every
+        so any optimizer, any ``every``. Groups measured already in this graph are left
+        alone; those measured inside a branch of the update (an update that may not run:
+        gradient accumulation) are measured again here, after it, as without groups."""
+        graph = tf.compat.v1.get_default_graph()
+        for g in sorted({b.group for b in self.befores}):
+            if self.done.get(g) is not graph:  # not measured, or inside a branch of the update
+                self.finish_group(g)
+
+    def finish_group(self, g: int):
+        """Measure group ``g`` now (once its weights were updated); a tensor to order
+        what follows after it."""
+        self.done[g] = tf.compat.v1.get_default_graph()
+        ring, every = self.ring, self.every
+        pick = [i for i, b in enumerate(self.befores) if b.group == g]
+        befores = [self.befores[i] for i in pick]
 
         def after(step, held, stds):
             def _sampled():
@@ -122,11 +143,65 @@ class After:
                     ring.write_scalars(step, b.rows, b.scalars(before, std))
                 return tf.constant(True)
 
-            tf.cond(tf.equal(step % every, 0), _sampled, lambda: tf.constant(False))
+            return tf.cond(tf.equal(step % every, 0), _sampled, lambda: tf.constant(False))
 
+        held, stds = [self.held[i] for i in pick], [self.stds[i] for i in pick]
         if not self.own:
-            after(self.step, self.held, self.stds)
+            return after(self.step, held, stds)
+        fn = ring.afters.get(g)
+        if fn is None:
+            fn = ring.afters[g] = own_function(after)
+        return fn(self.step, held, stds)
+
+    @contextlib.contextmanager
+    def around(self, opt):
+        """While ``opt``'s update runs: each group measured right after its last weight's
+        update, and the next group's updates made to wait for it, so one group's old
+        values are alive at a time. Weight decay, which Keras applies to every weight
+        before any update, is deferred to each weight's own update (the same values:
+        a weight's decay and update read only that weight)."""
+        groups = {b.group for b in self.befores}
+        if self.per_weight is None or len(groups) < 2:
+            yield
             return
-        if ring.after is None:
-            ring.after = own_function(after)
-        ring.after(self.step, self.held, self.stds)
+        meth, at, decay_meth = self.per_weight
+        group_of, left = {}, dict.fromkeys(groups, 0)
+        for b in self.befores:
+            for v in b.variables:
+                group_of[id(v)] = group_of[id(self.tf_var(v))] = (b.group, v)
+                left[b.group] += 1
+        orig_step, orig_decay = getattr(opt, meth), getattr(opt, decay_meth, None)
+        deferred: dict = {}  # id(weight) -> the variable its decay was asked for
+        last: list = []
+
+        def decay(variables, *args, **kwargs):
+            now = []
+            for v in variables:
+                got = group_of.get(id(v))
+                (deferred.__setitem__(id(got[1]), v) if got is not None else now.append(v))
+            if now:
+                orig_decay(now, *args, **kwargs)
+
+        def update_step(*args, **kwargs):
+            var = args[at] if len(args) > at else kwargs.get("variable")
+            got = group_of.get(id(var))
+            with tf.control_dependencies(last[-1:]):
+                if got is not None and id(got[1]) in deferred:
+                    orig_decay([deferred.pop(id(got[1]))])
+                out = orig_step(*args, **kwargs)
+            if got is not None:
+                left[got[0]] -= 1
+                if left[got[0]] == 0:
+                    last.append(self.finish_group(got[0]))
+            return out
+
+        patches = Patches()
+        for name, fn in ((meth, update_step), (decay_meth, decay if orig_decay is not None else None)):
+            if fn is not None:
+                patches.set(opt, name, tf.autograph.experimental.do_not_convert(fn))
+        try:
+            yield
+        finally:
+            patches.undo()
+            if deferred:  # a weight decayed but never updated: decayed all the same
+                orig_decay(list(deferred.values()))

@@ -22,10 +22,11 @@ import tensorflow as tf
 from . import _compat
 from ._base import ratio_of
 from ._many import tensor_list
-from ._ops import compute_dtype, prepare, rows_and_probes, update_scalars, update_scalars_listed
+from ._ops import compute_dtype, prepare, rows_and_probes
+from ._scalars import update_scalars, update_scalars_listed
 from ._origin import Origins, flat
 
-__all__ = ["Update", "Before", "NonFiniteCheck", "all_finite", "applied", "befores", "measured_rows", "rows_maker", "own_function"]
+__all__ = ["Update", "Before", "groups_of", "NonFiniteCheck", "all_finite", "applied", "befores", "measured_rows", "rows_maker", "own_function"]
 
 
 class Update:
@@ -152,6 +153,30 @@ def measured_rows(names: dict, tensors: dict) -> list:
     return out
 
 
+#: Where an optimizer's update of each weight can be observed (Keras 3), the weights are
+#: measured in groups, each right after the update of its last weight, so the old values
+#: alive at once are one group's: groups of at most this share of the measured weights'
+#: bytes (one weight when it is larger), never split below GROUP_FLOOR bytes.
+GROUP_SHARE = 0.25
+GROUP_FLOOR = 16 * 2**20
+
+
+def groups_of(measured) -> list:
+    """``measured`` (in update order) cut into runs of at most ``max(GROUP_SHARE x their
+    bytes, GROUP_FLOOR)`` bytes, or one weight each where a weight is larger."""
+    share, floor = GROUP_SHARE, GROUP_FLOOR
+    sizes = [tf.TensorShape(v.shape).num_elements() * tf.as_dtype(v.dtype).size for _, v, _ in measured]
+    cap = max(sum(sizes) * share, floor)
+    out, held = [[]], 0
+    for m, n in zip(measured, sizes):
+        if out[-1] and held + n > cap:
+            out.append([])
+            held = 0
+        out[-1].append(m)
+        held += n
+    return out
+
+
 def by_dtype(measured) -> list:
     """``measured`` split per compute dtype: ``[(cd, [(row, variable, ratio)])]``."""
     out = []
@@ -167,10 +192,10 @@ class Before:
     variables, which get an update ratio, where their origins lie, and how their values
     before a sampled update reach the code after it (see the module doc)."""
 
-    __slots__ = ("rows", "variables", "ratio", "origin", "buf", "dtype")
+    __slots__ = ("rows", "variables", "ratio", "origin", "buf", "dtype", "group")
 
-    def __init__(self, rows, variables, ratio, origin):
-        self.rows, self.variables, self.ratio, self.origin = rows, variables, ratio, origin
+    def __init__(self, rows, variables, ratio, origin, group: int = 0):
+        self.rows, self.variables, self.ratio, self.origin, self.group = rows, variables, ratio, origin, group
         self.buf = None
         self.dtype = compute_dtype(tf.as_dtype(variables[0].dtype))
 
@@ -211,12 +236,14 @@ class Before:
         return update_scalars(afters, tf.split(values, sizes) if len(sizes) > 1 else [values], origins, self.ratio, std)
 
 
-def befores(measured, origins: Origins) -> list:
-    """For the weights ``measured``, per compute dtype, a :class:`Before`."""
+def befores(measured, origins: Origins, grouped: bool = False) -> list:
+    """For the weights ``measured``, per compute dtype, a :class:`Before`; ``grouped``:
+    per group of :func:`groups_of` and compute dtype."""
     out = []
-    for cd, pick in by_dtype(measured):
-        variables = [v for _, v, _ in pick]
-        out.append(Before([i for i, _, _ in pick], variables, [r for _, _, r in pick], origins.of(cd, variables)))
+    for g, part in enumerate(groups_of(measured) if grouped else [measured]):
+        for cd, pick in by_dtype(part):
+            variables = [v for _, v, _ in pick]
+            out.append(Before([i for i, _, _ in pick], variables, [r for _, _, r in pick], origins.of(cd, variables), g))
     return out
 
 

@@ -39,5 +39,8 @@ FLAVOR = _keras.Flavor(
     tf_var=lambda v: v.value if isinstance(v, keras.Variable) else v,
     var_name=lambda v: getattr(v, "path", None) or v.name,
     layer_name=lambda layer: getattr(layer, "path", None) or layer.name,
+    # TFOptimizer._distributed_tf_update_step: update_step(gradient, variable, learning_rate)
+    # per weight, after _apply_weight_decay(variables) of them all
+    per_weight=("update_step", 1, "_apply_weight_decay"),
     loss=lambda model: lambda x, y, y_pred: model.compute_loss(x=x, y=y, y_pred=y_pred, training=False),
 )
