@@ -168,22 +168,21 @@ def child(name: str, arm: str, steps: int) -> dict:
     base = _status("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # VmHWM := VmRSS
-    tf.config.experimental.reset_memory_stats(dev)
-    tf_base = tf.config.experimental.get_memory_info(dev)["current"]
+    tf_base = _tf_memory(dev, "current", reset=True)
     t0 = time.perf_counter()
     watch = tfhist_magic.watch(**WATCHED[arm]) if arm != "plain" else None
     rec = watch.__enter__() if watch is not None else None
     try:
         m.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
         held_rss = _status("VmRSS") - base
-        held_tf = tf.config.experimental.get_memory_info(dev)["current"] - tf_base
+        held_tf = _tf_memory(dev, "current") - tf_base
         buffers = _watch_buffers()
     finally:
         if watch is not None:
             watch.__exit__(*sys.exc_info())
     secs = time.perf_counter() - t0
     peak = _status("VmHWM") - base
-    tf_peak = tf.config.experimental.get_memory_info(dev)["peak"] - tf_base
+    tf_peak = _tf_memory(dev, "peak") - tf_base
     return {
         "workload": name,
         "arm": arm,
@@ -201,6 +200,20 @@ def child(name: str, arm: str, steps: int) -> dict:
         "series": len(rec) if rec is not None else 0,
         "fit_s": secs,
     }
+
+
+def _tf_memory(dev: str, key: str, reset: bool = False) -> float:
+    """TensorFlow's allocator's ``key`` bytes on ``dev``; NaN where the allocator keeps no
+    statistics (TensorFlow's default CPU allocator: run with ``--tf-stats``, which makes
+    it the BFC allocator, whose pool changes the RSS figures a little)."""
+    import tensorflow as tf
+
+    try:
+        if reset:
+            tf.config.experimental.reset_memory_stats(dev)
+        return tf.config.experimental.get_memory_info(dev)[key]
+    except ValueError:
+        return float("nan")
 
 
 # -- the parent: one fresh process per (workload, arm), then the table -------------------
@@ -265,6 +278,7 @@ def main(argv=None) -> int:
     ap.add_argument("--arms", default="plain,default,every1", help=f"comma-separated, of {','.join(ARMS)} (plain is always run)")
     ap.add_argument("--steps", type=int, default=4, help="steps of the measured fit")
     ap.add_argument("--repeats", type=int, default=1, help="fresh processes per arm (the arms alternate); the table shows medians [min, max]")
+    ap.add_argument("--tf-stats", action="store_true", help="TensorFlow's BFC allocator on the CPU, so the TF peak columns are measured (NaN without it)")
     ap.add_argument("--json", metavar="FILE", help="also write every measurement to FILE")
     ap.add_argument("--child", nargs=2, metavar=("WORKLOAD", "ARM"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -278,6 +292,8 @@ def main(argv=None) -> int:
     bad = [w for w in workloads if w not in WORKLOADS] + [a for a in arms if a not in ARMS]
     if bad or not workloads:
         ap.error(f"unknown {', '.join(bad) or 'workload (none given)'}; workloads: {','.join(WORKLOADS)}; arms: {','.join(ARMS)}")
+    if args.tf_stats:
+        os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"  # the children inherit it
     if args.steps < 1 or args.repeats < 1:
         ap.error("--steps and --repeats must be >= 1")
     command = shlex.join(["bench/memory.py", *(sys.argv[1:] if argv is None else argv)])

@@ -57,6 +57,21 @@ def exact(row, v):
     np.testing.assert_allclose(row[B + H.STD], ref[B + H.STD], rtol=1e-5, atol=1e-7)
 
 
+def near(row, v, ulps: int = 4):
+    """:func:`exact` for values the training step computed in a program of its own: a
+    separate ``jax.grad`` of the same loss may differ from them in the last bits (XLA fuses
+    the two programs differently, and uses FMA where the CPU has it), so the extremes and
+    width are the oracle's within ``ulps`` float32 ulps and at most one value a bin moved."""
+    ref = H.reference_row(np.asarray(v), B)
+    assert row[:B].sum() == ref[:B].sum() and np.abs(row[:B] - ref[:B]).sum() <= 2
+    for k in (H.NAN, H.POSINF, H.NEGINF):
+        assert row[B + k] == ref[B + k], k
+    for k in (H.MIN, H.MAX, H.WIDTH):
+        assert abs(row[B + k] - ref[B + k]) <= ulps * np.spacing(np.float32(abs(ref[B + k]))), k
+    np.testing.assert_allclose(row[B + H.MEAN], ref[B + H.MEAN], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(row[B + H.STD], ref[B + H.STD], rtol=1e-5, atol=1e-7)
+
+
 def test_importing_and_watching_does_not_import_tensorflow(data):
     assert "tensorflow" not in sys.modules
     m = make()
@@ -93,7 +108,7 @@ def test_fit_step0_and_final_against_the_oracles(data):
         exact(s.rows[0], w0[i])  # step 0: the initial weights
         exact(s.rows[-1], values(m)[i])  # the last snapshot: the trained weights
         np.testing.assert_array_equal(s.edges[0], H.bin_edges(w0[i].min(), w0[i].max(), B))
-        exact(rec.series("grads", n).rows[0], np.asarray(g0[i]))  # step 0: jax.grad on batch 0
+        near(rec.series("grads", n).rows[0], np.asarray(g0[i]))  # step 0: jax.grad on batch 0
     acts = rec.names("activations")
     exact(rec.series("activations", acts[0]).rows[0], hidden0)
     np.testing.assert_allclose(rec.series("activations", acts[1]).rows[0][B + H.MEAN], out0.mean(), rtol=1e-5)
