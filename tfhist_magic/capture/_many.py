@@ -259,7 +259,7 @@ def _classes(sizes):
     pos = tf.range(T)
     first = tf.concat([tf.ones([tf.minimum(T, 1)], tf.bool), tf.not_equal(sorted_cls[1:], sorted_cls[:-1])], 0)
     class_start = tf.gather(tf.boolean_mask(pos, first), tf.cumsum(tf.cast(first, tf.int32)) - 1)
-    cap = tf.bitwise.right_shift(CHUNK, tf.minimum(sorted_cls, 20))  # members whose padded values fit in CHUNK
+    cap = tf.bitwise.right_shift(CHUNK, tf.minimum(sorted_cls, CHUNK.bit_length() - 1))  # members whose padded values fit in CHUNK
     sub = (pos - class_start) // tf.maximum(cap, 1)
     key = tf.cast(sorted_cls, tf.int64) * (CHUNK + 1) + tf.cast(sub, tf.int64)
     new = tf.concat([tf.ones([tf.minimum(T, 1)], tf.bool), tf.not_equal(key[1:], key[:-1])], 0)

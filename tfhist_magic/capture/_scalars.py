@@ -106,14 +106,16 @@ def _update_long(a, b, o=None) -> tf.Tensor:
     return tf.stack([sd, got[1], got[2] if o is not None else tf.constant(np.nan, tf.float64)])
 
 
-def _update_fn(cd: tf.DType, origin: bool):
+def _update_fn(cd: tf.DType, origin: bool, long: bool = False):
     """The cached function ``(afters, befores[, origin], offsets) -> [T, UPDATE_COLUMNS]``
     (std of the update in the first column) of ``T`` weights of compute dtype ``cd``: their
     flat values after and before the update as ``TensorList`` items (their buffers, not
     copies), ``origin`` their w0 side by side in one flat vector, weight ``t`` at
     ``offsets[t]``. One call op in a training trace for all the weights, which it
-    measures one at a time (their temporaries never add up)."""
-    key = ("update", cd, origin)
+    measures one at a time (their temporaries never add up); ``long``: some weights are
+    above :data:`CHUNK` values (measured a chunk at a time: nested loops, which a new
+    training function pays to instantiate, so only where needed)."""
+    key = ("update", cd, origin, long)
     fn = _FNS.get(key)
     if fn is None:
 
@@ -124,8 +126,9 @@ def _update_fn(cd: tf.DType, origin: bool):
             def step(i, acc):
                 a, b = list_item(afters, i, cd), list_item(befores, i, cd)
                 o = tf.slice(rest[0], tf.reshape(offsets[i], [1]), tf.shape(b)) if origin else None
-                long = tf.size(a) > CHUNK
-                return i + 1, acc.write(i, tf.cond(long, lambda: _update_long(a, b, o), lambda: _update_one(a, b, o)))
+                if not long:
+                    return i + 1, acc.write(i, _update_one(a, b, o))
+                return i + 1, acc.write(i, tf.cond(tf.size(a) > CHUNK, lambda: _update_long(a, b, o), lambda: _update_one(a, b, o)))
 
             acc = tf.TensorArray(tf.float64, size=T, element_shape=[UPDATE_COLUMNS])
             _, acc = tf.while_loop(lambda i, _: i < T, step, (tf.constant(0), acc), parallel_iterations=1)
@@ -157,7 +160,7 @@ def update_scalars_listed(afters, befores, origin, ratio, before_std) -> tf.Tens
     offsets = tf.constant(np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32))
     args = (after_items, befores) + ((origin,) if origin is not None else ()) + (offsets,)
     with _compat.function_call_config(_compat.NO_GRAPPLER):
-        out = _update_fn(cd, origin is not None)(*args)
+        out = _update_fn(cd, origin is not None, max(sizes) > CHUNK)(*args)
     return _ratio_column(out, ratio, before_std)
 
 
@@ -226,7 +229,7 @@ def update_scalars(afters, befores, origins, ratio, before_std=None) -> tf.Tenso
                     items = [tensor_list([v[t] for t in large], cd) for v in (flat, bs)]
                     origin = [tf.concat([os_[t] for t in large], 0)] if os_ is not None else []
                     offsets = tf.constant(np.concatenate([[0], np.cumsum([sizes[t] for t in large])[:-1]]).astype(np.int32))
-                    parts.append(_update_fn(cd, os_ is not None)(*items, *origin, offsets))
+                    parts.append(_update_fn(cd, os_ is not None, max(sizes[t] for t in large) > CHUNK)(*items, *origin, offsets))
                     order += large
         out = tf.concat(parts, 0) if len(parts) > 1 else parts[0]
         if order != sorted(order):
