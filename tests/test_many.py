@@ -181,11 +181,18 @@ def test_update_scalars_with_non_finite_weights_and_no_origin():
     np.testing.assert_allclose(got[2, 1], np.sqrt(600.0), rtol=1e-7)  # 600 values, each moved by 1
 
 
-def test_update_scalars_of_weights_above_a_chunk():
-    """Weights of more than ``CHUNK`` values are measured a chunk at a time (the update's
-    mean first, then each chunk's norms combined scaled): as NumPy measures them in float64,
-    with updates of 1e-30 (squares underflow), float64 values whose squares overflow, and
-    NaN/Inf in the update."""
+def test_update_scalars_of_weights_above_a_chunk(monkeypatch):
+    """Weights of more than ``LONG`` values (here lowered to a chunk) are measured a chunk
+    at a time (the update's mean first, then each chunk's norms combined scaled): as NumPy
+    measures them in float64, with updates of 1e-30 (squares underflow), float64 values
+    whose squares overflow, and NaN/Inf in the update."""
+    from tfhist_magic.capture import _scalars
+
+    monkeypatch.setattr(_scalars, "LONG", _many.CHUNK)
+    monkeypatch.setattr(_scalars, "_FNS", {})  # functions traced with this threshold
+    calls = []
+    orig = _scalars._update_long
+    monkeypatch.setattr(_scalars, "_update_long", lambda *a: calls.append(1) or orig(*a))
     rng = np.random.default_rng(7)
     n = 2 * _many.CHUNK + 123
     b32 = rng.normal(size=n).astype(np.float32)
@@ -206,6 +213,7 @@ def test_update_scalars_of_weights_above_a_chunk():
     inf[CHUNK_ONE := _many.CHUNK + 1] = np.inf
     got = update_scalars([tf.constant(bad), tf.constant(inf)], [tf.constant(b32), tf.constant(b32)], None, [True, True]).numpy()
     assert np.isnan(got[0, 1]) and np.isinf(got[1, 1]) and np.isnan(got[:, 2]).all() and CHUNK_ONE < n
+    assert calls  # the chunked path measured them
 
 
 def test_no_large_tensor_is_copied_into_a_concatenation():

@@ -23,6 +23,11 @@ __all__ = ["UPDATE_COLUMNS", "update_scalars", "update_scalars_listed", "update_
 
 _FNS: dict = {}
 
+#: A weight above this many values is measured a chunk (:data:`CHUNK`) at a time; below it,
+#: in one pass, whose temporaries (three of the weight's size) are worth the simpler
+#: function: a new training function instantiates no nested loops for it.
+LONG = 1 << 22
+
 
 def _ratio_one(after, before) -> tf.Tensor:
     # In the compute dtype (float32 for float32 weights: no float64 copies of the weights on
@@ -128,7 +133,7 @@ def _update_fn(cd: tf.DType, origin: bool, long: bool = False):
                 o = tf.slice(rest[0], tf.reshape(offsets[i], [1]), tf.shape(b)) if origin else None
                 if not long:
                     return i + 1, acc.write(i, _update_one(a, b, o))
-                return i + 1, acc.write(i, tf.cond(tf.size(a) > CHUNK, lambda: _update_long(a, b, o), lambda: _update_one(a, b, o)))
+                return i + 1, acc.write(i, tf.cond(tf.size(a) > LONG, lambda: _update_long(a, b, o), lambda: _update_one(a, b, o)))
 
             acc = tf.TensorArray(tf.float64, size=T, element_shape=[UPDATE_COLUMNS])
             _, acc = tf.while_loop(lambda i, _: i < T, step, (tf.constant(0), acc), parallel_iterations=1)
@@ -160,7 +165,7 @@ def update_scalars_listed(afters, befores, origin, ratio, before_std) -> tf.Tens
     offsets = tf.constant(np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int32))
     args = (after_items, befores) + ((origin,) if origin is not None else ()) + (offsets,)
     with _compat.function_call_config(_compat.NO_GRAPPLER):
-        out = _update_fn(cd, origin is not None, max(sizes) > CHUNK)(*args)
+        out = _update_fn(cd, origin is not None, max(sizes) > LONG)(*args)
     return _ratio_column(out, ratio, before_std)
 
 
@@ -229,7 +234,7 @@ def update_scalars(afters, befores, origins, ratio, before_std=None) -> tf.Tenso
                     items = [tensor_list([v[t] for t in large], cd) for v in (flat, bs)]
                     origin = [tf.concat([os_[t] for t in large], 0)] if os_ is not None else []
                     offsets = tf.constant(np.concatenate([[0], np.cumsum([sizes[t] for t in large])[:-1]]).astype(np.int32))
-                    parts.append(_update_fn(cd, os_ is not None, max(sizes[t] for t in large) > CHUNK)(*items, *origin, offsets))
+                    parts.append(_update_fn(cd, os_ is not None, max(sizes[t] for t in large) > LONG)(*items, *origin, offsets))
                     order += large
         out = tf.concat(parts, 0) if len(parts) > 1 else parts[0]
         if order != sorted(order):

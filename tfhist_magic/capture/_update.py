@@ -156,9 +156,10 @@ def measured_rows(names: dict, tensors: dict) -> list:
 #: Where an optimizer's update of each weight can be observed (Keras 3), the weights are
 #: measured in groups, each right after the update of its last weight, so the old values
 #: alive at once are one group's: groups of at most this share of the measured weights'
-#: bytes (one weight when it is larger), never split below GROUP_FLOOR bytes.
+#: bytes (one weight when it is larger), never split below GROUP_FLOOR bytes: each group
+#: is one more small function in every new trace, worth it where the old values weigh.
 GROUP_SHARE = 0.25
-GROUP_FLOOR = 16 * 2**20
+GROUP_FLOOR = 64 * 2**20
 
 
 def groups_of(measured) -> list:
