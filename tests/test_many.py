@@ -197,14 +197,17 @@ def test_update_scalars_of_weights_above_a_chunk(monkeypatch):
     n = 2 * _many.CHUNK + 123
     b32 = rng.normal(size=n).astype(np.float32)
     b64 = rng.normal(size=n) * 1e200
+    tiny = (b32 * 1e-29).astype(np.float32)  # an update of ~1e-30 that float32 holds: its squares underflow
     cases = [
         (b32, (b32 + rng.normal(size=n) * 1e-3).astype(np.float32)),
-        (b32, (b32 + rng.normal(size=n) * 1e-30).astype(np.float32)),
+        (tiny, (tiny + rng.normal(size=n) * 1e-30).astype(np.float32)),
         (b64, b64 + rng.normal(size=n) * 1e199),
     ]
+    assert (cases[1][0] != cases[1][1]).mean() > 0.5
     for before, after in cases:
         origin = (before * 0.5).astype(before.dtype)
-        sb = np.std(before / 1e200) * 1e200 if before.dtype == np.float64 else np.std(before.astype(np.float64))  # as the rows measure it
+        scale = float(np.max(np.abs(before)))
+        sb = np.std(before / scale) * scale  # as the rows measure it (no overflow)
         got = tf.function(lambda a, b, o: update_scalars([a], [b], [o], [True], tf.constant([sb], tf.float64)), autograph=False)(*map(tf.constant, (after, before, origin))).numpy()[0]
         np.testing.assert_allclose(got, _scalars_np(after, before, origin), rtol=2e-6, atol=0, err_msg=str((before.dtype, after[:2])))
     bad = b32.copy()

@@ -4,6 +4,8 @@ each update, against the weights fetched before and after each step and against
 GradientTape gradients on the same batch, on the graph, XLA and eager paths; kept by
 save/load and written to TensorBoard."""
 
+import sys
+
 import numpy as np
 import pytest
 import keras
@@ -361,7 +363,8 @@ def test_no_init_distance_keeps_no_copy_of_the_weights(xy, how):
 
 
 def _one_weight_a_group(monkeypatch) -> list:
-    """Groups of one weight each; the groups measured, in the order they were."""
+    """Groups of one weight each; the groups measured, in the order they were, with the
+    function that measured each."""
     from tfhist_magic.capture import _traced, _update
 
     monkeypatch.setattr(_update, "GROUP_FLOOR", 0)
@@ -370,7 +373,8 @@ def _one_weight_a_group(monkeypatch) -> list:
     orig = _traced.After.finish_group
 
     def finish_group(self, g):
-        measured.append(g)
+        # where from: the patched per-weight update (right after it), or finish() after all
+        measured.append((g, sys._getframe(1).f_code.co_name))
         return orig(self, g)
 
     monkeypatch.setattr(_traced.After, "finish_group", finish_group)
@@ -404,7 +408,8 @@ def test_weights_measured_in_groups_right_after_their_update(xy, how, monkeypatc
     for a, b in zip(plain.trainable_variables, m.trainable_variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     n = len(x) // BATCH
-    assert sorted(set(measured)) == [0, 1, 2, 3]  # four groups, each measured on its own
+    # four groups, each measured on its own right after its update, none left to the end
+    assert sorted({g for g, _ in measured}) == [0, 1, 2, 3] and {w for _, w in measured} == {"update_step"}
     for i, v in enumerate(m.trainable_variables):
         steps, un = rec.scalar("update_norm", v.path)
         np.testing.assert_array_equal(steps, np.arange(n))
@@ -437,7 +442,8 @@ def test_groups_under_gradient_accumulation_train_as_plain(xy, monkeypatch):
     rec, snaps = _fit(m, x, y)
     for a, b in zip(plain.trainable_variables, m.trainable_variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
-    assert sorted(set(measured)) == [0, 1, 2, 3]
+    # inside the accumulating cond's branch, and once more after it
+    assert {g for g, w in measured if w == "update_step"} == {g for g, w in measured if w == "finish"} == {0, 1, 2, 3}
     updates = {float(np.linalg.norm(snaps[k + 1][0] - snaps[k][0])) for k in range(len(snaps) - 1)}
     for metric in ("update_norm", "init_distance"):
         for u, v in zip(base.trainable_variables, m.trainable_variables):
@@ -447,3 +453,35 @@ def test_groups_under_gradient_accumulation_train_as_plain(xy, monkeypatch):
     # an applied update is among them, measured on the weights fetched around it
     un = rec.scalar("update_norm", m.trainable_variables[0].path)[1]
     assert any(u > 0 and any(abs(u - w) <= 2e-6 * w for w in updates) for u in un)
+
+
+def test_groups_are_not_made_under_a_strategy_or_with_constraints(xy, monkeypatch):
+    """Under a one-device strategy Keras updates in its merge, where the per-weight hook
+    does not apply: no groups, and AdamW trains bit-identically; a constrained weight's
+    group is measured after the whole update (after Keras applied the constraint), so its
+    update norm is what the weights fetched around the step say."""
+    measured = _one_weight_a_group(monkeypatch)
+    x, y = xy
+
+    def model(constraint=None):
+        keras.utils.set_random_seed(0)
+        m = keras.Sequential([keras.Input((8,)), L.Dense(16, activation="relu", kernel_constraint=constraint), L.Dense(1)])
+        m.compile(optimizer=keras.optimizers.AdamW(0.05, weight_decay=0.1), loss="mse")
+        return m
+
+    strategy = tf.distribute.OneDeviceStrategy("/cpu:0")
+    with strategy.scope():
+        plain = model()
+    plain.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    with strategy.scope():
+        m = model()
+    rec, _ = _fit(m, x, y)
+    for a, b in zip(plain.trainable_variables, m.trainable_variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert {w for _, w in measured} <= {"finish"} and rec.scalar_names("update_norm")
+    measured.clear()
+    m = model(keras.constraints.MaxNorm(0.05))
+    rec, snaps = _fit(m, x, y)
+    assert {w for g, w in measured if g == 0} == {"finish"} and "update_step" in {w for _, w in measured}
+    steps, un = rec.scalar("update_norm", m.trainable_variables[0].path)
+    np.testing.assert_allclose(un, [np.linalg.norm(snaps[k + 1][0] - snaps[k][0]) for k in steps], rtol=2e-6)

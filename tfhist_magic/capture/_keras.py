@@ -51,7 +51,7 @@ class Flavor:
     var_name: Callable = None
     layer_name: Callable = None
     loss: Callable = None  # loss(model) -> fn(x, y, y_pred), for snapshots
-    per_weight: tuple = None  # see _tf2.Engine
+    per_weight: Callable = None  # fn(optimizer) -> spec or None; see _tf2.Engine
 
     def model_vars(self, model):
         try:

@@ -5,8 +5,8 @@ Owns ``update_scalars`` (any graph, XLA included, or eagerly) and
 ``TensorList`` items): per weight, the update ratio ``std(after - before) / std(before)``,
 the update's norm ``||after - before||`` and the distance from the origin
 ``||before - w0||``. Small weights are measured together (segment sums); a large one
-where it lies, and above :data:`~._many.CHUNK` values a chunk at a time, so the
-temporaries stay a few chunks whatever the weight's size. Touches no Recording.
+where it lies, and above :data:`LONG` values a chunk (:data:`~._many.CHUNK`) at a time,
+so the temporaries stay a few chunks whatever the weight's size. Touches no Recording.
 """
 
 from __future__ import annotations
@@ -81,19 +81,20 @@ def _update_one(a, b, o=None) -> tf.Tensor:
 
 
 def _update_long(a, b, o=None) -> tf.Tensor:
-    """:func:`_update_one` of a weight above :data:`CHUNK` values, a chunk at a time (a
+    """:func:`_update_one` of a weight above :data:`LONG` values, a chunk at a time (a
     chunk's temporaries, not the weight's): the update's mean first (a float64 sum over
     the chunks), then each chunk's norms about it, combined scaled by the largest (no
-    overflow)."""
-    n = tf.size(a)
-    chunks = (n + CHUNK - 1) // CHUNK
+    overflow). Indices in int64: a weight may pass 2**31 values."""
+    n = tf.size(a, out_type=tf.int64)
+    size = tf.constant(CHUNK, tf.int64)
+    chunks = (n + size - 1) // size
     cols = 3 if o is not None else 2
 
     def part(x, i):
-        return x[i * CHUNK : tf.minimum((i + 1) * CHUNK, n)]
+        return x[i * size : tf.minimum((i + 1) * size, n)]
 
     def loop(body, init):
-        return tf.while_loop(lambda i, _: i < chunks, body, (tf.constant(0), init), parallel_iterations=1)[1]
+        return tf.while_loop(lambda i, _: i < chunks, body, (tf.constant(0, tf.int64), init), parallel_iterations=1)[1]
 
     total = loop(lambda i, s: (i + 1, s + tf.reduce_sum(tf.cast(part(a, i) - part(b, i), tf.float64))), tf.zeros([], tf.float64))
     mean = tf.cast(total / tf.cast(n, tf.float64), a.dtype)
@@ -101,9 +102,9 @@ def _update_long(a, b, o=None) -> tf.Tensor:
     def norms(i, acc):
         d = part(a, i) - part(b, i)
         parts = [d - mean, d] + ([part(b, i) - part(o, i)] if o is not None else [])
-        return i + 1, acc.write(i, _norms(parts))
+        return i + 1, acc.write(tf.cast(i, tf.int32), _norms(parts))
 
-    each = loop(norms, tf.TensorArray(tf.float64, size=chunks, element_shape=[cols])).stack()
+    each = loop(norms, tf.TensorArray(tf.float64, size=tf.cast(chunks, tf.int32), element_shape=[cols])).stack()
     top = tf.reduce_max(each, 0)
     scale = tf.where((top > 0) & tf.math.is_finite(top), top, tf.ones_like(top))
     got = tf.sqrt(tf.reduce_sum(tf.square(each / scale), 0)) * scale
@@ -118,7 +119,7 @@ def _update_fn(cd: tf.DType, origin: bool, long: bool = False):
     copies), ``origin`` their w0 side by side in one flat vector, weight ``t`` at
     ``offsets[t]``. One call op in a training trace for all the weights, which it
     measures one at a time (their temporaries never add up); ``long``: some weights are
-    above :data:`CHUNK` values (measured a chunk at a time: nested loops, which a new
+    above :data:`LONG` values (measured a chunk at a time: nested loops, which a new
     training function pays to instantiate, so only where needed)."""
     key = ("update", cd, origin, long)
     fn = _FNS.get(key)

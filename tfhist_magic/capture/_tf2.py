@@ -53,11 +53,12 @@ class Engine(BaseEngine):
         iterations: ``fn(optimizer) -> variable`` giving the update counter.
         tf_var: ``fn(variable) -> tf.Variable`` the variable a distributed update names
             (Keras 3 hands ``v.value`` to the strategy).
-        per_weight: ``(method, index, decay method)``: the optimizer's method that updates
-            one weight (the weight its positional argument ``index``) and the one that
-            applies weight decay to a list of weights, observed so each group of weights'
-            update scalars is measured right after its update (:meth:`~._traced.After.around`);
-            None: all after the whole update.
+        per_weight: ``fn(optimizer) -> (method, index, decay method)`` or None: the
+            optimizer's method that updates one weight (the weight its positional
+            argument ``index``) and the one that applies weight decay to a list of
+            weights, observed so each group of weights' update scalars is measured right
+            after its update (:meth:`~._traced.After.around`); None: all after the whole
+            update.
     """
 
     def __init__(self, recording: Recording, *, every: int, kinds, targets=None, iterations, var_name, layer_name, model_vars, tf_var=None, init_distance: bool = True, per_weight=None):

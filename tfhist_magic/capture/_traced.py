@@ -52,7 +52,8 @@ def record(engine, u: Update, own: bool):
     update ran (None: no update scalars). ``own``: through the ring's own functions
     (``u.live`` and ``u.checked`` their inputs); else inline, with ``u.check``."""
     ring = engine.rings.get(u.opt, u.names, u.dtypes, u.model, ring_budget(u.tensors))
-    befores = ring.befores(u.measured, engine.origins, grouped=engine.per_weight is not None) if u.chief and u.measured else []
+    per_weight = engine.per_weight(u.opt) if engine.per_weight is not None else None
+    befores = ring.befores(u.measured, engine.origins, grouped=per_weight is not None) if u.chief and u.measured else []
     xla = _compat.in_xla_context()
     clock = engine.clock.read() if xla else None
     if xla:
@@ -65,7 +66,7 @@ def record(engine, u: Update, own: bool):
         step, held, stds = ring.record(u.step, u.checked, u.live)
     else:
         step, held, stds = fn(u.step, None, None)
-    return After(ring, befores, step, list(held), list(stds), own, engine.every, engine.per_weight, engine.tf_var) if befores else None
+    return After(ring, befores, step, list(held), list(stds), own, engine.every, per_weight, engine.tf_var) if befores else None
 
 
 def _sampled_fn(u: Update, ring, befores, every: int, std_col: int, clock):
@@ -158,16 +159,19 @@ class After:
         """While ``opt``'s update runs: each group measured right after its last weight's
         update, and the next group's updates made to wait for it, so one group's old
         values are alive at a time. Weight decay, which Keras applies to every weight
-        before any update, is deferred to each weight's own update (the same values:
-        a weight's decay and update read only that weight)."""
+        before any update, is deferred to each weight's own update (the same values: a
+        weight's decay and update read only that weight); an update of a weight not in a
+        group applies every deferred decay first. A group with a constrained weight is
+        measured after the whole update (Keras applies constraints after it)."""
         groups = {b.group for b in self.befores}
         if self.per_weight is None or len(groups) < 2:
             yield
             return
         meth, at, decay_meth = self.per_weight
+        constrained = {b.group for b in self.befores for v in b.variables if getattr(v, "constraint", None) is not None}
         group_of, left = {}, dict.fromkeys(groups, 0)
         for b in self.befores:
-            for v in b.variables:
+            for v in b.variables if b.group not in constrained else ():
                 group_of[id(v)] = group_of[id(self.tf_var(v))] = (b.group, v)
                 left[b.group] += 1
         orig_step, orig_decay = getattr(opt, meth), getattr(opt, decay_meth, None)
@@ -186,8 +190,12 @@ class After:
             var = args[at] if len(args) > at else kwargs.get("variable")
             got = group_of.get(id(var))
             with tf.control_dependencies(last[-1:]):
-                if got is not None and id(got[1]) in deferred:
-                    orig_decay([deferred.pop(id(got[1]))])
+                mine = [deferred.pop(id(got[1]))] if got is not None and id(got[1]) in deferred else []
+                if got is None and deferred:  # a weight we cannot place: decay every weight first, as Keras does
+                    mine = list(deferred.values())
+                    deferred.clear()
+                if mine:
+                    orig_decay(mine)
                 out = orig_step(*args, **kwargs)
             if got is not None:
                 left[got[0]] -= 1
@@ -196,12 +204,12 @@ class After:
             return out
 
         patches = Patches()
-        for name, fn in ((meth, update_step), (decay_meth, decay if orig_decay is not None else None)):
-            if fn is not None:
-                patches.set(opt, name, tf.autograph.experimental.do_not_convert(fn))
         try:
+            patches.set(opt, meth, tf.autograph.experimental.do_not_convert(update_step))
+            if orig_decay is not None:
+                patches.set(opt, decay_meth, tf.autograph.experimental.do_not_convert(decay))
             yield
         finally:
             patches.undo()
-            if deferred:  # a weight decayed but never updated: decayed all the same
-                orig_decay(list(deferred.values()))
+        if deferred:  # weights never updated one by one (not expected): decayed all the same
+            orig_decay(list(deferred.values()))

@@ -9,6 +9,7 @@ update ``TFOptimizer._distributed_tf_update_step`` gets the reduced gradients.
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from . import _compat, _keras
 
@@ -30,6 +31,22 @@ def _unpack_distributed(opt, distribution, grads_and_vars, *args, **kwargs):
     return distribution, [g for g, _ in pairs], [v for _, v in pairs], (distribution, pairs) + args, kwargs
 
 
+def _per_weight(opt):
+    """How ``opt``'s update reaches each weight, where it is Keras' own: TFOptimizer's
+    ``_distributed_tf_update_step`` calls ``update_step(gradient, variable,
+    learning_rate)`` per weight, after ``_apply_weight_decay(variables)`` of them all. None
+    under a strategy (the update runs in its merge, on its own variables), for an
+    optimizer that updates its own way, and where the EMA overwrites the weights after
+    the update."""
+    base = _compat.keras3_tf_optimizer()
+    cls = type(opt)
+    if tf.distribute.has_strategy() or getattr(opt, "use_ema", False):
+        return None
+    if any(getattr(cls, m, None) is not getattr(base, m, None) for m in ("_backend_update_step", "_distributed_tf_update_step", "_apply_weight_decay")):
+        return None
+    return ("update_step", 1, "_apply_weight_decay")
+
+
 FLAVOR = _keras.Flavor(
     Layer=keras.Layer,
     Model=keras.Model,
@@ -39,8 +56,6 @@ FLAVOR = _keras.Flavor(
     tf_var=lambda v: v.value if isinstance(v, keras.Variable) else v,
     var_name=lambda v: getattr(v, "path", None) or v.name,
     layer_name=lambda layer: getattr(layer, "path", None) or layer.name,
-    # TFOptimizer._distributed_tf_update_step: update_step(gradient, variable, learning_rate)
-    # per weight, after _apply_weight_decay(variables) of them all
-    per_weight=("update_step", 1, "_apply_weight_decay"),
+    per_weight=_per_weight,
     loss=lambda model: lambda x, y, y_pred: model.compute_loss(x=x, y=y, y_pred=y_pred, training=False),
 )
