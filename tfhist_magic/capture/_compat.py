@@ -288,3 +288,9 @@ TF_KERAS_DISTRIBUTED_APPLY = "_distributed_apply_gradients_fn"
 TF_KERAS_LEGACY_DISTRIBUTED_APPLY = "_distributed_apply"
 
 
+def keras3_updates_each_weight(opt) -> bool:
+    """Whether ``opt`` reaches each weight through TFOptimizer's own private methods
+    (``_backend_update_step`` -> ``_distributed_tf_update_step`` -> ``update_step`` per
+    weight, after ``_apply_weight_decay`` of them all), none overridden."""
+    base, cls = keras3_tf_optimizer(), type(opt)
+    return all(getattr(cls, m, None) is getattr(base, m, None) for m in ("_backend_update_step", "_distributed_tf_update_step", "_apply_weight_decay"))

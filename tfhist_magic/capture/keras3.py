@@ -38,11 +38,7 @@ def _per_weight(opt):
     under a strategy (the update runs in its merge, on its own variables), for an
     optimizer that updates its own way, and where the EMA overwrites the weights after
     the update."""
-    base = _compat.keras3_tf_optimizer()
-    cls = type(opt)
-    if tf.distribute.has_strategy() or getattr(opt, "use_ema", False):
-        return None
-    if any(getattr(cls, m, None) is not getattr(base, m, None) for m in ("_backend_update_step", "_distributed_tf_update_step", "_apply_weight_decay")):
+    if tf.distribute.has_strategy() or getattr(opt, "use_ema", False) or not _compat.keras3_updates_each_weight(opt):
         return None
     return ("update_step", 1, "_apply_weight_decay")
 
