@@ -4,8 +4,11 @@ Owns the ops a recorded update adds to a trace: before the update, one ``tf.cond
 ``step % every == 0`` (or the first step whose check failed) whose true branch computes
 the rows of every tensor, writes them into the update's :class:`~._ring.Ring`, fills the
 origins and hands the weights' values before the update on (:class:`~._update.Before`);
-after the update, one ``tf.cond`` that measures the update scalars into the same slot.
-An unsampled step runs the false branches: the check and nothing else.
+after the update, one ``tf.cond`` per group of weights that measures their update
+scalars into the same slot (on Keras 3, a group right after its last weight's update:
+:meth:`After.around`). An unsampled step runs the false branches: the check and nothing
+else (and, with several groups, the optimizer's updates in that many stages, each after
+the previous group's empty branch).
 
 Outside XLA both are the ring's own ``tf.function``s (traced once for the ring, one call
 op in each training trace that reaches it: Keras traces a step twice, and a new trace

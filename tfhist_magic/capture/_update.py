@@ -4,7 +4,7 @@ Owns :class:`Update` (what the engine gathered of an update: its step, its tenso
 kind, how their rows are made, which weights get update scalars), the non-finite check
 (:func:`all_finite`, :class:`NonFiniteCheck`) and the values before an update
 (:class:`Before`): outside XLA the sampled branch's reads, held as one ``TensorList`` per
-compute dtype until the update scalars are measured (the update's own writes copy a
+compute dtype (and group of weights, :func:`groups_of`) until the update scalars are measured (the update's own writes copy a
 buffer still read: TensorFlow's copy-on-write, so a weight's old values live from its
 update to its scalars, on sampled steps only); under XLA, where a branch cannot hand on
 tensors of another shape, a buffer per dtype.
