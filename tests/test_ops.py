@@ -262,3 +262,71 @@ def test_replicas_merge_the_std_of_values_a_few_ulps_apart(dtype):
         np.testing.assert_allclose(row[B + H.STD], std, rtol=1e-6, err_msg=where)
         np.testing.assert_allclose(row[B + H.STD], one[B + H.STD], rtol=1e-6, err_msg=where)
         assert abs(row[B + H.MEAN] - mean) <= 1e-6 * std + np.spacing(abs(mean)), where
+
+
+def test_shared_constants_merge_equal_bytes_only_and_keep_control_dependencies():
+    """The cached functions' bodies are traced with equal constants merged (fewer nodes for
+    every training function to instantiate): only constants of the same bytes, never one
+    made under a control dependency, and the values are what they were."""
+    from tfhist_magic.capture import _compat
+
+    def body(x):
+        a = x * 0.5 + tf.constant(0.5, tf.float32) + 0.5  # three equal constants
+        z = (a * 0.0) + (a * -0.0)  # +0 and -0: different bytes, not merged
+        with tf.control_dependencies([a]):
+            c = tf.constant(0.5)  # keeps its control input
+        return a, z, c, tf.constant([1.0, 2.0]) + tf.constant([1.0, 2.0]) + x[:2]
+
+    x = tf.constant([1.0, -2.0, 3.0])
+    plain = tf.function(body).get_concrete_function(x).graph
+    shared = _compat.cached_function(body, [tf.TensorSpec([3], tf.float32)])
+    graph = shared.get_concrete_function().graph
+
+    def consts(g):
+        return [op for op in g.get_operations() if op.type == "Const"]
+
+    assert len(consts(graph)) < len(consts(plain))
+    halves = [op for op in consts(graph) if op.get_attr("value").float_val == [0.5] and not op.control_inputs]
+    assert len(halves) == 1
+    assert any(op.control_inputs for op in consts(graph))  # the one under the control dependency
+    zeros = sorted(np.signbit(tf.make_ndarray(op.get_attr("value"))).item() for op in consts(graph) if op.get_attr("value").float_val == [0.0])
+    assert zeros == [False, True]
+    want = [v.numpy() for v in tf.function(body)(x)]
+    got = [v.numpy() for v in shared(x)]
+    for w, g in zip(want, got):
+        np.testing.assert_array_equal(g, w)
+        assert np.array_equal(np.signbit(g), np.signbit(w))
+    from tensorflow.python.framework import ops as tf_ops
+
+    assert tf_ops._create_graph_constant is _compat._real_graph_constant  # the patch is gone
+
+
+def test_shared_constants_leave_other_threads_alone():
+    """While one thread traces a shared body, another thread's tf.function keeps every
+    constant it makes, and the patch goes when the last thread leaves."""
+    import threading
+
+    from tensorflow.python.framework import ops as tf_ops
+
+    from tfhist_magic.capture import _compat
+
+    inside, done = threading.Event(), threading.Event()
+
+    def hold():
+        with _compat.shared_constants():
+            inside.set()
+            done.wait(30)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    try:
+        assert inside.wait(30)
+        g = tf.function(lambda x: x + 0.25 + 0.25).get_concrete_function(tf.TensorSpec([], tf.float32)).graph
+        assert sum(op.type == "Const" for op in g.get_operations()) == 2
+        with _compat.shared_constants():  # nested with the other thread's: one patch
+            pass
+        assert tf_ops._create_graph_constant is not _compat._real_graph_constant
+    finally:
+        done.set()
+        t.join()
+    assert tf_ops._create_graph_constant is _compat._real_graph_constant

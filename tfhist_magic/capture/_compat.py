@@ -15,7 +15,8 @@ new release, this module is the one to change.
 * ``in_xla_context``: ``control_flow_util.GraphOrParentsInXlaContext``.
 * ``buffer_variable``: ``resource_variable_ops.ResourceVariable`` made directly.
 * ``function_call_config``: ``context().function_call_options``.
-* ``NOINLINE``: the ``_noinline`` function attribute (``experimental_attributes``).
+* ``NOINLINE``: the ``_noinline`` function attribute (``experimental_attributes``);
+  ``shared_constants``: ``ops._create_graph_constant``.
 * ``op_order``: ``Operation._id``; ``ref_variable_tensor``: ``RefVariable._ref()``;
   ``session_closed``: ``BaseSession._closed``.
 * ``tape_active``: ``tensorflow.python.eager.record.could_possibly_record``.
@@ -34,6 +35,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import threading
+
+import numpy as np
 
 from tensorflow.core.function.polymorphism import function_cache as _function_cache
 from tensorflow.core.protobuf import config_pb2
@@ -41,6 +46,7 @@ from tensorflow.python.client import session as _session
 from tensorflow.python.eager import context as _context
 from tensorflow.python.eager import record as _record
 from tensorflow.python.eager.polymorphic_function import polymorphic_function as _pf
+from tensorflow.python.framework import dtypes as _dtypes
 from tensorflow.python.framework import ops as _ops
 from tensorflow.python.ops import control_flow_util as _cfu
 from tensorflow.python.ops import resource_variable_ops as _rvo
@@ -57,6 +63,9 @@ __all__ = [
     "buffer_variable",
     "function_call_config",
     "NOINLINE",
+    "shared_constants",
+    "cached_function",
+    "with_shared_constants",
     "op_order",
     "ref_variable_tensor",
     "session_closed",
@@ -94,9 +103,94 @@ NO_GRAPPLER.graph_options.rewrite_options.disable_meta_optimizer = True
 
 #: ``experimental_attributes`` of this package's cached tf.functions: ``_noinline`` (a
 #: private function attribute) keeps each one a call op in the training graph instead of
-#: inlining its body, so it is traced and optimized once per process, not again in every
-#: training function that calls it.
+#: inlining its body, so it is traced once per process, not again in every training trace
+#: that calls it. Its instantiation is not shared: TensorFlow keys a nested function's
+#: instantiation on the calling function's library, so every new training function
+#: instantiates the body again on its first call (and its Grappler optimizes it), at a
+#: cost that grows with the body's nodes (``bench/callsite.py``).
 NOINLINE = {"_noinline": True}
+
+
+_real_graph_constant = _ops._create_graph_constant
+_shared = threading.local()  # this thread's memo stack while it traces a shared body
+_shared_lock = threading.Lock()
+_shared_users = 0  # threads inside shared_constants: the patch is on while > 0
+
+
+def _shared_key(g, value, dtype, shape, verify_shape, allow_broadcast):
+    """The memo key of a graph constant that may be shared, or None."""
+    if g._control_dependencies_stack or g._get_control_flow_context() is not None or len(g._colocation_stack):
+        return None
+    if not isinstance(value, (int, float, list, tuple, np.ndarray, np.generic)):
+        return None
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError):  # not numbers: TensorFlow's own error, unchanged
+        return None
+    if arr.dtype.kind not in "biuf" or arr.size > 64:
+        return None
+    devices = tuple(str(d) for d in g._device_function_stack.peek_objs())
+    dt = None if dtype is None else _dtypes.as_dtype(dtype)
+    shp = None if shape is None else tuple(shape)
+    return (id(g), devices, dt, shp, verify_shape, allow_broadcast, arr.dtype.str, arr.shape, arr.tobytes())
+
+
+def _graph_constant(value, dtype, shape, name, verify_shape, allow_broadcast):
+    memos = getattr(_shared, "memos", None)
+    if not memos:  # another thread, or outside every shared body: TensorFlow's own
+        return _real_graph_constant(value, dtype, shape, name, verify_shape, allow_broadcast)
+    g = _ops.get_default_graph()
+    key = _shared_key(g, value, dtype, shape, verify_shape, allow_broadcast)
+    if key is None:
+        return _real_graph_constant(value, dtype, shape, name, verify_shape, allow_broadcast)
+    got = memos[-1].get(key)
+    if got is None or got[0] is not g:
+        got = memos[-1][key] = (g, _real_graph_constant(value, dtype, shape, name, verify_shape, allow_broadcast))
+    return got[1]
+
+
+@contextlib.contextmanager
+def shared_constants():
+    """While this thread traces inside it, equal graph constants (same dtype, shape and
+    bytes) made with no control dependency, colocation or v1 control flow in force are
+    one ``Const`` node per graph: a body with fewer nodes is cheaper for every training
+    function to instantiate (``ops._create_graph_constant``, the graph half of
+    ``tf.constant`` and of every Python number converted to a tensor). Values are
+    untouched: a constant is reused only where its bytes are the same. The patch is on
+    while any thread is inside; other threads' constants go to TensorFlow's own."""
+    global _shared_users
+    with _shared_lock:
+        if _shared_users == 0:
+            _ops._create_graph_constant = _graph_constant
+        _shared_users += 1
+    memos = _shared.__dict__.setdefault("memos", [])
+    memos.append({})
+    try:
+        yield
+    finally:
+        memos.pop()
+        with _shared_lock:
+            _shared_users -= 1
+            if _shared_users == 0:
+                _ops._create_graph_constant = _real_graph_constant
+
+
+def with_shared_constants(body):
+    """``body``, traced inside :func:`shared_constants` (the body of a tf.function)."""
+
+    @functools.wraps(body)
+    def traced(*args):
+        with shared_constants():
+            return body(*args)
+
+    return traced
+
+
+def cached_function(body, input_signature):
+    """One of this package's process-wide cached row functions: ``body`` as a
+    ``tf.function`` of ``input_signature``, no AutoGraph, :data:`NOINLINE`, traced inside
+    :func:`shared_constants`."""
+    return _pf.function(with_shared_constants(body), input_signature=input_signature, autograph=False, experimental_attributes=NOINLINE)
 
 
 def op_order(op) -> int:

@@ -303,7 +303,7 @@ def grouped_fn(cd: tf.DType, bins: int):
         return tf.reshape(acc.stack(), [T, width])
 
     spec = [tf.TensorSpec([None], cd), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 2], cd)]
-    return _cached(("grouped", cd, bins), lambda: tf.function(run, input_signature=spec, autograph=False, experimental_attributes=_compat.NOINLINE))
+    return _cached(("grouped", cd, bins), lambda: _compat.cached_function(run, spec))
 
 
 def tensor_list(tensors, cd: tf.DType) -> tf.Tensor:
@@ -338,7 +338,7 @@ def large_fn(cd: tf.DType, bins: int):
         return tf.reshape(acc.stack(), [K, width])
 
     spec = [tf.TensorSpec([], tf.variant), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 2], cd)]
-    return _cached(("large", cd, bins), lambda: tf.function(run, input_signature=spec, autograph=False, experimental_attributes=_compat.NOINLINE))
+    return _cached(("large", cd, bins), lambda: _compat.cached_function(run, spec))
 
 
 def rows_fused(flat: list, bins: int):

@@ -227,7 +227,7 @@ def _part_fn(which: str, cd: tf.DType, bins: int):
         else:
             body = lambda x, lo, w, large: count_part(x, lo, w, large, bins)  # noqa: E731
             sig = [tf.TensorSpec([None], cd), tf.TensorSpec([], cd), tf.TensorSpec([], cd), tf.TensorSpec([], tf.bool)]
-        fn = _PART_FNS[key] = tf.function(body, input_signature=sig, autograph=False, experimental_attributes=_compat.NOINLINE)
+        fn = _PART_FNS[key] = _compat.cached_function(body, sig)
         _compat.OWN_FUNCTIONS.add(id(fn))
     return fn
 

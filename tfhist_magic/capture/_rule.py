@@ -237,9 +237,7 @@ def _masked_fn(cd: tf.DType, bins: int):
     key = (cd, bins)
     fn = _MASKED_FNS.get(key)
     if fn is None:
-        fn = _MASKED_FNS[key] = tf.function(
-            lambda x: one_row(x, None, bins, True), input_signature=[tf.TensorSpec([None], cd)], autograph=False, experimental_attributes=_compat.NOINLINE
-        )
+        fn = _MASKED_FNS[key] = _compat.cached_function(lambda x: one_row(x, None, bins, True), [tf.TensorSpec([None], cd)])
         _compat.OWN_FUNCTIONS.add(id(fn))
     return fn
 
