@@ -56,6 +56,44 @@ def test_values_at_every_edge_over_every_magnitude():
                 np.testing.assert_array_equal(row[:bins], np.histogram(values.astype(np.float64), bins=edges)[0])
 
 
+def test_rows_of_tensors_around_the_block_size_ignore_the_padding():
+    """Tensors of 0, 1, BLOCK - 1, BLOCK, BLOCK + 1 and a few BLOCKs of values, all
+    negative (a padding zero would be the maximum and a zero), with NaN/Inf at the last
+    positions of a row: every row equals the oracle's, bit for bit where it is exact,
+    and the moments and update scalars agree with NumPy's on the same values."""
+    rng = np.random.default_rng(3)
+    k = J.BLOCK
+    sizes = [0, 1, k - 1, k, k + 1, 3 * k + 7, 5]
+    values = []
+    for n in sizes:
+        v = -np.abs(rng.normal(size=n)).astype(np.float32) - 1.0
+        if n >= k:
+            v[k - 1], v[-1] = np.nan, -np.inf
+        values.append(v)
+    for row, v in zip(_rows(values), values):
+        ref = H.reference_row(v, B)
+        np.testing.assert_array_equal(row[: B + 3], ref[: B + 3], err_msg=str(v.size))
+        assert row[B + H.ZEROS] == 0 and row[B + H.WIDTH] == ref[B + H.WIDTH]
+        if v.size:
+            _check(row, v)
+            fin = v[np.isfinite(v)].astype(np.float64)
+            assert (row[B + H.MIN], row[B + H.MAX]) == (fin.min(), fin.max())
+            np.testing.assert_allclose(row[B + H.STD], np.std(fin), rtol=1e-12)
+    befores = [np.nan_to_num(v, nan=-3.0, neginf=-4.0) for v in values]  # finite
+    afters = [v * np.float32(0.75) + np.float32(0.5) for v in befores]
+    origins = [v[::-1].copy() for v in befores]
+    with J.x64():
+        got = np.asarray(jax.jit(lambda *t: J.update_scalars(*t, [True] * len(values)))(afters, befores, origins))
+    for (r, du, dist), a, b, o in zip(got, afters, befores, origins):
+        a, b, o = (v.astype(np.float64) for v in (a, b, o))
+        np.testing.assert_allclose(du, np.linalg.norm(a - b), rtol=1e-12, err_msg=str(b.size))
+        np.testing.assert_allclose(dist, np.linalg.norm(b - o), rtol=1e-12, err_msg=str(b.size))
+        if b.size > 1:
+            np.testing.assert_allclose(r, np.std(a - b) / np.std(b), rtol=1e-9, err_msg=str(b.size))
+        else:  # std(before) is 0: no ratio
+            assert np.isnan(r)
+
+
 def test_update_scalars_and_probes_against_numpy():
     rng = np.random.default_rng(1)
     a, b, o = (rng.normal(size=(6, 5)).astype(np.float32) for _ in range(3))

@@ -441,10 +441,14 @@ class JaxEngine(BaseEngine):
                 deliver(self.rec, g.block(items))
 
 
+_rows_jit = jax.jit(J.rows, static_argnums=1)
+
+
 def rows_now(values, bins: int) -> tuple[np.ndarray, list[str]]:
-    """``([T, bins + 10], dtypes)`` of ``values`` computed now."""
+    """``([T, bins + 10], dtypes)`` of ``values`` computed now, in one compiled
+    computation (op by op, JAX would compile each of its operations for these shapes)."""
     with J.x64():
-        rows = np.asarray(J.rows([jnp.asarray(v) for v in values], bins))
+        rows = np.asarray(_rows_jit([jnp.asarray(v) for v in values], bins))
     return rows, [J.compute_dtype(jnp.asarray(v).dtype).name for v in values]
 
 

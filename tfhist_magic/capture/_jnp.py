@@ -4,11 +4,15 @@ One row per tensor of ``bins + 10`` float64 numbers, laid out and binned exactly
 :mod:`tfhist_magic.histogram` describes (the NumPy oracle): the same range, the same
 width rounded to ``p - 11`` bits, the same edges, each value placed by an arithmetic
 estimate half a bin low and one exact comparison with the next edge. All the tensors
-of one compute dtype go through one fused computation (segment ids, per-segment
-reductions, one segment sum over ``segment * (bins + 3) + slot``): the graph does not
-grow with the number of tensors, so XLA compiles it quickly for any model. XLA's
-scatters and gathers are what costs on a CPU: the next edge is computed where it is
-needed rather than gathered from a table, and the moments are one pass about a pivot.
+of one compute dtype go through one fused computation over a block layout (each tensor
+padded to whole rows of :data:`BLOCK` values): per-tensor reductions are row reductions
+and a segment reduction over the rows, a tensor's numbers reach its values as a per-row
+broadcast, and the counts are one int32 scatter-add over ``tensor * (bins + 3) + slot``.
+The graph does not grow with the number of tensors beyond their concatenation, so XLA
+compiles it quickly for any model. On a CPU, XLA's scatters and gathers over every value
+cost ten times a fused pass, and every temporary the size of the values costs its pages:
+the next edge is computed where it is needed rather than gathered from a table, counts
+and sums stay in 32 bits where they are exact, and the moments are one pass about a pivot.
 
 The rule needs float64 arithmetic (the width's bit mask, float64 tensors), which JAX
 turns off by default: every function here must run inside :func:`x64` (a scope: the
@@ -116,59 +120,141 @@ def _next_edge(lo, w, i, bins: int, cd):
     return jnp.where(i >= bins, _c(np.inf, cd), e)
 
 
-def _fused(flat: list, bins: int):
-    """Rows ``[T, bins + 10]`` of flat vectors of one compute dtype, in one computation.
+#: Values per row of the block layout (:class:`_Blocks`).
+BLOCK = 1024
+#: Rows per pass of the row loop: every temporary is at most this many values.
+CHUNK_ROWS = 64
 
-    Scatters over the values (the finite range; one count of bins, NaN, +Inf and -Inf;
-    the moments' two sums and the zeros) and gathers of each value's tensor's numbers:
-    on a CPU, XLA's scatters and gathers are what costs, so there are as few as can be,
-    and nothing is recomputed inside them."""
+
+class _Blocks:
+    """Flat vectors laid out as rows of :data:`BLOCK` values, each tensor padded to whole
+    rows, the rows padded to whole chunks of :data:`CHUNK_ROWS`.
+
+    A per-tensor reduction is a row reduction (vectorised) and a segment reduction over
+    the rows; a tensor's numbers reach its values as a per-row broadcast; and the work
+    on the values runs a chunk of rows at a time (:meth:`loop`), so no temporary is the
+    size of all the values. On a CPU, XLA's scatters and gathers over every value cost
+    ten times a fused pass, and a temporary of tens of MiB is a fresh mapping whose pages
+    fault on every step. The layout is static (the tensors' sizes)."""
+
+    def __init__(self, sizes: list):
+        per = [max(1, -(-k // BLOCK)) for k in sizes]
+        R = sum(per)
+        self.C = min(CHUNK_ROWS, R)
+        self.T, self.R = len(sizes), -(-R // self.C) * self.C
+        self.sizes, self.per = sizes, per
+        seg = np.repeat(np.arange(len(sizes), dtype=np.int32), per)
+        full = [np.minimum(np.maximum(k - BLOCK * np.arange(n), 0), BLOCK) for k, n in zip(sizes, per)]
+        pad = self.R - R  # whole rows of padding, counted in the last tensor with no value
+        self.row_seg = np.concatenate([seg, np.full(pad, len(sizes) - 1, np.int32)])
+        self.nvalid = np.concatenate(full + [np.zeros(pad, np.int64)]).astype(np.int32)
+
+    def lay(self, flat: list):
+        """``[R, BLOCK]``: the vectors, each padded with zeros to its rows."""
+        parts = []
+        for f, k, n in zip(flat, self.sizes, self.per):
+            parts.append(f)
+            if n * BLOCK > k:
+                parts.append(jnp.zeros((n * BLOCK - k,), f.dtype))
+        rest = self.R * BLOCK - sum(n * BLOCK for n in self.per)
+        if rest:
+            parts.append(jnp.zeros((rest,), flat[0].dtype))
+        return (jnp.concatenate(parts) if len(parts) > 1 else parts[0]).reshape(self.R, BLOCK)
+
+    def spread(self, table):
+        """``[R, 1]``: each row's tensor's entry of ``table`` (``[T]``)."""
+        return table[jnp.asarray(self.row_seg)][:, None]
+
+    def loop(self, fn, arrays, columns: int, dtype, slots: int = 0):
+        """Run ``fn(valid, *chunks)`` over the rows a chunk at a time: ``chunks`` are
+        ``[C, ...]`` slices of ``arrays`` and ``valid`` marks the values (not the padding).
+        ``fn`` returns ``columns`` per-row values (``[C]`` each, ``dtype``) and, when
+        ``slots``, each value's slot in ``[0, slots]`` (``slots``: not counted). Returns
+        ``([R, columns] per-row values, [slots] counts)``."""
+        C = self.C
+        nvalid = jnp.asarray(self.nvalid)
+
+        def body(i, carry):
+            out, counts = carry
+            at = i * C
+            chunks = [jax.lax.dynamic_slice_in_dim(a, at, C, 0) for a in arrays]
+            valid = jax.lax.broadcasted_iota(jnp.int32, (C, BLOCK), 1) < jax.lax.dynamic_slice_in_dim(nvalid, at, C, 0)[:, None]
+            cols, keys = fn(valid, *chunks)
+            out = jax.lax.dynamic_update_slice_in_dim(out, jnp.stack(cols, 1).astype(dtype), at, 0)
+            if slots:
+                counts = counts.at[keys.reshape(-1)].add(jnp.int32(1))
+            return out, counts
+
+        init = (jnp.zeros((self.R, columns), dtype), jnp.zeros((slots + 1,), jnp.int32))
+        out, counts = jax.lax.fori_loop(0, self.R // C, body, init)
+        return out, counts[:slots]
+
+    def per_tensor(self, rows, op=jax.ops.segment_sum):
+        """``[T, ...]`` from per-row values ``[R, ...]`` (``op``: a segment reduction)."""
+        return op(rows, jnp.asarray(self.row_seg), self.T, indices_are_sorted=True)
+
+
+def _fused(flat: list, bins: int):
+    """Rows ``[T, bins + 10]`` of flat vectors of one compute dtype, in one computation
+    over the block layout (:class:`_Blocks`): one loop for the finite range, one for the
+    bins, NaN, +Inf and -Inf (int32 counts, exact below 2**31 values a tensor), the
+    moments and the zeros."""
     cd = np.dtype(flat[0].dtype)
-    T, S = len(flat), bins + 3
+    lay = _Blocks([int(f.shape[0]) for f in flat])
+    T, S = lay.T, bins + 3
     c = H.CONSTS[cd]
+    f = lambda v: v.astype(F64)  # noqa: E731
     zero, inf = _c(0.0, cd), _c(np.inf, cd)
-    x = jnp.concatenate(flat) if T > 1 else flat[0]
-    # segment ids as broadcasts, which XLA neither folds into a constant nor passes in
-    seg = jnp.concatenate([jnp.full((f.shape[0],), t, jnp.int32) for t, f in enumerate(flat)]) if T > 1 else jnp.zeros(x.shape, jnp.int32)
-    finite = jnp.isfinite(x)
-    ends = jax.ops.segment_max(jnp.stack([jnp.where(finite, -x, -inf), jnp.where(finite, x, -inf)], 1), seg, T)
-    mn, mx = -ends[:, 0], ends[:, 1]  # +inf, -inf for no finite value
+    x = lay.lay(flat)
+
+    def ends(valid, xc):
+        fin = jnp.isfinite(xc) & valid
+        return [jnp.max(jnp.where(fin, -xc, -inf), 1), jnp.max(jnp.where(fin, xc, -inf), 1)], None
+
+    got, _ = lay.loop(ends, [x], 2, cd)
+    got = lay.per_tensor(got, jax.ops.segment_max)
+    mn, mx = -got[:, 0], got[:, 1]  # +inf, -inf for no finite value
     lo, hi = binning_range(mn, mx, cd)
     w = bin_width(lo, hi, bins, cd)
     a, s_, c_ = _estimate_scale(lo, w, cd)
     large = jnp.maximum(jnp.abs(lo), jnp.abs(hi)) > _c(c.sum_limit, cd)
     inv = jnp.where(large, _c(c.sum_scale, cd), _c(1.0, cd))
     r = _dev_scale(w, inv, bins, cd)
-    # The tensors' numbers computed once, not again for each value: without the barrier
-    # XLA fuses their computation into the gather that follows (ten times the cost).
-    table = jax.lax.optimization_barrier(jnp.stack([lo, w, a, s_, c_, inv, r], 1))
-    lo_e, w_e, a_e, s_e, c_e, inv_e, r_e = (table[:, i][seg] for i in range(7))
+    inv64 = inv.astype(F64)
+    pivot = lo.astype(F64) * inv64 + w.astype(F64) * inv64 * (bins / 2)
+    # The tensors' numbers computed once (the barrier: XLA would otherwise compute them
+    # again inside the gather that spreads them), then one value per row.
+    per_row = [lay.spread(v) for v in jax.lax.optimization_barrier((lo, w, a, s_, c_, inv, r, pivot))]
+    seg = jnp.asarray(lay.row_seg)[:, None]
 
-    xb = jnp.where(finite, x, lo_e)
-    j = jnp.minimum(((xb * a_e) * s_e - c_e).astype(jnp.int32), bins - 1)
-    j = j + (xb >= _next_edge(lo_e, w_e, j + 1, bins, cd)).astype(jnp.int32)
-    slot = jnp.where(finite, j, jnp.where(jnp.isnan(x), bins, jnp.where(x > zero, bins + 1, bins + 2)))
-    got = jnp.bincount(seg * S + slot, length=T * S).reshape(T, S)
+    def binned(valid, xc, lo_e, w_e, a_e, s_e, c_e, inv_e, r_e, pivot_e, seg_e):
+        fin = jnp.isfinite(xc) & valid
+        xb = jnp.where(fin, xc, lo_e)
+        j = jnp.minimum(((xb * a_e) * s_e - c_e).astype(jnp.int32), bins - 1)
+        j = j + (xb >= _next_edge(lo_e, w_e, j + 1, bins, cd)).astype(jnp.int32)
+        slot = jnp.where(fin, j, jnp.where(jnp.isnan(xc), bins, jnp.where(xc > zero, bins + 1, bins + 2)))
+        keys = jnp.where(valid, seg_e * S + slot, T * S)
+        # Moments in float64 about a pivot in the middle of the bins (the values scaled
+        # by a power of two when large, the deviations by ``r``): one pass, and by
+        # Samuelson's inequality no cancellation beyond a few ulps of float64 below
+        # 10**10 values.
+        d = jnp.where(fin, ((xc * inv_e).astype(F64) - pivot_e) * r_e.astype(F64), 0.0)
+        return [jnp.sum(d, 1), jnp.sum(d * d, 1), jnp.sum(((xc == zero) & valid).astype(F64), 1)], keys
+
+    sums, got = lay.loop(binned, [x, *per_row, seg], 3, F64, slots=T * S)
+    sums = lay.per_tensor(sums)
+    s1, s2, zeros = sums[:, 0], sums[:, 1], sums[:, 2]
+    got = got.reshape(T, S)
     counts, nan, posinf, neginf = got[:, :bins], got[:, bins], got[:, bins + 1], got[:, bins + 2]
     n_fin = jnp.sum(counts, 1)
-
-    # Moments in float64 about a pivot in the middle of the bins (the values scaled by a
-    # power of two when large, the deviations by ``r``): one pass, and by Samuelson's
-    # inequality no cancellation beyond a few ulps of float64 below 10**10 values.
     k = jnp.where(large, 1.0 / c.sum_scale, 1.0).astype(F64)
-    inv64 = inv.astype(F64)
-    pivot = jax.lax.optimization_barrier(lo.astype(F64) * inv64 + w.astype(F64) * inv64 * (bins / 2))
     r64 = r.astype(F64)
-    d = jnp.where(finite, ((x * inv_e).astype(F64) - pivot[seg]) * r_e.astype(F64), 0.0)
-    s1, s2 = jax.ops.segment_sum(d, seg, T), jax.ops.segment_sum(d * d, seg, T)
-    zeros = jax.ops.segment_sum((x == zero).astype(jnp.int32), seg, T)
     denom = jnp.maximum(n_fin, 1).astype(F64)
     m64 = jnp.where(n_fin > 0, pivot + s1 / denom / r64, 0.0)
     var_r = jnp.maximum(s2 - s1 * s1 / denom, 0.0) / denom
     sd = jnp.sqrt(var_r) / r64
     norm = jnp.sqrt(n_fin.astype(F64)) * jnp.sqrt(sd * sd + m64 * m64)
-    f = lambda v: v.astype(F64)  # noqa: E731
-    extra = jnp.stack([f(nan), f(posinf), f(neginf), f(zeros), f(mn), f(mx), m64 * k, sd * k, norm * k, f(w)], 1)
+    extra = jnp.stack([f(nan), f(posinf), f(neginf), zeros, f(mn), f(mx), m64 * k, sd * k, norm * k, f(w)], 1)
     return jnp.concatenate([f(counts), extra], 1)
 
 
@@ -225,26 +311,30 @@ def update_scalars(afters, befores, origins, ratio):
     T = len(afters)
     if not T:
         return jnp.zeros((0, UPDATE_COLUMNS), F64)
-    a = jnp.concatenate([prepare(v).astype(F64) for v in afters])
-    b = jnp.concatenate([prepare(v).astype(F64) for v in befores])
-    o = jnp.concatenate([prepare(v).astype(F64) for v in origins])
     sizes = [int(np.prod(jnp.shape(v))) for v in afters]
-    seg = jnp.concatenate([jnp.full((k,), t, jnp.int32) for t, k in enumerate(sizes)])
+    lay = _Blocks(sizes)
+    # laid out in their compute dtypes, in float64 a chunk at a time
+    a, b, o = (lay.lay([prepare(v).astype(F64) if np.dtype(v.dtype) == F64 else prepare(v) for v in vs]) for vs in (afters, befores, origins))
     n = jnp.maximum(jnp.asarray(sizes, F64), 1.0)
 
-    def std(v):
-        mean = jax.lax.optimization_barrier(jax.ops.segment_sum(v, seg, T) / n)
-        d = v - mean[seg]
-        return jnp.sqrt(jax.ops.segment_sum(d * d, seg, T) / n)
+    def first(valid, ac, bc, oc):
+        ac, bc, oc = (jnp.where(valid, v.astype(F64), 0.0) for v in (ac, bc, oc))
+        du, dist = ac - bc, bc - oc
+        return [jnp.sum(bc, 1), jnp.sum(du, 1), jnp.sum(du * du, 1), jnp.sum(dist * dist, 1)], None
 
-    def norm(v):
-        return jnp.sqrt(jax.ops.segment_sum(v * v, seg, T))
+    sums = lay.per_tensor(lay.loop(first, [a, b, o], 4, F64)[0])
+    means = [lay.spread(v) for v in jax.lax.optimization_barrier((sums[:, 0] / n, sums[:, 1] / n))]
 
-    du = a - b
-    sb = std(b)
+    def second(valid, ac, bc, mb, mu):
+        ac, bc = ac.astype(F64), bc.astype(F64)
+        db, du = jnp.where(valid, bc - mb, 0.0), jnp.where(valid, ac - bc - mu, 0.0)
+        return [jnp.sum(db * db, 1), jnp.sum(du * du, 1)], None
+
+    devs = lay.per_tensor(lay.loop(second, [a, b, *means], 2, F64)[0])
+    sb, su = jnp.sqrt(devs[:, 0] / n), jnp.sqrt(devs[:, 1] / n)
     want = jnp.asarray(np.asarray(ratio, bool))
-    r = jnp.where(want & (sb > 0), std(du) / jnp.where(sb > 0, sb, 1.0), np.nan)
-    return jnp.stack([r, norm(du), norm(b - o)], 1)
+    r = jnp.where(want & (sb > 0), su / jnp.where(sb > 0, sb, 1.0), np.nan)
+    return jnp.stack([r, jnp.sqrt(sums[:, 2]), jnp.sqrt(sums[:, 3])], 1)
 
 
 def all_finite(tensors):
