@@ -280,6 +280,7 @@ def test_shared_constants_merge_equal_bytes_only_and_keep_control_dependencies()
     x = tf.constant([1.0, -2.0, 3.0])
     plain = tf.function(body).get_concrete_function(x).graph
     shared = _compat.cached_function(body, [tf.TensorSpec([3], tf.float32)])
+    assert shared._tfhist_own  # a watch never swaps this package's own traces
     graph = shared.get_concrete_function().graph
 
     def consts(g):

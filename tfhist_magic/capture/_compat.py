@@ -54,7 +54,6 @@ from tensorflow.python.util import nest as _nest
 
 __all__ = [
     "Function",
-    "OWN_FUNCTIONS",
     "mark_own",
     "NO_GRAPPLER",
     "BaseSession",
@@ -86,11 +85,6 @@ __all__ = [
 Function = _pf.Function
 #: The Session base class (``Session``, ``InteractiveSession``, monitored sessions).
 BaseSession = _session.BaseSession
-#: ids of this package's process-wide cached tf.functions (never re-traced for a watch);
-#: a function that can be freed is marked with :func:`mark_own` instead (an id can be reused).
-OWN_FUNCTIONS: set[int] = set()
-
-
 def mark_own(fn):
     """Mark ``fn`` (a tf.function this package made) as its own: a watch never swaps its
     traces. On the object, not by id, so a freed function's id given to a user's function
@@ -189,8 +183,8 @@ def with_shared_constants(body):
 def cached_function(body, input_signature):
     """One of this package's process-wide cached row functions: ``body`` as a
     ``tf.function`` of ``input_signature``, no AutoGraph, :data:`NOINLINE`, traced inside
-    :func:`shared_constants`."""
-    return _pf.function(with_shared_constants(body), input_signature=input_signature, autograph=False, experimental_attributes=NOINLINE)
+    :func:`shared_constants`, marked as this package's own (:func:`mark_own`)."""
+    return mark_own(_pf.function(with_shared_constants(body), input_signature=input_signature, autograph=False, experimental_attributes=NOINLINE))
 
 
 def op_order(op) -> int:
@@ -261,7 +255,7 @@ class TraceSwap:
 
     def enter(self, fn) -> None:
         """Call before ``fn`` runs inside the watch (cheap after the first time)."""
-        if id(fn) in self._seen or id(fn) in OWN_FUNCTIONS or getattr(fn, "_tfhist_own", False):
+        if id(fn) in self._seen or getattr(fn, "_tfhist_own", False):
             return
         saved = None
         if fn._no_variable_creation_config is not None or fn._variable_creation_config is not None:

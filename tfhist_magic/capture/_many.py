@@ -274,7 +274,7 @@ _FNS: dict = {}
 def _cached(key, make):
     fn = _FNS.get(key)
     if fn is None:
-        fn = _FNS[key] = _compat.mark_own(make())
+        fn = _FNS[key] = make()
     return fn
 
 

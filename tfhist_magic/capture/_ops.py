@@ -228,7 +228,6 @@ def _part_fn(which: str, cd: tf.DType, bins: int):
             body = lambda x, lo, w, large: count_part(x, lo, w, large, bins)  # noqa: E731
             sig = [tf.TensorSpec([None], cd), tf.TensorSpec([], cd), tf.TensorSpec([], cd), tf.TensorSpec([], tf.bool)]
         fn = _PART_FNS[key] = _compat.cached_function(body, sig)
-        _compat.OWN_FUNCTIONS.add(id(fn))
     return fn
 
 

@@ -238,7 +238,6 @@ def _masked_fn(cd: tf.DType, bins: int):
     fn = _MASKED_FNS.get(key)
     if fn is None:
         fn = _MASKED_FNS[key] = _compat.cached_function(lambda x: one_row(x, None, bins, True), [tf.TensorSpec([None], cd)])
-        _compat.OWN_FUNCTIONS.add(id(fn))
     return fn
 
 

@@ -141,7 +141,7 @@ def _update_fn(cd: tf.DType, origin: bool, long: bool = False):
             return tf.reshape(acc.stack(), [T, UPDATE_COLUMNS])
 
         spec = [tf.TensorSpec([], tf.variant)] * 2 + ([tf.TensorSpec([None], cd)] if origin else []) + [tf.TensorSpec([None], tf.int32)]
-        fn = _FNS[key] = _compat.mark_own(_compat.cached_function(run, spec))
+        fn = _FNS[key] = _compat.cached_function(run, spec)
     return fn
 
 
