@@ -94,6 +94,25 @@ def test_rows_of_tensors_around_the_block_size_ignore_the_padding():
             assert np.isnan(r)
 
 
+def test_rows_do_not_depend_on_the_chunk_of_rows(monkeypatch):
+    """The row loop's chunk (64 rows on a CPU, 4096 on an accelerator, here 1, 4 and 4096
+    rows) changes how the values are walked, never the counts, min, max or width, and the
+    moments only within float64 rounding."""
+    rng = np.random.default_rng(4)
+    values = [rng.normal(size=n).astype(np.float32) for n in (5 * J.BLOCK + 3, 7, 2 * J.BLOCK)]
+    values[0][::97] = np.nan
+    got = {}
+    for rows in (1, 4, 4096):  # 4: nine rows of values, three of padding
+        monkeypatch.setattr(J, "CHUNK_ROWS", rows)
+        got[rows] = _rows(values)
+    for rows, out in got.items():
+        np.testing.assert_array_equal(out[:, : B + 6], got[4096][:, : B + 6], err_msg=str(rows))
+        assert (out[:, B + H.WIDTH] == got[4096][:, B + H.WIDTH]).all()
+        np.testing.assert_allclose(out[:, B + H.STD], got[4096][:, B + H.STD], rtol=1e-14)
+    for row, v in zip(got[1], values):
+        np.testing.assert_array_equal(row[: B + 3], H.reference_row(v, B)[: B + 3])
+
+
 def test_update_scalars_and_probes_against_numpy():
     rng = np.random.default_rng(1)
     a, b, o = (rng.normal(size=(6, 5)).astype(np.float32) for _ in range(3))
