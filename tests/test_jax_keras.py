@@ -126,6 +126,30 @@ def test_fit_step0_and_final_against_the_oracles(data):
     assert rec.findings() == []  # a healthy run: no findings
 
 
+@pytest.mark.parametrize("where", ["host", "device"])
+def test_the_exits_rows_of_the_trained_weights_on_the_host_and_on_the_device(data, monkeypatch, where):
+    """The final weights' rows at the exit: NumPy's below ``HOST_ROWS_MAX`` values, else
+    one compiled computation, kept across watches (each clears JAX's caches)."""
+    from tfhist_magic.capture import _jax_engine as E
+
+    if where == "device":
+        monkeypatch.setattr(E, "HOST_ROWS_MAX", 0)
+        monkeypatch.setattr(E, "_COMPILED", {})
+    x, y = data
+    kept = []
+    for seed in (0, 1):
+        m = make(seed=seed, name="net")
+        with tfhist_magic.watch(m, every=1000) as rec:
+            m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        for v, n in zip(values(m), rec.names("weights")):
+            s = rec.series("weights", n)
+            np.testing.assert_array_equal(s.steps, [0, 2])  # step 0 sampled, the exit after 2 updates
+            exact(s.rows[-1], v)
+        kept.append(list(E._COMPILED.values()))
+    if where == "device":
+        assert len(kept[0]) == 1 and kept[1][0] is kept[0][0]  # compiled once for both watches
+
+
 def test_every_samples_and_unsampled_steps_record_nothing(data):
     m = make()
     with tfhist_magic.watch(m, every=3) as rec:
@@ -246,6 +270,40 @@ def test_watched_training_equals_plain_training_and_nothing_stays_patched(data):
     n = len(rec)
     a.fit(*data, batch_size=16, epochs=1, verbose=0)  # trains plainly after the watch
     assert len(rec) == n
+
+
+@pytest.mark.skipif(not hasattr(jax, "make_user_context"), reason="this JAX clears every cache on entry and exit")
+def test_what_was_compiled_before_a_watch_is_not_compiled_again_after_it(data):
+    """A watch traces in a context of its own: a user's jitted function and a model's
+    train function compiled before it are traced again inside it (and record), and
+    found compiled again after it: not one XLA compile after the watch."""
+    from jax import monitoring
+
+    x, y = data
+    m = make()
+    m.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    double = jax.jit(lambda a: a * 2.0)
+    double(jnp.ones(3))
+    compiles = []
+
+    def count(event, duration, **kw):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(event)
+
+    monitoring.register_event_duration_secs_listener(count)
+    try:
+        with tfhist_magic.watch(m, every=1) as rec:
+            m.fit(x, y, batch_size=16, epochs=1, verbose=0)
+            double(jnp.ones(3))
+        assert len(rec.series("grads", rec.names("grads")[0]).steps) == 4
+        inside = len(compiles)
+        assert inside > 0  # the train step (and ``double``) compiled anew in the watch
+        n = len(rec)
+        m.fit(x, y, batch_size=16, epochs=1, verbose=0)
+        np.testing.assert_array_equal(double(jnp.ones(3)), 2.0)
+        assert len(compiles) == inside and len(rec) == n  # nothing compiled, nothing recorded
+    finally:
+        monitoring.unregister_event_duration_listener(count)
 
 
 def test_magics_watch_and_show_a_model(ip, data):

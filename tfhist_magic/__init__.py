@@ -4,6 +4,9 @@
 ``%load_ext tfhist_magic`` registers ``%%tfhist_watch`` and ``%tfhist``. From plain
 Python, ``tfhist_magic.watch(...)`` is the same engine. Importing this package does not
 import TensorFlow (nor JAX); that happens when something of theirs is first watched.
+Where JAX is already imported, importing it creates the JAX context a watch traces in
+(``capture/_jax_traces.py``), so a watch never makes what was compiled before it compile
+again; ``%load_ext`` does the same when Keras is set to JAX.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from .recording import Recording, Series  # noqa: E402  (NumPy only)
 from .watcher import snapshot, watch  # noqa: E402  (TensorFlow is imported on first use)
 from .compare import Comparison, compare  # noqa: E402  (NumPy only)
 from . import recording as _recording  # noqa: E402
+from .capture import _jax_traces  # noqa: E402  (imports nothing)
+
+_jax_traces.early()
 
 # The composition root: the Recording's views and exporters, imported on first use (the
 # data module imports none of them; importing this package imports neither TensorFlow
@@ -70,6 +76,7 @@ def load_ipython_extension(ip) -> None:
     from .magics import TfHistMagics
 
     _quiet_tensorflow_import()
+    _jax_traces.early(import_jax=True)
 
     unload_ipython_extension(ip)  # a second %load_ext leaves one of each
     ip.register_magics(TfHistMagics)

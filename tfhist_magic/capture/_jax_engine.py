@@ -32,12 +32,12 @@ trace the same way):
   ends and, while a live view is shown, every ``live_interval`` seconds (after a call of
   the train function).
 
-On entry and exit every JAX trace cache is cleared (``jax.clear_caches``), so functions
-traced before the watch are traced again with the recording, and none traced in it
-keeps it after. The private JAX and Keras names used are gathered in the ``_private``
-section below. What does not depend on JAX (names, forward passes, each model's
-timeline, the engine's life) is :class:`._base.BaseEngine`'s; TensorFlow is never
-imported here.
+A watch traces in a JAX context of its own (:mod:`._jax_traces`): functions traced
+before it are traced again with the recording, none traced in it is used after it, and
+what was compiled before it is found again after it. The private JAX and Keras names
+used are gathered in the ``_private`` section below. What does not depend on JAX
+(names, forward passes, each model's timeline, the engine's life) is
+:class:`._base.BaseEngine`'s; TensorFlow is never imported here.
 """
 
 from __future__ import annotations
@@ -53,10 +53,12 @@ import numpy as np
 from jax.experimental import io_callback
 from jax import pure_callback
 
+from .. import histogram as H
 from ..block import Block, deliver
 from ..recording import Recording
 from . import _jnp as J
 from ._base import BaseEngine, Phase, now_block, ratio_of
+from ._jax_traces import Traces
 
 __all__ = ["JaxEngine", "record_now", "rows_now", "model_vars", "optimizer_variables", "path_name", "BaseOptimizer"]
 
@@ -162,6 +164,7 @@ class JaxEngine(BaseEngine):
     """Records one watch of Keras 3 models on the JAX backend (see the module doc)."""
 
     flush_on_epoch = True
+    _context = None  # the watch's traces (Traces), from entry to exit
 
     def __init__(self, recording: Recording, *, every: int, kinds, targets=None, init_distance: bool = True):
         super().__init__(recording, every=every, kinds=kinds, targets=targets, var_name=path_name, layer_name=path_name, model_vars=model_vars, init_distance=init_distance)
@@ -173,7 +176,7 @@ class JaxEngine(BaseEngine):
 
     def __enter__(self):
         super().__enter__()
-        jax.clear_caches()  # functions traced before the watch trace again, with it
+        self._context = Traces().__enter__()
         return self
 
     def close(self) -> None:
@@ -183,7 +186,10 @@ class JaxEngine(BaseEngine):
         super().close()
 
     def _release(self) -> None:
-        jax.clear_caches()  # nothing traced in the watch keeps the recording
+        if self._context is not None:
+            self._context.__exit__()
+            self._context = None
+        self._origins = {}  # a function traced in the watch may keep the engine: not its w0
 
     # -- what the base asks of a backend --------------------------------------------------
     def _read_counter(self, counter) -> int | None:
@@ -441,15 +447,37 @@ class JaxEngine(BaseEngine):
                 deliver(self.rec, g.block(items))
 
 
-_rows_jit = jax.jit(J.rows, static_argnums=1)
+#: Rows computed now (the final weights at the watch's exit, ``%tfhist model``, a lean
+#: step's kept non-finite step) of at most this many values in all come from NumPy
+#: (:func:`~tfhist_magic.histogram.reference_row`, the contract's oracle): about 85 ns a
+#: value on a CPU core, where compiling the device computation costs ~0.9 s of CPU
+#: whatever the shapes (then ~5 ns a value). The two cross near 10M values.
+HOST_ROWS_MAX = 8 * 2**20
+#: The device computations for larger sets, compiled ahead of time and kept here (by
+#: shapes, dtypes and bins): each watch traces in a context of its own
+#: (:mod:`._jax_traces`), where a ``jax.jit`` cache would miss, so the next watch of the
+#: same model does not compile them again.
+_COMPILED: dict = {}
+_COMPILED_MAX = 8
 
 
 def rows_now(values, bins: int) -> tuple[np.ndarray, list[str]]:
-    """``([T, bins + 10], dtypes)`` of ``values`` computed now, in one compiled
-    computation (op by op, JAX would compile each of its operations for these shapes)."""
+    """``([T, bins + 10], dtypes)`` of ``values`` computed now: with NumPy up to
+    :data:`HOST_ROWS_MAX` values (where a subnormal counts as itself, not as the zero a
+    CPU step flushes it to: the counts agree either way, ``zeros``/``min``/``max`` may
+    not), else in one compiled device computation."""
     with J.x64():
-        rows = np.asarray(_rows_jit([jnp.asarray(v) for v in values], bins))
-    return rows, [J.compute_dtype(jnp.asarray(v).dtype).name for v in values]
+        arrays = [jnp.asarray(v) for v in values]
+        dtypes = [J.compute_dtype(a.dtype).name for a in arrays]
+        if sum(a.size for a in arrays) <= HOST_ROWS_MAX:
+            rows = [H.reference_row(np.asarray(a), bins) for a in arrays]
+            return (np.stack(rows) if rows else np.zeros((0, bins + H.EXTRA))), dtypes
+        key = (bins, tuple((a.shape, a.dtype.name) for a in arrays))
+        run = _COMPILED.pop(key, None) or jax.jit(J.rows, static_argnums=1).lower(arrays, bins).compile()
+        _COMPILED[key] = run  # the most recently used last
+        while len(_COMPILED) > _COMPILED_MAX:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        return np.asarray(run(arrays)), dtypes
 
 
 def record_now(rec: Recording, kind: str, names: list, values: list, step: int) -> None:
