@@ -4,6 +4,7 @@
     python bench/bench.py --rounds 7 --workloads mlp --arms plain,default,every1
     python bench/bench.py --workloads mirrored --arms plain,default,every1   # on its own
     python bench/bench.py --backend jax        # Keras 3 on JAX: plain, default, every=1
+    python bench/bench.py --backend jax --workloads transformer --rounds 3   # 267 series
 
 Method: every round builds a fresh, identically seeded model per arm (so each arm pays
 its own trace), the arms run one after the other in a fixed rotation, and the figure
@@ -443,7 +444,7 @@ def main(argv=None) -> int:
 
 #: The arms and workloads of the JAX backend (the peers' callbacks use TensorFlow).
 JAX_ARMS = ("plain", "default", "every1")
-JAX_WORKLOADS = ("mlp", "cnn")
+JAX_WORKLOADS = ("mlp", "cnn", "transformer")  # transformer: 267 series (99 weights)
 
 
 def _main_jax(args, arms) -> int:
