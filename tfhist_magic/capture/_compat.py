@@ -85,12 +85,15 @@ __all__ = [
 Function = _pf.Function
 #: The Session base class (``Session``, ``InteractiveSession``, monitored sessions).
 BaseSession = _session.BaseSession
+
+
 def mark_own(fn):
     """Mark ``fn`` (a tf.function this package made) as its own: a watch never swaps its
     traces. On the object, not by id, so a freed function's id given to a user's function
     later does not hide that one from the watch."""
     fn._tfhist_own = True
     return fn
+
 
 NO_GRAPPLER = config_pb2.ConfigProto()
 NO_GRAPPLER.graph_options.rewrite_options.disable_meta_optimizer = True

@@ -451,7 +451,8 @@ class JaxEngine(BaseEngine):
 #: step's kept non-finite step) of at most this many values in all come from NumPy
 #: (:func:`~tfhist_magic.histogram.reference_row`, the contract's oracle): about 85 ns a
 #: value on a CPU core, where compiling the device computation costs ~0.9 s of CPU
-#: whatever the shapes (then ~5 ns a value). The two cross near 10M values.
+#: whatever the shapes (then ~5 ns a value; one-off measurements, docs/performance.md).
+#: The two cross near 10M values.
 HOST_ROWS_MAX = 8 * 2**20
 #: The device computations for larger sets, compiled ahead of time and kept here (by
 #: shapes, dtypes and bins): each watch traces in a context of its own
@@ -466,12 +467,12 @@ def rows_now(values, bins: int) -> tuple[np.ndarray, list[str]]:
     :data:`HOST_ROWS_MAX` values (where a subnormal counts as itself, not as the zero a
     CPU step flushes it to: the counts agree either way, ``zeros``/``min``/``max`` may
     not), else in one compiled device computation."""
+    dtypes = [J.compute_dtype(v.dtype).name for v in values]
+    if sum(int(np.size(v)) for v in values) <= HOST_ROWS_MAX:  # NumPy values stay on the host
+        rows = [H.reference_row(np.asarray(v), bins) for v in values]
+        return (np.stack(rows) if rows else np.zeros((0, bins + H.EXTRA))), dtypes
     with J.x64():
         arrays = [jnp.asarray(v) for v in values]
-        dtypes = [J.compute_dtype(a.dtype).name for a in arrays]
-        if sum(a.size for a in arrays) <= HOST_ROWS_MAX:
-            rows = [H.reference_row(np.asarray(a), bins) for a in arrays]
-            return (np.stack(rows) if rows else np.zeros((0, bins + H.EXTRA))), dtypes
         key = (bins, tuple((a.shape, a.dtype.name) for a in arrays))
         run = _COMPILED.pop(key, None) or jax.jit(J.rows, static_argnums=1).lower(arrays, bins).compile()
         _COMPILED[key] = run  # the most recently used last

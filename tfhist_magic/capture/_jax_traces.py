@@ -37,25 +37,27 @@ def early(import_jax: bool = False) -> None:
         context()
 
 
+def _clear() -> None:
+    import jax
+
+    jax.clear_caches()
+
+
 class Traces:
     """From ``__enter__`` to ``__exit__``: every function traces and compiles for this
     watch alone (a value of the context no other watch has)."""
 
     def __enter__(self):
-        self._context = context()
-        if self._context is None:
-            import jax
-
-            jax.clear_caches()
+        self._user = context()
+        if self._user is None:
+            _clear()
         else:
-            self._before = self._context.get_global()
-            self._context.set_global(("tfhist_magic watch", next(_watches)))
+            self._before = self._user.get_global()
+            self._user.set_global(("tfhist_magic watch", next(_watches)))
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._context is None:
-            import jax
-
-            jax.clear_caches()
+        if self._user is None:
+            _clear()
         else:
-            self._context.set_global(self._before)
+            self._user.set_global(self._before)
