@@ -292,3 +292,30 @@ def test_a_block_judges_its_gradients_with_its_own_weights_and_update_ratios():
     relative = g[:, 16 + H.NORM] / w[:, 16 + H.NORM]  # the gradients' norms over their weights'
     assert (f.rule, f.tensor, f.first_step) == ("vanishing-gradients", "d1/kernel", 0)
     assert np.isclose(f.value, relative[0] / relative[1])
+
+
+@pytest.mark.parametrize("weights_go_bad", [True, False])
+def test_what_follows_non_finite_weights_is_not_a_finding_of_its_own(weights_go_bad):
+    # A NaN update leaves a bias NaN: a ReLU layer before it then passes back exactly 0,
+    # so its kernel's gradients are 0 while its kernel stays finite. That is the NaN's
+    # consequence (the non-finite finding names it), not vanishing gradients; the same
+    # zero gradients behind finite weights are (the control).
+    from tfhist_magic.block import Block, deliver
+
+    rec = _rec()
+    names = ["d1/kernel", "d1/bias"]
+    kernel = rng.normal(size=100).astype(np.float32)
+    for step in range(6):
+        bias = np.full(10, np.nan if weights_go_bad and step >= 3 else 0.5, np.float32)
+        grad = (rng.normal(size=100) if step < 3 else np.zeros(100)).astype(np.float32)
+        w = np.stack([reference_row(kernel, 16), reference_row(bias, 16)])[None]
+        g = np.stack([reference_row(grad, 16), reference_row(np.ones(10, np.float32), 16)])[None]
+        deliver(rec, Block(model="m", steps=[step], names={"weights": names, "grads": names}, rows={"weights": w, "grads": g}))
+        if step == 3:  # scalars of a step delivered after its rows (the eager path's order)
+            deliver(rec, Block(model="m", steps=[step], scalars={("dead_units", "d1"): ([step], [1.0])}))
+    rules = {f.rule for f in rec.findings()}
+    if weights_go_bad:
+        assert rules == {"non-finite"}, [f.message for f in rec.findings()]
+        assert rec.findings()[0].first_step == 3
+    else:
+        assert {"vanishing-gradients", "dead-units"} <= rules and "non-finite" not in rules

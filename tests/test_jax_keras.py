@@ -252,6 +252,24 @@ def test_nan_in_a_batch_is_recorded_in_full_and_named(data):
     assert steps.tolist() == [0, 5] and dist[1] > 0
 
 
+def test_what_follows_a_nan_batch_is_named_by_the_nan_alone(data):
+    # After the NaN batch the hidden layer's weights hold NaN (its bias, and the kernel's
+    # row the NaN input feeds), so ReLU passes back exactly 0: the hidden kernel's
+    # gradients are all finite and 0. That is the NaN's consequence, not vanishing.
+    x, y = data
+    x = x.copy()
+    x[40, 2] = np.nan  # batch 5 of 8
+    m = make()
+    with tfhist_magic.watch(m, every=1) as rec:
+        m.fit(x, y, batch_size=8, epochs=3, verbose=0, shuffle=False)
+    kernel = rec.names("grads")[0]
+    g, w = rec.series("grads", kernel), rec.series("weights", kernel)
+    later = list(g.steps).index(12)
+    assert g.rows[later, :B].sum() == 8 * 16 and g.rows[later, B + H.NORM] == 0  # 0, and finite
+    assert w.nan[list(w.steps).index(12)] == 16
+    assert [f.rule for f in rec.findings() if f.first_step >= 5] == ["non-finite"], [f.message for f in rec.findings()]
+
+
 def test_watched_training_equals_plain_training_and_nothing_stays_patched(data):
     before = {c: dict(vars(c)) for c in (keras.Layer, keras.Model, keras.src.optimizers.base_optimizer.BaseOptimizer)}
     a, b = make(), make()

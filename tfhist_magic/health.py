@@ -17,7 +17,9 @@ practitioners apply them (README, "Findings"):
   NaN or Inf (the order a step computes them: layer by layer forward, a layer's weights
   then its output, then the gradients backward from the loss): which layer went bad
   first. The every-step check of the gradients and the loss (``rec.first_nonfinite``)
-  names the step exactly when snapshots are sampled.
+  names the step exactly when snapshots are sampled. The other rules do not judge the
+  steps at which a model's weights hold NaN or Inf (:meth:`Tracker._judged`): what
+  follows a non-finite update is its consequence.
 - ``update-ratio``: std(Δw) / std(w) of each weight matrix and embedding (see
   :func:`is_weight_matrix`: not biases, not normalization parameters), Δw being what the
   optimizer actually applied at the step (measured in the graph); the median of the last
@@ -191,6 +193,7 @@ class Tracker:
         self.grad_seen: set[str] = set()  # gradients that were once above VANISHING_RATIO of their weights
         self.grad_totals: list[float] = []  # global gradient norm of the first recorded steps
         self.saved: list[Finding] = []  # a loaded Recording's findings, as they were saved
+        self.broken: dict = {}  # model -> the step from which its weights held NaN/Inf (see _judged)
         # per block layout (tuple of names -> indices), rebuilt when what it depends on grows
         self._grad_layout: dict[tuple, tuple] = {}
         self._drift_layout: dict[tuple, list] = {}
@@ -204,18 +207,41 @@ class Tracker:
         if b.findings is not None:  # a saved file's: as they were
             self.restore(b.findings)
             return
-        # The gradients last: their rules read the block's weight norms (its weights' rows)
-        # and which weights are matrices (their update ratios).
+        steps = np.asarray(b.steps, dtype=np.int64)
         for kind, rows in b.rows.items():
-            if kind != "grads":
-                self.rows(kind, list(b.names[kind]), b.steps, rows)
-        for (metric, name), (steps, values, _) in b.scalars.items():
-            self.scalars(metric, name, steps, values)
+            self._note_nonfinite(kind, list(b.names[kind]), steps, rows)
+        judged = self._judged(b.model, steps, b.rows.get("weights"))
+        # The weights first and the gradients last: the gradients' rules read the block's
+        # weight norms (its weights' rows) and which weights are matrices (their update ratios).
+        for kind in ("weights", "activations"):
+            if kind in b.rows:
+                self.rows(kind, list(b.names[kind]), steps[judged], b.rows[kind][judged])
+        for (metric, name), (ss, values, _) in b.scalars.items():
+            ss = np.asarray(ss, dtype=np.int64)
+            ok = self._judged(b.model, ss) & ~np.isin(ss, steps[~judged])
+            self.scalars(metric, name, ss[ok], np.asarray(values)[ok])
         if "grads" in b.rows:
-            self.rows("grads", list(b.names["grads"]), b.steps, b.rows["grads"])
+            self.rows("grads", list(b.names["grads"]), steps[judged], b.rows["grads"][judged])
 
-    def rows(self, kind: str, names: list, steps, rows) -> None:
-        """A block ``[S, T, B+10]`` of ``kind`` rows for ``names`` at ``steps``."""
+    def _judged(self, model, steps, weights=None) -> np.ndarray:
+        """Which of ``steps`` the rules judge for ``model``: not those at which its
+        weights (any of them, as the step read them: ``weights`` rows, else what the
+        last rows of its weights showed) held NaN or Inf. What follows a non-finite
+        update is its consequence, which the ``non-finite`` finding names: a hidden
+        layer's gradients exactly 0 behind a NaN bias (ReLU passes nothing back) are
+        not vanishing gradients."""
+        if weights is not None and len(steps):
+            B = weights.shape[2] - H.EXTRA
+            bad = (weights[:, :, B + H.NAN] + weights[:, :, B + H.POSINF] + weights[:, :, B + H.NEGINF] > 0).any(axis=1)
+            good = np.flatnonzero(~bad)
+            tail = bad[good[-1] + 1 :] if good.size else bad
+            self.broken[model] = int(steps[len(steps) - len(tail)]) if tail.size else None
+            return ~bad
+        since = self.broken.get(model)
+        return np.ones(len(steps), bool) if since is None else steps < since
+
+    def _note_nonfinite(self, kind: str, names: list, steps, rows) -> None:
+        """The first snapshot of each tensor that held NaN or Inf (pinned)."""
         B = rows.shape[2] - H.EXTRA
         ex = rows[:, :, B:]
         nonfinite = ex[:, :, H.NAN] + ex[:, :, H.POSINF] + ex[:, :, H.NEGINF]
@@ -229,6 +255,14 @@ class Tracker:
                 run = self.bad[key] = _Run(steps[i], nonfinite[i, t], ex[i, t, [H.NAN, H.POSINF, H.NEGINF]].astype(int))
                 self.rec.pin(int(steps[i]))
             run.last = max(run.last, int(steps[bad[-1]]))
+
+    def rows(self, kind: str, names: list, steps, rows) -> None:
+        """What the rules read of a block ``[S, T, B+10]`` of ``kind`` rows for ``names``
+        at ``steps`` (the steps they judge)."""
+        if not len(steps):
+            return
+        B = rows.shape[2] - H.EXTRA
+        ex = rows[:, :, B:]
         if kind == "weights":
             finite = rows[-1, :, :B].sum(axis=1) > 0
             self.weight_norm.update(zip(names, np.where(finite, ex[-1, :, H.NORM], np.nan).tolist()))
