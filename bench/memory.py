@@ -5,6 +5,7 @@ fresh process (issue 27).
     python bench/memory.py --workloads mlp50m                # the 50M-parameter MLP only (~1.5 min)
     python bench/memory.py --workloads mlp50m --arms plain,default,every1,weights,grads,activations
     python bench/memory.py --workloads mlp50m --repeats 3     # medians [min, max] of 3 processes an arm
+    python bench/memory.py --backend jax                     # Keras 3 on JAX (its jitted fit)
     python3 dev.py bench memory ...                          # the same, via dev.py
 
 Workloads: ``mlp``, ``transformer`` and ``resnet50`` are bench/bench.py's (the models
@@ -37,6 +38,11 @@ closes the watch, and reads:
 - held after fit: RSS and TF bytes still held once ``fit`` returned, the watch still
   open (the optimizer's slots, the watch's buffers); and the watch's own buffers (its
   ``tf.Variable``\\ s, named ``tfhist_*``), by name.
+
+With ``--backend jax`` the children run Keras 3 on JAX (``KERAS_BACKEND=jax``): the same
+method, the "TF peak" columns being JAX's device allocator's
+peak (``Device.memory_stats()``, where the device keeps statistics: a GPU; NaN on the CPU)
+and the watch's buffers its w0, kept on the host (``JaxEngine._origins``).
 
 A peak depends on which ops the executor happens to run at once (2 inter-op threads
 here), so one process can differ from the next by about half the weights' bytes on the
@@ -133,7 +139,14 @@ def _nbytes(variables) -> int:
 
 
 def _watch_buffers() -> dict:
-    """The bytes of the watch's own variables alive now, by name (``tfhist_w0``, ...)."""
+    """The bytes of the watch's own buffers alive now, by name: its ``tf.Variable``\\ s
+    (``tfhist_w0``, ...), or on JAX the w0 it keeps on the host."""
+    if _jax():
+        from tfhist_magic.capture._jax_engine import JaxEngine
+
+        held = [o for o in gc.get_objects() if isinstance(o, JaxEngine)]
+        w0 = sum(int(a.nbytes) for e in held for a in e._origins.values())
+        return {"w0 (host)": w0} if w0 else {}
     from tensorflow.python.ops.resource_variable_ops import BaseResourceVariable
 
     out: dict = {}
@@ -144,16 +157,26 @@ def _watch_buffers() -> dict:
     return out
 
 
+def _jax() -> bool:
+    return os.environ.get("KERAS_BACKEND") == "jax"
+
+
 def child(name: str, arm: str, steps: int) -> dict:
     import keras
-    import tensorflow as tf
 
     import tfhist_magic
     from bench import _data, _model
 
-    tf.get_logger().setLevel("ERROR")
-    gpu = bool(tf.config.list_physical_devices("GPU"))
-    dev = "GPU:0" if gpu else "CPU:0"
+    if _jax():
+        import jax
+
+        dev, version = str(jax.devices()[0].platform).upper() + ":0", f"JAX {jax.__version__}"
+    else:
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
+        dev = "GPU:0" if tf.config.list_physical_devices("GPU") else "CPU:0"
+        version = f"TF {tf.__version__}"
     # warm-up: the runtime and (watched) the package's own functions, once a process
     x, y = _data("mlp", 128)
     _model("mlp").fit(x, y, batch_size=128, epochs=1, verbose=0)
@@ -187,7 +210,7 @@ def child(name: str, arm: str, steps: int) -> dict:
         "workload": name,
         "arm": arm,
         "device": dev,
-        "tf_version": tf.__version__,
+        "tf_version": version,
         "params": int(m.count_params()),
         "weights_bytes": weights,
         "optimizer_bytes": _nbytes(m.optimizer.variables),
@@ -205,7 +228,13 @@ def child(name: str, arm: str, steps: int) -> dict:
 def _tf_memory(dev: str, key: str, reset: bool = False) -> float:
     """TensorFlow's allocator's ``key`` bytes on ``dev``; NaN where the allocator keeps no
     statistics (TensorFlow's default CPU allocator: run with ``--tf-stats``, which makes
-    it the BFC allocator, whose pool changes the RSS figures a little)."""
+    it the BFC allocator, whose pool changes the RSS figures a little). On JAX, its
+    device's (``peak`` since the process began: JAX has no reset; NaN on a CPU)."""
+    if _jax():
+        import jax
+
+        stats = jax.devices()[0].memory_stats() or {}
+        return float(stats.get("peak_bytes_in_use" if key == "peak" else "bytes_in_use", float("nan")))
     import tensorflow as tf
 
     try:
@@ -280,6 +309,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=1, help="fresh processes per arm (the arms alternate); the table shows medians [min, max]")
     ap.add_argument("--tf-stats", action="store_true", help="TensorFlow's BFC allocator on the CPU, so the TF peak columns are measured (NaN without it)")
     ap.add_argument("--json", metavar="FILE", help="also write every measurement to FILE")
+    ap.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow", help="Keras 3's backend in the children")
     ap.add_argument("--child", nargs=2, metavar=("WORKLOAD", "ARM"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -294,6 +324,7 @@ def main(argv=None) -> int:
         ap.error(f"unknown {', '.join(bad) or 'workload (none given)'}; workloads: {','.join(WORKLOADS)}; arms: {','.join(ARMS)}")
     if args.tf_stats:
         os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"  # the children inherit it
+    os.environ["KERAS_BACKEND"] = args.backend  # the children inherit it
     if args.steps < 1 or args.repeats < 1:
         ap.error("--steps and --repeats must be >= 1")
     command = shlex.join(["bench/memory.py", *(sys.argv[1:] if argv is None else argv)])
@@ -320,7 +351,7 @@ def main(argv=None) -> int:
     dev = first["device"]
     where = "GPU: TF peak is device memory" if dev.startswith("GPU") else f"CPU only ({os.cpu_count()} cores)"
     reps = f", medians of {args.repeats} [min, max]" if args.repeats > 1 else ""
-    print(f"## What a watch holds in memory: TF {first['tf_version']}, {where}, Keras 3 `fit` (Adam), {args.steps} steps, default every={DEFAULT_EVERY}, each arm in a fresh process{reps}\n")
+    print(f"## What a watch holds in memory: {first['tf_version']}, {where}, Keras 3 `fit` (Adam), {args.steps} steps, default every={DEFAULT_EVERY}, each arm in a fresh process{reps}\n")
     print(f"`python {command}`\n")
     print(table(results, arms))
     print(

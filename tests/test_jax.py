@@ -17,6 +17,7 @@ import jax.numpy as jnp  # noqa: E402
 from test_ops import B, _cases, _check, _edge_stress  # noqa: E402
 from tfhist_magic import histogram as H  # noqa: E402
 from tfhist_magic.capture import _jnp as J  # noqa: E402
+from tfhist_magic.capture._jax_engine import _distance  # noqa: E402
 
 HERE = Path(__file__).parent
 
@@ -83,11 +84,12 @@ def test_rows_of_tensors_around_the_block_size_ignore_the_padding():
     afters = [v * np.float32(0.75) + np.float32(0.5) for v in befores]
     origins = [v[::-1].copy() for v in befores]
     with J.x64():
-        got = np.asarray(jax.jit(lambda *t: J.update_scalars(*t, [True] * len(values)))(afters, befores, origins))
+        got = np.asarray(jax.jit(lambda *t: J.update_scalars(*t, [True] * len(values)))(afters, befores))
     for (r, du, dist), a, b, o in zip(got, afters, befores, origins):
         a, b, o = (v.astype(np.float64) for v in (a, b, o))
         np.testing.assert_allclose(du, np.linalg.norm(a - b), rtol=1e-12, err_msg=str(b.size))
-        np.testing.assert_allclose(dist, np.linalg.norm(b - o), rtol=1e-12, err_msg=str(b.size))
+        assert np.isnan(dist)  # measured on the host, against the w0 kept there
+        np.testing.assert_allclose(_distance(b.astype(np.float32), o.astype(np.float32), chunk=1000), np.linalg.norm(b - o), rtol=1e-12)
         if b.size > 1:
             np.testing.assert_allclose(r, np.std(a - b) / np.std(b), rtol=1e-9, err_msg=str(b.size))
         else:  # std(before) is 0: no ratio
@@ -96,8 +98,9 @@ def test_rows_of_tensors_around_the_block_size_ignore_the_padding():
 
 def test_rows_do_not_depend_on_the_chunk_of_rows(monkeypatch):
     """The row loop's chunk (64 rows on a CPU, 4096 on an accelerator, here 1, 4 and 4096
-    rows) changes how the values are walked, never the counts, min, max or width, and the
-    moments only within float64 rounding."""
+    rows) changes how the values are walked (a vector of a chunk or more is read where it
+    lies, chunk by chunk), never the counts, min, max or width, and the moments and the
+    update scalars only within float64 rounding."""
     rng = np.random.default_rng(4)
     values = [rng.normal(size=n).astype(np.float32) for n in (5 * J.BLOCK + 3, 7, 2 * J.BLOCK)]
     values[0][::97] = np.nan
@@ -111,6 +114,17 @@ def test_rows_do_not_depend_on_the_chunk_of_rows(monkeypatch):
         np.testing.assert_allclose(out[:, B + H.STD], got[4096][:, B + H.STD], rtol=1e-14)
     for row, v in zip(got[1], values):
         np.testing.assert_array_equal(row[: B + 3], H.reference_row(v, B)[: B + 3])
+    # the update scalars walk the same chunks: a large weight read where it lies, its last
+    # chunk reading values again (masked out) when its size is not a whole number of chunks
+    befores = [np.nan_to_num(v, nan=0.25) for v in values]
+    afters = [v * np.float32(0.5) - np.float32(1.0) for v in befores]
+    for rows in (1, 4, 4096):
+        monkeypatch.setattr(J, "CHUNK_ROWS", rows)
+        with J.x64():
+            out = np.asarray(jax.jit(lambda *t: J.update_scalars(*t, [True] * 3))(afters, befores))
+        for (r, du, _), a, b in zip(out, afters, befores):
+            a, b = (v.astype(np.float64) for v in (a, b))
+            np.testing.assert_allclose([r, du], [np.std(a - b) / np.std(b), np.linalg.norm(a - b)], rtol=1e-9, err_msg=str(rows))
 
 
 def test_update_scalars_and_probes_against_numpy():
@@ -118,12 +132,14 @@ def test_update_scalars_and_probes_against_numpy():
     a, b, o = (rng.normal(size=(6, 5)).astype(np.float32) for _ in range(3))
     c = np.zeros(4, np.float32)
     with J.x64():
-        got = np.asarray(J.update_scalars([a, c], [b, c], [o, c], [True, True]))
+        got = np.asarray(J.update_scalars([a, c], [b, c], [True, True]))
         act = np.maximum(rng.normal(size=(10, 4)), 0).astype(np.float32)
         act[:, 1] = 0
         p = np.asarray(J.probes([act, np.tanh(act * 9)], ["units", "tanh"]))
-    np.testing.assert_allclose(got[0], [np.std(a - b) / np.std(b), np.linalg.norm(a - b), np.linalg.norm(b - o)], rtol=1e-6)
-    assert np.isnan(got[1, 0]) and got[1, 1] == 0 and got[1, 2] == 0  # std(before) 0: no ratio
+    np.testing.assert_allclose(got[0, :2], [np.std(a - b) / np.std(b), np.linalg.norm(a - b)], rtol=1e-6)
+    assert np.isnan(got[1, 0]) and got[1, 1] == 0  # std(before) 0: no ratio
+    np.testing.assert_allclose(_distance(b.ravel(), o.ravel()), np.linalg.norm(b.astype(np.float64) - o), rtol=1e-12)
+    assert _distance(c, c) == 0 and np.isnan(_distance(np.array([np.nan, 1], np.float32), np.zeros(2, np.float32)))
     assert p[0, 0] == 0.25 and np.isnan(p[0, 1])
     np.testing.assert_allclose(p[1, 1], np.mean(np.abs(np.tanh(act * 9)) > 0.97))
 

@@ -116,8 +116,12 @@ def test_fit_step0_and_final_against_the_oracles(data):
     for metric, name in (("update_ratio", names[0]), ("update_norm", names[0]), ("init_distance", names[0]), ("grad_norm", "net"), ("dead_units", acts[0])):
         steps, vals = rec.scalar(metric, name)
         assert steps[0] == 0 and np.isfinite(vals).all(), metric
-    _, dist = rec.scalar("init_distance", names[0])
-    assert dist[0] == 0 and dist[-1] > 0
+    steps, dist = rec.scalar("init_distance", names[0])
+    assert dist[0] == 0 and steps[-1] == 3
+    twin = make(name="twin")  # the weights step 3 read: after three updates
+    twin.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False)
+    twin.train_on_batch(x[:32], y[:32])
+    np.testing.assert_allclose(dist[-1], np.linalg.norm(values(twin)[0].astype(np.float64) - w0[0]), rtol=1e-6)
     _, norm = rec.scalar("update_norm", names[0])
     # SGD: the first update is -lr * g0
     np.testing.assert_allclose(norm[0], 0.1 * np.linalg.norm(np.asarray(g0[0])), rtol=1e-5)
@@ -250,6 +254,26 @@ def test_nan_in_a_batch_is_recorded_in_full_and_named(data):
         exact(w.rows[list(w.steps).index(5)], values(b)[i])
     steps, dist = rec.scalar("init_distance", rec.names("weights")[0])  # the update itself is NaN
     assert steps.tolist() == [0, 5] and dist[1] > 0
+
+
+def test_the_distance_from_the_start_is_the_same_a_weight_a_callback(data, monkeypatch):
+    """The weights reach the host for their distance from w0 in packs (at most ``_PACK``
+    values a callback, else one weight): one pack, or one callback a weight, gives the
+    same distances, each ``||w - w0||`` of the weights the step read."""
+    from tfhist_magic.capture import _jax_engine as E
+
+    got = []
+    for pack in (E._PACK, 1):
+        monkeypatch.setattr(E, "_PACK", pack)
+        m = make(name=f"pack{pack}")
+        with tfhist_magic.watch(m, every=1) as rec:
+            m.fit(*data, batch_size=16, epochs=1, verbose=0, shuffle=False)
+        got.append({n: rec.scalar("init_distance", n) for n in rec.names("weights")})
+    assert [len(g) for g in got] == [4, 4]
+    for (steps, a), (steps1, b) in zip(got[0].values(), got[1].values()):
+        np.testing.assert_array_equal(steps, [0, 1, 2, 3])
+        np.testing.assert_array_equal(a, b)
+        assert a[0] == 0 and (a[1:] > 0).all()
 
 
 def test_what_follows_a_nan_batch_is_named_by_the_nan_alone(data):

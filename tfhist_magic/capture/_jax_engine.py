@@ -18,7 +18,10 @@ trace the same way):
   gradients applied and the pending activations (:mod:`._jnp`, one fused computation
   per dtype), measures the update scalars from the weights before and after the update,
   and hands the ``bins + 13`` numbers per tensor to the host with one
-  ``jax.experimental.io_callback``. Unsampled steps run the false branch: nothing.
+  ``jax.experimental.io_callback``. The distance from the start is measured on the
+  host, where w0 is kept, a pack of weights a callback (no device memory holds a copy of
+  the model for it, and what is copied to the host at once is at most one pack). Unsampled steps
+  run the false branch: nothing.
 * Every step, one check (the sum of every gradient finite); the first step that fails
   it asks the host (a callback of one boolean, only on such steps) and is recorded in
   full whatever ``every``.
@@ -118,6 +121,10 @@ def model_vars(model) -> list:
 _BOOL = jax.ShapeDtypeStruct((), jnp.bool_)
 #: Sampled steps held on the host before they are delivered whatever the throttle.
 _MAX_PENDING = 256
+#: Values of the weights one callback hands to the host at most (unless one weight is
+#: larger): on a sampled step the host gets the weights for the distance from w0, and a
+#: callback's operands are copied, so the copy at once is at most this (64 MiB of float32).
+_PACK = 1 << 24
 
 
 class _Group:
@@ -130,6 +137,7 @@ class _Group:
         self.nonfinite: int | None = None
         self.reported: int | None = None
         self.raw: list | None = None  # a lean step's tensors: [step, wall, meta, values, afters]
+        self.distances: dict = {}  # (step, weight index) -> ||before - w0||, until the step's rows arrive
 
     def block(self, items: list) -> Block:
         """The Block of ``items`` (in step order) and a new first non-finite step."""
@@ -298,9 +306,15 @@ class JaxEngine(BaseEngine):
                 if "activations" in names:
                     p = J.probes(tensors["activations"], plan.kinds_of)
                     cols[at.index("activations")] = jnp.concatenate([p, jnp.full((p.shape[0], 1), np.nan)], 1)
+                first, rest = ([], []), []
                 if afters:
-                    cols[at.index("weights")] = self._update_scalars(plan.variables, step, tensors["weights"], afters, ratio)
-                io_callback(functools.partial(self._receive, group), None, step, rows, jnp.concatenate(cols, 0))
+                    cols[at.index("weights")] = J.update_scalars(afters, tensors["weights"], ratio)
+                    if self.init_distance:
+                        first, rest = self._send_befores(group, plan.variables, step, tensors["weights"])
+                # the first pack of weights with the rows; ``rest``: the others' callbacks ran
+                # before this one (a data dependency)
+                receive = functools.partial(self._receive, group, first[0], [id(plan.variables[i]) for i in first[0]])
+                io_callback(receive, None, step, rows, jnp.concatenate(cols, 0), *first[1], *rest)
 
             jax.lax.cond(take, sampled, lambda: None)
 
@@ -312,46 +326,47 @@ class JaxEngine(BaseEngine):
     def _ratio(names, tensors) -> list:
         return [ratio_of(n, len(jnp.shape(w))) for n, w in zip(names.get("weights", ()), tensors.get("weights", ()))]
 
-    def _update_scalars(self, variables, step, befores, afters, ratio):
-        """``[T, UPDATE_COLUMNS]`` of the weights; without origins (``init_distance=False``)
-        the distance column is not measured."""
-        if self.init_distance:
-            return J.update_scalars(afters, befores, self._origins_of(variables, step, befores), ratio)
-        return J.update_scalars(afters, befores, befores, ratio).at[:, 2].set(np.nan)
+    def _from_start(self, key, step, before) -> float:
+        """``||before - w0||`` of one weight (float64, a chunk at a time: no temporary the
+        size of the weight), on the host, where w0 is kept (``_origins[key]``): a weight's
+        first sampled step in the watch sets its w0 (a forced, non-finite step sets none,
+        and measures 0)."""
+        b = np.ravel(np.abs(before) if np.iscomplexobj(before) else before)
+        with self._lock:
+            o = self._origins.get(key)
+            if o is None:
+                if int(step) % self.every:
+                    return 0.0
+                o = self._origins[key] = b.astype(J.compute_dtype(b.dtype), copy=True)
+        return _distance(b, o)
 
-    def _origins_of(self, variables, step, befores) -> list:
-        """The origins of the weights (their values at the first sampled step of the watch
-        that updated them), kept on the host per variable across recompiles and
-        optimizers: per compute dtype one flat vector, sent once, handed back on sampled
-        steps."""
-        out = [None] * len(befores)
-        for cd in (J.F32, J.F64):
-            idx = [i for i, b in enumerate(befores) if J.compute_dtype(b.dtype) == cd]
-            if not idx:
-                continue
-            keys = [id(variables[i]) for i in idx]
-            sizes = [int(np.prod(jnp.shape(befores[i]))) for i in idx]
-            flat = jnp.concatenate([J.prepare(befores[i]) for i in idx])
-            spec = jax.ShapeDtypeStruct(flat.shape, flat.dtype)
-            have = io_callback(lambda keys=keys: np.asarray(all(k in self._origins for k in keys)), jax.ShapeDtypeStruct((), jnp.bool_))
-            w0 = jax.lax.cond(
-                have,
-                lambda: io_callback(lambda keys=keys: np.concatenate([self._origins[k] for k in keys]), spec),
-                lambda: io_callback(functools.partial(self._put_origins, keys, sizes), spec, step, flat),
-            )
-            at = 0
-            for i, n in zip(idx, sizes):
-                out[i] = w0[at : at + n]
-                at += n
-        return out
+    @staticmethod
+    def _packs(sizes) -> list:
+        """The weights' indices in packs of at most :data:`_PACK` values (or one weight):
+        what one callback copies to the host at once."""
+        packs, n = [[]], 0
+        for i, k in enumerate(sizes):
+            if packs[-1] and n + k > _PACK:
+                packs.append([])
+                n = 0
+            packs[-1].append(i)
+            n += k
+        return packs if packs[0] else []
 
-    def _put_origins(self, keys, sizes, step, flat):
-        flat = np.asarray(flat)
-        parts = np.split(flat, np.cumsum(sizes)[:-1])
-        if int(step) % self.every == 0:  # a forced (non-finite) step is no origin
-            for k, part in zip(keys, parts):
-                self._origins.setdefault(k, part.copy())
-        return np.concatenate([self._origins.get(k, part) for k, part in zip(keys, parts)]).astype(flat.dtype)
+    def _send_befores(self, group: _Group, variables, step, befores) -> tuple:
+        """The weights as the step read them, to the host for their distances from w0, a
+        pack at a time: ``((indices, values) of the first pack, which goes with the rows;
+        the results of the other packs' callbacks, for :meth:`_receive` to wait on)``."""
+        packs = self._packs([int(np.prod(jnp.shape(b))) for b in befores])
+        rest = [io_callback(functools.partial(self._distance_of, group, p, [id(variables[i]) for i in p]), _BOOL, step, *[befores[i] for i in p]) for p in packs[1:]]
+        return (packs[0], [befores[i] for i in packs[0]]), rest
+
+    def _distance_of(self, group: _Group, idx, keys, step, *befores):
+        """A sampled step's distances of the weights ``idx`` of ``group``, kept for :meth:`_receive`."""
+        got = [self._from_start(k, step, b) for k, b in zip(keys, befores)]
+        with self._lock:
+            group.distances.update(((int(step), i), d) for i, d in zip(idx, got))
+        return np.asarray(True)
 
     def _first_bad(self, group: _Group, step):
         """The host's answer to "record this non-finite step?": yes for the first one."""
@@ -387,22 +402,31 @@ class JaxEngine(BaseEngine):
                 if kind == "activations":
                     col[:, : J.PROBE_COLUMNS] = np.asarray(J.probes([jnp.asarray(v) for v in part], kinds_of))
                 elif kind == "weights" and afters:
-                    origins = [self._origins.get(k, J.prepare(b)) for k, b in zip(keys, part)] if self.init_distance else part
-                    col = np.asarray(J.update_scalars([jnp.asarray(a) for a in afters], [jnp.asarray(b) for b in part], [jnp.asarray(o) for o in origins], ratio))
-                    if not self.init_distance:
-                        col[:, 2] = np.nan
+                    col = np.array(J.update_scalars([jnp.asarray(a) for a in afters], [jnp.asarray(b) for b in part], ratio))
+                    if self.init_distance:
+                        col[:, 2] = [self._from_start(k, step, b) for k, b in zip(keys, part)]
                 cols.append(col)
                 at += len(ns)
         return step, wall, rows, np.concatenate(cols, 0)
 
-    def _receive(self, group: _Group, step, rows, cols) -> None:
-        """A sampled step's rows, on the host (in JAX's callback thread): kept for
-        :meth:`flush`, which runs on the training thread (:meth:`tick`), so no view ever
-        runs inside a step; delivered here only past :data:`_MAX_PENDING` steps."""
+    def _receive(self, group: _Group, idx, keys, step, rows, cols, *more) -> None:
+        """A sampled step's rows, on the host (in JAX's callback thread), with its weights'
+        distances from the start when measured (the weights ``idx``, given here, then those
+        :meth:`_distance_of` kept): kept for :meth:`flush`, which runs on the training
+        thread (:meth:`tick`), so no view ever runs inside a step; delivered here only past
+        :data:`_MAX_PENDING` steps."""
         if self.closed:
             return
+        cols = np.array(cols)
+        if idx:
+            self._distance_of(group, idx, keys, step, *more[: len(idx)])
         with self._lock:
-            group.pending.append((int(step), time.time(), np.asarray(rows), np.asarray(cols)))
+            if idx:
+                kinds = list(group.names)
+                at = sum(len(group.names[k]) for k in kinds[: kinds.index("weights")])
+                n = len(group.names["weights"])
+                cols[at : at + n, 2] = [group.distances.pop((int(step), i)) for i in range(n)]
+            group.pending.append((int(step), time.time(), np.asarray(rows), cols))
             full = len(group.pending) >= _MAX_PENDING and group.raw is None
         if full:
             self.flush(complete=False)
@@ -445,6 +469,17 @@ class JaxEngine(BaseEngine):
                 self._last_flush = time.monotonic()
             for g, items in work:
                 deliver(self.rec, g.block(items))
+
+
+def _distance(b: np.ndarray, o: np.ndarray, chunk: int = 1 << 16) -> float:
+    """``||b - o||`` in float64, a chunk at a time (NaN or Inf where ``b`` holds them).
+    ``einsum``, not ``dot``: a BLAS call wakes BLAS's threads, which then spin beside the
+    training step's (measured: +21 ms of CPU a sampled step on the bench MLP)."""
+    total = 0.0
+    for i in range(0, b.size, chunk):
+        d = b[i : i + chunk].astype(np.float64) - o[i : i + chunk]
+        total += float(np.einsum("i,i->", d, d))
+    return float(np.sqrt(total))
 
 
 #: Rows computed now (the final weights at the watch's exit, ``%tfhist model``, a lean

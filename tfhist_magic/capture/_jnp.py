@@ -4,12 +4,14 @@ One row per tensor of ``bins + 10`` float64 numbers, laid out and binned exactly
 :mod:`tfhist_magic.histogram` describes (the NumPy oracle): the same range, the same
 width rounded to ``p - 11`` bits, the same edges, each value placed by an arithmetic
 estimate half a bin low and one exact comparison with the next edge. All the tensors
-of one compute dtype go through one fused computation over a block layout (each tensor
-padded to whole rows of :data:`BLOCK` values): per-tensor reductions are row reductions
-and a segment reduction over the rows, a tensor's numbers reach its values as a per-row
-broadcast, and the counts are one int32 scatter-add over ``tensor * (bins + 3) + slot``.
-The graph does not grow with the number of tensors beyond their concatenation, so XLA
-compiles it quickly for any model. On a CPU, XLA's scatters and gathers over every value
+of one compute dtype go through one fused computation that walks them in chunks of rows
+of :data:`BLOCK` values (:class:`_Blocks`: the small tensors laid out together, each
+padded to whole rows; a large one read where it lies, never copied): per-tensor
+reductions are row reductions and a segment reduction over the rows, a tensor's numbers
+reach its values as a per-row broadcast, and the counts are one int32 scatter-add over
+``tensor * (bins + 3) + slot``. The graph does not grow with the number of tensors
+beyond the small ones' concatenation and one branch per large one, so XLA compiles it
+quickly for any model. On a CPU, XLA's scatters and gathers over every value
 cost ten times a fused pass, and every temporary the size of the values costs its pages:
 the next edge is computed where it is needed rather than gathered from a table, counts
 and sums stay in 32 bits where they are exact, and the moments are one pass about a pivot.
@@ -32,7 +34,8 @@ __all__ = ["x64", "compute_dtype", "prepare", "rows", "probes", "probe_kind", "u
 
 #: Probe columns of an activation: the dead-unit share and the saturated share.
 PROBE_COLUMNS = 2
-#: Update scalars of a weight: the update ratio, ``||after - before||``, ``||before - origin||``.
+#: Update scalars of a weight: the update ratio, ``||after - before||``, ``||before - origin||``
+#: (the last measured on the host: :meth:`JaxEngine._from_start`).
 UPDATE_COLUMNS = 3
 #: Outputs within this distance of a tanh's or a sigmoid's bounds count as saturated.
 SATURATION_MARGIN = 0.03
@@ -135,58 +138,114 @@ def _chunk_rows() -> int:
 
 
 class _Blocks:
-    """Flat vectors laid out as rows of :data:`BLOCK` values, each tensor padded to whole
-    rows, the rows padded to whole chunks of :data:`CHUNK_ROWS`.
+    """How a loop walks flat vectors a chunk of ``C`` rows of :data:`BLOCK` values at a
+    time (``C``: :func:`_chunk_rows`), with no copy of a large vector.
 
-    A per-tensor reduction is a row reduction (vectorised) and a segment reduction over
-    the rows; a tensor's numbers reach its values as a per-row broadcast; and the work
-    on the values runs a chunk of rows at a time (:meth:`loop`), so no temporary is the
-    size of all the values. On a CPU, XLA's scatters and gathers over every value cost
-    ten times a fused pass, and a temporary of tens of MiB is a fresh mapping whose pages
-    fault on every step. The layout is static (the tensors' sizes)."""
+    * A vector of fewer than ``C * BLOCK`` values (a *small* one) is laid out with the
+      other small ones, each padded to whole rows, the rows padded to whole chunks: one
+      concatenation, of small vectors only.
+    * A *large* vector is read where it lies, a chunk at a time (a dynamic slice of it,
+      picked by a ``lax.switch`` on the chunk's vector): chunk ``j`` of a vector of ``n``
+      values starts at ``min(j * C * BLOCK, n - C * BLOCK)``, so every value read is
+      one of its own, and the values a last chunk reads again are masked out. What the
+      loop holds is then a few chunks, whatever the model (a 50M-weight model's weights
+      and gradients are not copied into a layout on a sampled step).
+
+    Every chunk has ``C`` rows, each of one vector's values: a per-vector reduction is a
+    row reduction (vectorised) and a segment reduction over the rows (:meth:`per_tensor`);
+    a vector's numbers reach its values as a per-row broadcast (:meth:`spread`). On a
+    CPU, XLA's scatters and gathers over every value cost ten times a fused pass, and a
+    temporary of tens of MiB is a fresh mapping whose pages fault on every step. The
+    layout is static (the vectors' sizes)."""
 
     def __init__(self, sizes: list):
-        per = [max(1, -(-k // BLOCK)) for k in sizes]
-        R = sum(per)
-        self.C = min(_chunk_rows(), R)
-        self.T, self.R = len(sizes), -(-R // self.C) * self.C
-        self.sizes, self.per = sizes, per
-        seg = np.repeat(np.arange(len(sizes), dtype=np.int32), per)
-        full = [np.minimum(np.maximum(k - BLOCK * np.arange(n), 0), BLOCK) for k, n in zip(sizes, per)]
-        pad = self.R - R  # whole rows of padding, counted in the last tensor with no value
-        self.row_seg = np.concatenate([seg, np.full(pad, len(sizes) - 1, np.int32)])
-        self.nvalid = np.concatenate(full + [np.zeros(pad, np.int64)]).astype(np.int32)
+        C = _chunk_rows()
+        CB = C * BLOCK
+        self.T, self.sizes = len(sizes), sizes
+        self.small = [t for t, n in enumerate(sizes) if n < CB]
+        self.large = [t for t, n in enumerate(sizes) if n >= CB]
+        per = {t: max(1, -(-sizes[t] // BLOCK)) for t in self.small}
+        R = sum(per.values())
+        self.C = C if self.large else min(C, max(R, 1))
+        self.small_chunks = -(-R // self.C) if self.small else 0
+        rs = self.small_chunks * self.C
+        seg = [np.repeat(np.asarray(self.small, np.int32), [per[t] for t in self.small])]
+        lo = [np.zeros(rs, np.int32)]
+        hi = [np.minimum(np.maximum(sizes[t] - BLOCK * np.arange(per[t]), 0), BLOCK) for t in self.small]
+        pad = rs - R  # whole rows of padding, counted in the last small vector with no value
+        seg.append(np.full(pad, self.small[-1] if self.small else 0, np.int32))
+        hi.append(np.zeros(pad, np.int64))
+        # the large vectors' chunks: (branch, start); their rows, and the values read again
+        self.chunk_branch, self.chunk_start = [], []
+        for k, t in enumerate(self.large):
+            for j in range(-(-sizes[t] // CB)):
+                start = min(j * CB, sizes[t] - CB)
+                self.chunk_branch.append(k)
+                self.chunk_start.append(start)
+                seg.append(np.full(self.C, t, np.int32))
+                lo.append(np.clip(j * CB - start - BLOCK * np.arange(self.C), 0, BLOCK).astype(np.int32))
+                hi.append(np.full(self.C, BLOCK))
+        self.R = rs + len(self.chunk_start) * self.C
+        self.row_seg = np.concatenate(seg).astype(np.int32)
+        self.row_lo = np.concatenate(lo).astype(np.int32)
+        self.row_hi = np.concatenate([np.asarray(h) for h in hi]).astype(np.int32)
 
-    def lay(self, flat: list):
-        """``[R, BLOCK]``: the vectors, each padded with zeros to its rows."""
+    def source(self, flat: list):
+        """What :meth:`loop` reads ``flat`` (the vectors, in order) from: the small ones
+        laid out (``[rows, BLOCK]``, one concatenation), the large ones as they are."""
+        dt = jnp.result_type(*[f.dtype for f in flat]) if flat else F32
         parts = []
-        for f, k, n in zip(flat, self.sizes, self.per):
-            parts.append(f)
-            if n * BLOCK > k:
-                parts.append(jnp.zeros((n * BLOCK - k,), f.dtype))
-        rest = self.R * BLOCK - sum(n * BLOCK for n in self.per)
+        for t in self.small:
+            f, k = flat[t], self.sizes[t]
+            parts.append(f.astype(dt))
+            if -(-k // BLOCK) * BLOCK > k or not k:
+                parts.append(jnp.zeros((max(1, -(-k // BLOCK)) * BLOCK - k,), dt))
+        rest = self.small_chunks * self.C * BLOCK - sum(int(p.shape[0]) for p in parts)
         if rest:
-            parts.append(jnp.zeros((rest,), flat[0].dtype))
-        return (jnp.concatenate(parts) if len(parts) > 1 else parts[0]).reshape(self.R, BLOCK)
+            parts.append(jnp.zeros((rest,), dt))
+        laid = (jnp.concatenate(parts) if len(parts) > 1 else parts[0]).reshape(-1, BLOCK) if parts else None
+        return laid, [flat[t] for t in self.large], dt
+
+    def _chunk(self, src, i):
+        """Chunk ``i`` (``[C, BLOCK]``) of a :meth:`source`."""
+        laid, large, dt = src
+        C, CB, n_small = self.C, self.C * BLOCK, self.small_chunks
+
+        def small():
+            return jax.lax.dynamic_slice_in_dim(laid, i * C, C, 0)
+
+        def big():
+            k = i - n_small
+            start = jnp.asarray(np.asarray(self.chunk_start, np.int64))[k]
+            branches = [lambda f=f: jax.lax.dynamic_slice_in_dim(f, start, CB, 0).astype(dt).reshape(C, BLOCK) for f in large]
+            return branches[0]() if len(branches) == 1 else jax.lax.switch(jnp.asarray(np.asarray(self.chunk_branch, np.int32))[k], branches)
+
+        if not large:
+            return small()
+        if laid is None:
+            return big()
+        return jax.lax.cond(i < n_small, small, big)
 
     def spread(self, table):
-        """``[R, 1]``: each row's tensor's entry of ``table`` (``[T]``)."""
+        """``[R, 1]``: each row's vector's entry of ``table`` (``[T]``)."""
         return table[jnp.asarray(self.row_seg)][:, None]
 
-    def loop(self, fn, arrays, columns: int, dtype, slots: int = 0):
-        """Run ``fn(valid, *chunks)`` over the rows a chunk at a time: ``chunks`` are
-        ``[C, ...]`` slices of ``arrays`` and ``valid`` marks the values (not the padding).
-        ``fn`` returns ``columns`` per-row values (``[C]`` each, ``dtype``) and, when
-        ``slots``, each value's slot in ``[0, slots]`` (``slots``: not counted). Returns
-        ``([R, columns] per-row values, [slots] counts)``."""
+    def loop(self, fn, sources, rows, columns: int, dtype, slots: int = 0):
+        """Run ``fn(valid, *chunks)`` over the chunks: ``chunks`` are chunk ``i`` of each of
+        ``sources`` (:meth:`source`), then ``[C, ...]`` slices of the per-row arrays
+        ``rows`` (``[R, ...]``); ``valid`` marks the values to count (not the padding, not
+        a value read again). ``fn`` returns ``columns`` per-row values (``[C]`` each,
+        ``dtype``) and, when ``slots``, each value's slot in ``[0, slots]`` (``slots``: not
+        counted). Returns ``([R, columns] per-row values, [slots] counts)``."""
         C = self.C
-        nvalid = jnp.asarray(self.nvalid)
+        lo, hi = jnp.asarray(self.row_lo), jnp.asarray(self.row_hi)
 
         def body(i, carry):
             out, counts = carry
             at = i * C
-            chunks = [jax.lax.dynamic_slice_in_dim(a, at, C, 0) for a in arrays]
-            valid = jax.lax.broadcasted_iota(jnp.int32, (C, BLOCK), 1) < jax.lax.dynamic_slice_in_dim(nvalid, at, C, 0)[:, None]
+            chunks = [self._chunk(s, i) for s in sources] + [jax.lax.dynamic_slice_in_dim(a, at, C, 0) for a in rows]
+            col = jax.lax.broadcasted_iota(jnp.int32, (C, BLOCK), 1)
+            valid = (col >= jax.lax.dynamic_slice_in_dim(lo, at, C, 0)[:, None]) & (col < jax.lax.dynamic_slice_in_dim(hi, at, C, 0)[:, None])
             cols, keys = fn(valid, *chunks)
             out = jax.lax.dynamic_update_slice_in_dim(out, jnp.stack(cols, 1).astype(dtype), at, 0)
             if slots:
@@ -199,7 +258,7 @@ class _Blocks:
 
     def per_tensor(self, rows, op=jax.ops.segment_sum):
         """``[T, ...]`` from per-row values ``[R, ...]`` (``op``: a segment reduction)."""
-        return op(rows, jnp.asarray(self.row_seg), self.T, indices_are_sorted=True)
+        return op(rows, jnp.asarray(self.row_seg), self.T, indices_are_sorted=not self.large)
 
 
 def _fused(flat: list, bins: int):
@@ -213,13 +272,13 @@ def _fused(flat: list, bins: int):
     c = H.CONSTS[cd]
     f = lambda v: v.astype(F64)  # noqa: E731
     zero, inf = _c(0.0, cd), _c(np.inf, cd)
-    x = lay.lay(flat)
+    x = lay.source(flat)
 
     def ends(valid, xc):
         fin = jnp.isfinite(xc) & valid
         return [jnp.max(jnp.where(fin, -xc, -inf), 1), jnp.max(jnp.where(fin, xc, -inf), 1)], None
 
-    got, _ = lay.loop(ends, [x], 2, cd)
+    got, _ = lay.loop(ends, [x], [], 2, cd)
     got = lay.per_tensor(got, jax.ops.segment_max)
     mn, mx = -got[:, 0], got[:, 1]  # +inf, -inf for no finite value
     lo, hi = binning_range(mn, mx, cd)
@@ -249,7 +308,7 @@ def _fused(flat: list, bins: int):
         d = jnp.where(fin, ((xc * inv_e).astype(F64) - pivot_e) * r_e.astype(F64), 0.0)
         return [jnp.sum(d, 1), jnp.sum(d * d, 1), jnp.sum(((xc == zero) & valid).astype(F64), 1)], keys
 
-    sums, got = lay.loop(binned, [x, *per_row, seg], 3, F64, slots=T * S)
+    sums, got = lay.loop(binned, [x], [*per_row, seg], 3, F64, slots=T * S)
     sums = lay.per_tensor(sums)
     s1, s2, zeros = sums[:, 0], sums[:, 1], sums[:, 2]
     got = got.reshape(T, S)
@@ -311,26 +370,26 @@ def probes(tensors, kinds):
     return jnp.stack(out) if out else jnp.zeros((0, PROBE_COLUMNS), F64)
 
 
-def update_scalars(afters, befores, origins, ratio):
+def update_scalars(afters, befores, ratio):
     """``[T, 3]`` float64 per weight: ``std(after - before) / std(before)`` where
-    ``ratio[t]`` (NaN elsewhere, or when ``std(before)`` is 0), ``||after - before||``
-    and ``||before - origin||``: segment sums in float64 over all the weights at once.
+    ``ratio[t]`` (NaN elsewhere, or when ``std(before)`` is 0), ``||after - before||``, and
+    NaN for ``||before - origin||`` (measured on the host, where w0 is kept): segment sums
+    in float64 over all the weights at once, each read where it lies (:class:`_Blocks`).
     Inside :func:`x64`."""
     T = len(afters)
     if not T:
         return jnp.zeros((0, UPDATE_COLUMNS), F64)
     sizes = [int(np.prod(jnp.shape(v))) for v in afters]
     lay = _Blocks(sizes)
-    # laid out in their compute dtypes, in float64 a chunk at a time
-    a, b, o = (lay.lay([prepare(v).astype(F64) if np.dtype(v.dtype) == F64 else prepare(v) for v in vs]) for vs in (afters, befores, origins))
+    a, b = (lay.source([prepare(v) for v in vs]) for vs in (afters, befores))
     n = jnp.maximum(jnp.asarray(sizes, F64), 1.0)
 
-    def first(valid, ac, bc, oc):
-        ac, bc, oc = (jnp.where(valid, v.astype(F64), 0.0) for v in (ac, bc, oc))
-        du, dist = ac - bc, bc - oc
-        return [jnp.sum(bc, 1), jnp.sum(du, 1), jnp.sum(du * du, 1), jnp.sum(dist * dist, 1)], None
+    def first(valid, ac, bc):
+        ac, bc = (jnp.where(valid, v.astype(F64), 0.0) for v in (ac, bc))
+        du = ac - bc
+        return [jnp.sum(bc, 1), jnp.sum(du, 1), jnp.sum(du * du, 1)], None
 
-    sums = lay.per_tensor(lay.loop(first, [a, b, o], 4, F64)[0])
+    sums = lay.per_tensor(lay.loop(first, [a, b], [], 3, F64)[0])
     means = [lay.spread(v) for v in jax.lax.optimization_barrier((sums[:, 0] / n, sums[:, 1] / n))]
 
     def second(valid, ac, bc, mb, mu):
@@ -338,11 +397,11 @@ def update_scalars(afters, befores, origins, ratio):
         db, du = jnp.where(valid, bc - mb, 0.0), jnp.where(valid, ac - bc - mu, 0.0)
         return [jnp.sum(db * db, 1), jnp.sum(du * du, 1)], None
 
-    devs = lay.per_tensor(lay.loop(second, [a, b, *means], 2, F64)[0])
+    devs = lay.per_tensor(lay.loop(second, [a, b], means, 2, F64)[0])
     sb, su = jnp.sqrt(devs[:, 0] / n), jnp.sqrt(devs[:, 1] / n)
     want = jnp.asarray(np.asarray(ratio, bool))
     r = jnp.where(want & (sb > 0), su / jnp.where(sb > 0, sb, 1.0), np.nan)
-    return jnp.stack([r, jnp.sqrt(sums[:, 2]), jnp.sqrt(sums[:, 3])], 1)
+    return jnp.stack([r, jnp.sqrt(sums[:, 2]), jnp.full((T,), np.nan, F64)], 1)
 
 
 def all_finite(tensors):
