@@ -19,9 +19,9 @@ trace the same way):
   per dtype), measures the update scalars from the weights before and after the update,
   and hands the ``bins + 13`` numbers per tensor to the host with one
   ``jax.experimental.io_callback``. The distance from the start is measured on the
-  host, where w0 is kept, a pack of weights a callback (no device memory holds a copy of
-  the model for it, and what is copied to the host at once is at most one pack). Unsampled steps
-  run the false branch: nothing.
+  host, where w0 is kept, a pack of weights a callback (no device memory holds a copy
+  of the model for it; what is copied to the host at once is at most one pack).
+  Unsampled steps run the false branch: nothing.
 * Every step, one check (the sum of every gradient finite); the first step that fails
   it asks the host (a callback of one boolean, only on such steps) and is recorded in
   full whatever ``every``.
