@@ -38,6 +38,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workload", default="mlp", choices=("mlp", "cnn", "mirrored", "transformer", "resnet50"))
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, from {', '.join(ARMS)}")
+    ap.add_argument("--op-types", type=int, default=0, metavar="N", help="also print the N op types each arm adds most (last round)")
     args = ap.parse_args(argv)
     arms = [a for a in args.arms.split(",") if a]
     bad = [a for a in arms if a not in ARMS]
@@ -58,6 +59,7 @@ def main(argv=None) -> int:
 
     # Python tracing time (outermost traces only) and graph ops created, counted while an arm runs.
     count = {"trace": 0.0, "ops": 0, "depth": 0}
+    types: dict = {}  # op type -> ops created, this arm
     real_trace, real_op = func_graph.func_graph_from_py_func, ops.Graph._create_op_internal
 
     def trace(*a, **k):
@@ -70,9 +72,10 @@ def main(argv=None) -> int:
             if count["depth"] == 0:
                 count["trace"] += time.process_time() - t0
 
-    def create_op(self, *a, **k):
+    def create_op(self, op_type, *a, **k):
         count["ops"] += 1
-        return real_op(self, *a, **k)
+        types[op_type] = types.get(op_type, 0) + 1
+        return real_op(self, op_type, *a, **k)
 
     func_graph.func_graph_from_py_func = trace
     ops.Graph._create_op_internal = create_op
@@ -88,6 +91,7 @@ def main(argv=None) -> int:
     real_kind, real_measured = _tf2.probe_kind, _tf2.measured_rows
     watch_args = {"all": dict(kinds="all"), "grads": dict(kinds="grads"), "activations": dict(kinds="activations")}
     got = {a: [] for a in arms}
+    by_type = {}
     series = {}
     for r in range(args.rounds):
         for arm in arms[r % len(arms) :] + arms[: r % len(arms)]:  # who goes first rotates
@@ -95,6 +99,7 @@ def main(argv=None) -> int:
             _tf2.measured_rows = (lambda names, tensors: []) if arm == "all-no-update-scalars" else real_measured
             m = _model(wl["kind"])
             count.update(trace=0.0, ops=0)
+            types.clear()
             c = time.process_time()
             if arm == "plain":
                 m.fit(*one, **kw)
@@ -104,6 +109,7 @@ def main(argv=None) -> int:
                 series[arm] = sum(len(rec.names(k)) for k in rec.kinds)
             total = time.process_time() - c
             got[arm].append((total * 1000, count["trace"] * 1000, count["ops"]))
+            by_type[arm] = dict(types)
             del m
     _tf2.probe_kind, _tf2.measured_rows = real_kind, real_measured
     func_graph.func_graph_from_py_func, ops.Graph._create_op_internal = real_trace, real_op
@@ -119,6 +125,10 @@ def main(argv=None) -> int:
             f"| {a} | {series.get(a, '')} | {total:.0f} ({total - p_total:+.0f}) | {tr:.0f} ({tr - p_trace:+.0f}) | "
             f"{rest:.0f} ({rest - p_rest:+.0f}) | {n:.0f} ({n - p_ops:+.0f}) |"
         )
+    for a in arms[1:] if args.op_types else ():
+        added = {t: n - by_type["plain"].get(t, 0) for t, n in by_type[a].items()}
+        top = sorted(added.items(), key=lambda kv: -kv[1])[: args.op_types]
+        print(f"{a}, op types added (last round): " + ", ".join(f"{t} {n:+d}" for t, n in top))
     return 0
 
 
