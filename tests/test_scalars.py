@@ -485,3 +485,116 @@ def test_groups_are_not_made_under_a_strategy_or_with_constraints(xy, monkeypatc
     assert {w for g, w in measured if g == 0} == {"finish"} and "update_step" in {w for _, w in measured}
     steps, un = rec.scalar("update_norm", m.trainable_variables[0].path)
     np.testing.assert_allclose(un, [np.linalg.norm(snaps[k + 1][0] - snaps[k][0]) for k in steps], rtol=2e-6)
+
+
+@pytest.mark.parametrize(
+    "opt",
+    [
+        lambda: keras.optimizers.Adam(0.05),  # assign_sub
+        lambda: keras.optimizers.SGD(0.05, momentum=0.9),  # assign_add
+        lambda: keras.optimizers.Ftrl(0.05),  # assign
+    ],
+    ids=["adam", "sgd-momentum", "ftrl"],
+)
+@pytest.mark.parametrize("how", ["graph", "xla"])
+def test_large_weights_measured_as_the_optimizer_writes_them(xy, opt, how, monkeypatch):
+    """Issue 27: a weight above ``LONG`` values, written once by Keras' own optimizer, is
+    measured as the optimizer writes it (its values read just before the write, what the
+    write makes of them computed a chunk at a time), with no copy of it held across the
+    update: the trained weights are bit-identical to an unwatched fit, and the scalars equal
+    the weights fetched around each step and, to float64 rounding, those measured the
+    old way (held before, measured after)."""
+    from tfhist_magic.capture import _scalars, _update, keras3
+
+    x, y = xy
+    monkeypatch.setattr(_scalars, "LONG", 64)  # the first kernel (128 values) is "large"
+    monkeypatch.setattr(_scalars, "CHUNK", 48)  # in three chunks, the last one short
+    monkeypatch.setattr(_scalars, "_FNS", {})
+    writes = []
+    real = _scalars.update_scalars_of_write
+    monkeypatch.setattr(_scalars, "update_scalars_of_write", lambda *a: writes.append(a[2]) or real(*a))
+    from tfhist_magic.capture import _traced
+
+    monkeypatch.setattr(_traced, "update_scalars_of_write", _scalars.update_scalars_of_write)
+    held = []
+    real_hold = _update.Before.hold
+    monkeypatch.setattr(_update.Before, "hold", lambda self, values: held.append((self.at_write, len(self.variables))) or real_hold(self, values))
+
+    def model():
+        keras.utils.set_random_seed(0)
+        m = keras.Sequential([keras.Input((8,)), L.Dense(16, activation="relu"), L.Dense(1)])
+        m.compile(optimizer=opt(), loss="mse", jit_compile=how == "xla")
+        return m
+
+    plain = model()
+    plain.fit(x, y, batch_size=BATCH, epochs=2, verbose=0, shuffle=False)
+    m = model()
+    rec, snaps = _fit(m, x, y, epochs=2)
+    for a, b in zip(plain.trainable_variables, m.trainable_variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # the large kernel alone was measured at its write, by the write this optimizer makes
+    want = {"adam": "assign_sub", "sgd-momentum": "assign_add", "ftrl": "assign"}
+    assert writes and set(writes) == {want[_opt_id(m.optimizer)]}
+    assert (True, 1) in held
+    n = 2 * (len(x) // BATCH)
+    for i, v in enumerate(m.trainable_variables):
+        steps, un = rec.scalar("update_norm", v.path)
+        np.testing.assert_array_equal(steps, np.arange(n))
+        np.testing.assert_allclose(un, [np.linalg.norm(snaps[k + 1][i] - snaps[k][i]) for k in range(n)], rtol=2e-6)
+        _, dist = rec.scalar("init_distance", v.path)
+        np.testing.assert_allclose(dist, [np.linalg.norm(snaps[k][i] - snaps[0][i]) for k in range(n)], rtol=2e-6, atol=1e-12)
+    # the same numbers (to float64 rounding) as the weight held before the update and measured after
+    monkeypatch.setattr(keras3, "_WRITE_ONCE", ())
+    writes.clear()
+    old = model()
+    rec_old, _ = _fit(old, x, y, epochs=2)
+    assert not writes
+    for v, u in zip(m.trainable_variables, old.trainable_variables):
+        for metric in ("update_norm", "init_distance", "update_ratio"):
+            if v.path in rec.scalar_names(metric):
+                np.testing.assert_allclose(rec.scalar(metric, v.path)[1], rec_old.scalar(metric, u.path)[1], rtol=1e-12)
+
+
+def _opt_id(opt) -> str:
+    return {"Adam": "adam", "SGD": "sgd-momentum", "Ftrl": "ftrl"}[type(opt).__name__]
+
+
+def test_a_weight_written_twice_gets_nan_never_a_wrong_number(xy, monkeypatch):
+    """Where the optimizer writes a weight measured at its write more than once (an
+    optimizer the watch wrongly took for one that writes once), its update scalars are
+    NaN (not measured), not those of the first write, and training is untouched."""
+    from tfhist_magic.capture import _scalars, keras3
+
+    x, y = xy
+    monkeypatch.setattr(_scalars, "LONG", 64)
+    monkeypatch.setattr(_scalars, "_FNS", {})
+    monkeypatch.setattr(keras3, "_written_once", lambda opt, v: True)
+
+    class Twice(keras.optimizers.SGD):
+        def update_step(self, gradient, variable, learning_rate):
+            half = ops.multiply(gradient, ops.cast(learning_rate, variable.dtype) / 2)
+            self.assign_sub(variable, half)
+            self.assign_sub(variable, half)
+
+    from keras import ops
+
+    def model(opt):
+        keras.utils.set_random_seed(0)
+        m = keras.Sequential([keras.Input((8,)), L.Dense(16, activation="relu"), L.Dense(1)])
+        m.compile(optimizer=opt, loss="mse")
+        return m
+
+    plain = model(Twice(0.05))
+    plain.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
+    m = model(Twice(0.05))
+    rec, snaps = _fit(m, x, y)
+    for a, b in zip(plain.trainable_variables, m.trainable_variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    kernel, *small = m.trainable_variables
+    n = len(x) // BATCH
+    # NaN is "not measured": the kernel has no update scalars at all (its first write's were overwritten)
+    for metric in ("update_norm", "init_distance", "update_ratio"):
+        assert kernel.path not in rec.scalar_names(metric)
+    for i, v in enumerate(small, 1):  # the others, measured after the update as before
+        _, un = rec.scalar("update_norm", v.path)
+        np.testing.assert_allclose(un, [np.linalg.norm(snaps[k + 1][i] - snaps[k][i]) for k in range(n)], rtol=2e-6)

@@ -77,11 +77,11 @@ class Ring:
         self.last = -1
         self.lost = 0
 
-    def befores(self, measured, origins, grouped: bool = False) -> list:
+    def befores(self, measured, origins, grouped: bool = False, at_write=frozenset()) -> list:
         """The :class:`~._update.Before` of the weights ``measured`` (``grouped``: per
-        group, see :func:`~._update.groups_of`), made once per ring."""
+        group, see :func:`~._update.groups_of`; ``at_write``: see there), made once per ring."""
         if self._befores is None:
-            self._befores = befores(measured, origins, grouped)
+            self._befores = befores(measured, origins, grouped, at_write)
         return self._befores
 
     def write(self, step, rows, wall, forced):

@@ -19,7 +19,7 @@ from . import _compat
 from ._many import CHUNK, SMALL_MAX, list_item, tensor_list
 from ._ops import compute_dtype, prepare
 
-__all__ = ["UPDATE_COLUMNS", "update_scalars", "update_scalars_listed", "update_ratio"]
+__all__ = ["UPDATE_COLUMNS", "WRITES", "update_scalars", "update_scalars_listed", "update_scalars_of_write", "update_ratio"]
 
 _FNS: dict = {}
 
@@ -80,11 +80,12 @@ def _update_one(a, b, o=None) -> tf.Tensor:
     return tf.stack([sd, norms[1], dist])
 
 
-def _update_long(a, b, o=None) -> tf.Tensor:
+def _update_long(a, b, o=None, write=None) -> tf.Tensor:
     """:func:`_update_one` of a weight above :data:`LONG` values, a chunk at a time (a
     chunk's temporaries, not the weight's): the update's mean first (a float64 sum over
     the chunks), then each chunk's norms about it, combined scaled by the largest (no
-    overflow). Indices in int64: a weight may pass 2**31 values."""
+    overflow). Indices in int64: a weight may pass 2**31 values. ``write``: ``a`` is the
+    value an optimizer writes, each chunk's new values ``write(before, a)`` (:data:`WRITES`)."""
     n = tf.size(a, out_type=tf.int64)
     size = tf.constant(CHUNK, tf.int64)
     chunks = (n + size - 1) // size
@@ -93,14 +94,18 @@ def _update_long(a, b, o=None) -> tf.Tensor:
     def part(x, i):
         return x[i * size : tf.minimum((i + 1) * size, n)]
 
+    def delta(i):
+        after = part(a, i) if write is None else write(part(b, i), part(a, i))
+        return after - part(b, i)
+
     def loop(body, init):
         return tf.while_loop(lambda i, _: i < chunks, body, (tf.constant(0, tf.int64), init), parallel_iterations=1)[1]
 
-    total = loop(lambda i, s: (i + 1, s + tf.reduce_sum(tf.cast(part(a, i) - part(b, i), tf.float64))), tf.zeros([], tf.float64))
+    total = loop(lambda i, s: (i + 1, s + tf.reduce_sum(tf.cast(delta(i), tf.float64))), tf.zeros([], tf.float64))
     mean = tf.cast(total / tf.cast(n, tf.float64), a.dtype)
 
     def norms(i, acc):
-        d = part(a, i) - part(b, i)
+        d = delta(i)
         parts = [d - mean, d] + ([part(b, i) - part(o, i)] if o is not None else [])
         return i + 1, acc.write(tf.cast(i, tf.int32), _norms(parts))
 
@@ -243,6 +248,29 @@ def update_scalars(afters, befores, origins, ratio, before_std=None) -> tf.Tenso
     if before_std is None:
         before_std = tf.stack([tf.cast(tf.math.reduce_std(b), tf.float64) for b in bs])
     return _ratio_column(out, ratio, before_std)
+
+
+#: How an optimizer's write makes a weight's new values from its old ones ``b`` and the
+#: value ``v`` it writes (Keras' ``optimizer.assign_sub`` / ``assign_add`` / ``assign``):
+#: the same element-wise IEEE operation the write's kernel does, so the values match it
+#: bit for bit.
+WRITES = {"assign_sub": lambda b, v: b - v, "assign_add": lambda b, v: b + v, "assign": lambda b, v: v}
+
+
+def update_scalars_of_write(before, value, how: str, origin, ratio: bool, before_std) -> tf.Tensor:
+    """``[1, UPDATE_COLUMNS]`` of one weight above :data:`LONG` values, measured as the
+    optimizer writes it (``how``, a key of :data:`WRITES`; ``value`` what it writes, of the
+    weight's shape and dtype) from ``before`` (its values just before the write): the same
+    numbers :func:`update_scalars_listed` measures from the values before and after, a
+    chunk at a time, with no copy of the weight held across the write (its old values'
+    buffer is written in place). ``origin``: its w0, flat (None: not measured);
+    ``before_std``: ``[1]``."""
+    b = tf.reshape(before, [-1])
+    v = tf.reshape(tf.cast(value, b.dtype), [-1])
+    o = tf.reshape(tf.cast(origin, b.dtype), [-1]) if origin is not None else None
+    if _compat.in_xla_context():  # one fused reduction: XLA makes no copy of the new values
+        return update_scalars([WRITES[how](b, v)], [b], [o] if o is not None else None, [ratio], before_std)
+    return _ratio_column(_update_long(v, b, o, write=WRITES[how])[None], [ratio], before_std)
 
 
 def update_ratio(after, before) -> tf.Tensor:

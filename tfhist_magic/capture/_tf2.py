@@ -53,12 +53,14 @@ class Engine(BaseEngine):
         iterations: ``fn(optimizer) -> variable`` giving the update counter.
         tf_var: ``fn(variable) -> tf.Variable`` the variable a distributed update names
             (Keras 3 hands ``v.value`` to the strategy).
-        per_weight: ``fn(optimizer) -> (method, index, decay method)`` or None: the
-            optimizer's method that updates one weight (the weight its positional
-            argument ``index``) and the one that applies weight decay to a list of
-            weights, observed so each group of weights' update scalars is measured right
-            after its update (:meth:`~._traced.After.around`); None: all after the whole
-            update.
+        per_weight: ``fn(optimizer) -> (method, index, decay method, written_once)`` or
+            None: the optimizer's method that updates one weight (the weight its
+            positional argument ``index``) and the one that applies weight decay to a
+            list of weights, observed so each group of weights' update scalars is
+            measured right after its update (:meth:`~._traced.After.around`);
+            ``written_once(optimizer, variable)``: that method writes the weight once,
+            through the optimizer's ``assign*`` (then a large weight is measured as it
+            is written); None: all after the whole update.
     """
 
     def __init__(self, recording: Recording, *, every: int, kinds, targets=None, iterations, var_name, layer_name, model_vars, tf_var=None, init_distance: bool = True, per_weight=None):
@@ -181,6 +183,7 @@ class Engine(BaseEngine):
             # the update's scalars (its norm, the distance from the origin, the update ratio
             # of weight matrices) of the weights with a static shape
             measured=measured_rows(names, tensors),
+            sparse=[id(v) for v, g in zip(variables, grads) if isinstance(g, tf.IndexedSlices)],
         )
         return self._record(u)
 

@@ -27,6 +27,8 @@ from .. import histogram as H
 from . import _compat
 from ._patch import Patches
 from ._ring import ring_budget
+from . import _scalars
+from ._scalars import WRITES, UPDATE_COLUMNS, update_scalars_of_write
 from ._update import Update, all_finite, own_function
 
 __all__ = ["record", "XlaClock"]
@@ -56,12 +58,14 @@ def record(engine, u: Update, own: bool):
     (``u.live`` and ``u.checked`` their inputs); else inline, with ``u.check``."""
     ring = engine.rings.get(u.opt, u.names, u.dtypes, u.model, ring_budget(u.tensors))
     per_weight = engine.per_weight(u.opt) if engine.per_weight is not None else None
-    befores = ring.befores(u.measured, engine.origins, grouped=per_weight is not None) if u.chief and u.measured else []
+    at_write = _at_write(u, per_weight)
+    befores = ring.befores(u.measured, engine.origins, grouped=per_weight is not None, at_write=at_write) if u.chief and u.measured else []
     xla = _compat.in_xla_context()
     clock = engine.clock.read() if xla else None
     if xla:
         for b in befores:
-            b.ensure_buffer()
+            if not b.at_write:
+                b.ensure_buffer()
     fn = _sampled_fn(u, ring, befores, engine.every, engine.bins + H.STD, clock)
     if own:
         if ring.record is None:
@@ -70,6 +74,25 @@ def record(engine, u: Update, own: bool):
     else:
         step, held, stds = fn(u.step, None, None)
     return After(ring, befores, step, list(held), list(stds), own, engine.every, per_weight, engine.tf_var) if befores else None
+
+
+def _at_write(u: Update, per_weight) -> frozenset:
+    """Ids of the weights of ``u`` measured as the optimizer writes them (:meth:`After.at_write`):
+    above :data:`~._scalars.LONG` values (where holding their old values across the
+    update weighs), float32/float64, dense gradient, no constraint, written once by the
+    optimizer's own ``update_step`` (``per_weight``'s fourth item says so)."""
+    once = per_weight[3] if per_weight is not None and len(per_weight) > 3 else None
+    if once is None:
+        return frozenset()
+    return frozenset(
+        id(v)
+        for _, v, _ in u.measured
+        if tf.TensorShape(v.shape).num_elements() > _scalars.LONG
+        and tf.as_dtype(v.dtype) in (tf.float32, tf.float64)
+        and getattr(v, "constraint", None) is None
+        and id(v) not in u.sparse
+        and once(u.opt, v)
+    )
 
 
 def _sampled_fn(u: Update, ring, befores, every: int, std_col: int, clock):
@@ -115,12 +138,13 @@ class After:
     :meth:`around` observes the optimizer's update of each weight where the engine
     names how (``per_weight``), :meth:`finish` measures the groups left after it."""
 
-    __slots__ = ("ring", "befores", "step", "held", "stds", "own", "every", "per_weight", "tf_var", "done")
+    __slots__ = ("ring", "befores", "step", "held", "stds", "own", "every", "per_weight", "tf_var", "done", "written")
 
     def __init__(self, ring, befores, step, held, stds, own: bool, every: int, per_weight=None, tf_var=None):
         self.ring, self.befores, self.step, self.held, self.stds, self.own, self.every = ring, befores, step, held, stds, own, every
         self.per_weight, self.tf_var = per_weight, tf_var or (lambda v: v)
         self.done: dict = {}  # group -> the graph it was measured in
+        self.written = [b for b in befores if b.at_write]  # measured as the optimizer writes them
 
     def finish(self) -> None:
         """The update scalars of the weights (see :meth:`~._update.Before.scalars`) into
@@ -129,7 +153,7 @@ class After:
         alone; those measured inside a branch of the update (an update that may not run:
         gradient accumulation) are measured again here, after it, as without groups."""
         graph = tf.compat.v1.get_default_graph()
-        for g in sorted({b.group for b in self.befores}):
+        for g in sorted({b.group for b in self.befores if b not in self.written}):
             if self.done.get(g) is not graph:  # not measured, or inside a branch of the update
                 self.finish_group(g)
 
@@ -166,17 +190,21 @@ class After:
         weight's decay and update read only that weight); an update of a weight not in a
         group applies every deferred decay first. A group with a constrained weight is
         measured after the whole update (Keras applies constraints after it)."""
-        groups = {b.group for b in self.befores}
-        if self.per_weight is None or len(groups) < 2:
+        grouped = [b for b in self.befores if b not in self.written]
+        groups = {b.group for b in grouped}
+        if self.per_weight is None or (len(groups) < 2 and not self.written):
             yield
             return
-        meth, at, decay_meth = self.per_weight
-        constrained = {b.group for b in self.befores for v in b.variables if getattr(v, "constraint", None) is not None}
+        meth, at, decay_meth = self.per_weight[:3]
+        constrained = {b.group for b in grouped for v in b.variables if getattr(v, "constraint", None) is not None}
         group_of, left = {}, dict.fromkeys(groups, 0)
-        for b in self.befores:
+        for b in grouped:
             for v in b.variables if b.group not in constrained else ():
                 group_of[id(v)] = group_of[id(self.tf_var(v))] = (b.group, v)
                 left[b.group] += 1
+        written = {}
+        for b in self.written:
+            written[id(b.variables[0])] = written[id(self.tf_var(b.variables[0]))] = b
         orig_step, orig_decay = getattr(opt, meth), getattr(opt, decay_meth, None)
         deferred: dict = {}  # id(weight) -> the variable its decay was asked for
         last: list = []
@@ -199,7 +227,10 @@ class After:
                     deferred.clear()
                 if mine:
                     orig_decay(mine)
-                out = orig_step(*args, **kwargs)
+                w = written.get(id(var))
+                with self.at_write(opt, w) if w is not None else contextlib.nullcontext([]) as writes:
+                    out = orig_step(*args, **kwargs)
+                last.extend(writes)  # the next weight's update after this one's write
             if got is not None:
                 left[got[0]] -= 1
                 if left[got[0]] == 0:
@@ -216,3 +247,56 @@ class After:
             patches.undo()
         if deferred:  # weights never updated one by one (not expected): decayed all the same
             orig_decay(list(deferred.values()))
+
+    @contextlib.contextmanager
+    def at_write(self, opt, b):
+        """While ``opt`` updates the one weight of ``b``: its update scalars measured as
+        the optimizer writes it (``opt.assign_sub`` / ``assign_add`` / ``assign``), from
+        its values just before the write and what the write makes of them
+        (:func:`~._scalars.update_scalars_of_write`), the write made to wait for them. No
+        copy of the weight is held across its update: the write's kernel writes the old
+        buffer in place. A weight written more than once, or by a sparse write, gets NaN
+        (never a wrong number): :func:`_at_write` picks only weights that are not."""
+        v = b.variables[0]
+        ids, seen, writes, patches = {id(v), id(self.tf_var(v))}, [], [], Patches()
+
+        def hook(how, orig):
+            def write(variable, value, *args, **kwargs):
+                if id(variable) not in ids:
+                    return orig(variable, value, *args, **kwargs)
+                seen.append(None if seen or isinstance(value, tf.IndexedSlices) else self._measure_write(b, how, value))
+                graph = tf.compat.v1.get_default_graph()
+                n = len(graph.get_operations())
+                with tf.control_dependencies(seen[-1:] if seen[-1] is not None else []):
+                    out = orig(variable, value, *args, **kwargs)
+                writes.extend(graph.get_operations()[n:][-1:])  # the write
+                return out
+
+            return write
+
+        try:
+            for how in WRITES:
+                patches.set(opt, how, hook(how, getattr(opt, how)))
+            yield writes
+        finally:
+            patches.undo()
+        if len(seen) != 1 or seen[0] is None:  # not measured as written: NaN, after whatever was
+            with tf.control_dependencies([t for t in seen if t is not None]):
+                nan = tf.fill([1, UPDATE_COLUMNS], tf.constant(float("nan"), tf.float64))
+                tf.cond(tf.equal(self.step % self.every, 0), lambda: self._write(b, nan), lambda: tf.constant(False))
+
+    def _measure_write(self, b, how: str, value):
+        """On sampled steps, ``b``'s update scalars from the write ``how`` of ``value`` (see
+        :meth:`at_write`) into the ring; a tensor to order the write after."""
+        std = self.stds[self.befores.index(b)]
+
+        def sampled():
+            before = tf.convert_to_tensor(b.variables[0])  # read now, just before the write
+            origin = b.origin.read_flat() if b.origin is not None else None
+            return self._write(b, update_scalars_of_write(before, value, how, origin, b.ratio[0], std))
+
+        return tf.cond(tf.equal(self.step % self.every, 0), sampled, lambda: tf.constant(False))
+
+    def _write(self, b, values):
+        self.ring.write_scalars(self.step, b.rows, values)
+        return tf.constant(True)

@@ -47,15 +47,16 @@ class Update:
         measured: ``[(row, variable, ratio)]`` (:func:`measured_rows`).
         chief: keeps what it records (False: a worker that only joins the reductions).
         inline: recorded inline, ``check`` made already (the cross-replica merge).
+        sparse: ids of the variables whose gradient is ``IndexedSlices``.
     """
 
-    __slots__ = ("opt", "key", "step", "names", "tensors", "model", "rows_of", "live", "checked", "check", "measured", "chief", "inline")
+    __slots__ = ("opt", "key", "step", "names", "tensors", "model", "rows_of", "live", "checked", "check", "measured", "chief", "inline", "sparse")
 
-    def __init__(self, opt, key, step, names, tensors, model, rows_of, *, live=None, checked=(), check=None, measured=(), chief=True, inline=False):
+    def __init__(self, opt, key, step, names, tensors, model, rows_of, *, live=None, checked=(), check=None, measured=(), chief=True, inline=False, sparse=()):
         self.opt, self.key, self.step, self.model, self.rows_of = opt, key, step, model, rows_of
         self.names, self.tensors, self.live = names, tensors, live if live is not None else {}
         self.checked, self.check, self.measured = list(checked), check, list(measured)
-        self.chief, self.inline = chief, inline
+        self.chief, self.inline, self.sparse = chief, inline, set(sparse)
 
     @property
     def dtypes(self) -> dict:
@@ -193,10 +194,11 @@ class Before:
     variables, which get an update ratio, where their origins lie, and how their values
     before a sampled update reach the code after it (see the module doc)."""
 
-    __slots__ = ("rows", "variables", "ratio", "origin", "buf", "dtype", "group")
+    __slots__ = ("rows", "variables", "ratio", "origin", "buf", "dtype", "group", "at_write")
 
-    def __init__(self, rows, variables, ratio, origin, group: int = 0):
+    def __init__(self, rows, variables, ratio, origin, group: int = 0, at_write: bool = False):
         self.rows, self.variables, self.ratio, self.origin, self.group = rows, variables, ratio, origin, group
+        self.at_write = at_write  # one weight, measured as the optimizer writes it: nothing held
         self.buf = None
         self.dtype = compute_dtype(tf.as_dtype(variables[0].dtype))
 
@@ -211,18 +213,20 @@ class Before:
     def hold(self, read):
         """In the sampled branch: fill the origins (the first sampled step that reads these
         weights) and hand on their values now, ``read(variable)``: a list outside XLA, a
-        placeholder under XLA (the buffer holds them)."""
+        placeholder under XLA (the buffer holds them) and where the weight is measured as
+        the optimizer writes it (nothing is held)."""
         values = [read(v) for v in self.variables]
         if self.origin is not None:
             self.origin.fill_once(values)
         if self.buf is not None:
             self.buf.assign(flat(values, self.buf.dtype))
+        if self.buf is not None or self.at_write:
             return tf.zeros([])
         return tensor_list([prepare(t) for t in values], self.dtype)
 
     def nothing(self):
         """What the branch that does not sample hands on in :meth:`hold`'s place."""
-        return tf.zeros([]) if self.buf is not None else tensor_list([], self.dtype)
+        return tf.zeros([]) if self.buf is not None or self.at_write else tensor_list([], self.dtype)
 
     def scalars(self, held, std) -> tf.Tensor:
         """After the update: ``[T, UPDATE_COLUMNS]`` from the values :meth:`hold` handed on
@@ -237,10 +241,14 @@ class Before:
         return update_scalars(afters, tf.split(values, sizes) if len(sizes) > 1 else [values], origins, self.ratio, std)
 
 
-def befores(measured, origins: Origins, grouped: bool = False) -> list:
+def befores(measured, origins: Origins, grouped: bool = False, at_write=frozenset()) -> list:
     """For the weights ``measured``, per compute dtype, a :class:`Before`; ``grouped``:
-    per group of :func:`groups_of` and compute dtype."""
+    per group of :func:`groups_of` and compute dtype; those whose id is in ``at_write``
+    one each, measured as the optimizer writes them (groups -1, -2, ...)."""
     out = []
+    for k, (i, v, r) in enumerate(m for m in measured if id(m[1]) in at_write):
+        out.append(Before([i], [v], [r], origins.of(compute_dtype(tf.as_dtype(v.dtype)), [v]), -1 - k, at_write=True))
+    measured = [m for m in measured if id(m[1]) not in at_write]
     for g, part in enumerate(groups_of(measured) if grouped else [measured]):
         for cd, pick in by_dtype(part):
             variables = [v for _, v, _ in pick]

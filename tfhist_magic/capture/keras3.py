@@ -31,16 +31,33 @@ def _unpack_distributed(opt, distribution, grads_and_vars, *args, **kwargs):
     return distribution, [g for g, _ in pairs], [v for _, v in pairs], (distribution, pairs) + args, kwargs
 
 
+#: Keras' optimizers whose ``update_step`` writes each weight once, through
+#: ``self.assign`` / ``assign_add`` / ``assign_sub`` (their sources, Keras 3.x).
+_WRITE_ONCE = ("Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Lamb", "Lion", "Nadam", "RMSprop", "SGD")
+
+
+def _written_once(opt, variable) -> bool:
+    """Whether ``opt``'s update writes ``variable`` once, and only in its ``update_step``
+    (no weight decay, no accumulation, one of :data:`_WRITE_ONCE` itself, not a
+    subclass): then its update scalars can be measured as it is written."""
+    if type(opt) not in {getattr(keras.optimizers, n, None) for n in _WRITE_ONCE} or getattr(opt, "gradient_accumulation_steps", None):
+        return False
+    try:
+        return opt.weight_decay is None or not opt._use_weight_decay(variable)
+    except Exception:  # a Keras whose private helper moved: measured after the update
+        return False
+
+
 def _per_weight(opt):
     """How ``opt``'s update reaches each weight, where it is Keras' own: TFOptimizer's
     ``_distributed_tf_update_step`` calls ``update_step(gradient, variable,
-    learning_rate)`` per weight, after ``_apply_weight_decay(variables)`` of them all. None
-    under a strategy (the update runs in its merge, on its own variables), for an
-    optimizer that updates its own way, and where the EMA overwrites the weights after
-    the update."""
+    learning_rate)`` per weight, after ``_apply_weight_decay(variables)`` of them all; and
+    which weights it writes once (:func:`_written_once`). None under a strategy (the
+    update runs in its merge, on its own variables), for an optimizer that updates its
+    own way, and where the EMA overwrites the weights after the update."""
     if tf.distribute.has_strategy() or getattr(opt, "use_ema", False) or not _compat.keras3_updates_each_weight(opt):
         return None
-    return ("update_step", 1, "_apply_weight_decay")
+    return ("update_step", 1, "_apply_weight_decay", _written_once)
 
 
 FLAVOR = _keras.Flavor(
