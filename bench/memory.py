@@ -6,6 +6,7 @@ fresh process (issue 27).
     python bench/memory.py --workloads mlp50m --arms plain,default,every1,weights,grads,activations
     python bench/memory.py --workloads mlp50m --repeats 3     # medians [min, max] of 3 processes an arm
     python bench/memory.py --backend jax                     # Keras 3 on JAX (its jitted fit)
+    python bench/memory.py --jit                             # the fit compiled with XLA (Keras' default on a GPU)
     python3 dev.py bench memory ...                          # the same, via dev.py
 
 Workloads: ``mlp``, ``transformer`` and ``resnet50`` are bench/bench.py's (the models
@@ -186,6 +187,8 @@ def child(name: str, arm: str, steps: int) -> dict:
     keras.backend.clear_session()
 
     m, x, y, batch = _workload(name, steps)
+    if os.environ.get("TFHIST_BENCH_JIT"):
+        m.jit_compile = True  # XLA, as Keras turns on by default on a GPU
     weights = _nbytes(m.trainable_weights)
     _trim()
     base = _status("VmRSS")
@@ -309,6 +312,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=1, help="fresh processes per arm (the arms alternate); the table shows medians [min, max]")
     ap.add_argument("--tf-stats", action="store_true", help="TensorFlow's BFC allocator on the CPU, so the TF peak columns are measured (NaN without it)")
     ap.add_argument("--json", metavar="FILE", help="also write every measurement to FILE")
+    ap.add_argument("--jit", action="store_true", help="the measured fit compiled with XLA (jit_compile=True, Keras' default on a GPU)")
     ap.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow", help="Keras 3's backend in the children")
     ap.add_argument("--child", nargs=2, metavar=("WORKLOAD", "ARM"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -325,6 +329,8 @@ def main(argv=None) -> int:
     if args.tf_stats:
         os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"  # the children inherit it
     os.environ["KERAS_BACKEND"] = args.backend  # the children inherit it
+    if args.jit:
+        os.environ["TFHIST_BENCH_JIT"] = "1"
     if args.steps < 1 or args.repeats < 1:
         ap.error("--steps and --repeats must be >= 1")
     command = shlex.join(["bench/memory.py", *(sys.argv[1:] if argv is None else argv)])
@@ -351,7 +357,7 @@ def main(argv=None) -> int:
     dev = first["device"]
     where = "GPU: TF peak is device memory" if dev.startswith("GPU") else f"CPU only ({os.cpu_count()} cores)"
     reps = f", medians of {args.repeats} [min, max]" if args.repeats > 1 else ""
-    print(f"## What a watch holds in memory: {first['tf_version']}, {where}, Keras 3 `fit` (Adam), {args.steps} steps, default every={DEFAULT_EVERY}, each arm in a fresh process{reps}\n")
+    print(f"## What a watch holds in memory: {first['tf_version']}, {where}, Keras 3 `fit` (Adam{', jit_compile=True' if args.jit else ''}), {args.steps} steps, default every={DEFAULT_EVERY}, each arm in a fresh process{reps}\n")
     print(f"`python {command}`\n")
     print(table(results, arms))
     print(
