@@ -141,6 +141,38 @@ def test_many_tensors_in_one_xla_computation_match_one_by_one():
         assert row[B + H.WIDTH] == eager[B + H.WIDTH]
 
 
+@pytest.mark.parametrize("chunk", [4096, 1 << 20])
+def test_large_tensors_under_xla_binned_a_chunk_at_a_time_exactly(monkeypatch, chunk):
+    """Under XLA a tensor above SMALL_MAX values is binned on its own a chunk at a time
+    (static chunks, the shorter last one apart), never copied into the fused
+    concatenation: its row is the graph path's bit for bit (statistics aside from
+    summation order) and the oracle's, on adversarial values, beside small tensors."""
+    from tfhist_magic.capture import _many
+
+    from tfhist_magic.capture import _ops
+
+    monkeypatch.setattr(_many, "CHUNK", chunk)
+    chunked = []
+    monkeypatch.setattr(_ops, "chunked_row", lambda x, bins: chunked.append(x.shape.num_elements()) or _many.chunked_row(x, bins))
+    cases = _cases()
+    n = _many.SMALL_MAX + 4099  # a tail after whole chunks of 4096
+    big = {name: np.resize(cases[name], n) for name in ("on_edges", "nonfinite", "constant", "huge_range32", "subnormals", "float64", "float16", "allnan", "signed_zeros")}
+    big["exactly_chunks"] = np.resize(cases["wide32"], 4096 * 17)
+    names = [*big, "normal32", "grid"]
+    values = [*big.values(), cases["normal32"], cases["grid"]]
+    xla = tf.function(lambda *xs: snapshot_rows(list(xs), B), jit_compile=True, autograph=False)
+    rows = xla(*[tf.constant(v) for v in values]).numpy()
+    assert sorted(chunked) == sorted(np.size(v) for v in big.values())  # the large ones, none of the small
+    graph = tf.function(lambda *xs: snapshot_rows(list(xs), B), autograph=False)(*[tf.constant(v) for v in values]).numpy()
+    for name, v, row, g in zip(names, values, rows, graph):
+        _check(row, v)
+        np.testing.assert_array_equal(row[: B + H.MEAN], g[: B + H.MEAN], err_msg=name)
+        assert row[B + H.WIDTH] == g[B + H.WIDTH], name
+        fin = np.asarray(v, np.float64)[np.isfinite(np.asarray(v, np.float64))]
+        scale = max(1.0, np.abs(fin).max()) if fin.size else 1.0  # float32 sums in another order
+        np.testing.assert_allclose(row[B + H.MEAN :], g[B + H.MEAN :], rtol=1e-6, atol=1e-6 * scale, err_msg=name)
+
+
 def _edge_stress():
     """Tensors whose values sit on, just below and just above every edge, over ranges
     at every magnitude, including the narrowest ranges the rule allows (width at its

@@ -21,7 +21,10 @@ together, with the rule of ``_rule`` and nothing else:
   parts of ``_rule.count_part`` added up, as replicas' are): what binning holds in
   memory stays a few chunks, whatever the model.
 * :func:`rows_fused` is the same vectorised idea for XLA (segment ids and one segment
-  sum: XLA fuses the gathers; every tensor of a dtype in one computation).
+  sum: XLA fuses the gathers; every small tensor of a dtype in one computation); under
+  XLA the large tensors are binned one at a time a chunk at a time too
+  (:func:`chunked_row`), never copied into the concatenation, whose segment sums hold
+  several times its values.
 
 Exactness: counts, non-finite counts, zeros, min, max and width are bit-identical to
 ``_rule.one_row`` on the same values (the same rule, element for element); mean, std
@@ -54,7 +57,7 @@ from ._rule import (
     probe_segment,
 )
 
-__all__ = ["SMALL_MAX", "CHUNK", "class_rows", "grouped_fn", "large_fn", "tensor_list", "list_item", "rows_fused"]
+__all__ = ["SMALL_MAX", "CHUNK", "chunked_row", "class_rows", "grouped_fn", "large_fn", "tensor_list", "list_item", "rows_fused"]
 
 #: Tensors of at most this many values are binned with others of their size class;
 #: larger ones on their own (their fixed cost is small next to their values).
@@ -207,19 +210,16 @@ def class_probes(X0, M, n, units, bounds) -> tf.Tensor:
 CHUNK = 1 << 20
 
 
-def _chunked_row(x, bins: int):
+def chunked_row(x, bins: int):
     """The row of a large flat tensor, exactly ``_rule.one_row``'s (counts, extremes and
     width bit for bit; mean and std combined over the chunks about a shared pivot, as the
     replicas' are): the range from whole-tensor reductions (no temporary when every value
     is finite), then each chunk (one for a tensor of at most :data:`CHUNK` values)
-    counted on the shared edges."""
+    counted on the shared edges. A tensor of a size known when the step is traced (XLA
+    needs it) is read in chunks of a static size, :func:`tf.slice` at a moving start,
+    the shorter last one apart: the same chunks, added in the same order."""
     cd = x.dtype
-    n = tf.size(x, out_type=tf.int32)
-    chunks = (n + CHUNK - 1) // CHUNK
     finite = tf.math.is_finite(tf.reduce_sum(x))
-
-    def chunk(i):
-        return x[i * CHUNK : tf.minimum((i + 1) * CHUNK, n)]
 
     def masked_range():  # NaN or Inf somewhere (rare): a temporary the size of x, once
         r = finite_range(x)
@@ -228,12 +228,23 @@ def _chunked_row(x, bins: int):
     mn, mx = tf.cond(finite, lambda: (_f64(tf.reduce_min(x)), _f64(tf.reduce_max(x))), masked_range)
     lo, w, large = shared_range(mn, mx, bins, cd)
 
-    def step(i, acc):
-        c = chunk(i)
-        part = tf.cond(finite, lambda: count_part(c, lo, w, large, bins, masked=False), lambda: count_part(c, lo, w, large, bins))
-        return i + 1, acc + part
+    def part(c):
+        return tf.cond(finite, lambda: count_part(c, lo, w, large, bins, masked=False), lambda: count_part(c, lo, w, large, bins))
 
-    _, p = tf.while_loop(lambda i, _: i < chunks, step, (tf.constant(0), tf.zeros([bins + PART], tf.float64)), parallel_iterations=1)
+    def loop(chunks, chunk):
+        step = lambda i, acc: (i + 1, acc + part(chunk(i)))  # noqa: E731
+        init = (tf.constant(0), tf.zeros([bins + PART], tf.float64))
+        return tf.while_loop(lambda i, _: i < chunks, step, init, parallel_iterations=1)[1]
+
+    size = tf.TensorShape(x.shape).num_elements()
+    if size is None:
+        n = tf.size(x, out_type=tf.int32)
+        p = loop((n + CHUNK - 1) // CHUNK, lambda i: x[i * CHUNK : tf.minimum((i + 1) * CHUNK, n)])
+    else:
+        whole, tail = divmod(size, CHUNK)
+        p = loop(whole, lambda i: tf.slice(x, [i * CHUNK], [CHUNK])) if whole else tf.zeros([bins + PART], tf.float64)
+        if tail or not whole:
+            p = p + part(x[whole * CHUNK :])
     return merged_row(p, mn, mx, lo, w, large, bins, cd)
 
 
@@ -241,7 +252,7 @@ def _one(x, units, bounds, bins: int):
     """One flat tensor's row and probe columns (``[bins + 10 + PROBE_COLUMNS]``)."""
     nan2 = tf.constant([np.nan, np.nan], tf.float64)
     probe = tf.cond(units > 0, lambda: probe_segment(x, units, bounds), lambda: nan2)
-    return tf.concat([_chunked_row(x, bins), probe], 0)
+    return tf.concat([chunked_row(x, bins), probe], 0)
 
 
 def _classes(sizes):

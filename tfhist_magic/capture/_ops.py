@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from .. import histogram as H
 from . import _compat
-from ._many import SMALL_MAX, grouped_fn, large_fn, rows_fused, tensor_list
+from ._many import SMALL_MAX, chunked_row, grouped_fn, large_fn, rows_fused, tensor_list
 from ._rule import (
     BOUNDS,
     PART,
@@ -51,10 +51,15 @@ __all__ = [
 
 
 def _snapshot_rows_xla(flat: list, bins: int) -> tf.Tensor:
-    """Under XLA: one fused computation per compute dtype, rows put back in input order."""
+    """Under XLA: the tensors above :data:`SMALL_MAX` values one at a time, a chunk at a
+    time (``_many.chunked_row``: no copy of them); the others in one fused computation per
+    compute dtype; rows in input order."""
     out = [None] * len(flat)
+    for i, t in enumerate(flat):
+        if tf.TensorShape(t.shape).num_elements() > SMALL_MAX:
+            out[i] = chunked_row(tf.reshape(t, [-1]), bins)
     for cd in (tf.float32, tf.float64):
-        idx = [i for i, t in enumerate(flat) if t.dtype == cd]
+        idx = [i for i, t in enumerate(flat) if t.dtype == cd and out[i] is None]
         if idx:
             rows = rows_fused([tf.reshape(flat[i], [-1]) for i in idx], bins)
             for r, i in enumerate(idx):

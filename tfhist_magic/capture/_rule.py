@@ -115,7 +115,9 @@ def bin_counts(x, lo, w, bins: int, cd: tf.DType):
         return j + tf.cast(x >= lo + tf.cast(j + 1, cd) * w, tf.int32)
 
     idx = tf.cond(special, table, arithmetic)
-    got = tf.math.bincount(idx, minlength=bins + 2, maxlength=bins + 2, dtype=tf.int32)
+    # tf.math.bincount's own kernel with its size a constant (XLA needs one; no pass for
+    # the largest index either)
+    got = tf.raw_ops.DenseBincount(input=idx, size=tf.constant(bins + 2, tf.int32), weights=tf.zeros([0], tf.int32))
     return tf.concat([got[: bins - 1], [tf.reduce_sum(got[bins - 1 :])]], 0)
 
 
