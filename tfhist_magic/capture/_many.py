@@ -57,7 +57,7 @@ from ._rule import (
     probe_segment,
 )
 
-__all__ = ["SMALL_MAX", "CHUNK", "chunked_row", "class_rows", "grouped_fn", "large_fn", "tensor_list", "list_item", "rows_fused"]
+__all__ = ["SMALL_MAX", "CHUNK", "chunked_row", "over_chunks", "class_rows", "grouped_fn", "large_fn", "tensor_list", "list_item", "rows_fused"]
 
 #: Tensors of at most this many values are binned with others of their size class;
 #: larger ones on their own (their fixed cost is small next to their values).
@@ -210,19 +210,48 @@ def class_probes(X0, M, n, units, bounds) -> tf.Tensor:
 CHUNK = 1 << 20
 
 
+def over_chunks(x, each, combine, init, chunk: int | None = None, index=tf.int32):
+    """``combine(...combine(init, each(take, 0))..., each(take, last))``, one
+    ``tf.while_loop`` over the chunks of flat ``x`` (``chunk`` values each, default
+    :data:`CHUNK`): ``take(t)`` is chunk ``i`` of any flat tensor ``t`` as long as ``x``.
+    A tensor of a size known when the step is traced (XLA needs it) is read in chunks of
+    a static size (:func:`tf.slice` at a moving start), the shorter last one apart: the
+    same chunks, combined in the same order. ``index``: the dtype of the chunk index and
+    the offsets (int64 for a tensor that may pass 2**31 values)."""
+    size_ = CHUNK if chunk is None else chunk
+    c = tf.constant(size_, index)
+
+    def loop(chunks, span):
+        def step(i, acc):
+            return i + 1, combine(acc, each(lambda t: span(t, i), i))
+
+        return tf.while_loop(lambda i, _: i < chunks, step, (tf.constant(0, index), init), parallel_iterations=1)[1]
+
+    size = tf.TensorShape(x.shape).num_elements()
+    if size is None:
+        n = tf.size(x, out_type=index)
+        return loop((n + c - 1) // c, lambda t, i: t[i * c : tf.minimum((i + 1) * c, n)])
+    whole, tail = divmod(size, size_)
+    acc = loop(tf.constant(whole, index), lambda t, i: tf.slice(t, [i * c], [size_])) if whole else init
+    if tail or not whole:
+        acc = combine(acc, each(lambda t: t[whole * size_ :], tf.constant(whole, index)))
+    return acc
+
+
 def chunked_row(x, bins: int):
     """The row of a large flat tensor, exactly ``_rule.one_row``'s (counts, extremes and
     width bit for bit; mean and std combined over the chunks about a shared pivot, as the
-    replicas' are): the range from whole-tensor reductions (no temporary when every value
-    is finite), then each chunk (one for a tensor of at most :data:`CHUNK` values)
-    counted on the shared edges. A tensor of a size known when the step is traced (XLA
-    needs it) is read in chunks of a static size, :func:`tf.slice` at a moving start,
-    the shorter last one apart: the same chunks, added in the same order."""
+    replicas' are): the range from whole-tensor reductions (fused: no temporary), or a
+    chunk at a time when some value is NaN or Inf, then each chunk (one for a tensor of
+    at most :data:`CHUNK` values) counted on the shared edges (:func:`over_chunks`).
+    Nothing the size of ``x`` is made on either branch (XLA allocates the temporaries of
+    both)."""
     cd = x.dtype
     finite = tf.math.is_finite(tf.reduce_sum(x))
 
-    def masked_range():  # NaN or Inf somewhere (rare): a temporary the size of x, once
-        r = finite_range(x)
+    def masked_range():  # NaN or Inf somewhere (rare)
+        both = lambda a, b: tf.stack([tf.minimum(a[0], b[0]), tf.maximum(a[1], b[1])])  # noqa: E731
+        r = over_chunks(x, lambda take, _: finite_range(take(x)), both, tf.constant([np.inf, -np.inf], tf.float64))
         return r[0], r[1]
 
     mn, mx = tf.cond(finite, lambda: (_f64(tf.reduce_min(x)), _f64(tf.reduce_max(x))), masked_range)
@@ -231,20 +260,7 @@ def chunked_row(x, bins: int):
     def part(c):
         return tf.cond(finite, lambda: count_part(c, lo, w, large, bins, masked=False), lambda: count_part(c, lo, w, large, bins))
 
-    def loop(chunks, chunk):
-        step = lambda i, acc: (i + 1, acc + part(chunk(i)))  # noqa: E731
-        init = (tf.constant(0), tf.zeros([bins + PART], tf.float64))
-        return tf.while_loop(lambda i, _: i < chunks, step, init, parallel_iterations=1)[1]
-
-    size = tf.TensorShape(x.shape).num_elements()
-    if size is None:
-        n = tf.size(x, out_type=tf.int32)
-        p = loop((n + CHUNK - 1) // CHUNK, lambda i: x[i * CHUNK : tf.minimum((i + 1) * CHUNK, n)])
-    else:
-        whole, tail = divmod(size, CHUNK)
-        p = loop(whole, lambda i: tf.slice(x, [i * CHUNK], [CHUNK])) if whole else tf.zeros([bins + PART], tf.float64)
-        if tail or not whole:
-            p = p + part(x[whole * CHUNK :])
+    p = over_chunks(x, lambda take, _: part(take(x)), lambda a, b: a + b, tf.zeros([bins + PART], tf.float64))
     return merged_row(p, mn, mx, lo, w, large, bins, cd)
 
 

@@ -16,7 +16,7 @@ import tensorflow as tf
 from tensorflow.python.ops import list_ops
 
 from . import _compat
-from ._many import CHUNK, SMALL_MAX, list_item, tensor_list
+from ._many import CHUNK, SMALL_MAX, list_item, over_chunks, tensor_list
 from ._ops import compute_dtype, prepare
 
 __all__ = ["UPDATE_COLUMNS", "WRITES", "update_scalars", "update_scalars_listed", "update_scalars_of_write", "update_ratio"]
@@ -61,7 +61,8 @@ def _scaled_norm(d) -> tf.Tensor:
 def _norms(parts) -> tf.Tensor:
     """``||p||`` of each of ``parts`` in float64: fused, measured again scaled
     (:func:`_scaled_norm`) only when one may have overflowed or lost squares."""
-    fast = tf.stack([tf.cast(tf.math.reduce_euclidean_norm(p), tf.float64) for p in parts])
+    norm = tf.math.reduce_euclidean_norm if not _compat.in_xla_context() else lambda p: tf.sqrt(tf.reduce_sum(tf.square(p)))  # XLA has no EuclideanNorm
+    fast = tf.stack([tf.cast(norm(p), tf.float64) for p in parts])
     ok = tf.reduce_all(tf.math.is_finite(fast) & (fast >= _SAFE_NORM[parts[0].dtype]))
     return tf.cond(ok, lambda: fast, lambda: tf.stack([_scaled_norm(p) for p in parts]))
 
@@ -82,34 +83,32 @@ def _update_one(a, b, o=None) -> tf.Tensor:
 
 def _update_long(a, b, o=None, write=None) -> tf.Tensor:
     """:func:`_update_one` of a weight above :data:`LONG` values, a chunk at a time (a
-    chunk's temporaries, not the weight's): the update's mean first (a float64 sum over
-    the chunks), then each chunk's norms about it, combined scaled by the largest (no
-    overflow). Indices in int64: a weight may pass 2**31 values. ``write``: ``a`` is the
-    value an optimizer writes, each chunk's new values ``write(before, a)`` (:data:`WRITES`)."""
+    chunk's temporaries, not the weight's; :func:`~._many.over_chunks`, static chunks
+    under XLA): the update's mean first (a float64 sum over the chunks), then each
+    chunk's norms about it, combined scaled by the largest (no overflow). Indices in
+    int64: a weight may pass 2**31 values. ``write``: ``a`` is the value an optimizer
+    writes, each chunk's new values ``write(before, a)`` (:data:`WRITES`)."""
     n = tf.size(a, out_type=tf.int64)
-    size = tf.constant(CHUNK, tf.int64)
-    chunks = (n + size - 1) // size
     cols = 3 if o is not None else 2
 
-    def part(x, i):
-        return x[i * size : tf.minimum((i + 1) * size, n)]
+    def delta(take):
+        after = take(a) if write is None else write(take(b), take(a))
+        return after - take(b)
 
-    def delta(i):
-        after = part(a, i) if write is None else write(part(b, i), part(a, i))
-        return after - part(b, i)
+    def loop(each, combine, init):
+        return over_chunks(a, each, combine, init, CHUNK, tf.int64)
 
-    def loop(body, init):
-        return tf.while_loop(lambda i, _: i < chunks, body, (tf.constant(0, tf.int64), init), parallel_iterations=1)[1]
-
-    total = loop(lambda i, s: (i + 1, s + tf.reduce_sum(tf.cast(delta(i), tf.float64))), tf.zeros([], tf.float64))
+    total = loop(lambda take, _: tf.reduce_sum(tf.cast(delta(take), tf.float64)), lambda s, x: s + x, tf.zeros([], tf.float64))
     mean = tf.cast(total / tf.cast(n, tf.float64), a.dtype)
 
-    def norms(i, acc):
-        d = delta(i)
-        parts = [d - mean, d] + ([part(b, i) - part(o, i)] if o is not None else [])
-        return i + 1, acc.write(tf.cast(i, tf.int32), _norms(parts))
+    def norms(take, i):
+        d = delta(take)
+        return i, _norms([d - mean, d] + ([take(b) - take(o)] if o is not None else []))
 
-    each = loop(norms, tf.TensorArray(tf.float64, size=tf.cast(chunks, tf.int32), element_shape=[cols])).stack()
+    static = tf.TensorShape(a.shape).num_elements()
+    chunks = -(-static // CHUNK) if static is not None else tf.cast((n + CHUNK - 1) // CHUNK, tf.int32)
+    acc = tf.TensorArray(tf.float64, size=chunks, element_shape=[cols])
+    each = loop(norms, lambda acc, got: acc.write(tf.cast(got[0], tf.int32), got[1]), acc).stack()
     top = tf.reduce_max(each, 0)
     scale = tf.where((top > 0) & tf.math.is_finite(top), top, tf.ones_like(top))
     got = tf.sqrt(tf.reduce_sum(tf.square(each / scale), 0)) * scale
@@ -219,6 +218,9 @@ def update_scalars(afters, befores, origins, ratio, before_std=None) -> tf.Tenso
     if _compat.in_xla_context():
         cols = []
         for t, (a, b) in enumerate(zip(flat, bs)):
+            if sizes[t] > LONG:  # a chunk at a time: the stack below holds ~8 copies of the weight
+                cols.append(_update_long(a, b, os_[t] if os_ is not None else None))
+                continue
             # the norms in one reduction, the squares summed in float64 (XLA fuses the cast:
             # no copy): each reduction costs XLA compile time, ~70 ms on a CPU
             d = tf.cast(tf.stack([a - b, b - os_[t] if os_ is not None else a - b]), tf.float64)
@@ -268,8 +270,6 @@ def update_scalars_of_write(before, value, how: str, origin, ratio: bool, before
     b = tf.reshape(before, [-1])
     v = tf.reshape(tf.cast(value, b.dtype), [-1])
     o = tf.reshape(tf.cast(origin, b.dtype), [-1]) if origin is not None else None
-    if _compat.in_xla_context():  # one fused reduction: XLA makes no copy of the new values
-        return update_scalars([WRITES[how](b, v)], [b], [o] if o is not None else None, [ratio], before_std)
     return _ratio_column(_update_long(v, b, o, write=WRITES[how])[None], [ratio], before_std)
 
 
