@@ -173,6 +173,19 @@ def test_large_tensors_under_xla_binned_a_chunk_at_a_time_exactly(monkeypatch, c
         np.testing.assert_allclose(row[B + H.MEAN :], g[B + H.MEAN :], rtol=1e-6, atol=1e-6 * scale, err_msg=name)
 
 
+def test_xla_rows_of_tensors_whose_size_is_known_only_when_the_step_runs():
+    """A tensor whose batch dimension is unknown when the step is traced is binned in the
+    fused computation under XLA, beside one known to be large (chunked)."""
+    f = tf.function(
+        lambda a, b: snapshot_rows([a, b], B), jit_compile=True, autograph=False, input_signature=[tf.TensorSpec([None, 700], tf.float32), tf.TensorSpec([70_001], tf.float32)]
+    )
+    a = np.random.default_rng(3).normal(size=(100, 700)).astype(np.float32)
+    b = np.resize(_cases()["nonfinite"], 70_001)
+    rows = f(a, b).numpy()
+    _check(rows[0], a)
+    _check(rows[1], b)
+
+
 def _edge_stress():
     """Tensors whose values sit on, just below and just above every edge, over ranges
     at every magnitude, including the narrowest ranges the rule allows (width at its

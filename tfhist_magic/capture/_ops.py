@@ -51,12 +51,13 @@ __all__ = [
 
 
 def _snapshot_rows_xla(flat: list, bins: int) -> tf.Tensor:
-    """Under XLA: the tensors above :data:`SMALL_MAX` values one at a time, a chunk at a
-    time (``_many.chunked_row``: no copy of them); the others in one fused computation per
-    compute dtype; rows in input order."""
+    """Under XLA: the tensors known to be above :data:`SMALL_MAX` values when the step is
+    traced one at a time, a chunk at a time (``_many.chunked_row``: no copy of them; XLA
+    needs static chunks); the others in one fused computation per compute dtype; rows in
+    input order."""
     out = [None] * len(flat)
     for i, t in enumerate(flat):
-        if tf.TensorShape(t.shape).num_elements() > SMALL_MAX:
+        if (tf.TensorShape(t.shape).num_elements() or 0) > SMALL_MAX:  # unknown when traced (a batch): fused
             out[i] = chunked_row(tf.reshape(t, [-1]), bins)
     for cd in (tf.float32, tf.float64):
         idx = [i for i, t in enumerate(flat) if t.dtype == cd and out[i] is None]
