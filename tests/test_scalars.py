@@ -410,12 +410,7 @@ def test_weights_measured_in_groups_right_after_their_update(xy, how, monkeypatc
     n = len(x) // BATCH
     # four groups, each measured on its own right after its update, none left to the end
     assert sorted({g for g, _ in measured}) == [0, 1, 2, 3] and {w for _, w in measured} == {"update_step"}
-    for i, v in enumerate(m.trainable_variables):
-        steps, un = rec.scalar("update_norm", v.path)
-        np.testing.assert_array_equal(steps, np.arange(n))
-        np.testing.assert_allclose(un, [np.linalg.norm(snaps[k + 1][i] - snaps[k][i]) for k in range(n)], rtol=2e-6)
-        _, dist = rec.scalar("init_distance", v.path)
-        np.testing.assert_allclose(dist, [np.linalg.norm(snaps[k][i] - snaps[0][i]) for k in range(n)], rtol=2e-6, atol=1e-12)
+    _check_against_snapshots(rec, m, snaps, n)
     opt = m.optimizer.inner_optimizer if how == "mixed" else m.optimizer
     assert "update_step" not in vars(opt) and "_apply_weight_decay" not in vars(opt)
 
@@ -537,12 +532,7 @@ def test_large_weights_measured_as_the_optimizer_writes_them(xy, opt, how, monke
     assert writes and set(writes) == {want[_opt_id(m.optimizer)]}
     assert (True, 1) in held
     n = 2 * (len(x) // BATCH)
-    for i, v in enumerate(m.trainable_variables):
-        steps, un = rec.scalar("update_norm", v.path)
-        np.testing.assert_array_equal(steps, np.arange(n))
-        np.testing.assert_allclose(un, [np.linalg.norm(snaps[k + 1][i] - snaps[k][i]) for k in range(n)], rtol=2e-6)
-        _, dist = rec.scalar("init_distance", v.path)
-        np.testing.assert_allclose(dist, [np.linalg.norm(snaps[k][i] - snaps[0][i]) for k in range(n)], rtol=2e-6, atol=1e-12)
+    _check_against_snapshots(rec, m, snaps, n)
     # the same numbers (to float64 rounding) as the weight held before the update and measured after
     monkeypatch.setattr(keras3, "_WRITE_ONCE", ())
     writes.clear()
@@ -553,6 +543,17 @@ def test_large_weights_measured_as_the_optimizer_writes_them(xy, opt, how, monke
         for metric in ("update_norm", "init_distance", "update_ratio"):
             if v.path in rec.scalar_names(metric):
                 np.testing.assert_allclose(rec.scalar(metric, v.path)[1], rec_old.scalar(metric, u.path)[1], rtol=1e-12)
+
+
+def _check_against_snapshots(rec, m, snaps, n: int) -> None:
+    """The update norm and the distance from the start of each of ``m``'s weights over
+    ``n`` steps equal those of the weights fetched around each step (``snaps``)."""
+    for i, v in enumerate(m.trainable_variables):
+        steps, un = rec.scalar("update_norm", v.path)
+        np.testing.assert_array_equal(steps, np.arange(n))
+        np.testing.assert_allclose(un, [np.linalg.norm(snaps[k + 1][i] - snaps[k][i]) for k in range(n)], rtol=2e-6)
+        _, dist = rec.scalar("init_distance", v.path)
+        np.testing.assert_allclose(dist, [np.linalg.norm(snaps[k][i] - snaps[0][i]) for k in range(n)], rtol=2e-6, atol=1e-12)
 
 
 def _opt_id(opt) -> str:
