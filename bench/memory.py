@@ -180,10 +180,16 @@ def child(name: str, arm: str, steps: int) -> dict:
         version = f"TF {tf.__version__}"
     # warm-up: the runtime and (watched) the package's own functions, once a process
     x, y = _data("mlp", 128)
-    _model("mlp").fit(x, y, batch_size=128, epochs=1, verbose=0)
+
+    def warm():
+        w = _model("mlp")
+        w.jit_compile = bool(os.environ.get("TFHIST_BENCH_JIT"))  # XLA's own set-up too, under --jit
+        w.fit(x, y, batch_size=128, epochs=1, verbose=0)
+
+    warm()
     if arm != "plain":
         with tfhist_magic.watch(**WATCHED[arm]):
-            _model("mlp").fit(x, y, batch_size=128, epochs=1, verbose=0)
+            warm()
     keras.backend.clear_session()
 
     m, x, y, batch = _workload(name, steps)

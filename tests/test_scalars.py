@@ -588,7 +588,8 @@ def test_a_weight_written_twice_gets_nan_never_a_wrong_number(xy, monkeypatch):
     plain = model(Twice(0.05))
     plain.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
     m = model(Twice(0.05))
-    rec, snaps = _fit(m, x, y)
+    with pytest.warns(UserWarning, match="Twice wrote kernel 2 times in one update"):
+        rec, snaps = _fit(m, x, y)
     for a, b in zip(plain.trainable_variables, m.trainable_variables):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     kernel, *small = m.trainable_variables
@@ -599,3 +600,34 @@ def test_a_weight_written_twice_gets_nan_never_a_wrong_number(xy, monkeypatch):
     for i, v in enumerate(small, 1):  # the others, measured after the update as before
         _, un = rec.scalar("update_norm", v.path)
         np.testing.assert_allclose(un, [np.linalg.norm(snaps[k + 1][i] - snaps[k][i]) for k in range(n)], rtol=2e-6)
+
+
+def test_a_large_weight_with_no_gradient_is_measured_after_the_update(xy, monkeypatch):
+    """A weight with no gradient (Keras skips its update: no write to measure it at) is
+    measured after the update as before: it did not move, its update norm is 0 and its
+    distance from the start stays 0, where measuring it at its write would leave NaN."""
+    from tfhist_magic.capture import _scalars
+
+    x, y = xy
+    monkeypatch.setattr(_scalars, "LONG", 64)
+    monkeypatch.setattr(_scalars, "_FNS", {})
+
+    class WithUnused(L.Layer):
+        def build(self, shape):
+            self.k = self.add_weight(shape=(shape[-1], 1), name="k")
+            self.unused = self.add_weight(shape=(100,), initializer="ones", name="unused")
+
+        def call(self, x):
+            return x @ self.k
+
+    keras.utils.set_random_seed(0)
+    m = keras.Sequential([keras.Input((8,)), WithUnused()])
+    m.compile(optimizer="adam", loss="mse")
+    unused = m.layers[0].unused
+    with pytest.warns(UserWarning, match="Gradients do not exist"):
+        rec, _ = _fit(m, x, y)
+    n = len(x) // BATCH
+    steps, un = rec.scalar("update_norm", unused.path)
+    np.testing.assert_array_equal(steps, np.arange(n))
+    np.testing.assert_array_equal(un, np.zeros(n))
+    np.testing.assert_array_equal(rec.scalar("init_distance", unused.path)[1], np.zeros(n))

@@ -22,7 +22,8 @@ together, with the rule of ``_rule`` and nothing else:
   memory stays a few chunks, whatever the model.
 * :func:`rows_fused` is the same vectorised idea for XLA (segment ids and one segment
   sum: XLA fuses the gathers; every small tensor of a dtype in one computation); under
-  XLA the large tensors are binned one at a time a chunk at a time too
+  XLA the tensors known to be large when the step is traced are binned one at a time a
+  chunk at a time too
   (:func:`chunked_row`), never copied into the concatenation, whose segment sums hold
   several times its values.
 
@@ -210,15 +211,18 @@ def class_probes(X0, M, n, units, bounds) -> tf.Tensor:
 CHUNK = 1 << 20
 
 
-def over_chunks(x, each, combine, init, chunk: int | None = None, index=tf.int32):
+def over_chunks(x, each, combine, init, chunk: int | None = None, index=None):
     """``combine(...combine(init, each(take, 0))..., each(take, last))``, one
     ``tf.while_loop`` over the chunks of flat ``x`` (``chunk`` values each, default
     :data:`CHUNK`): ``take(t)`` is chunk ``i`` of any flat tensor ``t`` as long as ``x``.
     A tensor of a size known when the step is traced (XLA needs it) is read in chunks of
     a static size (:func:`tf.slice` at a moving start), the shorter last one apart: the
     same chunks, combined in the same order. ``index``: the dtype of the chunk index and
-    the offsets (int64 for a tensor that may pass 2**31 values)."""
+    the offsets (default int32, int64 for a tensor known to pass 2**31 values)."""
     size_ = CHUNK if chunk is None else chunk
+    size = tf.TensorShape(x.shape).num_elements()
+    if index is None:
+        index = tf.int64 if (size or 0) >= 2**31 - size_ else tf.int32
     c = tf.constant(size_, index)
 
     def loop(chunks, span):
@@ -227,13 +231,12 @@ def over_chunks(x, each, combine, init, chunk: int | None = None, index=tf.int32
 
         return tf.while_loop(lambda i, _: i < chunks, step, (tf.constant(0, index), init), parallel_iterations=1)[1]
 
-    size = tf.TensorShape(x.shape).num_elements()
     if size is None:
         n = tf.size(x, out_type=index)
         return loop((n + c - 1) // c, lambda t, i: t[i * c : tf.minimum((i + 1) * c, n)])
     whole, tail = divmod(size, size_)
     acc = loop(tf.constant(whole, index), lambda t, i: tf.slice(t, [i * c], [size_])) if whole else init
-    if tail or not whole:
+    if tail:
         acc = combine(acc, each(lambda t: t[whole * size_ :], tf.constant(whole, index)))
     return acc
 

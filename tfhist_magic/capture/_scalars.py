@@ -61,7 +61,8 @@ def _scaled_norm(d) -> tf.Tensor:
 def _norms(parts) -> tf.Tensor:
     """``||p||`` of each of ``parts`` in float64: fused, measured again scaled
     (:func:`_scaled_norm`) only when one may have overflowed or lost squares."""
-    norm = tf.math.reduce_euclidean_norm if not _compat.in_xla_context() else lambda p: tf.sqrt(tf.reduce_sum(tf.square(p)))  # XLA has no EuclideanNorm
+    # XLA has no EuclideanNorm: the squares summed in float64 (XLA fuses the cast: no copy)
+    norm = tf.math.reduce_euclidean_norm if not _compat.in_xla_context() else lambda p: tf.sqrt(tf.reduce_sum(tf.square(tf.cast(p, tf.float64))))
     fast = tf.stack([tf.cast(norm(p), tf.float64) for p in parts])
     ok = tf.reduce_all(tf.math.is_finite(fast) & (fast >= _SAFE_NORM[parts[0].dtype]))
     return tf.cond(ok, lambda: fast, lambda: tf.stack([_scaled_norm(p) for p in parts]))

@@ -183,7 +183,7 @@ class Engine(BaseEngine):
             # the update's scalars (its norm, the distance from the origin, the update ratio
             # of weight matrices) of the weights with a static shape
             measured=measured_rows(names, tensors),
-            sparse=[id(v) for v, g in zip(variables, grads) if isinstance(g, tf.IndexedSlices)],
+            not_dense=[id(v) for v, g in zip(variables, grads) if g is None or isinstance(g, tf.IndexedSlices)],
         )
         return self._record(u)
 

@@ -13,21 +13,24 @@ the previous group's empty branch).
 Outside XLA both are the ring's own ``tf.function``s (traced once for the ring, one call
 op in each training trace that reaches it: Keras traces a step twice, and a new trace
 costs one op per recorded update, not the per-tensor work again); under XLA and in the
-cross-replica merge they are inlined. Touches only the ring, the origins and the trace.
+cross-replica merge they are inlined. Touches only the ring, the origins and the trace,
+and while an update runs the optimizer's own methods (:meth:`After.around`: its
+``update_step`` and weight decay, and its ``assign*`` for a weight measured as it is
+written), each undone when the update has been traced.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+import warnings
 
 import tensorflow as tf
 
 from .. import histogram as H
-from . import _compat
+from . import _compat, _scalars
 from ._patch import Patches
 from ._ring import ring_budget
-from . import _scalars
 from ._scalars import WRITES, UPDATE_COLUMNS, update_scalars_of_write
 from ._update import Update, all_finite, own_function
 
@@ -79,7 +82,7 @@ def record(engine, u: Update, own: bool):
 def _at_write(u: Update, per_weight) -> frozenset:
     """Ids of the weights of ``u`` measured as the optimizer writes them (:meth:`After.at_write`):
     above :data:`~._scalars.LONG` values (where holding their old values across the
-    update weighs), float32/float64, dense gradient, no constraint, written once by the
+    update weighs), float32/float64, a dense gradient (none: Keras does not update it), no constraint, written once by the
     optimizer's own ``update_step`` (``per_weight``'s fourth item says so)."""
     once = per_weight[3] if per_weight is not None and len(per_weight) > 3 else None
     if once is None:
@@ -90,7 +93,7 @@ def _at_write(u: Update, per_weight) -> frozenset:
         if tf.TensorShape(v.shape).num_elements() > _scalars.LONG
         and tf.as_dtype(v.dtype) in (tf.float32, tf.float64)
         and getattr(v, "constraint", None) is None
-        and id(v) not in u.sparse
+        and id(v) not in u.not_dense
         and once(u.opt, v)
     )
 
@@ -189,7 +192,9 @@ class After:
         before any update, is deferred to each weight's own update (the same values: a
         weight's decay and update read only that weight); an update of a weight not in a
         group applies every deferred decay first. A group with a constrained weight is
-        measured after the whole update (Keras applies constraints after it)."""
+        measured after the whole update (Keras applies constraints after it). A weight
+        measured as it is written (:meth:`at_write`) is measured inside its own update,
+        and the next update waits for its write."""
         grouped = [b for b in self.befores if b not in self.written]
         groups = {b.group for b in grouped}
         if self.per_weight is None or (len(groups) < 2 and not self.written):
@@ -222,7 +227,7 @@ class After:
             got = group_of.get(id(var))
             with tf.control_dependencies(last[-1:]):
                 mine = [deferred.pop(id(got[1]))] if got is not None and id(got[1]) in deferred else []
-                if got is None and deferred:  # a weight we cannot place: decay every weight first, as Keras does
+                if got is None and id(var) not in written and deferred:  # a weight we cannot place: decay every weight first, as Keras does
                     mine = list(deferred.values())
                     deferred.clear()
                 if mine:
@@ -281,6 +286,11 @@ class After:
         finally:
             patches.undo()
         if len(seen) != 1 or seen[0] is None:  # not measured as written: NaN, after whatever was
+            warnings.warn(
+                f"tfhist_magic: {type(opt).__name__} wrote {v.name} {len(seen)} times in one update, or sparsely, "
+                "so its update scalars are NaN (not measured) at every step.",
+                stacklevel=4,
+            )
             with tf.control_dependencies([t for t in seen if t is not None]):
                 nan = tf.fill([1, UPDATE_COLUMNS], tf.constant(float("nan"), tf.float64))
                 tf.cond(tf.equal(self.step % self.every, 0), lambda: self._write(b, nan), lambda: tf.constant(False))

@@ -47,16 +47,17 @@ class Update:
         measured: ``[(row, variable, ratio)]`` (:func:`measured_rows`).
         chief: keeps what it records (False: a worker that only joins the reductions).
         inline: recorded inline, ``check`` made already (the cross-replica merge).
-        sparse: ids of the variables whose gradient is ``IndexedSlices``.
+        not_dense: ids of the variables whose gradient is None (Keras skips their update)
+            or ``IndexedSlices``.
     """
 
-    __slots__ = ("opt", "key", "step", "names", "tensors", "model", "rows_of", "live", "checked", "check", "measured", "chief", "inline", "sparse")
+    __slots__ = ("opt", "key", "step", "names", "tensors", "model", "rows_of", "live", "checked", "check", "measured", "chief", "inline", "not_dense")
 
-    def __init__(self, opt, key, step, names, tensors, model, rows_of, *, live=None, checked=(), check=None, measured=(), chief=True, inline=False, sparse=()):
+    def __init__(self, opt, key, step, names, tensors, model, rows_of, *, live=None, checked=(), check=None, measured=(), chief=True, inline=False, not_dense=()):
         self.opt, self.key, self.step, self.model, self.rows_of = opt, key, step, model, rows_of
         self.names, self.tensors, self.live = names, tensors, live if live is not None else {}
         self.checked, self.check, self.measured = list(checked), check, list(measured)
-        self.chief, self.inline, self.sparse = chief, inline, set(sparse)
+        self.chief, self.inline, self.not_dense = chief, inline, set(not_dense)
 
     @property
     def dtypes(self) -> dict:

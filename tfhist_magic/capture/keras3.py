@@ -33,7 +33,7 @@ def _unpack_distributed(opt, distribution, grads_and_vars, *args, **kwargs):
 
 #: Keras' optimizers whose ``update_step`` writes each weight once, through
 #: ``self.assign`` / ``assign_add`` / ``assign_sub`` (their sources, Keras 3.x).
-_WRITE_ONCE = ("Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Lamb", "Lion", "Nadam", "RMSprop", "SGD")
+_WRITE_ONCE = ("Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl", "Lamb", "Lion", "RMSprop", "SGD")  # not Nadam: it updates its own way
 
 
 def _written_once(opt, variable) -> bool:
