@@ -248,19 +248,23 @@ def chunked_row(x, bins: int):
     chunk at a time when some value is NaN or Inf, then each chunk (one for a tensor of
     at most :data:`CHUNK` values) counted on the shared edges (:func:`over_chunks`).
     Nothing the size of ``x`` is made on either branch (XLA allocates the temporaries of
-    both)."""
+    both). Under XLA, which compiles both branches of a ``cond``, there is one path, the
+    masked one: less to compile, a few more element-wise passes a sampled step."""
     cd = x.dtype
-    finite = tf.math.is_finite(tf.reduce_sum(x))
+    xla = _compat.in_xla_context()
+    finite = tf.math.is_finite(tf.reduce_sum(x)) if not xla else None
 
     def masked_range():  # NaN or Inf somewhere (rare)
         both = lambda a, b: tf.stack([tf.minimum(a[0], b[0]), tf.maximum(a[1], b[1])])  # noqa: E731
         r = over_chunks(x, lambda take, _: finite_range(take(x)), both, tf.constant([np.inf, -np.inf], tf.float64))
         return r[0], r[1]
 
-    mn, mx = tf.cond(finite, lambda: (_f64(tf.reduce_min(x)), _f64(tf.reduce_max(x))), masked_range)
+    mn, mx = masked_range() if xla else tf.cond(finite, lambda: (_f64(tf.reduce_min(x)), _f64(tf.reduce_max(x))), masked_range)
     lo, w, large = shared_range(mn, mx, bins, cd)
 
     def part(c):
+        if xla:
+            return count_part(c, lo, w, large, bins)
         return tf.cond(finite, lambda: count_part(c, lo, w, large, bins, masked=False), lambda: count_part(c, lo, w, large, bins))
 
     p = over_chunks(x, lambda take, _: part(take(x)), lambda a, b: a + b, tf.zeros([bins + PART], tf.float64))
