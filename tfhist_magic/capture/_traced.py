@@ -84,9 +84,9 @@ def _at_write(u: Update, per_weight) -> frozenset:
     above :data:`~._scalars.LONG` values (where holding their old values across the
     update weighs), float32/float64, a dense gradient (none: Keras does not update it), no constraint, written once by the
     optimizer's own ``update_step`` (``per_weight``'s fourth item says so)."""
-    once = per_weight[3] if per_weight is not None and len(per_weight) > 3 else None
-    if once is None:
+    if per_weight is None:
         return frozenset()
+    once = per_weight[3]
     return frozenset(
         id(v)
         for _, v, _ in u.measured
@@ -141,13 +141,12 @@ class After:
     :meth:`around` observes the optimizer's update of each weight where the engine
     names how (``per_weight``), :meth:`finish` measures the groups left after it."""
 
-    __slots__ = ("ring", "befores", "step", "held", "stds", "own", "every", "per_weight", "tf_var", "done", "written")
+    __slots__ = ("ring", "befores", "step", "held", "stds", "own", "every", "per_weight", "tf_var", "done")
 
     def __init__(self, ring, befores, step, held, stds, own: bool, every: int, per_weight=None, tf_var=None):
         self.ring, self.befores, self.step, self.held, self.stds, self.own, self.every = ring, befores, step, held, stds, own, every
         self.per_weight, self.tf_var = per_weight, tf_var or (lambda v: v)
         self.done: dict = {}  # group -> the graph it was measured in
-        self.written = [b for b in befores if b.at_write]  # measured as the optimizer writes them
 
     def finish(self) -> None:
         """The update scalars of the weights (see :meth:`~._update.Before.scalars`) into
@@ -156,7 +155,7 @@ class After:
         alone; those measured inside a branch of the update (an update that may not run:
         gradient accumulation) are measured again here, after it, as without groups."""
         graph = tf.compat.v1.get_default_graph()
-        for g in sorted({b.group for b in self.befores if b not in self.written}):
+        for g in sorted({b.group for b in self.befores if not b.at_write}):  # the written ones are measured at their write
             if self.done.get(g) is not graph:  # not measured, or inside a branch of the update
                 self.finish_group(g)
 
@@ -195,12 +194,12 @@ class After:
         measured after the whole update (Keras applies constraints after it). A weight
         measured as it is written (:meth:`at_write`) is measured inside its own update,
         and the next update waits for its write."""
-        grouped = [b for b in self.befores if b not in self.written]
+        grouped = [b for b in self.befores if not b.at_write]
         groups = {b.group for b in grouped}
-        if self.per_weight is None or (len(groups) < 2 and not self.written):
+        if self.per_weight is None or (len(groups) < 2 and len(grouped) == len(self.befores)):
             yield
             return
-        meth, at, decay_meth = self.per_weight[:3]
+        meth, at, decay_meth, _ = self.per_weight
         constrained = {b.group for b in grouped for v in b.variables if getattr(v, "constraint", None) is not None}
         group_of, left = {}, dict.fromkeys(groups, 0)
         for b in grouped:
@@ -208,8 +207,9 @@ class After:
                 group_of[id(v)] = group_of[id(self.tf_var(v))] = (b.group, v)
                 left[b.group] += 1
         written = {}
-        for b in self.written:
-            written[id(b.variables[0])] = written[id(self.tf_var(b.variables[0]))] = b
+        for b in self.befores:
+            if b.at_write:
+                written[id(b.variables[0])] = written[id(self.tf_var(b.variables[0]))] = b
         orig_step, orig_decay = getattr(opt, meth), getattr(opt, decay_meth, None)
         deferred: dict = {}  # id(weight) -> the variable its decay was asked for
         last: list = []
