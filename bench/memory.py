@@ -7,6 +7,7 @@ fresh process (issue 27).
     python bench/memory.py --workloads mlp50m --repeats 3     # medians [min, max] of 3 processes an arm
     python bench/memory.py --backend jax                     # Keras 3 on JAX (its jitted fit)
     python bench/memory.py --jit                             # the fit compiled with XLA (Keras' default on a GPU)
+    python bench/memory.py --workloads mlp50m --arms plain,default --at-peak 12   # what is alive at TF's peak
     python3 dev.py bench memory ...                          # the same, via dev.py
 
 Workloads: ``mlp``, ``transformer`` and ``resnet50`` are bench/bench.py's (the models
@@ -50,6 +51,11 @@ here), so one process can differ from the next by about half the weights' bytes 
 50M MLP: ``--repeats`` runs each arm that many times (the arms alternating) and reports
 the medians with their range.
 
+``--at-peak N`` also lists, per arm, the N largest tensors alive at the TF peak (those
+allocated during the fit), from TensorFlow's profiler (``bench/_atpeak.py``): what the
+extra is made of, read rather than guessed. It implies ``--tf-stats``, and the profiler's
+own buffers inflate the RSS columns of such a run; the TF columns are unchanged.
+
 The plain arm's peak includes what training itself allocates in its first fit (Adam's two
 slots per weight, gradients, activations, the traced step); "extra over plain" is the
 watched arm's peak minus the plain arm's, in multiples of the trainable weights' bytes
@@ -59,6 +65,7 @@ watched arm's peak minus the plain arm's, in multiples of the trainable weights'
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import gc
 import itertools
@@ -75,6 +82,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
+
+import _atpeak  # noqa: E402
 
 WORKLOADS = ("mlp", "mlp50m", "transformer", "resnet50")
 TITLES = {
@@ -201,17 +210,19 @@ def child(name: str, arm: str, steps: int) -> dict:
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # VmHWM := VmRSS
     tf_base = _tf_memory(dev, "current", reset=True)
+    top = int(os.environ.get("TFHIST_BENCH_AT_PEAK", "0"))
     t0 = time.perf_counter()
-    watch = tfhist_magic.watch(**WATCHED[arm]) if arm != "plain" else None
-    rec = watch.__enter__() if watch is not None else None
-    try:
-        m.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
-        held_rss = _status("VmRSS") - base
-        held_tf = _tf_memory(dev, "current") - tf_base
-        buffers = _watch_buffers()
-    finally:
-        if watch is not None:
-            watch.__exit__(*sys.exc_info())
+    with _atpeak.profiled() if top else contextlib.nullcontext() as prof:
+        watch = tfhist_magic.watch(**WATCHED[arm]) if arm != "plain" else None
+        rec = watch.__enter__() if watch is not None else None
+        try:
+            m.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+            held_rss = _status("VmRSS") - base
+            held_tf = _tf_memory(dev, "current") - tf_base
+            buffers = _watch_buffers()
+        finally:
+            if watch is not None:
+                watch.__exit__(*sys.exc_info())
     secs = time.perf_counter() - t0
     peak = _status("VmHWM") - base
     tf_peak = _tf_memory(dev, "peak") - tf_base
@@ -231,6 +242,7 @@ def child(name: str, arm: str, steps: int) -> dict:
         "buffers": buffers,
         "series": len(rec) if rec is not None else 0,
         "fit_s": secs,
+        "at_peak": _atpeak.live_at_peak(prof["logdir"], top) if top else None,
     }
 
 
@@ -310,6 +322,21 @@ def table(results: dict, arms: list) -> str:
     return "\n".join(out)
 
 
+def at_peak_table(results: dict, arms: list) -> str:
+    """The ``--at-peak`` lists: per workload and arm (its first process), the largest
+    tensors alive at TF's peak that the fit allocated."""
+    out = ["\n### Alive at TF's peak (the fit's own allocations, largest first)\n"]
+    for name, by_arm in results.items():
+        for arm in arms:
+            got = by_arm[arm][0].get("at_peak")
+            if not got:
+                continue
+            out.append(f"- **{name}/{arm}**: {got['in_use'] / MIB:,.0f} MiB in use at the peak, {_mib(got['live'])} of it allocated during the fit:")
+            for mib, op, shape, region in got["tensors"]:
+                out.append(f"  - {mib:,.1f} MiB `{op}` {shape} {region}".rstrip())
+    return "\n".join(out)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workloads", default=",".join(WORKLOADS), help=f"comma-separated, of {','.join(WORKLOADS)}")
@@ -320,6 +347,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="FILE", help="also write every measurement to FILE")
     ap.add_argument("--jit", action="store_true", help="the measured fit compiled with XLA (jit_compile=True, Keras' default on a GPU)")
     ap.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow", help="Keras 3's backend in the children")
+    ap.add_argument("--at-peak", type=int, default=0, metavar="N", help="also list the N largest tensors alive at TF's peak, per arm (TensorFlow's profiler; implies --tf-stats)")
     ap.add_argument("--child", nargs=2, metavar=("WORKLOAD", "ARM"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -332,8 +360,14 @@ def main(argv=None) -> int:
     bad = [w for w in workloads if w not in WORKLOADS] + [a for a in arms if a not in ARMS]
     if bad or not workloads:
         ap.error(f"unknown {', '.join(bad) or 'workload (none given)'}; workloads: {','.join(WORKLOADS)}; arms: {','.join(ARMS)}")
-    if args.tf_stats:
+    if args.at_peak < 0:
+        ap.error("--at-peak must be >= 0")
+    if args.at_peak and args.backend == "jax":
+        ap.error("--at-peak reads TensorFlow's profiler: it needs --backend tensorflow")
+    if args.tf_stats or args.at_peak:
         os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"  # the children inherit it
+    if args.at_peak:
+        os.environ["TFHIST_BENCH_AT_PEAK"] = str(args.at_peak)
     os.environ["KERAS_BACKEND"] = args.backend  # the children inherit it
     if args.jit:
         os.environ["TFHIST_BENCH_JIT"] = "1"
@@ -372,6 +406,8 @@ def main(argv=None) -> int:
         "Extra over plain: the arm's peak minus plain's, in multiples of the trainable weights' bytes (target: <= 1.5×). "
         f"Took {time.perf_counter() - t0:.0f} s."
     )
+    if args.at_peak:
+        print(at_peak_table(results, arms))
     return 0
 
 
