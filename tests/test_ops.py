@@ -153,7 +153,9 @@ def test_large_tensors_under_xla_binned_a_chunk_at_a_time_exactly(monkeypatch, c
 
     monkeypatch.setattr(_many, "CHUNK", chunk)
     chunked = []
-    monkeypatch.setattr(_ops, "chunked_row", lambda x, bins: chunked.append(x.shape.num_elements()) or _many.chunked_row(x, bins))
+    from tfhist_magic.capture import _xlarows
+
+    monkeypatch.setattr(_ops, "large_rows", lambda xs, bins: chunked.extend(x.shape.num_elements() for x in xs) or _xlarows.large_rows(xs, bins))
     cases = _cases()
     n = _many.SMALL_MAX + 4099  # a tail after whole chunks of 4096
     big = {name: np.resize(cases[name], n) for name in ("on_edges", "nonfinite", "constant", "huge_range32", "subnormals", "float64", "float16", "allnan", "signed_zeros")}

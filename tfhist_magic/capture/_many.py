@@ -22,10 +22,9 @@ together, with the rule of ``_rule`` and nothing else:
   memory stays a few chunks, whatever the model.
 * :func:`rows_fused` is the same vectorised idea for XLA (segment ids and one segment
   sum: XLA fuses the gathers; every small tensor of a dtype in one computation); under
-  XLA the tensors known to be large when the step is traced are binned one at a time a
-  chunk at a time too
-  (:func:`chunked_row`), never copied into the concatenation, whose segment sums hold
-  several times its values.
+  XLA the tensors known to be large when the step is traced are binned a chunk at a time
+  in one loop over all of them (``_xlarows``), never copied into the concatenation,
+  whose segment sums hold several times its values.
 
 Exactness: counts, non-finite counts, zeros, min, max and width are bit-identical to
 ``_rule.one_row`` on the same values (the same rule, element for element); mean, std
@@ -247,24 +246,20 @@ def chunked_row(x, bins: int):
     replicas' are): the range from whole-tensor reductions (fused: no temporary), or a
     chunk at a time when some value is NaN or Inf, then each chunk (one for a tensor of
     at most :data:`CHUNK` values) counted on the shared edges (:func:`over_chunks`).
-    Nothing the size of ``x`` is made on either branch (XLA allocates the temporaries of
-    both). Under XLA, which compiles both branches of a ``cond``, there is one path, the
-    masked one: less to compile, a few more element-wise passes a sampled step."""
+    Nothing the size of ``x`` is made on either branch. Outside XLA (under XLA:
+    ``_xlarows.large_rows``, one loop for all the large tensors)."""
     cd = x.dtype
-    xla = _compat.in_xla_context()
-    finite = tf.math.is_finite(tf.reduce_sum(x)) if not xla else None
+    finite = tf.math.is_finite(tf.reduce_sum(x))
 
     def masked_range():  # NaN or Inf somewhere (rare)
         both = lambda a, b: tf.stack([tf.minimum(a[0], b[0]), tf.maximum(a[1], b[1])])  # noqa: E731
         r = over_chunks(x, lambda take, _: finite_range(take(x)), both, tf.constant([np.inf, -np.inf], tf.float64))
         return r[0], r[1]
 
-    mn, mx = masked_range() if xla else tf.cond(finite, lambda: (_f64(tf.reduce_min(x)), _f64(tf.reduce_max(x))), masked_range)
+    mn, mx = tf.cond(finite, lambda: (_f64(tf.reduce_min(x)), _f64(tf.reduce_max(x))), masked_range)
     lo, w, large = shared_range(mn, mx, bins, cd)
 
     def part(c):
-        if xla:
-            return count_part(c, lo, w, large, bins)
         return tf.cond(finite, lambda: count_part(c, lo, w, large, bins, masked=False), lambda: count_part(c, lo, w, large, bins))
 
     p = over_chunks(x, lambda take, _: part(take(x)), lambda a, b: a + b, tf.zeros([bins + PART], tf.float64))

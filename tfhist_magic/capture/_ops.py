@@ -28,7 +28,8 @@ import tensorflow as tf
 
 from .. import histogram as H
 from . import _compat
-from ._many import SMALL_MAX, chunked_row, grouped_fn, large_fn, rows_fused, tensor_list
+from ._many import SMALL_MAX, grouped_fn, large_fn, rows_fused, tensor_list
+from ._xlarows import large_rows
 from ._rule import (
     BOUNDS,
     PART,
@@ -51,20 +52,20 @@ __all__ = [
 
 
 def _snapshot_rows_xla(flat: list, bins: int) -> tf.Tensor:
-    """Under XLA: the tensors known to be above :data:`SMALL_MAX` values when the step is
-    traced one at a time, a chunk at a time (``_many.chunked_row``: no copy of them; XLA
-    needs static chunks); the others in one fused computation per compute dtype; rows in
-    input order."""
+    """Under XLA, per compute dtype: the tensors known to be above :data:`SMALL_MAX` values
+    when the step is traced in one loop over all their chunks (``_xlarows.large_rows``: no
+    copy of them, one compile whatever their number); the others in one fused
+    computation; rows in input order."""
     out = [None] * len(flat)
-    for i, t in enumerate(flat):
-        if (tf.TensorShape(t.shape).num_elements() or 0) > SMALL_MAX:  # unknown when traced (a batch): fused
-            out[i] = chunked_row(tf.reshape(t, [-1]), bins)
     for cd in (tf.float32, tf.float64):
-        idx = [i for i, t in enumerate(flat) if t.dtype == cd and out[i] is None]
-        if idx:
-            rows = rows_fused([tf.reshape(flat[i], [-1]) for i in idx], bins)
-            for r, i in enumerate(idx):
-                out[i] = rows[r]
+        mine = [i for i, t in enumerate(flat) if t.dtype == cd]
+        large = [i for i in mine if (tf.TensorShape(flat[i].shape).num_elements() or 0) > SMALL_MAX]  # unknown when traced (a batch): fused
+        rest = [i for i in mine if i not in large]
+        for idx, make in ((large, large_rows), (rest, rows_fused)):
+            if idx:
+                rows = make([tf.reshape(flat[i], [-1]) for i in idx], bins)
+                for r, i in enumerate(idx):
+                    out[i] = rows[r]
     return tf.stack(out)
 
 

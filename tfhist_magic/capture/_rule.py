@@ -317,10 +317,11 @@ def shared_moments(lo, w, large, bins: int, cd: tf.DType):
 
 def merged_row(p, mn, mx, lo, w, large, bins: int, cd: tf.DType) -> tf.Tensor:
     """One tensor's row from the sum over replicas ``p`` of :func:`count_part`, its global
-    finite ``mn``, ``mx`` (float64) and the shared ``lo, w, large``."""
-    nf = p[bins + 4]
+    finite ``mn``, ``mx`` (float64) and the shared ``lo, w, large``; or the rows of many
+    tensors at once (``p`` ``[T, bins + 7]``, the others ``[T]``)."""
+    nf = p[..., bins + 4]
     n = tf.maximum(nf, 1.0)
-    a, q = p[bins + 5], p[bins + 6]
+    a, q = p[..., bins + 5], p[..., bins + 6]
     k = tf.where(large, tf.constant(1.0 / consts(cd).sum_scale, tf.float64), tf.constant(1.0, tf.float64))
     _, pivot, r = shared_moments(lo, w, large, bins, cd)
     r = tf.cast(r, tf.float64)
@@ -329,8 +330,8 @@ def merged_row(p, mn, mx, lo, w, large, bins: int, cd: tf.DType) -> tf.Tensor:
     mean = tf.where(nf > 0, pivot + a / n / r, 0.0)  # / k
     var_r = tf.maximum(q - tf.square(a) / n, 0.0) / n  # variance * (r / k)^2
     mean, std, norm = moments(mean, var_r, r, k, nf)
-    floats = tf.stack([mn, mx, mean, std, norm, tf.cast(w, tf.float64)])
-    return tf.concat([p[:bins], p[bins : bins + 4], floats], 0)
+    floats = tf.stack([mn, mx, mean, std, norm, tf.cast(w, tf.float64)], -1)
+    return tf.concat([p[..., :bins], p[..., bins : bins + 4], floats], -1)
 
 
 # -- probes: the numbers the findings need that a histogram cannot give -------------------
