@@ -2,6 +2,7 @@
 
     python bench/callsite.py                       # the bench MLP's weight shapes, 5 rounds
     python bench/callsite.py --workload transformer --rounds 3
+    python bench/callsite.py --workload resnet50 --jit   # under XLA: trace and compile of the rows
 
 A sampled step's rows come from a few cached ``tf.function``s (``_many.grouped_fn``,
 ``_many.large_fn``) called through ``_ops.rows_and_probes``, marked ``_noinline`` so a
@@ -18,6 +19,10 @@ it is not shared between training functions). Arms:
   in its call's config), which shows what the parent's Grappler spends optimizing the
   reachable cached functions' bodies;
 * ``no rows``: the same parent without the rows (its own instantiation, the baseline).
+
+With ``--jit`` the parent is compiled with XLA (``jit_compile=True``, Keras' default on a
+GPU), where the rows are traced inline and compiled with the parent: the arms are the
+parent with the rows and without, and "first call" is XLA's compile (plus one run).
 
 Also prints the node count of each cached function's body, library included: the
 instantiation cost grows with it.
@@ -42,6 +47,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workload", default="mlp", choices=("mlp", "cnn", "transformer", "resnet50"))
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--bins", type=int, default=30)
+    ap.add_argument("--jit", action="store_true", help="the parent compiled with XLA: the rows' trace and compile")
     args = ap.parse_args(argv)
 
     import tensorflow as tf
@@ -55,7 +61,7 @@ def main(argv=None) -> int:
           f"{args.rounds} rounds, median CPU ms")
 
     def parent(rows: bool):
-        @tf.function(autograph=False)
+        @tf.function(autograph=False, jit_compile=args.jit or None)
         def f(*xs):
             if not rows:
                 return tf.add_n([tf.reduce_sum(x) for x in xs])
@@ -64,10 +70,13 @@ def main(argv=None) -> int:
         return f
 
     arms = {"parent grappler on": (True, None), "parent grappler off": (True, _compat.NO_GRAPPLER), "no rows": (False, None)}
+    if args.jit:
+        arms = {"rows, XLA": (True, None), "no rows, XLA": (False, None)}
     parent(True)(*ts)  # traces the cached functions once, as a watch's warm-up does
     got = {a: [] for a in arms}
     for r in range(args.rounds):
-        for name, (rows, config) in list(arms.items())[r % 3 :] + list(arms.items())[: r % 3]:
+        order = list(arms.items())
+        for name, (rows, config) in order[r % len(order) :] + order[: r % len(order)]:
             f = parent(rows)
             t0 = time.process_time()
             f.get_concrete_function(*ts)
@@ -78,12 +87,16 @@ def main(argv=None) -> int:
                 f(*ts)  # the same config: the instantiation is cached
                 t3 = time.process_time()
             got[name].append(((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3))
+    if args.jit:
+        print("(XLA: first call = compile + one run)")
     print("| arm | trace | first call | second call | instantiation (first - second) |")
     print("|---|---|---|---|---|")
     for name in arms:
         tr, first, second = (statistics.median(v) for v in zip(*got[name]))
         print(f"| {name} | {tr:.0f} | {first:.0f} | {second:.1f} | {first - second:.0f} |")
 
+    if args.jit:
+        return 0
     print("\n| cached function | nodes (with its library) | of them Const |")
     print("|---|---|---|")
     for label, fn in (("grouped_fn", _many.grouped_fn(tf.float32, args.bins)), ("large_fn", _many.large_fn(tf.float32, args.bins))):
