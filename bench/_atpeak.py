@@ -42,7 +42,13 @@ def profiled():
 
 def _events(logdir: str) -> list:
     """``[(time_ps, allocated: bool, stats)]`` of every memory event, in time order."""
-    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    try:
+        from tensorflow.tsl.profiler.protobuf import xplane_pb2
+    except ImportError:  # where TensorFlow ships it elsewhere
+        try:
+            from tsl.profiler.protobuf import xplane_pb2
+        except ImportError:
+            from tensorflow.core.profiler.protobuf import xplane_pb2
 
     events = []
     for path in glob.glob(os.path.join(logdir, "plugins", "profile", "*", "*.xplane.pb")):
@@ -79,9 +85,16 @@ def live_at_peak(logdir: str, top: int) -> dict:
 def peak_of(events, top: int) -> dict:
     """:func:`live_at_peak` of ``events`` (``[(time, allocated, stats)]`` in time order,
     ``stats`` with the profiler's ``addr``, ``bytes_allocated``, ``allocation_bytes``,
-    ``tf_op``, ``shape``, ``region_type``)."""
+    ``tf_op``, ``shape``, ``region_type``, ``allocator_name``). One allocator's events: a
+    GPU's (``GPU_0_bfc``) where there is one, else the one whose peak is highest."""
+    names = {st.get("allocator_name") for _, _, st in events}
+    gpu = sorted(n for n in names if isinstance(n, str) and n.startswith("GPU_"))
+    if gpu:
+        pick = gpu[0]
+    else:
+        pick = max(names, key=lambda n: max((st.get("bytes_allocated") or 0) for _, _, st in events if st.get("allocator_name") == n), default=None)
     live, best, best_live = {}, -1, {}
-    for _, allocated, st in events:
+    for _, allocated, st in (e for e in events if e[2].get("allocator_name") == pick):
         addr = st.get("addr")
         if allocated:
             live[addr] = st

@@ -35,6 +35,9 @@ def test_the_peak_is_the_live_set_where_most_bytes_were_in_use():
     got = _atpeak.peak_of(later, top=5)
     assert got["in_use"] == 1650 and got["live"] == 650
     assert sorted(op for _, op, _, _ in got["tensors"]) == ["c", "d", "e"]
+    other = [(t, a, dict(st, allocator_name="host")) for t, a, st in [_ev(0, True, 99, 10**6, 10**7, "x")]]
+    gpu = [(t, a, dict(st, allocator_name="GPU_0_bfc")) for t, a, st in events]
+    assert _atpeak.peak_of(other + gpu, top=5)["in_use"] == 1400  # the GPU's, not the busier host allocator's
 
 
 def test_a_real_profile_names_the_tensor_alive_at_the_peak():

@@ -143,10 +143,11 @@ def test_many_tensors_in_one_xla_computation_match_one_by_one():
 
 @pytest.mark.parametrize("chunk", [4096, 1 << 20])
 def test_large_tensors_under_xla_binned_a_chunk_at_a_time_exactly(monkeypatch, chunk):
-    """Under XLA a tensor above SMALL_MAX values is binned on its own a chunk at a time
-    (static chunks, the shorter last one apart), never copied into the fused
-    concatenation: its row is the graph path's bit for bit (statistics aside from
-    summation order) and the oracle's, on adversarial values, beside small tensors."""
+    """Under XLA the tensors above SMALL_MAX values are binned a chunk at a time, in one
+    loop over the chunks of all of them (the last chunk of each padded), never copied
+    into the fused concatenation: their rows are the graph path's bit for bit
+    (statistics aside from summation order) and the oracle's, on adversarial values,
+    beside small tensors."""
     from tfhist_magic.capture import _many
 
     from tfhist_magic.capture import _ops

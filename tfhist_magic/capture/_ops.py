@@ -11,8 +11,10 @@ replicas. What an optimizer update did to the weights is :mod:`._scalars`'.
   cached function (``_many.grouped_fn``: one call op per dtype in a training trace,
   whatever the number of tensors), and a tensor known to be large is binned where it
   lies, one at a time (``_many.large_fn``), never copied into a concatenation.
-* Under XLA (``jit_compile=True``, Keras' default for ``fit`` on a GPU), all the tensors
-  of one dtype are binned in one fused computation (``_many.rows_fused``).
+* Under XLA (``jit_compile=True``, Keras' default for ``fit`` on a GPU), the tensors of
+  one dtype known to be large when the step is traced are binned a chunk at a time in one
+  loop over all of them (``_xlarows.large_rows``), the others in one fused computation
+  (``_many.rows_fused``).
 
 Only element-wise ops, reductions, gathers from the edges and a count on every path: no
 host round trip, no py_function.
