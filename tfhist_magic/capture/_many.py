@@ -57,7 +57,7 @@ from ._rule import (
     probe_segment,
 )
 
-__all__ = ["SMALL_MAX", "CHUNK", "chunked_row", "over_chunks", "class_rows", "grouped_fn", "large_fn", "tensor_list", "list_item", "rows_fused"]
+__all__ = ["SMALL_MAX", "CHUNK", "chunked_row", "index_dtype", "over_chunks", "class_rows", "grouped_fn", "large_fn", "tensor_list", "list_item", "rows_fused"]
 
 #: Tensors of at most this many values are binned with others of their size class;
 #: larger ones on their own (their fixed cost is small next to their values).
@@ -210,6 +210,12 @@ def class_probes(X0, M, n, units, bounds) -> tf.Tensor:
 CHUNK = 1 << 20
 
 
+def index_dtype(size: int | None, chunk: int) -> tf.DType:
+    """The dtype of chunk indices and offsets into a flat tensor of ``size`` values read
+    ``chunk`` at a time: int32, int64 where an offset may pass 2**31."""
+    return tf.int64 if (size or 0) >= 2**31 - chunk else tf.int32
+
+
 def over_chunks(x, each, combine, init, chunk: int | None = None, index=None):
     """``combine(...combine(init, each(take, 0))..., each(take, last))``, one
     ``tf.while_loop`` over the chunks of flat ``x`` (``chunk`` values each, default
@@ -221,7 +227,7 @@ def over_chunks(x, each, combine, init, chunk: int | None = None, index=None):
     size_ = CHUNK if chunk is None else chunk
     size = tf.TensorShape(x.shape).num_elements()
     if index is None:
-        index = tf.int64 if (size or 0) >= 2**31 - size_ else tf.int32
+        index = index_dtype(size, size_)
     c = tf.constant(size_, index)
 
     def loop(chunks, span):

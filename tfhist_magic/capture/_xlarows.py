@@ -26,7 +26,7 @@ import tensorflow as tf
 from . import _many
 from ._rule import PART, count_part, finite_range, merged_row, shared_range
 
-__all__ = ["CHUNKS", "large_rows"]
+__all__ = ["CHUNKS", "chunk_for", "large_rows"]
 
 #: The chunk sizes the loop picks from (:func:`chunk_for`): a tensor's last chunk is padded
 #: up to the chunk, so a small chunk wastes less on tensors just above
@@ -45,7 +45,7 @@ def chunk_for(sizes: list) -> int:
         chunks = sum(-(-n // c) for n in sizes)
         return chunks * (c * _VALUE_COST + _ITERATION_COST)
 
-    return min(min((c for c in CHUNKS), key=cost), _many.CHUNK)
+    return min(min(CHUNKS, key=cost), _many.CHUNK)
 
 
 def _table(sizes: list, chunk: int):
@@ -71,7 +71,7 @@ def large_rows(xs: list, bins: int) -> tf.Tensor:
     sizes = [tf.TensorShape(x.shape).num_elements() for x in xs]
     chunk = chunk_for(sizes)
     rows, branches = _table(sizes, chunk)
-    index = tf.int64 if max(sizes) >= 2**31 - chunk else tf.int32
+    index = _many.index_dtype(max(sizes), chunk)
     table = tf.constant(rows, index)
     nan = tf.constant(np.nan, cd)
     T = len(xs)
