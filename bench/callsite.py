@@ -24,15 +24,23 @@ With ``--jit`` the parent is compiled with XLA (``jit_compile=True``, Keras' def
 GPU), where the rows are traced inline and compiled with the parent: the arms are the
 parent with the rows and without, and "first call" is XLA's compile (plus one run).
 
+"held" is what the process keeps for each new parent once it ran (its resident set after
+garbage collection and ``malloc_trim``, the parent kept alive, minus the same before it
+was traced): the memory a new training function's instantiation of the rows holds for as
+long as that function lives, which a watch pays once per call site per training function.
+
 Also prints the node count of each cached function's body, library included: the
-instantiation cost grows with it.
+instantiation cost, in time and in memory, grows with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import gc
 import os
+import re
 import statistics
 import sys
 import time
@@ -40,6 +48,16 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def held_mib() -> float:
+    """The resident set now, in MiB, after garbage collection and ``malloc_trim`` (freed
+    heap handed back, so what is left is in use)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/status") as f:
+        return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1)) / 1024
 
 
 def main(argv=None) -> int:
@@ -74,9 +92,11 @@ def main(argv=None) -> int:
         arms = {"rows, XLA": (True, None), "no rows, XLA": (False, None)}
     parent(True)(*ts)  # traces the cached functions once, as a watch's warm-up does
     got = {a: [] for a in arms}
+    keep = []  # every parent stays alive, so what its instantiation holds stays held
     for r in range(args.rounds):
         order = list(arms.items())
         for name, (rows, config) in order[r % len(order) :] + order[: r % len(order)]:
+            m0 = held_mib()
             f = parent(rows)
             t0 = time.process_time()
             f.get_concrete_function(*ts)
@@ -86,14 +106,15 @@ def main(argv=None) -> int:
                 t2 = time.process_time()
                 f(*ts)  # the same config: the instantiation is cached
                 t3 = time.process_time()
-            got[name].append(((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3))
+            keep.append(f)
+            got[name].append(((t1 - t0) * 1e3, (t2 - t1) * 1e3, (t3 - t2) * 1e3, held_mib() - m0))
     if args.jit:
         print("(XLA: first call = compile + one run)")
-    print("| arm | trace | first call | second call | instantiation (first - second) |")
-    print("|---|---|---|---|---|")
+    print("| arm | trace | first call | second call | instantiation (first - second) | held (MiB) |")
+    print("|---|---|---|---|---|---|")
     for name in arms:
-        tr, first, second = (statistics.median(v) for v in zip(*got[name]))
-        print(f"| {name} | {tr:.0f} | {first:.0f} | {second:.1f} | {first - second:.0f} |")
+        tr, first, second, held = (statistics.median(v) for v in zip(*got[name]))
+        print(f"| {name} | {tr:.0f} | {first:.0f} | {second:.1f} | {first - second:.0f} | {held:.1f} |")
 
     if args.jit:
         return 0
