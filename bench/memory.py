@@ -8,6 +8,7 @@ fresh process (issue 27).
     python bench/memory.py --backend jax                     # Keras 3 on JAX (its jitted fit)
     python bench/memory.py --jit                             # the fit compiled with XLA (Keras' default on a GPU)
     python bench/memory.py --workloads mlp50m --arms plain,default --at-peak 12   # what is alive at TF's peak
+    python bench/memory.py --workloads mlp50m --arms plain,default --by-batch    # where in the fit RSS peaks
     python3 dev.py bench memory ...                          # the same, via dev.py
 
 Workloads: ``mlp``, ``transformer`` and ``resnet50`` are bench/bench.py's (the models
@@ -56,6 +57,11 @@ allocated during the fit), from TensorFlow's profiler (``bench/_atpeak.py``): wh
 extra is made of, read rather than guessed. It implies ``--tf-stats``, and the profiler's
 own buffers inflate the RSS columns of such a run; the TF columns are unchanged.
 
+``--by-batch`` also prints, per arm, the highest RSS over the baseline in each batch of
+the fit, after it and in the watch's exit, from ``VmRSS`` sampled every 0.5 ms
+(``bench/_timeline.py``): which step the peak is in (step 0 is sampled; the later ones,
+at the default ``every``, are not).
+
 The plain arm's peak includes what training itself allocates in its first fit (Adam's two
 slots per weight, gradients, activations, the traced step); "extra over plain" is the
 watched arm's peak minus the plain arm's, in multiples of the trainable weights' bytes
@@ -84,6 +90,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
 
 import _atpeak  # noqa: E402
+import _timeline  # noqa: E402
 
 WORKLOADS = ("mlp", "mlp50m", "transformer", "resnet50")
 TITLES = {
@@ -211,16 +218,22 @@ def child(name: str, arm: str, steps: int) -> dict:
         f.write("5")  # VmHWM := VmRSS
     tf_base = _tf_memory(dev, "current", reset=True)
     top = int(os.environ.get("TFHIST_BENCH_AT_PEAK", "0"))
+    timeline = _timeline.RssTimeline() if os.environ.get("TFHIST_BENCH_BY_BATCH") else None
+    callbacks = [_batch_marks(timeline)] if timeline is not None else []
     t0 = time.perf_counter()
-    with _atpeak.profiled() if top else contextlib.nullcontext() as prof:
+    with _atpeak.profiled() if top else contextlib.nullcontext() as prof, timeline or contextlib.nullcontext():
         watch = tfhist_magic.watch(**WATCHED[arm]) if arm != "plain" else None
         rec = watch.__enter__() if watch is not None else None
         try:
-            m.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+            m.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
+            if timeline is not None:
+                timeline.mark("after fit")
             held_rss = _status("VmRSS") - base
             held_tf = _tf_memory(dev, "current") - tf_base
             buffers = _watch_buffers()
         finally:
+            if timeline is not None and watch is not None:
+                timeline.mark("exit")
             if watch is not None:
                 watch.__exit__(*sys.exc_info())
     secs = time.perf_counter() - t0
@@ -243,7 +256,19 @@ def child(name: str, arm: str, steps: int) -> dict:
         "series": len(rec) if rec is not None else 0,
         "fit_s": secs,
         "at_peak": _atpeak.live_at_peak(prof["logdir"], top) if top else None,
+        "by_batch": [(label, r - base) for label, r in timeline.phases()] if timeline is not None else None,
     }
+
+
+def _batch_marks(timeline):
+    """A Keras callback that marks the start of every batch on ``timeline``."""
+    import keras
+
+    class Marks(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            timeline.mark(f"batch {batch}")
+
+    return Marks()
 
 
 def _tf_memory(dev: str, key: str, reset: bool = False) -> float:
@@ -337,6 +362,18 @@ def at_peak_table(results: dict, arms: list) -> str:
     return "\n".join(out)
 
 
+def by_batch_lines(results: dict, arms: list) -> str:
+    """The ``--by-batch`` lines: per workload and arm (its first process), the highest RSS
+    over the baseline in each phase of the fit."""
+    out = ["\n### Highest RSS over the baseline, by phase (VmRSS every 0.5 ms)\n"]
+    for name, by_arm in results.items():
+        for arm in arms:
+            got = by_arm[arm][0].get("by_batch")
+            if got:
+                out.append(f"- **{name}/{arm}**: " + ", ".join(f"{label} {_mib(b)}" for label, b in got))
+    return "\n".join(out)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workloads", default=",".join(WORKLOADS), help=f"comma-separated, of {','.join(WORKLOADS)}")
@@ -348,6 +385,7 @@ def main(argv=None) -> int:
     ap.add_argument("--jit", action="store_true", help="the measured fit compiled with XLA (jit_compile=True, Keras' default on a GPU)")
     ap.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow", help="Keras 3's backend in the children")
     ap.add_argument("--at-peak", type=int, default=0, metavar="N", help="also list the N largest tensors alive at TF's peak, per arm (TensorFlow's profiler; implies --tf-stats)")
+    ap.add_argument("--by-batch", action="store_true", help="also print, per arm, the highest RSS over the baseline in each batch, after fit and in the exit (VmRSS sampled every 0.5 ms)")
     ap.add_argument("--child", nargs=2, metavar=("WORKLOAD", "ARM"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -368,6 +406,8 @@ def main(argv=None) -> int:
         os.environ["TF_CPU_ALLOCATOR_USE_BFC"] = "true"  # the children inherit it
     if args.at_peak:
         os.environ["TFHIST_BENCH_AT_PEAK"] = str(args.at_peak)
+    if args.by_batch:
+        os.environ["TFHIST_BENCH_BY_BATCH"] = "1"
     os.environ["KERAS_BACKEND"] = args.backend  # the children inherit it
     if args.jit:
         os.environ["TFHIST_BENCH_JIT"] = "1"
@@ -408,6 +448,8 @@ def main(argv=None) -> int:
     )
     if args.at_peak:
         print(at_peak_table(results, arms))
+    if args.by_batch:
+        print(by_batch_lines(results, arms))
     return 0
 
 
