@@ -12,16 +12,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 import _timeline  # noqa: E402
 
 
-def test_each_phase_is_the_highest_sample_from_its_mark_to_the_next():
-    samples = [(0.5, 100), (1.0, 110), (1.5, 300), (2.2, 150), (2.8, 120), (3.5, 400)]
-    marks = [(1.0, "batch 0"), (2.0, "batch 1"), (3.0, "exit")]
-    assert _timeline.phase_maxima(samples, marks) == [("batch 0", 300), ("batch 1", 150), ("exit", 400)]
-
-
-def test_a_phase_without_a_sample_is_what_was_resident_as_it_began():
-    samples = [(0.5, 100), (1.2, 250), (5.0, 90)]
-    marks = [(1.0, "a"), (2.0, "b"), (2.5, "c")]
-    assert _timeline.phase_maxima(samples, marks) == [("a", 250), ("b", 250), ("c", 90)]
+def test_each_phase_keeps_its_highest_reading_and_begins_with_what_is_resident():
+    readings = iter([100, 120, 300, 150, 130, 90, 400, 80, 70])
+    tl = _timeline.RssTimeline(read=lambda: next(readings))
+    tl.sample()  # before any mark: belongs to no phase (100)
+    tl.mark("batch 0")  # closing reading for no phase (120), then it opens at 300
+    tl.sample()  # 150
+    tl.mark("batch 1")  # closes batch 0 with 130, opens at 90
+    tl.sample()  # 400
+    tl.mark("exit")  # closes batch 1 with 80, opens at 70
+    assert tl.phases() == [("batch 0", 300), ("batch 1", 400), ("exit", 70)]
 
 
 def test_the_timeline_sees_an_allocation_in_the_phase_that_held_it():
