@@ -10,18 +10,32 @@ phase, so what it measures does not grow with the length of the fit.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import re
 import threading
 
-__all__ = ["RssTimeline", "rss_bytes"]
+__all__ = ["RssTimeline", "status_bytes", "rss_bytes", "trim"]
 
-_RSS = re.compile(r"^VmRSS:\s+(\d+) kB", re.M)
+
+def status_bytes(field: str) -> int:
+    """``field`` of /proc/self/status (``VmRSS``, ``VmHWM``), in bytes."""
+    with open("/proc/self/status") as f:
+        return int(re.search(rf"^{field}:\s+(\d+) kB", f.read(), re.M).group(1)) * 1024
 
 
 def rss_bytes() -> int:
     """The resident set now (``VmRSS``), in bytes."""
-    with open("/proc/self/status") as f:
-        return int(_RSS.search(f.read()).group(1)) * 1024
+    return status_bytes("VmRSS")
+
+
+def trim() -> None:
+    """Collect garbage and hand freed heap back (``malloc_trim``), so that the resident
+    set that is left is memory in use."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 class RssTimeline:

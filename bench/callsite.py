@@ -37,10 +37,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
-import gc
 import os
-import re
 import statistics
 import sys
 import time
@@ -49,15 +46,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+import _timeline  # noqa: E402
+
 
 def held_mib() -> float:
     """The resident set now, in MiB, after garbage collection and ``malloc_trim`` (freed
     heap handed back, so what is left is in use)."""
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    with open("/proc/self/status") as f:
-        return int(re.search(r"^VmRSS:\s+(\d+) kB", f.read(), re.M).group(1)) / 1024
+    _timeline.trim()
+    return _timeline.rss_bytes() / 2**20
 
 
 def main(argv=None) -> int:

@@ -72,12 +72,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import gc
 import itertools
 import json
 import os
-import re
 import shlex
 import statistics
 import subprocess
@@ -105,20 +103,6 @@ MIB = 2**20
 
 
 # -- the child: one (workload, arm) in this process -----------------------------------
-def _status(field: str) -> int:
-    """``field`` of /proc/self/status in bytes (VmRSS, VmHWM)."""
-    with open("/proc/self/status") as f:
-        return int(re.search(rf"^{field}:\s+(\d+) kB", f.read(), re.M).group(1)) * 1024
-
-
-def _trim() -> None:
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
 def _mlp50m():
     import keras
 
@@ -212,8 +196,8 @@ def child(name: str, arm: str, steps: int) -> dict:
     if os.environ.get("TFHIST_BENCH_JIT"):
         m.jit_compile = True  # XLA, as Keras turns on by default on a GPU
     weights = _nbytes(m.trainable_weights)
-    _trim()
-    base = _status("VmRSS")
+    _timeline.trim()
+    base = _timeline.status_bytes("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")  # VmHWM := VmRSS
     tf_base = _tf_memory(dev, "current", reset=True)
@@ -228,7 +212,7 @@ def child(name: str, arm: str, steps: int) -> dict:
             m.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
             if timeline is not None:
                 timeline.mark("after fit")
-            held_rss = _status("VmRSS") - base
+            held_rss = _timeline.status_bytes("VmRSS") - base
             held_tf = _tf_memory(dev, "current") - tf_base
             buffers = _watch_buffers()
         finally:
@@ -237,7 +221,7 @@ def child(name: str, arm: str, steps: int) -> dict:
             if watch is not None:
                 watch.__exit__(*sys.exc_info())
     secs = time.perf_counter() - t0
-    peak = _status("VmHWM") - base
+    peak = _timeline.status_bytes("VmHWM") - base
     tf_peak = _tf_memory(dev, "peak") - tf_base
     return {
         "workload": name,
