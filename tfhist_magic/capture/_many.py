@@ -55,6 +55,7 @@ from ._rule import (
     estimate_scale,
     moments,
     probe_segment,
+    rare,
 )
 
 __all__ = ["SMALL_MAX", "CHUNK", "chunked_row", "index_dtype", "over_chunks", "class_rows", "grouped_fn", "large_fn", "tensor_list", "list_item", "rows_fused"]
@@ -90,14 +91,8 @@ def _class_range(X0, M, n):
         return M, mn, mx, n, z, z, total
 
     def masked():
-        ok = M & tf.math.is_finite(X0)
-
-        def cnt(b):
-            return tf.reduce_sum(tf.cast(b, tf.int32), 1)
-
-        mn = tf.reduce_min(tf.where(ok, X0, inf), 1)
-        mx = tf.reduce_max(tf.where(ok, X0, -inf), 1)
-        return ok, mn, mx, cnt(ok), cnt(M & tf.math.is_nan(X0)), cnt(M & tf.equal(X0, inf)), tf.reduce_sum(tf.where(ok, X0, zero), 1)
+        spec = [tf.TensorSpec([None, None], cd), tf.TensorSpec([None, None], tf.bool)]
+        return rare(("class_range", cd), _masked_class_range, spec, X0, M)
 
     ok, mn, mx, n_fin, nan, posinf, tot = tf.cond(tf.reduce_all(tf.math.is_finite(total)), plain, masked)
     # A row reduction may return any of the values a flushing CPU takes for zero (a
@@ -106,6 +101,20 @@ def _class_range(X0, M, n):
     mn = tf.where(tf.abs(mn) < tiny, zero, mn)
     mx = tf.where(tf.abs(mx) < tiny, zero, mx)
     return ok, mn, mx, n_fin, nan, posinf, tot
+
+
+def _masked_class_range(X0, M):
+    """:func:`_class_range`'s numbers when some value is NaN or Inf (or a sum overflows)."""
+    cd = X0.dtype
+    inf = tf.constant(np.inf, cd)
+    ok = M & tf.math.is_finite(X0)
+
+    def cnt(b):
+        return tf.reduce_sum(tf.cast(b, tf.int32), 1)
+
+    mn = tf.reduce_min(tf.where(ok, X0, inf), 1)
+    mx = tf.reduce_max(tf.where(ok, X0, -inf), 1)
+    return ok, mn, mx, cnt(ok), cnt(M & tf.math.is_nan(X0)), cnt(M & tf.equal(X0, inf)), tf.reduce_sum(tf.where(ok, X0, tf.zeros([], cd)), 1)
 
 
 def _class_counts(xb, lo, w, bins: int):
@@ -122,10 +131,8 @@ def _class_counts(xb, lo, w, bins: int):
     special = tf.reduce_any(huge) | tf.reduce_any(tf.abs(inner) < tf.constant(c.tiny, cd))
 
     def table():
-        _, nxt = edges(lo, w, bins, cd)
-        nxt = tf.concat([nxt, tf.fill([k, 2], tf.constant(np.inf, cd))], 1)
-        j = tf.cast((xb * a[:, None]) * s[:, None] - est_c[:, None], tf.int32)
-        return j + tf.cast(xb >= tf.gather(nxt, j, batch_dims=1), tf.int32)
+        spec = [tf.TensorSpec([None, None], cd), tf.TensorSpec([None], cd), tf.TensorSpec([None], cd)]
+        return rare(("class_table", cd, bins), lambda xb, lo, w: _class_table(xb, lo, w, bins), spec, xb, lo, w)
 
     def arithmetic():
         j = tf.cast(xb * s[:, None] - est_c[:, None], tf.int32)
@@ -136,6 +143,16 @@ def _class_counts(xb, lo, w, bins: int):
     got = tf.math.bincount(j + tf.range(k)[:, None] * S, minlength=k * S, maxlength=k * S, dtype=tf.int32)
     got = tf.reshape(got, [k, S])
     return tf.concat([got[:, : bins - 1], tf.reduce_sum(got[:, bins - 1 :], 1, keepdims=True)], 1)
+
+
+def _class_table(xb, lo, w, bins: int):
+    """:func:`_class_counts`' bin of each value from the table of its row's edges."""
+    cd = xb.dtype
+    a, s, est_c, _ = estimate_scale(lo, w, cd)
+    _, nxt = edges(lo, w, bins, cd)
+    nxt = tf.concat([nxt, tf.fill([tf.shape(xb)[0], 2], tf.constant(np.inf, cd))], 1)
+    j = tf.cast((xb * a[:, None]) * s[:, None] - est_c[:, None], tf.int32)
+    return j + tf.cast(xb >= tf.gather(nxt, j, batch_dims=1), tf.int32)
 
 
 def class_rows(X0, n, units, bounds, bins: int) -> tf.Tensor:
@@ -246,6 +263,12 @@ def over_chunks(x, each, combine, init, chunk: int | None = None, index=None):
     return acc
 
 
+def _masked_range(x):
+    """``[2]`` float64: the finite min and max of flat ``x``, a chunk at a time."""
+    both = lambda a, b: tf.stack([tf.minimum(a[0], b[0]), tf.maximum(a[1], b[1])])  # noqa: E731
+    return over_chunks(x, lambda take, _: finite_range(take(x)), both, tf.constant([np.inf, -np.inf], tf.float64))
+
+
 def chunked_row(x, bins: int):
     """The row of a large flat tensor, exactly ``_rule.one_row``'s (counts, extremes and
     width bit for bit; mean and std combined over the chunks about a shared pivot, as the
@@ -258,15 +281,18 @@ def chunked_row(x, bins: int):
     finite = tf.math.is_finite(tf.reduce_sum(x))
 
     def masked_range():  # NaN or Inf somewhere (rare)
-        both = lambda a, b: tf.stack([tf.minimum(a[0], b[0]), tf.maximum(a[1], b[1])])  # noqa: E731
-        r = over_chunks(x, lambda take, _: finite_range(take(x)), both, tf.constant([np.inf, -np.inf], tf.float64))
+        r = rare(("chunked_range", cd), _masked_range, [tf.TensorSpec([None], cd)], x)
         return r[0], r[1]
 
     mn, mx = tf.cond(finite, lambda: (_f64(tf.reduce_min(x)), _f64(tf.reduce_max(x))), masked_range)
     lo, w, large = shared_range(mn, mx, bins, cd)
+    spec = [tf.TensorSpec([None], cd), tf.TensorSpec([], cd), tf.TensorSpec([], cd), tf.TensorSpec([], tf.bool)]
+
+    def masked_part(c):
+        return rare(("masked_part", cd, bins), lambda c, lo, w, large: count_part(c, lo, w, large, bins), spec, c, lo, w, large)
 
     def part(c):
-        return tf.cond(finite, lambda: count_part(c, lo, w, large, bins, masked=False), lambda: count_part(c, lo, w, large, bins))
+        return tf.cond(finite, lambda: count_part(c, lo, w, large, bins, masked=False), lambda: masked_part(c))
 
     p = over_chunks(x, lambda take, _: part(take(x)), lambda a, b: a + b, tf.zeros([bins + PART], tf.float64))
     return merged_row(p, mn, mx, lo, w, large, bins, cd)

@@ -41,6 +41,23 @@ def consts(cd: tf.DType) -> H._Consts:
     return H.CONSTS[np.dtype(cd.as_numpy_dtype)]
 
 
+_RARE_FNS: dict = {}
+
+
+def rare(key, body, spec, *args):
+    """``body(*args)`` for a branch that rarely runs (NaN or Inf in a tensor, an edge
+    that needs the rule's special cases). Outside XLA, a call of a cached ``_noinline``
+    function of ``spec`` (one per ``key``): a training function that never takes the
+    branch instantiates a call op, not the body (``bench/callsite.py``: the common path
+    alone instantiates in ~60% of the time). Under XLA, inline."""
+    if _compat.in_xla_context():
+        return body(*args)
+    fn = _RARE_FNS.get(key)
+    if fn is None:
+        fn = _RARE_FNS[key] = _compat.cached_function(body, spec)
+    return fn(*args)
+
+
 def binning_range(mn, mx, cd: tf.DType):
     """``histogram.binning_range`` in TensorFlow, operation for operation (:mod:`._span`)."""
     return _span.binning_range(mn, mx, consts(cd), tf, lambda v: tf.constant(v, cd))
@@ -103,22 +120,28 @@ def bin_counts(x, lo, w, bins: int, cd: tf.DType):
     inner = lo + i * w  # e[1..B-1] as the rule computes them when w is not huge
     special = huge | tf.reduce_any(tf.abs(inner) < tf.constant(c.tiny, cd))
 
-    def table():
-        _, nxt = edges(lo, w, bins, cd)
-        nxt = tf.concat([nxt, tf.fill([2], tf.constant(np.inf, cd))], 0)
-        xa = tf.cond(huge, lambda: x * a, lambda: x)
-        j = tf.cast(xa * s - est_c, tf.int32)
-        return j + tf.cast(x >= tf.gather(nxt, j), tf.int32)
-
     def arithmetic():
         j = tf.cast(x * s - est_c, tf.int32)
         return j + tf.cast(x >= lo + tf.cast(j + 1, cd) * w, tf.int32)
 
-    idx = tf.cond(special, table, arithmetic)
+    spec = [tf.TensorSpec([None], cd), tf.TensorSpec([], cd), tf.TensorSpec([], cd)]
+    idx = tf.cond(special, lambda: rare(("table", cd, bins), lambda x, lo, w: _table_bins(x, lo, w, bins), spec, x, lo, w), arithmetic)
     # tf.math.bincount's own kernel with its size a constant (XLA needs one; no pass for
     # the largest index either)
     got = tf.raw_ops.DenseBincount(input=idx, size=tf.constant(bins + 2, tf.int32), weights=tf.zeros([0], tf.int32))
     return tf.concat([got[: bins - 1], [tf.reduce_sum(got[bins - 1 :])]], 0)
+
+
+def _table_bins(x, lo, w, bins: int):
+    """:func:`bin_counts`' bin of each value of ``x`` from the table of the rule's edges
+    (an edge in the zero band, or a huge width)."""
+    cd = x.dtype
+    a, s, est_c, huge = estimate_scale(lo, w, cd)
+    _, nxt = edges(lo, w, bins, cd)
+    nxt = tf.concat([nxt, tf.fill([2], tf.constant(np.inf, cd))], 0)
+    xa = tf.cond(huge, lambda: x * a, lambda: x)
+    j = tf.cast(xa * s - est_c, tf.int32)
+    return j + tf.cast(x >= tf.gather(nxt, j), tf.int32)
 
 
 #: Spans (of ``B`` bins, scaled as the sums are) outside which deviations from the mean
@@ -225,23 +248,13 @@ def row_either(x, bins: int):
     x = tf.reshape(x, [-1])
     total = tf.reduce_sum(x)
     # A finite sum means no NaN and no Inf (an overflowing sum just takes the masked
-    # path). The masked path is its own function, so that it is only instantiated in a
-    # training function the first time a non-finite value actually shows up.
+    # path), which is its own function (:func:`rare`).
+    spec = [tf.TensorSpec([None], x.dtype)]
     return tf.cond(
-        tf.math.is_finite(total), lambda: one_row(x, total, bins, False), lambda: _masked_fn(x.dtype, bins)(x)
+        tf.math.is_finite(total),
+        lambda: one_row(x, total, bins, False),
+        lambda: rare(("masked_row", x.dtype, bins), lambda x: one_row(x, None, bins, True), spec, x),
     )
-
-
-_MASKED_FNS: dict = {}
-
-
-def _masked_fn(cd: tf.DType, bins: int):
-    key = (cd, bins)
-    fn = _MASKED_FNS.get(key)
-    if fn is None:
-        fn = _MASKED_FNS[key] = _compat.cached_function(lambda x: one_row(x, None, bins, True), [tf.TensorSpec([None], cd)])
-    return fn
-
 
 
 # -- rows in parts that add: over replicas (tf.distribute) or over the chunks of one tensor
