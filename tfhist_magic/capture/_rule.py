@@ -48,8 +48,8 @@ def rare(key, body, spec, *args):
     """``body(*args)`` for a branch that rarely runs (NaN or Inf in a tensor, an edge
     that needs the rule's special cases). Outside XLA, a call of a cached ``_noinline``
     function of ``spec`` (one per ``key``): a training function that never takes the
-    branch instantiates a call op, not the body (``bench/callsite.py``: the common path
-    alone instantiates in ~60% of the time). Under XLA, inline."""
+    branch pays only part of the body's instantiation (about 10% off a new call site of
+    the row functions, docs/performance.md). Under XLA, inline."""
     if _compat.in_xla_context():
         return body(*args)
     fn = _RARE_FNS.get(key)
