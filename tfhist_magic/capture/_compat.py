@@ -190,6 +190,18 @@ def cached_function(body, input_signature):
     return mark_own(_pf.function(with_shared_constants(body), input_signature=input_signature, autograph=False, experimental_attributes=NOINLINE))
 
 
+_CACHED: dict = {}
+
+
+def cached(key, body, input_signature):
+    """The process-wide :func:`cached_function` of ``body`` under ``key`` (made on first
+    use): one cache for the package's row functions, keyed by what their body depends on."""
+    fn = _CACHED.get(key)
+    if fn is None:
+        fn = _CACHED[key] = cached_function(body, input_signature)
+    return fn
+
+
 def op_order(op) -> int:
     """The creation index of ``op`` in its graph (``Operation._id``): graph order, which
     is the model's layer order."""

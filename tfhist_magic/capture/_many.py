@@ -329,16 +329,6 @@ def _classes(sizes):
     return order, starts, ends
 
 
-_FNS: dict = {}
-
-
-def _cached(key, make):
-    fn = _FNS.get(key)
-    if fn is None:
-        fn = _FNS[key] = make()
-    return fn
-
-
 def grouped_fn(cd: tf.DType, bins: int):
     """The cached function ``(values, sizes, units, bounds) -> [T, bins + 10 +
     PROBE_COLUMNS]``: the rows (in input order) of ``T`` tensors of compute dtype ``cd``
@@ -364,7 +354,7 @@ def grouped_fn(cd: tf.DType, bins: int):
         return tf.reshape(acc.stack(), [T, width])
 
     spec = [tf.TensorSpec([None], cd), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 2], cd)]
-    return _cached(("grouped", cd, bins), lambda: _compat.cached_function(run, spec))
+    return _compat.cached(("grouped", cd, bins), run, spec)
 
 
 def tensor_list(tensors, cd: tf.DType) -> tf.Tensor:
@@ -399,7 +389,7 @@ def large_fn(cd: tf.DType, bins: int):
         return tf.reshape(acc.stack(), [K, width])
 
     spec = [tf.TensorSpec([], tf.variant), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 2], cd)]
-    return _cached(("large", cd, bins), lambda: _compat.cached_function(run, spec))
+    return _compat.cached(("large", cd, bins), run, spec)
 
 
 def rows_fused(flat: list, bins: int):

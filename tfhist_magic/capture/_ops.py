@@ -149,9 +149,6 @@ def _by_dtype(flat: list, each):
     return tf.gather(tf.concat(groups, 0), np.argsort(order).astype(np.int32))
 
 
-_LOOP_FNS: dict = {}
-
-
 def _probe_args(t, kind, cd: tf.DType):
     """A tensor's probe arguments: its number of units (0: no probe; a scalar tensor when
     its last axis is not known until the step runs) and its bounds."""
@@ -222,22 +219,15 @@ def rows_and_probes(tensors, bins: int, kinds) -> tf.Tensor:
 
 
 
-_PART_FNS: dict = {}
-
-
 def _part_fn(which: str, cd: tf.DType, bins: int):
     """The cached one-tensor function of one round (one call op per
     tensor in a traced step, traced once per process)."""
-    key = (which, cd, bins)
-    fn = _PART_FNS.get(key)
-    if fn is None:
-        if which == "range":
-            body, sig = finite_range, [tf.TensorSpec([None], cd)]
-        else:
-            body = lambda x, lo, w, large: count_part(x, lo, w, large, bins)  # noqa: E731
-            sig = [tf.TensorSpec([None], cd), tf.TensorSpec([], cd), tf.TensorSpec([], cd), tf.TensorSpec([], tf.bool)]
-        fn = _PART_FNS[key] = _compat.cached_function(body, sig)
-    return fn
+    if which == "range":
+        body, sig = finite_range, [tf.TensorSpec([None], cd)]
+    else:
+        body = lambda x, lo, w, large: count_part(x, lo, w, large, bins)  # noqa: E731
+        sig = [tf.TensorSpec([None], cd), tf.TensorSpec([], cd), tf.TensorSpec([], cd), tf.TensorSpec([], tf.bool)]
+    return _compat.cached(("part", which, cd, bins), body, sig)
 
 
 def _range_part(flat: list) -> tf.Tensor:

@@ -41,9 +41,6 @@ def consts(cd: tf.DType) -> H._Consts:
     return H.CONSTS[np.dtype(cd.as_numpy_dtype)]
 
 
-_RARE_FNS: dict = {}
-
-
 def rare(key, body, spec, *args):
     """``body(*args)`` for a branch that rarely runs (NaN or Inf in a tensor, an edge
     that needs the rule's special cases). Outside XLA, a call of a cached ``_noinline``
@@ -52,10 +49,7 @@ def rare(key, body, spec, *args):
     the row functions, docs/performance.md). Under XLA, inline."""
     if _compat.in_xla_context():
         return body(*args)
-    fn = _RARE_FNS.get(key)
-    if fn is None:
-        fn = _RARE_FNS[key] = _compat.cached_function(body, spec)
-    return fn(*args)
+    return _compat.cached(("rare",) + tuple(key), body, spec)(*args)
 
 
 def binning_range(mn, mx, cd: tf.DType):
