@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from tfhist_magic import histogram as H
+from tfhist_magic.capture import _eager
 from tfhist_magic.capture._ops import snapshot_rows
 
 B = 64
@@ -98,6 +99,20 @@ def _run(path, values):
 def test_row_matches_numpy_on_every_path(name, path):
     values = _cases()[name]
     _check(_run(path, values), values)
+
+
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_rows_computed_now_from_numpy_are_the_devices(name, monkeypatch):
+    """A watch's exit and ``%tfhist`` take small sets of rows from NumPy: they must be the
+    rows a step computes on the device, subnormals flushed as the step flushes them."""
+    values = _cases()[name]
+    host, dtypes = _eager.rows_now([tf.constant(values)], B)
+    monkeypatch.setattr(_eager, "HOST_ROWS_MAX", -1)
+    device, dtypes_device = _eager.rows_now([tf.constant(values)], B)
+    _check(host[0], values)
+    assert dtypes == dtypes_device
+    exact = list(range(B + H.MAX + 1)) + [B + H.WIDTH]  # counts, non-finite counts, zeros, min, max, width
+    np.testing.assert_array_equal(host[0, exact], device[0, exact])  # the statistics: _check's tolerance
 
 
 def test_rows_inside_tf_function_with_unknown_shape_match_numpy():

@@ -196,19 +196,22 @@ def bin_edges(mn, mx, bins: int, dtype=np.float32) -> np.ndarray:
     return edges_from(lo, w, hi, bins, dt).astype(np.float64)
 
 
-def reference_row(values, bins: int = 64) -> np.ndarray:
+def reference_row(values, bins: int = 64, flush: bool = False) -> np.ndarray:
     """The row the device computes for ``values``, computed with NumPy.
 
     The counts are ``numpy.histogram`` on :func:`bin_edges`; the statistics are over the
-    finite values, in float64. (Subnormals are kept as they are here, where the device
-    sees zeros: the counts agree all the same, ``min``/``max``/``zeros`` may differ by
-    the subnormals.)
+    finite values, in float64. Subnormals are kept as they are, unless ``flush``: then
+    they count as the signed zeros a CPU step flushes them to (TensorFlow's kernels run
+    with flush-to-zero), so ``min``/``max``/``zeros`` are the step's too; the counts
+    agree either way.
     """
     arr = np.asarray(values)
     if arr.dtype.kind == "c":
         arr = np.abs(arr)
     dt = compute_dtype(arr.dtype)
     x = arr.astype(dt).ravel()
+    if flush:
+        x = np.where(np.abs(x) < np.finfo(dt).tiny, np.copysign(dt.type(0), x), x)
     finite = np.isfinite(x)
     xf = x[finite]
     mn = xf.min() if xf.size else dt.type(np.inf)

@@ -19,6 +19,9 @@ import threading
 import time
 import weakref
 
+import numpy as np
+
+from .. import histogram as H
 from ..block import Block, deliver
 from ..constants import KINDS
 from ..health import is_weight_matrix
@@ -476,6 +479,16 @@ class BaseEngine:
 def now_block(kind: str, names, rows, dtypes, step: int) -> Block:
     """A Block of one kind's rows (``[T, bins + 10]``) computed now, at ``step``."""
     return Block(steps=[step], walls=[time.time()], names={kind: list(names)}, dtypes={kind: list(dtypes)}, rows={kind: rows[None]})
+
+
+def host_rows(arrays, bins: int, flush: bool = False) -> np.ndarray:
+    """``[T, bins + 10]``: the rows of host ``arrays`` from NumPy, the contract's oracle
+    (:func:`~tfhist_magic.histogram.reference_row`), for rows computed now (the final
+    weights at a watch's exit, ``%tfhist model``) where a device computation would cost
+    more to build than to skip: about 90 ns a value on one core, and nothing to trace,
+    compile or instantiate (docs/performance.md)."""
+    rows = [H.reference_row(a, bins, flush) for a in arrays]
+    return np.stack(rows) if rows else np.zeros((0, bins + H.EXTRA))
 
 
 def deliver_snapshot(rec, model: str, vnames, parts, rows_now) -> None:

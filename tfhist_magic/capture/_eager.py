@@ -17,18 +17,33 @@ import numpy as np
 import tensorflow as tf
 
 from ..block import Block, deliver
-from ._base import now_block
-from ._ops import PROBE_COLUMNS, compute_dtype, snapshot_rows
+from ._base import host_rows, now_block
+from ._ops import PROBE_COLUMNS, snapshot_rows
+from ._rule import prepare
 from ._scalars import update_scalars
 from ._update import NonFiniteCheck, Update, by_dtype
 
 __all__ = ["record", "record_now", "rows_now", "EagerChecks"]
 
 
+#: Rows computed now (the final weights at a watch's exit, ``%tfhist model``) of at most
+#: this many values in all come from NumPy (:func:`._base.host_rows`, subnormals flushed
+#: as a CPU step flushes them). The device computation reuses the cached row functions,
+#: but instantiates them again for each new set of shapes and after every
+#: ``tf.random.set_seed`` (which clears TensorFlow's eager caches): ~150 ms for the bench
+#: MLP's 536k values, against 49 ms from NumPy and 16-24 ms once instantiated (one-off
+#: measurements, docs/performance.md). The two cross near 2M values.
+HOST_ROWS_MAX = 2 * 2**20
+
+
 def rows_now(tensors, bins: int) -> tuple[np.ndarray, list[str]]:
-    """``([T, bins + 10], dtypes)`` of ``tensors`` computed now."""
-    rows = snapshot_rows(tensors, bins).numpy()
-    return rows, [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors]
+    """``([T, bins + 10], dtypes)`` of ``tensors`` computed now: with NumPy up to
+    :data:`HOST_ROWS_MAX` values, else on the device."""
+    flat = [prepare(t) for t in tensors]
+    dtypes = [t.dtype.name for t in flat]
+    if sum(int(np.prod(t.shape)) for t in flat) <= HOST_ROWS_MAX:
+        return host_rows([t.numpy() for t in flat], bins, flush=True), dtypes
+    return snapshot_rows(flat, bins).numpy(), dtypes
 
 
 def record_now(rec, kind: str, names: list, tensors: list, step: int) -> None:

@@ -56,11 +56,10 @@ import numpy as np
 from jax.experimental import io_callback
 from jax import pure_callback
 
-from .. import histogram as H
 from ..block import Block, deliver
 from ..recording import Recording
 from . import _jnp as J
-from ._base import BaseEngine, Phase, now_block, ratio_of
+from ._base import BaseEngine, Phase, host_rows, now_block, ratio_of
 from ._jax_traces import Traces
 
 __all__ = ["JaxEngine", "record_now", "rows_now", "model_vars", "optimizer_variables", "path_name", "BaseOptimizer"]
@@ -504,8 +503,7 @@ def rows_now(values, bins: int) -> tuple[np.ndarray, list[str]]:
     not), else in one compiled device computation."""
     dtypes = [J.compute_dtype(v.dtype).name for v in values]
     if sum(int(np.size(v)) for v in values) <= HOST_ROWS_MAX:  # NumPy values stay on the host
-        rows = [H.reference_row(np.asarray(v), bins) for v in values]
-        return (np.stack(rows) if rows else np.zeros((0, bins + H.EXTRA))), dtypes
+        return host_rows([np.asarray(v) for v in values], bins), dtypes
     with J.x64():
         arrays = [jnp.asarray(v) for v in values]
         key = (bins, tuple((a.shape, a.dtype.name) for a in arrays))
