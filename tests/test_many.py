@@ -189,7 +189,6 @@ def test_update_scalars_of_weights_above_a_chunk(monkeypatch):
     from tfhist_magic.capture import _scalars
 
     monkeypatch.setattr(_scalars, "LONG", _many.CHUNK)
-    monkeypatch.setattr(_scalars, "_FNS", {})  # functions traced with this threshold
     calls = []
     orig = _scalars._update_long
     monkeypatch.setattr(_scalars, "_update_long", lambda *a: calls.append(1) or orig(*a))

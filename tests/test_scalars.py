@@ -504,7 +504,6 @@ def test_large_weights_measured_as_the_optimizer_writes_them(xy, opt, how, monke
     x, y = xy
     monkeypatch.setattr(_scalars, "LONG", 64)  # the first kernel (128 values) is "large"
     monkeypatch.setattr(_scalars, "CHUNK", 48)  # in three chunks, the last one short
-    monkeypatch.setattr(_scalars, "_FNS", {})
     writes = []
     real = _scalars.update_scalars_of_write
     monkeypatch.setattr(_scalars, "update_scalars_of_write", lambda *a: writes.append(a[2]) or real(*a))
@@ -568,7 +567,6 @@ def test_a_weight_written_twice_gets_nan_never_a_wrong_number(xy, monkeypatch):
 
     x, y = xy
     monkeypatch.setattr(_scalars, "LONG", 64)
-    monkeypatch.setattr(_scalars, "_FNS", {})
     monkeypatch.setattr(keras3, "_written_once", lambda opt, v: True)
 
     class Twice(keras.optimizers.SGD):
@@ -610,7 +608,6 @@ def test_a_large_weight_with_no_gradient_is_measured_after_the_update(xy, monkey
 
     x, y = xy
     monkeypatch.setattr(_scalars, "LONG", 64)
-    monkeypatch.setattr(_scalars, "_FNS", {})
 
     class WithUnused(L.Layer):
         def build(self, shape):

@@ -21,8 +21,6 @@ from ._ops import compute_dtype, prepare
 
 __all__ = ["UPDATE_COLUMNS", "WRITES", "update_scalars", "update_scalars_listed", "update_scalars_of_write", "update_ratio"]
 
-_FNS: dict = {}
-
 #: A weight above this many values is measured a chunk (:data:`CHUNK`) at a time; below it,
 #: in one pass, whose temporaries (three of the weight's size) are worth the simpler
 #: function: a new training function instantiates no nested loops for it.
@@ -126,28 +124,25 @@ def _update_fn(cd: tf.DType, origin: bool, long: bool = False):
     measures one at a time (their temporaries never add up); ``long``: some weights are
     above :data:`LONG` values (measured a chunk at a time: nested loops, which a new
     training function pays to instantiate, so only where needed)."""
-    key = ("update", cd, origin, long)
-    fn = _FNS.get(key)
-    if fn is None:
 
-        def run(afters, befores, *rest):
-            T = list_ops.tensor_list_length(afters)
-            offsets = rest[-1]
+    def run(afters, befores, *rest):
+        T = list_ops.tensor_list_length(afters)
+        offsets = rest[-1]
 
-            def step(i, acc):
-                a, b = list_item(afters, i, cd), list_item(befores, i, cd)
-                o = tf.slice(rest[0], tf.reshape(offsets[i], [1]), tf.shape(b)) if origin else None
-                if not long:
-                    return i + 1, acc.write(i, _update_one(a, b, o))
-                return i + 1, acc.write(i, tf.cond(tf.size(a) > LONG, lambda: _update_long(a, b, o), lambda: _update_one(a, b, o)))
+        def step(i, acc):
+            a, b = list_item(afters, i, cd), list_item(befores, i, cd)
+            o = tf.slice(rest[0], tf.reshape(offsets[i], [1]), tf.shape(b)) if origin else None
+            if not long:
+                return i + 1, acc.write(i, _update_one(a, b, o))
+            return i + 1, acc.write(i, tf.cond(tf.size(a) > LONG, lambda: _update_long(a, b, o), lambda: _update_one(a, b, o)))
 
-            acc = tf.TensorArray(tf.float64, size=T, element_shape=[UPDATE_COLUMNS])
-            _, acc = tf.while_loop(lambda i, _: i < T, step, (tf.constant(0), acc), parallel_iterations=1)
-            return tf.reshape(acc.stack(), [T, UPDATE_COLUMNS])
+        acc = tf.TensorArray(tf.float64, size=T, element_shape=[UPDATE_COLUMNS])
+        _, acc = tf.while_loop(lambda i, _: i < T, step, (tf.constant(0), acc), parallel_iterations=1)
+        return tf.reshape(acc.stack(), [T, UPDATE_COLUMNS])
 
-        spec = [tf.TensorSpec([], tf.variant)] * 2 + ([tf.TensorSpec([None], cd)] if origin else []) + [tf.TensorSpec([None], tf.int32)]
-        fn = _FNS[key] = _compat.cached_function(run, spec)
-    return fn
+    spec = [tf.TensorSpec([], tf.variant)] * 2 + ([tf.TensorSpec([None], cd)] if origin else []) + [tf.TensorSpec([None], tf.int32)]
+    # keyed by what the body reads when it is traced: the thresholds too (tests lower them)
+    return _compat.cached(("update", cd, origin, long, LONG, CHUNK), run, spec)
 
 
 def _ratio_column(out, ratio, before_std) -> tf.Tensor:
