@@ -12,8 +12,8 @@ warm-up that traces the package's own functions once. Reported per arm, medians 
 rounds, process CPU: the whole one-batch fit, the part of it spent tracing in Python
 (the outermost ``func_graph_from_py_func`` calls: Keras traces the step twice, and the
 watch's own functions once), the rest (the runtime instantiating the traced function,
-step 0, the watch's set-up and exit), and the graph ops created; each also as the
-difference from plain. The arms: all kinds; gradients only; activations only; all kinds
+step 0, the watch's set-up and exit; the exit, where the final weights are binned, also
+on its own), and the graph ops created; each also as the difference from plain. The arms: all kinds; gradients only; activations only; all kinds
 without the probes (dead units, saturation); all kinds without the weights' update
 scalars (update ratio, update norm, distance from the start).
 """
@@ -101,29 +101,32 @@ def main(argv=None) -> int:
             count.update(trace=0.0, ops=0)
             types.clear()
             c = time.process_time()
+            exit_ms = 0.0
             if arm == "plain":
                 m.fit(*one, **kw)
             else:
                 with tfhist_magic.watch(**watch_args.get(arm, dict(kinds="all"))) as rec:
                     m.fit(*one, **kw)
+                    fitted = time.process_time()
+                exit_ms = (time.process_time() - fitted) * 1000
                 series[arm] = sum(len(rec.names(k)) for k in rec.kinds)
             total = time.process_time() - c
-            got[arm].append((total * 1000, count["trace"] * 1000, count["ops"]))
+            got[arm].append((total * 1000, count["trace"] * 1000, count["ops"], exit_ms))
             by_type[arm] = dict(types)
             del m
     _tf2.probe_kind, _tf2.measured_rows = real_kind, real_measured
     func_graph.func_graph_from_py_func, ops.Graph._create_op_internal = real_trace, real_op
     med = {a: [statistics.median(v) for v in zip(*got[a])] for a in arms}
-    p_total, p_trace, p_ops = med["plain"]
+    p_total, p_trace, p_ops, _ = med["plain"]
     print(f"## {args.workload}: one-batch fit of a fresh model, {args.rounds} rounds, median CPU ms")
-    print("| arm | series | CPU ms (added) | of it Python tracing (added) | the rest (added) | graph ops (added) |")
-    print("|---|---|---|---|---|---|")
+    print("| arm | series | CPU ms (added) | of it Python tracing (added) | the rest (added) | of the rest, the watch's exit | graph ops (added) |")
+    print("|---|---|---|---|---|---|---|")
     for a in arms:
-        total, tr, n = med[a]
+        total, tr, n, ex = med[a]
         rest, p_rest = total - tr, p_total - p_trace
         print(
             f"| {a} | {series.get(a, '')} | {total:.0f} ({total - p_total:+.0f}) | {tr:.0f} ({tr - p_trace:+.0f}) | "
-            f"{rest:.0f} ({rest - p_rest:+.0f}) | {n:.0f} ({n - p_ops:+.0f}) |"
+            f"{rest:.0f} ({rest - p_rest:+.0f}) | {ex:.0f} | {n:.0f} ({n - p_ops:+.0f}) |"
         )
     for a in arms[1:] if args.op_types else ():
         added = {t: n - by_type["plain"].get(t, 0) for t, n in by_type[a].items()}
