@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     med = {a: [statistics.median(v) for v in zip(*got[a])] for a in arms}
     p_total, p_trace, p_ops, _ = med["plain"]
     print(f"## {args.workload}: one-batch fit of a fresh model, {args.rounds} rounds, median CPU ms")
-    print("| arm | series | CPU ms (added) | of it Python tracing (added) | the rest (added) | of the rest, the watch's exit | graph ops (added) |")
+    print("| arm | series | CPU ms (added) | of it Python tracing (added) | the rest (added) | the watch's exit (CPU ms) | graph ops (added) |")
     print("|---|---|---|---|---|---|---|")
     for a in arms:
         total, tr, n, ex = med[a]

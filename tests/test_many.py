@@ -186,9 +186,11 @@ def test_update_scalars_of_weights_above_a_chunk(monkeypatch):
     at a time (the update's mean first, then each chunk's norms combined scaled): as NumPy
     measures them in float64, with updates of 1e-30 (squares underflow), float64 values
     whose squares overflow, and NaN/Inf in the update."""
-    from tfhist_magic.capture import _scalars
+    from tfhist_magic.capture import _compat, _scalars
 
     monkeypatch.setattr(_scalars, "LONG", _many.CHUNK)
+    # traced afresh, so the spy below sees the trace (also when this test runs twice)
+    monkeypatch.setattr(_compat, "_CACHED", {k: f for k, f in _compat._CACHED.items() if k[0] != "update"})
     calls = []
     orig = _scalars._update_long
     monkeypatch.setattr(_scalars, "_update_long", lambda *a: calls.append(1) or orig(*a))

@@ -110,7 +110,7 @@ def test_rows_computed_now_from_numpy_are_the_devices(name, monkeypatch):
     monkeypatch.setattr(_eager, "HOST_ROWS_MAX", -1)
     device, dtypes_device = _eager.rows_now([tf.constant(values)], B)
     _check(host[0], values)
-    assert dtypes == dtypes_device
+    assert dtypes == dtypes_device == [H.compute_dtype(np.asarray(values).dtype).name]  # as a step names them
     exact = list(range(B + H.MAX + 1)) + [B + H.WIDTH]  # counts, non-finite counts, zeros, min, max, width
     np.testing.assert_array_equal(host[0, exact], device[0, exact])  # the statistics: _check's tolerance
 

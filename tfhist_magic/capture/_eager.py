@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from ..block import Block, deliver
 from ._base import host_rows, now_block
-from ._ops import PROBE_COLUMNS, snapshot_rows
+from ._ops import PROBE_COLUMNS, compute_dtype, snapshot_rows
 from ._rule import prepare
 from ._scalars import update_scalars
 from ._update import NonFiniteCheck, Update, by_dtype
@@ -37,12 +37,13 @@ HOST_ROWS_MAX = 2 * 2**20
 
 
 def rows_now(tensors, bins: int) -> tuple[np.ndarray, list[str]]:
-    """``([T, bins + 10], dtypes)`` of ``tensors`` computed now: with NumPy up to
-    :data:`HOST_ROWS_MAX` values, else on the device."""
+    """``([T, bins + 10], dtypes)`` of ``tensors`` (eager) computed now: with NumPy up to
+    :data:`HOST_ROWS_MAX` values, subnormals flushed where the values lie on a CPU (whose
+    kernels flush them; XLA on a GPU does not), else on the device."""
+    dtypes = [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors]  # as a step names them
     flat = [prepare(t) for t in tensors]
-    dtypes = [t.dtype.name for t in flat]
-    if sum(int(np.prod(t.shape)) for t in flat) <= HOST_ROWS_MAX:
-        return host_rows([t.numpy() for t in flat], bins, flush=True), dtypes
+    if sum(t.shape.num_elements() for t in flat) <= HOST_ROWS_MAX:
+        return host_rows([t.numpy() for t in flat], bins, flush=all("CPU" in t.device for t in flat)), dtypes
     return snapshot_rows(flat, bins).numpy(), dtypes
 
 
