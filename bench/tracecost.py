@@ -13,9 +13,10 @@ rounds, process CPU: the whole one-batch fit, the part of it spent tracing in Py
 (the outermost ``func_graph_from_py_func`` calls: Keras traces the step twice, and the
 watch's own functions once), the rest (the runtime instantiating the traced function,
 step 0, the watch's set-up and exit; the exit, where the final weights are binned, also
-on its own), and the graph ops created; each also as the difference from plain. The arms: all kinds; gradients only; activations only; all kinds
-without the probes (dead units, saturation); all kinds without the weights' update
-scalars (update ratio, update norm, distance from the start).
+on its own), and the graph ops created; each also as the difference from plain. The
+arms: all kinds; gradients only; activations only; all kinds without the probes (dead
+units, saturation); all kinds without the weights' update scalars (update ratio, update
+norm, distance from the start).
 """
 
 from __future__ import annotations

@@ -59,6 +59,7 @@ from ..constants import KINDS
 from ..health import is_weight_matrix
 from ..recording import Recording
 from . import _compat
+from ._base import host_rows
 from ._ops import PROBE_COLUMNS, compute_dtype, rows_and_probes, snapshot_rows
 from ._scalars import UPDATE_COLUMNS, update_scalars
 from ._graph import activation_ops, apply_grad_index, closure as run_closure, fetch_key, forward_read, graph_outputs, host_probe, session_probe_kind, update_reads, var_name
@@ -325,7 +326,7 @@ class SessionCapture:
         if step % self.every:
             return orig(sess, fetches, feed_dict, options, run_metadata)
         result, got = orig(sess, [fetches, plan.tensors], feed_dict, options, run_metadata)
-        rows = np.stack([H.reference_row(a, self.bins) for a in got])
+        rows = host_rows(got, self.bins)
         probes = np.array([host_probe(a, k) for a, k in zip(got, plan.kinds)], dtype=np.float64).reshape(-1, PROBE_COLUMNS)
         self._deliver(st, plan, step, time.time(), rows, probes)
         return result
@@ -395,7 +396,7 @@ class SessionCapture:
         try:
             if graph.finalized:
                 values = orig_run(sess, list(variables))
-                rows = np.stack([H.reference_row(a, self.bins) for a in values])
+                rows = host_rows(values, self.bins)
             else:
                 if st.final_rows is None:
                     with graph.as_default(), tf.name_scope("tfhist"):
@@ -457,7 +458,7 @@ def snapshot(sess, recording: Recording, *, kinds, feed=None) -> Recording:
     try:
         if graph.finalized:
             values = cap_run(sess, flat, feed_dict=feed)
-            rows = np.stack([H.reference_row(a, recording.bins) for a in values])
+            rows = host_rows(values, recording.bins)
         else:
             with graph.as_default(), tf.name_scope("tfhist"):
                 rows_t = snapshot_rows([v.read_value() if hasattr(v, "read_value") else v for v in flat], recording.bins)
