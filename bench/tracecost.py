@@ -14,9 +14,11 @@ rounds, process CPU: the whole one-batch fit, the part of it spent tracing in Py
 watch's own functions once), the rest (the runtime instantiating the traced function,
 step 0, the watch's set-up and exit; the exit, where the final weights are binned, also
 on its own), and the graph ops created; each also as the difference from plain. The
-arms: all kinds; gradients only; activations only; all kinds without the probes (dead
-units, saturation); all kinds without the weights' update scalars (update ratio, update
-norm, distance from the start).
+arms: all kinds; all kinds as the first watch of this architecture in the process (the
+rings' own functions, which every later watch of the same structure shares, traced
+afresh: ``capture._shared`` forgotten first); gradients only; activations only; all kinds
+without the probes (dead units, saturation); all kinds without the weights' update
+scalars (update ratio, update norm, distance from the start).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-ARMS = ("plain", "all", "grads", "activations", "all-no-probes", "all-no-update-scalars")
+ARMS = ("plain", "all", "all-first", "grads", "activations", "all-no-probes", "all-no-update-scalars")
 
 
 def main(argv=None) -> int:
@@ -56,7 +58,7 @@ def main(argv=None) -> int:
 
     import tfhist_magic
     from bench import WORKLOADS, _data, _model
-    from tfhist_magic.capture import _tf2
+    from tfhist_magic.capture import _shared, _tf2
 
     # Python tracing time (outermost traces only) and graph ops created, counted while an arm runs.
     count = {"trace": 0.0, "ops": 0, "depth": 0}
@@ -90,7 +92,7 @@ def main(argv=None) -> int:
         _model(wl["kind"]).fit(*one, **kw)
 
     real_kind, real_measured = _tf2.probe_kind, _tf2.measured_rows
-    watch_args = {"all": dict(kinds="all"), "grads": dict(kinds="grads"), "activations": dict(kinds="activations")}
+    watch_args = {"grads": dict(kinds="grads"), "activations": dict(kinds="activations")}
     got = {a: [] for a in arms}
     by_type = {}
     series = {}
@@ -99,6 +101,8 @@ def main(argv=None) -> int:
             _tf2.probe_kind = (lambda t, b: None) if arm == "all-no-probes" else real_kind
             _tf2.measured_rows = (lambda names, tensors: []) if arm == "all-no-update-scalars" else real_measured
             m = _model(wl["kind"])
+            if arm == "all-first":
+                _shared.clear()
             count.update(trace=0.0, ops=0)
             types.clear()
             c = time.process_time()

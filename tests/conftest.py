@@ -1,4 +1,5 @@
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -6,6 +7,17 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import numpy as np
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _fresh_shared_functions():
+    """Each test traces the rings' own functions afresh (``capture._shared`` keeps them
+    for the process): what a test spies on runs, and no test depends on which ran before
+    it. The tests of that sharing watch twice within one test."""
+    shared = sys.modules.get("tfhist_magic.capture._shared")
+    if shared is not None:
+        shared.clear()
+    yield
 
 
 @pytest.fixture(scope="session")

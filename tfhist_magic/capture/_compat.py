@@ -20,6 +20,8 @@ new release, this module is the one to change.
 * ``op_order``: ``Operation._id``; ``ref_variable_tensor``: ``RefVariable._ref()``;
   ``session_closed``: ``BaseSession._closed``.
 * ``tape_active``: ``tensorflow.python.eager.record.could_possibly_record``.
+* ``unwatch``: ``FuncGraph._watched_variables``; ``ResourceVariable``: the plain
+  resource variable class (``resource_variable_ops``).
 * ``fetch_mapper``: ``tensorflow.python.client.session._FetchMapper``.
 * ``keras3_optimizer_base`` / ``keras3_trainable_variables``:
   ``keras.src.optimizers.base_optimizer.BaseOptimizer`` and its ``_trainable_variables``.
@@ -217,6 +219,18 @@ def ref_variable_tensor(v):
 def session_closed(sess) -> bool:
     """True once ``sess.close()`` has run (``BaseSession._closed``)."""
     return bool(getattr(sess, "_closed", False))
+
+
+ResourceVariable = _rvo.ResourceVariable
+
+
+def unwatch(graph, variables) -> None:
+    """Forget that ``graph`` (a function's, as traced) accessed ``variables``: its own
+    arguments. TensorFlow marks a variable read inside a ``tf.cond`` branch as accessed
+    by the function even where it is an argument, and a traced function keeps weak
+    references to what it accessed: once that variable is gone, every later call fails."""
+    for v in variables:
+        graph._watched_variables.discard(v)
 
 
 def buffer_variable(initial_value, name: str):

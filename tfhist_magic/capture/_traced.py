@@ -32,6 +32,7 @@ from . import _compat, _scalars
 from ._patch import Patches
 from ._ring import ring_budget
 from ._scalars import WRITES, UPDATE_COLUMNS, update_scalars_of_write
+from ._shared import State, knobs, shared
 from ._update import Update, all_finite, own_function
 
 __all__ = ["record", "XlaClock"]
@@ -72,7 +73,7 @@ def record(engine, u: Update, own: bool):
     fn = _sampled_fn(u, ring, befores, engine.every, engine.bins + H.STD, clock)
     if own:
         if ring.record is None:
-            ring.record = own_function(fn)
+            ring.record = _own(fn, ("record", engine.every, u.chief, u.rows_of.key), ring, befores, engine.tf_var, weights=u.tensors)
         step, held, stds = ring.record(u.step, u.checked, u.live)
     else:
         step, held, stds = fn(u.step, None, None)
@@ -133,6 +134,34 @@ def _sampled_fn(u: Update, ring, befores, every: int, std_col: int, clock):
     return record
 
 
+def _own(fn, key: tuple, ring, befores, tf_var, weights=None):
+    """``fn`` as one of ``ring``'s own functions: the process's shared trace of its
+    structure (:mod:`._shared`: ``key``, the ring's and ``befores``' layout, the variables
+    it reads as arguments), or a ``tf.function`` of this watch's own where a variable
+    cannot be handed on (an AutoCast or TF1 variable)."""
+    state = State(tf_var)
+    for v in (ring.steps, ring.walls, ring.buf, ring.nonfinite.var):
+        state.add(v)
+    state.add(weights.get("weights") if weights is not None else None)
+    for b in befores:
+        state.add(b.variables)
+        state.add(b.buf)
+        for buf in b.origin.buffers if b.origin is not None else ():
+            for v in (buf.buf, buf.filled, buf.variables):
+                state.add(v)
+    if not state.shareable:
+        return own_function(fn)
+    layout = (ring.ring, ring.width, ring.every, tuple(_before_key(b, state) for b in befores), tuple(state.layout))
+    sh = shared(key + layout + (knobs(),))
+    return lambda *args: sh.call(fn, state, *args)
+
+
+def _before_key(b, state) -> tuple:
+    """What the trace of a :class:`~._update.Before`'s work depends on beside its variables."""
+    origin = None if b.origin is None else (b.origin.whole, tuple((state.index(buf.buf), at, n) for buf, at, n in b.origin.parts))
+    return (tuple(b.rows), tuple(b.ratio), b.group, b.at_write, origin)
+
+
 class After:
     """What a traced update's scalars need once the optimizer ran: the ring, the weights'
     :class:`~._update.Before` and what the sampled branch handed on.
@@ -180,7 +209,7 @@ class After:
             return after(self.step, held, stds)
         fn = ring.afters.get(g)
         if fn is None:
-            fn = ring.afters[g] = own_function(after)
+            fn = ring.afters[g] = _own(after, ("after", every), ring, befores, self.tf_var)
         return fn(self.step, held, stds)
 
     @contextlib.contextmanager

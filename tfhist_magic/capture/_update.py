@@ -85,6 +85,7 @@ def rows_maker(names: dict, tensors: dict, bins: int, kinds_of: list) -> Callabl
 
         return rows_and_probes([t for kind in names for t in values(kind)], bins, kinds_of)
 
+    rows_of.key = (tuple((k, len(v)) for k, v in names.items()), tuple(kinds_of), int(bins))  # what its trace depends on beside its inputs
     return rows_of
 
 

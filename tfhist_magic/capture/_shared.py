@@ -1,0 +1,139 @@
+"""A ring's own functions, traced once per structure in a process and shared by every watch.
+
+Outside XLA, what a recorded update adds to its training step lives in its ring's own
+``tf.function``\\ s (:mod:`._traced`: the sampled branch before the update, the update
+scalars of each group after it). Their Python tracing is most of what a watch adds to a
+new trace of the step (hundreds of milliseconds on a small model, seconds on a
+Transformer). Here they read every variable they touch as an *argument*: the ring's
+buffers, the first non-finite step, the origins' buffers and the model's weights. So one
+trace serves every watch whose update has the same structure: a cell run again, a fresh
+model of the same layers, a sweep. Such a watch pays the runtime's instantiation of its
+step, and no Python tracing for these functions. A new structure still pays once.
+
+Owns :class:`State` (which variables a function reads, in a fixed order) and the
+process-wide cache of shared functions (:func:`shared`), which holds no watch's objects
+between calls. A function found to read a variable it was not handed, or a tensor of the
+step that traced it (:attr:`Shared.leaked`), is dropped from the cache: no later watch
+reuses it.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+
+import tensorflow as tf
+
+from . import _compat, _many, _ops, _scalars
+from ._update import own_function
+
+__all__ = ["State", "Shared", "shared", "clear"]
+
+#: Shared functions kept at once (least recently used dropped first).
+MAX_SHARED = 32
+
+
+class State:
+    """The variables a function reads, in the order the walk met them (one entry per
+    variable), handed to it as arguments: TensorFlow binds a read of a variable that is
+    also an argument to that argument, so the function's body reads its own objects'
+    variables and the trace reads whichever variables a later call hands on. ``layout``
+    (which entries each object holds) is part of the structure a shared trace is keyed
+    by. ``tf_var(v)``: the ``tf.Variable`` behind a framework's variable (Keras 3's
+    ``v.value``). ``shareable``: every entry is a plain resource variable (not an
+    AutoCast, mirrored or TF1 variable, which stay with a watch's own functions)."""
+
+    def __init__(self, tf_var=None):
+        self.tf_var = tf_var or (lambda v: v)
+        self.vars: list = []
+        self.layout: list = []
+        self.shareable = True
+        self._at: dict = {}
+
+    def _index(self, v) -> int:
+        i = self._at.get(id(v))
+        if i is None:
+            t = self.tf_var(v)
+            i = self._at.get(id(t))
+            if i is None:
+                i = len(self.vars)
+                self.vars.append(t)
+                self.shareable &= type(t) is _compat.ResourceVariable
+            self._at[id(t)] = i
+            self._at[id(v)] = i
+        return i
+
+    def add(self, value) -> None:
+        """A variable, a list of variables, or None (part of the structure too)."""
+        if value is None:
+            self.layout.append(None)
+        elif isinstance(value, (list, tuple)):
+            self.layout.append(tuple(self._index(v) for v in value))
+        else:
+            self.layout.append(self._index(value))
+
+    def index(self, v) -> int:
+        """Where variable ``v`` is among :attr:`vars` (it must have been met)."""
+        return self._at[id(v)]
+
+
+class Shared:
+    """One shared function: ``call(body, state, *args)`` runs the ``tf.function`` of
+    ``body(*args)`` with ``state``'s variables as its last argument, traced (when its
+    arguments' types are new) with ``body`` of this call, which reads ``state``'s
+    variables. Nothing of a call is kept after it."""
+
+    def __init__(self):
+        self._now = threading.local()  # .call: (body, state) of this thread's call
+        self.leaked = False
+        me = self
+
+        def run(*args):
+            body, state = me._now.call
+            *args, placeholders = args
+            out = body(*args)
+            graph = tf.compat.v1.get_default_graph()
+            me.leaked |= _reads_others(graph, placeholders)
+            _compat.unwatch(graph, state.vars + list(placeholders))  # arguments: the trace holds none of them
+            return out
+
+        self.fn = own_function(run)
+
+    def call(self, body, state: State, *args):
+        self._now.call = (body, state)
+        try:
+            return self.fn(*args, list(state.vars))
+        finally:
+            self._now.call = None
+
+
+def _reads_others(graph, placeholders) -> bool:
+    """Whether ``graph`` (a function's, as traced) captured what is not one of its
+    ``placeholders`` nor a constant: a variable the walk missed, or a tensor of the step
+    that traced it, which a shared trace would read in every later watch."""
+    mine = {id(p.handle) for p in placeholders}
+    return any(id(outer) not in mine and (inner.dtype == tf.resource or tf.is_symbolic_tensor(outer)) for outer, inner in graph.captures)
+
+
+_SHARED: collections.OrderedDict = collections.OrderedDict()
+
+
+def shared(key) -> Shared:
+    """The process's shared function under ``key`` (made on first use)."""
+    fn = _SHARED.get(key)
+    if fn is None or fn.leaked:
+        fn = _SHARED[key] = Shared()
+    _SHARED.move_to_end(key)
+    while len(_SHARED) > MAX_SHARED:
+        _SHARED.popitem(last=False)
+    return fn
+
+
+def clear() -> None:
+    """Forget every shared function (the next watch of each structure traces again)."""
+    _SHARED.clear()
+
+
+def knobs() -> tuple:
+    """The module thresholds the functions' bodies read while they trace: part of every key."""
+    return (_many.CHUNK, _many.SMALL_MAX, _ops._STACK_MAX, _scalars.LONG, _scalars.CHUNK, _scalars.SMALL_MAX)
