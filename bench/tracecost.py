@@ -13,7 +13,8 @@ rounds, process CPU: the whole one-batch fit, the part of it spent tracing in Py
 (the outermost ``func_graph_from_py_func`` calls: Keras traces the step twice, and the
 watch's own functions once), the rest (the runtime instantiating the traced function,
 step 0, the watch's set-up and exit; the exit, where the final weights are binned, also
-on its own), and the graph ops created; each also as the difference from plain. The
+on its own), the CPU in the calls of the rings' own functions (``capture/_shared.py``:
+their trace when new, their call ops), and the graph ops created; each also as the difference from plain. The
 arms: all kinds; all kinds as the first watch of this architecture in the process (the
 rings' own functions, which every later watch of the same structure shares, traced
 afresh: ``capture._shared`` forgotten first); gradients only; activations only; all kinds
@@ -61,7 +62,7 @@ def main(argv=None) -> int:
     from tfhist_magic.capture import _shared, _tf2
 
     # Python tracing time (outermost traces only) and graph ops created, counted while an arm runs.
-    count = {"trace": 0.0, "ops": 0, "depth": 0}
+    count = {"trace": 0.0, "ops": 0, "depth": 0, "own": 0.0}
     types: dict = {}  # op type -> ops created, this arm
     real_trace, real_op = func_graph.func_graph_from_py_func, ops.Graph._create_op_internal
 
@@ -91,6 +92,17 @@ def main(argv=None) -> int:
     with tfhist_magic.watch():
         _model(wl["kind"]).fit(*one, **kw)
 
+    # CPU in the calls of the rings' own functions (their trace, when new, and their call ops)
+    real_call = _shared.Shared.call
+
+    def shared_call(self, *a):
+        t0 = time.process_time()
+        try:
+            return real_call(self, *a)
+        finally:
+            count["own"] += time.process_time() - t0
+
+    _shared.Shared.call = shared_call
     real_kind, real_measured = _tf2.probe_kind, _tf2.measured_rows
     watch_args = {"grads": dict(kinds="grads"), "activations": dict(kinds="activations")}
     got = {a: [] for a in arms}
@@ -103,7 +115,7 @@ def main(argv=None) -> int:
             m = _model(wl["kind"])
             if arm == "all-first":
                 _shared.clear()
-            count.update(trace=0.0, ops=0)
+            count.update(trace=0.0, ops=0, own=0.0)
             types.clear()
             c = time.process_time()
             exit_ms = 0.0
@@ -116,22 +128,26 @@ def main(argv=None) -> int:
                 exit_ms = (time.process_time() - fitted) * 1000
                 series[arm] = sum(len(rec.names(k)) for k in rec.kinds)
             total = time.process_time() - c
-            got[arm].append((total * 1000, count["trace"] * 1000, count["ops"], exit_ms))
+            got[arm].append((total * 1000, count["trace"] * 1000, count["ops"], exit_ms, count["own"] * 1000))
             by_type[arm] = dict(types)
             del m
     _tf2.probe_kind, _tf2.measured_rows = real_kind, real_measured
     func_graph.func_graph_from_py_func, ops.Graph._create_op_internal = real_trace, real_op
+    _shared.Shared.call = real_call
     med = {a: [statistics.median(v) for v in zip(*got[a])] for a in arms}
-    p_total, p_trace, p_ops, _ = med["plain"]
+    p_total, p_trace, p_ops, _, _ = med["plain"]
     print(f"## {args.workload}: one-batch fit of a fresh model, {args.rounds} rounds, median CPU ms")
-    print("| arm | series | CPU ms (added) | of it Python tracing (added) | the rest (added) | the watch's exit (CPU ms) | graph ops (added) |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| arm | series | CPU ms (added) | of it Python tracing (added) | the rest (added) | the watch's exit (CPU ms) "
+        "| the recording's own functions' calls (CPU ms) | graph ops (added) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for a in arms:
-        total, tr, n, ex = med[a]
+        total, tr, n, ex, own = med[a]
         rest, p_rest = total - tr, p_total - p_trace
         print(
             f"| {a} | {series.get(a, '')} | {total:.0f} ({total - p_total:+.0f}) | {tr:.0f} ({tr - p_trace:+.0f}) | "
-            f"{rest:.0f} ({rest - p_rest:+.0f}) | {ex:.0f} | {n:.0f} ({n - p_ops:+.0f}) |"
+            f"{rest:.0f} ({rest - p_rest:+.0f}) | {ex:.0f} | {own:.0f} | {n:.0f} ({n - p_ops:+.0f}) |"
         )
     for a in arms[1:] if args.op_types else ():
         added = {t: n - by_type["plain"].get(t, 0) for t, n in by_type[a].items()}

@@ -46,9 +46,9 @@ def _data(seed, n=64):
     return x, y
 
 
-def _watch(m, x, y):
+def _watch(m, x, y, **kw):
     keep = _Keep(m)
-    with tfhist_magic.watch(every=1) as rec:
+    with tfhist_magic.watch(every=1, **kw) as rec:
         m.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False, callbacks=[keep])
     keep.snaps.append([v.numpy() for v in m.trainable_variables])
     return rec, keep.snaps
@@ -72,7 +72,7 @@ def _traces() -> dict:
     return out
 
 
-def _check_own_values(m, rec, snaps, x, y):
+def _check_own_values(m, rec, snaps, x, y, init_distance=True):
     """Everything ``rec`` holds of ``m`` is ``m``'s: its weights' rows (NumPy), its
     gradients' rows (GradientTape on its weights), its update scalars."""
     n = len(x) // BATCH
@@ -94,6 +94,9 @@ def _check_own_values(m, rec, snaps, x, y):
     for i, name in enumerate(names):
         _, un = rec.scalar("update_norm", name)
         np.testing.assert_allclose(un, [np.linalg.norm(snaps[k + 1][i].astype(np.float64) - snaps[k][i]) for k in range(n)], rtol=1e-5)
+        if not init_distance:
+            assert name not in rec.scalar_names("init_distance")
+            continue
         _, dist = rec.scalar("init_distance", name)  # from this model's own start, in this watch's origins
         np.testing.assert_allclose(dist, [np.linalg.norm(snaps[k][i].astype(np.float64) - snaps[0][i]) for k in range(n)], rtol=1e-5, atol=1e-12)
 
@@ -118,11 +121,18 @@ def test_a_second_model_of_the_same_layers_reuses_the_trace_and_records_its_own_
     assert rec1.first_nonfinite is None and rec2.first_nonfinite is None
 
 
-def test_another_structure_traces_its_own():
+@pytest.mark.parametrize("init_distance", [True, False])
+def test_other_shapes_trace_their_own_and_record_their_own_values(init_distance):
+    """A width sweep: the same layers and counts, other weight shapes (baked into the
+    trace: the tensors grouped by shape, the update scalars' offsets), so each width has
+    its trace, and a later width never reuses an earlier one's; without the origins too,
+    whose layout names the sizes."""
     x, y = _data(1)
-    _watch(_model(0), x, y)
-    _watch(_model(0, hidden=7), x, y)  # other shapes: other traces
-    assert _traces() == {"record": 2, "after": 2}
+    for hidden in (12, 7, 20):
+        m = _model(hidden, hidden=hidden)
+        rec, snaps = _watch(m, x, y, init_distance=init_distance)
+        _check_own_values(m, rec, snaps, x, y, init_distance)
+    assert _traces() == {"record": 3, "after": 3}
 
 
 def test_the_shared_trace_keeps_no_watch_alive():

@@ -10,10 +10,11 @@ scalars into the same slot (on Keras 3, a group right after its last weight's up
 else (and, with several groups, the optimizer's updates in that many stages, each after
 the previous group's empty branch).
 
-Outside XLA both are the ring's own ``tf.function``s (traced once for the ring, one call
-op in each training trace that reaches it: Keras traces a step twice, and a new trace
-costs one op per recorded update, not the per-tensor work again); under XLA and in the
-cross-replica merge they are inlined. Touches only the ring, the origins and the trace,
+Outside XLA both are the ring's own ``tf.function``s (one call op in each training trace
+that reaches it: Keras traces a step twice, and a new trace costs one op per recorded
+update, not the per-tensor work again), traced once per structure in a process and shared
+by later watches (:mod:`._shared`); under XLA and in the cross-replica merge they are
+inlined. Touches only the ring, the origins and the trace,
 and while an update runs the optimizer's own methods (:meth:`After.around`: its
 ``update_step`` and weight decay, and its ``assign*`` for a weight measured as it is
 written), each undone when the update has been traced.
@@ -32,7 +33,7 @@ from . import _compat, _scalars
 from ._patch import Patches
 from ._ring import ring_budget
 from ._scalars import WRITES, UPDATE_COLUMNS, update_scalars_of_write
-from ._shared import State, knobs, shared
+from ._shared import State, own_or_shared
 from ._update import Update, all_finite, own_function
 
 __all__ = ["record", "XlaClock"]
@@ -73,7 +74,7 @@ def record(engine, u: Update, own: bool):
     fn = _sampled_fn(u, ring, befores, engine.every, engine.bins + H.STD, clock)
     if own:
         if ring.record is None:
-            ring.record = _own(fn, ("record", engine.every, u.chief, u.rows_of.key), ring, befores, engine.tf_var, weights=u.tensors)
+            ring.record = _own(fn, ("record", u.chief, u.rows_of.key), ring, befores, engine.tf_var, weights=u.tensors.get("weights"))
         step, held, stds = ring.record(u.step, u.checked, u.live)
     else:
         step, held, stds = fn(u.step, None, None)
@@ -142,7 +143,7 @@ def _own(fn, key: tuple, ring, befores, tf_var, weights=None):
     state = State(tf_var)
     for v in (ring.steps, ring.walls, ring.buf, ring.nonfinite.var):
         state.add(v)
-    state.add(weights.get("weights") if weights is not None else None)
+    state.add(weights)
     for b in befores:
         state.add(b.variables)
         state.add(b.buf)
@@ -152,8 +153,7 @@ def _own(fn, key: tuple, ring, befores, tf_var, weights=None):
     if not state.shareable:
         return own_function(fn)
     layout = (ring.ring, ring.width, ring.every, tuple(_before_key(b, state) for b in befores), tuple(state.layout))
-    sh = shared(key + layout + (knobs(),))
-    return lambda *args: sh.call(fn, state, *args)
+    return own_or_shared(fn, state, key + layout)
 
 
 def _before_key(b, state) -> tuple:
@@ -209,7 +209,7 @@ class After:
             return after(self.step, held, stds)
         fn = ring.afters.get(g)
         if fn is None:
-            fn = ring.afters[g] = _own(after, ("after", every), ring, befores, self.tf_var)
+            fn = ring.afters[g] = _own(after, ("after",), ring, befores, self.tf_var)
         return fn(self.step, held, stds)
 
     @contextlib.contextmanager

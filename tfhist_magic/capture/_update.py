@@ -39,7 +39,8 @@ class Update:
         names, tensors: kind -> tensor names / tensors, in row order.
         model: the label its global gradient norm goes under.
         rows_of: ``fn(live, read) -> [T, bins + 10 + PROBE_COLUMNS]``: the rows of every
-            tensor, from ``live`` (this trace's tensors) and ``read(variable)``.
+            tensor, from ``live`` (this trace's tensors) and ``read(variable)``; its
+            ``key``: what its trace depends on beside its inputs (:mod:`._shared`).
         live: this trace's tensors the rows read (kind -> tensors, ``"scale"``).
         checked: the tensors the non-finite check reads (gradients, the loss).
         check: the check, a bool tensor (None: nothing to check); made by the path
