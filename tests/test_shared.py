@@ -133,6 +133,43 @@ def test_other_shapes_trace_their_own_and_record_their_own_values(init_distance)
         rec, snaps = _watch(m, x, y, init_distance=init_distance)
         _check_own_values(m, rec, snaps, x, y, init_distance)
     assert _traces() == {"record": 3, "after": 3}
+    assert [fn.fn.experimental_get_tracing_count() for fn in _shared._SHARED.values()] == [1] * 6  # one key each
+
+
+def test_a_trace_that_captures_what_it_was_not_handed_is_never_shared(monkeypatch):
+    """The sampled branch made to read a tensor from outside it (what a missed variable
+    would be): each ring gets functions of its own, the values stay each model's, the
+    leaked trace is dropped and keeps no watch alive; the update scalars' functions,
+    which read nothing else, are still shared."""
+    from tfhist_magic.capture import _traced
+
+    real = _traced._sampled_fn
+    outside = tf.constant(0, tf.int64)  # made outside every function: a capture
+
+    def leaky(*args, **kwargs):
+        record = real(*args, **kwargs)
+
+        def wrapped(step, checked, live):
+            step, held, stds = record(step, checked, live)
+            return step + outside, held, stds
+
+        return wrapped
+
+    monkeypatch.setattr(_traced, "_sampled_fn", leaky)
+    x, y = _data(5)
+    first = _model(0)
+    rec, snaps = _watch(first, x, y)
+    _check_own_values(first, rec, snaps, x, y)
+    refs = [weakref.ref(v.value) for v in first.trainable_variables]
+    del first, rec
+    gc.collect()
+    assert all(r() is None for r in refs)
+    second = _model(1, kernel_init="random_normal")
+    rec, snaps = _watch(second, x, y)
+    _check_own_values(second, rec, snaps, x, y)
+    assert [k[0] for k in _shared._LEAKED] == ["record"]
+    assert [k[0] for k in _shared._SHARED] == ["after"]
+    assert _traces() == {"after": 1}
 
 
 def test_the_shared_trace_keeps_no_watch_alive():

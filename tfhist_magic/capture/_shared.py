@@ -2,11 +2,11 @@
 
 Outside XLA, what a recorded update adds to its training step lives in its ring's own
 ``tf.function``\\ s (:mod:`._traced`: the sampled branch before the update, the update
-scalars of each group after it). Tracing them costs each new trace of the step about
-0.35 s CPU on a 15-tensor MLP and 1.8 s on a 267-tensor Transformer (2 CPU cores). Here they read every variable they touch as an *argument*: the ring's
+scalars of each group after it). Tracing them cost each new trace of the step about
+0.35 s CPU on a 15-tensor MLP and 1.7 s on a 267-tensor Transformer (2 CPU cores). Here they read every variable they touch as an *argument*: the ring's
 buffers, the first non-finite step, the origins' buffers and the model's weights. So one
 trace serves every watch whose update has the same structure: a cell run again, a fresh
-model of the same layers, a sweep. Such a watch still pays the runtime's instantiation of
+model of the same layers and shapes. Such a watch still pays the runtime's instantiation of
 its step, but no Python tracing for these functions. A new structure (other layers,
 shapes or dtypes, other kinds, another ``every``) pays once.
 
@@ -14,8 +14,8 @@ Owns :class:`State` (which variables a function reads, in a fixed order) and the
 process-wide cache of shared functions (:func:`shared`), which holds no watch's objects
 between calls. A function found to have captured anything it was not handed (a
 variable the walk missed, a tensor of the step that traced it, a value made outside it:
-:attr:`Shared.leaked`) is dropped from the cache, and the rings that hold it trace
-functions of their own instead: no other watch reuses it.
+:attr:`Shared.leaked`) is dropped from the cache and its structure is never shared
+again; the rings that hold it trace functions of their own instead.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import tensorflow as tf
 from . import _compat, _many, _ops, _scalars
 from ._update import own_function
 
-__all__ = ["State", "Shared", "shared", "own_or_shared", "clear", "knobs"]
+__all__ = ["State", "Shared", "LEAKED", "shared", "own_or_shared", "clear", "knobs"]
 
 #: Shared functions kept at once (least recently used dropped first).
 MAX_SHARED = 32
@@ -79,33 +79,46 @@ class State:
 
 
 class Shared:
-    """One shared function: ``call(body, state, *args)`` runs the ``tf.function`` of
+    """One shared function under ``key``: :meth:`call` runs the ``tf.function`` of
     ``body(*args)`` with ``state``'s variables as its last argument, traced (when its
     arguments' types are new) with ``body`` of this call, which reads ``state``'s
-    variables. Nothing of a call is kept after it."""
+    variables. Calls take turns (a lock), so a trace is always made with its caller's
+    body. Nothing of a call is kept after it."""
 
-    def __init__(self):
-        self._now = threading.local()  # .call: (body, state) of this thread's call
+    def __init__(self, key):
+        self.key = key
         self.leaked = False
+        self._lock = threading.Lock()
+        self._body = None  # the body of the call being made
         me = self
 
         def run(*args):
-            body, _ = me._now.call
             *args, variables = args
-            out = body(*args)
+            out = me._body(*args)
             graph = tf.compat.v1.get_default_graph()
-            me.leaked |= _captured_others(graph, variables)
+            if _captured_others(graph, variables):
+                me.leaked = True
+                _forget(me)
             _compat.unwatch(graph, variables)  # arguments: the trace holds none of them
             return out
 
         self.fn = own_function(run)
 
     def call(self, body, state: State, *args):
-        self._now.call = (body, state)
-        try:
-            return self.fn(*args, list(state.vars))
-        finally:
-            self._now.call = None
+        """``body(*args)`` through the shared function; :data:`LEAKED` (not run) once
+        the function was found to capture what it was not handed."""
+        with self._lock:
+            if self.leaked:
+                return LEAKED
+            self._body = body
+            try:
+                return self.fn(*args, list(state.vars))  # a trace that leaks now is still this caller's own
+            finally:
+                self._body = None
+
+
+#: What :meth:`Shared.call` returns instead of running a function that leaked.
+LEAKED = object()
 
 
 def _captured_others(graph, variables) -> bool:
@@ -117,37 +130,55 @@ def _captured_others(graph, variables) -> bool:
 
 
 _SHARED: collections.OrderedDict = collections.OrderedDict()
-
-
+_LEAKED: set = set()  # keys whose trace captured what it was not handed: never shared
 _LOCK = threading.Lock()
 
 
-def shared(key) -> Shared:
-    """The process's shared function under ``key`` (made on first use)."""
+def shared(key) -> Shared | None:
+    """The process's shared function under ``key`` (made on first use); None for a key
+    whose trace was found to capture what it was not handed."""
     with _LOCK:
+        if key in _LEAKED:
+            return None
         fn = _SHARED.get(key)
-        if fn is None or fn.leaked:
-            fn = _SHARED[key] = Shared()
+        if fn is None:
+            fn = _SHARED[key] = Shared(key)
         _SHARED.move_to_end(key)
         while len(_SHARED) > MAX_SHARED:
             _SHARED.popitem(last=False)
         return fn
 
 
+def _forget(sh: Shared) -> None:
+    """Drop ``sh``, which captured what it was not handed, and never share its key again."""
+    with _LOCK:
+        _LEAKED.add(sh.key)
+        if _SHARED.get(sh.key) is sh:
+            del _SHARED[sh.key]
+
+
+def _spec(v) -> tuple:
+    shape = tf.TensorShape(v.shape)
+    return (None if shape.rank is None else tuple(shape.as_list()), tf.as_dtype(v.dtype).name, bool(v.trainable))
+
+
 def own_or_shared(body, state: State, key):
     """``body`` as a callable for a ring: the shared function under ``key`` (beside the
     variables' shapes, dtypes and trainability, which the trace bakes in) called with
-    ``state``'s variables, or, once that function was found to capture what it was not
-    handed, a ``tf.function`` of this ring's own."""
-    sh = shared(key + (tuple((tuple(v.shape), v.dtype.name, bool(v.trainable)) for v in state.vars), knobs()))
+    ``state``'s variables; a ``tf.function`` of this ring's own where that function
+    captured what it was not handed."""
+    held = [shared(key + (tuple(_spec(v) for v in state.vars), knobs()))]
     own = []
 
     def call(*args):
-        if sh.leaked:
-            if not own:
-                own.append(own_function(body))
-            return own[0](*args)
-        return sh.call(body, state, *args)
+        if held[0] is not None:
+            out = held[0].call(body, state, *args)
+            if out is not LEAKED:
+                return out
+            held[0] = None  # let the leaked function go
+        if not own:
+            own.append(own_function(body))
+        return own[0](*args)
 
     return call
 
@@ -156,6 +187,7 @@ def clear() -> None:
     """Forget every shared function (the next watch of each structure traces again)."""
     with _LOCK:
         _SHARED.clear()
+        _LEAKED.clear()
 
 
 def knobs() -> tuple:
