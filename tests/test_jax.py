@@ -218,3 +218,22 @@ except UsageError as e:
     line = [ln for ln in got.stdout.splitlines() if ln.startswith("USAGE:")]
     assert line, got.stdout[-2000:] + got.stderr[-2000:]
     assert "built under the jax backend" in line[0] and "runs on the tensorflow backend" in line[0]
+
+
+@pytest.mark.parametrize("name", sorted(_cases()))
+def test_rows_computed_now_on_the_host_are_the_devices(name, monkeypatch):
+    """The exit and ``%tfhist`` take small sets of rows from NumPy: they must be the rows
+    the compiled computation gives for the same array, subnormals flushed as a CPU step
+    flushes them (the oracle's statistics aside)."""
+    from tfhist_magic.capture import _jax_engine as E
+
+    values = _cases()[name]
+    with J.x64():  # float64 stays float64
+        array = jnp.asarray(values)
+    host, dtypes = E.rows_now([array], B)
+    monkeypatch.setattr(E, "HOST_ROWS_MAX", -1)
+    device, dtypes_device = E.rows_now([array], B)
+    _check(host[0], values)
+    assert dtypes == dtypes_device == [H.compute_dtype(np.asarray(values).dtype).name]
+    exact = list(range(B + H.MAX + 1)) + [B + H.WIDTH]  # counts, non-finite counts, zeros, min, max, width
+    np.testing.assert_array_equal(host[0, exact], device[0, exact])

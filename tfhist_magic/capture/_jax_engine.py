@@ -498,12 +498,12 @@ _COMPILED_MAX = 8
 
 def rows_now(values, bins: int) -> tuple[np.ndarray, list[str]]:
     """``([T, bins + 10], dtypes)`` of ``values`` computed now: with NumPy up to
-    :data:`HOST_ROWS_MAX` values (where a subnormal counts as itself, not as the zero a
-    CPU step flushes it to: the counts agree either way, ``zeros``/``min``/``max`` may
-    not), else in one compiled device computation."""
+    :data:`HOST_ROWS_MAX` values, subnormals flushed to signed zeros where the values lie
+    on a CPU (as a CPU step flushes them; XLA on a GPU does not), else in one compiled
+    device computation."""
     dtypes = [J.compute_dtype(v.dtype).name for v in values]
     if sum(int(np.size(v)) for v in values) <= HOST_ROWS_MAX:  # NumPy values stay on the host
-        return host_rows([np.asarray(v) for v in values], bins), dtypes
+        return host_rows([np.asarray(v) for v in values], bins, flush=all(_platform(v) == "cpu" for v in values)), dtypes
     with J.x64():
         arrays = [jnp.asarray(v) for v in values]
         key = (bins, tuple((a.shape, a.dtype.name) for a in arrays))
@@ -512,6 +512,14 @@ def rows_now(values, bins: int) -> tuple[np.ndarray, list[str]]:
         while len(_COMPILED) > _COMPILED_MAX:
             _COMPILED.pop(next(iter(_COMPILED)))
         return np.asarray(run(arrays)), dtypes
+
+
+def _platform(value) -> str:
+    """Where ``value`` would be computed: its devices' platform (a ``jax.Array``), else
+    the default backend's (a NumPy array goes there)."""
+    devices = getattr(value, "devices", None)
+    platforms = {d.platform for d in devices()} if callable(devices) else {jax.default_backend()}
+    return platforms.pop() if len(platforms) == 1 else "mixed"
 
 
 def record_now(rec: Recording, kind: str, names: list, values: list, step: int) -> None:
