@@ -237,3 +237,21 @@ def test_rows_computed_now_on_the_host_are_the_devices(name, monkeypatch):
     assert dtypes == dtypes_device == [H.compute_dtype(np.asarray(values).dtype).name]
     exact = list(range(B + H.MAX + 1)) + [B + H.WIDTH]  # counts, non-finite counts, zeros, min, max, width
     np.testing.assert_array_equal(host[0, exact], device[0, exact])
+
+
+def test_complex_arrays_are_binned_and_named_as_their_magnitudes():
+    """As on TensorFlow (tests/test_ops.py): complex128 binned and named float64."""
+    from test_ops import _complex_cases
+
+    from tfhist_magic.capture import _jax_engine as E
+
+    for z in _complex_cases():
+        with J.x64():
+            rows, dtypes = E.rows_now([jnp.asarray(z)], B)
+            device = _rows([z])
+        magnitude = np.abs(z)
+        assert dtypes == [magnitude.dtype.name]
+        for row in (rows[0], device[0]):
+            edges = H.bin_edges(row[B + H.MIN], row[B + H.MAX], B, H.compute_dtype(np.dtype(dtypes[0])))
+            np.testing.assert_array_equal(row[:B], np.histogram(magnitude.astype(np.float64), bins=edges)[0])
+            assert (row[B + H.MIN], row[B + H.MAX]) == (magnitude.min(), magnitude.max())

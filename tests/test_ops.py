@@ -394,3 +394,28 @@ def test_shared_constants_leave_other_threads_alone():
         done.set()
         t.join()
     assert tf_ops._create_graph_constant is _compat._real_graph_constant
+
+
+def _complex_cases():
+    """Complex tensors whose magnitudes are exact (real or imaginary parts only, either
+    sign) and, in complex128, a few 1e-12 apart: float32 would merge them."""
+    r = 1.0 + np.arange(1000) * 1e-12
+    z = np.where(np.arange(1000) % 2 == 0, r * (-1) ** np.arange(1000), 1j * r * (-1) ** (np.arange(1000) // 3))
+    return [z.astype(np.complex128), z.astype(np.complex64)]
+
+
+@pytest.mark.parametrize("where", ["host", "device"])
+def test_complex_tensors_are_binned_and_named_as_their_magnitudes(where, monkeypatch):
+    """``|z|`` of a complex128 tensor is binned in float64 and named float64 (complex64:
+    float32), so the edges a viewer derives from a row and its dtype are the ones it
+    was counted on."""
+    if where == "device":
+        monkeypatch.setattr(_eager, "HOST_ROWS_MAX", -1)
+    for z in _complex_cases():
+        rows, dtypes = _eager.rows_now([tf.constant(z)], B)
+        magnitude = np.abs(z)
+        assert dtypes == [magnitude.dtype.name]
+        row = rows[0]
+        edges = H.bin_edges(row[B + H.MIN], row[B + H.MAX], B, H.compute_dtype(np.dtype(dtypes[0])))
+        np.testing.assert_array_equal(row[:B], np.histogram(magnitude.astype(np.float64), bins=edges)[0])
+        assert (row[B + H.MIN], row[B + H.MAX]) == (magnitude.min(), magnitude.max())

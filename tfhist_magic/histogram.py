@@ -90,8 +90,9 @@ _INDEX_BITS = 11  # bits of i <= MAX_BINS
 
 
 def compute_dtype(dtype) -> np.dtype:
-    """The dtype a tensor of ``dtype`` is binned in: float64 stays, all else float32."""
-    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
+    """The dtype a tensor of ``dtype`` is binned in: float64 (and complex128, whose
+    magnitudes are float64) stays float64, all else float32."""
+    return np.dtype(np.float64) if np.dtype(dtype) in (np.float64, np.complex128) else np.dtype(np.float32)
 
 
 class _Consts:

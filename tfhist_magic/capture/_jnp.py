@@ -55,7 +55,7 @@ def x64():
 
 
 def compute_dtype(dtype) -> np.dtype:
-    """float64 tensors are binned in float64; everything else in float32."""
+    """As :func:`tfhist_magic.histogram.compute_dtype`."""
     return H.compute_dtype(np.dtype(dtype) if not hasattr(dtype, "itemsize") else dtype)
 
 

@@ -25,8 +25,9 @@ __all__ = [
 PART = 7  # what count_part adds beside the counts: nan, posinf, neginf, zeros, n_finite, a, q
 
 def compute_dtype(dtype: tf.DType) -> tf.DType:
-    """float64 tensors are binned in float64; everything else in float32."""
-    return tf.float64 if dtype == tf.float64 else tf.float32
+    """float64 tensors (and complex128, whose magnitudes are float64) are binned in
+    float64; everything else in float32."""
+    return tf.float64 if dtype in (tf.float64, tf.complex128) else tf.float32
 
 
 def prepare(t):
