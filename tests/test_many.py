@@ -3,6 +3,7 @@ the NumPy oracle, on the adversarial cases of test_ops: tensors binned a size cl
 a time, large ones on their own, sizes known or not when traced, probes and update
 scalars measured together."""
 
+import collections
 import ml_dtypes
 import numpy as np
 import pytest
@@ -190,7 +191,7 @@ def test_update_scalars_of_weights_above_a_chunk(monkeypatch):
 
     monkeypatch.setattr(_scalars, "LONG", _many.CHUNK)
     # traced afresh, so the spy below sees the trace (also when this test runs twice)
-    monkeypatch.setattr(_compat, "_CACHED", {k: f for k, f in _compat._CACHED.items() if k[0] != "update"})
+    monkeypatch.setattr(_compat, "_CACHED", collections.OrderedDict((k, f) for k, f in _compat._CACHED.items() if k[0] != "update"))
     calls = []
     orig = _scalars._update_long
     monkeypatch.setattr(_scalars, "_update_long", lambda *a: calls.append(1) or orig(*a))
@@ -254,3 +255,24 @@ def test_tensors_above_a_chunk_are_binned_a_chunk_at_a_time():
     mean, std = _exact_moments(values[-1])
     np.testing.assert_allclose(rows[-1][B + H.STD], std, rtol=1e-6)
     assert abs(rows[-1][B + H.MEAN] - mean) <= 1e-6 * std + np.spacing(abs(mean))
+
+
+def test_cached_row_functions_keyed_by_the_thresholds_they_read(monkeypatch):
+    """A row function traced with one ``CHUNK``/``SMALL_MAX`` is not served after they
+    change (its trace baked them in), and the cache keeps at most ``CACHED_MAX``."""
+    from tfhist_magic.capture import _compat
+
+    for make in (_many.grouped_fn, _many.large_fn):
+        before = make(tf.float32, B)
+        assert make(tf.float32, B) is before
+        monkeypatch.setattr(_many, "CHUNK", 4096)
+        assert make(tf.float32, B) is not before
+        monkeypatch.setattr(_many, "CHUNK", 1 << 20)
+        monkeypatch.setattr(_many, "SMALL_MAX", 1 << 10)
+        assert make(tf.float32, B) is not before
+        monkeypatch.undo()
+    monkeypatch.setattr(_compat, "CACHED_MAX", 3)
+    monkeypatch.setattr(_compat, "_CACHED", collections.OrderedDict())  # the suite's cache left as it was
+    fns = [_compat.cached(("test", i), lambda x: x, [tf.TensorSpec([], tf.float32)]) for i in range(5)]
+    assert len(_compat._CACHED) == 3 and list(_compat._CACHED)[-1] == ("test", 4)
+    assert fns[4](tf.constant(2.0)).numpy() == 2.0

@@ -354,7 +354,7 @@ def grouped_fn(cd: tf.DType, bins: int):
         return tf.reshape(acc.stack(), [T, width])
 
     spec = [tf.TensorSpec([None], cd), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 2], cd)]
-    return _compat.cached(("grouped", cd, bins), run, spec)
+    return _compat.cached(("grouped", cd, bins, SMALL_MAX, CHUNK), run, spec)  # the thresholds it reads
 
 
 def tensor_list(tensors, cd: tf.DType) -> tf.Tensor:
@@ -389,7 +389,7 @@ def large_fn(cd: tf.DType, bins: int):
         return tf.reshape(acc.stack(), [K, width])
 
     spec = [tf.TensorSpec([], tf.variant), tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 2], cd)]
-    return _compat.cached(("large", cd, bins), run, spec)
+    return _compat.cached(("large", cd, bins, SMALL_MAX, CHUNK), run, spec)  # the thresholds it reads
 
 
 def rows_fused(flat: list, bins: int):
