@@ -35,15 +35,19 @@ def _model(how, lr=LR):
     return m
 
 
-class _Keep(keras.callbacks.Callback):
-    """The trainable weights (float64 copies) before each batch."""
+class KeepWeights(keras.callbacks.Callback):
+    """The trainable weights before each batch: float64 copies, or with ``dtype=None``
+    the weights' own values (exact counts need the values the step binned)."""
 
-    def __init__(self, m):
+    def __init__(self, m, dtype=np.float64):
         super().__init__()
-        self.m, self.snaps = m, []
+        self.m, self.dtype, self.snaps = m, dtype, []
+
+    def now(self) -> list:
+        return [v.numpy() if self.dtype is None else v.numpy().astype(self.dtype) for v in self.m.trainable_variables]
 
     def on_train_batch_begin(self, batch, logs=None):
-        self.snaps.append([v.numpy().astype(np.float64) for v in self.m.trainable_variables])
+        self.snaps.append(self.now())
 
 
 def _tape_grads(weights, xb, yb):
@@ -58,7 +62,7 @@ def _tape_grads(weights, xb, yb):
 
 
 def _fit(m, x, y, every=1, epochs=1):
-    keep = _Keep(m)
+    keep = KeepWeights(m)
     with tfhist_magic.watch(every=every) as rec:
         m.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0, shuffle=False, callbacks=[keep])
     keep.snaps.append([v.numpy().astype(np.float64) for v in m.trainable_variables])
@@ -108,7 +112,7 @@ def test_sampled_steps_only_and_w0_kept_across_a_recompile(xy):
     read, so the distance goes on growing from it."""
     x, y = xy
     m = _model("graph")
-    keep = _Keep(m)
+    keep = KeepWeights(m)
     with tfhist_magic.watch(every=3) as rec:
         m.fit(x, y, batch_size=BATCH, epochs=2, verbose=0, shuffle=False, callbacks=[keep])  # steps 0..9
         m.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
@@ -304,7 +308,7 @@ def test_weights_of_one_shape_keep_their_own_scalars(xy):
     m.compile(optimizer=keras.optimizers.SGD(LR), loss="mse")
     names = [v.path for v in m.trainable_variables]
     assert len({tuple(v.shape) for v in m.trainable_variables}) < len(names)  # shapes repeat
-    keep = _Keep(m)
+    keep = KeepWeights(m)
     with tfhist_magic.watch(every=1) as rec:
         keep.snaps.append([v.numpy().astype(np.float64) for v in m.trainable_variables])
         with tf.GradientTape() as tape:  # one eager update first: w0 is this step's read
@@ -334,7 +338,7 @@ def test_no_init_distance_keeps_no_copy_of_the_weights(xy, how):
     w0 buffer on the device; the update's norm and ratio are measured as before."""
     x, y = xy
     m = _model(how)
-    keep = _Keep(m)
+    keep = KeepWeights(m)
     made = []
     orig = tf.Variable.__init__  # not patched: the w0 buffers are made through _compat
     from tfhist_magic.capture import _compat

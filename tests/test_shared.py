@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 import tfhist_magic
+from test_scalars import KeepWeights
 from tfhist_magic import histogram as H
 from tfhist_magic.capture import _shared
 
@@ -28,17 +29,6 @@ def _model(seed, hidden=12, kernel_init="glorot_uniform"):
     return m
 
 
-class _Keep(keras.callbacks.Callback):
-    """The trainable weights before each batch (and after the last, :meth:`done`)."""
-
-    def __init__(self, m):
-        super().__init__()
-        self.m, self.snaps = m, []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.snaps.append([v.numpy() for v in self.m.trainable_variables])
-
-
 def _data(seed, n=64):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 6)).astype("float32")
@@ -47,10 +37,10 @@ def _data(seed, n=64):
 
 
 def _watch(m, x, y, **kw):
-    keep = _Keep(m)
+    keep = KeepWeights(m, dtype=None)  # the weights' own float32 values: exact counts
     with tfhist_magic.watch(every=1, **kw) as rec:
         m.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False, callbacks=[keep])
-    keep.snaps.append([v.numpy() for v in m.trainable_variables])
+    keep.snaps.append(keep.now())
     return rec, keep.snaps
 
 

@@ -3,8 +3,9 @@
 Outside XLA, what a recorded update adds to its training step lives in its ring's own
 ``tf.function``\\ s (:mod:`._traced`: the sampled branch before the update, the update
 scalars of each group after it). Tracing them cost each new trace of the step about
-0.35 s CPU on a 15-tensor MLP and 1.7 s on a 267-tensor Transformer (2 CPU cores). Here they read every variable they touch as an *argument*: the ring's
-buffers, the first non-finite step, the origins' buffers and the model's weights. So one
+0.35 s CPU on a 15-tensor MLP and 1.7 s on a 267-tensor Transformer (2 CPU cores).
+Here they read every variable they touch as an *argument*: the ring's buffers, the
+first non-finite step, the origins' buffers and the model's weights. So one
 trace serves every watch whose update has the same structure: a cell run again, a fresh
 model of the same layers and shapes. Such a watch still pays the runtime's instantiation of
 its step, but no Python tracing for these functions. A new structure (other layers,

@@ -14,10 +14,12 @@ Outside XLA both are the ring's own ``tf.function``s (one call op in each traini
 that reaches it: Keras traces a step twice, and a new trace costs one op per recorded
 update, not the per-tensor work again), traced once per structure in a process and shared
 by later watches (:mod:`._shared`); under XLA and in the cross-replica merge they are
-inlined. Touches only the ring, the origins and the trace,
-and while an update runs the optimizer's own methods (:meth:`After.around`: its
-``update_step`` and weight decay, and its ``assign*`` for a weight measured as it is
-written), each undone when the update has been traced.
+inlined.
+
+Touches only the ring, the origins and the trace, and, while an update runs, the
+optimizer's own methods (:meth:`After.around`: its ``update_step`` and weight decay, and
+its ``assign*`` for a weight measured as it is written), each undone when the update has
+been traced.
 """
 
 from __future__ import annotations
