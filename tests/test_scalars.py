@@ -65,7 +65,7 @@ def _fit(m, x, y, every=1, epochs=1):
     keep = KeepWeights(m)
     with tfhist_magic.watch(every=every) as rec:
         m.fit(x, y, batch_size=BATCH, epochs=epochs, verbose=0, shuffle=False, callbacks=[keep])
-    keep.snaps.append([v.numpy().astype(np.float64) for v in m.trainable_variables])
+    keep.snaps.append(keep.now())
     return rec, keep.snaps
 
 
@@ -117,7 +117,7 @@ def test_sampled_steps_only_and_w0_kept_across_a_recompile(xy):
         m.fit(x, y, batch_size=BATCH, epochs=2, verbose=0, shuffle=False, callbacks=[keep])  # steps 0..9
         m.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
         m.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False, callbacks=[keep])  # steps 10..14
-    keep.snaps.append([v.numpy().astype(np.float64) for v in m.trainable_variables])
+    keep.snaps.append(keep.now())
     snaps = keep.snaps
     assert len(snaps) == 16
     for i, v in enumerate(m.trainable_variables):
@@ -310,12 +310,12 @@ def test_weights_of_one_shape_keep_their_own_scalars(xy):
     assert len({tuple(v.shape) for v in m.trainable_variables}) < len(names)  # shapes repeat
     keep = KeepWeights(m)
     with tfhist_magic.watch(every=1) as rec:
-        keep.snaps.append([v.numpy().astype(np.float64) for v in m.trainable_variables])
+        keep.snaps.append(keep.now())
         with tf.GradientTape() as tape:  # one eager update first: w0 is this step's read
             loss = tf.reduce_mean(tf.square(m(x[:BATCH]) - y[:BATCH]))
         m.optimizer.apply_gradients(zip(tape.gradient(loss, m.trainable_variables), m.trainable_variables))
         m.fit(x[BATCH:], y[BATCH:], batch_size=BATCH, epochs=1, verbose=0, shuffle=False, callbacks=[keep])
-    keep.snaps.append([v.numpy().astype(np.float64) for v in m.trainable_variables])
+    keep.snaps.append(keep.now())
     snaps = keep.snaps
     n = len(snaps) - 1
     square = [nm for nm, v in zip(names, m.trainable_variables) if tuple(v.shape) == (16, 16)]
@@ -356,7 +356,7 @@ def test_no_init_distance_keeps_no_copy_of_the_weights(xy, how):
     finally:
         _compat.buffer_variable = real
     assert orig is tf.Variable.__init__
-    keep.snaps.append([v.numpy().astype(np.float64) for v in m.trainable_variables])
+    keep.snaps.append(keep.now())
     assert rec.scalar_names("init_distance") == [] and "tfhist_w0" not in made
     names = [v.path for v in m.trainable_variables]
     assert rec.scalar_names("update_norm") == names

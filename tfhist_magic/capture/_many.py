@@ -281,7 +281,7 @@ def chunked_row(x, bins: int):
     finite = tf.math.is_finite(tf.reduce_sum(x))
 
     def masked_range():  # NaN or Inf somewhere (rare)
-        r = rare(("chunked_range", cd), _masked_range, [tf.TensorSpec([None], cd)], x)
+        r = rare(("chunked_range", cd, CHUNK), _masked_range, [tf.TensorSpec([None], cd)], x)
         return r[0], r[1]
 
     mn, mx = tf.cond(finite, lambda: (_f64(tf.reduce_min(x)), _f64(tf.reduce_max(x))), masked_range)
