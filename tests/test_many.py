@@ -3,7 +3,6 @@ the NumPy oracle, on the adversarial cases of test_ops: tensors binned a size cl
 a time, large ones on their own, sizes known or not when traced, probes and update
 scalars measured together."""
 
-import collections
 import ml_dtypes
 import numpy as np
 import pytest
@@ -191,7 +190,9 @@ def test_update_scalars_of_weights_above_a_chunk(monkeypatch):
 
     monkeypatch.setattr(_scalars, "LONG", _many.CHUNK)
     # traced afresh, so the spy below sees the trace (also when this test runs twice)
-    monkeypatch.setattr(_compat, "_CACHED", collections.OrderedDict((k, f) for k, f in _compat._CACHED.items() if k[0] != "update"))
+    for k, f in _compat.CACHED.items():
+        if k[0] == "update":
+            _compat.CACHED.drop(k, f)
     calls = []
     orig = _scalars._update_long
     monkeypatch.setattr(_scalars, "_update_long", lambda *a: calls.append(1) or orig(*a))
@@ -259,8 +260,9 @@ def test_tensors_above_a_chunk_are_binned_a_chunk_at_a_time():
 
 def test_cached_row_functions_keyed_by_the_thresholds_they_read(monkeypatch):
     """A row function traced with one ``CHUNK``/``SMALL_MAX`` is not served after they
-    change (its trace baked them in), and the cache keeps at most ``CACHED_MAX``."""
-    from tfhist_magic.capture import _compat
+    change (its trace baked them in), and the cache keeps at most its size, the most
+    recently used."""
+    from tfhist_magic.capture import _compat, _lru
 
     for make in (_many.grouped_fn, _many.large_fn):
         before = make(tf.float32, B)
@@ -271,8 +273,9 @@ def test_cached_row_functions_keyed_by_the_thresholds_they_read(monkeypatch):
         monkeypatch.setattr(_many, "SMALL_MAX", 1 << 10)
         assert make(tf.float32, B) is not before
         monkeypatch.undo()
-    monkeypatch.setattr(_compat, "CACHED_MAX", 3)
-    monkeypatch.setattr(_compat, "_CACHED", collections.OrderedDict())  # the suite's cache left as it was
+    monkeypatch.setattr(_compat, "CACHED", _lru.Lru(3))  # the suite's cache left as it was
     fns = [_compat.cached(("test", i), lambda x: x, [tf.TensorSpec([], tf.float32)]) for i in range(5)]
-    assert len(_compat._CACHED) == 3 and list(_compat._CACHED)[-1] == ("test", 4)
+    assert _compat.cached(("test", 2), None, None) is fns[2]  # a hit: now the most recently used
+    fns.append(_compat.cached(("test", 5), lambda x: x, [tf.TensorSpec([], tf.float32)]))
+    assert list(_compat.CACHED) == [("test", 4), ("test", 2), ("test", 5)]
     assert fns[4](tf.constant(2.0)).numpy() == 2.0

@@ -56,7 +56,7 @@ def _tape_grads(weights, xb, yb):
 def _traces() -> dict:
     """kind of shared function ("record", "after") -> traces made, over the cache."""
     out: dict = {}
-    for key, fn in _shared._SHARED.items():
+    for key, fn in _shared.SHARED.items():
         out[key[0]] = out.get(key[0], 0) + fn.fn.experimental_get_tracing_count()
         assert not fn.leaked, key
     return out
@@ -123,7 +123,7 @@ def test_other_shapes_trace_their_own_and_record_their_own_values(init_distance)
         rec, snaps = _watch(m, x, y, init_distance=init_distance)
         _check_own_values(m, rec, snaps, x, y, init_distance)
     assert _traces() == {"record": 3, "after": 3}
-    assert [fn.fn.experimental_get_tracing_count() for fn in _shared._SHARED.values()] == [1] * 6  # one key each
+    assert [fn.fn.experimental_get_tracing_count() for _, fn in _shared.SHARED.items()] == [1] * 6  # one key each
 
 
 def test_a_trace_that_captures_what_it_was_not_handed_is_never_shared(monkeypatch):
@@ -158,7 +158,7 @@ def test_a_trace_that_captures_what_it_was_not_handed_is_never_shared(monkeypatc
     rec, snaps = _watch(second, x, y)
     _check_own_values(second, rec, snaps, x, y)
     assert [k[0] for k in _shared._LEAKED] == ["record"]
-    assert [k[0] for k in _shared._SHARED] == ["after"]
+    assert [k[0] for k in _shared.SHARED] == ["after"]
     assert _traces() == {"after": 1}
 
 
@@ -211,7 +211,7 @@ def test_variables_that_cannot_be_handed_on_keep_functions_of_their_watch():
             m.fit(x, y, batch_size=BATCH, epochs=1, verbose=0, shuffle=False)
     finally:
         tf_keras.mixed_precision.set_global_policy("float32")
-    assert not _shared._SHARED
+    assert not len(_shared.SHARED)
     s = rec.series("weights", rec.names("weights")[0])
     want = H.reference_row(w0, rec.bins)
     np.testing.assert_array_equal(s.counts[0], want[: rec.bins].astype(np.int64))

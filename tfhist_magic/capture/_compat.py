@@ -35,7 +35,6 @@ new release, this module is the one to change.
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import dataclasses
 import functools
@@ -54,6 +53,8 @@ from tensorflow.python.framework import ops as _ops
 from tensorflow.python.ops import control_flow_util as _cfu
 from tensorflow.python.ops import resource_variable_ops as _rvo
 from tensorflow.python.util import nest as _nest
+
+from . import _lru
 
 __all__ = [
     "Function",
@@ -193,25 +194,15 @@ def cached_function(body, input_signature):
     return mark_own(_pf.function(with_shared_constants(body), input_signature=input_signature, autograph=False, experimental_attributes=NOINLINE))
 
 
-#: The package's cached row functions, the most recently used last (at most
-#: :data:`CACHED_MAX`: a few per compute dtype and bin count in practice).
-_CACHED: collections.OrderedDict = collections.OrderedDict()
-_CACHED_LOCK = threading.Lock()
-CACHED_MAX = 64
+#: The package's cached row functions (a few per compute dtype and bin count in practice).
+CACHED = _lru.Lru(64)
 
 
 def cached(key, body, input_signature):
     """The process-wide :func:`cached_function` of ``body`` under ``key`` (made on first
     use): one cache for the package's row functions, keyed by what their body depends on
     (the module thresholds it reads while it traces included)."""
-    with _CACHED_LOCK:
-        fn = _CACHED.get(key)
-        if fn is None:
-            fn = _CACHED[key] = cached_function(body, input_signature)
-        _CACHED.move_to_end(key)
-        while len(_CACHED) > CACHED_MAX:
-            _CACHED.popitem(last=False)
-        return fn
+    return CACHED.get(key, lambda: cached_function(body, input_signature))
 
 
 def op_order(op) -> int:

@@ -21,18 +21,15 @@ again; the rings that hold it trace functions of their own instead.
 
 from __future__ import annotations
 
-import collections
 import threading
 
 import tensorflow as tf
 
 from . import _compat, _many, _ops, _scalars
+from ._lru import Lru
 from ._update import own_function
 
 __all__ = ["State", "Shared", "LEAKED", "shared", "own_or_shared", "clear", "knobs"]
-
-#: Shared functions kept at once (least recently used dropped first).
-MAX_SHARED = 32
 
 
 class State:
@@ -130,32 +127,23 @@ def _captured_others(graph, variables) -> bool:
     return any(id(outer) not in mine for outer, _ in graph.captures)
 
 
-_SHARED: collections.OrderedDict = collections.OrderedDict()
+#: The shared functions (least recently used dropped first).
+SHARED = Lru(32)
 _LEAKED: set = set()  # keys whose trace captured what it was not handed: never shared
-_LOCK = threading.Lock()
 
 
 def shared(key) -> Shared | None:
     """The process's shared function under ``key`` (made on first use); None for a key
     whose trace was found to capture what it was not handed."""
-    with _LOCK:
-        if key in _LEAKED:
-            return None
-        fn = _SHARED.get(key)
-        if fn is None:
-            fn = _SHARED[key] = Shared(key)
-        _SHARED.move_to_end(key)
-        while len(_SHARED) > MAX_SHARED:
-            _SHARED.popitem(last=False)
-        return fn
+    with SHARED.lock:
+        return None if key in _LEAKED else SHARED.get(key, lambda: Shared(key))
 
 
 def _forget(sh: Shared) -> None:
     """Drop ``sh``, which captured what it was not handed, and never share its key again."""
-    with _LOCK:
+    with SHARED.lock:
         _LEAKED.add(sh.key)
-        if _SHARED.get(sh.key) is sh:
-            del _SHARED[sh.key]
+        SHARED.drop(sh.key, sh)
 
 
 def _spec(v) -> tuple:
@@ -163,31 +151,37 @@ def _spec(v) -> tuple:
     return (None if shape.rank is None else tuple(shape.as_list()), tf.as_dtype(v.dtype).name, bool(v.trainable))
 
 
-def own_or_shared(body, state: State, key):
-    """``body`` as a callable for a ring: the shared function under ``key`` (beside the
-    variables' shapes, dtypes and trainability, which the trace bakes in) called with
-    ``state``'s variables; a ``tf.function`` of this ring's own where that function
-    captured what it was not handed."""
-    held = [shared(key + (tuple(_spec(v) for v in state.vars), knobs()))]
-    own = []
+class _OwnOrShared:
+    """``body`` as a callable for a ring: the shared function it was handed, called with
+    ``state``'s variables, until that function turns out to have captured what it was not
+    handed; from then on a ``tf.function`` of this ring's own."""
 
-    def call(*args):
-        if held[0] is not None:
-            out = held[0].call(body, state, *args)
+    def __init__(self, body, state: State, fn: Shared | None):
+        self.body, self.state, self.shared = body, state, fn
+        self.own = None
+
+    def __call__(self, *args):
+        if self.shared is not None:
+            out = self.shared.call(self.body, self.state, *args)
             if out is not LEAKED:
                 return out
-            held[0] = None  # let the leaked function go
-        if not own:
-            own.append(own_function(body))
-        return own[0](*args)
+            self.shared = None  # let the leaked function go
+        if self.own is None:
+            self.own = own_function(self.body)
+        return self.own(*args)
 
-    return call
+
+def own_or_shared(body, state: State, key) -> _OwnOrShared:
+    """``body`` as a callable for a ring: the shared function under ``key`` (beside the
+    variables' shapes, dtypes and trainability, which the trace bakes in), or the ring's
+    own where that function captured what it was not handed."""
+    return _OwnOrShared(body, state, shared(key + (tuple(_spec(v) for v in state.vars), knobs())))
 
 
 def clear() -> None:
     """Forget every shared function (the next watch of each structure traces again)."""
-    with _LOCK:
-        _SHARED.clear()
+    with SHARED.lock:
+        SHARED.clear()
         _LEAKED.clear()
 
 
