@@ -5,6 +5,7 @@
     python bench/bench.py --workloads mirrored --arms plain,default,every1   # on its own
     python bench/bench.py --backend jax        # Keras 3 on JAX: plain, default, every=1
     python bench/bench.py --backend jax --workloads transformer --rounds 3   # 267 series
+    python bench/bench.py --backend jax --compiles --workloads transformer    # JAX's compiles, by phase
 
 Method: every round builds a fresh, identically seeded model per arm (so each arm pays
 its own trace), the arms run one after the other in a fixed rotation, and the figure
@@ -399,6 +400,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-extras", action="store_true", help="skip the storage and %%load_ext checks")
     ap.add_argument("--no-breakdown", action="store_true", help="skip the per-batch cost breakdown")
     ap.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow", help="Keras 3's backend (jax: the Keras workloads, arms plain, default, every1)")
+    ap.add_argument("--compiles", action="store_true", help="with --backend jax: one fit per arm (plain, a first watch, a second watch), JAX's compile time by phase")
     args = ap.parse_args(argv)
     arms = args.arms.split(",")
     if "plain" not in arms:
@@ -458,6 +460,8 @@ def _main_jax(args, arms) -> int:
         raise SystemExit("--backend jax: Keras was imported before with another backend")
     arms = [a for a in arms if a in JAX_ARMS] if args.arms != ",".join(ALL_ARMS) else list(JAX_ARMS)
     names = [n for n in args.workloads.split(",") if n in JAX_WORKLOADS] or ["mlp"]
+    if args.compiles:
+        return _jax_compiles(names)
     print(f"tfhist_magic bench: Keras {keras.__version__} on JAX {jax.__version__} ({jax.default_backend()}), {os.cpu_count()} CPUs, {args.rounds} rounds, median of per-round ratios")
     for name in names:
         wl = WORKLOADS[name]
@@ -469,6 +473,50 @@ def _main_jax(args, arms) -> int:
         if "cold" in info:
             print(f"First watch in a fresh process: {info['cold'][0]:.2f} CPU s, {info['cold'][1]:.2f} wall s")
     print(f"Host peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    return 0
+
+
+#: JAX's compile events (``jax.monitoring``), as the table names them.
+_COMPILE_EVENTS = {"jaxpr_trace_duration": "trace", "jaxpr_to_mlir_module_duration": "lower", "backend_compile_duration": "compile"}
+
+
+def _jax_compiles(names) -> int:
+    """One epoch per arm in this process, in order: plain, a first watch, a second watch
+    of a fresh model of the same structure (what a cell run again pays), and plain again.
+    Beside each arm's CPU and wall seconds, JAX's own compile events summed by phase and
+    the number of backend compiles: where a watch's extra first-fit cost goes."""
+    import jax
+    from jax import monitoring
+
+    import tfhist_magic
+
+    events: dict = {}
+
+    def on(event, secs, **_):
+        phase = _COMPILE_EVENTS.get(event.rsplit("/", 1)[-1])
+        if phase:
+            events[phase] = events.get(phase, 0.0) + secs
+            events["n " + phase] = events.get("n " + phase, 0) + 1
+
+    monitoring.register_event_duration_secs_listener(on)
+    print(f"tfhist_magic bench --compiles: JAX {jax.__version__} ({jax.default_backend()}), {os.cpu_count()} CPUs, one epoch per arm, in this order")
+    for name in names:
+        wl = WORKLOADS[name]
+        x, y = _data(wl["kind"], wl["n"])
+        print(f"\n## {name} (JAX): {wl['n']} examples, batch {wl['batch']}, 1 epoch\n| arm | CPU s | wall s | trace s | lower s | compile s | compiles |\n|---|---|---|---|---|---|---|")
+        for arm in ("plain", "first watch", "second watch", "plain again"):
+            m = _model(wl["kind"])
+            events.clear()
+            c, w = time.process_time(), time.perf_counter()
+            if arm.startswith("plain"):
+                m.fit(x, y, batch_size=wl["batch"], epochs=1, verbose=0, shuffle=False)
+            else:
+                with tfhist_magic.watch():
+                    m.fit(x, y, batch_size=wl["batch"], epochs=1, verbose=0, shuffle=False)
+            c, w = time.process_time() - c, time.perf_counter() - w
+            ph = [events.get(k, 0.0) for k in ("trace", "lower", "compile")]
+            print(f"| {arm} | {c:.2f} | {w:.2f} | {ph[0]:.2f} | {ph[1]:.2f} | {ph[2]:.2f} | {events.get('n compile', 0)} |", flush=True)
+            del m
     return 0
 
 
