@@ -225,7 +225,7 @@ def test_rows_computed_now_on_the_host_are_the_devices(name, monkeypatch):
     """The exit and ``%tfhist`` take small sets of rows from NumPy: they must be the rows
     the compiled computation gives for the same array, subnormals flushed as a CPU step
     flushes them (the oracle's statistics aside)."""
-    from tfhist_magic.capture import _jax_engine as E
+    from tfhist_magic.capture import _jax_rows as E
 
     values = _cases()[name]
     with J.x64():  # float64 stays float64
@@ -243,7 +243,7 @@ def test_complex_arrays_are_binned_and_named_as_their_magnitudes():
     """As on TensorFlow (tests/test_ops.py): complex128 binned and named float64."""
     from test_ops import _complex_cases
 
-    from tfhist_magic.capture import _jax_engine as E
+    from tfhist_magic.capture import _jax_rows as E
 
     for z in _complex_cases():
         with J.x64():

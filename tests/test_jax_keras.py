@@ -134,11 +134,12 @@ def test_fit_step0_and_final_against_the_oracles(data):
 def test_the_exits_rows_of_the_trained_weights_on_the_host_and_on_the_device(data, monkeypatch, where):
     """The final weights' rows at the exit: NumPy's below ``HOST_ROWS_MAX`` values, else
     one compiled computation, kept across watches (each clears JAX's caches)."""
-    from tfhist_magic.capture import _jax_engine as E
+    from tfhist_magic.capture import _jax_rows as E
+    from tfhist_magic.capture._lru import Lru
 
     if where == "device":
         monkeypatch.setattr(E, "HOST_ROWS_MAX", 0)
-        monkeypatch.setattr(E, "_COMPILED", {})
+        monkeypatch.setattr(E, "_COMPILED", Lru(8))
     x, y = data
     kept = []
     for seed in (0, 1):
@@ -149,7 +150,7 @@ def test_the_exits_rows_of_the_trained_weights_on_the_host_and_on_the_device(dat
             s = rec.series("weights", n)
             np.testing.assert_array_equal(s.steps, [0, 2])  # step 0 sampled, the exit after 2 updates
             exact(s.rows[-1], v)
-        kept.append(list(E._COMPILED.values()))
+        kept.append([run for key, run in E._COMPILED.items() if key[0] != "recording"])
     if where == "device":
         assert len(kept[0]) == 1 and kept[1][0] is kept[0][0]  # compiled once for both watches
 
@@ -185,6 +186,25 @@ def test_no_init_distance_keeps_no_w0(data):
     assert steps.tolist() == [0, 2, 4, 6] and (norm > 0).all()
 
 
+def test_fit_under_a_keras_distribution(data):
+    """Under ``keras.distribution`` Keras jits its step with ``out_shardings`` for its
+    ``(logs, state)``: the recording step, which returns more, still records exactly."""
+    x, y = data
+    m = make()
+    w0 = values(m)
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
+    try:
+        with tfhist_magic.watch(m, every=2) as rec:
+            m.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    finally:
+        keras.distribution.set_distribution(None)
+    for n, v in zip(rec.names("weights"), w0):
+        s = rec.series("weights", n)
+        np.testing.assert_array_equal(s.steps, [0, 2, 4])
+        exact(s.rows[0], v)
+    assert len(rec.names("activations")) == 2
+
+
 def test_train_on_batch_and_one_timeline_across_fits(data):
     x, y = data
     m = make()
@@ -196,9 +216,10 @@ def test_train_on_batch_and_one_timeline_across_fits(data):
     exact(rec.series("weights", rec.names("weights")[0]).rows[-1], values(m)[0])
 
 
-def test_custom_loop_over_stateless_call_inside_jit(data):
-    x, y = data
-    m = make(opt=keras.optimizers.Adam(0.01))
+def _custom_loop(m, x, y):
+    """Four steps of a user's own ``jax.jit`` loop over ``stateless_call`` /
+    ``stateless_apply`` (traced once before the watch), watched with ``every=1``:
+    ``(recording, the gradients of each step from jax.grad)``, then one step after it."""
     opt = m.optimizer
     opt.build(m.trainable_variables)
     ntv = [v.value for v in m.non_trainable_variables]
@@ -220,15 +241,20 @@ def test_custom_loop_over_stateless_call_inside_jit(data):
         for i in range(4):
             grads.append(jax.grad(loss)(tv, x[16 * i : 16 * i + 16], y[16 * i : 16 * i + 16]))
             tv, ov = step(tv, ov, x[16 * i : 16 * i + 16], y[16 * i : 16 * i + 16])
+    n = len(rec)
+    step(tv, ov, x[:16], y[:16])  # after the watch the same jitted step runs plainly
+    assert len(rec) == n  # nothing recorded, nothing patched
+    return rec, grads
+
+
+def test_custom_loop_over_stateless_call_inside_jit(data):
+    x, y = data
+    rec, grads = _custom_loop(make(opt=keras.optimizers.Adam(0.01)), x, y)
     names = rec.names("grads")
     for i in range(4):
         exact(rec.series("grads", names[0]).rows[i], np.asarray(grads[i][0]))
     np.testing.assert_array_equal(rec.series("weights", names[0]).steps, [0, 1, 2, 3])
     assert rec.names("activations") == [names[0].rsplit("/", 1)[0], names[2].rsplit("/", 1)[0]]
-    # after the watch the same jitted step runs plainly: nothing recorded, nothing patched
-    n = len(rec)
-    step(tv, ov, x[:16], y[:16])
-    assert len(rec) == n
 
 
 def test_nan_in_a_batch_is_recorded_in_full_and_named(data):
@@ -257,17 +283,32 @@ def test_nan_in_a_batch_is_recorded_in_full_and_named(data):
 
 
 def test_the_distance_from_the_start_is_the_same_a_weight_a_callback(data, monkeypatch):
-    """The weights reach the host for their distance from w0 in packs (at most ``_PACK``
-    values a callback, else one weight): one pack, or one callback a weight, gives the
-    same distances, each ``||w - w0||`` of the weights the step read."""
+    """``fit``'s recording step hands the weights it read out, and the host measures each
+    ``||w - w0||``: a plain ``fit``'s weights (bit-identical) give the same. A jitted loop
+    of the user's sends them to the host in packs (at most ``_PACK`` values a callback,
+    else one weight): one pack, or one callback a weight, gives the same distances."""
     from tfhist_magic.capture import _jax_engine as E
 
+    x, y = data
+    m = make(name="fit")
+    with tfhist_magic.watch(m, every=1) as rec:
+        m.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    read = [values(make(name="plain0"))]  # the weights each step read: a plain fit's over the batches before it
+    for k in (1, 2, 3):
+        plain = make(name=f"plain{k}")
+        plain.fit(x[: 16 * k], y[: 16 * k], batch_size=16, epochs=1, verbose=0, shuffle=False)
+        read.append(values(plain))
+    for i, n in enumerate(rec.names("weights")):
+        steps, dist = rec.scalar("init_distance", n)
+        want = [np.linalg.norm(r[i].astype(np.float64) - read[0][i]) for r in read[:4]]
+        np.testing.assert_array_equal(steps, [0, 1, 2, 3])
+        np.testing.assert_allclose(dist, want, rtol=1e-12)
+        assert dist[0] == 0 and (dist[1:] > 0).all()
     got = []
     for pack in (E._PACK, 1):
         monkeypatch.setattr(E, "_PACK", pack)
-        m = make(name=f"pack{pack}")
-        with tfhist_magic.watch(m, every=1) as rec:
-            m.fit(*data, batch_size=16, epochs=1, verbose=0, shuffle=False)
+        m = make(name=f"pack{pack}", opt=keras.optimizers.Adam(0.01))
+        rec, _ = _custom_loop(m, x, y)
         got.append({n: rec.scalar("init_distance", n) for n in rec.names("weights")})
     assert [len(g) for g in got] == [4, 4]
     for (steps, a), (steps1, b) in zip(got[0].values(), got[1].values()):

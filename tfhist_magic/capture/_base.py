@@ -15,6 +15,7 @@ the JAX path imports this module without TensorFlow.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import weakref
@@ -27,7 +28,7 @@ from ..constants import KINDS
 from ..health import is_weight_matrix
 from ._patch import Patches
 
-__all__ = ["BaseEngine", "Forward", "Naming", "Phase", "Timeline", "bounded", "deliver_snapshot", "now_block", "ratio_of", "MAX_ROOTS"]
+__all__ = ["BaseEngine", "Forward", "Naming", "Phase", "Timeline", "bounded", "deliver_snapshot", "now_block", "ratio_of", "record_now", "rows_now", "MAX_ROOTS"]
 
 #: Outermost layer calls kept per graph while no update takes them.
 MAX_ROOTS = 8
@@ -489,6 +490,24 @@ def host_rows(arrays, bins: int, flush: bool = False) -> np.ndarray:
     compile or instantiate (docs/performance.md)."""
     rows = [H.reference_row(a, bins, flush) for a in arrays]
     return np.stack(rows) if rows else np.zeros((0, bins + H.EXTRA))
+
+
+def rows_now(arrays, bins: int, *, host_max: int, on_cpu, on_device) -> np.ndarray:
+    """``[T, bins + 10]``: the rows of ``arrays`` computed now, for either backend: from
+    NumPy (:func:`host_rows`) up to ``host_max`` values in all, subnormals flushed where
+    every array lies on a CPU (``on_cpu(a)``), as a CPU step flushes them (XLA on a GPU
+    does not); else ``on_device(arrays, bins)``, the backend's device computation."""
+    if sum(math.prod(a.shape) for a in arrays) <= host_max:
+        return host_rows([np.asarray(a) for a in arrays], bins, flush=all(on_cpu(a) for a in arrays))
+    return on_device(arrays, bins)
+
+
+def record_now(rec, kind: str, names: list, values: list, step: int, rows_now) -> None:
+    """The rows of ``values`` computed now (``rows_now(values, bins) -> (rows, dtypes)``),
+    delivered to ``rec`` as ``kind`` at ``step``."""
+    if names:
+        rows, dtypes = rows_now(values, rec.bins)
+        deliver(rec, now_block(kind, names, rows, dtypes, step))
 
 
 def deliver_snapshot(rec, model: str, vnames, parts, rows_now) -> None:

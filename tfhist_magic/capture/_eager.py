@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..block import Block, deliver
-from ._base import host_rows, now_block
+from . import _base
 from ._ops import PROBE_COLUMNS, compute_dtype, snapshot_rows
 from ._rule import prepare
 from ._scalars import update_scalars
@@ -37,21 +37,18 @@ HOST_ROWS_MAX = 2 * 2**20
 
 
 def rows_now(tensors, bins: int) -> tuple[np.ndarray, list[str]]:
-    """``([T, bins + 10], dtypes)`` of ``tensors`` (eager) computed now: with NumPy up to
-    :data:`HOST_ROWS_MAX` values, subnormals flushed where the values lie on a CPU (whose
-    kernels flush them; XLA on a GPU does not), else on the device."""
+    """``([T, bins + 10], dtypes)`` of ``tensors`` (eager) computed now
+    (:func:`._base.rows_now`): with NumPy up to :data:`HOST_ROWS_MAX` values, else on the
+    device with the cached row functions."""
     dtypes = [compute_dtype(tf.as_dtype(t.dtype)).name for t in tensors]  # as a step names them
     flat = [prepare(t) for t in tensors]
-    if sum(t.shape.num_elements() for t in flat) <= HOST_ROWS_MAX:
-        return host_rows([t.numpy() for t in flat], bins, flush=all("CPU" in t.device for t in flat)), dtypes
-    return snapshot_rows(flat, bins).numpy(), dtypes
+    on_cpu = lambda t: "CPU" in t.device  # noqa: E731
+    return _base.rows_now(flat, bins, host_max=HOST_ROWS_MAX, on_cpu=on_cpu, on_device=lambda ts, b: snapshot_rows(ts, b).numpy()), dtypes
 
 
 def record_now(rec, kind: str, names: list, tensors: list, step: int) -> None:
     """Compute the rows of ``tensors`` now and deliver them to ``rec`` at ``step``."""
-    if names:
-        rows, dtypes = rows_now(tensors, rec.bins)
-        deliver(rec, now_block(kind, names, rows, dtypes, step))
+    _base.record_now(rec, kind, names, tensors, step, rows_now)
 
 
 class EagerChecks:

@@ -59,10 +59,11 @@ from jax import pure_callback
 from ..block import Block, deliver
 from ..recording import Recording
 from . import _jnp as J
-from ._base import BaseEngine, Phase, host_rows, now_block, ratio_of
+from ._base import BaseEngine, Phase, ratio_of
+from ._jax_rows import computed, record_now, recording
 from ._jax_traces import Traces
 
-__all__ = ["JaxEngine", "record_now", "rows_now", "model_vars", "optimizer_variables", "path_name", "BaseOptimizer"]
+__all__ = ["JaxEngine", "model_vars", "optimizer_variables", "path_name", "BaseOptimizer"]
 
 # -- _private: the JAX and Keras internals used, in one place ------------------------------
 from jax._src import core as _core  # noqa: E402
@@ -280,10 +281,13 @@ class JaxEngine(BaseEngine):
             return jax.lax.cond(J.all_finite(plan.grads), lambda: jnp.asarray(False), bad)
 
     def after_update(self, plan: _Plan) -> None:
-        """Once the update ran (still in its trace): the sampled branch (see the module doc)."""
+        """Once the update ran (still in its trace): the sampled branch (see the module doc),
+        or, in a recording step of :class:`~.jax_keras.Split` (where the update is traced
+        in the step's own trace), its tensors handed out as the step's outputs."""
         names, tensors = plan.names, plan.tensors
         afters = [v.value for v in plan.variables] if "weights" in names else []
         group = self._group(plan.opt, plan.label, names, self._dtypes(tensors, names))
+        split = getattr(self._local, "split", None)
         if plan.kept is not None:  # lean: the weights after the first non-finite step, to the host
             with J.x64():
                 after = functools.partial(self._kept_after, group)
@@ -291,31 +295,53 @@ class JaxEngine(BaseEngine):
             it = plan.opt.iterations  # what the step returns depends on it (max(n, -1 or 0) = n)
             it.assign(jnp.maximum(it.value, done.astype(it.value.dtype) - 1))
             return
-        ratio = self._ratio(names, tensors)
+        meta = self._meta(group, plan)
+        flat = [t for k in names for t in tensors[k]]
         with J.x64():
             step = plan.step
             ok = J.all_finite(plan.grads)
+            if split is not None and split.hands_out():
+                split.handed.append((meta, (step, ok, flat, afters)))
+                return
             forced = jax.lax.cond(ok, lambda: jnp.asarray(False), lambda: io_callback(functools.partial(self._first_bad, group), jax.ShapeDtypeStruct((), jnp.bool_), step))
             take = (step % self.every == 0) | forced
 
             def sampled():
-                rows = J.rows([t for k in names for t in tensors[k]], self.bins)
-                cols = [jnp.full((len(names[k]), J.UPDATE_COLUMNS), np.nan) for k in names]
-                at = list(names)
-                if "activations" in names:
-                    p = J.probes(tensors["activations"], plan.kinds_of)
-                    cols[at.index("activations")] = jnp.concatenate([p, jnp.full((p.shape[0], 1), np.nan)], 1)
+                rows, cols = computed(flat, afters, *meta[1:4], self.bins)
                 first, rest = ([], []), []
-                if afters:
-                    cols[at.index("weights")] = J.update_scalars(afters, tensors["weights"], ratio)
-                    if self.init_distance:
-                        first, rest = self._send_befores(group, plan.variables, step, tensors["weights"])
+                if afters and self.init_distance:
+                    first, rest = self._send_befores(group, plan.variables, step, tensors["weights"])
                 # the first pack of weights with the rows; ``rest``: the others' callbacks ran
                 # before this one (a data dependency)
                 receive = functools.partial(self._receive, group, first[0], [id(plan.variables[i]) for i in first[0]])
-                io_callback(receive, None, step, rows, jnp.concatenate(cols, 0), *first[1], *rest)
+                io_callback(receive, None, step, rows, cols, *first[1], *rest)
 
             jax.lax.cond(take, sampled, lambda: None)
+
+    def _meta(self, group: _Group, plan: _Plan) -> tuple:
+        """What the host needs to record an update's handed-out tensors: ``(group, layout,
+        kinds_of, ratio, keys)`` (keys: the weights' origins, when measured)."""
+        layout = tuple((k, len(v)) for k, v in plan.names.items())
+        keys = [id(v) for v in plan.variables] if "weights" in plan.names and self.init_distance else []
+        return group, layout, tuple(plan.kinds_of), tuple(self._ratio(plan.names, plan.tensors)), keys
+
+    def handed(self, meta: tuple, values: tuple) -> None:
+        """A recording step's handed-out tensors of one update (on the training thread):
+        recorded when the step is sampled or the first non-finite one, their rows, probes
+        and update scalars computed by :func:`._jax_rows.recording` (compiled once per
+        structure in the process), the distances from w0 on the host."""
+        group, layout, kinds_of, ratio, keys = meta
+        step, ok, flat, afters = values
+        step = int(step)
+        forced = not bool(ok) and bool(self._first_bad(group, step))
+        if self.closed or not (step % self.every == 0 or forced):
+            return
+        rows, cols = recording(flat, afters, layout, kinds_of, ratio, self.bins)
+        cols = np.array(cols)
+        if keys:
+            at = self._weights_at(group)
+            cols[at : at + len(keys), 2] = [self._from_start(k, step, np.asarray(b)) for k, b in zip(keys, flat[at:])]
+        self._pend(group, step, rows, cols)
 
     @staticmethod
     def _dtypes(tensors, names) -> dict:
@@ -390,23 +416,22 @@ class JaxEngine(BaseEngine):
 
     def _complete(self, group: _Group, raw) -> tuple:
         """A lean step's kept tensors as a pending row set, computed now (training thread),
-        by the same functions as in the step; the update scalars from the weights kept
-        before and after its update."""
+        by the same computation as a recording step's; the update scalars from the weights
+        kept before and after its update."""
         step, wall, (kinds_of, ratio, keys), values, afters = raw
-        rows, _ = rows_now(values, self.bins)
-        names, at, cols = group.names, 0, []
-        with J.x64():
-            for kind, ns in names.items():
-                part, col = values[at : at + len(ns)], np.full((len(ns), J.UPDATE_COLUMNS), np.nan)
-                if kind == "activations":
-                    col[:, : J.PROBE_COLUMNS] = np.asarray(J.probes([jnp.asarray(v) for v in part], kinds_of))
-                elif kind == "weights" and afters:
-                    col = np.array(J.update_scalars([jnp.asarray(a) for a in afters], [jnp.asarray(b) for b in part], ratio))
-                    if self.init_distance:
-                        col[:, 2] = [self._from_start(k, step, b) for k, b in zip(keys, part)]
-                cols.append(col)
-                at += len(ns)
-        return step, wall, rows, np.concatenate(cols, 0)
+        layout = tuple((k, len(v)) for k, v in group.names.items())
+        rows, cols = recording(values, afters or [], layout, tuple(kinds_of), tuple(ratio), self.bins)
+        cols = np.array(cols)
+        if afters and self.init_distance:
+            at = self._weights_at(group)
+            cols[at : at + len(keys), 2] = [self._from_start(k, step, b) for k, b in zip(keys, values[at:])]
+        return step, wall, np.asarray(rows), cols
+
+    @staticmethod
+    def _weights_at(group: _Group) -> int:
+        """Where the weights' rows start among ``group``'s."""
+        kinds = list(group.names)
+        return sum(len(group.names[k]) for k in kinds[: kinds.index("weights")])
 
     def _receive(self, group: _Group, idx, keys, step, rows, cols, *more) -> None:
         """A sampled step's rows, on the host (in JAX's callback thread), with its weights'
@@ -419,12 +444,14 @@ class JaxEngine(BaseEngine):
         cols = np.array(cols)
         if idx:
             self._distance_of(group, idx, keys, step, *more[: len(idx)])
-        with self._lock:
-            if idx:
-                kinds = list(group.names)
-                at = sum(len(group.names[k]) for k in kinds[: kinds.index("weights")])
-                n = len(group.names["weights"])
+            at, n = self._weights_at(group), len(group.names["weights"])
+            with self._lock:
                 cols[at : at + n, 2] = [group.distances.pop((int(step), i)) for i in range(n)]
+        self._pend(group, step, rows, cols)
+
+    def _pend(self, group: _Group, step, rows, cols) -> None:
+        """Keep a sampled step's rows for :meth:`flush` (at once past :data:`_MAX_PENDING`)."""
+        with self._lock:
             group.pending.append((int(step), time.time(), np.asarray(rows), cols))
             full = len(group.pending) >= _MAX_PENDING and group.raw is None
         if full:
@@ -479,51 +506,3 @@ def _distance(b: np.ndarray, o: np.ndarray, chunk: int = 1 << 16) -> float:
         d = b[i : i + chunk].astype(np.float64) - o[i : i + chunk]
         total += float(np.einsum("i,i->", d, d))
     return float(np.sqrt(total))
-
-
-#: Rows computed now (the final weights at the watch's exit, ``%tfhist model``, a lean
-#: step's kept non-finite step) of at most this many values in all come from NumPy
-#: (:func:`~tfhist_magic.histogram.reference_row`, the contract's oracle): about 85 ns a
-#: value on a CPU core, where compiling the device computation costs ~0.9 s of CPU
-#: whatever the shapes (then ~5 ns a value; one-off measurements, docs/performance.md).
-#: The two cross near 10M values.
-HOST_ROWS_MAX = 8 * 2**20
-#: The device computations for larger sets, compiled ahead of time and kept here (by
-#: shapes, dtypes and bins): each watch traces in a context of its own
-#: (:mod:`._jax_traces`), where a ``jax.jit`` cache would miss, so the next watch of the
-#: same model does not compile them again.
-_COMPILED: dict = {}
-_COMPILED_MAX = 8
-
-
-def rows_now(values, bins: int) -> tuple[np.ndarray, list[str]]:
-    """``([T, bins + 10], dtypes)`` of ``values`` computed now: with NumPy up to
-    :data:`HOST_ROWS_MAX` values, subnormals flushed to signed zeros where the values lie
-    on a CPU (as a CPU step flushes them; XLA on a GPU does not), else in one compiled
-    device computation."""
-    dtypes = [J.compute_dtype(v.dtype).name for v in values]
-    if sum(int(np.size(v)) for v in values) <= HOST_ROWS_MAX:  # NumPy values stay on the host
-        return host_rows([np.asarray(v) for v in values], bins, flush=all(_platform(v) == "cpu" for v in values)), dtypes
-    with J.x64():
-        arrays = [jnp.asarray(v) for v in values]
-        key = (bins, tuple((a.shape, a.dtype.name) for a in arrays))
-        run = _COMPILED.pop(key, None) or jax.jit(J.rows, static_argnums=1).lower(arrays, bins).compile()
-        _COMPILED[key] = run  # the most recently used last
-        while len(_COMPILED) > _COMPILED_MAX:
-            _COMPILED.pop(next(iter(_COMPILED)))
-        return np.asarray(run(arrays)), dtypes
-
-
-def _platform(value) -> str:
-    """Where ``value`` would be computed: its devices' platform (a ``jax.Array``), else
-    the default backend's (a NumPy array goes there)."""
-    devices = getattr(value, "devices", None)
-    platforms = {d.platform for d in devices()} if callable(devices) else {jax.default_backend()}
-    return platforms.pop() if len(platforms) == 1 else "mixed"
-
-
-def record_now(rec: Recording, kind: str, names: list, values: list, step: int) -> None:
-    """The rows of ``values`` computed now, delivered to ``rec`` at ``step``."""
-    if names:
-        rows, dtypes = rows_now(values, rec.bins)
-        deliver(rec, now_block(kind, names, rows, dtypes, step))

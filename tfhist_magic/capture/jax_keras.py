@@ -28,7 +28,8 @@ from ..recording import Recording
 from ..watcher import built_under
 from . import _install
 from ._base import deliver_snapshot
-from ._jax_engine import BaseOptimizer, JaxEngine, model_vars, optimizer_variables, path_name, rows_now
+from ._jax_engine import BaseOptimizer, JaxEngine, _current_trace, model_vars, optimizer_variables, path_name
+from ._jax_rows import rows_now
 
 # -- _private: Keras' JAX trainer jits its train step through this module's ``jit`` --------
 from keras.src.backend.jax import trainer as _trainer  # noqa: E402
@@ -96,7 +97,12 @@ class Split:
         self.engine, self.model = engine, model
         self.phases: list = []  # the phases the traces' updates took
         self.lean_now = False
-        self.full, self.lean = jit(self._traced(fn, False), **kw), jit(self._traced(fn, True), **kw)
+        self.handed: list = []  # while the recording step traces: (meta, values) of each update
+        self._top = None  # the recording step's own trace, while it traces
+        self._metas: dict = {}  # a recording step's trace -> the metas of what it hands out
+        shardings = kw.get("out_shardings")  # Keras' (logs, state) under a distribution
+        full_kw = kw if shardings is None else dict(kw, out_shardings=(shardings, None))
+        self.full, self.lean = jit(self._traced(fn, False), **full_kw), jit(self._traced(fn, True), **kw)
         self._last = self._last_it = None
 
     def _traced(self, fn, lean: bool):
@@ -104,12 +110,32 @@ class Split:
         def step(*args, **kwargs):  # runs when jax traces it
             local = self.engine._local
             local.split, self.lean_now = self, lean
+            self.handed, self._top = [], None if lean else _current_trace()
             try:
-                return fn(*args, **kwargs)
+                out = fn(*args, **kwargs)
             finally:
-                local.split, self.lean_now = None, False
+                local.split, self.lean_now, self._top = None, False, None
+            if lean:
+                return out
+            key = len(self._metas)  # the outputs' structure names the trace they came from
+            self._metas[key] = [meta for meta, _ in self.handed]
+            return out, {key: [values for _, values in self.handed]}
 
         return step
+
+    def hands_out(self) -> bool:
+        """Whether an update traced now hands its tensors out as the recording step's
+        outputs: it is traced in the step's own trace (not in a ``lax.cond`` of a
+        wrapping optimizer, whose values cannot leave the branch)."""
+        return self._top is not None and _current_trace() is self._top
+
+    def _run_full(self, state, data):
+        """The recording step, and what it handed out recorded."""
+        out, handed = self.full(state, data)
+        for key, values in handed.items():
+            for meta, vals in zip(self._metas[key], values):
+                self.engine.handed(meta, vals)
+        return out
 
     def _counter(self, opt):
         its = getattr(opt, "iterations", None)
@@ -122,14 +148,14 @@ class Split:
         opt = getattr(self.model, "optimizer", None)
         at = self._counter(opt) if opt is not None and self.engine.every > 1 else None
         if at is None:
-            return self.full(state, data)
+            return self._run_full(state, data)
         try:
             it = state[2][at]
         except (TypeError, IndexError, KeyError):  # a state of another shape: always recorded
-            return self.full(state, data)
+            return self._run_full(state, data)
         it = self._last_it + 1 if it is self._last else int(np.asarray(it))
         k = it - self.engine.timeline.phase(opt, self.model).base
-        logs, state = (self.full if k % self.engine.every == 0 else self.lean)(state, data)
+        logs, state = (self._run_full if k % self.engine.every == 0 else self.lean)(state, data)
         self._last, self._last_it = state[2][at], it
         return logs, state
 
