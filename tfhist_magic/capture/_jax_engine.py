@@ -25,10 +25,14 @@ trace the same way):
 * Every step, one check (the sum of every gradient finite); the first step that fails
   it asks the host (a callback of one boolean, only on such steps) and is recorded in
   full whatever ``every``.
-* ``fit`` / ``train_on_batch`` run that step only when it is sampled; their other steps
-  run a lean trace of the same step (``jax_keras.Split``; :meth:`JaxEngine._lean_check`):
-  the check before the update, pure callbacks, its first failing step's tensors sent to
-  the host and binned there (:meth:`JaxEngine._complete`).
+* ``fit`` / ``train_on_batch`` (``jax_keras.Split``) trace that step differently: its
+  recording trace, run only when the step is sampled, returns the update's tensors and
+  check as outputs instead (no conditional, no callback), and the host records them at
+  once (:meth:`JaxEngine.handed`, with :func:`._jax_rows.recording`, compiled once per
+  structure in the process). Their other steps run a lean trace of the same step
+  (:meth:`JaxEngine._lean_check`): the check before the update, pure callbacks, its
+  first failing step's tensors sent to the host and binned there by the same compiled
+  computation (:meth:`JaxEngine._complete`).
 * The host keeps what the callbacks hand it and delivers it to the Recording as one
   :class:`~tfhist_magic.block.Block` per update (``block.deliver``), on the training
   thread: at the end of each ``fit``/``train_on_batch``, at each epoch, when the watch

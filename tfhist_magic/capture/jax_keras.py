@@ -82,9 +82,11 @@ def attach(engine: JaxEngine) -> None:
 
 class Split:
     """A claimed model's train step, jitted twice and chosen on the host per call: the
-    recorded one (the sampled ``lax.cond`` of :meth:`JaxEngine.after_update`) when the
-    step is sampled, else a lean one, the plain step plus the finiteness check of the
-    gradients (whose first failing step sends its tensors to the host).
+    recording one when the step is sampled, else a lean one, the plain step plus the
+    finiteness check of the gradients (whose first failing step sends its tensors to the
+    host). The recording one returns ``(Keras' results, {trace: [each update's tensors]})``
+    (:meth:`hands_out`); :meth:`_run_full` hands them to :meth:`JaxEngine.handed` and
+    gives Keras its results.
 
     Keras' JAX trainer calls the jitted step once per batch (``steps_per_execution``
     loops on the host), so the choice is per step. The step is the optimizer's counter
