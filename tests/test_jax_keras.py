@@ -205,6 +205,29 @@ def test_fit_under_a_keras_distribution(data):
     assert len(rec.names("activations")) == 2
 
 
+def test_activations_under_mixed_precision(data):
+    """With ``mixed_float16`` Keras wraps the optimizer in a LossScaleOptimizer, whose
+    update runs inside a ``lax.cond``: the step's activations, which that branch closes
+    over, are still recorded, and equal the layer's own output on the batch."""
+    x, y = data
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        m = make(activation="tanh")
+        want = np.asarray(m.get_layer("hidden")(x[:16]), np.float32)  # step 0's batch, initial weights
+        with tfhist_magic.watch(m, every=2) as rec:
+            m.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert type(m.optimizer).__name__ == "LossScaleOptimizer"
+    assert [n.rsplit("/", 1)[-1] for n in rec.names("activations")] == ["hidden", "out"]
+    s = rec.series("activations", rec.names("activations")[0])
+    np.testing.assert_array_equal(s.steps, [0, 2])
+    assert s.dtype == "float32" and s.rows[0, :B].sum() == want.size
+    for k, f in ((H.MIN, np.min), (H.MAX, np.max)):
+        assert abs(s.rows[0, B + k] - f(want)) <= 2 * np.spacing(np.float16(abs(f(want))))
+    assert s.rows[0, B + H.NAN] == 0 and len(rec.names("grads")) == 4
+
+
 def test_train_on_batch_and_one_timeline_across_fits(data):
     x, y = data
     m = make()

@@ -92,9 +92,16 @@ def _differentiated(x) -> bool:
 
 def _usable(x) -> bool:
     """Whether ``x`` can be used where the update is traced: a concrete array, or a
-    tracer of the update's own trace (not one of a finished trace, a scan's body...)."""
+    tracer of the update's own trace or of one it is nested in (a wrapping optimizer's
+    ``lax.cond`` closes over the step's values); not one of a finished trace (a scan's
+    body...)."""
     if isinstance(x, _core.Tracer):
-        return getattr(x, "_trace", None) is _current_trace()
+        mine, trace = getattr(x, "_trace", None), _current_trace()
+        while trace is not None:
+            if trace is mine:
+                return True
+            trace = getattr(trace, "parent_trace", None)
+        return False
     return isinstance(x, jax.Array)
 
 
