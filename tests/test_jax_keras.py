@@ -205,11 +205,41 @@ def test_fit_under_a_keras_distribution(data):
     assert len(rec.names("activations")) == 2
 
 
-def test_activations_under_mixed_precision(data):
+def _spy_handed(monkeypatch) -> list:
+    """The steps ``JaxEngine.handed`` records (the recording step's handed-out path)."""
+    from tfhist_magic.capture._jax_engine import JaxEngine
+
+    steps, orig = [], JaxEngine.handed
+    monkeypatch.setattr(JaxEngine, "handed", lambda self, meta, values: steps.append(int(values[0])) or orig(self, meta, values))
+    return steps
+
+
+def test_the_recording_step_hands_out_its_tensors_on_every_shape(data, monkeypatch):
+    """``fit``'s recording step hands its tensors out (no callback), also once traced
+    again for the last, shorter batch: step 4 (8 examples) holds the weights a plain
+    ``fit`` of the first four batches ends with, and the activations of 8 examples."""
+    x, y = data
+    x, y = np.concatenate([x, x[:8]]), np.concatenate([y, y[:8]])
+    handed = _spy_handed(monkeypatch)
+    m, plain = make(name="watched"), make(name="plain")
+    with tfhist_magic.watch(m, every=1) as rec:
+        m.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    plain.fit(x[:64], y[:64], batch_size=16, epochs=1, verbose=0, shuffle=False)
+    assert handed == [0, 1, 2, 3, 4]
+    for n, v in zip(rec.names("weights"), values(plain)):
+        s = rec.series("weights", n)
+        exact(s.rows[list(s.steps).index(4)], v)
+    a = rec.series("activations", rec.names("activations")[0])
+    assert a.steps[-1] == 4 and a.rows[-1, :B].sum() == 8 * 16
+
+
+def test_activations_under_mixed_precision(data, monkeypatch):
     """With ``mixed_float16`` Keras wraps the optimizer in a LossScaleOptimizer, whose
     update runs inside a ``lax.cond``: the step's activations, which that branch closes
-    over, are still recorded, and equal the layer's own output on the batch."""
+    over, are still recorded, and equal the layer's own output on the batch (sampled in
+    the step's graph: nothing can leave the branch as an output)."""
     x, y = data
+    handed = _spy_handed(monkeypatch)
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         m = make(activation="tanh")
@@ -226,6 +256,7 @@ def test_activations_under_mixed_precision(data):
     for k, f in ((H.MIN, np.min), (H.MAX, np.max)):
         assert abs(s.rows[0, B + k] - f(want)) <= 2 * np.spacing(np.float16(abs(f(want))))
     assert s.rows[0, B + H.NAN] == 0 and len(rec.names("grads")) == 4
+    assert handed == []
 
 
 def test_train_on_batch_and_one_timeline_across_fits(data):

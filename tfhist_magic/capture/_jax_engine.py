@@ -462,8 +462,9 @@ class JaxEngine(BaseEngine):
 
     def _pend(self, group: _Group, step, rows, cols) -> None:
         """Keep a sampled step's rows for :meth:`flush` (at once past :data:`_MAX_PENDING`)."""
+        rows = np.asarray(rows)  # a device array's transfer outside the lock
         with self._lock:
-            group.pending.append((int(step), time.time(), np.asarray(rows), cols))
+            group.pending.append((int(step), time.time(), rows, cols))
             full = len(group.pending) >= _MAX_PENDING and group.raw is None
         if full:
             self.flush(complete=False)

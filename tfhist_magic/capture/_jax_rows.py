@@ -22,8 +22,7 @@ from ._lru import Lru
 
 __all__ = ["HOST_ROWS_MAX", "computed", "record_now", "recording", "rows_now"]
 
-#: Rows computed now (the final weights at the watch's exit, ``%tfhist model``, a lean
-#: step's kept non-finite step) of at most this many values in all come from NumPy
+#: Rows computed now (the final weights at the watch's exit, ``%tfhist model``) of at most this many values in all come from NumPy
 #: (:func:`~tfhist_magic.histogram.reference_row`, the contract's oracle): about 85 ns a
 #: value on a CPU core, where compiling the device computation costs ~0.9 s of CPU
 #: whatever the shapes (then ~5 ns a value; one-off measurements, docs/performance.md).
@@ -44,9 +43,16 @@ def rows_now(values, bins: int) -> tuple[np.ndarray, list[str]]:
 def _device_rows(values, bins: int) -> np.ndarray:
     with J.x64():
         arrays = [jnp.asarray(v) for v in values]
-        key = (bins, tuple((a.shape, a.dtype.name) for a in arrays))
+        key = ("rows", bins, _structure(arrays))
         run = _COMPILED.get(key, lambda: jax.jit(J.rows, static_argnums=1).lower(arrays, bins).compile())
         return np.asarray(run(arrays))
+
+
+def _structure(arrays) -> tuple:
+    """What a computation compiled for ``arrays`` bakes in: their shapes, dtypes and
+    shardings (an executable refuses arrays laid out otherwise), and the thresholds of
+    :mod:`._jnp` its trace reads."""
+    return (J.BLOCK, J._chunk_rows()) + tuple((a.shape, a.dtype.name, a.sharding) for a in arrays)
 
 
 def _platform(value) -> str:
@@ -88,7 +94,7 @@ def recording(flat: list, afters: list, layout: tuple, kinds_of: tuple, ratio: t
     as device arrays (dispatched, not waited for)."""
     with J.x64():
         flat, afters = [jnp.asarray(v) for v in flat], [jnp.asarray(v) for v in afters]
-        key = ("recording", layout, kinds_of, ratio, bins, tuple((a.shape, a.dtype.name) for a in flat + afters))
+        key = ("recording", layout, kinds_of, ratio, bins, _structure(flat + afters))
 
         def make():
             return jax.jit(lambda f, a: computed(f, a, layout, kinds_of, ratio, bins)).lower(flat, afters).compile()

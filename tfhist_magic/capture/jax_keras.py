@@ -19,6 +19,7 @@ TensorFlow is never imported on this path.
 from __future__ import annotations
 
 import functools
+import warnings
 
 import jax
 import keras
@@ -92,8 +93,10 @@ class Split:
     loops on the host), so the choice is per step. The step is the optimizer's counter
     less its phase's base (:class:`._base.Timeline`): read from the state the first
     time, then counted (the state a call returns is the one the next call gets; a state
-    Keras took from the variables again is read again). A step whose update is not the
-    model's optimizer's (a wrapped one) is always the recorded one."""
+    Keras took from the variables again is read again). A step whose counter the host
+    cannot read (an update not the model's optimizer's) runs a recording step that
+    samples in its own graph (the sampled ``lax.cond``; the recording step itself where
+    its updates do so already, as a LossScaleOptimizer's inner one does)."""
 
     def __init__(self, engine: JaxEngine, model, fn, jit, kw):
         self.engine, self.model = engine, model
@@ -104,24 +107,32 @@ class Split:
         self._metas: dict = {}  # a recording step's trace -> the metas of what it hands out
         shardings = kw.get("out_shardings")  # Keras' (logs, state) under a distribution
         full_kw = kw if shardings is None else dict(kw, out_shardings=(shardings, None))
-        self.full, self.lean = jit(self._traced(fn, False), **full_kw), jit(self._traced(fn, True), **kw)
+        self.full, self.lean = jit(self._traced(fn, "hand"), **full_kw), jit(self._traced(fn, "lean"), **kw)
+        self._in_graph = functools.partial(jit, self._traced(fn, "in graph"), **kw)  # jitted at first use (rare)
+        self._handing = False  # a trace of the recording step handed tensors out
         self._last = self._last_it = None
 
-    def _traced(self, fn, lean: bool):
+    def _traced(self, fn, how: str):
+        """``fn`` as this split traces it: ``"hand"`` (the recording step, its updates'
+        tensors handed out), ``"lean"``, or ``"in graph"`` (the recording step with the
+        sampled ``lax.cond`` inside, for steps the host cannot tell sampled)."""
+
         @functools.wraps(fn)
         def step(*args, **kwargs):  # runs when jax traces it
             local = self.engine._local
-            local.split, self.lean_now = self, lean
-            self.handed, self._top = [], None if lean else _current_trace()
+            local.split, self.lean_now = self, how == "lean"
+            self._top = _current_trace() if how == "hand" else None
             try:
                 out = fn(*args, **kwargs)
             finally:
                 local.split, self.lean_now, self._top = None, False, None
-            if lean:
+                handed, self.handed = self.handed, []  # no tracer kept past its trace
+            if how != "hand":
                 return out
             key = len(self._metas)  # the outputs' structure names the trace they came from
-            self._metas[key] = [meta for meta, _ in self.handed]
-            return out, {key: [values for _, values in self.handed]}
+            self._metas[key] = [meta for meta, _ in handed]
+            self._handing |= bool(handed)
+            return out, {key: [values for _, values in handed]}
 
         return step
 
@@ -132,11 +143,16 @@ class Split:
         return self._top is not None and _current_trace() is self._top
 
     def _run_full(self, state, data):
-        """The recording step, and what it handed out recorded."""
+        """The recording step, and what it handed out recorded. The step already replaced
+        Keras' state (donated), so a failure to record it costs a warning, never the
+        results."""
         out, handed = self.full(state, data)
-        for key, values in handed.items():
-            for meta, vals in zip(self._metas[key], values):
-                self.engine.handed(meta, vals)
+        try:
+            for key, values in handed.items():
+                for meta, vals in zip(self._metas[key], values):
+                    self.engine.handed(meta, vals)
+        except Exception as e:  # noqa: BLE001 - Keras must get its state back
+            warnings.warn(f"tfhist_magic: a sampled step was not recorded ({type(e).__name__}: {e})", RuntimeWarning, stacklevel=2)
         return out
 
     def _counter(self, opt):
@@ -148,13 +164,17 @@ class Split:
 
     def __call__(self, state, data):
         opt = getattr(self.model, "optimizer", None)
-        at = self._counter(opt) if opt is not None and self.engine.every > 1 else None
-        if at is None:
+        if self.engine.every == 1:
             return self._run_full(state, data)
+        at = self._counter(opt) if opt is not None else None
         try:
             it = state[2][at]
-        except (TypeError, IndexError, KeyError):  # a state of another shape: always recorded
-            return self._run_full(state, data)
+        except (TypeError, IndexError, KeyError):  # no counter to read: sampled in the step
+            if not self._handing:  # the recording step's updates sample in its graph already
+                return self._run_full(state, data)
+            if isinstance(self._in_graph, functools.partial):
+                self._in_graph = self._in_graph()
+            return self._in_graph(state, data)
         it = self._last_it + 1 if it is self._last else int(np.asarray(it))
         k = it - self.engine.timeline.phase(opt, self.model).base
         logs, state = (self._run_full if k % self.engine.every == 0 else self.lean)(state, data)
