@@ -233,6 +233,31 @@ def test_the_recording_step_hands_out_its_tensors_on_every_shape(data, monkeypat
     assert a.steps[-1] == 4 and a.rows[-1, :B].sum() == 8 * 16
 
 
+def test_a_handed_step_that_fails_to_record_warns_and_training_goes_on(data, monkeypatch):
+    """The recording step replaced Keras' (donated) state before the host records what it
+    handed out: a failure there loses that step's rows with a warning, never the
+    training, which stays bit-identical to a plain ``fit``."""
+    from tfhist_magic.capture import _jax_engine as E
+
+    calls, orig = [], E.recording
+
+    def failing(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("out of memory")
+        return orig(*args)
+
+    monkeypatch.setattr(E, "recording", failing)
+    a, b = make(name="a"), make(name="b")
+    with pytest.warns(RuntimeWarning, match="sampled step was not recorded .*out of memory"):
+        with tfhist_magic.watch(a, every=1) as rec:
+            a.fit(*data, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    b.fit(*data, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    for va, vb in zip(values(a), values(b)):
+        np.testing.assert_array_equal(va, vb)
+    np.testing.assert_array_equal(rec.series("grads", rec.names("grads")[0]).steps, [0, 2, 3])
+
+
 def test_activations_under_mixed_precision(data, monkeypatch):
     """With ``mixed_float16`` Keras wraps the optimizer in a LossScaleOptimizer, whose
     update runs inside a ``lax.cond``: the step's activations, which that branch closes
