@@ -312,7 +312,10 @@ class JaxEngine(BaseEngine):
             step = plan.step
             ok = J.all_finite(plan.grads)
             if split is not None and split.hands_out():
-                split.handed.append((meta, (step, ok, flat, afters)))
+                # the weights after the update: from the state the step returns where they are in it
+                # (a value returned twice is copied twice)
+                at = split.state_index(plan.variables) if afters else None
+                split.handed.append((meta + (at,), (step, ok, flat, afters if at is None else [])))
                 return
             forced = jax.lax.cond(ok, lambda: jnp.asarray(False), lambda: io_callback(functools.partial(self._first_bad, group), jax.ShapeDtypeStruct((), jnp.bool_), step))
             take = (step % self.every == 0) | forced
@@ -336,13 +339,17 @@ class JaxEngine(BaseEngine):
         keys = [id(v) for v in plan.variables] if "weights" in plan.names and self.init_distance else []
         return group, layout, tuple(plan.kinds_of), tuple(self._ratio(plan.names, plan.tensors)), keys
 
-    def handed(self, meta: tuple, values: tuple) -> None:
+    def handed(self, meta: tuple, values: tuple, trainable=None) -> None:
         """A recording step's handed-out tensors of one update (on the training thread):
         recorded when the step is sampled or the first non-finite one, their rows, probes
         and update scalars computed by :func:`._jax_rows.recording` (compiled once per
-        structure in the process), the distances from w0 on the host."""
-        group, layout, kinds_of, ratio, keys = meta
+        structure in the process), the distances from w0 on the host. ``trainable``: the
+        trainable weights of the state the step returned, where the weights after the
+        update are found when ``meta`` says where (they were not handed out again)."""
+        group, layout, kinds_of, ratio, keys, after_at = meta
         step, ok, flat, afters = values
+        if after_at is not None:
+            afters = [trainable[i] for i in after_at]
         step = int(step)
         forced = not bool(ok) and bool(self._first_bad(group, step))
         if self.closed or not (step % self.every == 0 or forced):

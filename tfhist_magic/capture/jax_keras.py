@@ -142,6 +142,13 @@ class Split:
         wrapping optimizer, whose values cannot leave the branch)."""
         return self._top is not None and _current_trace() is self._top
 
+    def state_index(self, variables) -> tuple | None:
+        """Where ``variables`` are among the trainable weights of the state Keras' step
+        returns (the model's ``trainable_variables``, in order); None if one is not."""
+        at = {id(v): i for i, v in enumerate(getattr(self.model, "trainable_variables", ()))}
+        found = tuple(at.get(id(v)) for v in variables)
+        return None if None in found else found
+
     def _run_full(self, state, data):
         """The recording step, and what it handed out recorded. The step already replaced
         Keras' state (donated), so a failure to record it costs a warning, never the
@@ -150,7 +157,7 @@ class Split:
         try:
             for key, values in handed.items():
                 for meta, vals in zip(self._metas[key], values):
-                    self.engine.handed(meta, vals)
+                    self.engine.handed(meta, vals, out[1][0])
         except Exception as e:  # noqa: BLE001 - Keras must get its state back
             warnings.warn(f"tfhist_magic: a sampled step was not recorded ({type(e).__name__}: {e})", RuntimeWarning, stacklevel=2)
         return out
