@@ -26,7 +26,7 @@ B = 64
 pytestmark = pytest.mark.filterwarnings("error:.*sampled step was not recorded:RuntimeWarning")
 
 
-def make(seed=0, activation="relu", name=None, opt=None):
+def make(seed=0, activation="relu", name=None, opt=None, cls=None):
     """A small MLP with seeded initializers (``keras.utils.set_random_seed`` would import
     TensorFlow); same layer names as the suite's ``make_mlp``."""
     layers = [
@@ -34,7 +34,7 @@ def make(seed=0, activation="relu", name=None, opt=None):
         keras.layers.Dense(16, activation=activation, name="hidden", kernel_initializer=keras.initializers.GlorotUniform(seed=seed)),
         keras.layers.Dense(1, name="out", kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1)),
     ]
-    m = keras.Sequential(layers, name=name)
+    m = (cls or keras.Sequential)(layers, name=name)
     m.compile(optimizer=opt or keras.optimizers.SGD(0.1), loss="mse")
     return m
 
@@ -258,6 +258,30 @@ def test_a_handed_step_that_fails_to_record_warns_and_training_goes_on(data, mon
     for va, vb in zip(values(a), values(b)):
         np.testing.assert_array_equal(va, vb)
     np.testing.assert_array_equal(rec.series("grads", rec.names("grads")[0]).steps, [0, 2, 3])
+
+
+class Halving(keras.Sequential):
+    """A custom step that changes the weights after the optimizer's update."""
+
+    def train_step(self, state, data):
+        logs, (tv, ntv, ov, mv) = super().train_step(state, data)
+        return logs, ([v * 0.5 for v in tv], ntv, ov, mv)
+
+
+@pytest.mark.parametrize("cls", [None, Halving], ids=["keras_step", "custom_step"])
+def test_update_norms_are_the_optimizers_own_update(data, cls):
+    """SGD's update is ``-lr * g``: every weight's update norm at every step is ``lr``
+    times the norm of the gradients recorded at that step, whether the weights after
+    the update come from the state Keras' step returns or, for a step that changes them
+    after the update, are handed out as the update left them."""
+    m = make(cls=cls)
+    with tfhist_magic.watch(m, every=1) as rec:
+        m.fit(*data, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    for n in rec.names("weights"):
+        steps, norm = rec.scalar("update_norm", n)
+        g = rec.series("grads", n)
+        np.testing.assert_array_equal(steps, g.steps)
+        np.testing.assert_allclose(norm, 0.1 * g.rows[:, B + H.NORM], rtol=1e-5)
 
 
 def test_activations_under_mixed_precision(data, monkeypatch):

@@ -312,10 +312,10 @@ class JaxEngine(BaseEngine):
             step = plan.step
             ok = J.all_finite(plan.grads)
             if split is not None and split.hands_out():
-                # the weights after the update: from the state the step returns where they are in it
-                # (a value returned twice is copied twice)
+                # where the weights after the update are in the state the step returns (Split keeps
+                # them out of the handed values when they are: a value returned twice is copied twice)
                 at = split.state_index(plan.variables) if afters else None
-                split.handed.append((meta + (at,), (step, ok, flat, afters if at is None else [])))
+                split.handed.append((meta + (at,), (step, ok, flat, afters)))
                 return
             forced = jax.lax.cond(ok, lambda: jnp.asarray(False), lambda: io_callback(functools.partial(self._first_bad, group), jax.ShapeDtypeStruct((), jnp.bool_), step))
             take = (step % self.every == 0) | forced

@@ -108,8 +108,10 @@ class Split:
         shardings = kw.get("out_shardings")  # Keras' (logs, state) under a distribution
         full_kw = kw if shardings is None else dict(kw, out_shardings=(shardings, None))
         self.full, self.lean = jit(self._traced(fn, "hand"), **full_kw), jit(self._traced(fn, "lean"), **kw)
-        self._in_graph = functools.partial(jit, self._traced(fn, "in graph"), **kw)  # jitted at first use (rare)
+        self._in_graph = None  # jitted at first use (rare)
+        self._jit_in_graph = functools.partial(jit, self._traced(fn, "in graph"), **kw)
         self._handing = False  # a trace of the recording step handed tensors out
+        self._warned = False  # a failure to record was reported (once a split)
         self._last = self._last_it = None
 
     def _traced(self, fn, how: str):
@@ -129,6 +131,7 @@ class Split:
                 handed, self.handed = self.handed, []  # no tracer kept past its trace
             if how != "hand":
                 return out
+            handed = _settled(out, handed)
             key = len(self._metas)  # the outputs' structure names the trace they came from
             self._metas[key] = [meta for meta, _ in handed]
             self._handing |= bool(handed)
@@ -154,12 +157,14 @@ class Split:
         Keras' state (donated), so a failure to record it costs a warning, never the
         results."""
         out, handed = self.full(state, data)
-        try:
-            for key, values in handed.items():
-                for meta, vals in zip(self._metas[key], values):
-                    self.engine.handed(meta, vals, out[1][0])
-        except Exception as e:  # noqa: BLE001 - Keras must get its state back
-            warnings.warn(f"tfhist_magic: a sampled step was not recorded ({type(e).__name__}: {e})", RuntimeWarning, stacklevel=2)
+        for key, values in handed.items():
+            for meta, vals in zip(self._metas[key], values):
+                try:
+                    self.engine.handed(meta, vals, out[1][0] if meta[-1] is not None else None)
+                except Exception as e:  # noqa: BLE001 - Keras must get its state back
+                    if not self._warned:
+                        self._warned = True
+                        warnings.warn(f"tfhist_magic: a sampled step was not recorded ({type(e).__name__}: {e})", RuntimeWarning, stacklevel=2)
         return out
 
     def _counter(self, opt):
@@ -179,14 +184,33 @@ class Split:
         except (TypeError, IndexError, KeyError):  # no counter to read: sampled in the step
             if not self._handing:  # the recording step's updates sample in its graph already
                 return self._run_full(state, data)
-            if isinstance(self._in_graph, functools.partial):
-                self._in_graph = self._in_graph()
+            if self._in_graph is None:
+                self._in_graph = self._jit_in_graph()
             return self._in_graph(state, data)
         it = self._last_it + 1 if it is self._last else int(np.asarray(it))
         k = it - self.engine.timeline.phase(opt, self.model).base
         logs, state = (self._run_full if k % self.engine.every == 0 else self.lean)(state, data)
         self._last, self._last_it = state[2][at], it
         return logs, state
+
+
+def _settled(out, handed: list) -> list:
+    """``handed`` as the recording step returns it: an update's weights after the update
+    left out where they are, value for value, the trainable weights of the state the step
+    returns at the places ``state_index`` found (Keras' own step); handed out otherwise (a
+    step that applies twice, or changes the weights after the update)."""
+    try:
+        returned = list(out[1][0])
+    except (TypeError, IndexError, KeyError):
+        returned = []
+    settled = []
+    for meta, (step, ok, flat, afters) in handed:
+        at = meta[-1]
+        if at is not None and all(i < len(returned) and returned[i] is a for i, a in zip(at, afters)):
+            settled.append((meta, (step, ok, flat, [])))
+        else:
+            settled.append((meta[:-1] + (None,), (step, ok, flat, afters)))
+    return settled
 
 
 def snapshot(model, rec: Recording, *, kinds, x=None, y=None) -> Recording:
