@@ -288,13 +288,16 @@ def test_activations_under_mixed_precision(data, monkeypatch):
     """With ``mixed_float16`` Keras wraps the optimizer in a LossScaleOptimizer, whose
     update runs inside a ``lax.cond``: the step's activations, which that branch closes
     over, are still recorded, and equal the layer's own output on the batch (sampled in
-    the step's graph: nothing can leave the branch as an output)."""
+    the step's graph: nothing can leave the branch as an output). The wrapper and its
+    inner optimizer share one counter, so a model trained before the watch still gets
+    steps from 0."""
     x, y = data
     handed = _spy_handed(monkeypatch)
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         m = make(activation="tanh")
-        want = np.asarray(m.get_layer("hidden")(x[:16]), np.float32)  # step 0's batch, initial weights
+        m.fit(x, y, batch_size=16, epochs=1, verbose=0)  # trained before: the watch's steps still start at 0
+        want = np.asarray(m.get_layer("hidden")(x[:16]), np.float32)  # step 0's batch, its weights
         with tfhist_magic.watch(m, every=2) as rec:
             m.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
     finally:

@@ -158,10 +158,14 @@ class Timeline:
             return st
         key = id(model) if model is not None else ("optimizer", id(opt))
         line = self._lines.setdefault(key, [])
+        counter = self._counter(opt)
+        same = next((p for p in line if p.counter is counter), None)
+        if same is not None:  # a wrapper's inner optimizer (a LossScaleOptimizer's): one counter, one phase
+            st = self.phases[id(opt)] = Phase(opt, counter, same.base)
+            return st
         done = max((d for d in map(self.done, line) if d is not None), default=0)
         if line:
             self._end_phase(line, done)
-        counter = self._counter(opt)
         now = self._read(counter)
         st = self.phases[id(opt)] = Phase(opt, counter, (0 if now is None else now) - done)
         line.append(st)
