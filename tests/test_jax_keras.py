@@ -235,6 +235,62 @@ def test_the_recording_step_hands_out_its_tensors_on_every_shape(data, monkeypat
     assert a.steps[-1] == 4 and a.rows[-1, :B].sum() == 8 * 16
 
 
+def test_a_sampled_step_records_the_same_through_the_lean_step(data, monkeypatch):
+    """With ``every > 1`` ``fit`` runs one compiled step, the lean one: a sampled step
+    sends its tensors to the host by callback (none handed out), where ``every=1`` runs
+    the recording step, which hands them out. Both record the steps they share bit for
+    bit: every row, probe and per-step scalar, on an Adam step over the last, shorter batch
+    too."""
+    x, y = data
+    x, y = np.concatenate([x, x[:8]]), np.concatenate([y, y[:8]])  # steps 0-3, and 4 of 8 examples
+    handed = _spy_handed(monkeypatch)
+    recs = {}
+    for every in (1, 2):
+        m = make(name="net", opt=keras.optimizers.Adam(0.01))
+        with tfhist_magic.watch(m, every=every) as recs[every]:
+            m.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+        assert handed == ([0, 1, 2, 3, 4] if every == 1 else [])
+        handed.clear()
+    one, two = recs[1], recs[2]
+    for kind in ("weights", "grads", "activations"):
+        assert two.names(kind) == one.names(kind) != []
+        for n in one.names(kind):
+            a, b = one.series(kind, n), two.series(kind, n)
+            np.testing.assert_array_equal(b.steps, [0, 2, 4, 5] if kind == "weights" else [0, 2, 4])  # weights: + the exit
+            at = [list(a.steps).index(k) for k in b.steps]
+            np.testing.assert_array_equal(b.rows, a.rows[at])
+    for metric in ("update_ratio", "update_norm", "init_distance", "dead_units", "grad_norm"):
+        names = one.scalar_names(metric)
+        assert two.scalar_names(metric) == names != []
+        for n in names:
+            (sa, va), (sb, vb) = one.scalar(metric, n), two.scalar(metric, n)
+            np.testing.assert_array_equal(sb, [0, 2, 4])
+            np.testing.assert_array_equal(vb, va[[list(sa).index(k) for k in sb]])
+    _, dist = two.scalar("init_distance", two.names("weights")[0])
+    assert dist[0] == 0 and (dist[1:] > 0).all()  # w0 set at step 0, and not the weights at hand
+
+
+def test_a_callbacks_operands_are_the_hosts_own_copy():
+    """The lean step keeps a callback's operands as they arrive (``JaxEngine._keep``), not
+    copied again: that holds only while they are the host's own copy, not a view of the
+    step's buffer, which the step writes again once the callback returns (here in place:
+    the argument is donated)."""
+    import functools
+
+    kept = []
+
+    @functools.partial(jax.jit, donate_argnums=0)
+    def f(a):
+        b = a * 2.0
+        ok = jax.pure_callback(lambda v: kept.append(v) or np.asarray(True), jax.ShapeDtypeStruct((), jnp.bool_), b)
+        return b + ok.astype(b.dtype)
+
+    for n in (64, 1 << 20):
+        out = np.asarray(f(jnp.arange(n, dtype=jnp.float32)))
+        np.testing.assert_array_equal(out, np.arange(n, dtype=np.float32) * 2 + 1)
+        np.testing.assert_array_equal(np.asarray(kept[-1]), np.arange(n, dtype=np.float32) * 2)
+
+
 def test_a_handed_step_that_fails_to_record_warns_and_training_goes_on(data, monkeypatch):
     """The recording step replaced Keras' (donated) state before the host records what it
     handed out: a failure there loses that step's rows with a warning, never the
@@ -268,15 +324,24 @@ class Halving(keras.Sequential):
         return logs, ([v * 0.5 for v in tv], ntv, ov, mv)
 
 
+@pytest.mark.parametrize("every", [1, 2])
 @pytest.mark.parametrize("cls", [None, Halving], ids=["keras_step", "custom_step"])
-def test_update_norms_are_the_optimizers_own_update(data, cls):
-    """SGD's update is ``-lr * g``: every weight's update norm at every step is ``lr``
-    times the norm of the gradients recorded at that step, whether the weights after
+def test_update_norms_are_the_optimizers_own_update(data, cls, every, monkeypatch):
+    """SGD's update is ``-lr * g``: every weight's update norm at every sampled step is
+    ``lr`` times the norm of the gradients recorded at that step, whether the weights after
     the update come from the state Keras' step returns or, for a step that changes them
-    after the update, are handed out as the update left them."""
+    after the update, are handed out (``every=1``) or sent by callback (the lean step) as
+    the update left them. The lean step learns which when it is traced, before its
+    first call."""
+    from tfhist_magic.capture._jax_engine import JaxEngine
+
+    from_state, orig = [], JaxEngine.complete
+    monkeypatch.setattr(JaxEngine, "complete", lambda self, trainable=None, at=None: from_state.append(at is not None) or orig(self, trainable, at))
     m = make(cls=cls)
-    with tfhist_magic.watch(m, every=1) as rec:
+    with tfhist_magic.watch(m, every=every) as rec:
         m.fit(*data, batch_size=16, epochs=1, verbose=0, shuffle=False)
+    if every == 2:  # the host's completions after steps 0 and 2 (and flushes, which take none)
+        assert [f for f in from_state if f] == ([True, True] if cls is None else []) and len(rec.scalar("update_norm", rec.names("weights")[0])[0]) == 2
     for n in rec.names("weights"):
         steps, norm = rec.scalar("update_norm", n)
         g = rec.series("grads", n)
@@ -443,13 +508,14 @@ def test_what_follows_a_nan_batch_is_named_by_the_nan_alone(data):
     assert [f.rule for f in rec.findings() if f.first_step >= 5] == ["non-finite"], [f.message for f in rec.findings()]
 
 
-def test_watched_training_equals_plain_training_and_nothing_stays_patched(data):
+@pytest.mark.parametrize("every", [1, 2])
+def test_watched_training_equals_plain_training_and_nothing_stays_patched(data, every):
     before = {c: dict(vars(c)) for c in (keras.Layer, keras.Model, keras.src.optimizers.base_optimizer.BaseOptimizer)}
     a, b = make(), make()
     b.fit(*data, batch_size=16, epochs=1, verbose=0, shuffle=False)  # traced before the watch: its function is set aside
     a.fit(*data, batch_size=16, epochs=1, verbose=0, shuffle=False)
     fn = b.train_function
-    with tfhist_magic.watch(every=1) as rec:
+    with tfhist_magic.watch(every=every) as rec:
         a.fit(*data, batch_size=16, epochs=2, verbose=0, shuffle=False)
     b.fit(*data, batch_size=16, epochs=2, verbose=0, shuffle=False)
     assert len(rec)

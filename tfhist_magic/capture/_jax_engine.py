@@ -25,14 +25,17 @@ trace the same way):
 * Every step, one check (the sum of every gradient finite); the first step that fails
   it asks the host (a callback of one boolean, only on such steps) and is recorded in
   full whatever ``every``.
-* ``fit`` / ``train_on_batch`` (``jax_keras.Split``) trace that step differently: its
-  recording trace, run only when the step is sampled, returns the update's tensors and
-  check as outputs instead (no conditional, no callback), and the host records them at
-  once (:meth:`JaxEngine.handed`, with :func:`._jax_rows.recording`, compiled once per
-  structure in the process). Their other steps run a lean trace of the same step
-  (:meth:`JaxEngine._lean_check`): the check before the update, pure callbacks, its
-  first failing step's tensors sent to the host and binned there by the same compiled
-  computation (:meth:`JaxEngine._complete`).
+* ``fit`` / ``train_on_batch`` (``jax_keras.Split``) trace that step differently, as
+  one lean step, the one compiled step of such a watch (:meth:`JaxEngine._lean_check`):
+  the check before the update, pure callbacks, and one more argument, whether the host
+  counts the step sampled. A sampled step, and the first failing one, send the update's
+  tensors to the host as they are; the host bins them once the step has run, with
+  :func:`._jax_rows.recording` (compiled once per structure in the process,
+  :meth:`JaxEngine.complete`), taking the weights after the update from the state the
+  step returned where they are that state's. With ``every=1`` a recording trace runs
+  instead: it returns the update's tensors and check as outputs (no conditional, no
+  callback), which the host records at once (:meth:`JaxEngine.handed`, with the same
+  computation).
 * The host keeps what the callbacks hand it and delivers it to the Recording as one
   :class:`~tfhist_magic.block.Block` per update (``block.deliver``), on the training
   thread: at the end of each ``fit``/``train_on_batch``, at each epoch, when the watch
@@ -147,7 +150,7 @@ class _Group:
         self.pending: list = []  # (step, wall, rows, cols)
         self.nonfinite: int | None = None
         self.reported: int | None = None
-        self.raw: list | None = None  # a lean step's tensors: [step, wall, meta, values, afters]
+        self.raws: list = []  # a lean step's kept tensors, each [step, wall, meta, values, afters]
         self.distances: dict = {}  # (step, weight index) -> ||before - w0||, until the step's rows arrive
 
     def block(self, items: list) -> Block:
@@ -261,7 +264,7 @@ class JaxEngine(BaseEngine):
         if split is not None:
             split.phases.append(st)
             if split.lean_now and isinstance(given, list):
-                plan.kept = self._lean_check(plan)
+                plan.kept = self._lean_check(plan, split.mode)
                 # The update reads the check (times exactly 1): the check runs before it, so the
                 # update still writes the weights in place, and XLA keeps the check (an
                 # optimization barrier is expanded away on the CPU, and the callbacks are pure,
@@ -272,10 +275,12 @@ class JaxEngine(BaseEngine):
                         given[i] = g * (1.0 + 0.0 * k).astype(g.dtype)
         return plan
 
-    def _lean_check(self, plan: _Plan):
-        """The lean step's check, before the update: when the gradients are not finite and
-        the host says it is the first such step, every tensor of the update goes to the
-        host as it is (rows computed there, :meth:`_complete`); True then."""
+    def _lean_check(self, plan: _Plan, mode):
+        """The lean step's check, before the update: when the host says the step is
+        sampled (``mode``, the step's argument, above 0: :class:`~.jax_keras.Split`), or the
+        gradients are not finite and the host says it is the first such step, every tensor
+        of the update goes to the host as it is (rows computed there, :meth:`_complete`);
+        True then."""
         names, tensors = plan.names, plan.tensors
         group = self._group(plan.opt, plan.label, names, self._dtypes(tensors, names))
         flat = [t for k in names for t in tensors[k]]
@@ -284,12 +289,12 @@ class JaxEngine(BaseEngine):
         with J.x64():
             step = plan.step
 
-            def bad():
-                first = pure_callback(functools.partial(self._first_bad, group), _BOOL, step)
-                keep = functools.partial(self._keep_bad, group, (plan.kinds_of, ratio, keys))
-                return jax.lax.cond(first, lambda: pure_callback(keep, _BOOL, step, *flat), lambda: jnp.asarray(False))
-
-            return jax.lax.cond(J.all_finite(plan.grads), lambda: jnp.asarray(False), bad)
+            bad = functools.partial(pure_callback, functools.partial(self._first_bad, group), _BOOL, step)
+            take = jax.lax.cond(J.all_finite(plan.grads), lambda: jnp.asarray(False), bad)
+            if mode is not None:
+                take = take | (mode > 0)
+            keep = functools.partial(self._keep, group, (plan.kinds_of, ratio, keys))
+            return jax.lax.cond(take, lambda: pure_callback(keep, _BOOL, step, *flat), lambda: jnp.asarray(False))
 
     def after_update(self, plan: _Plan) -> None:
         """Once the update ran (still in its trace): the sampled branch (see the module doc),
@@ -299,10 +304,13 @@ class JaxEngine(BaseEngine):
         afters = [v.value for v in plan.variables] if "weights" in names else []
         group = self._group(plan.opt, plan.label, names, self._dtypes(tensors, names))
         split = getattr(self._local, "split", None)
-        if plan.kept is not None:  # lean: the weights after the first non-finite step, to the host
+        if plan.kept is not None:  # lean: the weights after a kept step's update, to the host
+            # unless the host takes them from the state the step returns (mode 1: Split)
+            send = plan.kept if split.mode is None else plan.kept & (split.mode != 1)
+            split.lean_afters.append((group, plan.variables, afters))
             with J.x64():
                 after = functools.partial(self._kept_after, group)
-                done = jax.lax.cond(plan.kept, lambda: pure_callback(after, _BOOL, plan.step, *afters), lambda: jnp.asarray(False))
+                done = jax.lax.cond(send, lambda: pure_callback(after, _BOOL, plan.step, *afters), lambda: jnp.asarray(False))
             it = plan.opt.iterations  # what the step returns depends on it (max(n, -1 or 0) = n)
             it.assign(jnp.maximum(it.value, done.astype(it.value.dtype) - 1))
             return
@@ -419,17 +427,21 @@ class JaxEngine(BaseEngine):
                 group.nonfinite = int(step)
         return np.asarray(first)
 
-    def _keep_bad(self, group: _Group, meta, step, *values):
-        """The first non-finite step of a lean step function: its tensors as they are
-        (rows computed on the training thread, :meth:`_complete`)."""
+    def _keep(self, group: _Group, meta, step, *values):
+        """A lean step's sampled or first non-finite step: its tensors as they are (rows
+        computed on the training thread, :meth:`_complete`). A callback's operands arrive as
+        arrays JAX put on its CPU device, the host's own copy of the step's buffers (which
+        the step reuses once the callback returns: ``test_a_callbacks_operands_are_the_hosts_own_copy``),
+        so they are kept as they are, not copied again."""
         with self._lock:
-            group.raw = [int(step), time.time(), meta, [np.array(v) for v in values], None]
+            group.raws.append([int(step), time.time(), meta, values, None])
         return np.asarray(True)
 
     def _kept_after(self, group: _Group, step, *afters) -> None:
         with self._lock:
-            if group.raw is not None and group.raw[0] == int(step):
-                group.raw[4] = [np.array(a) for a in afters]
+            for raw in group.raws:
+                if raw[0] == int(step) and raw[4] is None:
+                    raw[4] = afters
         return np.asarray(True)
 
     def _complete(self, group: _Group, raw) -> tuple:
@@ -438,11 +450,12 @@ class JaxEngine(BaseEngine):
         kept before and after its update."""
         step, wall, (kinds_of, ratio, keys), values, afters = raw
         layout = tuple((k, len(v)) for k, v in group.names.items())
-        rows, cols = recording(values, afters or [], layout, tuple(kinds_of), tuple(ratio), self.bins)
+        device = jax.devices()[0]  # binned where the step ran (the callbacks' copies are on the CPU)
+        rows, cols = recording(jax.device_put(values, device), jax.device_put(afters or [], device), layout, tuple(kinds_of), tuple(ratio), self.bins)
         cols = np.array(cols)
         if afters and self.init_distance:
             at = self._weights_at(group)
-            cols[at : at + len(keys), 2] = [self._from_start(k, step, b) for k, b in zip(keys, values[at:])]
+            cols[at : at + len(keys), 2] = [self._from_start(k, step, np.asarray(b)) for k, b in zip(keys, values[at:])]
         return step, wall, np.asarray(rows), cols
 
     @staticmethod
@@ -472,7 +485,7 @@ class JaxEngine(BaseEngine):
         rows = np.asarray(rows)  # a device array's transfer outside the lock
         with self._lock:
             group.pending.append((int(step), time.time(), rows, cols))
-            full = len(group.pending) >= _MAX_PENDING and group.raw is None
+            full = len(group.pending) >= _MAX_PENDING and not group.raws
         if full:
             self.flush(complete=False)
 
@@ -491,24 +504,39 @@ class JaxEngine(BaseEngine):
         return g
 
     # -- host --------------------------------------------------------------------------
+    def complete(self, trainable=None, at=None) -> None:
+        """Bin the lean steps' kept tensors whose update has run (on the training thread:
+        :class:`~.jax_keras.Split` calls it after a sampled step, so no more than one
+        step's tensors wait on the host), and keep their rows for :meth:`flush`. A kept
+        step that did not send its weights after the update finds them in ``trainable``,
+        the trainable weights of the state that step returned, at ``at[group]``."""
+        with self._lock:
+            for g, where in (at or {}).items():
+                for raw in g.raws:
+                    if raw[4] is None and trainable is not None:
+                        raw[4] = [trainable[i] for i in where]
+            done = [(g, raw) for g in self._groups.values() for raw in g.raws if raw[4] is not None]
+        # Binned outside the locks (a flush from a callback must not wait on it); a raw stays
+        # in ``raws`` until its rows are pending, so no later row is delivered before it.
+        items = [(g, raw, self._complete(g, raw)) for g, raw in done]
+        with self._lock:
+            for g, raw, it in items:
+                g.raws = [r for r in g.raws if r is not raw]
+                g.pending.append(it)
+
     def flush(self, complete: bool = True) -> None:
         """Deliver what the callbacks handed over to the Recording, in step order (a lean
         step's kept tensors binned first, unless called from a callback: ``complete``)."""
-        with self._lock:
-            done = [(g, g.raw) for g in self._groups.values() if complete and g.raw is not None and g.raw[4] is not None]
-            for g, _ in done:
-                g.raw = None
-        items = [(g, self._complete(g, raw)) for g, raw in done]
+        if complete:
+            self.complete()
         # One flush at a time from taking its rows to delivering them: the callback thread
         # (past _MAX_PENDING) and the training thread must not deliver out of step order.
         with self._flush_lock:
             with self._lock:
-                for g, it in items:
-                    g.pending.append(it)
                 work = []
                 for g in self._groups.values():
                     if g.pending or g.nonfinite != g.reported:
-                        cut = g.raw[0] if g.raw is not None else None  # an incomplete lean step: later rows wait
+                        cut = min((raw[0] for raw in g.raws), default=None)  # an incomplete lean step: later rows wait
                         work.append((g, [it for it in g.pending if cut is None or it[0] < cut]))
                         g.pending = [it for it in g.pending if cut is not None and it[0] >= cut]
                 self._last_flush = time.monotonic()

@@ -93,7 +93,9 @@ def recording(flat: list, afters: list, layout: tuple, kinds_of: tuple, ratio: t
     """:func:`computed` now, compiled once per structure in the process: ``(rows, cols)``
     as device arrays (dispatched, not waited for)."""
     with J.x64():
-        flat, afters = [jnp.asarray(v) for v in flat], [jnp.asarray(v) for v in afters]
+        # device_put, not jnp.asarray: a NumPy array (a lean step's, kept by callback) staged by
+        # jnp.asarray is one small computation a shape, compiled again in each watch's context
+        flat, afters = jax.device_put(list(flat)), jax.device_put(list(afters))
         key = ("recording", layout, kinds_of, ratio, bins, _structure(flat + afters))
 
         def make():

@@ -82,12 +82,16 @@ def attach(engine: JaxEngine) -> None:
 
 
 class Split:
-    """A claimed model's train step, jitted twice and chosen on the host per call: the
-    recording one when the step is sampled, else a lean one, the plain step plus the
-    finiteness check of the gradients (whose first failing step sends its tensors to the
-    host). The recording one returns ``(Keras' results, {trace: [each update's tensors]})``
-    (:meth:`hands_out`); :meth:`_run_full` hands them to :meth:`JaxEngine.handed` and
-    gives Keras its results.
+    """A claimed model's train step, jitted as the lean step: the plain step plus the
+    finiteness check of the gradients, and one more argument, whether the host counts
+    the step sampled. A sampled step, and the first whose gradients are not finite,
+    send the update's tensors to the host, which bins them once the step has run
+    (:meth:`JaxEngine.complete`). One compiled step, as plain training has.
+
+    With ``every=1``, and for a step whose counter the host cannot read, the recording
+    step is jitted instead: it returns ``(Keras' results, {trace: [each update's
+    tensors]})`` (:meth:`hands_out`, no callback); :meth:`_run_full` hands them to
+    :meth:`JaxEngine.handed` and gives Keras its results.
 
     Keras' JAX trainer calls the jitted step once per batch (``steps_per_execution``
     loops on the host), so the choice is per step. The step is the optimizer's counter
@@ -102,6 +106,10 @@ class Split:
         self.engine, self.model = engine, model
         self.phases: list = []  # the phases the traces' updates took
         self.lean_now = False
+        self.mode = None  # while the lean step traces, its argument: 0 unsampled, 1 sampled, 2 sampled and sending its weights after the update
+        self.lean_afters: list = []  # while the lean step traces: (group, variables, weights after the update) of each update
+        self._from_state: dict = {}  # group -> where its weights after the update are in the returned state
+        self._in_state = None  # whether every lean trace's updates left them there (None: none traced yet)
         self.handed: list = []  # while the recording step traces: (meta, values) of each update
         self._top = None  # the recording step's own trace, while it traces
         self._metas: dict = {}  # a recording step's trace -> the metas of what it hands out
@@ -124,11 +132,16 @@ class Split:
             local = self.engine._local
             local.split, self.lean_now = self, how == "lean"
             self._top = _current_trace() if how == "hand" else None
+            if how == "lean":
+                *args, self.mode = args
             try:
                 out = fn(*args, **kwargs)
             finally:
-                local.split, self.lean_now, self._top = None, False, None
+                local.split, self.lean_now, self._top, self.mode = None, False, None, None
                 handed, self.handed = self.handed, []  # no tracer kept past its trace
+                lean, self.lean_afters = self.lean_afters, []
+            if how == "lean":
+                self._lean_settled(out, lean)
             if how != "hand":
                 return out
             handed = _settled(out, handed)
@@ -151,6 +164,17 @@ class Split:
         at = {id(v): i for i, v in enumerate(getattr(self.model, "trainable_variables", ()))}
         found = tuple(at.get(id(v)) for v in variables)
         return None if None in found else found
+
+    def _lean_settled(self, out, lean: list) -> None:
+        """Where each update of a lean trace left its weights after the update, when they
+        are, tracer for tracer, the trainable weights of the state the step returns (then a
+        sampled step runs with mode 1 and sends none of them: the host reads them there)."""
+        for group, variables, afters in lean:
+            at = self.state_index(variables) if afters else ()
+            ok = at is not None and _returned(out, at, afters)
+            self._in_state = ok and self._in_state is not False
+            if ok:
+                self._from_state[group] = at
 
     def _run_full(self, state, data):
         """The recording step, and what it handed out recorded. The step already replaced
@@ -188,10 +212,26 @@ class Split:
                 self._in_graph = self._jit_in_graph()
             return self._in_graph(state, data)
         it = self._last_it + 1 if it is self._last else int(np.asarray(it))
-        k = it - self.engine.timeline.phase(opt, self.model).base
-        logs, state = (self._run_full if k % self.engine.every == 0 else self.lean)(state, data)
+        sampled = (it - self.engine.timeline.phase(opt, self.model).base) % self.engine.every == 0
+        if sampled and self._in_state is None:  # traced ahead (the call finds it): where its updates leave their weights
+            self.lean.trace(state, data, np.int8(2))
+        mode = 0 if not sampled else 1 if self._in_state else 2
+        logs, state = self.lean(state, data, np.int8(mode))
         self._last, self._last_it = state[2][at], it
+        if sampled:  # its tensors are on the host once the counter is (the callbacks ran before)
+            jax.block_until_ready(self._last)
+            self.engine.complete(state[0], self._from_state if mode == 1 else None)
         return logs, state
+
+
+def _returned(out, at, afters) -> bool:
+    """Whether ``afters`` are, tracer for tracer, the trainable weights at ``at`` of the
+    state ``out`` (Keras' ``(logs, state)``) returns."""
+    try:
+        returned = list(out[1][0])
+    except (TypeError, IndexError, KeyError):
+        return False
+    return all(i < len(returned) and returned[i] is a for i, a in zip(at, afters))
 
 
 def _settled(out, handed: list) -> list:
@@ -199,14 +239,10 @@ def _settled(out, handed: list) -> list:
     left out where they are, value for value, the trainable weights of the state the step
     returns at the places ``state_index`` found (Keras' own step); handed out otherwise (a
     step that applies twice, or changes the weights after the update)."""
-    try:
-        returned = list(out[1][0])
-    except (TypeError, IndexError, KeyError):
-        returned = []
     settled = []
     for meta, (step, ok, flat, afters) in handed:
         at = meta[-1]
-        if at is not None and all(i < len(returned) and returned[i] is a for i, a in zip(at, afters)):
+        if at is not None and _returned(out, at, afters):
             settled.append((meta, (step, ok, flat, [])))
         else:
             settled.append((meta[:-1] + (None,), (step, ok, flat, afters)))
