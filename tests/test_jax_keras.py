@@ -286,15 +286,19 @@ def test_a_callbacks_operands_are_the_hosts_own_copy():
         return b + ok.astype(b.dtype)
 
     for n in (64, 1 << 20):
-        out = np.asarray(f(jnp.arange(n, dtype=jnp.float32)))
-        np.testing.assert_array_equal(out, np.arange(n, dtype=np.float32) * 2 + 1)
-        np.testing.assert_array_equal(np.asarray(kept[-1]), np.arange(n, dtype=np.float32) * 2)
+        for k in range(4):  # the same shape again: XLA reuses its buffers
+            out = np.asarray(f(jnp.arange(n, dtype=jnp.float32) + k))
+            np.testing.assert_array_equal(out, (np.arange(n, dtype=np.float32) + k) * 2 + 1)
+        for k, v in enumerate(kept[-4:]):
+            np.testing.assert_array_equal(np.asarray(v), (np.arange(n, dtype=np.float32) + k) * 2)
 
 
-def test_a_handed_step_that_fails_to_record_warns_and_training_goes_on(data, monkeypatch):
-    """The recording step replaced Keras' (donated) state before the host records what it
-    handed out: a failure there loses that step's rows with a warning, never the
-    training, which stays bit-identical to a plain ``fit``."""
+@pytest.mark.parametrize("every", [1, 2])
+def test_a_handed_step_that_fails_to_record_warns_and_training_goes_on(data, monkeypatch, every):
+    """The step replaced Keras' (donated) state before the host records what it handed
+    out (``every=1``) or sent by callback (the lean step): a failure there loses that
+    step's rows with a warning, never the training, which stays bit-identical to a plain
+    ``fit``; the steps after it are recorded."""
     from tfhist_magic.capture import _jax_engine as E
 
     calls, orig = [], E.recording
@@ -308,12 +312,69 @@ def test_a_handed_step_that_fails_to_record_warns_and_training_goes_on(data, mon
     monkeypatch.setattr(E, "recording", failing)
     a, b = make(name="a"), make(name="b")
     with pytest.warns(RuntimeWarning, match="sampled step was not recorded .*out of memory"):
-        with tfhist_magic.watch(a, every=1) as rec:
-            a.fit(*data, batch_size=16, epochs=1, verbose=0, shuffle=False)
-    b.fit(*data, batch_size=16, epochs=1, verbose=0, shuffle=False)
+        with tfhist_magic.watch(a, every=every) as rec:
+            a.fit(*data, batch_size=8, epochs=1, verbose=0, shuffle=False)  # steps 0-7
+    b.fit(*data, batch_size=8, epochs=1, verbose=0, shuffle=False)
     for va, vb in zip(values(a), values(b)):
         np.testing.assert_array_equal(va, vb)
-    np.testing.assert_array_equal(rec.series("grads", rec.names("grads")[0]).steps, [0, 2, 3])
+    np.testing.assert_array_equal(rec.series("grads", rec.names("grads")[0]).steps, [0, 2, 3, 4, 5, 6, 7] if every == 1 else [0, 4, 6])
+
+
+def test_two_models_training_in_two_threads_each_record_their_own_steps(data, monkeypatch):
+    """One watch, two models, each ``fit`` in a thread of its own: a sampled step's host
+    work takes only its own model's kept tensors (the other may be mid-step, its state
+    about to be donated), and each model gets every sampled step once, bit for bit what
+    it gets alone (the binning slowed down, so the threads overlap in it)."""
+    import threading
+    import time
+
+    from tfhist_magic.capture._jax_engine import JaxEngine
+
+    orig = JaxEngine._complete
+    monkeypatch.setattr(JaxEngine, "_complete", lambda self, g, raw: time.sleep(0.01) or orig(self, g, raw))
+    x, y = data
+    alone = {}
+    for name in ("a", "b"):
+        m = make(name=name, seed=len(alone))
+        with tfhist_magic.watch(m, every=2) as rec:
+            m.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+        alone[name] = rec
+    models = {name: make(name=name, seed=i) for i, name in enumerate(("a", "b"))}
+    errors = []
+
+    def train(m):
+        try:
+            m.fit(x, y, batch_size=4, epochs=1, verbose=0, shuffle=False)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    with tfhist_magic.watch(*models.values(), every=2) as rec:
+        threads = [threading.Thread(target=train, args=(m,)) for m in models.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert errors == []
+    for name, one in alone.items():
+        for n in one.names("grads"):
+            a, b = one.series("grads", n), rec.series("grads", n)
+            np.testing.assert_array_equal(b.steps, np.arange(0, 16, 2))
+            np.testing.assert_array_equal(b.rows, a.rows)
+
+
+def test_rows_waiting_for_the_recording_stay_bounded(data, monkeypatch):
+    """A lean step's sampled rows are delivered once ``_MAX_PENDING`` wait, not held until
+    the epoch ends."""
+    from tfhist_magic.capture import _jax_engine as E
+
+    sizes, orig = [], E._Group.block
+    monkeypatch.setattr(E, "_MAX_PENDING", 2)
+    monkeypatch.setattr(E._Group, "block", lambda self, items: sizes.append(len(items)) or orig(self, items))
+    m = make()
+    with tfhist_magic.watch(m, every=2) as rec:
+        m.fit(*data, batch_size=4, epochs=1, verbose=0)  # 16 steps, 8 sampled
+    np.testing.assert_array_equal(rec.series("grads", rec.names("grads")[0]).steps, np.arange(0, 16, 2))
+    assert max(sizes) <= 2 and sum(sizes) >= 8
 
 
 class Halving(keras.Sequential):
@@ -336,7 +397,7 @@ def test_update_norms_are_the_optimizers_own_update(data, cls, every, monkeypatc
     from tfhist_magic.capture._jax_engine import JaxEngine
 
     from_state, orig = [], JaxEngine.complete
-    monkeypatch.setattr(JaxEngine, "complete", lambda self, trainable=None, at=None: from_state.append(at is not None) or orig(self, trainable, at))
+    monkeypatch.setattr(JaxEngine, "complete", lambda self, trainable=None, at=None, groups=None: from_state.append(at is not None) or orig(self, trainable, at, groups))
     m = make(cls=cls)
     with tfhist_magic.watch(m, every=every) as rec:
         m.fit(*data, batch_size=16, epochs=1, verbose=0, shuffle=False)
@@ -356,8 +417,12 @@ def test_activations_under_mixed_precision(data, monkeypatch):
     the step's graph: nothing can leave the branch as an output). The wrapper and its
     inner optimizer share one counter, so a model trained before the watch still gets
     steps from 0."""
+    from tfhist_magic.capture.jax_keras import Split
+
     x, y = data
-    handed = _spy_handed(monkeypatch)
+    handed, full = _spy_handed(monkeypatch), []
+    orig = Split._run_full
+    monkeypatch.setattr(Split, "_run_full", lambda self, *a: full.append(1) or orig(self, *a))
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         m = make(activation="tanh")
@@ -375,7 +440,7 @@ def test_activations_under_mixed_precision(data, monkeypatch):
     for k, f in ((H.MIN, np.min), (H.MAX, np.max)):
         assert abs(s.rows[0, B + k] - f(want)) <= 2 * np.spacing(np.float16(abs(f(want))))
     assert s.rows[0, B + H.NAN] == 0 and len(rec.names("grads")) == 4
-    assert handed == []
+    assert handed == [] and full == []  # one compiled step, the lean one: its counter is the wrapper's
 
 
 def test_train_on_batch_and_one_timeline_across_fits(data):

@@ -150,7 +150,7 @@ class _Group:
         self.pending: list = []  # (step, wall, rows, cols)
         self.nonfinite: int | None = None
         self.reported: int | None = None
-        self.raws: list = []  # a lean step's kept tensors, each [step, wall, meta, values, afters]
+        self.raws: list = []  # a lean step's kept tensors (_Raw), until their rows are pending
         self.distances: dict = {}  # (step, weight index) -> ||before - w0||, until the step's rows arrive
 
     def block(self, items: list) -> Block:
@@ -167,6 +167,18 @@ class _Group:
         return b
 
 
+@dataclass(eq=False)
+class _Raw:
+    """A lean step's kept tensors (:meth:`JaxEngine._keep`), until binned."""
+
+    step: int
+    wall: float
+    meta: tuple  # (kinds_of, ratio, keys)
+    values: list
+    afters: list | None = None  # None until sent, or read from the state the step returned
+    claimed: bool = False  # taken by one thread's completion (under the engine's lock)
+
+
 @dataclass
 class _Plan:
     """What an update's recording needs once it ran (:meth:`JaxEngine.after_update`)."""
@@ -179,7 +191,7 @@ class _Plan:
     kinds_of: list
     variables: list
     label: str
-    kept: object = None  # lean: True on the first non-finite step (its tensors went to the host)
+    kept: object = None  # lean: True on a sampled or the first non-finite step (its tensors went to the host)
 
 
 class JaxEngine(BaseEngine):
@@ -434,21 +446,21 @@ class JaxEngine(BaseEngine):
         the step reuses once the callback returns: ``test_a_callbacks_operands_are_the_hosts_own_copy``),
         so they are kept as they are, not copied again."""
         with self._lock:
-            group.raws.append([int(step), time.time(), meta, values, None])
+            group.raws.append(_Raw(int(step), time.time(), meta, list(values)))
         return np.asarray(True)
 
     def _kept_after(self, group: _Group, step, *afters) -> None:
         with self._lock:
             for raw in group.raws:
-                if raw[0] == int(step) and raw[4] is None:
-                    raw[4] = afters
+                if raw.step == int(step) and raw.afters is None:
+                    raw.afters = list(afters)
         return np.asarray(True)
 
-    def _complete(self, group: _Group, raw) -> tuple:
+    def _complete(self, group: _Group, raw: _Raw) -> tuple:
         """A lean step's kept tensors as a pending row set, computed now (training thread),
         by the same computation as a recording step's; the update scalars from the weights
         kept before and after its update."""
-        step, wall, (kinds_of, ratio, keys), values, afters = raw
+        step, wall, (kinds_of, ratio, keys), values, afters = raw.step, raw.wall, raw.meta, raw.values, raw.afters
         layout = tuple((k, len(v)) for k, v in group.names.items())
         device = jax.devices()[0]  # binned where the step ran (the callbacks' copies are on the CPU)
         rows, cols = recording(jax.device_put(values, device), jax.device_put(afters or [], device), layout, tuple(kinds_of), tuple(ratio), self.bins)
@@ -504,25 +516,47 @@ class JaxEngine(BaseEngine):
         return g
 
     # -- host --------------------------------------------------------------------------
-    def complete(self, trainable=None, at=None) -> None:
+    def complete(self, trainable=None, at=None, groups=None) -> None:
         """Bin the lean steps' kept tensors whose update has run (on the training thread:
         :class:`~.jax_keras.Split` calls it after a sampled step, so no more than one
         step's tensors wait on the host), and keep their rows for :meth:`flush`. A kept
         step that did not send its weights after the update finds them in ``trainable``,
-        the trainable weights of the state that step returned, at ``at[group]``."""
+        the trainable weights of the state that step returned, at ``at[group]``.
+        ``groups``: only those (a split's own: another thread's model may be mid-step).
+        A failure leaves the step unrecorded (its tensors dropped) and is raised."""
         with self._lock:
             for g, where in (at or {}).items():
                 for raw in g.raws:
-                    if raw[4] is None and trainable is not None:
-                        raw[4] = [trainable[i] for i in where]
-            done = [(g, raw) for g in self._groups.values() for raw in g.raws if raw[4] is not None]
+                    if raw.afters is None and not raw.claimed:
+                        raw.afters = [trainable[i] for i in where]
+            done = [(g, raw) for g in (self._groups.values() if groups is None else groups) for raw in g.raws if raw.afters is not None and not raw.claimed]
+            for _, raw in done:
+                raw.claimed = True
         # Binned outside the locks (a flush from a callback must not wait on it); a raw stays
         # in ``raws`` until its rows are pending, so no later row is delivered before it.
-        items = [(g, raw, self._complete(g, raw)) for g, raw in done]
+        try:
+            items = [(g, raw, self._complete(g, raw)) for g, raw in done]
+        except BaseException:
+            self.drop(done)
+            raise
         with self._lock:
             for g, raw, it in items:
                 g.raws = [r for r in g.raws if r is not raw]
                 g.pending.append(it)
+            full = any(len(g.pending) >= _MAX_PENDING and not g.raws for g, _, _ in items)
+        if full:
+            self.flush(complete=False)
+
+    def drop(self, raws) -> None:
+        """Forget kept tensors that will not be recorded (``(group, raw)`` pairs)."""
+        with self._lock:
+            for g, raw in raws:
+                g.raws = [r for r in g.raws if r is not raw]
+
+    def incomplete(self, groups) -> list:
+        """``(group, raw)`` of ``groups``' kept tensors still without their weights after the update."""
+        with self._lock:
+            return [(g, raw) for g in groups for raw in g.raws if raw.afters is None and not raw.claimed]
 
     def flush(self, complete: bool = True) -> None:
         """Deliver what the callbacks handed over to the Recording, in step order (a lean
@@ -536,7 +570,7 @@ class JaxEngine(BaseEngine):
                 work = []
                 for g in self._groups.values():
                     if g.pending or g.nonfinite != g.reported:
-                        cut = min((raw[0] for raw in g.raws), default=None)  # an incomplete lean step: later rows wait
+                        cut = min((raw.step for raw in g.raws), default=None)  # an incomplete lean step: later rows wait
                         work.append((g, [it for it in g.pending if cut is None or it[0] < cut]))
                         g.pending = [it for it in g.pending if cut is not None and it[0] >= cut]
                 self._last_flush = time.monotonic()

@@ -9,8 +9,9 @@ through, in or out of ``jax.jit``; ``fit`` / ``train_on_batch`` with the epoch m
 
 * ``Layer.stateless_call``: how Keras' JAX trainer runs a model, the outermost call of
   a training step's forward pass;
-* ``Model.make_train_function``: a claimed model's train step is jitted twice and
-  chosen on the host per step (:class:`Split`), and its train function tells the engine
+* ``Model.make_train_function``: a claimed model's train step is jitted as a
+  :class:`Split` (one lean step whose argument the host sets per step; the recording
+  step with ``every=1``), and its train function tells the engine
   after each call (live views are fed on the training thread).
 
 TensorFlow is never imported on this path.
@@ -60,7 +61,7 @@ def attach(engine: JaxEngine) -> None:
     @functools.wraps(orig_make)
     def make_train_function(model, force=False):
         jit = _trainer.jit
-        if model in claims:  # the train step jitted twice: see Split
+        if model in claims:  # the train step jitted as the split's: see Split
             _trainer.jit = lambda fn, **kw: Split(engine, model, fn, jit, kw)
         try:
             out = orig_make(model, force)
@@ -110,6 +111,8 @@ class Split:
         self.lean_afters: list = []  # while the lean step traces: (group, variables, weights after the update) of each update
         self._from_state: dict = {}  # group -> where its weights after the update are in the returned state
         self._in_state = None  # whether every lean trace's updates left them there (None: none traced yet)
+        self._groups: set = set()  # the engine's groups of the lean traces' updates
+        self._ahead = False  # the lean step was traced ahead of its first call
         self.handed: list = []  # while the recording step traces: (meta, values) of each update
         self._top = None  # the recording step's own trace, while it traces
         self._metas: dict = {}  # a recording step's trace -> the metas of what it hands out
@@ -173,8 +176,18 @@ class Split:
             at = self.state_index(variables) if afters else ()
             ok = at is not None and _returned(out, at, afters)
             self._in_state = ok and self._in_state is not False
+            self._groups.add(group)
             if ok:
                 self._from_state[group] = at
+            else:
+                self._from_state.pop(group, None)
+
+    def _warn(self, e: BaseException) -> None:
+        """A sampled step not recorded: said once a split (Keras' state was already replaced,
+        donated, so training goes on)."""
+        if not self._warned:
+            self._warned = True
+            warnings.warn(f"tfhist_magic: a sampled step was not recorded ({type(e).__name__}: {e})", RuntimeWarning, stacklevel=3)
 
     def _run_full(self, state, data):
         """The recording step, and what it handed out recorded. The step already replaced
@@ -186,15 +199,16 @@ class Split:
                 try:
                     self.engine.handed(meta, vals, out[1][0] if meta[-1] is not None else None)
                 except Exception as e:  # noqa: BLE001 - Keras must get its state back
-                    if not self._warned:
-                        self._warned = True
-                        warnings.warn(f"tfhist_magic: a sampled step was not recorded ({type(e).__name__}: {e})", RuntimeWarning, stacklevel=2)
+                    self._warn(e)
         return out
 
     def _counter(self, opt):
+        """Where ``opt``'s counter is among its variables (the state's third part), when
+        every update the step traced counts with it (``opt``, or a wrapped optimizer that
+        shares it: a LossScaleOptimizer's inner one); None otherwise."""
         its = getattr(opt, "iterations", None)
         at = [i for i, v in enumerate(getattr(opt, "variables", ())) if v is its]
-        if not at or any(st.opt() is not opt for st in self.phases):
+        if not at or any(st.opt() is not opt and getattr(st.opt(), "iterations", None) is not its for st in self.phases):
             return None
         return at[0]
 
@@ -202,6 +216,9 @@ class Split:
         opt = getattr(self.model, "optimizer", None)
         if self.engine.every == 1:
             return self._run_full(state, data)
+        if not self._ahead:  # traced ahead (the call finds it): its updates, and where they leave their weights
+            self._ahead = True
+            self.lean.trace(state, data, np.int8(2))
         at = self._counter(opt) if opt is not None else None
         try:
             it = state[2][at]
@@ -213,15 +230,25 @@ class Split:
             return self._in_graph(state, data)
         it = self._last_it + 1 if it is self._last else int(np.asarray(it))
         sampled = (it - self.engine.timeline.phase(opt, self.model).base) % self.engine.every == 0
-        if sampled and self._in_state is None:  # traced ahead (the call finds it): where its updates leave their weights
-            self.lean.trace(state, data, np.int8(2))
         mode = 0 if not sampled else 1 if self._in_state else 2
         logs, state = self.lean(state, data, np.int8(mode))
         self._last, self._last_it = state[2][at], it
         if sampled:  # its tensors are on the host once the counter is (the callbacks ran before)
-            jax.block_until_ready(self._last)
-            self.engine.complete(state[0], self._from_state if mode == 1 else None)
+            self._record(state, mode)
         return logs, state
+
+    def _record(self, state, mode: int) -> None:
+        """A sampled lean step's kept tensors binned now, the weights after the update read
+        from the state it returned (mode 1) before the next step takes it (donated). A
+        failure costs the step's rows and a warning, never the training."""
+        try:
+            jax.block_until_ready(self._last)
+            if mode == 1 and not self._in_state:  # a new trace (a new shape) left them elsewhere
+                self.engine.drop(self.engine.incomplete(self._groups))
+                raise RuntimeError("the step was traced again and no longer returns the weights after its update")
+            self.engine.complete(state[0], self._from_state if mode == 1 else None, self._groups)
+        except Exception as e:  # noqa: BLE001 - Keras must get its state back
+            self._warn(e)
 
 
 def _returned(out, at, afters) -> bool:
