@@ -157,6 +157,19 @@ def jax_run(tmp_path_factory):
     return got, out
 
 
+def test_keras_on_jax_fit_over_two_devices():
+    """``fit`` under ``keras.distribution.DataParallel`` over two (host) devices, in a
+    process of its own (the device count is fixed when JAX starts): the recording step
+    and the lean step (tests/test_jax_keras.py::test_fit_under_a_keras_distribution)."""
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3", TFHIST_JAX_DEVICES="2")
+    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2").strip()
+    got = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "keras_distribution", str(HERE / "test_jax_keras.py")],
+        capture_output=True, text=True, timeout=600, env=env, cwd=HERE.parent,
+    )
+    assert got.returncode == 0 and "2 passed" in got.stdout, got.stdout[-3000:] + got.stderr[-3000:]
+
+
 def test_keras_on_jax_in_its_own_process(jax_run):
     got, _ = jax_run
     assert got.returncode == 0, got.stdout[-6000:] + got.stderr[-3000:]

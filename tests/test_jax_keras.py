@@ -188,22 +188,32 @@ def test_no_init_distance_keeps_no_w0(data):
     assert steps.tolist() == [0, 2, 4, 6] and (norm > 0).all()
 
 
-def test_fit_under_a_keras_distribution(data):
+@pytest.mark.parametrize("every", [1, 2])
+def test_fit_under_a_keras_distribution(data, every):
     """Under ``keras.distribution`` Keras jits its step with ``out_shardings`` for its
-    ``(logs, state)``: the recording step, which returns more, still records exactly."""
+    ``(logs, state)``: the recording step, which returns more, and the lean step, whose
+    sampled tensors the host bins, still record exactly, and training is a plain fit's
+    under the same distribution, bit for bit. tests/test_jax.py runs this on two devices
+    too (``TFHIST_JAX_DEVICES``)."""
+    assert len(jax.devices()) == int(os.environ.get("TFHIST_JAX_DEVICES", len(jax.devices())))
     x, y = data
-    m = make()
-    w0 = values(m)
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
     try:
-        with tfhist_magic.watch(m, every=2) as rec:
+        m, twin = make(name="m"), make(name="twin")  # their variables laid out by the distribution
+        w0 = values(m)
+        with tfhist_magic.watch(m, every=every) as rec:
             m.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
+        twin.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False)
     finally:
         keras.distribution.set_distribution(None)
-    for n, v in zip(rec.names("weights"), w0):
+    for n, v, trained, plain in zip(rec.names("weights"), w0, values(m), values(twin)):
         s = rec.series("weights", n)
-        np.testing.assert_array_equal(s.steps, [0, 2, 4])
+        np.testing.assert_array_equal(s.steps, [0, 1, 2, 3, 4] if every == 1 else [0, 2, 4])
         exact(s.rows[0], v)
+        exact(s.rows[-1], trained)  # the exit: the trained weights
+        np.testing.assert_array_equal(trained, plain)
+    g = rec.series("grads", rec.names("grads")[0])
+    assert g.steps.tolist() == ([0, 1, 2, 3] if every == 1 else [0, 2]) and (g.finite == w0[0].size).all()
     assert len(rec.names("activations")) == 2
 
 
