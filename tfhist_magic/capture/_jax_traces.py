@@ -12,6 +12,7 @@ entry and exit instead.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import sys
@@ -61,3 +62,20 @@ class Traces:
             _clear()
         else:
             self._user.set_global(self._before)
+
+    @contextlib.contextmanager
+    def outside(self):
+        """Eager work that traces none of the watch's code (an optimizer's new variables)
+        in the context from before the watch, where its small computations are compiled
+        already; unchanged while tracing (a trace keeps one context)."""
+        from jax._src import core
+
+        if self._user is None or not isinstance(core.trace_ctx.trace, core.EvalTrace):
+            yield
+            return
+        mine = self._user.get_global()
+        self._user.set_global(self._before)
+        try:
+            yield
+        finally:
+            self._user.set_global(mine)

@@ -80,6 +80,17 @@ def attach(engine: JaxEngine) -> None:
         return out
 
     engine.patches.set(keras.Model, "make_train_function", make_train_function)
+    add_variable = BaseOptimizer.add_variable
+
+    @functools.wraps(add_variable)
+    def outside(opt, *args, **kwargs):  # a new model's optimizer builds its zeros as before the watch
+        context = engine._context
+        if context is None:
+            return add_variable(opt, *args, **kwargs)
+        with context.outside():
+            return add_variable(opt, *args, **kwargs)
+
+    engine.patches.set(BaseOptimizer, "add_variable", outside)
 
 
 class Split:
