@@ -450,7 +450,26 @@ def test_activations_under_mixed_precision(data, monkeypatch):
     for k, f in ((H.MIN, np.min), (H.MAX, np.max)):
         assert abs(s.rows[0, B + k] - f(want)) <= 2 * np.spacing(np.float16(abs(f(want))))
     assert s.rows[0, B + H.NAN] == 0 and len(rec.names("grads")) == 4
-    assert handed == [] and full == []  # one compiled step, the lean one: its counter is the wrapper's
+    assert handed == [] and len(full) == 4  # the recording step, sampling in its graph: one compiled step
+
+
+def test_a_loss_scale_optimizer_that_skips_a_step_keeps_the_steps(data):
+    """A batch that overflows in float16 makes the LossScaleOptimizer skip its inner
+    update, and its counter with it: the steps recorded are still the counter's, sampled
+    where it is a multiple of ``every`` (the host could not count them)."""
+    x, y = data
+    x = x.copy()
+    x[16] = 1e30  # batch 2 of 8 overflows
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        m = make(activation="tanh")
+        with tfhist_magic.watch(m, every=2) as rec:
+            m.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert int(np.asarray(m.optimizer.iterations.value)) == 7  # one of eight updates skipped
+    for kind in ("grads", "activations"):
+        np.testing.assert_array_equal(rec.series(kind, rec.names(kind)[0]).steps, [0, 2, 4, 6])
 
 
 def test_train_on_batch_and_one_timeline_across_fits(data):
@@ -563,6 +582,36 @@ def test_the_distance_from_the_start_is_the_same_a_weight_a_callback(data, monke
         np.testing.assert_array_equal(steps, [0, 1, 2, 3])
         np.testing.assert_array_equal(a, b)
         assert a[0] == 0 and (a[1:] > 0).all()
+
+
+def test_a_first_nonfinite_step_that_fails_to_record_warns_and_training_goes_on(data, monkeypatch):
+    """The first non-finite step of an unsampled lean step is binned at the next flush (an
+    epoch's start, the end of ``fit``): a failure there loses that step's rows with a
+    warning, and training goes on, bit-identical to a plain ``fit``."""
+    from tfhist_magic.capture import _jax_engine as E
+
+    calls, orig = [], E.recording
+
+    def failing(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise MemoryError("out of host memory")
+        return orig(*args)
+
+    x, y = data
+    x = x.copy()
+    x[40, 2] = np.inf  # batch 5 of 8
+    monkeypatch.setattr(E, "recording", failing)
+    a, b = make(name="a"), make(name="b")
+    with pytest.warns(RuntimeWarning, match="sampled step was not recorded .*out of host memory"):
+        with tfhist_magic.watch(a, every=50) as rec:
+            a.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    b.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    for va, vb in zip(values(a), values(b)):
+        np.testing.assert_array_equal(va, vb)
+    assert int(np.asarray(a.optimizer.iterations.value)) == 16
+    np.testing.assert_array_equal(rec.series("grads", rec.names("grads")[0]).steps, [0])
+    assert rec.first_nonfinite == 5  # marked, though its rows were lost
 
 
 def test_what_follows_a_nan_batch_is_named_by_the_nan_alone(data):

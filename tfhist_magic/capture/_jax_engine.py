@@ -55,6 +55,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 
 import jax
@@ -207,6 +208,7 @@ class JaxEngine(BaseEngine):
         self._groups: dict = {}
         self._last_flush = time.monotonic()
         self._origins: dict = {}  # id(weight) -> its origin, w0 (NumPy, flat, compute dtype)
+        self._warned_lost = False  # a kept step that could not be binned was reported
 
     def __enter__(self):
         super().__enter__()
@@ -523,7 +525,8 @@ class JaxEngine(BaseEngine):
         step that did not send its weights after the update finds them in ``trainable``,
         the trainable weights of the state that step returned, at ``at[group]``.
         ``groups``: only those (a split's own: another thread's model may be mid-step).
-        A failure leaves the step unrecorded (its tensors dropped) and is raised."""
+        A failure leaves that step unrecorded (its tensors dropped), with a warning once a
+        watch: the step already ran, and training goes on."""
         with self._lock:
             for g, where in (at or {}).items():
                 for raw in g.raws:
@@ -534,11 +537,14 @@ class JaxEngine(BaseEngine):
                 raw.claimed = True
         # Binned outside the locks (a flush from a callback must not wait on it); a raw stays
         # in ``raws`` until its rows are pending, so no later row is delivered before it.
-        try:
-            items = [(g, raw, self._complete(g, raw)) for g, raw in done]
-        except BaseException:
-            self.drop(done)
-            raise
+        items, failed = [], []
+        for g, raw in done:
+            try:
+                items.append((g, raw, self._complete(g, raw)))
+            except Exception as e:  # noqa: BLE001 - the step ran: its rows are lost, not the training
+                failed.append((g, raw))
+                self._not_recorded(e)
+        self.drop(failed)
         with self._lock:
             for g, raw, it in items:
                 g.raws = [r for r in g.raws if r is not raw]
@@ -546,6 +552,11 @@ class JaxEngine(BaseEngine):
             full = any(len(g.pending) >= _MAX_PENDING and not g.raws for g, _, _ in items)
         if full:
             self.flush(complete=False)
+
+    def _not_recorded(self, e: BaseException) -> None:
+        if not self._warned_lost:
+            self._warned_lost = True
+            warnings.warn(f"tfhist_magic: a sampled step was not recorded ({type(e).__name__}: {e})", RuntimeWarning, stacklevel=4)
 
     def drop(self, raws) -> None:
         """Forget kept tensors that will not be recorded (``(group, raw)`` pairs)."""

@@ -73,9 +73,5 @@ class Traces:
         if self._user is None or not isinstance(core.trace_ctx.trace, core.EvalTrace):
             yield
             return
-        mine = self._user.get_global()
-        self._user.set_global(self._before)
-        try:
+        with self._user(self._before):  # this thread's only: another may be tracing in the watch's
             yield
-        finally:
-            self._user.set_global(mine)

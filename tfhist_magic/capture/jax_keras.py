@@ -215,11 +215,13 @@ class Split:
 
     def _counter(self, opt):
         """Where ``opt``'s counter is among its variables (the state's third part), when
-        every update the step traced counts with it (``opt``, or a wrapped optimizer that
-        shares it: a LossScaleOptimizer's inner one); None otherwise."""
+        every update the step traced is ``opt``'s own; None otherwise. A wrapped optimizer
+        that shares the counter does not count: a LossScaleOptimizer skips its inner
+        update on an overflow, and the counter with it, which the host cannot tell without
+        reading it every step (its steps are sampled in the graph)."""
         its = getattr(opt, "iterations", None)
         at = [i for i, v in enumerate(getattr(opt, "variables", ())) if v is its]
-        if not at or any(st.opt() is not opt and getattr(st.opt(), "iterations", None) is not its for st in self.phases):
+        if not at or any(st.opt() is not opt for st in self.phases):
             return None
         return at[0]
 
@@ -241,6 +243,8 @@ class Split:
             return self._in_graph(state, data)
         it = self._last_it + 1 if it is self._last else int(np.asarray(it))
         sampled = (it - self.engine.timeline.phase(opt, self.model).base) % self.engine.every == 0
+        if sampled:  # this call's trace (a cache hit, or a new shape's: where it leaves the weights)
+            self.lean.trace(state, data, np.int8(2))
         mode = 0 if not sampled else 1 if self._in_state else 2
         logs, state = self.lean(state, data, np.int8(mode))
         self._last, self._last_it = state[2][at], it
@@ -252,14 +256,13 @@ class Split:
         """A sampled lean step's kept tensors binned now, the weights after the update read
         from the state it returned (mode 1) before the next step takes it (donated). A
         failure costs the step's rows and a warning, never the training."""
+        jax.block_until_ready(self._last)  # the step's own failure is the step's
         try:
-            jax.block_until_ready(self._last)
-            if mode == 1 and not self._in_state:  # a new trace (a new shape) left them elsewhere
-                self.engine.drop(self.engine.incomplete(self._groups))
-                raise RuntimeError("the step was traced again and no longer returns the weights after its update")
             self.engine.complete(state[0], self._from_state if mode == 1 else None, self._groups)
         except Exception as e:  # noqa: BLE001 - Keras must get its state back
             self._warn(e)
+        finally:
+            self.engine.drop(self.engine.incomplete(self._groups))  # none waits for weights it will not get
 
 
 def _returned(out, at, afters) -> bool:
