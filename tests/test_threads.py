@@ -22,6 +22,19 @@ def _hist(values, series, i):
     return np.histogram(v[np.isfinite(v)], bins=series.edges[i])[0]
 
 
+def _near_hist(counts, values, series, i, ulps: int = 4):
+    """``counts`` against NumPy's histogram of ``values`` computed by another program (an
+    eager tape beside the watched ``tf.function``, whose kernels may round the last bits
+    otherwise): a value within ``ulps`` float32 ulps outside the recorded range counts at
+    its end, and at most two values move a bin."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    lo, hi = series.edges[i][0], series.edges[i][-1]
+    v = np.where((v < lo) & (v >= lo - ulps * np.spacing(np.float32(abs(lo)))), lo, v)
+    v = np.where((v > hi) & (v <= hi + ulps * np.spacing(np.float32(abs(hi)))), hi, v)
+    ref = np.histogram(v[np.isfinite(v)], bins=series.edges[i])[0]
+    assert counts.sum() == ref.sum() and np.abs(counts - ref).sum() <= 2, (counts, ref)
+
+
 def _gan():
     import keras
 
@@ -74,7 +87,7 @@ def check_two_optimizers():
         s = rec.series("grads", path)
         np.testing.assert_array_equal(s.steps, [0, 1, 2])
         np.testing.assert_allclose([s.min[0], s.max[0]], [grad.min(), grad.max()], rtol=1e-5, atol=1e-7)
-        np.testing.assert_array_equal(s.counts[0], _hist(grad, s, 0))
+        _near_hist(s.counts[0], grad, s, 0)  # the tape's gradients: another program's rounding
         sw = rec.series("weights", path)
         np.testing.assert_array_equal(sw.counts[0], _hist(w0[path], sw, 0))  # step 0 read before either update
 
