@@ -303,12 +303,8 @@ def test_a_callbacks_operands_are_the_hosts_own_copy():
             np.testing.assert_array_equal(np.asarray(v), (np.arange(n, dtype=np.float32) + k) * 2)
 
 
-@pytest.mark.parametrize("every", [1, 2])
-def test_a_handed_step_that_fails_to_record_warns_and_training_goes_on(data, monkeypatch, every):
-    """The step replaced Keras' (donated) state before the host records what it handed
-    out (``every=1``) or sent by callback (the lean step): a failure there loses that
-    step's rows with a warning, never the training, which stays bit-identical to a plain
-    ``fit``; the steps after it are recorded."""
+def _second_recording_fails(monkeypatch, error: Exception) -> None:
+    """The host's second binning of a step's tensors (``_jax_rows.recording``) raises ``error``."""
     from tfhist_magic.capture import _jax_engine as E
 
     calls, orig = [], E.recording
@@ -316,10 +312,19 @@ def test_a_handed_step_that_fails_to_record_warns_and_training_goes_on(data, mon
     def failing(*args):
         calls.append(1)
         if len(calls) == 2:
-            raise RuntimeError("out of memory")
+            raise error
         return orig(*args)
 
     monkeypatch.setattr(E, "recording", failing)
+
+
+@pytest.mark.parametrize("every", [1, 2])
+def test_a_handed_step_that_fails_to_record_warns_and_training_goes_on(data, monkeypatch, every):
+    """The step replaced Keras' (donated) state before the host records what it handed
+    out (``every=1``) or sent by callback (the lean step): a failure there loses that
+    step's rows with a warning, never the training, which stays bit-identical to a plain
+    ``fit``; the steps after it are recorded."""
+    _second_recording_fails(monkeypatch, RuntimeError("out of memory"))
     a, b = make(name="a"), make(name="b")
     with pytest.warns(RuntimeWarning, match="sampled step was not recorded .*out of memory"):
         with tfhist_magic.watch(a, every=every) as rec:
@@ -588,20 +593,10 @@ def test_a_first_nonfinite_step_that_fails_to_record_warns_and_training_goes_on(
     """The first non-finite step of an unsampled lean step is binned at the next flush (an
     epoch's start, the end of ``fit``): a failure there loses that step's rows with a
     warning, and training goes on, bit-identical to a plain ``fit``."""
-    from tfhist_magic.capture import _jax_engine as E
-
-    calls, orig = [], E.recording
-
-    def failing(*args):
-        calls.append(1)
-        if len(calls) == 2:
-            raise MemoryError("out of host memory")
-        return orig(*args)
-
     x, y = data
     x = x.copy()
     x[40, 2] = np.inf  # batch 5 of 8
-    monkeypatch.setattr(E, "recording", failing)
+    _second_recording_fails(monkeypatch, MemoryError("out of host memory"))
     a, b = make(name="a"), make(name="b")
     with pytest.warns(RuntimeWarning, match="sampled step was not recorded .*out of host memory"):
         with tfhist_magic.watch(a, every=50) as rec:

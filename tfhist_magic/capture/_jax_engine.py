@@ -208,7 +208,7 @@ class JaxEngine(BaseEngine):
         self._groups: dict = {}
         self._last_flush = time.monotonic()
         self._origins: dict = {}  # id(weight) -> its origin, w0 (NumPy, flat, compute dtype)
-        self._warned_lost = False  # a kept step that could not be binned was reported
+        self._warned_lost = False  # a sampled step that could not be recorded was reported
 
     def __enter__(self):
         super().__enter__()
@@ -543,26 +543,32 @@ class JaxEngine(BaseEngine):
                 items.append((g, raw, self._complete(g, raw)))
             except Exception as e:  # noqa: BLE001 - the step ran: its rows are lost, not the training
                 failed.append((g, raw))
-                self._not_recorded(e)
+                self.not_recorded(e)
         self.drop(failed)
         with self._lock:
             for g, raw, it in items:
-                g.raws = [r for r in g.raws if r is not raw]
+                self._forget(g, raw)
                 g.pending.append(it)
             full = any(len(g.pending) >= _MAX_PENDING and not g.raws for g, _, _ in items)
         if full:
             self.flush(complete=False)
 
-    def _not_recorded(self, e: BaseException) -> None:
+    def not_recorded(self, e: BaseException) -> None:
+        """A step that ran was not recorded (its state already replaced, donated: training
+        goes on): said once a watch."""
         if not self._warned_lost:
             self._warned_lost = True
             warnings.warn(f"tfhist_magic: a sampled step was not recorded ({type(e).__name__}: {e})", RuntimeWarning, stacklevel=4)
+
+    @staticmethod
+    def _forget(group: _Group, raw: _Raw) -> None:  # under the lock
+        group.raws = [r for r in group.raws if r is not raw]
 
     def drop(self, raws) -> None:
         """Forget kept tensors that will not be recorded (``(group, raw)`` pairs)."""
         with self._lock:
             for g, raw in raws:
-                g.raws = [r for r in g.raws if r is not raw]
+                self._forget(g, raw)
 
     def incomplete(self, groups) -> list:
         """``(group, raw)`` of ``groups``' kept tensors still without their weights after the update."""

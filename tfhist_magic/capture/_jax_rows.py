@@ -42,10 +42,17 @@ def rows_now(values, bins: int) -> tuple[np.ndarray, list[str]]:
 
 def _device_rows(values, bins: int) -> np.ndarray:
     with J.x64():
-        arrays = [jnp.asarray(v) for v in values]
+        arrays = _staged(values)
         key = ("rows", bins, _structure(arrays))
         run = _COMPILED.get(key, lambda: jax.jit(J.rows, static_argnums=1).lower(arrays, bins).compile())
         return np.asarray(run(arrays))
+
+
+def _staged(values) -> list:
+    """``values`` as device arrays (a ``jax.Array`` as it is): ``device_put``, not
+    ``jnp.asarray``, which stages a NumPy array through one small computation a shape,
+    compiled again in each watch's JAX context."""
+    return jax.device_put(list(values))
 
 
 def _structure(arrays) -> tuple:
@@ -93,9 +100,7 @@ def recording(flat: list, afters: list, layout: tuple, kinds_of: tuple, ratio: t
     """:func:`computed` now, compiled once per structure in the process: ``(rows, cols)``
     as device arrays (dispatched, not waited for)."""
     with J.x64():
-        # device_put, not jnp.asarray: a NumPy array (a lean step's, kept by callback) staged by
-        # jnp.asarray is one small computation a shape, compiled again in each watch's context
-        flat, afters = jax.device_put(list(flat)), jax.device_put(list(afters))
+        flat, afters = _staged(flat), _staged(afters)
         key = ("recording", layout, kinds_of, ratio, bins, _structure(flat + afters))
 
         def make():

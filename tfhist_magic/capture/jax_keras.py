@@ -20,7 +20,6 @@ TensorFlow is never imported on this path.
 from __future__ import annotations
 
 import functools
-import warnings
 
 import jax
 import keras
@@ -133,7 +132,6 @@ class Split:
         self._in_graph = None  # jitted at first use (rare)
         self._jit_in_graph = functools.partial(jit, self._traced(fn, "in graph"), **kw)
         self._handing = False  # a trace of the recording step handed tensors out
-        self._warned = False  # a failure to record was reported (once a split)
         self._last = self._last_it = None
 
     def _traced(self, fn, how: str):
@@ -193,13 +191,6 @@ class Split:
             else:
                 self._from_state.pop(group, None)
 
-    def _warn(self, e: BaseException) -> None:
-        """A sampled step not recorded: said once a split (Keras' state was already replaced,
-        donated, so training goes on)."""
-        if not self._warned:
-            self._warned = True
-            warnings.warn(f"tfhist_magic: a sampled step was not recorded ({type(e).__name__}: {e})", RuntimeWarning, stacklevel=3)
-
     def _run_full(self, state, data):
         """The recording step, and what it handed out recorded. The step already replaced
         Keras' state (donated), so a failure to record it costs a warning, never the
@@ -210,7 +201,7 @@ class Split:
                 try:
                     self.engine.handed(meta, vals, out[1][0] if meta[-1] is not None else None)
                 except Exception as e:  # noqa: BLE001 - Keras must get its state back
-                    self._warn(e)
+                    self.engine.not_recorded(e)
         return out
 
     def _counter(self, opt):
@@ -260,7 +251,7 @@ class Split:
         try:
             self.engine.complete(state[0], self._from_state if mode == 1 else None, self._groups)
         except Exception as e:  # noqa: BLE001 - Keras must get its state back
-            self._warn(e)
+            self.engine.not_recorded(e)
         finally:
             self.engine.drop(self.engine.incomplete(self._groups))  # none waits for weights it will not get
 
