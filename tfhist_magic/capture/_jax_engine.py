@@ -25,17 +25,11 @@ trace the same way):
 * Every step, one check (the sum of every gradient finite); the first step that fails
   it asks the host (a callback of one boolean, only on such steps) and is recorded in
   full whatever ``every``.
-* ``fit`` / ``train_on_batch`` (``jax_keras.Split``) trace that step differently, as
-  one lean step, the one compiled step of such a watch (:meth:`JaxEngine._lean_check`):
-  the check before the update, pure callbacks, and one more argument, whether the host
-  counts the step sampled. A sampled step, and the first failing one, send the update's
-  tensors to the host as they are; the host bins them once the step has run, with
-  :func:`._jax_rows.recording` (compiled once per structure in the process,
-  :meth:`JaxEngine.complete`), taking the weights after the update from the state the
-  step returned where they are that state's. With ``every=1`` a recording trace runs
-  instead: it returns the update's tensors and check as outputs (no conditional, no
-  callback), which the host records at once (:meth:`JaxEngine.handed`, with the same
-  computation).
+* ``fit`` / ``train_on_batch`` trace that step as ``jax_keras.Split`` says: one lean
+  step whose sampled and first failing steps send their tensors to the host as they are
+  (:meth:`JaxEngine._lean_check`, :meth:`JaxEngine.complete`), or with ``every=1`` a
+  recording step that returns them (:meth:`JaxEngine.handed`); both binned by
+  :func:`._jax_rows.recording`, compiled once per structure in the process.
 * The host keeps what the callbacks hand it and delivers it to the Recording as one
   :class:`~tfhist_magic.block.Block` per update (``block.deliver``), on the training
   thread: at the end of each ``fit``/``train_on_batch``, at each epoch, when the watch
